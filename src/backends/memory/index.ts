@@ -1,0 +1,69 @@
+/**
+ * MemoryTest: all nine services in memory, with the same semantics as the real backends
+ * (SPEC R-BE-7) — for users' own specs and as the reference the conformance suites are checked against.
+ */
+import { Config, Context, Effect, Layer } from "effect"
+import type { EmbeddingSpace } from "../../domain/embedding.js"
+import type { AuditIntegrityError } from "../../domain/errors.js"
+import type { StoreOptions } from "../../domain/options.js"
+import type { EngramServices } from "../../services/index.js"
+import { AuditLog } from "../../services/AuditLog.js"
+import { Consolidation } from "../../services/Consolidation.js"
+import { DeviceStore } from "../../services/DeviceStore.js"
+import { KnowledgeStore } from "../../services/KnowledgeStore.js"
+import { SemanticStore } from "../../services/SemanticStore.js"
+import { SessionStore } from "../../services/SessionStore.js"
+import { StructuredStore } from "../../services/StructuredStore.js"
+import { TaskQueue } from "../../services/TaskQueue.js"
+import { UsageStore } from "../../services/UsageStore.js"
+import * as Audit from "./audit.js"
+import { makeDb, type MemoryDb } from "./client.js"
+import * as Consolidate from "./consolidation.js"
+import * as Devices from "./devices.js"
+import * as Knowledge from "./knowledge.js"
+import * as Semantic from "./semantic.js"
+import * as Sessions from "./sessions.js"
+import * as Structured from "./structured.js"
+import * as Tasks from "./tasks.js"
+import * as Usage from "./usage.js"
+
+export { makeDb, type MemoryDb } from "./client.js"
+
+/** The embedding space MemoryTest uses unless told otherwise. */
+export const DEFAULT_TEST_SPACE: EmbeddingSpace = { model: "engram-test", dimensions: 8 }
+
+/** All nine services over `db` (a fresh database unless one is given). */
+export const make = (
+  options: StoreOptions,
+  existing?: MemoryDb
+): Effect.Effect<Context.Context<EngramServices>, AuditIntegrityError> =>
+  Effect.gen(function*() {
+    const db = existing ?? makeDb()
+    const limits = { space: options.embedding, ...(options.maxContentBytes === undefined ? {} : { maxContentBytes: options.maxContentBytes }) }
+    const audit = yield* Audit.make(db)
+    return Context.make(StructuredStore, Structured.make(db)).pipe(
+      Context.add(SemanticStore, Semantic.make(db, limits)),
+      Context.add(Consolidation, Consolidate.make(db)),
+      Context.add(KnowledgeStore, Knowledge.make(db)),
+      Context.add(SessionStore, Sessions.make(db)),
+      Context.add(UsageStore, Usage.make(db)),
+      Context.add(DeviceStore, Devices.make(db)),
+      Context.add(TaskQueue, Tasks.make(db)),
+      Context.add(AuditLog, audit)
+    )
+  })
+
+/** A fresh in-memory store per layer build. */
+export const layer = (options: StoreOptions): Layer.Layer<EngramServices, AuditIntegrityError> =>
+  Layer.effectContext(make(options))
+
+/** An in-memory store over an existing database (lets tests inspect or tamper with the data). */
+export const layerFromDb = (options: StoreOptions, db: MemoryDb): Layer.Layer<EngramServices, AuditIntegrityError> =>
+  Layer.effectContext(make(options, db))
+
+/** The options read from configuration (e.g. `ENGRAM_EMBEDDING_MODEL`, `ENGRAM_EMBEDDING_DIMENSIONS`). */
+export const layerConfig = (config: Config.Config<StoreOptions>) =>
+  Layer.unwrapEffect(Effect.map(config, layer))
+
+/** All nine services in memory with the default test embedding space (8 dimensions). */
+export const MemoryTest: Layer.Layer<EngramServices, AuditIntegrityError> = layer({ embedding: DEFAULT_TEST_SPACE })

@@ -1,0 +1,126 @@
+/** UsageStore in memory. */
+import { Clock, Effect, Option, Schema } from "effect"
+import { exceeded } from "../../core/budget.js"
+import { decode } from "../../core/decode.js"
+import { compareCodePoints } from "../../core/order.js"
+import { breakdownStart, retentionCutoff, utcDate, windowStart } from "../../core/windows.js"
+import type { BudgetWindow } from "../../domain/errors.js"
+import { AgentId, mintUsageEventId } from "../../domain/ids.js"
+import { Budget, BudgetLimits, SpendQuery, type UsageEvent, UsageInput } from "../../domain/usage.js"
+import { UsageStore } from "../../services/UsageStore.js"
+import type { MemoryDb } from "./client.js"
+
+const usageInput = decode(UsageInput, "input")
+const spendQuery = decode(SpendQuery, "query")
+const optionalAgent = decode(Schema.UndefinedOr(AgentId), "agentId")
+const limitsInput = decode(BudgetLimits, "limits")
+const budgetInput = decode(Budget, "budget")
+const days = decode(Schema.Int.pipe(Schema.between(1, 36_500)), "days")
+const retentionDays = decode(Schema.Int.pipe(Schema.between(0, 36_500)), "days")
+
+const spent = (db: MemoryDb, agentId: string | undefined, window: BudgetWindow, now: number): number => {
+  const start = windowStart(window, now)
+  let sum = 0
+  for (const e of db.usage) if (e.timestamp >= start && (agentId === undefined || e.agentId === agentId)) sum += e.costUsd
+  return sum
+}
+
+export const make = (db: MemoryDb) => {
+  const newEvent = (input: typeof UsageInput.Type, now: number) =>
+    Effect.map(mintUsageEventId, (id): UsageEvent => ({ id, ...input, timestamp: now }))
+  return UsageStore.of({
+    record: (input) =>
+      Effect.gen(function*() {
+        const u = yield* usageInput(input)
+        const event = yield* newEvent(u, yield* Clock.currentTimeMillis)
+        yield* Effect.sync(() => db.usage.push(event))
+        return event
+      }),
+    spend: (query) =>
+      Effect.gen(function*() {
+        const q = yield* spendQuery(query)
+        return spent(db, q.agentId, q.window, yield* Clock.currentTimeMillis)
+      }),
+    summary: (a) =>
+      Effect.gen(function*() {
+        const agent = yield* optionalAgent(a)
+        const s = { inputTokens: 0, outputTokens: 0, costUsd: 0, calls: 0, toolCalls: 0 }
+        for (const e of db.usage) {
+          if (agent !== undefined && e.agentId !== agent) continue
+          s.inputTokens += e.inputTokens
+          s.outputTokens += e.outputTokens
+          s.costUsd += e.costUsd
+          s.calls++
+          s.toolCalls += e.toolCalls
+        }
+        return s
+      }),
+    byModel: () =>
+      Effect.sync(() => {
+        const by = new Map<string, { model: string; costUsd: number; inputTokens: number; outputTokens: number; calls: number }>()
+        for (const e of db.usage) {
+          const m = by.get(e.model) ?? { model: e.model, costUsd: 0, inputTokens: 0, outputTokens: 0, calls: 0 }
+          m.costUsd += e.costUsd
+          m.inputTokens += e.inputTokens
+          m.outputTokens += e.outputTokens
+          m.calls++
+          by.set(e.model, m)
+        }
+        return [...by.values()].sort((x, y) => y.costUsd - x.costUsd || compareCodePoints(x.model, y.model))
+      }),
+    dailyBreakdown: (n) =>
+      Effect.gen(function*() {
+        const count = yield* days(n)
+        const start = breakdownStart(count, yield* Clock.currentTimeMillis)
+        const by = new Map<string, { date: string; costUsd: number; tokens: number; calls: number }>()
+        for (const e of db.usage) {
+          if (e.timestamp < start) continue
+          const date = utcDate(e.timestamp)
+          const d = by.get(date) ?? { date, costUsd: 0, tokens: 0, calls: 0 }
+          d.costUsd += e.costUsd
+          d.tokens += e.inputTokens + e.outputTokens
+          d.calls++
+          by.set(date, d)
+        }
+        return [...by.values()].sort((x, y) => compareCodePoints(x.date, y.date))
+      }),
+    firstEventAt: () =>
+      Effect.sync(() =>
+        db.usage.length === 0 ? Option.none() : Option.some(Math.min(...db.usage.map((e) => e.timestamp)))
+      ),
+    deleteOlderThan: (n) =>
+      Effect.gen(function*() {
+        const cutoff = retentionCutoff(yield* retentionDays(n), yield* Clock.currentTimeMillis)
+        return yield* Effect.sync(() => {
+          const keep = db.usage.filter((e) => e.timestamp >= cutoff)
+          const removed = db.usage.length - keep.length
+          db.usage.splice(0, db.usage.length, ...keep)
+          return removed
+        })
+      }),
+    checkBudget: (a, l) =>
+      Effect.gen(function*() {
+        const agent = yield* optionalAgent(a)
+        const limits = yield* limitsInput(l)
+        const now = yield* Clock.currentTimeMillis
+        const error = exceeded(agent === undefined ? "global" : "agent", agent, limits, (w) => spent(db, agent, w, now), 0)
+        if (error !== undefined) return yield* error
+      }),
+    recordWithinBudget: (input, b) =>
+      Effect.gen(function*() {
+        const u = yield* usageInput(input)
+        const budget = yield* budgetInput(b)
+        const now = yield* Clock.currentTimeMillis
+        const event = yield* newEvent(u, now)
+        const error = yield* Effect.sync(() => {
+          const refused =
+            exceeded("agent", u.agentId, budget.agent, (w) => spent(db, u.agentId, w, now), u.costUsd) ??
+              exceeded("global", undefined, budget.global, (w) => spent(db, undefined, w, now), u.costUsd)
+          if (refused === undefined) db.usage.push(event)
+          return refused
+        })
+        if (error !== undefined) return yield* error
+        return event
+      })
+  })
+}

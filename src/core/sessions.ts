@@ -1,0 +1,55 @@
+/**
+ * The session operations written once over the backend primitives (SPEC §2.4): create,
+ * appendCanonical (atomic through `modifyCanonical`), canonicalContext and storeSummary.
+ */
+import { Effect, Schema } from "effect"
+import { AgentId, mintSessionId } from "../domain/ids.js"
+import { Message, type MessageInput } from "../domain/session.js"
+import type { SessionDerived, SessionPrimitives } from "../services/SessionStore.js"
+import { appendAndCompact, DEFAULT_THRESHOLD, KEEP_RECENT } from "./compaction.js"
+import { decode } from "./decode.js"
+
+const decodeAgent = decode(AgentId, "agentId")
+const decodeMessages = decode(Schema.Array(Message), "messages")
+const decodeThreshold = decode(Schema.Int.pipe(Schema.between(1, 1_000_000)), "threshold")
+const decodeWindow = decode(Schema.Int.pipe(Schema.between(0, 1_000_000)), "window")
+const decodeSummary = decode(Schema.String, "summary")
+
+/** The full SessionStore service from a backend's primitives. */
+export const makeSessionStore = (p: SessionPrimitives): SessionPrimitives & SessionDerived => ({
+  ...p,
+  create: (agentId, label) =>
+    Effect.gen(function*() {
+      const id = yield* mintSessionId
+      return yield* p.save({ id, agentId, label: label ?? null, messages: [] })
+    }).pipe(Effect.withSpan("SessionStore.create")),
+
+  appendCanonical: (agentId, messages: ReadonlyArray<MessageInput>, threshold = DEFAULT_THRESHOLD) =>
+    Effect.gen(function*() {
+      const agent = yield* decodeAgent(agentId)
+      const decoded = yield* decodeMessages(messages)
+      const limit = yield* decodeThreshold(threshold)
+      return yield* p.modifyCanonical(agent, (current, now) => appendAndCompact(current, decoded, limit, now))
+    }).pipe(Effect.withSpan("SessionStore.appendCanonical")),
+
+  canonicalContext: (agentId, window = KEEP_RECENT) =>
+    Effect.gen(function*() {
+      const size = yield* decodeWindow(window)
+      const canonical = yield* p.loadCanonical(agentId)
+      const messages = size === 0 ? [] : canonical.messages.slice(-size)
+      return { summary: canonical.summary, messages }
+    }).pipe(Effect.withSpan("SessionStore.canonicalContext")),
+
+  storeSummary: (agentId, summary, keptMessages) =>
+    Effect.gen(function*() {
+      const agent = yield* decodeAgent(agentId)
+      const text = yield* decodeSummary(summary)
+      const kept = yield* decodeMessages(keptMessages)
+      return yield* p.modifyCanonical(agent, (_current, now) => ({
+        agentId: agent,
+        messages: kept,
+        summary: text,
+        updatedAt: now
+      }))
+    }).pipe(Effect.withSpan("SessionStore.storeSummary"))
+})

@@ -1,0 +1,64 @@
+/** Vector validation and cosine similarity, identical on every backend (SPEC R-DOM-5). */
+import { Effect } from "effect"
+import type { EmbeddingSpace } from "../domain/embedding.js"
+import { InvalidEmbedding } from "../domain/errors.js"
+
+/**
+ * Check a vector against the store's space and round it to float32. Fails with `InvalidEmbedding`
+ * for a wrong length, a non-finite or non-float32-representable value, or a zero vector (which has no
+ * direction, so cosine similarity is undefined).
+ */
+export const validateEmbedding = (
+  vector: ReadonlyArray<unknown>,
+  space: EmbeddingSpace
+): Effect.Effect<ReadonlyArray<number>, InvalidEmbedding> => {
+  const problem = embeddingProblem(vector, space)
+  return typeof problem === "string"
+    ? Effect.fail(new InvalidEmbedding({
+      message: problem,
+      expectedDimensions: space.dimensions,
+      actualDimensions: Array.isArray(vector) ? vector.length : 0
+    }))
+    : Effect.succeed(problem.vector)
+}
+
+/** The float32 vector, or why it is invalid. */
+export const embeddingProblem = (
+  vector: ReadonlyArray<unknown>,
+  space: EmbeddingSpace
+): string | { readonly vector: ReadonlyArray<number> } => {
+  if (!Array.isArray(vector)) return "embedding must be an array of numbers"
+  if (vector.length !== space.dimensions) {
+    return `embedding has ${vector.length} dimensions, the store's space ${space.model} has ${space.dimensions}`
+  }
+  const out = new Array<number>(vector.length)
+  let norm = 0
+  for (let i = 0; i < vector.length; i++) {
+    const v = vector[i]
+    if (typeof v !== "number" || !Number.isFinite(v)) return `embedding[${i}] is not a finite number`
+    const f = Math.fround(v)
+    if (!Number.isFinite(f)) return `embedding[${i}] is outside the float32 range`
+    out[i] = f
+    norm += f * f
+  }
+  if (norm === 0) return "embedding is a zero vector (no direction)"
+  return { vector: out }
+}
+
+/** Cosine similarity of two vectors of equal length (0 when either has no magnitude). */
+export const cosine = (a: ReadonlyArray<number>, b: ReadonlyArray<number>): number => {
+  let dot = 0
+  let na = 0
+  let nb = 0
+  for (let i = 0; i < a.length; i++) {
+    const x = a[i]!
+    const y = b[i]!
+    dot += x * y
+    na += x * x
+    nb += y * y
+  }
+  return na === 0 || nb === 0 ? 0 : dot / Math.sqrt(na * nb)
+}
+
+/** Round every value to float32, as the stores do (for vectors read back from a driver). */
+export const toFloat32 = (vector: ArrayLike<number>): ReadonlyArray<number> => Array.from(vector, Math.fround)

@@ -1,0 +1,86 @@
+/**
+ * JSON values that can be stored on every backend: finite numbers, well-formed strings without NUL,
+ * plain arrays and objects, bounded depth. Checked iteratively so hostile nesting cannot overflow
+ * the stack.
+ */
+import { Schema } from "effect"
+import { textProblem } from "./text.js"
+
+/** A JSON value. */
+export type Json = null | boolean | number | string | ReadonlyArray<Json> | { readonly [key: string]: Json }
+
+/** A JSON object (the shape of metadata and properties). */
+export type JsonObject = { readonly [key: string]: Json }
+
+/** Deepest nesting accepted in a JSON value. */
+export const MAX_JSON_DEPTH = 64
+
+const isPlainObject = (u: unknown): u is Record<string, unknown> => {
+  if (typeof u !== "object" || u === null || Array.isArray(u)) return false
+  const proto = Object.getPrototypeOf(u)
+  return proto === Object.prototype || proto === null
+}
+
+/** Why `u` is not a storable JSON value (with a path), or `undefined` when it is. */
+export const jsonProblem = (u: unknown): string | undefined => {
+  const stack: Array<{ value: unknown; path: string; depth: number }> = [{ value: u, path: "", depth: 0 }]
+  while (stack.length > 0) {
+    const { value, path, depth } = stack.pop()!
+    const at = path === "" ? "" : ` at ${path}`
+    if (depth > MAX_JSON_DEPTH) return `nesting deeper than ${MAX_JSON_DEPTH}${at}`
+    if (value === null || typeof value === "boolean") continue
+    if (typeof value === "number") {
+      if (!Number.isFinite(value)) return `non-finite number${at}`
+      continue
+    }
+    if (typeof value === "string") {
+      const p = textProblem(value)
+      if (p !== undefined) return `string ${p}${at}`
+      continue
+    }
+    if (Array.isArray(value)) {
+      value.forEach((v, i) => stack.push({ value: v, path: `${path}[${i}]`, depth: depth + 1 }))
+      continue
+    }
+    if (isPlainObject(value)) {
+      for (const [k, v] of Object.entries(value)) {
+        const p = textProblem(k)
+        if (p !== undefined) return `key ${p}${at}`
+        stack.push({ value: v, path: path === "" ? k : `${path}.${k}`, depth: depth + 1 })
+      }
+      continue
+    }
+    return `not a JSON value (${typeof value})${at}`
+  }
+  return undefined
+}
+
+/** Schema of a storable JSON value. */
+export const Json: Schema.Schema<Json> = Schema.declare(
+  (u: unknown): u is Json => jsonProblem(u) === undefined,
+  { identifier: "Json", message: (issue) => jsonProblem(issue.actual) ?? "not a JSON value" }
+)
+
+/** Schema of a storable JSON object. */
+export const JsonObject: Schema.Schema<JsonObject> = Schema.declare(
+  (u: unknown): u is JsonObject => isPlainObject(u) && jsonProblem(u) === undefined,
+  {
+    identifier: "JsonObject",
+    message: (issue) => isPlainObject(issue.actual) ? jsonProblem(issue.actual) ?? "not a JSON object" : "must be a JSON object"
+  }
+)
+
+/**
+ * Canonical JSON text: keys sorted by UTF-16 code units, no whitespace (RFC 8785 for the values
+ * accepted above). Two equal values always give the same text, so it can be compared and hashed.
+ */
+export const canonicalJson = (value: Json): string => {
+  if (value === null || typeof value !== "object") return JSON.stringify(value)
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(",")}]`
+  const obj = value as JsonObject
+  const keys = Object.keys(obj).sort()
+  return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson(obj[k]!)}`).join(",")}}`
+}
+
+/** Structural equality of two JSON values. */
+export const jsonEquals = (a: Json, b: Json): boolean => canonicalJson(a) === canonicalJson(b)

@@ -1,0 +1,98 @@
+/** Semantic memory: what is remembered, how it is recalled, and consolidation (SPEC §2.2, §2.8). */
+import { Schema } from "effect"
+import { Embedding } from "./embedding.js"
+import { AgentId, MemoryId } from "./ids.js"
+import { JsonObject } from "./json.js"
+import { Name, Text } from "./text.js"
+import { EpochMillis } from "./time.js"
+
+export const MemorySource = Schema.Literal(
+  "conversation",
+  "document",
+  "observation",
+  "inference",
+  "user_provided",
+  "system"
+)
+export type MemorySource = typeof MemorySource.Type
+
+/** A stored memory. `embedding` is null for memories stored without one (they take part in text recall only). */
+export const Memory = Schema.Struct({
+  id: MemoryId,
+  agentId: AgentId,
+  content: Text,
+  source: MemorySource,
+  scope: Name,
+  metadata: JsonObject,
+  confidence: Schema.Number,
+  createdAt: EpochMillis,
+  accessedAt: EpochMillis,
+  accessCount: Schema.Number,
+  embedding: Schema.NullOr(Embedding)
+})
+export type Memory = typeof Memory.Type
+
+/** What `remember` takes. `id` makes the call idempotent: remembering an existing id again is a no-op. */
+export const RememberInput = Schema.Struct({
+  agentId: AgentId,
+  content: Text,
+  source: MemorySource,
+  scope: Schema.optionalWith(Name, { default: () => "episodic" }),
+  metadata: Schema.optionalWith(JsonObject, { default: () => ({}) }),
+  embedding: Schema.optional(Embedding),
+  id: Schema.optional(MemoryId)
+})
+export type RememberInput = typeof RememberInput.Encoded
+
+/** Filters shared by recall and count; every field is honoured by every backend. */
+export const MemoryFilterFields = {
+  scope: Schema.optional(Name),
+  source: Schema.optional(MemorySource),
+  minConfidence: Schema.optional(Schema.Number.pipe(Schema.between(0, 1))),
+  /** createdAt strictly after this instant */
+  after: Schema.optional(EpochMillis),
+  /** createdAt strictly before this instant */
+  before: Schema.optional(EpochMillis),
+  /** equality on top-level metadata keys */
+  metadata: Schema.optional(JsonObject)
+}
+export const MemoryFilter = Schema.Struct(MemoryFilterFields)
+export type MemoryFilter = typeof MemoryFilter.Encoded
+
+export const RecallMode = Schema.Literal("vector", "text", "hybrid")
+export type RecallMode = typeof RecallMode.Type
+
+/** Largest `limit` a recall may ask for. */
+export const MAX_RECALL_LIMIT = 1000
+
+export const RecallQuery = Schema.Struct({
+  agentId: AgentId,
+  text: Schema.optional(Text),
+  embedding: Schema.optional(Embedding),
+  limit: Schema.optionalWith(Schema.Int.pipe(Schema.between(1, MAX_RECALL_LIMIT)), { default: () => 10 }),
+  mode: Schema.optional(RecallMode),
+  ...MemoryFilterFields
+})
+export type RecallQuery = typeof RecallQuery.Encoded
+
+/** One recalled memory with its score: cosine similarity (vector), relevance (text), fused rank score (hybrid), 0 (newest). */
+export const RecallHit = Schema.Struct({
+  memory: Memory,
+  score: Schema.Number
+})
+export type RecallHit = typeof RecallHit.Type
+
+export const ConsolidationOptions = Schema.Struct({
+  decayRate: Schema.optionalWith(Schema.Number, { default: () => 0.1 }),
+  staleAfterMs: Schema.optionalWith(Schema.Int.pipe(Schema.nonNegative()), { default: () => 7 * 86_400_000 }),
+  floor: Schema.optionalWith(Schema.Number.pipe(Schema.between(0, 1)), { default: () => 0.1 }),
+  mergeThreshold: Schema.optionalWith(Schema.Number.pipe(Schema.between(0, 1)), { default: () => 0.97 })
+})
+export type ConsolidationOptions = typeof ConsolidationOptions.Encoded
+
+export const ConsolidationReport = Schema.Struct({
+  decayed: Schema.Number,
+  merged: Schema.Number,
+  durationMs: Schema.Number
+})
+export type ConsolidationReport = typeof ConsolidationReport.Type

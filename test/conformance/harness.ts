@@ -1,0 +1,29 @@
+/**
+ * Shared pieces of the conformance suites. Every suite is a function of a Layer; each test builds the
+ * layer afresh (a new database, schema or collection), so tests never see each other's data and a
+ * backend passes exactly when it behaves like the contract, whatever order the tests run in.
+ */
+import { it } from "@effect/vitest"
+import { Effect, Layer } from "effect"
+
+/** A store factory: every build must give an empty, independent store. */
+export type FreshLayer<S> = Layer.Layer<S, unknown, never>
+
+/** Define a test that runs `body` against a fresh build of `layer` (under TestClock at epoch 0). */
+export const storeTest = <S>(layer: FreshLayer<S>) =>
+(name: string, body: () => Effect.Effect<unknown, unknown, S>, timeout?: number) =>
+  it.effect(name, () => Effect.scoped(Effect.provide(Effect.suspend(body), layer)), timeout)
+
+/** A unit vector along axis `i` (mod dims). */
+export const axis = (i: number, dims: number): Array<number> =>
+  Array.from({ length: dims }, (_, j) => (j === i % dims ? 1 : 0))
+
+/** A vector from its first components; the rest are 0. */
+export const vec = (dims: number, ...head: ReadonlyArray<number>): Array<number> =>
+  Array.from({ length: dims }, (_, j) => head[j] ?? 0)
+
+/** A vector at `angle` radians from axis 0 towards axis 1 (cosine with axis 0 = cos(angle)). */
+export const angled = (dims: number, angle: number): Array<number> => vec(dims, Math.cos(angle), Math.sin(angle))
+
+/** Sort helper for comparing id sets. */
+export const sorted = <A extends string>(xs: Iterable<A>): Array<A> => [...xs].sort()
