@@ -9,26 +9,44 @@ export const WINDOWS: ReadonlyArray<BudgetWindow> = ["hour", "day", "month"]
 export const limitedWindows = (limits: BudgetLimits | undefined): ReadonlyArray<BudgetWindow> =>
   limits === undefined ? [] : WINDOWS.filter((w) => (limits[w] ?? 0) > 0)
 
-/**
- * The first window whose limit is broken by adding `cost` to what was spent, or undefined.
- * With cost 0 this is the `checkBudget` rule (spent ≥ limit is exceeded); with cost > 0 it is the
- * admission rule (spent + cost > limit is refused).
- */
-export const exceeded = (
+// A tolerance of a billionth of the limit keeps float rounding in sums from refusing an exact fit.
+const TOLERANCE = 1e-9
+
+const firstBroken = (
   scope: "agent" | "global",
   agentId: string | undefined,
   limits: BudgetLimits | undefined,
   spent: (window: BudgetWindow) => number,
-  cost: number
+  broken: (spent: number, limit: number) => boolean
 ): QuotaExceeded | undefined => {
   for (const window of limitedWindows(limits)) {
     const limit = limits![window]!
     const s = spent(window)
-    // A tolerance of a billionth of the limit keeps float rounding in sums from refusing an exact fit.
-    const broken = cost === 0 ? s >= limit : s + cost > limit * (1 + 1e-9)
-    if (broken) {
+    if (broken(s, limit)) {
       return new QuotaExceeded({ scope, window, spent: s, limit, ...(agentId === undefined ? {} : { agentId }) })
     }
   }
   return undefined
 }
+
+/** The `checkBudget` rule: the first limited window already spent (spent ≥ limit), or undefined. */
+export const budgetExceeded = (
+  scope: "agent" | "global",
+  agentId: string | undefined,
+  limits: BudgetLimits | undefined,
+  spent: (window: BudgetWindow) => number
+): QuotaExceeded | undefined => firstBroken(scope, agentId, limits, spent, (s, limit) => s >= limit)
+
+/**
+ * The `recordWithinBudget` rule: the first limited window that recording `cost` would take above
+ * its limit (spent + cost > limit), or undefined. This is a different rule from `budgetExceeded`:
+ * a window spent exactly to its limit still admits a zero-cost record.
+ */
+export const admissionRefused = (
+  scope: "agent" | "global",
+  agentId: string | undefined,
+  limits: BudgetLimits | undefined,
+  spent: (window: BudgetWindow) => number,
+  cost: number
+): QuotaExceeded | undefined =>
+  firstBroken(scope, agentId, limits, spent, (s, limit) => s + cost > limit * (1 + TOLERANCE))

@@ -15,7 +15,7 @@ export const SUMMARY_BYTES = 4000
 export const messageText = (message: Message): string =>
   typeof message.content === "string"
     ? message.content
-    : message.content.map((b) => (b._tag === "text" ? b.text : "")).join("")
+    : message.content.map((b) => (b.type === "text" ? b.text : "")).join("")
 
 const encoder = new TextEncoder()
 const decoder = new TextDecoder()
@@ -64,7 +64,8 @@ export const appendAndCompact = (
   if (all.length > threshold) {
     const toCompact = Math.max(all.length - KEEP_RECENT, 0)
     if (toCompact > 0) {
-      const parts: Array<string> = summary === null ? [] : [summary]
+      // An empty summary (storeSummary accepts "") is no summary: the lines must not start with a blank one.
+      const parts: Array<string> = summary === null || summary === "" ? [] : [summary]
       for (const m of all.slice(0, toCompact)) {
         const line = summaryLine(m)
         if (line !== undefined) parts.push(line)

@@ -1,6 +1,7 @@
 /**
  * Knowledge-graph traversal (SPEC §2.3), written once: breadth-first over outgoing relations, no
- * entity repeated on a path, results ordered by depth and then by the (createdAt, id) of each hop.
+ * entity repeated on a path (a self-relation is still a depth-1 match), results ordered by depth and
+ * then by the (createdAt, id) of each hop.
  * Backends supply two lookups; the ordering and cycle rules live here.
  */
 import { Effect } from "effect"
@@ -63,14 +64,20 @@ export const traverse = <E>(
     yield* resolve(first.flatMap((r) => [r.source, r.target]))
     let frontier: Array<Partial> = []
     const visit = (p: Partial, r: Relation, depth: number, next: Array<Partial>) => {
-      if (p.visited.has(r.target)) return
+      // No path comes back to an entity it has visited (no cycles). The one exception is a
+      // self-relation at depth 1: it is a stored relation, and a depth-1 match is exactly one stored
+      // relation, so dropping it would hide data; it is returned but never extended.
+      const revisits = p.visited.has(r.target)
+      if (revisits && depth > 1) return
       const target = cache.get(r.target)
       if (target === undefined) return
       const path = [...p.path, r]
       if ((q.target === undefined || entityMatches(target, q.target)) && results.length < q.limit) {
         results.push({ source: p.start, relation: r, target, depth, path })
       }
-      if (next.length < MAX_FRONTIER) next.push({ start: p.start, path, visited: new Set([...p.visited, r.target]), end: r.target })
+      if (!revisits && next.length < MAX_FRONTIER) {
+        next.push({ start: p.start, path, visited: new Set([...p.visited, r.target]), end: r.target })
+      }
     }
     for (const r of first) {
       const start = cache.get(r.source)

@@ -101,6 +101,12 @@ export const prepareRememberMany = (inputs: ReadonlyArray<RememberInput>, limits
     return out
   })
 
+/**
+ * The error for a caller-chosen id that already belongs to another agent's memory. `field` is the
+ * id's path in the call ("input.id", "inputs[3].id"), like every other input error.
+ */
+export const idInUse = (field: string): InvalidInput => invalid(field, "is already used by another memory")
+
 /** How a recall is answered. */
 export type RecallPlan =
   & {

@@ -5,23 +5,29 @@
 import { Effect, Schema } from "effect"
 import { AgentId, mintSessionId } from "../domain/ids.js"
 import { Message, type MessageInput } from "../domain/session.js"
+import { Name, Text } from "../domain/text.js"
 import type { SessionDerived, SessionPrimitives } from "../services/SessionStore.js"
 import { appendAndCompact, DEFAULT_THRESHOLD, KEEP_RECENT } from "./compaction.js"
 import { decode } from "./decode.js"
 
 const decodeAgent = decode(AgentId, "agentId")
+const decodeLabel = decode(Name, "label")
 const decodeMessages = decode(Schema.Array(Message), "messages")
 const decodeThreshold = decode(Schema.Int.pipe(Schema.between(1, 1_000_000)), "threshold")
 const decodeWindow = decode(Schema.Int.pipe(Schema.between(0, 1_000_000)), "window")
-const decodeSummary = decode(Schema.String, "summary")
+// The summary is stored text like any other (R-DOM-4): no NUL, well-formed Unicode.
+const decodeSummary = decode(Text, "summary")
 
 /** The full SessionStore service from a backend's primitives. */
 export const makeSessionStore = (p: SessionPrimitives): SessionPrimitives & SessionDerived => ({
   ...p,
   create: (agentId, label) =>
     Effect.gen(function*() {
+      // Decoded here so an error names create's own parameters, not the fields of the save it makes.
+      const agent = yield* decodeAgent(agentId)
+      const name = label === undefined ? null : yield* decodeLabel(label)
       const id = yield* mintSessionId
-      return yield* p.save({ id, agentId, label: label ?? null, messages: [] })
+      return yield* p.save({ id, agentId: agent, label: name, messages: [] })
     }).pipe(Effect.withSpan("SessionStore.create")),
 
   appendCanonical: (agentId, messages: ReadonlyArray<MessageInput>, threshold = DEFAULT_THRESHOLD) =>

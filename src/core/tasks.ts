@@ -28,18 +28,19 @@ export const claimed = (task: Task, agentId: string, leaseMs: number, now: numbe
 
 /**
  * Fencing: a heartbeat, completion or failure is accepted only from the current claimer with the
- * current attempt. A different attempt is stale; otherwise a task not in progress under this agent
- * is not claimed by it.
+ * current attempt. An earlier attempt is stale (its lease was lost to a later claim); anything else
+ * that is not the current claim — a task not in progress, another claimer, or an attempt number
+ * that was never handed out — is not claimed by the caller.
  */
 export const fence = (
   task: Task,
   agentId: string,
   attempt: number
 ): StaleAttempt | TaskNotClaimed | undefined => {
-  if (attempt !== task.attempt) {
+  if (attempt < task.attempt) {
     return new StaleAttempt({ taskId: task.id, attempt, currentAttempt: task.attempt })
   }
-  if (task.status !== "in_progress" || task.claimedBy !== agentId) {
+  if (attempt !== task.attempt || task.status !== "in_progress" || task.claimedBy !== agentId) {
     return new TaskNotClaimed({ taskId: task.id, agentId, status: task.status })
   }
   return undefined

@@ -58,7 +58,12 @@ export const jsonProblem = (u: unknown): string | undefined => {
 /** Schema of a storable JSON value. */
 export const Json: Schema.Schema<Json> = Schema.declare(
   (u: unknown): u is Json => jsonProblem(u) === undefined,
-  { identifier: "Json", message: (issue) => jsonProblem(issue.actual) ?? "not a JSON value" }
+  {
+    identifier: "Json",
+    // Any JSON value; the checks above go beyond what JSON Schema can say (documents, OpenAPI).
+    jsonSchema: {},
+    message: (issue) => jsonProblem(issue.actual) ?? "not a JSON value"
+  }
 )
 
 /** Schema of a storable JSON object. */
@@ -66,6 +71,7 @@ export const JsonObject: Schema.Schema<JsonObject> = Schema.declare(
   (u: unknown): u is JsonObject => isPlainObject(u) && jsonProblem(u) === undefined,
   {
     identifier: "JsonObject",
+    jsonSchema: { type: "object" },
     message: (issue) => isPlainObject(issue.actual) ? jsonProblem(issue.actual) ?? "not a JSON object" : "must be a JSON object"
   }
 )

@@ -8,16 +8,18 @@ import { Json } from "./json.js"
 import { Name, Text } from "./text.js"
 import { EpochMillis } from "./time.js"
 
-export const TextBlock = Schema.TaggedStruct("text", { text: Text })
-export const ImageBlock = Schema.TaggedStruct("image", { media_type: Text, data: Text })
-export const ToolUseBlock = Schema.TaggedStruct("tool_use", { id: Text, name: Text, input: Json })
-export const ToolResultBlock = Schema.TaggedStruct("tool_result", {
+export const TextBlock = Schema.Struct({ type: Schema.Literal("text"), text: Text })
+export const ImageBlock = Schema.Struct({ type: Schema.Literal("image"), media_type: Text, data: Text })
+export const ToolUseBlock = Schema.Struct({ type: Schema.Literal("tool_use"), id: Text, name: Text, input: Json })
+export const ToolResultBlock = Schema.Struct({
+  type: Schema.Literal("tool_result"),
   tool_use_id: Text,
   tool_name: Schema.optionalWith(Text, { default: () => "" }),
   content: Text,
   is_error: Schema.optionalWith(Schema.Boolean, { default: () => false })
 })
-export const ThinkingBlock = Schema.TaggedStruct("thinking", {
+export const ThinkingBlock = Schema.Struct({
+  type: Schema.Literal("thinking"),
   thinking: Text,
   signature: Schema.optional(Text)
 })

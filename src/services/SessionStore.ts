@@ -18,16 +18,17 @@ type E = InvalidInput | StoreFailure
  */
 export interface SessionPrimitives {
   readonly get: (id: string) => Effect.Effect<Option.Option<Session>, E>
-  /** Upsert; createdAt is kept on update, updatedAt = now. */
+  /** Upsert; createdAt and the owning agent are kept on update, updatedAt = now. */
   readonly save: (session: SessionInput) => Effect.Effect<Session, E | DuplicateLabel>
   readonly delete: (id: string) => Effect.Effect<boolean, E>
   /** Deletes every session of the agent (not its canonical session); returns how many. */
   readonly deleteForAgent: (agentId: string) => Effect.Effect<number, E>
-  /** Newest updatedAt first. */
+  /** Newest updatedAt first (ties: id descending). */
   readonly list: (options?: { readonly agentId?: string }) => Effect.Effect<ReadonlyArray<SessionSummary>, E>
+  /** Set or clear (null) the label; updatedAt = now. */
   readonly setLabel: (id: string, label: string | null) => Effect.Effect<void, E | SessionNotFound | DuplicateLabel>
   readonly findByLabel: (agentId: string, label: string) => Effect.Effect<Option.Option<Session>, E>
-  /** The stored canonical session, or an empty one (not stored). */
+  /** The stored canonical session, or an empty one with updatedAt = now (not stored). */
   readonly loadCanonical: (agentId: string) => Effect.Effect<CanonicalSession, E>
   readonly saveCanonical: (canonical: CanonicalInput) => Effect.Effect<CanonicalSession, E>
   readonly deleteCanonical: (agentId: string) => Effect.Effect<boolean, E>

@@ -1,6 +1,6 @@
 /** SemanticStore in memory: exact cosine ranking and the reference text matcher. */
 import { Effect, Option } from "effect"
-import { InvalidInput, MemoryNotFound } from "../../domain/errors.js"
+import { MemoryNotFound } from "../../domain/errors.js"
 import type { Memory } from "../../domain/memory.js"
 import {
   accessed,
@@ -8,6 +8,7 @@ import {
   decodeMemoryId,
   fuseHybrid,
   hitOrder,
+  idInUse,
   matchesFilter,
   newestOrder,
   planRecall,
@@ -18,6 +19,7 @@ import {
   type RecallPlan,
   type SemanticLimits
 } from "../../core/semantic.js"
+import { compareCodePoints } from "../../core/order.js"
 import { textScore, tokenize } from "../../core/textSearch.js"
 import { cosine } from "../../core/vector.js"
 import { SemanticStore } from "../../services/SemanticStore.js"
@@ -53,14 +55,15 @@ export const answer = (ms: ReadonlyArray<Memory>, plan: RecallPlan): ReadonlyArr
   }
 }
 
-/** Store a prepared memory; an id that already exists is an idempotent replay for its own agent. */
-const insert = (db: MemoryDb, m: Memory): InvalidInput | undefined => {
+/** True when the id is free or already holds this agent's memory (an idempotent replay). */
+const insertable = (db: MemoryDb, m: Memory): boolean => {
   const existing = db.memories.get(m.id)
-  if (existing === undefined) {
-    db.memories.set(m.id, { ...m, metadata: structuredClone(m.metadata) })
-    return undefined
-  }
-  return existing.agentId === m.agentId ? undefined : new InvalidInput({ field: "id", message: "is already in use" })
+  return existing === undefined || existing.agentId === m.agentId
+}
+
+/** Store a prepared memory unless its id exists (a replay stores nothing: the first write wins). */
+const insert = (db: MemoryDb, m: Memory): void => {
+  if (!db.memories.has(m.id)) db.memories.set(m.id, { ...m, metadata: structuredClone(m.metadata) })
 }
 
 export const make = (db: MemoryDb, limits: SemanticLimits) =>
@@ -69,22 +72,25 @@ export const make = (db: MemoryDb, limits: SemanticLimits) =>
     remember: (input) =>
       Effect.gen(function*() {
         const m = yield* prepareRemember(input, limits)
-        const conflict = yield* Effect.sync(() => insert(db, m))
-        if (conflict !== undefined) return yield* conflict
+        const stored = yield* Effect.sync(() => {
+          if (!insertable(db, m)) return false
+          insert(db, m)
+          return true
+        })
+        if (!stored) return yield* idInUse("input.id")
         return m.id
       }),
     rememberMany: (inputs) =>
       Effect.gen(function*() {
         const ms = yield* prepareRememberMany(inputs, limits)
+        // Check every id before writing any, so a conflict anywhere stores nothing (one transaction).
         const conflict = yield* Effect.sync(() => {
-          for (const m of ms) {
-            const e = db.memories.get(m.id)
-            if (e !== undefined && e.agentId !== m.agentId) return new InvalidInput({ field: "id", message: "is already in use" })
-          }
+          const at = ms.findIndex((m) => !insertable(db, m))
+          if (at >= 0) return at
           for (const m of ms) insert(db, m)
           return undefined
         })
-        if (conflict !== undefined) return yield* conflict
+        if (conflict !== undefined) return yield* idInUse(`inputs[${conflict}].id`)
         return ms.map((m) => m.id)
       }),
     recall: (query) =>
@@ -125,6 +131,7 @@ export const make = (db: MemoryDb, limits: SemanticLimits) =>
         const agent = yield* decodeAgentId(a)
         const filter = yield* prepareFilter(f)
         return [...db.memories.values()].filter((m) => m.agentId === agent && matchesFilter(m, filter)).length
-      })
+      }),
+    agents: () => Effect.sync(() => [...new Set([...db.memories.values()].map((m) => m.agentId))].sort(compareCodePoints))
   })
 

@@ -115,7 +115,9 @@ export const make = (db: MemoryDb) =>
         const now = yield* Clock.currentTimeMillis
         return yield* Effect.sync(() => {
           const current = db.canonical.get(agent) ?? { agentId: agent, messages: [], summary: null, updatedAt: now }
-          const next = f(current, now)
+          // A copy, like `save`: the caller's message objects (tool inputs are decoded by reference)
+          // must not alias what is stored.
+          const next = structuredClone(f(current, now))
           db.canonical.set(agent, next)
           return next
         })

@@ -1,6 +1,6 @@
 /** UsageStore in memory. */
 import { Clock, Effect, Option, Schema } from "effect"
-import { exceeded } from "../../core/budget.js"
+import { admissionRefused, budgetExceeded } from "../../core/budget.js"
 import { decode } from "../../core/decode.js"
 import { compareCodePoints } from "../../core/order.js"
 import { breakdownStart, retentionCutoff, utcDate, windowStart } from "../../core/windows.js"
@@ -85,16 +85,21 @@ export const make = (db: MemoryDb) => {
         return [...by.values()].sort((x, y) => compareCodePoints(x.date, y.date))
       }),
     firstEventAt: () =>
-      Effect.sync(() =>
-        db.usage.length === 0 ? Option.none() : Option.some(Math.min(...db.usage.map((e) => e.timestamp)))
-      ),
+      // A loop, not Math.min(...timestamps): spreading a large array overflows the call stack.
+      Effect.sync(() => {
+        let first: number | undefined
+        for (const e of db.usage) if (first === undefined || e.timestamp < first) first = e.timestamp
+        return Option.fromNullable(first)
+      }),
     deleteOlderThan: (n) =>
       Effect.gen(function*() {
         const cutoff = retentionCutoff(yield* retentionDays(n), yield* Clock.currentTimeMillis)
         return yield* Effect.sync(() => {
           const keep = db.usage.filter((e) => e.timestamp >= cutoff)
           const removed = db.usage.length - keep.length
-          db.usage.splice(0, db.usage.length, ...keep)
+          // Refill in place without spreading: `splice(0, n, ...keep)` overflows the stack on large logs.
+          db.usage.length = 0
+          for (const e of keep) db.usage.push(e)
           return removed
         })
       }),
@@ -103,7 +108,7 @@ export const make = (db: MemoryDb) => {
         const agent = yield* optionalAgent(a)
         const limits = yield* limitsInput(l)
         const now = yield* Clock.currentTimeMillis
-        const error = exceeded(agent === undefined ? "global" : "agent", agent, limits, (w) => spent(db, agent, w, now), 0)
+        const error = budgetExceeded(agent === undefined ? "global" : "agent", agent, limits, (w) => spent(db, agent, w, now))
         if (error !== undefined) return yield* error
       }),
     recordWithinBudget: (input, b) =>
@@ -114,8 +119,8 @@ export const make = (db: MemoryDb) => {
         const event = yield* newEvent(u, now)
         const error = yield* Effect.sync(() => {
           const refused =
-            exceeded("agent", u.agentId, budget.agent, (w) => spent(db, u.agentId, w, now), u.costUsd) ??
-              exceeded("global", undefined, budget.global, (w) => spent(db, undefined, w, now), u.costUsd)
+            admissionRefused("agent", u.agentId, budget.agent, (w) => spent(db, u.agentId, w, now), u.costUsd) ??
+              admissionRefused("global", undefined, budget.global, (w) => spent(db, undefined, w, now), u.costUsd)
           if (refused === undefined) db.usage.push(event)
           return refused
         })
