@@ -1,4 +1,5 @@
 /** The nine service contracts. Each is a `Context.Tag` with no default implementation. */
+export * from "./Admin.js"
 export * from "./AuditLog.js"
 export * from "./Consolidation.js"
 export * from "./DeviceStore.js"

@@ -3,7 +3,7 @@ import { Effect, Layer } from "effect"
 import { layer, layerFromDb, makeDb } from "../../src/backends/memory/index.js"
 import type { AuditEntry } from "../../src/domain/audit.js"
 import type { StoreOptions } from "../../src/domain/options.js"
-import { AuditTamper, mainStoreSuites, semanticStoreSuites } from "../conformance/index.js"
+import { AuditTamper, mainAdminSuite, mainStoreSuites, semanticAdminSuite, semanticStoreSuites } from "../conformance/index.js"
 
 const options: StoreOptions = { embedding: { model: "conformance", dimensions: 8 } }
 
@@ -30,3 +30,5 @@ const FreshWithTamper = Layer.unwrapEffect(Effect.sync(() => {
 
 mainStoreSuites("memory", layer(options), FreshWithTamper)
 semanticStoreSuites("memory", layer(options))
+mainAdminSuite("memory", layer(options))
+semanticAdminSuite("memory", layer(options))

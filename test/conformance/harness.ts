@@ -4,15 +4,15 @@
  * backend passes exactly when it behaves like the contract, whatever order the tests run in.
  */
 import { it } from "@effect/vitest"
-import { Effect, Layer } from "effect"
+import { Effect, type Layer, type Scope } from "effect"
 
 /** A store factory: every build must give an empty, independent store. */
 export type FreshLayer<S> = Layer.Layer<S, unknown, never>
 
 /** Define a test that runs `body` against a fresh build of `layer` (under TestClock at epoch 0). */
 export const storeTest = <S>(layer: FreshLayer<S>) =>
-(name: string, body: () => Effect.Effect<unknown, unknown, S>, timeout?: number) =>
-  it.effect(name, () => Effect.scoped(Effect.provide(Effect.suspend(body), layer)), timeout)
+(name: string, body: () => Effect.Effect<unknown, unknown, S | Scope.Scope>, timeout?: number) =>
+  it.effect(name, () => Effect.scoped(Effect.provide(Effect.scoped(Effect.suspend(body)), layer)), timeout)
 
 /** A unit vector along axis `i` (mod dims). */
 export const axis = (i: number, dims: number): Array<number> =>

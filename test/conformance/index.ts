@@ -5,6 +5,7 @@
  */
 import type { AuditLog } from "../../src/services/AuditLog.js"
 import type { MainServices, SemanticServices } from "../../src/services/index.js"
+import { mainAdminSuite, semanticAdminSuite } from "./admin.js"
 import { auditLogSuite } from "./audit.js"
 import type { AuditTamper } from "./auditTamper.js"
 import { consolidationSuite } from "./consolidation.js"
@@ -21,6 +22,8 @@ export { AuditTamper } from "./auditTamper.js"
 export { type FreshLayer, storeTest } from "./harness.js"
 export {
   auditLogSuite,
+  mainAdminSuite,
+  semanticAdminSuite,
   consolidationSuite,
   deviceStoreSuite,
   knowledgeStoreSuite,

@@ -7,6 +7,7 @@ import type { EmbeddingSpace } from "../../domain/embedding.js"
 import type { AuditIntegrityError } from "../../domain/errors.js"
 import type { StoreOptions } from "../../domain/options.js"
 import type { EngramServices } from "../../services/index.js"
+import { MainStoreAdmin, SemanticStoreAdmin } from "../../services/Admin.js"
 import { AuditLog } from "../../services/AuditLog.js"
 import { Consolidation } from "../../services/Consolidation.js"
 import { DeviceStore } from "../../services/DeviceStore.js"
@@ -16,6 +17,7 @@ import { SessionStore } from "../../services/SessionStore.js"
 import { StructuredStore } from "../../services/StructuredStore.js"
 import { TaskQueue } from "../../services/TaskQueue.js"
 import { UsageStore } from "../../services/UsageStore.js"
+import * as Admin from "./admin.js"
 import * as Audit from "./audit.js"
 import { makeDb, type MemoryDb } from "./client.js"
 import * as Consolidate from "./consolidation.js"
@@ -29,6 +31,9 @@ import * as Usage from "./usage.js"
 
 export { makeDb, type MemoryDb } from "./client.js"
 
+/** Everything MemoryTest provides: the nine services and both admin services. */
+export type MemoryServices = EngramServices | MainStoreAdmin | SemanticStoreAdmin
+
 /** The embedding space MemoryTest uses unless told otherwise. */
 export const DEFAULT_TEST_SPACE: EmbeddingSpace = { model: "engram-test", dimensions: 8 }
 
@@ -36,7 +41,7 @@ export const DEFAULT_TEST_SPACE: EmbeddingSpace = { model: "engram-test", dimens
 export const make = (
   options: StoreOptions,
   existing?: MemoryDb
-): Effect.Effect<Context.Context<EngramServices>, AuditIntegrityError> =>
+): Effect.Effect<Context.Context<MemoryServices>, AuditIntegrityError> =>
   Effect.gen(function*() {
     const db = existing ?? makeDb()
     const limits = { space: options.embedding, ...(options.maxContentBytes === undefined ? {} : { maxContentBytes: options.maxContentBytes }) }
@@ -49,16 +54,18 @@ export const make = (
       Context.add(UsageStore, Usage.make(db)),
       Context.add(DeviceStore, Devices.make(db)),
       Context.add(TaskQueue, Tasks.make(db)),
-      Context.add(AuditLog, audit)
+      Context.add(AuditLog, audit),
+      Context.add(MainStoreAdmin, Admin.makeMain(db)),
+      Context.add(SemanticStoreAdmin, Admin.makeSemantic(db, options.embedding))
     )
   })
 
 /** A fresh in-memory store per layer build. */
-export const layer = (options: StoreOptions): Layer.Layer<EngramServices, AuditIntegrityError> =>
+export const layer = (options: StoreOptions): Layer.Layer<MemoryServices, AuditIntegrityError> =>
   Layer.effectContext(make(options))
 
 /** An in-memory store over an existing database (lets tests inspect or tamper with the data). */
-export const layerFromDb = (options: StoreOptions, db: MemoryDb): Layer.Layer<EngramServices, AuditIntegrityError> =>
+export const layerFromDb = (options: StoreOptions, db: MemoryDb): Layer.Layer<MemoryServices, AuditIntegrityError> =>
   Layer.effectContext(make(options, db))
 
 /** The options read from configuration (e.g. `ENGRAM_EMBEDDING_MODEL`, `ENGRAM_EMBEDDING_DIMENSIONS`). */
@@ -66,4 +73,4 @@ export const layerConfig = (config: Config.Config<StoreOptions>) =>
   Layer.unwrapEffect(Effect.map(config, layer))
 
 /** All nine services in memory with the default test embedding space (8 dimensions). */
-export const MemoryTest: Layer.Layer<EngramServices, AuditIntegrityError> = layer({ embedding: DEFAULT_TEST_SPACE })
+export const MemoryTest: Layer.Layer<MemoryServices, AuditIntegrityError> = layer({ embedding: DEFAULT_TEST_SPACE })

@@ -1,0 +1,50 @@
+/** Rules of export/import shared by every backend (src/services/Admin.ts). */
+import { Effect } from "effect"
+import type { AuditEntry, AuditHead } from "../domain/audit.js"
+import type { EmbeddingSpace } from "../domain/embedding.js"
+import { AuditIntegrityError, type InvalidInput } from "../domain/errors.js"
+import type { MainRecord, MemoryRecord } from "../domain/transfer.js"
+import { invalid } from "./decode.js"
+import { hashEntry, verifyStep } from "./audit.js"
+import { embeddingProblem } from "./vector.js"
+
+/** The order in which main-store kinds are exported and must be imported (dependencies first). */
+export const MAIN_KIND_ORDER: ReadonlyArray<MainRecord["kind"]> = [
+  "agent", "kv", "entity", "relation", "session", "canonical", "usage", "device", "task", "audit"
+]
+
+/** Page size of export streams. */
+export const EXPORT_PAGE = 1000
+
+/**
+ * What to do with an imported audit entry given the target's head: append it when it continues the
+ * chain, skip it when the target already holds exactly this entry, refuse anything else.
+ */
+export const auditImportAction = (
+  head: AuditHead,
+  entry: AuditEntry,
+  storedHashAtSeq: (seq: number) => string | undefined
+): "append" | "skip" | AuditIntegrityError => {
+  if (entry.seq <= head.seq) {
+    // Same hash as the stored entry and a hash that matches its own fields: the very same entry.
+    return storedHashAtSeq(entry.seq) === entry.hash && hashEntry(entry) === entry.hash
+      ? "skip"
+      : new AuditIntegrityError({ seq: entry.seq, reason: "imported entry differs from the entry already stored" })
+  }
+  const step = verifyStep({ nextSeq: head.seq + 1, prevHash: head.hash }, entry)
+  return step instanceof AuditIntegrityError ? step : "append"
+}
+
+/** Check imported memories against the target's embedding space. */
+export const checkMemoryRecords = (
+  records: ReadonlyArray<MemoryRecord>,
+  space: EmbeddingSpace
+): Effect.Effect<void, InvalidInput> =>
+  Effect.suspend(() => {
+    for (const [i, r] of records.entries()) {
+      if (r.embedding === null) continue
+      const problem = embeddingProblem(r.embedding, space)
+      if (typeof problem === "string") return Effect.fail(invalid(`records[${i}].embedding`, problem))
+    }
+    return Effect.void
+  })
