@@ -15,6 +15,20 @@ export const EmbeddingSpace = Schema.Struct({
 })
 export type EmbeddingSpace = typeof EmbeddingSpace.Type
 
-/** A vector as it crosses the API (validated against the store's space by the core). */
-export const Embedding = Schema.Array(Schema.Number)
+/**
+ * A vector as it crosses the API (validated against the store's space by the core). Declared with one
+ * type check instead of `Schema.Array(Schema.Number)`: element-wise array decoding costs about 0.2 µs
+ * per number — some 80 µs for a 384-dimension vector — which dominated every remember and recall.
+ */
+export const Embedding: Schema.Schema<ReadonlyArray<number>> = Schema.declare(
+  (u: unknown): u is ReadonlyArray<number> => Array.isArray(u) && u.every((x) => typeof x === "number"),
+  {
+    identifier: "Embedding",
+    description: "an array of numbers",
+    message: () => "must be an array of numbers",
+    jsonSchema: { type: "array", items: { type: "number" } },
+    arbitrary: () => (fc) => fc.array(fc.double()),
+    pretty: () => (v) => `[${v.join(", ")}]`
+  }
+)
 export type Embedding = ReadonlyArray<number>

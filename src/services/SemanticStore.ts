@@ -26,9 +26,9 @@ export class SemanticStore extends Context.Tag("engram/SemanticStore")<SemanticS
   ) => Effect.Effect<void, E | MemoryNotFound>
   readonly count: (agentId: string, filter?: MemoryFilter) => Effect.Effect<number, E>
   /**
-   * The agents that hold at least one memory, in code point order. Optional: the gateway's
-   * memory-api search, which carries no agent, uses it to search every agent for a token that is not
-   * limited to a list of agents (without it such a search must name its agent).
+   * The agents that hold at least one memory, in code point order. Optional, and the same as
+   * `SemanticStoreAdmin.agents`: the gateway's memory-api search (which names no agent) uses
+   * whichever the store provides to search every agent for a token not limited to agents.
    */
   readonly agents?: () => Effect.Effect<ReadonlyArray<AgentId>, StoreFailure>
 }>() {}

@@ -1,0 +1,180 @@
+/**
+ * The SQLite connection: better-sqlite3 12 with sqlite-vec loaded. WAL, `synchronous = FULL` (set on
+ * every open: better-sqlite3 is built with WAL defaulting to NORMAL, which can lose commits on power
+ * loss), a busy timeout set before anything else touches the file, and foreign keys on.
+ *
+ * engram talks to better-sqlite3 directly rather than through @effect/sql: every statement is
+ * synchronous, so a transaction is one synchronous block (`BEGIN IMMEDIATE` … `COMMIT`) that no other
+ * fiber can interleave with, and hot paths run a cached prepared statement with no per-query
+ * framework cost (see the README's benchmark figures).
+ */
+import Database from "better-sqlite3"
+import { Effect } from "effect"
+import * as SqliteVec from "sqlite-vec"
+import { BackendUnavailable, StorageError } from "../../domain/errors.js"
+import { describe } from "../../core/storage.js"
+
+type Synchronous = "FULL" | "NORMAL" | "EXTRA"
+const SYNCHRONOUS: ReadonlyArray<string> = ["FULL", "NORMAL", "EXTRA"]
+
+export interface SqliteOptions {
+  /** A file path, or ":memory:" for a private in-memory database. */
+  readonly path: string
+  /** `FULL` (default) survives power loss in WAL mode; `NORMAL` is faster and survives process crashes. */
+  readonly synchronous?: Synchronous
+  /** How long a writer waits for another process's lock before failing (default 5000 ms). */
+  readonly busyTimeoutMs?: number
+}
+
+export type Params = ReadonlyArray<unknown> | Record<string, unknown>
+
+/** A live connection with a prepared-statement cache. All methods are synchronous and may throw. */
+export class SqliteConnection {
+  private readonly statements = new Map<string, Database.Statement>()
+  // One transaction wrapper for every block: better-sqlite3 builds a wrapper per `transaction()`
+  // call, so making it once keeps that cost off every write.
+  private readonly tx: Database.Transaction<(fn: () => unknown) => unknown>
+
+  // PRAGMA synchronous takes effect when it is compiled, so it cannot be a cached statement.
+  private readonly relax = "PRAGMA synchronous = NORMAL"
+  private readonly restore: string
+
+  constructor(
+    readonly db: Database.Database,
+    readonly path: string,
+    synchronous: Synchronous = "FULL",
+    private readonly wal = true
+  ) {
+    this.tx = db.transaction((fn: () => unknown) => fn())
+    this.restore = `PRAGMA synchronous = ${synchronous}`
+  }
+
+  /** The cached prepared statement for `sql`. */
+  statement(sql: string): Database.Statement {
+    let s = this.statements.get(sql)
+    if (s === undefined) {
+      s = this.db.prepare(sql)
+      this.statements.set(sql, s)
+    }
+    return s
+  }
+
+  all<Row>(sql: string, params: Params = []): Array<Row> {
+    return bind(this.statement(sql), params, "all") as Array<Row>
+  }
+
+  get<Row>(sql: string, params: Params = []): Row | undefined {
+    return bind(this.statement(sql), params, "get") as Row | undefined
+  }
+
+  run(sql: string, params: Params = []): Database.RunResult {
+    return bind(this.statement(sql), params, "run") as Database.RunResult
+  }
+
+  /** Run statements without parameters (DDL). */
+  exec(sql: string): void {
+    this.db.exec(sql)
+  }
+
+  /**
+   * Run `fn` in a `BEGIN IMMEDIATE` transaction: the write lock is taken up front, so concurrent
+   * processes queue on the busy timeout instead of failing with SQLITE_BUSY_SNAPSHOT when a read
+   * would have to be upgraded. `fn` is synchronous; when it throws, the transaction rolls back.
+   */
+  immediate<A>(fn: () => A): A {
+    return this.tx.immediate(fn) as A
+  }
+
+  /**
+   * `immediate` for a transaction whose writes are statistics only (recall's access counters): it
+   * commits without its own fsync (`synchronous = NORMAL` for this one commit). In WAL mode such a
+   * commit survives a process crash and is made durable by the next fsynced commit or checkpoint;
+   * only a power loss right after it can drop it, and the file stays consistent either way. Every
+   * other write keeps the configured level.
+   */
+  immediateStatistics<A>(fn: () => A): A {
+    // Outside WAL mode (":memory:") NORMAL has other trade-offs; nothing to relax there anyway.
+    if (!this.wal) return this.immediate(fn)
+    this.db.exec(this.relax)
+    try {
+      return this.tx.immediate(fn) as A
+    } finally {
+      this.db.exec(this.restore)
+    }
+  }
+
+  /** Run `fn` in a read transaction: every statement in it sees the same snapshot of the file. */
+  read<A>(fn: () => A): A {
+    return this.tx.deferred(fn) as A
+  }
+}
+
+const bind = (s: Database.Statement, params: Params, mode: "all" | "get" | "run"): unknown =>
+  Array.isArray(params) ? s[mode](...params) : s[mode](params)
+
+const isBusy = (e: unknown): boolean =>
+  e instanceof Database.SqliteError && (e.code === "SQLITE_BUSY" || e.code.startsWith("SQLITE_BUSY_"))
+
+/** Block the thread for `ms` (as SQLite's own busy handler does while it waits for a lock). */
+const sleepSync = (ms: number): void => {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms)
+}
+
+/** Run `fn`, retrying with short randomised waits while it fails with SQLITE_BUSY, until `deadline`. */
+const whileBusy = <A>(deadline: number, fn: () => A): A => {
+  for (let wait = 1;; wait = Math.min(wait * 2, 64)) {
+    try {
+      return fn()
+    } catch (e) {
+      if (!isBusy(e) || Date.now() >= deadline) throw e
+      sleepSync(wait / 2 + Math.random() * wait)
+    }
+  }
+}
+
+/** Open a connection inside the current scope; it is closed when the scope closes. */
+export const open = (options: SqliteOptions) =>
+  Effect.acquireRelease(
+    Effect.try({
+      try: () => {
+        // The busy timeout is part of the constructor, so it is in force before the first pragma:
+        // switching a fresh file to WAL takes a lock that concurrent starters must wait for.
+        const timeout = options.busyTimeoutMs ?? 5000
+        const synchronous = options.synchronous ?? "FULL"
+        // Options may come from configuration: the level is spliced into a pragma, so check it.
+        if (!SYNCHRONOUS.includes(synchronous)) throw new Error(`synchronous must be one of ${SYNCHRONOUS.join(", ")}`)
+        const wal = options.path !== ":memory:" && options.path !== ""
+        const db = new Database(options.path, { timeout })
+        try {
+          if (wal) {
+            // Switching a fresh file to WAL while other processes open it can fail with SQLITE_BUSY
+            // at once, without the busy handler (measured: 2 of 120 starts of 8 processes at once):
+            // wait and retry for as long as the busy timeout allows.
+            whileBusy(Date.now() + timeout, () => db.pragma("journal_mode = WAL"))
+          }
+          db.pragma(`synchronous = ${synchronous}`)
+          db.pragma("foreign_keys = ON")
+          SqliteVec.load(db)
+          return new SqliteConnection(db, options.path, synchronous, wal)
+        } catch (e) {
+          db.close()
+          throw e
+        }
+      },
+      catch: (cause) =>
+        new BackendUnavailable({
+          backend: "sqlite",
+          url: options.path,
+          message: `cannot open SQLite database ${options.path}: ${describe(cause)}`,
+          cause
+        })
+    }),
+    (c) => Effect.sync(() => c.db.close())
+  )
+
+/** Run a synchronous piece of storage work, mapping a driver failure to `StorageError`. */
+export const attempt = <A>(operation: string, fn: () => A): Effect.Effect<A, StorageError> =>
+  Effect.try({
+    try: fn,
+    catch: (cause) => new StorageError({ backend: "sqlite", operation, message: describe(cause), cause })
+  })

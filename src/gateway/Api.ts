@@ -1,0 +1,254 @@
+/**
+ * The engram gateway's HTTP contract (SPEC §5, R-BE-6): the semantic API that `HttpSemanticLive`
+ * calls, consolidation, the store's info, health, and the memory-api compatibility routes
+ * (reference §15). Imported by the gateway (which implements it) and by the HTTP backend (which
+ * derives its client from it), and nothing server-only lives here.
+ *
+ * Validation: request bodies are checked here for their JSON structure only (the encoded side of the
+ * domain schemas); every rule beyond structure (lengths, NUL, UUIDs, vectors, ranges) is left to the
+ * store, which decodes its input at the boundary like every backend, so one input gets the same
+ * classification wherever it is stored. A body whose structure is wrong gets 400 `HttpApiDecodeError`.
+ *
+ * Errors in bodies are the public forms below: none has a `cause`, so no SQL text, driver message or
+ * stack trace leaves the gateway (the full error is logged on the server).
+ */
+import { HttpApi, HttpApiEndpoint, HttpApiGroup, HttpApiMiddleware, HttpApiSchema, HttpApiSecurity, OpenApi } from "@effect/platform"
+import { Context, type Option, Schema } from "effect"
+import { EmbeddingSpace } from "../domain/embedding.js"
+import { BackendName, InvalidEmbedding, InvalidInput, MemoryNotFound } from "../domain/errors.js"
+import { MemoryId } from "../domain/ids.js"
+import { ConsolidationOptions, ConsolidationReport, Memory, MemoryFilter, RecallHit, RecallQuery, RememberInput } from "../domain/memory.js"
+
+// ---------------------------------------------------------------------------- public errors
+
+/** No bearer token, a malformed Authorization header, or a token the gateway does not know. */
+export class Unauthorized extends Schema.TaggedError<Unauthorized>()("Unauthorized", {
+  message: Schema.String
+}, HttpApiSchema.annotations({ status: 401 })) {}
+
+/** The token is valid but may not act on this agent (or, for consolidation, on every agent). */
+export class Forbidden extends Schema.TaggedError<Forbidden>()("Forbidden", {
+  message: Schema.String
+}, HttpApiSchema.annotations({ status: 403 })) {}
+
+/** The request body is larger than the gateway accepts (`limit` bytes). */
+export class PayloadTooLarge extends Schema.TaggedError<PayloadTooLarge>()("PayloadTooLarge", {
+  limit: Schema.Number,
+  message: Schema.String
+}, HttpApiSchema.annotations({ status: 413 })) {}
+
+/**
+ * The gateway's store failed. The public form of `StorageError`: same tag, no cause, and a message
+ * the gateway writes itself (never the driver's text).
+ */
+export class PublicStorageError extends Schema.TaggedError<PublicStorageError>()("StorageError", {
+  backend: BackendName,
+  operation: Schema.String,
+  message: Schema.String
+}, HttpApiSchema.annotations({ status: 500 })) {}
+
+/** The gateway's store is unreachable. The public form of `BackendUnavailable` (no URL, no cause). */
+export class PublicBackendUnavailable extends Schema.TaggedError<PublicBackendUnavailable>()("BackendUnavailable", {
+  backend: BackendName,
+  message: Schema.String
+}, HttpApiSchema.annotations({ status: 503 })) {}
+
+// ---------------------------------------------------------------------------- authorization
+
+/** What the request's token may do: `agents` is None for a token that may use every agent. */
+export class Caller extends Context.Tag("engram/gateway/Caller")<Caller, {
+  readonly agents: Option.Option<ReadonlySet<string>>
+}>() {}
+
+/** Bearer-token authorization of every route except `/health`. */
+export class Authorization extends HttpApiMiddleware.Tag<Authorization>()("engram/gateway/Authorization", {
+  failure: Unauthorized,
+  provides: Caller,
+  security: {
+    bearer: HttpApiSecurity.bearer.pipe(
+      HttpApiSecurity.annotate(OpenApi.Description, "A gateway token (`Authorization: Bearer <token>`).")
+    )
+  }
+}) {}
+
+// ---------------------------------------------------------------------------- bodies
+
+/**
+ * Structure-only request schemas: the encoded side of the domain schemas, refusing unknown keys as
+ * the domain does.
+ */
+const strict = <A, I>(schema: Schema.Schema<A, I>, identifier: string) =>
+  Schema.encodedSchema(schema).annotations({ identifier, parseOptions: { onExcessProperty: "error" } })
+
+/** A memory to remember. Give `id` (a UUID you mint, ideally v7) to make retries safe: a replay stores nothing. */
+export const RememberBody = strict(RememberInput, "RememberInput")
+/** Many memories in one request and one transaction; ids come back in input order. */
+export const RememberManyBody = Schema.Struct({ inputs: Schema.Array(RememberBody) })
+/** A recall query, as `SemanticStore.recall` takes it. */
+export const RecallBody = strict(RecallQuery, "RecallQuery")
+/** One agent's memory count under an optional filter. */
+export const CountBody = Schema.Struct({ agentId: Schema.String, filter: Schema.optional(strict(MemoryFilter, "MemoryFilter")) })
+/** The new vector of a memory (`PUT /v1/memories/:id/embedding`). */
+export const EmbeddingBody = Schema.Struct({ agentId: Schema.String, embedding: Schema.Array(Schema.Number) })
+/** Consolidation options; `{}` for the defaults. */
+export const ConsolidateBody = strict(ConsolidationOptions, "ConsolidationOptions")
+const AgentParam = Schema.Struct({ agentId: Schema.String })
+const IdPath = Schema.Struct({ id: Schema.String })
+
+/** What `GET /v1/info` answers: the store's embedding space (the client checks it) and the body limit. */
+export const GatewayInfo = Schema.Struct({
+  embedding: EmbeddingSpace,
+  maxBodyBytes: Schema.Int,
+  version: Schema.String
+})
+export type GatewayInfo = typeof GatewayInfo.Type
+
+// ---------------------------------------------------------------------------- memory-api protocol
+
+/**
+ * memory-api store request (reference §15). `source` is the protocol's lower-cased variant name
+ * (`userprovided` is accepted for `user_provided`); `importance` and `tags` go into the metadata.
+ * Unknown keys are ignored, as that protocol's servers do.
+ */
+export const MemoryApiStoreRequest = Schema.Struct({
+  content: Schema.String,
+  category: Schema.optional(Schema.String),
+  agentId: Schema.String,
+  source: Schema.optional(Schema.String),
+  importance: Schema.optional(Schema.Number),
+  tags: Schema.optional(Schema.Array(Schema.String))
+})
+/** memory-api store answer; engram never deduplicates, so `deduplicated` is always false. */
+export const MemoryApiStoreResponse = Schema.Struct({ id: Schema.String, deduplicated: Schema.Boolean })
+
+/** memory-api search request; `agentId` (an engram extension) narrows the agents searched. */
+export const MemoryApiSearchRequest = Schema.Struct({
+  query: Schema.String,
+  limit: Schema.optional(Schema.Number),
+  category: Schema.optional(Schema.String),
+  agentId: Schema.optional(Schema.String)
+})
+/** One result; `agentId` is the memory's real owner. */
+export const MemoryApiSearchResult = Schema.Struct({
+  id: Schema.String,
+  content: Schema.String,
+  category: Schema.String,
+  score: Schema.Number,
+  createdAt: Schema.Number,
+  agentId: Schema.String
+})
+/** memory-api search answer: the results, best first, and how many there are. */
+export const MemoryApiSearchResponse = Schema.Struct({
+  results: Schema.Array(MemoryApiSearchResult),
+  count: Schema.Number
+})
+
+/** `GET /health` answer: `{"status":"ok"}` while the gateway serves. */
+export const HealthResponse = Schema.Struct({ status: Schema.String })
+
+// ---------------------------------------------------------------------------- groups
+
+/** The SemanticStore over HTTP (`/v1`). */
+export class SemanticGroup extends HttpApiGroup.make("semantic")
+  .add(
+    HttpApiEndpoint.post("remember", "/memories")
+      .setPayload(RememberBody)
+      .addSuccess(Schema.Struct({ id: MemoryId }))
+  )
+  .add(
+    HttpApiEndpoint.post("rememberMany", "/memories/batch")
+      .setPayload(RememberManyBody)
+      .addSuccess(Schema.Struct({ ids: Schema.Array(MemoryId) }))
+  )
+  .add(
+    HttpApiEndpoint.post("recall", "/recall")
+      .setPayload(RecallBody)
+      .addSuccess(Schema.Struct({ hits: Schema.Array(RecallHit) }))
+  )
+  .add(
+    HttpApiEndpoint.get("get", "/memories/:id")
+      .setPath(IdPath)
+      .setUrlParams(AgentParam)
+      .addSuccess(Schema.Struct({ memory: Schema.NullOr(Memory) }))
+  )
+  .add(
+    HttpApiEndpoint.del("forget", "/memories/:id")
+      .setPath(IdPath)
+      .setUrlParams(AgentParam)
+      .addSuccess(Schema.Struct({ forgotten: Schema.Boolean }))
+  )
+  .add(
+    HttpApiEndpoint.put("updateEmbedding", "/memories/:id/embedding")
+      .setPath(IdPath)
+      .setPayload(EmbeddingBody)
+      .addSuccess(HttpApiSchema.NoContent)
+      .addError(MemoryNotFound, { status: 404 })
+  )
+  .add(
+    HttpApiEndpoint.post("count", "/count")
+      .setPayload(CountBody)
+      .addSuccess(Schema.Struct({ count: Schema.Number }))
+  )
+  .add(HttpApiEndpoint.get("info", "/info").addSuccess(GatewayInfo))
+  .middleware(Authorization)
+  .addError(InvalidInput, { status: 400 })
+  .addError(InvalidEmbedding, { status: 400 })
+  .addError(Forbidden)
+  .addError(PublicStorageError)
+  .addError(PublicBackendUnavailable)
+  .prefix("/v1")
+{}
+
+/** Decay and merge on the gateway's store (`POST /v1/consolidate`); needs a token not limited to agents. */
+export class ConsolidationGroup extends HttpApiGroup.make("consolidation")
+  .add(
+    HttpApiEndpoint.post("consolidate", "/consolidate")
+      .setPayload(ConsolidateBody)
+      .addSuccess(ConsolidationReport)
+  )
+  .middleware(Authorization)
+  .addError(InvalidInput, { status: 400 })
+  .addError(Forbidden)
+  .addError(PublicStorageError)
+  .addError(PublicBackendUnavailable)
+  .prefix("/v1")
+{}
+
+/** The memory-api protocol (reference §15), so that protocol's existing clients work against engram. */
+export class MemoryApiGroup extends HttpApiGroup.make("memoryApi")
+  .add(
+    HttpApiEndpoint.post("store", "/memory/store")
+      .setPayload(MemoryApiStoreRequest)
+      .addSuccess(MemoryApiStoreResponse)
+  )
+  .add(
+    HttpApiEndpoint.post("search", "/memory/search")
+      .setPayload(MemoryApiSearchRequest)
+      .addSuccess(MemoryApiSearchResponse)
+  )
+  .middleware(Authorization)
+  .addError(InvalidInput, { status: 400 })
+  .addError(InvalidEmbedding, { status: 400 })
+  .addError(Forbidden)
+  .addError(PublicStorageError)
+  .addError(PublicBackendUnavailable)
+{}
+
+/** `GET /health`: the one route without authorization (the memory-api protocol sends none). */
+export class HealthGroup extends HttpApiGroup.make("health")
+  .add(HttpApiEndpoint.get("health", "/health").addSuccess(HealthResponse))
+{}
+
+/** The whole gateway API. Every route but `/health` requires a bearer token. */
+export class EngramApi extends HttpApi.make("engram")
+  .add(SemanticGroup)
+  .add(ConsolidationGroup)
+  .add(MemoryApiGroup)
+  .add(HealthGroup)
+  .addError(PayloadTooLarge)
+  .annotate(OpenApi.Title, "engram gateway")
+  .annotate(OpenApi.Description, "Semantic memory for AI agents over HTTP, and the memory-api protocol.")
+{}
+
+/** Version string reported by `GET /v1/info`. */
+export const GATEWAY_VERSION = "engram-gateway/1"

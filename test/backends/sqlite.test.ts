@@ -1,0 +1,15 @@
+/** Every conformance suite against SqliteLive, each test on a fresh database file. */
+import { Layer } from "effect"
+import { layer } from "../../src/backends/sqlite/index.js"
+import { mainAdminSuite, mainStoreSuites, semanticAdminSuite, semanticStoreSuites } from "../conformance/index.js"
+import { auditTamper, freshFile, TEST_SPACE } from "../support/sqlite.js"
+
+const Fresh = freshFile((path) => layer({ path, embedding: TEST_SPACE }))
+
+/** The store and a raw-SQL tamper tool over the same file. */
+const FreshWithTamper = freshFile((path) => Layer.merge(layer({ path, embedding: TEST_SPACE }), auditTamper(path)))
+
+mainStoreSuites("sqlite", Fresh, FreshWithTamper)
+semanticStoreSuites("sqlite", Fresh)
+mainAdminSuite("sqlite", Fresh)
+semanticAdminSuite("sqlite", Fresh)
