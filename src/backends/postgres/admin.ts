@@ -1,0 +1,339 @@
+/**
+ * MainStoreAdmin and SemanticStoreAdmin on PostgreSQL: export as keyset-paged streams (memory stays
+ * flat however large a table is), verbatim import in one transaction — audit records are checked
+ * against the head by the core's rule under the audit lock before anything is written — and purge
+ * of one agent's data in one transaction.
+ */
+import { Chunk, Effect, Option, Redacted, Stream } from "effect"
+import { headOf } from "../../core/audit.js"
+import { decode } from "../../core/decode.js"
+import { foldName } from "../../core/graph.js"
+import { auditImportAction, checkMemoryRecords, EXPORT_PAGE, MAIN_KIND_ORDER } from "../../core/transfer.js"
+import type { EmbeddingSpace } from "../../domain/embedding.js"
+import { AuditIntegrityError, type StoreFailure } from "../../domain/errors.js"
+import { AgentId, type UsageEventId } from "../../domain/ids.js"
+import type { Json } from "../../domain/json.js"
+import type { MainRecord, MemoryRecord } from "../../domain/transfer.js"
+import { MainStoreAdmin, SemanticStoreAdmin } from "../../services/Admin.js"
+import { AUDIT_COLUMNS, type AuditRow, auditLock, lastEntry, toEntry } from "./audit.js"
+import { parseJson, type PgClient, type Queryable, type Statement } from "./client.js"
+import { DEVICE_COLUMNS, type DeviceRow, toDevice } from "./devices.js"
+import { ENTITY_COLUMNS, type EntityRow, RELATION_COLUMNS, type RelationRow, toEntity, toRelation } from "./knowledge.js"
+import { columns, type MemoryRow, textIndex, toMemory, vectorText } from "./semantic.js"
+import { type CanonicalRow, SESSION_COLUMNS, type SessionRow, toCanonical, toSession } from "./sessions.js"
+import { AGENT_COLUMNS, type AgentRow, toAgent } from "./structured.js"
+import { TASK_COLUMNS, type TaskRow, toTask } from "./tasks.js"
+
+const agentId = decode(AgentId, "agentId")
+
+/**
+ * A table read in pages of `EXPORT_PAGE` rows in primary-key order, each page starting after the
+ * key of the last row of the previous one.
+ */
+const paged = <Row extends object, Rec>(
+  client: PgClient,
+  operation: string,
+  select: string,
+  key: ReadonlyArray<keyof Row & string>,
+  toRecord: (row: Row) => Rec
+): Stream.Stream<Rec, StoreFailure> => {
+  const order = key.join(", ")
+  return Stream.paginateChunkEffect(Option.none<ReadonlyArray<unknown>>(), (after) => {
+    const statement: Statement = Option.match(after, {
+      onNone: () => ({ text: `${select} ORDER BY ${order} LIMIT ${EXPORT_PAGE}` }),
+      onSome: (k) => ({
+        text: `${select} WHERE (${order}) > (${k.map((_, i) => `$${i + 1}`).join(", ")}) ORDER BY ${order} LIMIT ${EXPORT_PAGE}`,
+        values: k
+      })
+    })
+    return Effect.map(client.query<Row & Record<string, unknown>>(operation, statement), (rows) => {
+      const last = rows[rows.length - 1]
+      const next = rows.length === EXPORT_PAGE && last !== undefined
+        ? Option.some(Option.some(key.map((k) => last[k])))
+        : Option.none()
+      return [Chunk.fromIterable(rows.map(toRecord)), next] as const
+    })
+  })
+}
+
+interface KvRow {
+  readonly agent_id: string
+  readonly key: string
+  readonly value: string
+  readonly version: number
+  readonly updated_at: number
+}
+
+interface UsageRow {
+  readonly id: string
+  readonly agent_id: string
+  readonly model: string
+  readonly input_tokens: number
+  readonly output_tokens: number
+  readonly cost_usd: number
+  readonly tool_calls: number
+  readonly at: number
+}
+
+/** The statement that writes one main-store record verbatim, replacing a record with the same key. */
+const upsert = (r: Exclude<MainRecord, { readonly kind: "audit" }>): Statement => {
+  switch (r.kind) {
+    case "agent":
+      return {
+        text: `INSERT INTO agents (${AGENT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+               ON CONFLICT (id) DO UPDATE SET name = excluded.name, state = excluded.state, manifest = excluded.manifest,
+                 tags = excluded.tags, parent = excluded.parent, metadata = excluded.metadata,
+                 created_at = excluded.created_at, updated_at = excluded.updated_at`,
+        values: [r.id, r.name, r.state, JSON.stringify(r.manifest), JSON.stringify(r.tags), r.parent, JSON.stringify(r.metadata), r.createdAt, r.updatedAt]
+      }
+    case "kv":
+      return {
+        text: `INSERT INTO kv (agent_id, key, value, version, updated_at) VALUES ($1, $2, $3, $4, $5)
+               ON CONFLICT (agent_id, key) DO UPDATE SET value = excluded.value, version = excluded.version,
+                 updated_at = excluded.updated_at`,
+        values: [r.agentId, r.key, JSON.stringify(r.value), r.version, r.updatedAt]
+      }
+    case "entity":
+      return {
+        text: `INSERT INTO entities (agent_id, id, type, name, name_fold, properties, created_at, updated_at)
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+               ON CONFLICT (agent_id, id) DO UPDATE SET type = excluded.type, name = excluded.name,
+                 name_fold = excluded.name_fold, properties = excluded.properties,
+                 created_at = excluded.created_at, updated_at = excluded.updated_at`,
+        values: [r.agentId, r.id, r.type, r.name, foldName(r.name), JSON.stringify(r.properties), r.createdAt, r.updatedAt]
+      }
+    case "relation":
+      return {
+        text: `INSERT INTO relations (${RELATION_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+               ON CONFLICT (id) DO UPDATE SET agent_id = excluded.agent_id, source = excluded.source,
+                 relation = excluded.relation, target = excluded.target, properties = excluded.properties,
+                 confidence = excluded.confidence, created_at = excluded.created_at`,
+        values: [r.agentId, r.id, r.source, r.relation, r.target, JSON.stringify(r.properties), r.confidence, r.createdAt]
+      }
+    case "session":
+      return {
+        text: `INSERT INTO sessions (id, agent_id, label, messages, message_count, created_at, updated_at)
+               VALUES ($1, $2, $3, $4, $5, $6, $7)
+               ON CONFLICT (id) DO UPDATE SET agent_id = excluded.agent_id, label = excluded.label,
+                 messages = excluded.messages, message_count = excluded.message_count,
+                 created_at = excluded.created_at, updated_at = excluded.updated_at`,
+        values: [r.id, r.agentId, r.label, JSON.stringify(r.messages), r.messages.length, r.createdAt, r.updatedAt]
+      }
+    case "canonical":
+      return {
+        text: `INSERT INTO canonical_sessions (agent_id, messages, summary, updated_at) VALUES ($1, $2, $3, $4)
+               ON CONFLICT (agent_id) DO UPDATE SET messages = excluded.messages, summary = excluded.summary,
+                 updated_at = excluded.updated_at`,
+        values: [r.agentId, JSON.stringify(r.messages), r.summary, r.updatedAt]
+      }
+    case "usage":
+      return {
+        text: `INSERT INTO usage_events (id, agent_id, model, input_tokens, output_tokens, cost_usd, tool_calls, at)
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+               ON CONFLICT (id) DO UPDATE SET agent_id = excluded.agent_id, model = excluded.model,
+                 input_tokens = excluded.input_tokens, output_tokens = excluded.output_tokens,
+                 cost_usd = excluded.cost_usd, tool_calls = excluded.tool_calls, at = excluded.at`,
+        values: [r.id, r.agentId, r.model, r.inputTokens, r.outputTokens, r.costUsd, r.toolCalls, r.timestamp]
+      }
+    case "device":
+      return {
+        text: `INSERT INTO devices (${DEVICE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6)
+               ON CONFLICT (device_id) DO UPDATE SET display_name = excluded.display_name, platform = excluded.platform,
+                 paired_at = excluded.paired_at, last_seen = excluded.last_seen, push_token = excluded.push_token`,
+        values: [r.deviceId, r.displayName, r.platform, r.pairedAt, r.lastSeen, r.pushToken === undefined ? null : Redacted.value(r.pushToken)]
+      }
+    case "task":
+      return {
+        text: `INSERT INTO tasks (${TASK_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
+               ON CONFLICT (id) DO UPDATE SET title = excluded.title, description = excluded.description,
+                 status = excluded.status, priority = excluded.priority, assigned_to = excluded.assigned_to,
+                 created_by = excluded.created_by, claimed_by = excluded.claimed_by, attempt = excluded.attempt,
+                 lease_expires_at = excluded.lease_expires_at, result = excluded.result, error = excluded.error,
+                 created_at = excluded.created_at, updated_at = excluded.updated_at, completed_at = excluded.completed_at`,
+        values: [
+          r.id, r.title, r.description, r.status, r.priority, r.assignedTo, r.createdBy, r.claimedBy, r.attempt,
+          r.leaseExpiresAt, r.result, r.error, r.createdAt, r.updatedAt, r.completedAt
+        ]
+      }
+  }
+}
+
+/** The audit records of a batch that continue the chain; fails when one does not (nothing is written). */
+const auditAppends = (q: Queryable, records: ReadonlyArray<MainRecord>) =>
+  Effect.gen(function*() {
+    const audits = records.flatMap((r) => (r.kind === "audit" ? [r] : []))
+    if (audits.length === 0) return []
+    let head = headOf(yield* lastEntry(q))
+    const stored = new Map(
+      (yield* q.query<{ seq: number; hash: string }>({
+        text: "SELECT seq, hash FROM audit_log WHERE seq = ANY($1::bigint[])",
+        values: [audits.filter((r) => r.seq <= head.seq).map((r) => r.seq)]
+      })).map((r) => [r.seq, r.hash])
+    )
+    const appends: Array<typeof audits[number]> = []
+    for (const r of audits) {
+      const action = auditImportAction(head, r, (seq) => stored.get(seq))
+      if (action instanceof AuditIntegrityError) return yield* action
+      if (action === "append") {
+        appends.push(r)
+        head = { seq: r.seq, hash: r.hash }
+      }
+    }
+    return appends
+  })
+
+const kindRank = new Map(MAIN_KIND_ORDER.map((k, i) => [k, i]))
+
+/** The main-store admin over `client`. */
+export const makeMain = (client: PgClient) => {
+  const op = "MainStoreAdmin.export"
+  const streams: ReadonlyArray<Stream.Stream<MainRecord, StoreFailure>> = [
+    paged(client, op, `SELECT ${AGENT_COLUMNS} FROM agents`, ["id"], (r: AgentRow): MainRecord => ({ kind: "agent", ...toAgent(r) })),
+    paged(client, op, "SELECT agent_id, key, value, version, updated_at FROM kv", ["agent_id", "key"], (r: KvRow): MainRecord => ({
+      kind: "kv",
+      agentId: r.agent_id as AgentId,
+      key: r.key,
+      value: parseJson<Json>(r.value),
+      version: r.version,
+      updatedAt: r.updated_at
+    })),
+    paged(client, op, `SELECT ${ENTITY_COLUMNS} FROM entities`, ["agent_id", "id"], (r: EntityRow): MainRecord => ({ kind: "entity", ...toEntity(r) })),
+    paged(client, op, `SELECT ${RELATION_COLUMNS} FROM relations`, ["id"], (r: RelationRow): MainRecord => ({ kind: "relation", ...toRelation(r) })),
+    paged(client, op, `SELECT ${SESSION_COLUMNS} FROM sessions`, ["id"], (r: SessionRow): MainRecord => ({ kind: "session", ...toSession(r) })),
+    paged(client, op, "SELECT agent_id, messages, summary, updated_at FROM canonical_sessions", ["agent_id"], (r: CanonicalRow): MainRecord => ({
+      kind: "canonical",
+      ...toCanonical(r)
+    })),
+    paged(
+      client,
+      op,
+      "SELECT id, agent_id, model, input_tokens, output_tokens, cost_usd, tool_calls, at FROM usage_events",
+      ["id"],
+      (r: UsageRow): MainRecord => ({
+        kind: "usage",
+        id: r.id as UsageEventId,
+        agentId: r.agent_id as AgentId,
+        model: r.model,
+        inputTokens: r.input_tokens,
+        outputTokens: r.output_tokens,
+        costUsd: r.cost_usd,
+        toolCalls: r.tool_calls,
+        timestamp: r.at
+      })
+    ),
+    paged(client, op, `SELECT ${DEVICE_COLUMNS} FROM devices`, ["device_id"], (r: DeviceRow): MainRecord => ({ kind: "device", ...toDevice(r) })),
+    paged(client, op, `SELECT ${TASK_COLUMNS} FROM tasks`, ["id"], (r: TaskRow): MainRecord => ({ kind: "task", ...toTask(r) })),
+    paged(client, op, `SELECT ${AUDIT_COLUMNS} FROM audit_log`, ["seq"], (r: AuditRow): MainRecord => ({ kind: "audit", ...toEntry(r) }))
+  ]
+
+  return MainStoreAdmin.of({
+    export: () => Stream.concatAll(Chunk.fromIterable(streams)),
+    import: (records) =>
+      client.transaction("MainStoreAdmin.import", (q) =>
+        Effect.gen(function*() {
+          // Appends to the chain are serialised with AuditLog.append by the same lock.
+          yield* q.execute({ text: "SELECT pg_advisory_xact_lock($1::bigint)", values: [auditLock(client)] })
+          const appends = yield* auditAppends(q, records)
+          // Dependencies first (entities before their relations), whatever order the batch has.
+          const ordered = [...records].sort((a, b) => kindRank.get(a.kind)! - kindRank.get(b.kind)!)
+          for (const r of ordered) if (r.kind !== "audit") yield* q.execute(upsert(r))
+          for (const e of appends) {
+            yield* q.execute({
+              text: `INSERT INTO audit_log (${AUDIT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+              values: [e.seq, e.timestamp, e.agentId, e.action, e.detail, e.outcome, e.prevHash, e.hash]
+            })
+          }
+        })),
+    purgeAgent: (a) =>
+      Effect.gen(function*() {
+        const agent = yield* agentId(a)
+        return yield* client.transaction("MainStoreAdmin.purgeAgent", (q) =>
+          Effect.gen(function*() {
+            const del = (table: string, column = "agent_id") =>
+              q.execute({ text: `DELETE FROM ${table} WHERE ${column} = $1`, values: [agent] })
+            // Relations first: deleting the entities would remove them by cascade, uncounted.
+            const relations = yield* del("relations")
+            return {
+              kv: yield* del("kv"),
+              agents: yield* del("agents", "id"),
+              entities: yield* del("entities"),
+              relations,
+              sessions: yield* del("sessions"),
+              canonical: yield* del("canonical_sessions"),
+              usage: yield* del("usage_events")
+            }
+          }))
+      })
+  })
+}
+
+/** Largest number of memories one import statement carries. */
+const IMPORT_CHUNK = 1000
+
+/** The semantic-store admin over `client`; imported vectors must fit `space`. */
+export const makeSemantic = (client: PgClient, space: EmbeddingSpace) =>
+  SemanticStoreAdmin.of({
+    export: () =>
+      paged(client, "SemanticStoreAdmin.export", `SELECT ${columns()} FROM memories`, ["id"], (r: MemoryRow): MemoryRecord => ({
+        kind: "memory",
+        ...toMemory(r)
+      })),
+    import: (records) =>
+      Effect.zipRight(
+        checkMemoryRecords(records, space),
+        client.transaction("SemanticStoreAdmin.import", (q) =>
+          Effect.forEach(
+            Array.from({ length: Math.ceil(records.length / IMPORT_CHUNK) }, (_, i) => records.slice(i * IMPORT_CHUNK, (i + 1) * IMPORT_CHUNK)),
+            (chunk) => {
+              const text = chunk.map((r) => textIndex(r.content))
+              return q.execute({
+                text: `INSERT INTO memories (id, agent_id, content, source, scope, metadata, confidence, created_at,
+                                             accessed_at, access_count, embedding, tsv, tf, len_norm)
+                       SELECT id, agent_id, content, source, scope, metadata, confidence, created_at, accessed_at,
+                              access_count, embedding::vector,
+                              CASE WHEN lexemes IS NULL THEN NULL ELSE array_to_tsvector(string_to_array(lexemes, ' ')) END,
+                              tf::jsonb, len_norm
+                       FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::float8[],
+                                   $8::bigint[], $9::bigint[], $10::bigint[], $11::text[], $12::text[], $13::text[], $14::float8[])
+                         AS u(id, agent_id, content, source, scope, metadata, confidence, created_at, accessed_at,
+                              access_count, embedding, lexemes, tf, len_norm)
+                       ON CONFLICT (id) DO UPDATE SET agent_id = excluded.agent_id, content = excluded.content,
+                         source = excluded.source, scope = excluded.scope, metadata = excluded.metadata,
+                         confidence = excluded.confidence, created_at = excluded.created_at,
+                         accessed_at = excluded.accessed_at, access_count = excluded.access_count,
+                         embedding = excluded.embedding, tsv = excluded.tsv, tf = excluded.tf, len_norm = excluded.len_norm`,
+                values: [
+                  chunk.map((r) => r.id),
+                  chunk.map((r) => r.agentId),
+                  chunk.map((r) => r.content),
+                  chunk.map((r) => r.source),
+                  chunk.map((r) => r.scope),
+                  chunk.map((r) => JSON.stringify(r.metadata)),
+                  chunk.map((r) => r.confidence),
+                  chunk.map((r) => r.createdAt),
+                  chunk.map((r) => r.accessedAt),
+                  chunk.map((r) => r.accessCount),
+                  chunk.map((r) => (r.embedding === null ? null : vectorText(r.embedding))),
+                  text.map((t) => t.lexemes),
+                  text.map((t) => t.tf),
+                  text.map((t) => t.lenNorm)
+                ]
+              })
+            },
+            { discard: true }
+          ))
+      ),
+    purgeAgent: (a) =>
+      Effect.gen(function*() {
+        const agent = yield* agentId(a)
+        return yield* client.execute("SemanticStoreAdmin.purgeAgent", {
+          text: "DELETE FROM memories WHERE agent_id = $1",
+          values: [agent]
+        })
+      }),
+    agents: () =>
+      Effect.map(
+        client.query<{ agent_id: string }>("SemanticStoreAdmin.agents", "SELECT DISTINCT agent_id FROM memories ORDER BY agent_id"),
+        (rows) => rows.map((r) => r.agent_id as AgentId)
+      )
+  })

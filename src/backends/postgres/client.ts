@@ -1,0 +1,386 @@
+/**
+ * The PostgreSQL connection pool behind PgLive.
+ *
+ * engram drives node-postgres (`pg` + `pg-pool`) directly rather than through @effect/sql-pg:
+ * - every hot operation is one statement on one checked-out connection, with no statement compiler,
+ *   row transform or per-query Reactivity bookkeeping in between (the benchmark holds PgLive to
+ *   within a few percent of raw `pg`);
+ * - the failure modes the store must survive are driver-level and need direct control: a checkout
+ *   that waits for a full pool ends at `acquireTimeoutMs` with a typed `BackendUnavailable`
+ *   (pg-pool's `connectionTimeoutMillis` is unset by default, so a checkout would otherwise wait
+ *   forever); an 'error' listener on the pool and on every checked-out client means a connection
+ *   killed by the server (`pg_terminate_backend`, restart, failover) is a typed error, never an
+ *   unhandled 'error' event that crashes the process; a connection whose query was interrupted, or
+ *   that failed below SQL, is destroyed rather than returned to the pool;
+ * - every timeout is a driver timer, not an Effect timer, so it also fires when the layer is built
+ *   under `TestClock` (recipes P2).
+ *
+ * The URL stays `Redacted`: only the driver sees the password, and errors carry a URL without it.
+ */
+import { createHash } from "node:crypto"
+import { Effect, Exit, Redacted } from "effect"
+import pg from "pg"
+import { BackendUnavailable, StorageError, type StoreFailure } from "../../domain/errors.js"
+import { describe } from "../../core/storage.js"
+
+/** Connection settings of a PostgreSQL store. */
+export interface PgOptions {
+  /** `postgres://user:password@host:port/database[?options=…]`; the password never leaves the driver. */
+  readonly url: Redacted.Redacted<string>
+  /** Most connections the pool opens (default 10). */
+  readonly poolSize?: number
+  /** How long opening one connection may take (default 5,000 ms). */
+  readonly connectTimeoutMs?: number
+  /** How long a call may wait for a pooled connection, including opening it (default 10,000 ms). */
+  readonly acquireTimeoutMs?: number
+  /** Idle connections are closed after this long (default 10,000 ms). */
+  readonly idleTimeoutMs?: number
+  /** Server-side `statement_timeout` of every connection (default: none). */
+  readonly statementTimeoutMs?: number
+  /** `application_name` reported to the server (default "engram"). */
+  readonly applicationName?: string
+}
+
+/** Connection settings every engram connection starts with (see semantic.ts for why). */
+const SESSION_SETTINGS: ReadonlyArray<readonly [string, string]> = [
+  ["hnsw.iterative_scan", "relaxed_order"],
+  ["hnsw.ef_search", "40"]
+]
+
+/** The initial `hnsw.ef_search` of every connection. */
+export const DEFAULT_EF_SEARCH = 40
+
+const INT8_OID = 20
+
+/**
+ * BIGINT columns hold epoch milliseconds and counters, all far below 2^53: parse them as numbers
+ * (node-postgres returns strings by default). Every other type keeps its default parser.
+ */
+const types: pg.CustomTypesConfig = {
+  getTypeParser: ((oid: number, format?: "text" | "binary") =>
+    oid === INT8_OID && format !== "binary"
+      ? (value: string) => Number(value)
+      : pg.types.getTypeParser(oid, format ?? "text")) as pg.CustomTypesConfig["getTypeParser"]
+}
+
+/** The URL without its password, for messages. */
+export const safeUrl = (url: URL): string => {
+  const copy = new URL(url.href)
+  copy.password = ""
+  copy.search = ""
+  return copy.href
+}
+
+const CONNECTION_CODES = new Set([
+  "ECONNREFUSED",
+  "ECONNRESET",
+  "EPIPE",
+  "ETIMEDOUT",
+  "ENOTFOUND",
+  "EHOSTUNREACH",
+  "ENETUNREACH",
+  "EAI_AGAIN"
+])
+
+/** SQLSTATEs that mean the server or this connection went away (class 08, shutdown, too many connections). */
+const isConnectionSqlState = (code: string): boolean =>
+  code.startsWith("08") || code === "57P01" || code === "57P02" || code === "57P03" || code === "53300"
+
+/** A failure reported by the server for one statement (the connection itself is still usable). */
+export const isServerError = (e: unknown): e is pg.DatabaseError => e instanceof pg.DatabaseError
+
+/** The SQLSTATE of a server error, if any. */
+export const sqlState = (e: unknown): string | undefined => isServerError(e) ? e.code : undefined
+
+/** True when `e` means the database could not be reached or the connection broke. */
+export const isConnectionFailure = (e: unknown): boolean => {
+  if (isServerError(e)) return e.code !== undefined && isConnectionSqlState(e.code)
+  if (typeof e !== "object" || e === null) return false
+  const code = "code" in e && typeof e.code === "string" ? e.code : undefined
+  if (code !== undefined && CONNECTION_CODES.has(code)) return true
+  const message = e instanceof Error ? e.message : ""
+  return /Connection terminated|timeout exceeded when trying to connect|connection error and is not queryable|Client was closed|Cannot use a pool after calling end/i
+    .test(message)
+}
+
+/** A checked-out connection. Statements run one at a time; `broken` connections are destroyed on release. */
+export class Connection {
+  broken = false
+  inTransaction = false
+  private readonly onError = (_error: Error) => {
+    // The server closed the connection (or the socket failed) while it was checked out: the pending
+    // statement, if any, gets the error through its callback; the connection must not be reused.
+    this.broken = true
+  }
+
+  constructor(readonly client: pg.PoolClient, private readonly done: (release?: Error | boolean) => void) {
+    client.on("error", this.onError)
+  }
+
+  /** Give the connection back to the pool, or destroy it when it is broken or mid-transaction. */
+  release(): void {
+    this.client.off("error", this.onError)
+    this.done(this.broken || this.inTransaction ? new Error("engram: connection discarded") : undefined)
+  }
+}
+
+/** A statement with its parameters; `name` makes node-postgres prepare it once per connection. */
+export interface Statement {
+  readonly text: string
+  readonly values?: ReadonlyArray<unknown>
+  readonly name?: string
+}
+
+/** What a unit of work can run: statements on one connection. */
+export interface Queryable {
+  readonly query: <R extends pg.QueryResultRow>(statement: Statement | string) => Effect.Effect<ReadonlyArray<R>, StoreFailure>
+  /** Run a statement and return how many rows it affected. */
+  readonly execute: (statement: Statement | string) => Effect.Effect<number, StoreFailure>
+}
+
+/** The pool plus the error mapping every backend method uses. */
+export class PgClient {
+  /** Per-connection `hnsw.ef_search`, so a recall only issues `SET` when the value must change. */
+  readonly efSearch = new WeakMap<pg.PoolClient, number>()
+  /**
+   * The schema the store lives in (the first of the search path), set when the pool connects. It
+   * scopes advisory-lock keys, which are per database, to this store.
+   */
+  schema = ""
+
+  constructor(
+    readonly pool: pg.Pool,
+    /** The URL without password, for messages. */
+    readonly url: string,
+    readonly poolSize: number,
+    readonly acquireTimeoutMs: number
+  ) {}
+
+  /** The typed error for a driver failure of `operation`. */
+  fail(operation: string, cause: unknown): StoreFailure {
+    if (isConnectionFailure(cause)) {
+      const message = cause instanceof Error && /timeout exceeded when trying to connect/i.test(cause.message)
+        ? `no PostgreSQL connection became available within ${this.acquireTimeoutMs} ms (pool of ${this.poolSize})`
+        : `PostgreSQL at ${this.url} is unavailable: ${describe(cause)}`
+      return new BackendUnavailable({ backend: "postgres", url: this.url, message: `${operation}: ${message}`, cause })
+    }
+    return new StorageError({ backend: "postgres", operation, message: describe(cause), cause })
+  }
+
+  /** Check out a connection, waiting at most `acquireTimeoutMs`. */
+  acquire(operation: string): Effect.Effect<Connection, StoreFailure> {
+    return Effect.async<Connection, StoreFailure>((resume) => {
+      let cancelled = false
+      this.pool.connect((error, client, done) => {
+        if (cancelled) {
+          // The caller was interrupted while waiting: hand the connection straight back.
+          if (client !== undefined) done()
+          return
+        }
+        if (error || !client) {
+          resume(Effect.fail(this.fail(operation, error ?? new Error("no client returned"))))
+          return
+        }
+        resume(Effect.succeed(new Connection(client, done)))
+      })
+      return Effect.sync(() => {
+        cancelled = true
+      })
+    })
+  }
+
+  /** Run one statement on `conn`. An interrupted statement leaves the connection to be destroyed. */
+  run<R extends pg.QueryResultRow>(
+    conn: Connection,
+    operation: string,
+    statement: Statement | string
+  ): Effect.Effect<pg.QueryResult<R>, StoreFailure> {
+    const config: pg.QueryConfig = typeof statement === "string"
+      ? { text: statement }
+      : {
+        text: statement.text,
+        ...(statement.values === undefined ? {} : { values: [...statement.values] }),
+        ...(statement.name === undefined ? {} : { name: statement.name })
+      }
+    return Effect.async<pg.QueryResult<R>, StoreFailure>((resume) => {
+      conn.client.query<R>(config, (error, result) => {
+        if (error) {
+          if (!isServerError(error) || isConnectionFailure(error)) conn.broken = true
+          resume(Effect.fail(this.fail(operation, error)))
+        } else {
+          resume(Effect.succeed(result))
+        }
+      })
+      return Effect.sync(() => {
+        conn.broken = true
+      })
+    })
+  }
+
+  private queryable(conn: Connection, operation: string): Queryable {
+    return {
+      query: <R extends pg.QueryResultRow>(statement: Statement | string) =>
+        Effect.map(this.run<R>(conn, operation, statement), (r) => r.rows),
+      execute: (statement) => Effect.map(this.run(conn, operation, statement), (r) => r.rowCount ?? 0)
+    }
+  }
+
+  /** Run `body` with one checked-out connection (no transaction). */
+  withConnection<A, E>(
+    operation: string,
+    body: (q: Queryable, conn: Connection) => Effect.Effect<A, E>
+  ): Effect.Effect<A, E | StoreFailure> {
+    return Effect.acquireUseRelease(
+      this.acquire(operation),
+      (conn) => body(this.queryable(conn, operation), conn),
+      (conn, exit) =>
+        Effect.sync(() => {
+          if (Exit.isInterrupted(exit)) conn.broken = true
+          conn.release()
+        })
+    )
+  }
+
+  /** One statement on a pooled connection. */
+  query<R extends pg.QueryResultRow>(operation: string, statement: Statement | string): Effect.Effect<ReadonlyArray<R>, StoreFailure> {
+    return this.withConnection(operation, (q) => q.query<R>(statement))
+  }
+
+  /** One statement; returns how many rows it affected. */
+  execute(operation: string, statement: Statement | string): Effect.Effect<number, StoreFailure> {
+    return this.withConnection(operation, (q) => q.execute(statement))
+  }
+
+  /**
+   * Run `body` in a transaction. It commits when `body` succeeds and rolls back when it fails; a
+   * connection that cannot roll back (or whose fiber was interrupted mid-transaction) is destroyed,
+   * which makes the server roll back.
+   */
+  transaction<A, E>(
+    operation: string,
+    body: (q: Queryable) => Effect.Effect<A, E>
+  ): Effect.Effect<A, E | StoreFailure> {
+    return this.withConnection(operation, (q, conn) =>
+      Effect.gen(function*() {
+        yield* q.execute("BEGIN")
+        conn.inTransaction = true
+        const exit = yield* Effect.exit(body(q))
+        if (Exit.isSuccess(exit)) {
+          yield* q.execute("COMMIT")
+          conn.inTransaction = false
+          return exit.value
+        }
+        const rolledBack = yield* Effect.exit(q.execute("ROLLBACK"))
+        if (Exit.isSuccess(rolledBack)) conn.inTransaction = false
+        return yield* exit
+      }))
+  }
+}
+
+/** Parse JSON text written by this backend (it was validated as `A` before it was stored). */
+export const parseJson = <A>(text: string): A => JSON.parse(text) as A
+
+/** A 64-bit advisory-lock key (as a decimal string, cast with `::bigint`) for the given parts. */
+export const lockKey = (...parts: ReadonlyArray<string>): string =>
+  createHash("sha256").update(JSON.stringify(["engram", ...parts])).digest().readBigInt64BE(0).toString()
+
+/** A node-postgres client class whose connection attempts time out after `connectTimeoutMs`. */
+const clientWithConnectTimeout = (connectTimeoutMs: number) =>
+  class EngramPgClient extends pg.Client {
+    constructor(config?: pg.ClientConfig) {
+      super({ ...config, connectionTimeoutMillis: connectTimeoutMs })
+    }
+  }
+
+/** Parse and check the URL; a malformed URL is reported without echoing it (it may hold a password). */
+export const parseUrl = (url: Redacted.Redacted<string>): Effect.Effect<URL, BackendUnavailable> =>
+  Effect.suspend(() => {
+    let parsed: URL
+    try {
+      parsed = new URL(Redacted.value(url))
+    } catch {
+      return Effect.fail(new BackendUnavailable({ backend: "postgres", message: "the PostgreSQL URL is not a valid URL" }))
+    }
+    if (parsed.protocol !== "postgres:" && parsed.protocol !== "postgresql:") {
+      return Effect.fail(
+        new BackendUnavailable({
+          backend: "postgres",
+          url: safeUrl(parsed),
+          message: `the PostgreSQL URL must start with postgres:// or postgresql:// (got ${parsed.protocol})`
+        })
+      )
+    }
+    return Effect.succeed(parsed)
+  })
+
+/**
+ * Open the pool inside the current scope (closed with it) and check that the server answers.
+ * Unreachable: `BackendUnavailable` within the connect timeout.
+ */
+export const make = (options: PgOptions) =>
+  Effect.gen(function*() {
+    const url = yield* parseUrl(options.url)
+    const poolSize = options.poolSize ?? 10
+    const connectTimeoutMs = options.connectTimeoutMs ?? 5_000
+    const acquireTimeoutMs = options.acquireTimeoutMs ?? 10_000
+    // `options=-c …` in the URL would replace the session settings below (node-postgres lets the
+    // connection string override explicit config), so it is taken out of the URL and merged.
+    const connectionUrl = new URL(url.href)
+    const userOptions = connectionUrl.searchParams.get("options")
+    connectionUrl.searchParams.delete("options")
+    const sessionOptions = [
+      ...SESSION_SETTINGS.map(([k, v]) => `-c ${k}=${v}`),
+      ...(userOptions === null ? [] : [userOptions])
+    ].join(" ")
+    const config: pg.PoolConfig = {
+      connectionString: connectionUrl.href,
+      max: poolSize,
+      connectionTimeoutMillis: acquireTimeoutMs,
+      idleTimeoutMillis: options.idleTimeoutMs ?? 10_000,
+      application_name: options.applicationName ?? "engram",
+      options: sessionOptions,
+      types,
+      Client: clientWithConnectTimeout(connectTimeoutMs) as unknown as NonNullable<pg.PoolConfig["Client"]>,
+      ...(options.statementTimeoutMs === undefined ? {} : { statement_timeout: options.statementTimeoutMs })
+    }
+    const client = yield* Effect.acquireRelease(
+      Effect.sync(() => {
+        const pool = new pg.Pool(config)
+        // An idle pooled connection that the server closes emits 'error' on the pool; pg-pool has
+        // already discarded it, and without a listener Node would crash the process.
+        pool.on("error", () => {})
+        return new PgClient(pool, safeUrl(url), poolSize, acquireTimeoutMs)
+      }),
+      (c) => closePool(c.pool)
+    )
+    const probe = yield* client.query<{ schema: string }>("connect", "SELECT coalesce(current_schema(), '') AS schema").pipe(
+      Effect.mapError((e) =>
+        e._tag === "BackendUnavailable"
+          ? e
+          : new BackendUnavailable({
+            backend: "postgres",
+            url: client.url,
+            message: `cannot connect to PostgreSQL at ${client.url}: ${e.message}`,
+            cause: e
+          })
+      )
+    )
+    client.schema = probe[0]?.schema ?? ""
+    return client
+  })
+
+/** End the pool; gives up after a second of real time so a leaked connection cannot hang the scope. */
+const closePool = (pool: pg.Pool): Effect.Effect<void> =>
+  Effect.async<void>((resume) => {
+    const timer = setTimeout(() => resume(Effect.void), 1_000)
+    pool.end().then(
+      () => {
+        clearTimeout(timer)
+        resume(Effect.void)
+      },
+      () => {
+        clearTimeout(timer)
+        resume(Effect.void)
+      }
+    )
+  })
