@@ -1,6 +1,6 @@
 /**
- * The `engram` command — for now only `engram serve` (`npm start`): the gateway on the embedded
- * SQLite store, with no setup. The full command line (@effect/cli) comes later and calls `serve`.
+ * The `engram` command (@effect/cli): `serve` (`npm start`: the gateway on the configured semantic
+ * store, the embedded SQLite default with no setup), and the subcommands of commands.ts.
  *
  * Settings (environment):
  * - the store: the `ENGRAM_*` variables of src/config.ts (`ENGRAM_SQLITE_PATH`, default
@@ -13,14 +13,16 @@
  *
  * It prints the address and where the token comes from — never the token.
  */
-import { NodeRuntime } from "@effect/platform-node"
+import { Command, Options, ValidationError } from "@effect/cli"
+import { NodeContext, NodeRuntime } from "@effect/platform-node"
 import { Config, Console, Effect, Layer, Option, Redacted } from "effect"
 import { randomBytes } from "node:crypto"
 import { mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs"
 import { dirname, join, resolve } from "node:path"
 import { pathToFileURL } from "node:url"
-import { layerSemantic } from "../backends/sqlite/index.js"
-import { configFromEnv } from "../config.js"
+import type { MemoryConfig } from "../config.js"
+import { semanticLayerFromConfig } from "../layer.js"
+import { loadConfig, subcommands } from "./commands.js"
 import { ConfigError } from "../domain/errors.js"
 import { DEFAULT_MAX_BODY_BYTES, serve as serveGateway } from "../gateway/server.js"
 
@@ -68,16 +70,25 @@ const tokenFromFile = (file: string) =>
     catch: fsError(file, "cannot read or create the gateway token file")
   })
 
-/** `engram serve`: the gateway on SQLite until interrupted (Ctrl-C closes the server and the store). */
-export const serve = Effect.gen(function*() {
-  const config = yield* configFromEnv
-  if (config.semanticBackend !== "sqlite") {
-    return yield* new ConfigError({
-      path: "semanticBackend",
-      message: `engram serve runs on the SQLite store for now (ENGRAM_SEMANTIC_BACKEND is ${config.semanticBackend})`,
-      allowed: ["sqlite"]
-    })
+const storeDescription = (config: MemoryConfig): string => {
+  switch (config.semanticBackend) {
+    case "sqlite":
+      return `SQLite ${config.sqlite.path}`
+    case "postgres":
+      return "PostgreSQL (url redacted)"
+    case "qdrant":
+      return `Qdrant ${config.qdrant?.url} collection ${config.qdrant?.collection}`
+    case "http":
+      return `the engram gateway at ${config.http?.url}`
   }
+}
+
+/**
+ * `engram serve`: the gateway over the configured semantic store until interrupted (Ctrl-C closes the
+ * server and the store). `host`/`port` override the environment.
+ */
+export const serve = (config: MemoryConfig, overrides: { readonly host?: string; readonly port?: number } = {}) =>
+  Effect.gen(function*() {
   const env = yield* gatewayEnv.pipe(Effect.mapError((e) => new ConfigError({ path: "environment", message: String(e) })))
   const authDisabled = Option.getOrUndefined(env.auth) === "disabled"
   let token: { readonly token: Redacted.Redacted<string>; readonly source: string } | undefined
@@ -90,20 +101,10 @@ export const serve = Effect.gen(function*() {
       if (file.note !== undefined) yield* Console.error(`warning: ${TOKEN_FILE}: ${file.note}`)
     }
   }
-  const path = config.sqlite.path
-  if (path !== ":memory:") {
-    yield* Effect.try({ try: () => mkdirSync(dirname(path), { recursive: true }), catch: fsError("sqlite.path", "cannot create the data directory") })
-  }
-  const services = yield* Layer.build(layerSemantic({
-    path,
-    synchronous: config.sqlite.synchronous,
-    busyTimeoutMs: config.sqlite.busyTimeoutMs,
-    embedding: config.embedding,
-    ...(config.maxContentBytes === undefined ? {} : { maxContentBytes: config.maxContentBytes })
-  }))
+  const services = yield* Layer.build(semanticLayerFromConfig(config))
   const address = yield* serveGateway({
-    host: Option.getOrUndefined(env.host),
-    port: Option.getOrUndefined(env.port),
+    host: overrides.host ?? Option.getOrUndefined(env.host),
+    port: overrides.port ?? Option.getOrUndefined(env.port),
     tokens: token === undefined
       ? []
       : [{ token: token.token, ...(Option.isSome(env.agents) ? { agents: env.agents.value } : {}) }],
@@ -118,7 +119,7 @@ export const serve = Effect.gen(function*() {
   }).pipe(Effect.provide(services))
   yield* Console.log([
     `engram gateway listening on ${address.url}`,
-    `  store:  SQLite ${path} (embedding space ${config.embedding.model}/${config.embedding.dimensions})`,
+    `  store:  ${storeDescription(config)} (embedding space ${config.embedding.model}/${config.embedding.dimensions})`,
     token === undefined
       ? "  auth:   DISABLED (loopback only)"
       : `  token:  ${token.source}${Option.isSome(env.agents) ? `, limited to agents ${env.agents.value.join(", ")}` : ""}`,
@@ -127,20 +128,50 @@ export const serve = Effect.gen(function*() {
   return yield* Effect.never
 }).pipe(Effect.scoped)
 
-/** Run `engram <command>`. */
-export const main = (argv: ReadonlyArray<string>) => {
-  const [command] = argv
-  if (command !== "serve") {
-    return Console.error("usage: engram serve\n  (the other commands are not wired yet)").pipe(
-      Effect.zipRight(Effect.sync(() => void (process.exitCode = 2)))
-    )
+const serveCommand = Command.make("serve", {
+  config: Options.file("config").pipe(
+    Options.withAlias("c"),
+    Options.withDescription("a TOML file with a [memory] table (default: the ENGRAM_* environment)"),
+    Options.optional
+  ),
+  host: Options.text("host").pipe(Options.withDescription("address to bind (default 127.0.0.1)"), Options.optional),
+  port: Options.integer("port").pipe(Options.withDescription("port (default 5500; 0 picks a free one)"), Options.optional)
+}, ({ config, host, port }) =>
+  Effect.flatMap(loadConfig(config), (c) =>
+    serve(c, {
+      ...(Option.isSome(host) ? { host: host.value } : {}),
+      ...(Option.isSome(port) ? { port: port.value } : {})
+    }))).pipe(Command.withDescription("Run the memory gateway over the configured semantic store"))
+
+const engram = Command.make("engram").pipe(
+  Command.withDescription("engram: memory storage for AI agents"),
+  Command.withSubcommands([serveCommand, ...subcommands])
+)
+
+/** "<Tag>: <message>" of a typed error. */
+const failureText = (e: unknown): string => {
+  if (typeof e === "object" && e !== null) {
+    const tag = "_tag" in e && typeof e._tag === "string" ? `${e._tag}: ` : ""
+    const where = "field" in e && typeof e.field === "string" ? `${e.field}: ` : "path" in e && typeof e.path === "string" ? `${e.path}: ` : ""
+    const message = "message" in e && typeof e.message === "string" ? e.message : String(e)
+    return tag + where + message
   }
-  return serve.pipe(
-    Effect.catchAll((e) =>
-      Console.error(`engram serve: ${e._tag}: ${e.message}`).pipe(Effect.zipRight(Effect.sync(() => void (process.exitCode = 1))))
-    )
-  )
+  return String(e)
 }
+
+const cli = Command.run(engram, { name: "engram", version: "0.1.0" })
+
+/** Run `engram <args>`; a typed failure prints "engram: <tag>: <message>" and sets exit code 1. */
+export const main = (argv: ReadonlyArray<string>) =>
+  cli(["node", "engram", ...argv]).pipe(
+    Effect.catchAll((e: unknown) =>
+      // Usage errors were already printed with the help text by @effect/cli.
+      (ValidationError.isValidationError(e) ? Effect.void : Console.error(`engram: ${failureText(e)}`)).pipe(
+        Effect.zipRight(Effect.sync(() => void (process.exitCode = 1)))
+      )
+    ),
+    Effect.provide(NodeContext.layer)
+  )
 
 // Run only when executed (tsx src/cli/main.ts …), not when imported by the future CLI or by tests.
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(resolve(process.argv[1])).href) {

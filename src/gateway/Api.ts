@@ -1,13 +1,17 @@
 /**
  * The engram gateway's HTTP contract (SPEC §5, R-BE-6): the semantic API that `HttpSemanticLive`
- * calls, consolidation, the store's info, health, and the memory-api compatibility routes
- * (reference §15). Imported by the gateway (which implements it) and by the HTTP backend (which
+ * calls, consolidation, the administrative routes (listing agents, purging one, and paged export /
+ * batch import of memories for `engram copy`), the store's info, health, and the memory-api
+ * compatibility routes (reference §15). Imported by the gateway (which implements it) and by the HTTP backend (which
  * derives its client from it), and nothing server-only lives here.
  *
  * Validation: request bodies are checked here for their JSON structure only (the encoded side of the
  * domain schemas); every rule beyond structure (lengths, NUL, UUIDs, vectors, ranges) is left to the
  * store, which decodes its input at the boundary like every backend, so one input gets the same
  * classification wherever it is stored. A body whose structure is wrong gets 400 `HttpApiDecodeError`.
+ * The one exception is the import of memories: `SemanticStoreAdmin.import` takes decoded records, so
+ * that body is decoded here with the full `MemoryRecord` schema (a record breaking any rule is 400
+ * `HttpApiDecodeError` naming its path, e.g. `records.3.content`).
  *
  * Errors in bodies are the public forms below: none has a `cause`, so no SQL text, driver message or
  * stack trace leaves the gateway (the full error is logged on the server).
@@ -16,8 +20,9 @@ import { HttpApi, HttpApiEndpoint, HttpApiGroup, HttpApiMiddleware, HttpApiSchem
 import { Context, type Option, Schema } from "effect"
 import { EmbeddingSpace } from "../domain/embedding.js"
 import { BackendName, InvalidEmbedding, InvalidInput, MemoryNotFound } from "../domain/errors.js"
-import { MemoryId } from "../domain/ids.js"
+import { AgentId, MemoryId } from "../domain/ids.js"
 import { ConsolidationOptions, ConsolidationReport, Memory, MemoryFilter, RecallHit, RecallQuery, RememberInput } from "../domain/memory.js"
+import { MemoryRecord } from "../domain/transfer.js"
 
 // ---------------------------------------------------------------------------- public errors
 
@@ -26,7 +31,7 @@ export class Unauthorized extends Schema.TaggedError<Unauthorized>()("Unauthoriz
   message: Schema.String
 }, HttpApiSchema.annotations({ status: 401 })) {}
 
-/** The token is valid but may not act on this agent (or, for consolidation, on every agent). */
+/** The token is valid but may not act on this agent (or, for consolidation, export and import, on every agent). */
 export class Forbidden extends Schema.TaggedError<Forbidden>()("Forbidden", {
   message: Schema.String
 }, HttpApiSchema.annotations({ status: 403 })) {}
@@ -102,6 +107,45 @@ export const GatewayInfo = Schema.Struct({
   version: Schema.String
 })
 export type GatewayInfo = typeof GatewayInfo.Type
+
+// ---------------------------------------------------------------------------- administration
+
+/** Most memories one export page holds, whatever `limit` asks for. */
+export const MAX_EXPORT_PAGE = 1000
+
+/**
+ * `GET /v1/admin/memories`: the page of the export after the memory `after` (from the first memory
+ * when absent), at most `limit` memories (default and maximum `MAX_EXPORT_PAGE`).
+ */
+export const ExportParams = Schema.Struct({
+  after: Schema.optional(MemoryId),
+  limit: Schema.optional(Schema.NumberFromString.pipe(Schema.int(), Schema.between(1, MAX_EXPORT_PAGE)))
+})
+
+/**
+ * One page of the export: memories (with their embeddings) in id order, and `next`, the `after` of
+ * the following page — null once the export is complete. A page may hold fewer than `limit`
+ * memories without being the last (the gateway also ends a page at a size in bytes); only
+ * `next: null` ends the export.
+ */
+export const ExportPage = Schema.Struct({
+  memories: Schema.Array(MemoryRecord),
+  next: Schema.NullOr(MemoryId)
+})
+
+/**
+ * `POST /v1/admin/memories`: memories written verbatim (ids, counters, timestamps and embeddings
+ * kept), replacing any memory with the same id, in one transaction of the gateway's store. The whole
+ * body must fit the gateway's body limit (`maxBodyBytes` of `GET /v1/info`): `HttpSemanticLive`
+ * sends batches of at most `MAX_IMPORT_BATCH` records whose JSON fits that limit.
+ */
+export const ImportBody = Schema.Struct({ records: Schema.Array(MemoryRecord) })
+
+/** Most records `HttpSemanticLive` puts in one import request (fewer when they would pass the body limit). */
+export const MAX_IMPORT_BATCH = 1000
+
+/** `POST /v1/admin/purge`: forget every memory of one agent. */
+export const PurgeBody = Schema.Struct({ agentId: Schema.String })
 
 // ---------------------------------------------------------------------------- memory-api protocol
 
@@ -214,6 +258,39 @@ export class ConsolidationGroup extends HttpApiGroup.make("consolidation")
   .prefix("/v1")
 {}
 
+/**
+ * The semantic store's administration (`/v1`). Listing agents and purging one are confined to the
+ * token's agents like every other route; export and import touch every agent's memories, so they
+ * need a token not limited to agents (403 otherwise).
+ */
+export class AdminGroup extends HttpApiGroup.make("admin")
+  .add(
+    HttpApiEndpoint.get("agents", "/agents")
+      .addSuccess(Schema.Struct({ agents: Schema.Array(AgentId) }))
+  )
+  .add(
+    HttpApiEndpoint.get("exportMemories", "/admin/memories")
+      .setUrlParams(ExportParams)
+      .addSuccess(ExportPage)
+  )
+  .add(
+    HttpApiEndpoint.post("importMemories", "/admin/memories")
+      .setPayload(ImportBody)
+      .addSuccess(Schema.Struct({ imported: Schema.Number }))
+  )
+  .add(
+    HttpApiEndpoint.post("purge", "/admin/purge")
+      .setPayload(PurgeBody)
+      .addSuccess(Schema.Struct({ purged: Schema.Number }))
+  )
+  .middleware(Authorization)
+  .addError(InvalidInput, { status: 400 })
+  .addError(Forbidden)
+  .addError(PublicStorageError)
+  .addError(PublicBackendUnavailable)
+  .prefix("/v1")
+{}
+
 /** The memory-api protocol (reference §15), so that protocol's existing clients work against engram. */
 export class MemoryApiGroup extends HttpApiGroup.make("memoryApi")
   .add(
@@ -243,6 +320,7 @@ export class HealthGroup extends HttpApiGroup.make("health")
 export class EngramApi extends HttpApi.make("engram")
   .add(SemanticGroup)
   .add(ConsolidationGroup)
+  .add(AdminGroup)
   .add(MemoryApiGroup)
   .add(HealthGroup)
   .addError(PayloadTooLarge)

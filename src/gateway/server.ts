@@ -1,6 +1,6 @@
 /**
  * The gateway server (SPEC §5): the API of `Api.ts` on a Node HTTP server, over whatever provides
- * SemanticStore and Consolidation.
+ * SemanticStore, Consolidation and SemanticStoreAdmin (every semantic backend does).
  *
  * - Bearer tokens are compared as SHA-256 digests with `timingSafeEqual`: every comparison has the
  *   same length, so neither a token's length nor its prefix leaks through timing, and no input can
@@ -14,17 +14,20 @@
  * - CORS is off unless origins are listed; only a listed origin is ever echoed (never `*`).
  * - `/openapi.json` serves the OpenAPI document (it needs a token, like every route but `/health`).
  * - The server logs its address and where its token came from, never a token.
+ * - Shutdown (Ctrl-C, or the end of the scope) does not wait on clients: connections without a
+ *   request being answered are closed at once, requests in progress get `SHUTDOWN_GRACE_MS` to finish.
  */
 import { HttpApiBuilder, HttpMiddleware, HttpServer, HttpServerRequest, HttpServerResponse, OpenApi } from "@effect/platform"
 import type * as HttpApp from "@effect/platform/HttpApp"
 import { NodeHttpServer, NodeHttpServerRequest } from "@effect/platform-node"
 import { Context, Effect, Layer, Option, Redacted, Schema, type Scope } from "effect"
 import { createHash, timingSafeEqual } from "node:crypto"
-import { createServer, type IncomingMessage } from "node:http"
-import { isIP } from "node:net"
+import { createServer, type IncomingMessage, type Server } from "node:http"
+import { isIP, type Socket } from "node:net"
 import { describe } from "../core/storage.js"
 import { ConfigError } from "../domain/errors.js"
 import { AgentId } from "../domain/ids.js"
+import type { SemanticStoreAdmin } from "../services/Admin.js"
 import type { Consolidation } from "../services/Consolidation.js"
 import type { SemanticStore } from "../services/SemanticStore.js"
 import { EngramApi, Unauthorized } from "./Api.js"
@@ -353,6 +356,63 @@ const withCors = (origins: ReadonlyArray<string>) => (app: HttpApp.Default): Htt
   })(app)
 }
 
+/** How long shutdown waits for requests in progress before it closes their connections. */
+export const SHUTDOWN_GRACE_MS = 5_000
+
+/**
+ * Track the server's connections and how many requests each is answering, so shutdown can close
+ * them itself. Node's `server.close()` waits for every connection to end but closes only those it
+ * counts as idle at that moment, so after Ctrl-C (measured with `engram serve`):
+ * - a keep-alive connection whose request was still arriving stayed open after its answer until the
+ *   client dropped it (3.2 s with fetch's 4 s keep-alive);
+ * - a connection that had sent nothing yet (a browser's preconnect) or part of a request's head
+ *   stayed until its client's own timeout (29.6 s for a client holding it 30 s).
+ */
+const trackConnections = (server: Server) => {
+  const answering = new Map<Socket, number>()
+  let closing = false
+  let drained: (() => void) | undefined
+  server.on("connection", (socket: Socket) => {
+    answering.set(socket, 0)
+    socket.once("close", () => {
+      answering.delete(socket)
+      if (answering.size === 0) drained?.()
+    })
+  })
+  server.on("request", (request: IncomingMessage, response) => {
+    const socket = request.socket
+    if (!answering.has(socket)) return
+    answering.set(socket, answering.get(socket)! + 1)
+    response.once("close", () => {
+      const left = answering.get(socket)
+      if (left === undefined) return
+      answering.set(socket, left - 1)
+      // During shutdown a connection is closed once its last answer is out (end flushes it first).
+      if (closing && left === 1) socket.end()
+    })
+  })
+  /** Stop accepting, close connections without a request in progress, and wait (at most `graceMs`) for the rest. */
+  const shutdown = (graceMs: number): Effect.Effect<void> =>
+    Effect.async<void>((resume) => {
+      closing = true
+      if (server.listening) server.close()
+      if (answering.size === 0) return resume(Effect.void)
+      const timer = setTimeout(() => {
+        for (const socket of answering.keys()) socket.destroy()
+      }, graceMs)
+      drained = () => {
+        clearTimeout(timer)
+        resume(Effect.void)
+      }
+      for (const [socket, n] of answering) {
+        if (n === 0) socket.end()
+      }
+      // A client that ignores the end of its connection is cut off after the grace period too.
+      return Effect.sync(() => clearTimeout(timer))
+    })
+  return { shutdown }
+}
+
 const urlOf = (hostname: string, port: number) => `http://${isIP(hostname) === 6 ? `[${hostname}]` : hostname}:${port}`
 
 /**
@@ -361,7 +421,7 @@ const urlOf = (hostname: string, port: number) => `http://${isIP(hostname) === 6
  */
 export const serve = (
   options: GatewayOptions
-): Effect.Effect<GatewayAddress, ConfigError, Scope.Scope | SemanticStore | Consolidation> =>
+): Effect.Effect<GatewayAddress, ConfigError, Scope.Scope | SemanticStore | Consolidation | SemanticStoreAdmin> =>
   Effect.gen(function*() {
     const settings = yield* settingsOf(options)
     const document = OpenApi.fromApi(EngramApi)
@@ -369,11 +429,16 @@ export const serve = (
       withCors(settings.corsOrigins)(
         authorizeEarly(settings.authenticate)(limitBody(settings.maxBodyBytes)(openApiRoute(settings.authenticate, document)(app)))
       )
+    let connections: ReturnType<typeof trackConnections> | undefined
     const server = HttpApiBuilder.serve(middleware).pipe(
       Layer.provide(HttpApiBuilder.middleware(decodeBody)),
       Layer.provide(ApiLive(settings)),
       Layer.provideMerge(
-        NodeHttpServer.layer(() => createServer({ headersTimeout: 20_000, requestTimeout: 120_000 }), {
+        NodeHttpServer.layer(() => {
+          const node = createServer({ headersTimeout: 20_000, requestTimeout: 120_000 })
+          connections = trackConnections(node)
+          return node
+        }, {
           host: settings.host,
           port: settings.port
         })
@@ -382,6 +447,10 @@ export const serve = (
     const context = yield* Layer.build(server).pipe(
       Effect.mapError((e) => configError("gateway", `cannot listen on ${settings.host}:${settings.port}: ${describe(e.cause)}`))
     )
+    // Added after the server's own finalizer, so it runs first: when the server's close runs, every
+    // connection is already gone and it has nothing to wait for.
+    const tracked = connections
+    if (tracked !== undefined) yield* Effect.addFinalizer(() => tracked.shutdown(SHUTDOWN_GRACE_MS))
     const address = Context.get(context, HttpServer.HttpServer).address
     const port = address._tag === "TcpAddress" ? address.port : settings.port
     const result: GatewayAddress = { host: settings.host, port, url: urlOf(settings.host, port) }
@@ -391,5 +460,7 @@ export const serve = (
   })
 
 /** The gateway as a layer: it serves while the layer lives and provides its address. */
-export const GatewayLive = (options: GatewayOptions): Layer.Layer<Gateway, ConfigError, SemanticStore | Consolidation> =>
+export const GatewayLive = (
+  options: GatewayOptions
+): Layer.Layer<Gateway, ConfigError, SemanticStore | Consolidation | SemanticStoreAdmin> =>
   Layer.scoped(Gateway, serve(options))

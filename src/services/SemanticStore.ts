@@ -1,7 +1,7 @@
 import { Context, type Effect, type Option } from "effect"
 import type { EmbeddingSpace } from "../domain/embedding.js"
 import type { InvalidEmbedding, InvalidInput, MemoryNotFound, StoreFailure } from "../domain/errors.js"
-import type { AgentId, MemoryId } from "../domain/ids.js"
+import type { MemoryId } from "../domain/ids.js"
 import type { Memory, MemoryFilter, RecallHit, RecallQuery, RememberInput } from "../domain/memory.js"
 
 type E = InvalidInput | InvalidEmbedding | StoreFailure
@@ -25,10 +25,4 @@ export class SemanticStore extends Context.Tag("engram/SemanticStore")<SemanticS
     embedding: ReadonlyArray<number>
   ) => Effect.Effect<void, E | MemoryNotFound>
   readonly count: (agentId: string, filter?: MemoryFilter) => Effect.Effect<number, E>
-  /**
-   * The agents that hold at least one memory, in code point order. Optional, and the same as
-   * `SemanticStoreAdmin.agents`: the gateway's memory-api search (which names no agent) uses
-   * whichever the store provides to search every agent for a token not limited to agents.
-   */
-  readonly agents?: () => Effect.Effect<ReadonlyArray<AgentId>, StoreFailure>
 }>() {}

@@ -2,11 +2,11 @@
  * HttpSemanticLive against a fault-injecting proxy in front of a real gateway (reliability anchors
  * §7, goal G12): 500, 503, connection reset and a gateway that never answers. Every call must end
  * by its deadline (≤ timeout + 10 %) with a typed error, idempotent calls are retried (3 attempts),
- * consolidation is not, and stores whose first answer was lost after the gateway stored them create
- * no duplicates. The tests run under TestClock and never advance it: the deadlines must fire anyway.
+ * consolidation is not, stores whose first answer was lost after the gateway stored them create
+ * no duplicates, and an export or import whose answers are lost neither skips nor repeats a memory. The tests run under TestClock and never advance it: the deadlines must fire anyway.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Context, Effect, Either, Layer, Redacted } from "effect"
+import { Context, Effect, Either, Layer, Redacted, Stream } from "effect"
 import { createServer, type IncomingMessage, request as httpRequest, type ServerResponse } from "node:http"
 import type { Socket } from "node:net"
 import { inspect } from "node:util"
@@ -14,7 +14,10 @@ import { layer as httpLayer } from "../../src/backends/http/index.js"
 import { layer as memoryLayer } from "../../src/backends/memory/index.js"
 import type { EmbeddingSpace } from "../../src/domain/embedding.js"
 import { BackendUnavailable, ConfigError, EmbeddingSpaceMismatch, StorageError } from "../../src/domain/errors.js"
+import type { MemoryId } from "../../src/domain/ids.js"
+import type { MemoryRecord } from "../../src/domain/transfer.js"
 import { serve } from "../../src/gateway/server.js"
+import { SemanticStoreAdmin } from "../../src/services/Admin.js"
 import { Consolidation } from "../../src/services/Consolidation.js"
 import { SemanticStore } from "../../src/services/SemanticStore.js"
 
@@ -123,8 +126,10 @@ const setup = (options: { readonly retries?: number } = {}) =>
     return {
       proxy,
       direct: Context.get(services, SemanticStore),
+      directAdmin: Context.get(services, SemanticStoreAdmin),
       store: Context.get(client, SemanticStore),
-      consolidation: Context.get(client, Consolidation)
+      consolidation: Context.get(client, Consolidation),
+      admin: Context.get(client, SemanticStoreAdmin)
     }
   })
 
@@ -143,8 +148,23 @@ const timedFailure = <E, R>(what: string, effect: Effect.Effect<unknown, E, R>) 
 const ID = "01900000-0000-7000-8000-0000000000f1"
 const V = [1, 0, 0, 0]
 
+const memoryRecord = (i: number): MemoryRecord => ({
+  kind: "memory",
+  id: `01900000-0000-7000-8000-${String(i).padStart(12, "0")}` as MemoryId,
+  agentId: "a" as MemoryRecord["agentId"],
+  content: `imported ${i}`,
+  source: "document",
+  scope: "episodic",
+  metadata: {},
+  confidence: 1,
+  createdAt: i,
+  accessedAt: i,
+  accessCount: 0,
+  embedding: [1, 0, 0, i]
+})
+
 /** One call of every operation, and the request each one sends (to count its attempts). */
-const operations = (store: SemanticStore["Type"], consolidation: Consolidation["Type"]) =>
+const operations = (store: SemanticStore["Type"], consolidation: Consolidation["Type"], admin: SemanticStoreAdmin["Type"]) =>
   [
     ["remember", "POST /v1/memories", true, store.remember({ agentId: "a", content: "x", source: "system", embedding: V })],
     ["rememberMany", "POST /v1/memories/batch", true, store.rememberMany([{ agentId: "a", content: "y", source: "system" }])],
@@ -153,7 +173,11 @@ const operations = (store: SemanticStore["Type"], consolidation: Consolidation["
     ["forget", `DELETE /v1/memories/${ID}`, true, store.forget("a", ID)],
     ["updateEmbedding", `PUT /v1/memories/${ID}/embedding`, true, store.updateEmbedding("a", ID, V)],
     ["count", "POST /v1/count", true, store.count("a")],
-    ["consolidate", "POST /v1/consolidate", false, consolidation.consolidate()]
+    ["consolidate", "POST /v1/consolidate", false, consolidation.consolidate()],
+    ["export", "GET /v1/admin/memories", true, Stream.runCollect(admin.export())],
+    ["import", "POST /v1/admin/memories", true, admin.import([memoryRecord(1)])],
+    ["purgeAgent", "POST /v1/admin/purge", true, admin.purgeAgent("a")],
+    ["agents", "GET /v1/agents", true, admin.agents()]
   ] as const
 
 /** The typed error each fault must end in. */
@@ -168,9 +192,9 @@ describe("HttpSemanticLive under faults", () => {
   for (const fault of ["500", "503", "reset", "hang"] as const) {
     it.scoped(`${fault}: every call ends by its deadline with a typed error; only idempotent calls are retried`, () =>
       Effect.gen(function*() {
-        const { proxy, store, consolidation } = yield* setup()
+        const { proxy, store, consolidation, admin } = yield* setup()
         proxy.setRule(() => fault)
-        const ops = operations(store, consolidation)
+        const ops = operations(store, consolidation, admin)
         const outcomes = yield* Effect.forEach(ops, ([name, , , effect]) => timedFailure(name, effect), { concurrency: "unbounded" })
         for (const [i, [name, route, idempotent]] of ops.entries()) {
           const { error, elapsed } = outcomes[i]!
@@ -228,6 +252,27 @@ describe("HttpSemanticLive under faults", () => {
         assert.strictEqual(m._tag === "Some" ? m.value.content : undefined, `memory ${i}`)
       }
     }))
+
+  it.scoped("lost answers of import batches and export pages are retried: every memory exactly once", () =>
+    Effect.gen(function*() {
+      const { proxy, admin, directAdmin } = yield* setup()
+      const records = Array.from({ length: 2500 }, (_, i) => memoryRecord(i))
+      const answered = new Set<string>()
+      // The first attempt of every batch is written by the gateway and its answer dropped.
+      proxy.setRule((r) => {
+        if (r.method !== "POST" || r.path !== "/v1/admin/memories" || answered.has(r.body)) return "pass"
+        answered.add(r.body)
+        return "lose"
+      })
+      yield* admin.import(records)
+      assert.strictEqual(proxy.seen.filter((r) => r.method === "POST" && r.path === "/v1/admin/memories").length, 2 * 3, "3 batches, each sent twice")
+      assert.deepStrictEqual([...yield* Stream.runCollect(directAdmin.export())], records)
+      // Every other page request is served by the gateway and its answer dropped.
+      let pages = 0
+      proxy.setRule((r) => (r.method === "GET" && r.path === "/v1/admin/memories" && pages++ % 2 === 0 ? "lose" : "pass"))
+      assert.deepStrictEqual([...yield* Stream.runCollect(admin.export())], records)
+      assert.strictEqual(pages, 2 * 3, "3 pages, each asked for twice")
+    }), 20_000)
 
   it.scoped("without retries a lost answer is a typed error, and the memory exists once", () =>
     Effect.gen(function*() {

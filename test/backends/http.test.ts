@@ -1,6 +1,7 @@
 /**
- * The semantic and consolidation conformance suites over HTTP: HttpSemanticLive → a real gateway on
- * a random loopback port → a fresh store (in memory, and SqliteLive on a new file), per test.
+ * The semantic, consolidation and semantic-admin conformance suites over HTTP: HttpSemanticLive → a
+ * real gateway on a random loopback port → a fresh store (in memory, and SqliteLive on a new file),
+ * per test.
  *
  * The gateway is built inside each test's layer, so its handlers run with the test's services: the
  * suites' TestClock moves (createdAt stamps, decay after 8 days) are seen by the store behind the
@@ -12,7 +13,9 @@ import { layer as memoryLayer } from "../../src/backends/memory/index.js"
 import { SqliteLive } from "../../src/backends/sqlite/index.js"
 import type { EmbeddingSpace } from "../../src/domain/embedding.js"
 import { serve } from "../../src/gateway/server.js"
+import type { SemanticStoreAdmin } from "../../src/services/Admin.js"
 import type { SemanticServices } from "../../src/services/index.js"
+import { semanticAdminSuite } from "../conformance/admin.js"
 import { consolidationSuite } from "../conformance/consolidation.js"
 import { semanticStoreSuite } from "../conformance/semantic.js"
 import { freshFile } from "../support/sqlite.js"
@@ -21,7 +24,7 @@ const embedding: EmbeddingSpace = { model: "conformance", dimensions: 8 }
 const token = Redacted.make("http-conformance-token")
 
 /** A fresh `store` behind a fresh gateway, reached through HttpSemanticLive. */
-const behindGateway = (store: Layer.Layer<SemanticServices, unknown>) =>
+const behindGateway = (store: Layer.Layer<SemanticServices | SemanticStoreAdmin, unknown>) =>
   Layer.unwrapScoped(Effect.gen(function*() {
     const services = yield* Layer.build(store)
     const gateway = yield* serve({ port: 0, tokens: [{ token }] }).pipe(Effect.provide(services))
@@ -33,5 +36,7 @@ const OverSqlite = behindGateway(freshFile((path) => SqliteLive({ path, embeddin
 
 semanticStoreSuite("http → gateway → memory", OverMemory)
 consolidationSuite("http → gateway → memory", OverMemory)
+semanticAdminSuite("http → gateway → memory", OverMemory)
 semanticStoreSuite("http → gateway → sqlite", OverSqlite)
 consolidationSuite("http → gateway → sqlite", OverSqlite)
+semanticAdminSuite("http → gateway → sqlite", OverSqlite)

@@ -1,32 +1,40 @@
 /**
- * HttpSemanticLive: SemanticStore and Consolidation served by an engram gateway (`engram serve`)
- * over HTTP (SPEC R-BE-6). Building the layer asks the gateway for its info and checks the embedding
+ * HttpSemanticLive: SemanticStore, Consolidation and SemanticStoreAdmin served by an engram gateway
+ * (`engram serve`) over HTTP (SPEC R-BE-6). Building the layer asks the gateway for its info and checks the embedding
  * space; it fails with BackendUnavailable when the gateway cannot be reached within the deadline,
  * EmbeddingSpaceMismatch for another space, ConfigError for bad options or a refused token.
  */
 import { Config, Context, Effect, Layer } from "effect"
 import type { BackendUnavailable, ConfigError, EmbeddingSpaceMismatch } from "../../domain/errors.js"
+import { SemanticStoreAdmin } from "../../services/Admin.js"
 import type { SemanticServices } from "../../services/index.js"
 import { Consolidation } from "../../services/Consolidation.js"
 import { SemanticStore } from "../../services/SemanticStore.js"
+import * as Admin from "./admin.js"
 import { connect, HttpClientLive, type HttpSemanticOptions } from "./client.js"
 import * as Consolidate from "./consolidation.js"
 import * as Semantic from "./semantic.js"
 
 export { DEFAULT_CONSOLIDATION_TIMEOUT_MS, DEFAULT_RETRIES, DEFAULT_TIMEOUT_MS, type HttpSemanticOptions } from "./client.js"
 
+export { EXPORT_PAGE_SIZE } from "./admin.js"
+
 /** Every way building the layer can fail. */
 export type HttpSemanticError = ConfigError | BackendUnavailable | EmbeddingSpaceMismatch
 
-/** Both services over one connection (needs an HttpClient; `layer` provides the platform's fetch). */
+/** What HttpSemanticLive provides: the semantic services and their administration. */
+export type HttpSemanticServices = SemanticServices | SemanticStoreAdmin
+
+/** The three services over one connection (needs an HttpClient; `layer` provides the platform's fetch). */
 export const make = (options: HttpSemanticOptions) =>
-  Effect.map(connect(options), (connection) =>
+  Effect.map(connect(options), (connection): Context.Context<HttpSemanticServices> =>
     Context.make(SemanticStore, Semantic.make(connection)).pipe(
-      Context.add(Consolidation, Consolidate.make(connection))
+      Context.add(Consolidation, Consolidate.make(connection)),
+      Context.add(SemanticStoreAdmin, Admin.make(connection))
     ))
 
-/** SemanticStore + Consolidation of the gateway at `options.url`. */
-export const layer = (options: HttpSemanticOptions): Layer.Layer<SemanticServices, HttpSemanticError> =>
+/** SemanticStore + Consolidation + SemanticStoreAdmin of the gateway at `options.url`. */
+export const layer = (options: HttpSemanticOptions): Layer.Layer<HttpSemanticServices, HttpSemanticError> =>
   Layer.effectContext(make(options)).pipe(Layer.provide(HttpClientLive))
 
 /** The same, over options read from configuration. */

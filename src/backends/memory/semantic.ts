@@ -19,7 +19,6 @@ import {
   type RecallPlan,
   type SemanticLimits
 } from "../../core/semantic.js"
-import { compareCodePoints } from "../../core/order.js"
 import { textScore, tokenize } from "../../core/textSearch.js"
 import { cosine } from "../../core/vector.js"
 import { SemanticStore } from "../../services/SemanticStore.js"
@@ -131,7 +130,6 @@ export const make = (db: MemoryDb, limits: SemanticLimits) =>
         const agent = yield* decodeAgentId(a)
         const filter = yield* prepareFilter(f)
         return [...db.memories.values()].filter((m) => m.agentId === agent && matchesFilter(m, filter)).length
-      }),
-    agents: () => Effect.sync(() => [...new Set([...db.memories.values()].map((m) => m.agentId))].sort(compareCodePoints))
+      })
   })
 

@@ -26,7 +26,6 @@
 import { Effect, Option } from "effect"
 import { createHash } from "node:crypto"
 import { type InvalidInput, MemoryNotFound, type StoreFailure } from "../../domain/errors.js"
-import type { AgentId } from "../../domain/ids.js"
 import type { JsonObject } from "../../domain/json.js"
 import type { Memory } from "../../domain/memory.js"
 import { utf8Length } from "../../domain/text.js"
@@ -541,11 +540,6 @@ export const make = (client: PgClient, limits: SemanticLimits) => {
           values: p.values
         })
         return rows[0]!.n
-      }),
-    agents: () =>
-      Effect.map(
-        client.query<{ agent_id: string }>("SemanticStore.agents", "SELECT DISTINCT agent_id FROM memories ORDER BY agent_id"),
-        (rows) => rows.map((r) => r.agent_id as AgentId)
-      )
+      })
   })
 }

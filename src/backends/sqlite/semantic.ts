@@ -422,7 +422,6 @@ export const make = (conn: SqliteConnection, limits: SemanticLimits) => {
         const params: Array<unknown> = [agent]
         const sql = `SELECT count(*) AS n FROM memories m WHERE m.agent_id = ?${memoryFilter(filter, params)}`
         return yield* attempt("SemanticStore.count", () => conn.get<{ n: number }>(sql, params)!.n)
-      }),
-    agents: () => attempt("SemanticStore.agents", () => agentsOf(conn))
+      })
   })
 }

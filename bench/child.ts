@@ -1,0 +1,416 @@
+/**
+ * One benchmark child process (started by bench/run.ts, bundled with esbuild so it starts fast).
+ * It opens one backend on one side (engram or raw), runs the phases of its role, and prints its
+ * figures (see bench/protocol.ts for the conversation with the parent).
+ */
+import Database from "better-sqlite3"
+import { Context, Effect, Exit, Layer, Redacted, Scope } from "effect"
+import { join } from "node:path"
+import { createInterface } from "node:readline"
+import { layer as httpLayer } from "../src/backends/http/index.js"
+import { layer as pgLayer, layerMain as pgLayerMain, layerSemantic as pgLayerSemantic } from "../src/backends/postgres/index.js"
+import { layer as sqliteLayer, layerMain as sqliteLayerMain, layerSemantic as sqliteLayerSemantic } from "../src/backends/sqlite/index.js"
+import type { AuditEntry } from "../src/domain/audit.js"
+import type { EmbeddingSpace } from "../src/domain/embedding.js"
+import { serve } from "../src/gateway/server.js"
+import { AuditLog } from "../src/services/AuditLog.js"
+import { SemanticStore } from "../src/services/SemanticStore.js"
+import { SessionStore } from "../src/services/SessionStore.js"
+import { StructuredStore } from "../src/services/StructuredStore.js"
+import { TaskQueue } from "../src/services/TaskQueue.js"
+import { UsageStore } from "../src/services/UsageStore.js"
+import { engramDriver, type EngramMain, engramTaskDriver } from "./drivers/engram.js"
+import { pgRawDriver, pgRawTaskDriver, rawPool } from "./drivers/pgRaw.js"
+import { sqliteRawDriver, sqliteRawTaskDriver } from "./drivers/sqliteRaw.js"
+import type {
+  ChildConfig,
+  Driver,
+  KvOp,
+  MainConfig,
+  MainResult,
+  MemoryInput,
+  PgTarget,
+  TaskConfig,
+  TaskDriver,
+  TaskResult
+} from "./protocol.js"
+import { latencyFigures, now, perSecond } from "./stats.js"
+import {
+  agentName,
+  AGENTS,
+  DIMENSIONS,
+  type Item,
+  memoryBatches,
+  queries,
+  textQueries,
+  textWarmupQueries,
+  warmupQueries
+} from "./workload.js"
+
+const SPACE: EmbeddingSpace = { model: "bench-gaussian-384", dimensions: DIMENSIONS }
+
+const progress = (phase: string, fraction: number): void => {
+  process.stderr.write(`@progress ${phase} ${fraction.toFixed(3)}\n`)
+}
+
+let commands: (() => Promise<string>) | undefined
+/** The next line the parent sends on stdin. */
+const nextCommand = (): Promise<string> => {
+  if (commands === undefined) {
+    const queue: Array<string> = []
+    const waiting: Array<(line: string) => void> = []
+    createInterface({ input: process.stdin }).on("line", (line) => {
+      const w = waiting.shift()
+      if (w !== undefined) w(line.trim())
+      else queue.push(line.trim())
+    })
+    commands = () => (queue.length > 0 ? Promise.resolve(queue.shift()!) : new Promise((resolve) => waiting.push(resolve)))
+  }
+  return commands()
+}
+
+/** Wait for the parent's `go` before `step` (lockstep runs only). */
+const gate = async (cfg: MainConfig, step: string): Promise<void> => {
+  if (cfg.lockstep !== true) return
+  process.stdout.write(`@await ${step}\n`)
+  const command = await nextCommand()
+  if (command !== "go") throw new Error(`expected "go" before ${step}, got "${command}"`)
+}
+
+/** A connection URL whose connections use `schema` (then public, where pgvector lives). */
+const schemaUrl = (base: string, schema: string): string => {
+  const u = new URL(base)
+  u.searchParams.set("options", `-c search_path=${schema},public`)
+  return u.href
+}
+
+// ---------------------------------------------------------------------------------------------
+// Building the stores
+
+/** Layers built into one scope, closed together. */
+const scoped = () => {
+  const scope = Effect.runSync(Scope.make())
+  return {
+    build: <ROut, E>(layer: Layer.Layer<ROut, E>): Promise<Context.Context<ROut>> =>
+      Effect.runPromise(Layer.buildWithScope(layer, scope)),
+    run: <A, E>(effect: Effect.Effect<A, E, Scope.Scope>): Promise<A> => Effect.runPromise(Scope.extend(effect, scope)),
+    close: () => Effect.runPromise(Scope.close(scope, Exit.void))
+  }
+}
+
+const mainServices = (
+  ctx: Context.Context<StructuredStore | SessionStore | UsageStore | AuditLog>,
+  storeAuditEntries: EngramMain["storeAuditEntries"]
+): EngramMain => ({
+  structured: Context.get(ctx, StructuredStore),
+  sessions: Context.get(ctx, SessionStore),
+  usage: Context.get(ctx, UsageStore),
+  audit: Context.get(ctx, AuditLog),
+  storeAuditEntries
+})
+
+/** Audit entries written straight into engram's SQLite table (the fill before verification). */
+const sqliteAuditWriter = (path: string) => async (entries: ReadonlyArray<AuditEntry>) => {
+  const db = new Database(path, { timeout: 10_000 })
+  try {
+    const insert = db.prepare(
+      `INSERT INTO audit_log (seq, timestamp, agent_id, action, detail, outcome, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`
+    )
+    db.transaction(() => {
+      for (const e of entries) insert.run(e.seq, e.timestamp, e.agentId, e.action, e.detail, e.outcome, e.prevHash, e.hash)
+    }).immediate()
+  } finally {
+    db.close()
+  }
+}
+
+const sqliteEngram = async (dir: string): Promise<Driver> => {
+  const s = scoped()
+  const path = join(dir, "engram.db")
+  const ctx = await s.build(sqliteLayer({ path, embedding: SPACE }))
+  const solo = await s.build(sqliteLayerSemantic({ path: join(dir, "engram-solo.db"), embedding: SPACE }))
+  return engramDriver({
+    semantic: Context.get(ctx, SemanticStore),
+    solo: Context.get(solo, SemanticStore),
+    main: mainServices(ctx, sqliteAuditWriter(path)),
+    close: s.close
+  })
+}
+
+const pgEngram = async (target: PgTarget): Promise<Driver> => {
+  const s = scoped()
+  const ctx = await s.build(pgLayer({ url: Redacted.make(schemaUrl(target.url, target.schema)), embedding: SPACE }))
+  const solo = await s.build(pgLayerSemantic({ url: Redacted.make(schemaUrl(target.url, target.soloSchema)), embedding: SPACE }))
+  const side = rawPool(target.url, target.schema, "", 2)
+  const soloSide = rawPool(target.url, target.soloSchema, "", 1)
+  return engramDriver({
+    semantic: Context.get(ctx, SemanticStore),
+    solo: Context.get(solo, SemanticStore),
+    main: mainServices(ctx, async (entries) => {
+      await side.query(
+        `INSERT INTO audit_log (seq, at, agent_id, action, detail, outcome, prev_hash, hash)
+         SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[])`,
+        [
+          entries.map((e) => e.seq),
+          entries.map((e) => e.timestamp),
+          entries.map((e) => e.agentId),
+          entries.map((e) => e.action),
+          entries.map((e) => e.detail),
+          entries.map((e) => e.outcome),
+          entries.map((e) => e.prevHash),
+          entries.map((e) => e.hash)
+        ]
+      )
+    }),
+    afterLoad: async () => {
+      await side.query("ANALYZE memories")
+      await soloSide.query("ANALYZE memories")
+    },
+    close: async () => {
+      await side.end()
+      await soloSide.end()
+      await s.close()
+    }
+  })
+}
+
+/**
+ * engram over HTTP: SqliteLive behind two loopback gateways (the 10-agent store and the single-agent
+ * store), reached through HttpSemanticLive — plus, as the baseline, the same two stores called
+ * directly in this process.
+ */
+const httpEngram = async (dir: string): Promise<{ driver: Driver; baseline: Driver }> => {
+  const s = scoped()
+  const token = Redacted.make("bench-gateway-token-0123456789")
+  const ctx = await s.build(sqliteLayerSemantic({ path: join(dir, "engram.db"), embedding: SPACE }))
+  const solo = await s.build(sqliteLayerSemantic({ path: join(dir, "engram-solo.db"), embedding: SPACE }))
+  const gateway = await s.run(serve({ port: 0, tokens: [{ token }] }).pipe(Effect.provide(ctx)))
+  const soloGateway = await s.run(serve({ port: 0, tokens: [{ token }] }).pipe(Effect.provide(solo)))
+  const client = await s.build(httpLayer({ url: gateway.url, token, embedding: SPACE }))
+  const soloClient = await s.build(httpLayer({ url: soloGateway.url, token, embedding: SPACE }))
+  return {
+    driver: engramDriver({
+      semantic: Context.get(client, SemanticStore),
+      solo: Context.get(soloClient, SemanticStore),
+      close: s.close
+    }),
+    baseline: engramDriver({
+      semantic: Context.get(ctx, SemanticStore),
+      solo: Context.get(solo, SemanticStore),
+      close: async () => {}
+    })
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The main phases
+
+const toInputs = (batch: ReadonlyArray<Item>): Array<MemoryInput> =>
+  batch.map((m) => ({
+    id: m.id,
+    agentId: agentName(m.agent),
+    content: m.content,
+    metadata: { n: m.index, cluster: m.cluster },
+    embedding: Array.from(m.vector)
+  }))
+
+const load = async (cfg: MainConfig, insert: (batch: ReadonlyArray<MemoryInput>) => Promise<number>, phase: string) => {
+  let ns = 0
+  let rows = 0
+  for (const batch of memoryBatches(cfg.seed, cfg.n, cfg.counts.batch)) {
+    ns += await insert(toInputs(batch))
+    rows += batch.length
+    progress(phase, rows / cfg.n)
+  }
+  return perSecond(rows, ns)
+}
+
+type Figures = Record<string, number>
+type Returned = Record<string, ReadonlyArray<ReadonlyArray<number>>>
+
+/**
+ * Recall phases of one or more drivers over the same data. With several (HTTP and its direct
+ * baseline), each phase runs for every driver in turn, warm-up first, so both see the same state.
+ */
+const recallPhases = async (cfg: MainConfig, drivers: ReadonlyArray<Driver>) => {
+  const out = drivers.map(() => ({ figures: {} as Figures, returned: {} as Returned }))
+  const vq = queries(cfg.seed, cfg.counts.queries).map((q) => ({ agentId: agentName(q.agent), embedding: Array.from(q.vector) }))
+  const vw = warmupQueries(cfg.seed, cfg.counts.warmupQueries).map((q) => ({
+    agentId: agentName(q.agent),
+    embedding: Array.from(q.vector)
+  }))
+  const tq = textQueries(cfg.seed, cfg.counts.textQueries).map((q) => ({ agentId: agentName(q.agent), text: q.text }))
+  const tw = textWarmupQueries(cfg.seed, cfg.counts.warmupQueries).map((q) => ({ agentId: agentName(q.agent), text: q.text }))
+  const steps = drivers.reduce((n, d) => n + d.variants.length * 3, 0)
+  let step = 0
+  for (const filter of ["agent", "all"] as const) {
+    for (const [i, d] of drivers.entries()) {
+      for (const variant of d.variants) {
+        await d.vector(vw, filter, variant)
+        const m = await d.vector(vq, filter, variant)
+        const key = `vector.${filter}${variant === "knn" ? ".knn" : ""}`
+        Object.assign(out[i]!.figures, latencyFigures(key, m.ns))
+        out[i]!.returned[key] = m.returned
+        progress("recall", ++step / steps)
+      }
+    }
+  }
+  for (const [i, d] of drivers.entries()) {
+    for (const variant of d.variants) {
+      await d.text(tw, variant)
+      const m = await d.text(tq, variant)
+      const key = `text${variant === "knn" ? ".knn" : ""}`
+      Object.assign(out[i]!.figures, latencyFigures(key, m.ns))
+      out[i]!.returned[key] = m.returned
+      progress("recall", ++step / steps)
+    }
+  }
+  return out
+}
+
+const filler = "the user asked about the quarterly report and the assistant summarised the three main findings in detail"
+
+/** The non-semantic phases (kv, canonical sessions, usage, audit). */
+const mainPhases = async (cfg: MainConfig, d: Driver): Promise<Figures> => {
+  const m = d.main
+  if (m === undefined) return {}
+  const c = cfg.counts
+  const figures: Figures = {}
+  const keys = Array.from({ length: c.kvKeys }, (_, i) => ({ agent: agentName(i % AGENTS), key: `prefs/item-${i}` }))
+  const value = (i: number) => ({ theme: "dark", counter: i, tags: ["alpha", "beta", "gamma"], note: filler.slice(0, 60) })
+  const op = (k: { agent: string; key: string }, i: number): KvOp => ({ agent: k.agent, key: k.key, value: value(i) })
+  await gate(cfg, "kv")
+  progress("kv", 0)
+  // Warm-up: every key is set once, so the timed gets always find a value.
+  await m.kvSet(keys.map(op))
+  await m.kvGet(keys.slice(0, c.warmupOps).map(op))
+  const sets = Array.from({ length: c.kvSets }, (_, i) => op(keys[(i * 7) % keys.length]!, i))
+  const setNs = await m.kvSet(sets)
+  figures["kv.set.opsPerSec"] = perSecond(sets.length, setNs)
+  figures["kv.set.usPerOp"] = setNs / sets.length / 1e3
+  const gets = Array.from({ length: c.kvGets }, (_, i) => op(keys[(i * 13) % keys.length]!, i))
+  const getNs = await m.kvGet(gets)
+  figures["kv.get.opsPerSec"] = perSecond(gets.length, getNs)
+  figures["kv.get.usPerOp"] = getNs / gets.length / 1e3
+  await gate(cfg, "canonical")
+  progress("canonical", 0)
+  const agentsFor = (count: number) => Array.from({ length: count }, (_, i) => agentName(i % AGENTS))
+  const message = (i: number) => `message ${i}: ${filler}`
+  await m.canonicalAppend(agentsFor(c.warmupOps), message)
+  figures["canonical.opsPerSec"] = perSecond(c.canonicalAppends, await m.canonicalAppend(agentsFor(c.canonicalAppends), message))
+  await gate(cfg, "usage")
+  progress("usage", 0)
+  await m.usage(agentsFor(c.warmupOps))
+  figures["usage.opsPerSec"] = perSecond(c.usageOps, await m.usage(agentsFor(c.usageOps)))
+  await gate(cfg, "audit")
+  progress("audit", 0)
+  await m.auditAppend(c.warmupOps)
+  figures["audit.append.opsPerSec"] = perSecond(c.auditAppends, await m.auditAppend(c.auditAppends))
+  progress("audit", 0.3)
+  await m.auditFill(c.auditVerifyEntries)
+  progress("audit", 0.8)
+  const rssBefore = process.memoryUsage().rss
+  const verified = await m.auditVerify()
+  if (verified.entries !== c.auditVerifyEntries) {
+    throw new Error(`audit verify saw ${verified.entries} entries, expected ${c.auditVerifyEntries}`)
+  }
+  figures["audit.verify.ms"] = verified.ns / 1e6
+  figures["audit.verify.entries"] = verified.entries
+  figures["audit.verify.rssGrowthMb"] = Math.max(0, process.memoryUsage().rss - rssBefore) / (1024 * 1024)
+  progress("audit", 1)
+  return figures
+}
+
+const runMain = async (cfg: MainConfig): Promise<MainResult> => {
+  let driver: Driver
+  let baseline: Driver | undefined
+  switch (cfg.backend) {
+    case "sqlite":
+      driver = cfg.side === "engram" ? await sqliteEngram(cfg.dir!) : sqliteRawDriver(join(cfg.dir!, "raw.db"))
+      break
+    case "postgres":
+      driver = cfg.side === "engram" ? await pgEngram(cfg.pg!) : await pgRawDriver(cfg.pg!.url, cfg.pg!.schema)
+      break
+    case "http": {
+      const h = await httpEngram(cfg.dir!)
+      driver = h.driver
+      baseline = h.baseline
+      break
+    }
+  }
+  try {
+    const figures: Figures = {}
+    await gate(cfg, "insert")
+    figures["insert.rowsPerSec"] = await load(cfg, driver.insert, "insert")
+    if (driver.insertSolo !== undefined) {
+      await gate(cfg, "insert (single agent)")
+      figures["insertSolo.rowsPerSec"] = await load(cfg, driver.insertSolo, "insert (single agent)")
+    }
+    if (driver.afterLoad !== undefined) {
+      await gate(cfg, "prepare")
+      await driver.afterLoad()
+    }
+    await gate(cfg, "recall")
+    const recalls = await recallPhases(cfg, baseline === undefined ? [driver] : [driver, baseline])
+    Object.assign(figures, recalls[0]!.figures, await mainPhases(cfg, driver))
+    return {
+      figures,
+      returned: recalls[0]!.returned,
+      ...(recalls[1] === undefined ? {} : { baseline: recalls[1] }),
+      maxRssKb: process.resourceUsage().maxRSS
+    }
+  } finally {
+    await driver.close()
+    await baseline?.close()
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Task workers
+
+const taskDriver = async (cfg: TaskConfig): Promise<TaskDriver> => {
+  if (cfg.side === "raw") {
+    return cfg.backend === "sqlite" ? sqliteRawTaskDriver(cfg.path!) : pgRawTaskDriver(cfg.pg!.url, cfg.pg!.schema)
+  }
+  const s = scoped()
+  const ctx = await s.build(
+    cfg.backend === "sqlite"
+      ? sqliteLayerMain({ path: cfg.path!, embedding: SPACE })
+      : pgLayerMain({ url: Redacted.make(schemaUrl(cfg.pg!.url, cfg.pg!.schema)), embedding: SPACE, poolSize: 2 })
+  )
+  return engramTaskDriver(Context.get(ctx, TaskQueue), s.close)
+}
+
+const runTasks = async (cfg: TaskConfig): Promise<TaskResult> => {
+  const driver = await taskDriver(cfg)
+  const worker = `worker-${cfg.worker}`
+  try {
+    await driver.cycles(worker, cfg.warmup)
+    process.stdout.write("@ready\n")
+    const command = await nextCommand()
+    if (command !== "go") throw new Error(`expected "go", got "${command}"`)
+    const start = now()
+    await driver.cycles(worker, cfg.cycles)
+    const end = now()
+    return { cycles: cfg.cycles, startNs: start.toString(), endNs: end.toString() }
+  } finally {
+    await driver.close()
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+
+const main = async () => {
+  const cfg = JSON.parse(process.argv[2] ?? "{}") as ChildConfig
+  const result = cfg.role === "main" ? await runMain(cfg) : await runTasks(cfg)
+  // Exit once the line is out: nothing left open (a pool, a server) may keep the process alive.
+  process.stdout.write(`@result ${JSON.stringify(result)}\n`, () => process.exit(0))
+}
+
+main().then(
+  () => {},
+  (e: unknown) => {
+    process.stderr.write(`benchmark child failed: ${e instanceof Error ? e.stack ?? e.message : String(e)}\n`)
+    process.exit(1)
+  }
+)

@@ -1,0 +1,217 @@
+/**
+ * The report: which figures are compared with which, the targets of issue 8, and the markdown and
+ * JSON the parent writes. Pure functions of the aggregated figures.
+ */
+import type { Backend } from "./protocol.js"
+
+/** Median figures of one side of one backend at one N. */
+export type Figures = Readonly<Record<string, number>>
+
+/** A target from issue 8 (ratios hold across machines; absolute ones are for a 2-core machine). */
+export interface Target {
+  readonly text: string
+  /** Only meaningful at this N (the issue sets the recall and load targets at N = 100,000). */
+  readonly atN?: number
+  readonly met: (engram: number, raw: number | undefined) => boolean
+}
+
+export interface RowDef {
+  readonly label: string
+  readonly engram: string
+  /** Key of the comparison figure; undefined for an engram-only figure. */
+  readonly raw?: string
+  readonly unit: string
+  /** Rates are better higher, times lower; the ratio is engram ÷ raw either way. */
+  readonly better: "higher" | "lower"
+  readonly target?: Target
+}
+
+export interface Row {
+  readonly label: string
+  readonly unit: string
+  readonly better: "higher" | "lower"
+  readonly engram: number
+  readonly raw: number | null
+  /** engram ÷ raw. */
+  readonly ratio: number | null
+  /** engram − raw (times only, where the target is a difference). */
+  readonly delta: number | null
+  readonly target: string | null
+  /** true / false when the target applies at this N, null otherwise. */
+  readonly met: boolean | null
+}
+
+const ratioAtMost = (max: number, atN?: number): Target => ({
+  text: `≤ ${max} × raw`,
+  ...(atN === undefined ? {} : { atN }),
+  met: (e, r) => r !== undefined && e / r <= max
+})
+const rateAtLeast = (min: number, atN?: number): Target => ({
+  text: `≥ ${min} × raw`,
+  ...(atN === undefined ? {} : { atN }),
+  met: (e, r) => r !== undefined && e / r >= min
+})
+/** "time ≤ x × raw" on an ops/s figure: the rate ratio must be at least 1/x. */
+const timeAtMost = (max: number): Target => ({
+  text: `time ≤ ${max} × raw (rate ≥ ${(1 / max).toFixed(2)} ×)`,
+  met: (e, r) => r !== undefined && r / e <= max
+})
+
+const latency = (label: string, key: string, rawKey: string, target?: Target): ReadonlyArray<RowDef> => [
+  { label: `${label} p50`, engram: `${key}.p50Ms`, raw: `${rawKey}.p50Ms`, unit: "ms", better: "lower", ...(target ? { target } : {}) },
+  { label: `${label} p95`, engram: `${key}.p95Ms`, raw: `${rawKey}.p95Ms`, unit: "ms", better: "lower" },
+  { label: `${label} p99`, engram: `${key}.p99Ms`, raw: `${rawKey}.p99Ms`, unit: "ms", better: "lower" }
+]
+
+/** The rows of a SQLite or PostgreSQL table. */
+const storeRows = (backend: "sqlite" | "postgres"): ReadonlyArray<RowDef> => {
+  const sqlite = backend === "sqlite"
+  return [
+    {
+      label: "rememberMany (batches of 500)",
+      engram: "insert.rowsPerSec",
+      raw: "insert.rowsPerSec",
+      unit: "rows/s",
+      better: "higher",
+      target: rateAtLeast(sqlite ? 0.8 : 0.9, 100_000)
+    },
+    ...latency("vector recall, agent filter,", "vector.agent", "vector.agent", ratioAtMost(sqlite ? 1.15 : 1.2, 100_000)),
+    {
+      label: "vector recall, agent filter, recall@10",
+      engram: "vector.agent.recallAt10",
+      raw: "vector.agent.recallAt10",
+      unit: "",
+      better: "higher",
+      ...(sqlite ? {} : { target: { text: "engram ≥ 0.95", atN: 100_000, met: (e: number) => e >= 0.95 } })
+    },
+    {
+      label: "vector recall, agent filter, p50 vs raw KNN alone",
+      engram: "vector.agent.p50Ms",
+      raw: "vector.agent.knn.p50Ms",
+      unit: "ms",
+      better: "lower"
+    },
+    ...latency("vector recall, no agent filter,", "vector.all", "vector.all"),
+    {
+      label: "vector recall, no agent filter, recall@10",
+      engram: "vector.all.recallAt10",
+      raw: "vector.all.recallAt10",
+      unit: "",
+      better: "higher"
+    },
+    {
+      label: "vector recall, no agent filter, p50 vs raw KNN alone",
+      engram: "vector.all.p50Ms",
+      raw: "vector.all.knn.p50Ms",
+      unit: "ms",
+      better: "lower"
+    },
+    { label: "text recall p50", engram: "text.p50Ms", raw: "text.p50Ms", unit: "ms", better: "lower" },
+    { label: "text recall p50 vs raw search alone", engram: "text.p50Ms", raw: "text.knn.p50Ms", unit: "ms", better: "lower" },
+    { label: "kv set", engram: "kv.set.opsPerSec", raw: "kv.set.opsPerSec", unit: "ops/s", better: "higher", target: timeAtMost(1.3) },
+    { label: "kv get", engram: "kv.get.opsPerSec", raw: "kv.get.opsPerSec", unit: "ops/s", better: "higher", target: timeAtMost(1.3) },
+    { label: "canonical append", engram: "canonical.opsPerSec", raw: "canonical.opsPerSec", unit: "ops/s", better: "higher" },
+    { label: "usage record + hour spend", engram: "usage.opsPerSec", raw: "usage.opsPerSec", unit: "ops/s", better: "higher" },
+    {
+      label: "task post + claim + complete, 1 worker",
+      engram: "tasks.w1.opsPerSec",
+      raw: "tasks.w1.opsPerSec",
+      unit: "cycles/s",
+      better: "higher"
+    },
+    {
+      label: "task post + claim + complete, 4 worker processes",
+      engram: "tasks.w4.opsPerSec",
+      raw: "tasks.w4.opsPerSec",
+      unit: "cycles/s",
+      better: "higher"
+    },
+    { label: "audit append", engram: "audit.append.opsPerSec", raw: "audit.append.opsPerSec", unit: "ops/s", better: "higher" },
+    {
+      label: "audit verify (whole chain)",
+      engram: "audit.verify.ms",
+      raw: "audit.verify.ms",
+      unit: "ms",
+      better: "lower",
+      ...(sqlite ? { target: { text: "engram < 1000 ms", met: (e: number) => e < 1000 } } : {})
+    },
+    {
+      label: "audit verify: RSS growth while verifying",
+      engram: "audit.verify.rssGrowthMb",
+      raw: "audit.verify.rssGrowthMb",
+      unit: "MB",
+      better: "lower"
+    },
+    { label: "peak RSS of the process", engram: "rss.peakMb", raw: "rss.peakMb", unit: "MB", better: "lower" }
+  ]
+}
+
+/** The HTTP rows: engram over a loopback gateway vs SqliteLive called directly. */
+const httpRows: ReadonlyArray<RowDef> = [
+  { label: "rememberMany (batches of 500)", engram: "insert.rowsPerSec", raw: "insert.rowsPerSec", unit: "rows/s", better: "higher" },
+  ...latency("vector recall, agent filter,", "vector.agent", "vector.agent", {
+    text: "≤ direct + 1.5 ms",
+    met: (e, r) => r !== undefined && e - r <= 1.5
+  }),
+  {
+    label: "vector recall, agent filter, recall@10",
+    engram: "vector.agent.recallAt10",
+    raw: "vector.agent.recallAt10",
+    unit: "",
+    better: "higher"
+  },
+  ...latency("vector recall, no agent filter,", "vector.all", "vector.all"),
+  { label: "text recall p50", engram: "text.p50Ms", raw: "text.p50Ms", unit: "ms", better: "lower" },
+  { label: "peak RSS of the process", engram: "rss.peakMb", raw: "rss.peakMb", unit: "MB", better: "lower" }
+]
+
+export const rowDefs = (backend: Backend): ReadonlyArray<RowDef> => (backend === "http" ? httpRows : storeRows(backend))
+
+/** Compare medians: every row whose engram figure exists. */
+export const compare = (backend: Backend, n: number, engram: Figures, raw: Figures): ReadonlyArray<Row> =>
+  rowDefs(backend).flatMap((d): ReadonlyArray<Row> => {
+    const e = engram[d.engram]
+    if (e === undefined || !Number.isFinite(e)) return []
+    const rv = d.raw === undefined ? undefined : raw[d.raw]
+    const r = rv !== undefined && Number.isFinite(rv) ? rv : undefined
+    const applies = d.target !== undefined && (d.target.atN === undefined || d.target.atN === n)
+    return [{
+      label: d.label,
+      unit: d.unit,
+      better: d.better,
+      engram: e,
+      raw: r ?? null,
+      ratio: r !== undefined && r !== 0 ? e / r : null,
+      delta: r !== undefined && d.unit === "ms" ? e - r : null,
+      target: d.target === undefined ? null : `${d.target.text}${d.target.atN === undefined ? "" : ` at N = ${d.target.atN.toLocaleString("en-US")}`}`,
+      met: applies ? d.target!.met(e, r) : null
+    }]
+  })
+
+// ---------------------------------------------------------------------------------------------
+// Markdown
+
+const fmt = (v: number, unit: string): string => {
+  if (unit === "") return v.toFixed(3)
+  if (unit === "ms") return v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v >= 1 ? v.toFixed(2) : v.toFixed(3)
+  if (unit === "MB") return v.toFixed(1)
+  return v >= 100 ? Math.round(v).toLocaleString("en-US") : v.toFixed(1)
+}
+
+const cell = (s: string) => s.replaceAll("|", "\\|")
+
+export const table = (backend: Backend, rows: ReadonlyArray<Row>): string => {
+  const rawHead = backend === "http" ? "SqliteLive direct" : backend === "sqlite" ? "raw better-sqlite3 + sqlite-vec" : "raw pg + pgvector"
+  const lines = [
+    `| operation | unit | engram | ${rawHead} | engram ÷ ${backend === "http" ? "direct" : "raw"} | target |`,
+    "|---|---|---:|---:|---:|---|"
+  ]
+  for (const r of rows) {
+    const ratio = r.ratio === null ? "—" : `${r.ratio.toFixed(2)}${r.delta === null ? "" : ` (${r.delta >= 0 ? "+" : ""}${r.delta.toFixed(2)} ms)`}`
+    const target = r.target === null ? "" : `${r.target}${r.met === null ? "" : r.met ? " ✅" : " ❌ missed"}`
+    lines.push(
+      `| ${cell(r.label)} | ${r.unit} | ${fmt(r.engram, r.unit)} | ${r.raw === null ? "—" : fmt(r.raw, r.unit)} | ${ratio} | ${cell(target)} |`
+    )
+  }
+  return lines.join("\n")
+}

@@ -1,0 +1,90 @@
+/**
+ * The `engram` command line (@effect/cli): serve, migrate, doctor, audit verify, export, import, copy.
+ * Every command takes `--config <file.toml>`; without it the `ENGRAM_*` environment applies.
+ */
+import { Command, Options } from "@effect/cli"
+import { Console, Effect, Layer, Option } from "effect"
+import { configFromEnv, loadConfigFile, type MemoryConfig } from "../config.js"
+import { layerFromConfig } from "../layer.js"
+import { AuditLog } from "../services/AuditLog.js"
+import { doctor } from "./doctor.js"
+import { makeProgress } from "./progress.js"
+import { copy, exportTo, importRecords, readExport } from "./transfer.js"
+
+const configOption = Options.file("config").pipe(
+  Options.withAlias("c"),
+  Options.withDescription("a TOML file with a [memory] table (default: the ENGRAM_* environment)"),
+  Options.optional
+)
+
+/** The configuration named by `--config`, or the environment's. */
+export const loadConfig = (path: Option.Option<string>): Effect.Effect<MemoryConfig, import("../domain/errors.js").ConfigError> =>
+  Option.match(path, { onNone: () => configFromEnv, onSome: (p) => loadConfigFile(p) })
+
+const describeStores = (c: MemoryConfig) =>
+  `main store ${c.backend}${c.backend === "sqlite" ? ` (${c.sqlite.path})` : ""}, semantic store ${c.semanticBackend}`
+
+const migrate = Command.make("migrate", { config: configOption }, ({ config }) =>
+  Effect.gen(function*() {
+    const c = yield* loadConfig(config)
+    yield* Effect.scoped(Layer.build(layerFromConfig(c)))
+    yield* Console.log(`schema up to date: ${describeStores(c)}`)
+  })).pipe(Command.withDescription("Bring the configured stores' schemas up to date (safe to run from several processes at once)"))
+
+const doctorCommand = Command.make("doctor", { config: configOption }, ({ config }) =>
+  Effect.gen(function*() {
+    const c = yield* loadConfig(config)
+    const checks = yield* doctor(c)
+    for (const check of checks) yield* Console.log(`${check.ok ? "ok  " : "FAIL"}  ${check.name}: ${check.detail}`)
+    if (checks.some((check) => !check.ok)) yield* Effect.sync(() => void (process.exitCode = 1))
+  })).pipe(Command.withDescription("Check connectivity, migrations, the embedding space and the audit chain, one line each"))
+
+const verify = Command.make("verify", { config: configOption }, ({ config }) =>
+  Effect.gen(function*() {
+    const c = yield* loadConfig(config)
+    const started = Date.now()
+    const result = yield* Effect.flatMap(AuditLog, (a) => a.verify()).pipe(
+      Effect.provide(layerFromConfig(c))
+    )
+    yield* Console.log(
+      `audit chain verified: ${result.entries} entries, head ${result.headHash} (${Date.now() - started} ms)`
+    )
+  })).pipe(Command.withDescription("Walk and verify the whole audit chain"))
+
+const audit = Command.make("audit").pipe(
+  Command.withDescription("Audit log operations"),
+  Command.withSubcommands([verify])
+)
+
+const exportCommand = Command.make("export", {
+  config: configOption,
+  output: Options.text("output").pipe(Options.withAlias("o"), Options.withDefault("-"), Options.withDescription("file to write (default: stdout)"))
+}, ({ config, output }) =>
+  Effect.gen(function*() {
+    const c = yield* loadConfig(config)
+    yield* exportTo(output, makeProgress("export")).pipe(Effect.provide(layerFromConfig(c)))
+  })).pipe(Command.withDescription("Write all nine domains as versioned NDJSON"))
+
+const importCommand = Command.make("import", {
+  config: configOption,
+  input: Options.text("input").pipe(Options.withAlias("i"), Options.withDefault("-"), Options.withDescription("file to read (default: stdin)"))
+}, ({ config, input }) =>
+  Effect.gen(function*() {
+    const c = yield* loadConfig(config)
+    yield* importRecords(readExport(input), makeProgress("import")).pipe(Effect.provide(layerFromConfig(c)))
+  })).pipe(Command.withDescription("Load an export into the configured stores (ids, timestamps and the audit chain kept)"))
+
+const copyCommand = Command.make("copy", {
+  from: Options.file("from").pipe(Options.withDescription("TOML configuration of the source")),
+  to: Options.file("to").pipe(Options.withDescription("TOML configuration of the target"))
+}, ({ from, to }) =>
+  Effect.gen(function*() {
+    const source = yield* loadConfigFile(from)
+    const target = yield* loadConfigFile(to)
+    yield* Console.error(`copy: ${describeStores(source)}  →  ${describeStores(target)}`)
+    const { records } = yield* copy(layerFromConfig(source), layerFromConfig(target), (total) => makeProgress("copy", total))
+    yield* Console.error(`copy: ${records} records copied`)
+  })).pipe(Command.withDescription("Stream everything from one configuration to another (e.g. SQLite to PostgreSQL)"))
+
+/** Every subcommand except `serve`, which main.ts adds. */
+export const subcommands = [migrate, doctorCommand, audit, exportCommand, importCommand, copyCommand] as const

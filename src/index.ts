@@ -1,0 +1,13 @@
+/**
+ * engram's public surface: the domain Schemas and errors, the nine service contracts (and the two
+ * admin services), configuration and composition, the Embedder, the convenience operations and
+ * MemoryTest. Backends are separate entry points (`engram/sqlite`, `engram/postgres`,
+ * `engram/qdrant`, `engram/http`) so that importing this module loads no database driver.
+ */
+export * from "./domain/index.js"
+export * from "./services/index.js"
+export * from "./config.js"
+export * from "./layer.js"
+export * from "./embedder.js"
+export * as Operations from "./operations.js"
+export { DEFAULT_TEST_SPACE, layer as memoryLayer, MemoryTest } from "./backends/memory/index.js"

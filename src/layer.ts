@@ -1,0 +1,149 @@
+/**
+ * Composition (SPEC §4): a MemoryConfig becomes one Layer providing all nine services (and the two
+ * admin services), for every pair of main store (sqlite | postgres) and semantic store
+ * (sqlite | postgres | qdrant | http), honouring the choice made. Backends are loaded with dynamic
+ * `import()` only when selected (R-CFG-3): a SQLite-only process never loads `pg` or the Qdrant client.
+ * When both stores use the same SQL backend they share one connection (or pool).
+ */
+import { mkdir } from "node:fs/promises"
+import { dirname } from "node:path"
+import { Effect, Layer } from "effect"
+import { configFromEnv, loadConfigFile, type MemoryConfig, memoryConfig } from "./config.js"
+import { describe } from "./core/storage.js"
+import {
+  type AuditIntegrityError,
+  type AuditLoadError,
+  BackendUnavailable,
+  ConfigError,
+  type EmbeddingSpaceMismatch,
+  type InvalidInput,
+  type MigrationError,
+  type StorageError
+} from "./domain/errors.js"
+import type { StoreOptions } from "./domain/options.js"
+import type { MainStoreAdmin, SemanticStoreAdmin } from "./services/Admin.js"
+import type { MainServices, SemanticServices } from "./services/index.js"
+
+/** Everything a composed store provides. */
+export type MainLayerServices = MainServices | MainStoreAdmin
+export type SemanticLayerServices = SemanticServices | SemanticStoreAdmin
+export type EngramLayerServices = MainLayerServices | SemanticLayerServices
+
+/** Every way building a composed store can fail. */
+export type EngramLayerError =
+  | ConfigError
+  | InvalidInput
+  | BackendUnavailable
+  | MigrationError
+  | EmbeddingSpaceMismatch
+  | AuditLoadError
+  | AuditIntegrityError
+  | StorageError
+
+const load = <M>(name: string, importer: () => Promise<M>) =>
+  Effect.tryPromise({
+    try: importer,
+    catch: (cause) => new ConfigError({ path: name, message: `cannot load the ${name} backend: ${describe(cause)}` })
+  })
+
+const storeOptions = (c: MemoryConfig): StoreOptions => ({
+  embedding: c.embedding,
+  ...(c.maxContentBytes === undefined ? {} : { maxContentBytes: c.maxContentBytes })
+})
+
+const sqliteOptions = (c: MemoryConfig) =>
+  Effect.gen(function*() {
+    const path = c.sqlite.path
+    if (path !== ":memory:") {
+      yield* Effect.tryPromise({
+        try: () => mkdir(dirname(path), { recursive: true }),
+        catch: (cause) =>
+          new BackendUnavailable({ backend: "sqlite", url: path, message: `cannot create the directory of ${path}: ${describe(cause)}` })
+      })
+    }
+    return { ...storeOptions(c), path, synchronous: c.sqlite.synchronous, busyTimeoutMs: c.sqlite.busyTimeoutMs }
+  })
+
+const postgresOptions = (c: MemoryConfig) => {
+  const pg = c.postgres!
+  return {
+    ...storeOptions(c),
+    url: pg.url,
+    poolSize: pg.poolSize,
+    connectTimeoutMs: pg.connectTimeoutMs,
+    acquireTimeoutMs: pg.acquireTimeoutMs
+  }
+}
+
+/** Type-checked widening of a backend's layer to the composed error type. */
+const semantic = (l: Layer.Layer<SemanticLayerServices, EngramLayerError>) => l
+
+/** The semantic store alone, on its own connection. */
+export const semanticLayerFromConfig = (c: MemoryConfig): Layer.Layer<SemanticLayerServices, EngramLayerError> =>
+  Layer.unwrapEffect(Effect.gen(function*() {
+    switch (c.semanticBackend) {
+      case "sqlite": {
+        const sqlite = yield* load("sqlite", () => import("./backends/sqlite/index.js"))
+        return semantic(sqlite.layerSemantic(yield* sqliteOptions(c)))
+      }
+      case "postgres": {
+        const pg = yield* load("postgres", () => import("./backends/postgres/index.js"))
+        return semantic(pg.layerSemantic(postgresOptions(c)))
+      }
+      case "qdrant": {
+        const qdrant = yield* load("qdrant", () => import("./backends/qdrant/index.js"))
+        const q = c.qdrant!
+        return semantic(qdrant.layer({
+          ...storeOptions(c),
+          url: q.url,
+          collection: q.collection,
+          timeoutMs: q.timeoutMs,
+          ...(q.apiKey === undefined ? {} : { apiKey: q.apiKey })
+        }))
+      }
+      case "http": {
+        const http = yield* load("http", () => import("./backends/http/index.js"))
+        const h = c.http!
+        return semantic(http.layer({ ...storeOptions(c), url: h.url, token: h.token, timeoutMs: h.timeoutMs }))
+      }
+    }
+  }))
+
+/** The main store alone (the seven services other than semantic memory). */
+export const mainLayerFromConfig = (c: MemoryConfig): Layer.Layer<MainLayerServices, EngramLayerError> =>
+  Layer.unwrapEffect(Effect.gen(function*() {
+    if (c.backend === "sqlite") {
+      const sqlite = yield* load("sqlite", () => import("./backends/sqlite/index.js"))
+      return sqlite.layerMain(yield* sqliteOptions(c))
+    }
+    const pg = yield* load("postgres", () => import("./backends/postgres/index.js"))
+    return pg.layerMain(postgresOptions(c))
+  }))
+
+/** All nine services for a validated configuration. */
+export const layerFromConfig = (c: MemoryConfig): Layer.Layer<EngramLayerServices, EngramLayerError> =>
+  Layer.unwrapEffect(Effect.gen(function*() {
+    // Same SQL backend for both: one connection or pool serves all nine services.
+    if (c.backend === "sqlite" && c.semanticBackend === "sqlite") {
+      const sqlite = yield* load("sqlite", () => import("./backends/sqlite/index.js"))
+      return sqlite.layer(yield* sqliteOptions(c))
+    }
+    if (c.backend === "postgres" && c.semanticBackend === "postgres") {
+      const pg = yield* load("postgres", () => import("./backends/postgres/index.js"))
+      return pg.layer(postgresOptions(c))
+    }
+    return Layer.merge(mainLayerFromConfig(c), semanticLayerFromConfig(c))
+  }))
+
+/** All nine services for a configuration given in code (validated first). */
+export const layer = (input: unknown): Layer.Layer<EngramLayerServices, EngramLayerError> =>
+  Layer.unwrapEffect(Effect.map(memoryConfig(input), layerFromConfig))
+
+/** All nine services configured by `ENGRAM_*` environment variables. */
+export const layerConfig: Layer.Layer<EngramLayerServices, EngramLayerError> = Layer.unwrapEffect(
+  Effect.map(configFromEnv, layerFromConfig)
+)
+
+/** All nine services configured by the `[memory]` table of a TOML file. */
+export const layerFile = (path: string): Layer.Layer<EngramLayerServices, EngramLayerError> =>
+  Layer.unwrapEffect(Effect.map(loadConfigFile(path), layerFromConfig))
