@@ -8,6 +8,8 @@ import { Effect, Option } from "effect"
 import { EmbeddingSpaceMismatch } from "./domain/errors.js"
 import type { RecallQuery, RememberInput } from "./domain/memory.js"
 import { Embedder } from "./embedder.js"
+import { MainStoreAdmin, type PurgeCounts, SemanticStoreAdmin } from "./services/Admin.js"
+import { AuditLog } from "./services/AuditLog.js"
 import { SemanticStore } from "./services/SemanticStore.js"
 
 const checkedEmbedder = Effect.gen(function*() {
@@ -60,4 +62,24 @@ export const recall = (query: RecallQuery) =>
     }
     const [embedding] = yield* embedder.value.embed([query.text])
     return yield* store.recall({ ...query, embedding: embedding! })
+  })
+
+/**
+ * Remove everything an agent owns from every store — key-value entries and its registry entry,
+ * entities and relations, sessions and its canonical session, usage events (main store) and its
+ * memories (semantic store, wherever it lives) — and record the purge in the audit log. Tasks
+ * (shared work) and earlier audit entries (the tamper-evident record) are kept.
+ */
+export const purgeAgent = (agentId: string) =>
+  Effect.gen(function*() {
+    const main = yield* (yield* MainStoreAdmin).purgeAgent(agentId)
+    const memories = yield* (yield* SemanticStoreAdmin).purgeAgent(agentId)
+    const removed: PurgeCounts = { ...main, memories }
+    yield* (yield* AuditLog).append({
+      agentId,
+      action: "agent.purge",
+      detail: JSON.stringify(removed),
+      outcome: "ok"
+    })
+    return removed
   })
