@@ -21,7 +21,7 @@ import { Context, type Option, Schema } from "effect"
 import { EmbeddingSpace } from "../domain/embedding.js"
 import { BackendName, InvalidEmbedding, InvalidInput, MemoryNotFound } from "../domain/errors.js"
 import { AgentId, MemoryId } from "../domain/ids.js"
-import { ConsolidationOptions, ConsolidationReport, Memory, MemoryFilter, RecallHit, RecallQuery, RememberInput } from "../domain/memory.js"
+import { ConsolidationOptions, ConsolidationReport, Memory, MemoryFilter, RecallQuery, RememberInput } from "../domain/memory.js"
 import { MemoryRecord } from "../domain/transfer.js"
 
 // ---------------------------------------------------------------------------- public errors
@@ -93,6 +93,31 @@ export const RememberManyBody = Schema.Struct({ inputs: Schema.Array(RememberBod
 export const RecallBody = strict(RecallQuery, "RecallQuery")
 /** One agent's memory count under an optional filter. */
 export const CountBody = Schema.Struct({ agentId: Schema.String, filter: Schema.optional(strict(MemoryFilter, "MemoryFilter")) })
+/**
+ * A stored vector on the wire: base64 of its float32 values, little-endian. Stored vectors are float32
+ * already, so this is exact, and it is about a quarter of the JSON array's size and far cheaper to
+ * encode and parse — a top-10 recall of 384-dimensional memories shrinks from ~83 KB to ~25 KB.
+ */
+export const Float32Base64 = Schema.transform(Schema.String, Schema.Array(Schema.Number), {
+  strict: true,
+  decode: (text) => {
+    const bytes = Buffer.from(text, "base64")
+    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+    return Array.from({ length: bytes.byteLength >>> 2 }, (_, i) => view.getFloat32(i * 4, true))
+  },
+  encode: (vector) => {
+    const bytes = Buffer.alloc(vector.length * 4)
+    vector.forEach((x, i) => bytes.writeFloatLE(x, i * 4))
+    return bytes.toString("base64")
+  }
+}).annotations({ identifier: "Float32Base64", description: "float32 values, little-endian, base64" })
+
+/** A memory as the gateway returns it (its vector in `Float32Base64`). */
+export const WireMemory = Schema.Struct({ ...Memory.fields, embedding: Schema.NullOr(Float32Base64) })
+
+/** A recall hit as the gateway returns it. */
+export const WireRecallHit = Schema.Struct({ memory: WireMemory, score: Schema.Number })
+
 /** The new vector of a memory (`PUT /v1/memories/:id/embedding`). */
 export const EmbeddingBody = Schema.Struct({ agentId: Schema.String, embedding: Schema.Array(Schema.Number) })
 /** Consolidation options; `{}` for the defaults. */
@@ -207,13 +232,13 @@ export class SemanticGroup extends HttpApiGroup.make("semantic")
   .add(
     HttpApiEndpoint.post("recall", "/recall")
       .setPayload(RecallBody)
-      .addSuccess(Schema.Struct({ hits: Schema.Array(RecallHit) }))
+      .addSuccess(Schema.Struct({ hits: Schema.Array(WireRecallHit) }))
   )
   .add(
     HttpApiEndpoint.get("get", "/memories/:id")
       .setPath(IdPath)
       .setUrlParams(AgentParam)
-      .addSuccess(Schema.Struct({ memory: Schema.NullOr(Memory) }))
+      .addSuccess(Schema.Struct({ memory: Schema.NullOr(WireMemory) }))
   )
   .add(
     HttpApiEndpoint.del("forget", "/memories/:id")
