@@ -40,7 +40,7 @@ export interface VerifyState {
   readonly prevHash: string
 }
 
-export const initialVerifyState: VerifyState = { nextSeq: 1, prevHash: GENESIS_HASH }
+const initialVerifyState: VerifyState = { nextSeq: 1, prevHash: GENESIS_HASH }
 
 const HEX64 = /^[0-9a-f]{64}$/
 

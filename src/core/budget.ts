@@ -1,7 +1,7 @@
 /** Budget decisions (SPEC §2.5), the same on every backend; backends only supply the spend figures. */
 import type { BudgetWindow } from "../domain/errors.js"
 import { QuotaExceeded } from "../domain/errors.js"
-import type { BudgetLimits } from "../domain/usage.js"
+import type { Budget, BudgetLimits } from "../domain/usage.js"
 
 export const WINDOWS: ReadonlyArray<BudgetWindow> = ["hour", "day", "month"]
 
@@ -29,24 +29,30 @@ const firstBroken = (
   return undefined
 }
 
-/** The `checkBudget` rule: the first limited window already spent (spent ≥ limit), or undefined. */
+/**
+ * The `checkBudget` rule: the first limited window already spent (spent ≥ limit), or undefined.
+ * `agentId` undefined checks everyone's spend against global limits.
+ */
 export const budgetExceeded = (
-  scope: "agent" | "global",
   agentId: string | undefined,
   limits: BudgetLimits | undefined,
   spent: (window: BudgetWindow) => number
-): QuotaExceeded | undefined => firstBroken(scope, agentId, limits, spent, (s, limit) => s >= limit)
+): QuotaExceeded | undefined =>
+  firstBroken(agentId === undefined ? "global" : "agent", agentId, limits, spent, (s, limit) => s >= limit)
 
 /**
- * The `recordWithinBudget` rule: the first limited window that recording `cost` would take above
- * its limit (spent + cost > limit), or undefined. This is a different rule from `budgetExceeded`:
- * a window spent exactly to its limit still admits a zero-cost record.
+ * The `recordWithinBudget` rule: the first limited window that recording the event's cost would
+ * take above its limit (spent + cost > limit) — the agent's limits first, then the global ones — or
+ * undefined when the event is admitted. This is a different rule from `budgetExceeded`: a window
+ * spent exactly to its limit still admits a zero-cost record.
  */
 export const admissionRefused = (
-  scope: "agent" | "global",
-  agentId: string | undefined,
-  limits: BudgetLimits | undefined,
-  spent: (window: BudgetWindow) => number,
-  cost: number
-): QuotaExceeded | undefined =>
-  firstBroken(scope, agentId, limits, spent, (s, limit) => s + cost > limit * (1 + TOLERANCE))
+  event: { readonly agentId: string; readonly costUsd: number },
+  budget: Budget,
+  agentSpent: (window: BudgetWindow) => number,
+  globalSpent: (window: BudgetWindow) => number
+): QuotaExceeded | undefined => {
+  const over = (s: number, limit: number) => s + event.costUsd > limit * (1 + TOLERANCE)
+  return firstBroken("agent", event.agentId, budget.agent, agentSpent, over) ??
+    firstBroken("global", undefined, budget.global, globalSpent, over)
+}

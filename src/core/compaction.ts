@@ -8,11 +8,11 @@ import type { CanonicalSession, Message } from "../domain/session.js"
 
 export const KEEP_RECENT = 50
 export const DEFAULT_THRESHOLD = 100
-export const LINE_TEXT_BYTES = 200
-export const SUMMARY_BYTES = 4000
+const LINE_TEXT_BYTES = 200
+const SUMMARY_BYTES = 4000
 
 /** A message's text: a plain string itself, or its text blocks concatenated without separator. */
-export const messageText = (message: Message): string =>
+const messageText = (message: Message): string =>
   typeof message.content === "string"
     ? message.content
     : message.content.map((b) => (b.type === "text" ? b.text : "")).join("")
@@ -24,7 +24,7 @@ const decoder = new TextDecoder()
 const isBoundary = (bytes: Uint8Array, i: number): boolean => i >= bytes.length || (bytes[i]! & 0xc0) !== 0x80
 
 /** The first ≤ `max` bytes of `s`, cut back to a character boundary. */
-export const headBytes = (s: string, max: number): string => {
+const headBytes = (s: string, max: number): string => {
   const bytes = encoder.encode(s)
   if (bytes.length <= max) return s
   let end = max
@@ -33,7 +33,7 @@ export const headBytes = (s: string, max: number): string => {
 }
 
 /** The last ≤ `max` bytes of `s`: start at byte `len − max` and move forward to a character boundary. */
-export const tailBytes = (s: string, max: number): string => {
+const tailBytes = (s: string, max: number): string => {
   const bytes = encoder.encode(s)
   if (bytes.length <= max) return s
   let start = bytes.length - max
@@ -44,7 +44,7 @@ export const tailBytes = (s: string, max: number): string => {
 const roleName = { system: "System", user: "User", assistant: "Assistant" } as const
 
 /** The summary line of one message, or undefined when it has no text. */
-export const summaryLine = (message: Message): string | undefined => {
+const summaryLine = (message: Message): string | undefined => {
   const text = messageText(message)
   if (text === "") return undefined
   const cut = encoder.encode(text).length <= LINE_TEXT_BYTES ? text : `${headBytes(text, LINE_TEXT_BYTES)}...`

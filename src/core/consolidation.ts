@@ -1,10 +1,10 @@
 /**
- * Consolidation rules (SPEC §2.8), shared by every backend: option decoding, the decay formula and
- * the merge plan. Backends only read candidates and write the results.
+ * Consolidation rules (SPEC §2.8), shared by every backend: option decoding, the run and its
+ * report, the decay formula and the merge plan. Backends only read candidates and write the results.
  */
-import { Effect } from "effect"
+import { Clock, Effect } from "effect"
 import type { InvalidInput } from "../domain/errors.js"
-import { ConsolidationOptions } from "../domain/memory.js"
+import { ConsolidationOptions, type ConsolidationReport } from "../domain/memory.js"
 import { decode, invalid } from "./decode.js"
 import { cosine } from "./vector.js"
 
@@ -20,6 +20,23 @@ export const consolidationSettings = (
     o.decayRate > 0 && o.decayRate < 1
       ? Effect.succeed(o)
       : Effect.fail(invalid("options.decayRate", "must be strictly between 0 and 1")))
+
+/**
+ * One consolidation run: decode the options, read now, let the backend decay and merge (`run`
+ * returns how many memories each step touched), and report the counts with the run's wall-clock
+ * duration.
+ */
+export const consolidationRun = <E, R>(
+  options: typeof ConsolidationOptions.Encoded | undefined,
+  run: (settings: ConsolidationSettings, now: number) => Effect.Effect<{ readonly decayed: number; readonly merged: number }, E, R>
+): Effect.Effect<ConsolidationReport, E | InvalidInput, R> =>
+  Effect.gen(function*() {
+    const settings = yield* consolidationSettings(options)
+    const started = Date.now()
+    const now = yield* Clock.currentTimeMillis
+    const { decayed, merged } = yield* run(settings, now)
+    return { decayed, merged, durationMs: Date.now() - started }
+  })
 
 /** New confidence of a stale memory. */
 export const decayed = (confidence: number, s: ConsolidationSettings): number =>

@@ -4,7 +4,7 @@ import type { InvalidInput } from "../domain/errors.js"
 import { invalid } from "./decode.js"
 
 /** Encode a sort key (strings and numbers) as an opaque cursor. */
-export const encodeCursor = (key: ReadonlyArray<string | number>): string =>
+const encodeCursor = (key: ReadonlyArray<string | number>): string =>
   Buffer.from(JSON.stringify(key), "utf8").toString("base64url")
 
 /** Decode a cursor made by `encodeCursor` whose key has the given shape. */
@@ -27,3 +27,18 @@ export const decodeCursor = <const T extends ReadonlyArray<"string" | "number">>
     }
     return Effect.succeed(parsed as never)
   })
+
+/**
+ * A page from `rows` read with one row more than `limit` (the extra row only tells that another
+ * page follows): the first `limit` items, and a cursor on the sort key of the last of them when
+ * more follow.
+ */
+export const pageOf = <A>(
+  rows: ReadonlyArray<A>,
+  limit: number,
+  key: (last: A) => ReadonlyArray<string | number>
+): { readonly items: ReadonlyArray<A>; readonly nextCursor: string | null } => {
+  const items = rows.slice(0, limit)
+  const last = items[items.length - 1]
+  return { items, nextCursor: rows.length > limit && last !== undefined ? encodeCursor(key(last)) : null }
+}

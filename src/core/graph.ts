@@ -15,11 +15,11 @@ export const entityMatches = (entity: Entity, ref: string): boolean =>
   entity.id === ref || foldName(entity.name) === foldName(ref)
 
 /** Relation order used everywhere: createdAt asc, then id asc. */
-export const relationOrder = (a: Relation, b: Relation): number =>
+const relationOrder = (a: Relation, b: Relation): number =>
   a.createdAt - b.createdAt || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)
 
 /** Largest number of partial paths kept between two depths. */
-export const MAX_FRONTIER = 10_000
+const MAX_FRONTIER = 10_000
 
 export interface GraphLookups<E> {
   /** Relations whose source is one of `sourceIds` (all relations of the agent when null), with the relation filter applied. */

@@ -1,7 +1,7 @@
 /** Reciprocal rank fusion (Cormack et al. 2009): fuse rankings without comparing their scores. */
 
 /** The constant k of RRF; 60 is the value from the original paper. */
-export const RRF_K = 60
+const RRF_K = 60
 
 /**
  * Fuse ranked id lists: score(id) = Σ 1 / (k + rank), rank starting at 1. Ties keep the order in

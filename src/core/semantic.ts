@@ -4,7 +4,7 @@
  * the order of results. Backends only store rows and run the plan.
  */
 import { Clock, Effect, Schema } from "effect"
-import type { EmbeddingSpace } from "../domain/embedding.js"
+import { EmbeddingSpace } from "../domain/embedding.js"
 import type { InvalidEmbedding, InvalidInput } from "../domain/errors.js"
 import { AgentId, MemoryId, mintMemoryId } from "../domain/ids.js"
 import { jsonEquals, type JsonObject } from "../domain/json.js"
@@ -15,6 +15,7 @@ import {
   RecallQuery,
   RememberInput
 } from "../domain/memory.js"
+import type { StoreOptions } from "../domain/options.js"
 import { DEFAULT_MAX_CONTENT_BYTES, utf8Length } from "../domain/text.js"
 import { decode, invalid } from "./decode.js"
 import { reciprocalRankFusion } from "./rrf.js"
@@ -27,8 +28,29 @@ export interface SemanticLimits {
   readonly maxContentBytes?: number
 }
 
+const decodeStoreOptions = decode(
+  Schema.Struct({
+    embedding: EmbeddingSpace,
+    maxContentBytes: Schema.optional(Schema.Int.pipe(Schema.positive()))
+  }),
+  "options"
+)
+
+/** The limits of a store with these options. */
+export const semanticLimits = (options: {
+  readonly embedding: EmbeddingSpace
+  readonly maxContentBytes?: number | undefined
+}): SemanticLimits => ({
+  space: options.embedding,
+  ...(options.maxContentBytes === undefined ? {} : { maxContentBytes: options.maxContentBytes })
+})
+
+/** Check a store's options (a valid embedding space, a positive content limit); its limits. */
+export const checkStoreOptions = (options: StoreOptions): Effect.Effect<SemanticLimits, InvalidInput> =>
+  Effect.map(decodeStoreOptions({ embedding: options.embedding, maxContentBytes: options.maxContentBytes }), semanticLimits)
+
 /** Most memories one `rememberMany` call may carry. */
-export const MAX_BATCH = 10_000
+const MAX_BATCH = 10_000
 
 const decodeRemember = decode(RememberInput, "input")
 const decodeQuery = decode(RecallQuery, "query")
@@ -47,7 +69,7 @@ export interface Filter {
 }
 
 /** Check content size and the vector, mint the id if none was given, stamp now. */
-export const prepareMemory = (
+const prepareMemory = (
   input: typeof RememberInput.Type,
   limits: SemanticLimits,
   now: number,

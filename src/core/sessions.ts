@@ -2,21 +2,29 @@
  * The session operations written once over the backend primitives (SPEC §2.4): create,
  * appendCanonical (atomic through `modifyCanonical`), canonicalContext and storeSummary.
  */
-import { Effect, Schema } from "effect"
-import { AgentId, mintSessionId } from "../domain/ids.js"
-import { Message, type MessageInput } from "../domain/session.js"
-import { Name, Text } from "../domain/text.js"
+import { Effect } from "effect"
+import { mintSessionId } from "../domain/ids.js"
+import type { CanonicalSession, MessageInput } from "../domain/session.js"
 import type { SessionDerived, SessionPrimitives } from "../services/SessionStore.js"
 import { appendAndCompact, DEFAULT_THRESHOLD, KEEP_RECENT } from "./compaction.js"
-import { decode } from "./decode.js"
+import { sessionInputs } from "./inputs.js"
 
-const decodeAgent = decode(AgentId, "agentId")
-const decodeLabel = decode(Name, "label")
-const decodeMessages = decode(Schema.Array(Message), "messages")
-const decodeThreshold = decode(Schema.Int.pipe(Schema.between(1, 1_000_000)), "threshold")
-const decodeWindow = decode(Schema.Int.pipe(Schema.between(0, 1_000_000)), "window")
-// The summary is stored text like any other (R-DOM-4): no NUL, well-formed Unicode.
-const decodeSummary = decode(Text, "summary")
+const {
+  agentId: decodeAgent,
+  label: decodeLabel,
+  messages: decodeMessages,
+  summary: decodeSummary,
+  threshold: decodeThreshold,
+  window: decodeWindow
+} = sessionInputs
+
+/** The canonical session of an agent that has none stored: no messages, no summary, updated now. */
+export const emptyCanonical = (agentId: string, now: number): CanonicalSession => ({
+  agentId: agentId as CanonicalSession["agentId"],
+  messages: [],
+  summary: null,
+  updatedAt: now
+})
 
 /** The full SessionStore service from a backend's primitives. */
 export const makeSessionStore = (p: SessionPrimitives): SessionPrimitives & SessionDerived => ({

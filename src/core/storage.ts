@@ -1,6 +1,7 @@
-/** Mapping driver failures to the typed `StorageError` every service method declares. */
-import { Effect } from "effect"
-import { type BackendName, StorageError } from "../domain/errors.js"
+/**
+ * Describing driver failures for the typed `StorageError` every service method declares (each
+ * backend maps its driver's errors with this description).
+ */
 
 /** A short, secret-free description of a driver failure. */
 export const describe = (cause: unknown): string => {
@@ -10,8 +11,3 @@ export const describe = (cause: unknown): string => {
   }
   return String(cause)
 }
-
-/** Turn any failure of `self` into a `StorageError` for `backend`/`operation`. */
-export const refail = (backend: BackendName, operation: string) =>
-<A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, StorageError, R> =>
-  Effect.mapError(self, (cause) => new StorageError({ backend, operation, message: describe(cause), cause }))

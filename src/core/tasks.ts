@@ -3,8 +3,28 @@
  * fencing by attempt, and the state each transition produces. SQL backends express `claimable` and
  * `claimOrder` in SQL; the fencing check and transitions are applied here to the row they locked.
  */
-import { StaleAttempt, TaskNotClaimed } from "../domain/errors.js"
-import type { Task } from "../domain/task.js"
+import { StaleAttempt, TaskNotClaimed, TaskNotFound } from "../domain/errors.js"
+import type { TaskId } from "../domain/ids.js"
+import type { Task, TaskInput } from "../domain/task.js"
+
+/** A newly posted task: pending, never claimed, created and updated now. */
+export const posted = (id: TaskId, input: typeof TaskInput.Type, now: number): Task => ({
+  id,
+  title: input.title,
+  description: input.description,
+  status: "pending",
+  priority: input.priority,
+  assignedTo: input.assignedTo ?? null,
+  createdBy: input.createdBy ?? null,
+  claimedBy: null,
+  attempt: 0,
+  leaseExpiresAt: null,
+  result: null,
+  error: null,
+  createdAt: now,
+  updatedAt: now,
+  completedAt: null
+})
 
 /** True when `agentId` may claim `task` at `now`: pending, or in progress with an expired lease. */
 export const claimable = (task: Task, agentId: string, now: number): boolean =>
@@ -45,6 +65,25 @@ export const fence = (
   }
   return undefined
 }
+
+/** Why a heartbeat, completion or failure was refused. */
+export type TaskRefusal = TaskNotFound | StaleAttempt | TaskNotClaimed
+
+export const isRefusal = (r: Task | TaskRefusal): r is TaskRefusal =>
+  r instanceof TaskNotFound || r instanceof StaleAttempt || r instanceof TaskNotClaimed
+
+/**
+ * A fenced transition of the task stored under `id` (`task`, undefined when there is none): the
+ * task after `next` when the caller holds its current claim, otherwise the refusal. Backends that
+ * read the row and write it back under one lock apply this to the row they read.
+ */
+export const fencedTransition = (
+  id: string,
+  task: Task | undefined,
+  caller: { readonly agentId: string; readonly attempt: number },
+  next: (task: Task) => Task
+): Task | TaskRefusal =>
+  task === undefined ? new TaskNotFound({ taskId: id }) : fence(task, caller.agentId, caller.attempt) ?? next(task)
 
 export const heartbeated = (task: Task, leaseMs: number, now: number): Task => ({
   ...task,

@@ -20,7 +20,7 @@ export const EXPORT_PAGE = 1000
  * What to do with an imported audit entry given the target's head: append it when it continues the
  * chain, skip it when the target already holds exactly this entry, refuse anything else.
  */
-export const auditImportAction = (
+const auditImportAction = (
   head: AuditHead,
   entry: AuditEntry,
   storedHashAtSeq: (seq: number) => string | undefined
@@ -33,6 +33,30 @@ export const auditImportAction = (
   }
   const step = verifyStep({ nextSeq: head.seq + 1, prevHash: head.hash }, entry)
   return step instanceof AuditIntegrityError ? step : "append"
+}
+
+/**
+ * The audit records of an import batch that continue the target's chain from `head`, in batch
+ * order (entries the target already holds are skipped), or the error for the first record that
+ * does neither. Backends check this before writing anything, so a refused import writes nothing.
+ */
+export const auditAppends = (
+  head: AuditHead,
+  records: ReadonlyArray<MainRecord>,
+  storedHashAtSeq: (seq: number) => string | undefined
+): ReadonlyArray<Extract<MainRecord, { readonly kind: "audit" }>> | AuditIntegrityError => {
+  let at = head
+  const appends: Array<Extract<MainRecord, { readonly kind: "audit" }>> = []
+  for (const r of records) {
+    if (r.kind !== "audit") continue
+    const action = auditImportAction(at, r, storedHashAtSeq)
+    if (action instanceof AuditIntegrityError) return action
+    if (action === "append") {
+      appends.push(r)
+      at = { seq: r.seq, hash: r.hash }
+    }
+  }
+  return appends
 }
 
 /** Check imported memories against the target's embedding space. */

@@ -59,6 +59,3 @@ export const cosine = (a: ReadonlyArray<number>, b: ReadonlyArray<number>): numb
   }
   return na === 0 || nb === 0 ? 0 : dot / Math.sqrt(na * nb)
 }
-
-/** Round every value to float32, as the stores do (for vectors read back from a driver). */
-export const toFloat32 = (vector: ArrayLike<number>): ReadonlyArray<number> => Array.from(vector, Math.fround)

@@ -3,10 +3,10 @@ import type { BudgetWindow } from "../domain/errors.js"
 import { DAY_MS, HOUR_MS } from "../domain/time.js"
 
 /** Start of UTC day containing `now`. */
-export const utcDayStart = (now: number): number => Math.floor(now / DAY_MS) * DAY_MS
+const utcDayStart = (now: number): number => Math.floor(now / DAY_MS) * DAY_MS
 
 /** Start of the UTC month containing `now`. */
-export const utcMonthStart = (now: number): number => {
+const utcMonthStart = (now: number): number => {
   const d = new Date(now)
   return Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), 1)
 }

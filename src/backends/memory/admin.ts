@@ -1,17 +1,17 @@
 /** MainStoreAdmin and SemanticStoreAdmin in memory. */
 import { Effect, Option, Stream } from "effect"
-import { decode } from "../../core/decode.js"
-import { compareCodePoints } from "../../core/order.js"
 import { headOf } from "../../core/audit.js"
-import { auditImportAction, checkMemoryRecords } from "../../core/transfer.js"
+import { adminInputs } from "../../core/inputs.js"
+import { compareCodePoints } from "../../core/order.js"
+import { auditAppends, checkMemoryRecords } from "../../core/transfer.js"
 import type { EmbeddingSpace } from "../../domain/embedding.js"
 import { AuditIntegrityError } from "../../domain/errors.js"
-import { AgentId } from "../../domain/ids.js"
+import type { AgentId } from "../../domain/ids.js"
 import type { MainRecord, MemoryRecord } from "../../domain/transfer.js"
 import { MainStoreAdmin, SemanticStoreAdmin } from "../../services/Admin.js"
 import { bucket, type MemoryDb } from "./client.js"
 
-const agentId = decode(AgentId, "agentId")
+const { agentId } = adminInputs
 const byCodePoint = <A>(key: (a: A) => string) => (a: A, b: A) => compareCodePoints(key(a), key(b))
 
 export const makeMain = (db: MemoryDb) =>
@@ -37,17 +37,12 @@ export const makeMain = (db: MemoryDb) =>
     import: (records) =>
       Effect.suspend(() => {
         // Check the audit records first, so a refused import writes nothing (one call, one transaction).
-        let head = headOf(Option.fromNullable(db.audit[db.audit.length - 1]))
-        const appends: Array<MainRecord & { kind: "audit" }> = []
-        for (const r of records) {
-          if (r.kind !== "audit") continue
-          const action = auditImportAction(head, r, (seq) => db.audit.find((e) => e.seq === seq)?.hash)
-          if (action instanceof AuditIntegrityError) return Effect.fail(action)
-          if (action === "append") {
-            appends.push(r)
-            head = { seq: r.seq, hash: r.hash }
-          }
-        }
+        const appends = auditAppends(
+          headOf(Option.fromNullable(db.audit[db.audit.length - 1])),
+          records,
+          (seq) => db.audit.find((e) => e.seq === seq)?.hash
+        )
+        if (appends instanceof AuditIntegrityError) return Effect.fail(appends)
         for (const r of records) {
           const { kind: _, ...row } = r
           switch (r.kind) {

@@ -1,13 +1,11 @@
 /** AuditLog in memory; hashing and verification come from src/core/audit.ts. */
 import { Clock, Effect, Option } from "effect"
-import { decode } from "../../core/decode.js"
 import { headOf, nextEntry, verifyChain } from "../../core/audit.js"
-import { AuditInput, AuditQuery } from "../../domain/audit.js"
+import { auditInputs } from "../../core/inputs.js"
 import { AuditLog } from "../../services/AuditLog.js"
 import type { MemoryDb } from "./client.js"
 
-const auditInput = decode(AuditInput, "input")
-const auditQuery = decode(AuditQuery, "query")
+const { auditInput, auditQuery } = auditInputs
 
 const page = (db: MemoryDb) => (afterSeq: number, limit: number) =>
   Effect.sync(() => db.audit.filter((e) => e.seq > afterSeq).sort((a, b) => a.seq - b.seq).slice(0, limit))
@@ -30,7 +28,7 @@ export const make = (db: MemoryDb) =>
         }),
       entries: (query) =>
         Effect.gen(function*() {
-          const q = yield* auditQuery(query ?? {})
+          const q = yield* auditQuery(query)
           return db.audit
             .filter((e) => (q.agentId === undefined || e.agentId === q.agentId) && e.seq >= (q.fromSeq ?? 1))
             .sort((a, b) => a.seq - b.seq)

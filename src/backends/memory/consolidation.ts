@@ -1,6 +1,6 @@
 /** Consolidation over the in-memory memories. */
-import { Clock, Effect } from "effect"
-import { consolidationSettings, decayed, isStale, planMerges } from "../../core/consolidation.js"
+import { Effect } from "effect"
+import { consolidationRun, decayed, isStale, planMerges } from "../../core/consolidation.js"
 import type { Memory } from "../../domain/memory.js"
 import { Consolidation } from "../../services/Consolidation.js"
 import type { MemoryDb } from "./client.js"
@@ -8,11 +8,8 @@ import type { MemoryDb } from "./client.js"
 export const make = (db: MemoryDb) =>
   Consolidation.of({
     consolidate: (options) =>
-      Effect.gen(function*() {
-        const s = yield* consolidationSettings(options)
-        const started = Date.now()
-        const now = yield* Clock.currentTimeMillis
-        return yield* Effect.sync(() => {
+      consolidationRun(options, (s, now) =>
+        Effect.sync(() => {
           let decayedCount = 0
           for (const m of db.memories.values()) {
             if (isStale(m.accessedAt, m.confidence, now, s)) {
@@ -38,7 +35,6 @@ export const make = (db: MemoryDb) =>
               merged += p.others.length
             }
           }
-          return { decayed: decayedCount, merged, durationMs: Date.now() - started }
-        })
-      })
+          return { decayed: decayedCount, merged }
+        }))
   })

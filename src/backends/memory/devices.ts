@@ -1,15 +1,12 @@
 /** DeviceStore in memory. */
 import { Clock, Effect, Option } from "effect"
-import { decode } from "../../core/decode.js"
+import { deviceInputs } from "../../core/inputs.js"
 import { compareCodePoints } from "../../core/order.js"
-import { Device } from "../../domain/device.js"
 import { DeviceNotFound } from "../../domain/errors.js"
-import { DeviceId } from "../../domain/ids.js"
 import { DeviceStore } from "../../services/DeviceStore.js"
 import type { MemoryDb } from "./client.js"
 
-const deviceId = decode(DeviceId, "deviceId")
-const deviceInput = decode(Device, "device")
+const { deviceId, deviceInput } = deviceInputs
 
 export const make = (db: MemoryDb) =>
   DeviceStore.of({

@@ -3,20 +3,13 @@
  * (SPEC R-BE-7) — for users' own specs and as the reference the conformance suites are checked against.
  */
 import { Config, Context, Effect, Layer } from "effect"
+import { semanticLimits } from "../../core/semantic.js"
+import { mainContext, semanticContext } from "../../core/storeLayers.js"
 import type { EmbeddingSpace } from "../../domain/embedding.js"
 import type { AuditIntegrityError } from "../../domain/errors.js"
 import type { StoreOptions } from "../../domain/options.js"
 import type { EngramServices } from "../../services/index.js"
-import { MainStoreAdmin, SemanticStoreAdmin } from "../../services/Admin.js"
-import { AuditLog } from "../../services/AuditLog.js"
-import { Consolidation } from "../../services/Consolidation.js"
-import { DeviceStore } from "../../services/DeviceStore.js"
-import { KnowledgeStore } from "../../services/KnowledgeStore.js"
-import { SemanticStore } from "../../services/SemanticStore.js"
-import { SessionStore } from "../../services/SessionStore.js"
-import { StructuredStore } from "../../services/StructuredStore.js"
-import { TaskQueue } from "../../services/TaskQueue.js"
-import { UsageStore } from "../../services/UsageStore.js"
+import type { MainStoreAdmin, SemanticStoreAdmin } from "../../services/Admin.js"
 import * as Admin from "./admin.js"
 import * as Audit from "./audit.js"
 import { makeDb, type MemoryDb } from "./client.js"
@@ -44,20 +37,23 @@ export const make = (
 ): Effect.Effect<Context.Context<MemoryServices>, AuditIntegrityError> =>
   Effect.gen(function*() {
     const db = existing ?? makeDb()
-    const limits = { space: options.embedding, ...(options.maxContentBytes === undefined ? {} : { maxContentBytes: options.maxContentBytes }) }
     const audit = yield* Audit.make(db)
-    return Context.make(StructuredStore, Structured.make(db)).pipe(
-      Context.add(SemanticStore, Semantic.make(db, limits)),
-      Context.add(Consolidation, Consolidate.make(db)),
-      Context.add(KnowledgeStore, Knowledge.make(db)),
-      Context.add(SessionStore, Sessions.make(db)),
-      Context.add(UsageStore, Usage.make(db)),
-      Context.add(DeviceStore, Devices.make(db)),
-      Context.add(TaskQueue, Tasks.make(db)),
-      Context.add(AuditLog, audit),
-      Context.add(MainStoreAdmin, Admin.makeMain(db)),
-      Context.add(SemanticStoreAdmin, Admin.makeSemantic(db, options.embedding))
-    )
+    const main = mainContext({
+      structured: Structured.make(db),
+      knowledge: Knowledge.make(db),
+      sessions: Sessions.make(db),
+      usage: Usage.make(db),
+      devices: Devices.make(db),
+      tasks: Tasks.make(db),
+      audit,
+      admin: Admin.makeMain(db)
+    })
+    const semantic = semanticContext({
+      semantic: Semantic.make(db, semanticLimits(options)),
+      consolidation: Consolidate.make(db),
+      admin: Admin.makeSemantic(db, options.embedding)
+    })
+    return Context.merge(main, semantic)
   })
 
 /** A fresh in-memory store per layer build. */

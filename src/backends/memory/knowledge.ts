@@ -1,18 +1,13 @@
 /** KnowledgeStore in memory. */
 import { Clock, Effect, Option } from "effect"
 import { EntityNotFound } from "../../domain/errors.js"
-import { AgentId, EntityId, mintEntityId, mintRelationId } from "../../domain/ids.js"
-import { EntityInput, GraphQuery, RelationInput } from "../../domain/knowledge.js"
-import { decode } from "../../core/decode.js"
+import { mintEntityId, mintRelationId } from "../../domain/ids.js"
 import { entityMatches, traverse } from "../../core/graph.js"
+import { knowledgeInputs } from "../../core/inputs.js"
 import { KnowledgeStore } from "../../services/KnowledgeStore.js"
 import { bucket, type MemoryDb } from "./client.js"
 
-const agentId = decode(AgentId, "agentId")
-const entityId = decode(EntityId, "id")
-const entityInput = decode(EntityInput, "input")
-const relationInput = decode(RelationInput, "input")
-const graphQuery = decode(GraphQuery, "query")
+const { agentId, entityId, entityInput, graphQuery, relationInput } = knowledgeInputs
 
 export const make = (db: MemoryDb) =>
   KnowledgeStore.of({

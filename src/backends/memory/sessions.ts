@@ -1,23 +1,14 @@
 /** SessionStore primitives in memory; the derived operations come from src/core/sessions.ts. */
 import { Clock, Effect, Option } from "effect"
 import { DuplicateLabel, SessionNotFound } from "../../domain/errors.js"
-import { AgentId, SessionId } from "../../domain/ids.js"
-import { CanonicalInput, SessionInput, type SessionSummary } from "../../domain/session.js"
-import { Name } from "../../domain/text.js"
-import { Schema } from "effect"
-import { decode } from "../../core/decode.js"
+import type { SessionSummary } from "../../domain/session.js"
+import { sessionInputs } from "../../core/inputs.js"
 import { compareCodePoints } from "../../core/order.js"
-import { makeSessionStore } from "../../core/sessions.js"
+import { emptyCanonical, makeSessionStore } from "../../core/sessions.js"
 import { SessionStore } from "../../services/SessionStore.js"
 import type { MemoryDb } from "./client.js"
 
-const agentId = decode(AgentId, "agentId")
-const sessionId = decode(SessionId, "id")
-const sessionInput = decode(SessionInput, "session")
-const canonicalInput = decode(CanonicalInput, "canonical")
-const label = decode(Name, "label")
-const optionalLabel = decode(Schema.NullOr(Name), "label")
-const listOptions = decode(Schema.Struct({ agentId: Schema.optional(AgentId) }), "options")
+const { agentId, canonicalInput, label, listOptions, optionalLabel, sessionId, sessionInput } = sessionInputs
 
 const labelTaken = (db: MemoryDb, agent: string, l: string | null, except: string): boolean =>
   l !== null && [...db.sessions.values()].some((s) => s.agentId === agent && s.label === l && s.id !== except)
@@ -62,7 +53,7 @@ export const make = (db: MemoryDb) =>
         })),
     list: (options) =>
       Effect.gen(function*() {
-        const o = yield* listOptions(options ?? {})
+        const o = yield* listOptions(options)
         return [...db.sessions.values()]
           .filter((s) => o.agentId === undefined || s.agentId === o.agentId)
           .sort((x, y) => y.updatedAt - x.updatedAt || compareCodePoints(y.id, x.id))
@@ -98,7 +89,7 @@ export const make = (db: MemoryDb) =>
       Effect.gen(function*() {
         const agent = yield* agentId(a)
         const now = yield* Clock.currentTimeMillis
-        return db.canonical.get(agent) ?? { agentId: agent, messages: [], summary: null, updatedAt: now }
+        return db.canonical.get(agent) ?? emptyCanonical(agent, now)
       }),
     saveCanonical: (input) =>
       Effect.gen(function*() {
@@ -114,7 +105,7 @@ export const make = (db: MemoryDb) =>
         const agent = yield* agentId(a)
         const now = yield* Clock.currentTimeMillis
         return yield* Effect.sync(() => {
-          const current = db.canonical.get(agent) ?? { agentId: agent, messages: [], summary: null, updatedAt: now }
+          const current = db.canonical.get(agent) ?? emptyCanonical(agent, now)
           // A copy, like `save`: the caller's message objects (tool inputs are decoded by reference)
           // must not alias what is stored.
           const next = structuredClone(f(current, now))

@@ -1,20 +1,12 @@
 /** StructuredStore in memory. */
 import { Clock, Effect, Option } from "effect"
-import { AgentId } from "../../domain/ids.js"
-import { Json } from "../../domain/json.js"
-import { AgentInput, Key, KvListOptions } from "../../domain/structured.js"
-import { decode } from "../../core/decode.js"
-import { decodeCursor, encodeCursor } from "../../core/cursor.js"
+import { decodeCursor, pageOf } from "../../core/cursor.js"
+import { structuredInputs } from "../../core/inputs.js"
 import { compareCodePoints } from "../../core/order.js"
 import { StructuredStore } from "../../services/StructuredStore.js"
 import { bucket, type MemoryDb } from "./client.js"
 
-const agentId = decode(AgentId, "agentId")
-const key = decode(Key, "key")
-const value = decode(Json, "value")
-const listOptions = decode(KvListOptions, "options")
-const agentInput = decode(AgentInput, "agent")
-const agentRef = decode(AgentId, "id")
+const { agentId, agentInput, agentRef, key, listOptions, value } = structuredInputs
 
 export const make = (db: MemoryDb) =>
   StructuredStore.of({
@@ -42,18 +34,15 @@ export const make = (db: MemoryDb) =>
     list: (a, options) =>
       Effect.gen(function*() {
         const agent = yield* agentId(a)
-        const o = yield* listOptions(options ?? {})
+        const o = yield* listOptions(options)
         const after = o.cursor === undefined ? undefined : (yield* decodeCursor(o.cursor, ["string"]))[0]
         const prefix = o.prefix ?? ""
         const keys = [...(db.kv.get(agent)?.keys() ?? [])]
           .filter((k) => k.startsWith(prefix) && (after === undefined || compareCodePoints(k, after) > 0))
           .sort(compareCodePoints)
-        const page = keys.slice(0, o.limit)
+        const page = pageOf(keys, o.limit, (k) => [k])
         const rows = db.kv.get(agent)!
-        return {
-          items: page.map((k) => ({ key: k, ...rows.get(k)! })),
-          nextCursor: keys.length > o.limit ? encodeCursor([page[page.length - 1]!]) : null
-        }
+        return { items: page.items.map((k) => ({ key: k, ...rows.get(k)! })), nextCursor: page.nextCursor }
       }),
     saveAgent: (input) =>
       Effect.gen(function*() {

@@ -1,30 +1,24 @@
 /** TaskQueue in memory; the claim, fencing and transition rules come from src/core/tasks.ts. */
 import { Clock, Effect, Option } from "effect"
-import { decodeCursor, encodeCursor } from "../../core/cursor.js"
-import { decode } from "../../core/decode.js"
-import { claimable, claimed, claimOrder, completed, failed, fence, heartbeated } from "../../core/tasks.js"
-import { TaskNotFound } from "../../domain/errors.js"
-import { AgentId, mintTaskId, TaskId } from "../../domain/ids.js"
+import { decodeCursor, pageOf } from "../../core/cursor.js"
+import { taskInputs } from "../../core/inputs.js"
 import {
-  ClaimOptions,
-  CompleteInput,
-  FailInput,
-  HeartbeatInput,
-  type Task,
-  TaskInput,
-  TaskListOptions
-} from "../../domain/task.js"
+  claimable,
+  claimed,
+  claimOrder,
+  completed,
+  failed,
+  fencedTransition,
+  heartbeated,
+  isRefusal,
+  posted
+} from "../../core/tasks.js"
+import { mintTaskId } from "../../domain/ids.js"
+import type { Task } from "../../domain/task.js"
 import { TaskQueue } from "../../services/TaskQueue.js"
 import type { MemoryDb } from "./client.js"
 
-const taskInput = decode(TaskInput, "input")
-const agentId = decode(AgentId, "agentId")
-const taskId = decode(TaskId, "taskId")
-const claimOptions = decode(ClaimOptions, "options")
-const heartbeatInput = decode(HeartbeatInput, "input")
-const completeInput = decode(CompleteInput, "input")
-const failInput = decode(FailInput, "input")
-const listOptions = decode(TaskListOptions, "options")
+const { agentId, claimOptions, completeInput, failInput, heartbeatInput, listOptions, taskId, taskInput } = taskInputs
 
 /** Newest first: createdAt desc, then id desc. */
 const newest = (a: Task, b: Task) => b.createdAt - a.createdAt || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0)
@@ -38,13 +32,10 @@ export const make = (db: MemoryDb) => {
   ) =>
     Effect.gen(function*() {
       const now = yield* Clock.currentTimeMillis
-      const task = db.tasks.get(id)
-      if (task === undefined) return yield* new TaskNotFound({ taskId: id })
-      const refused = fence(task, input.agentId, input.attempt)
-      if (refused !== undefined) return yield* refused
-      const updated = next(task, now)
-      db.tasks.set(id, updated)
-      return updated
+      const result = fencedTransition(id, db.tasks.get(id), input, (task) => next(task, now))
+      if (isRefusal(result)) return yield* result
+      db.tasks.set(id, result)
+      return result
     })
 
   return TaskQueue.of({
@@ -53,31 +44,13 @@ export const make = (db: MemoryDb) => {
         const t = yield* taskInput(input)
         const now = yield* Clock.currentTimeMillis
         const id = yield* mintTaskId
-        yield* Effect.sync(() =>
-          db.tasks.set(id, {
-            id,
-            title: t.title,
-            description: t.description,
-            status: "pending",
-            priority: t.priority,
-            assignedTo: t.assignedTo ?? null,
-            createdBy: t.createdBy ?? null,
-            claimedBy: null,
-            attempt: 0,
-            leaseExpiresAt: null,
-            result: null,
-            error: null,
-            createdAt: now,
-            updatedAt: now,
-            completedAt: null
-          })
-        )
+        yield* Effect.sync(() => db.tasks.set(id, posted(id, t, now)))
         return id
       }),
     claim: (a, options) =>
       Effect.gen(function*() {
         const agent = yield* agentId(a)
-        const o = yield* claimOptions(options ?? {})
+        const o = yield* claimOptions(options)
         const now = yield* Clock.currentTimeMillis
         return yield* Effect.sync(() => {
           const best = [...db.tasks.values()].filter((t) => claimable(t, agent, now)).sort(claimOrder)[0]
@@ -105,7 +78,7 @@ export const make = (db: MemoryDb) => {
     get: (i) => Effect.map(taskId(i), (id) => Option.fromNullable(db.tasks.get(id))),
     list: (options) =>
       Effect.gen(function*() {
-        const o = yield* listOptions(options ?? {})
+        const o = yield* listOptions(options)
         const after = o.cursor === undefined ? undefined : yield* decodeCursor(o.cursor, ["number", "string"])
         const all = [...db.tasks.values()]
           .filter((t) =>
@@ -114,9 +87,7 @@ export const make = (db: MemoryDb) => {
             (after === undefined || t.createdAt < after[0] || (t.createdAt === after[0] && t.id < after[1]))
           )
           .sort(newest)
-        const items = all.slice(0, o.limit)
-        const last = items[items.length - 1]
-        return { items, nextCursor: all.length > o.limit && last !== undefined ? encodeCursor([last.createdAt, last.id]) : null }
+        return pageOf(all, o.limit, (last) => [last.createdAt, last.id])
       })
   })
 }

@@ -1,22 +1,15 @@
 /** UsageStore in memory. */
-import { Clock, Effect, Option, Schema } from "effect"
+import { Clock, Effect, Option } from "effect"
 import { admissionRefused, budgetExceeded } from "../../core/budget.js"
-import { decode } from "../../core/decode.js"
+import { usageInputs } from "../../core/inputs.js"
 import { compareCodePoints } from "../../core/order.js"
+import { newUsageEvent } from "../../core/usage.js"
 import { breakdownStart, retentionCutoff, utcDate, windowStart } from "../../core/windows.js"
 import type { BudgetWindow } from "../../domain/errors.js"
-import { AgentId, mintUsageEventId } from "../../domain/ids.js"
-import { Budget, BudgetLimits, SpendQuery, type UsageEvent, UsageInput } from "../../domain/usage.js"
 import { UsageStore } from "../../services/UsageStore.js"
 import type { MemoryDb } from "./client.js"
 
-const usageInput = decode(UsageInput, "input")
-const spendQuery = decode(SpendQuery, "query")
-const optionalAgent = decode(Schema.UndefinedOr(AgentId), "agentId")
-const limitsInput = decode(BudgetLimits, "limits")
-const budgetInput = decode(Budget, "budget")
-const days = decode(Schema.Int.pipe(Schema.between(1, 36_500)), "days")
-const retentionDays = decode(Schema.Int.pipe(Schema.between(0, 36_500)), "days")
+const { budgetInput, days, limitsInput, optionalAgent, retentionDays, spendQuery, usageInput } = usageInputs
 
 const spent = (db: MemoryDb, agentId: string | undefined, window: BudgetWindow, now: number): number => {
   const start = windowStart(window, now)
@@ -25,14 +18,12 @@ const spent = (db: MemoryDb, agentId: string | undefined, window: BudgetWindow, 
   return sum
 }
 
-export const make = (db: MemoryDb) => {
-  const newEvent = (input: typeof UsageInput.Type, now: number) =>
-    Effect.map(mintUsageEventId, (id): UsageEvent => ({ id, ...input, timestamp: now }))
-  return UsageStore.of({
+export const make = (db: MemoryDb) =>
+  UsageStore.of({
     record: (input) =>
       Effect.gen(function*() {
         const u = yield* usageInput(input)
-        const event = yield* newEvent(u, yield* Clock.currentTimeMillis)
+        const event = yield* newUsageEvent(u, yield* Clock.currentTimeMillis)
         yield* Effect.sync(() => db.usage.push(event))
         return event
       }),
@@ -108,7 +99,7 @@ export const make = (db: MemoryDb) => {
         const agent = yield* optionalAgent(a)
         const limits = yield* limitsInput(l)
         const now = yield* Clock.currentTimeMillis
-        const error = budgetExceeded(agent === undefined ? "global" : "agent", agent, limits, (w) => spent(db, agent, w, now))
+        const error = budgetExceeded(agent, limits, (w) => spent(db, agent, w, now))
         if (error !== undefined) return yield* error
       }),
     recordWithinBudget: (input, b) =>
@@ -116,11 +107,9 @@ export const make = (db: MemoryDb) => {
         const u = yield* usageInput(input)
         const budget = yield* budgetInput(b)
         const now = yield* Clock.currentTimeMillis
-        const event = yield* newEvent(u, now)
+        const event = yield* newUsageEvent(u, now)
         const error = yield* Effect.sync(() => {
-          const refused =
-            admissionRefused("agent", u.agentId, budget.agent, (w) => spent(db, u.agentId, w, now), u.costUsd) ??
-              admissionRefused("global", undefined, budget.global, (w) => spent(db, undefined, w, now), u.costUsd)
+          const refused = admissionRefused(u, budget, (w) => spent(db, u.agentId, w, now), (w) => spent(db, undefined, w, now))
           if (refused === undefined) db.usage.push(event)
           return refused
         })
@@ -128,4 +117,3 @@ export const make = (db: MemoryDb) => {
         return event
       })
   })
-}

@@ -6,12 +6,12 @@
  */
 import { Chunk, Effect, Option, Redacted, Stream } from "effect"
 import { headOf } from "../../core/audit.js"
-import { decode } from "../../core/decode.js"
 import { foldName } from "../../core/graph.js"
-import { auditImportAction, checkMemoryRecords, EXPORT_PAGE, MAIN_KIND_ORDER } from "../../core/transfer.js"
+import { adminInputs } from "../../core/inputs.js"
+import { auditAppends, checkMemoryRecords, EXPORT_PAGE, MAIN_KIND_ORDER } from "../../core/transfer.js"
 import type { EmbeddingSpace } from "../../domain/embedding.js"
 import { AuditIntegrityError, type StoreFailure } from "../../domain/errors.js"
-import { AgentId, type UsageEventId } from "../../domain/ids.js"
+import type { AgentId, UsageEventId } from "../../domain/ids.js"
 import type { Json } from "../../domain/json.js"
 import type { MainRecord, MemoryRecord } from "../../domain/transfer.js"
 import { MainStoreAdmin, SemanticStoreAdmin } from "../../services/Admin.js"
@@ -24,7 +24,7 @@ import { type CanonicalRow, SESSION_COLUMNS, type SessionRow, toCanonical, toSes
 import { AGENT_COLUMNS, type AgentRow, toAgent } from "./structured.js"
 import { TASK_COLUMNS, type TaskRow, toTask } from "./tasks.js"
 
-const agentId = decode(AgentId, "agentId")
+const { agentId } = adminInputs
 
 /**
  * A table read in pages of `EXPORT_PAGE` rows in primary-key order, each page starting after the
@@ -158,27 +158,24 @@ const upsert = (r: Exclude<MainRecord, { readonly kind: "audit" }>): Statement =
   }
 }
 
-/** The audit records of a batch that continue the chain; fails when one does not (nothing is written). */
-const auditAppends = (q: Queryable, records: ReadonlyArray<MainRecord>) =>
+/**
+ * The audit records of a batch that continue the chain (the core's `auditAppends`, over the stored
+ * hashes of the seqs the batch repeats, read in one statement); fails when one does not, before
+ * anything is written.
+ */
+const storedAuditAppends = (q: Queryable, records: ReadonlyArray<MainRecord>) =>
   Effect.gen(function*() {
     const audits = records.flatMap((r) => (r.kind === "audit" ? [r] : []))
     if (audits.length === 0) return []
-    let head = headOf(yield* lastEntry(q))
+    const head = headOf(yield* lastEntry(q))
     const stored = new Map(
       (yield* q.query<{ seq: number; hash: string }>({
         text: "SELECT seq, hash FROM audit_log WHERE seq = ANY($1::bigint[])",
         values: [audits.filter((r) => r.seq <= head.seq).map((r) => r.seq)]
       })).map((r) => [r.seq, r.hash])
     )
-    const appends: Array<typeof audits[number]> = []
-    for (const r of audits) {
-      const action = auditImportAction(head, r, (seq) => stored.get(seq))
-      if (action instanceof AuditIntegrityError) return yield* action
-      if (action === "append") {
-        appends.push(r)
-        head = { seq: r.seq, hash: r.hash }
-      }
-    }
+    const appends = auditAppends(head, audits, (seq) => stored.get(seq))
+    if (appends instanceof AuditIntegrityError) return yield* appends
     return appends
   })
 
@@ -233,7 +230,7 @@ export const makeMain = (client: PgClient) => {
         Effect.gen(function*() {
           // Appends to the chain are serialised with AuditLog.append by the same lock.
           yield* q.execute({ text: "SELECT pg_advisory_xact_lock($1::bigint)", values: [auditLock(client)] })
-          const appends = yield* auditAppends(q, records)
+          const appends = yield* storedAuditAppends(q, records)
           // Dependencies first (entities before their relations), whatever order the batch has.
           const ordered = [...records].sort((a, b) => kindRank.get(a.kind)! - kindRank.get(b.kind)!)
           for (const r of ordered) if (r.kind !== "audit") yield* q.execute(upsert(r))

@@ -5,15 +5,14 @@
  * turns a missed lock into an error rather than a fork.
  */
 import { Clock, Effect, Option } from "effect"
-import { decode } from "../../core/decode.js"
 import { headOf, nextEntry, verifyChain } from "../../core/audit.js"
-import { type AuditEntry, AuditInput, AuditQuery } from "../../domain/audit.js"
+import { auditInputs } from "../../core/inputs.js"
+import type { AuditEntry } from "../../domain/audit.js"
 import { AuditLoadError } from "../../domain/errors.js"
 import { AuditLog } from "../../services/AuditLog.js"
 import { lockKey, type PgClient, type Queryable } from "./client.js"
 
-const auditInput = decode(AuditInput, "input")
-const auditQuery = decode(AuditQuery, "query")
+const { auditInput, auditQuery } = auditInputs
 
 export interface AuditRow {
   seq: number
@@ -85,7 +84,7 @@ export const make = (client: PgClient) =>
         }),
       entries: (query) =>
         Effect.gen(function*() {
-          const q = yield* auditQuery(query ?? {})
+          const q = yield* auditQuery(query)
           const rows = yield* client.query<AuditRow>("AuditLog.entries", {
             text: `SELECT ${AUDIT_COLUMNS} FROM audit_log
                    WHERE ($1::text IS NULL OR agent_id = $1) AND seq >= $2

@@ -64,7 +64,7 @@ const types: pg.CustomTypesConfig = {
 }
 
 /** The URL without its password, for messages. */
-export const safeUrl = (url: URL): string => {
+const safeUrl = (url: URL): string => {
   const copy = new URL(url.href)
   copy.password = ""
   copy.search = ""
@@ -87,13 +87,13 @@ const isConnectionSqlState = (code: string): boolean =>
   code.startsWith("08") || code === "57P01" || code === "57P02" || code === "57P03" || code === "53300"
 
 /** A failure reported by the server for one statement (the connection itself is still usable). */
-export const isServerError = (e: unknown): e is pg.DatabaseError => e instanceof pg.DatabaseError
+const isServerError = (e: unknown): e is pg.DatabaseError => e instanceof pg.DatabaseError
 
 /** The SQLSTATE of a server error, if any. */
 export const sqlState = (e: unknown): string | undefined => isServerError(e) ? e.code : undefined
 
 /** True when `e` means the database could not be reached or the connection broke. */
-export const isConnectionFailure = (e: unknown): boolean => {
+const isConnectionFailure = (e: unknown): boolean => {
   if (isServerError(e)) return e.code !== undefined && isConnectionSqlState(e.code)
   if (typeof e !== "object" || e === null) return false
   const code = "code" in e && typeof e.code === "string" ? e.code : undefined
@@ -293,7 +293,7 @@ const clientWithConnectTimeout = (connectTimeoutMs: number) =>
   }
 
 /** Parse and check the URL; a malformed URL is reported without echoing it (it may hold a password). */
-export const parseUrl = (url: Redacted.Redacted<string>): Effect.Effect<URL, BackendUnavailable> =>
+const parseUrl = (url: Redacted.Redacted<string>): Effect.Effect<URL, BackendUnavailable> =>
   Effect.suspend(() => {
     let parsed: URL
     try {

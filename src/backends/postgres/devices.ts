@@ -1,14 +1,12 @@
 /** DeviceStore on PostgreSQL. Push tokens are stored as given and only ever returned `Redacted`. */
 import { Clock, Effect, Option, Redacted } from "effect"
-import { decode } from "../../core/decode.js"
-import { Device } from "../../domain/device.js"
+import { deviceInputs } from "../../core/inputs.js"
+import type { Device } from "../../domain/device.js"
 import { DeviceNotFound } from "../../domain/errors.js"
-import { DeviceId } from "../../domain/ids.js"
 import { DeviceStore } from "../../services/DeviceStore.js"
 import type { PgClient } from "./client.js"
 
-const deviceId = decode(DeviceId, "deviceId")
-const deviceInput = decode(Device, "device")
+const { deviceId, deviceInput } = deviceInputs
 
 export interface DeviceRow {
   device_id: string

@@ -6,10 +6,17 @@
  * loads and verifies the audit chain (main layers) — every way that can fail is in the layer's error
  * type, and the pool closes with the layer's scope.
  */
-import { Clock, type Config, type ConfigError, Context, Effect, Layer, Schema, type Scope } from "effect"
+import { Clock, type Context, Effect, Schema, type Scope } from "effect"
 import { decode } from "../../core/decode.js"
-import type { SemanticLimits } from "../../core/semantic.js"
-import { EmbeddingSpace } from "../../domain/embedding.js"
+import { checkStoreOptions } from "../../core/semantic.js"
+import {
+  mainContext,
+  type MainStoreServices,
+  semanticContext,
+  type SemanticStoreServices,
+  type StoreLayerError,
+  storeLayers
+} from "../../core/storeLayers.js"
 import type {
   AuditIntegrityError,
   AuditLoadError,
@@ -20,24 +27,15 @@ import type {
   StorageError
 } from "../../domain/errors.js"
 import type { StoreOptions } from "../../domain/options.js"
-import { MainStoreAdmin, SemanticStoreAdmin } from "../../services/Admin.js"
-import { AuditLog } from "../../services/AuditLog.js"
-import { Consolidation } from "../../services/Consolidation.js"
-import { DeviceStore } from "../../services/DeviceStore.js"
-import type { EngramServices, MainServices, SemanticServices } from "../../services/index.js"
-import { KnowledgeStore } from "../../services/KnowledgeStore.js"
-import { SemanticStore } from "../../services/SemanticStore.js"
-import { SessionStore } from "../../services/SessionStore.js"
-import { StructuredStore } from "../../services/StructuredStore.js"
-import { TaskQueue } from "../../services/TaskQueue.js"
-import { UsageStore } from "../../services/UsageStore.js"
+import type { MainStoreAdmin, SemanticStoreAdmin } from "../../services/Admin.js"
+import type { EngramServices } from "../../services/index.js"
 import * as Admin from "./admin.js"
 import * as Audit from "./audit.js"
 import * as Client from "./client.js"
 import * as Consolidate from "./consolidation.js"
 import * as Devices from "./devices.js"
 import * as Knowledge from "./knowledge.js"
-import { ensureEmbeddingSpace, MIGRATIONS, runMigrations } from "./migrations.js"
+import { ensureEmbeddingSpace, runMigrations } from "./migrations.js"
 import * as Semantic from "./semantic.js"
 import * as Sessions from "./sessions.js"
 import * as Structured from "./structured.js"
@@ -51,31 +49,16 @@ export { MIGRATIONS as migrations } from "./migrations.js"
 export type PgStoreOptions = StoreOptions & Client.PgOptions
 
 /** What the main-store layers provide: the seven services and their admin service. */
-export type PgMainServices = MainServices | MainStoreAdmin
+export type PgMainServices = MainStoreServices
 
 /** What the semantic layers provide: semantic memory, its consolidation and its admin service. */
-export type PgSemanticServices = SemanticServices | SemanticStoreAdmin
+export type PgSemanticServices = SemanticStoreServices
 
 /** What `PgLive` provides: all nine services and both admin services. */
 export type PgServices = EngramServices | MainStoreAdmin | SemanticStoreAdmin
 
 /** Every way building a PostgreSQL layer can fail. */
-export type PgLayerError =
-  | InvalidInput
-  | BackendUnavailable
-  | MigrationError
-  | EmbeddingSpaceMismatch
-  | AuditLoadError
-  | AuditIntegrityError
-  | StorageError
-
-const checkOptions = decode(
-  Schema.Struct({
-    embedding: EmbeddingSpace,
-    maxContentBytes: Schema.optional(Schema.Int.pipe(Schema.positive()))
-  }),
-  "options"
-)
+export type PgLayerError = StoreLayerError
 
 const checkPool = decode(
   Schema.Struct({
@@ -110,15 +93,16 @@ export const makeMain = (
   client: Client.PgClient
 ): Effect.Effect<Context.Context<PgMainServices>, AuditLoadError | AuditIntegrityError> =>
   Effect.map(Audit.make(client), (audit) =>
-    Context.make(StructuredStore, Structured.make(client)).pipe(
-      Context.add(KnowledgeStore, Knowledge.make(client)),
-      Context.add(SessionStore, Sessions.make(client)),
-      Context.add(UsageStore, Usage.make(client)),
-      Context.add(DeviceStore, Devices.make(client)),
-      Context.add(TaskQueue, Tasks.make(client)),
-      Context.add(AuditLog, audit),
-      Context.add(MainStoreAdmin, Admin.makeMain(client))
-    ))
+    mainContext({
+      structured: Structured.make(client),
+      knowledge: Knowledge.make(client),
+      sessions: Sessions.make(client),
+      usage: Usage.make(client),
+      devices: Devices.make(client),
+      tasks: Tasks.make(client),
+      audit,
+      admin: Admin.makeMain(client)
+    }))
 
 /** The semantic services over a migrated pool; records or checks the embedding space. */
 export const makeSemantic = (
@@ -129,48 +113,25 @@ export const makeSemantic = (
   InvalidInput | EmbeddingSpaceMismatch | MigrationError | StorageError | BackendUnavailable
 > =>
   Effect.gen(function*() {
-    const checked = yield* checkOptions({ embedding: options.embedding, maxContentBytes: options.maxContentBytes })
-    yield* ensureEmbeddingSpace(client, checked.embedding)
-    const limits: SemanticLimits = {
-      space: checked.embedding,
-      ...(checked.maxContentBytes === undefined ? {} : { maxContentBytes: checked.maxContentBytes })
-    }
-    return Context.make(SemanticStore, Semantic.make(client, limits)).pipe(
-      Context.add(Consolidation, Consolidate.make(client)),
-      Context.add(SemanticStoreAdmin, Admin.makeSemantic(client, checked.embedding))
-    )
+    const limits = yield* checkStoreOptions(options)
+    yield* ensureEmbeddingSpace(client, limits.space)
+    return semanticContext({
+      semantic: Semantic.make(client, limits),
+      consolidation: Consolidate.make(client),
+      admin: Admin.makeSemantic(client, limits.space)
+    })
   })
 
-/** All nine services (and both admin services) over one pool, closed with the scope. */
-export const make = (
-  options: PgStoreOptions
-): Effect.Effect<Context.Context<PgServices>, PgLayerError, Scope.Scope> =>
-  Effect.gen(function*() {
-    const client = yield* connect(options)
-    const semantic = yield* makeSemantic(client, options)
-    const main = yield* makeMain(client)
-    return Context.merge(main, semantic)
-  })
-
-/** All nine services on the PostgreSQL database at `options.url`. */
-export const layer = (options: PgStoreOptions): Layer.Layer<PgServices, PgLayerError> =>
-  Layer.scopedContext(make(options))
-
-/** The main store (everything but semantic memory) on PostgreSQL; the embedding space is not touched. */
-export const layerMain = (options: PgStoreOptions): Layer.Layer<PgMainServices, PgLayerError> =>
-  Layer.scopedContext(Effect.flatMap(connect(options), makeMain))
-
-/** Semantic memory and its consolidation on PostgreSQL + pgvector. */
-export const layerSemantic = (options: PgStoreOptions): Layer.Layer<PgSemanticServices, PgLayerError> =>
-  Layer.scopedContext(Effect.flatMap(connect(options), (client) => makeSemantic(client, options)))
-
-/** The options read from configuration. */
-export const layerConfig = (
-  config: Config.Config<PgStoreOptions>
-): Layer.Layer<PgServices, PgLayerError | ConfigError.ConfigError> => Layer.unwrapEffect(Effect.map(config, layer))
+/**
+ * The layers over `connect`, `makeMain` and `makeSemantic`, wired by the core
+ * (src/core/storeLayers.ts): `make`, `layer` (all nine services on the PostgreSQL database at
+ * `options.url`), `layerMain`, `layerSemantic` and `layerConfig`.
+ */
+export const { layer, layerConfig, layerMain, layerSemantic, make } = storeLayers<PgStoreOptions, PgLayerError>()({
+  connect,
+  makeMain,
+  makeSemantic
+})
 
 /** All nine services on PostgreSQL + pgvector. */
 export const PgLive = layer
-
-/** The migration versions PgLive applies (the same numbers as SQLite's). */
-export const migrationVersions: ReadonlyArray<number> = MIGRATIONS.map((m) => m.version)

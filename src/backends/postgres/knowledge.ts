@@ -1,19 +1,15 @@
 /** KnowledgeStore on PostgreSQL; traversal and its ordering come from src/core/graph.ts. */
 import { Clock, Effect, Option } from "effect"
 import { EntityNotFound } from "../../domain/errors.js"
-import { AgentId, EntityId, mintEntityId, mintRelationId } from "../../domain/ids.js"
+import { mintEntityId, mintRelationId } from "../../domain/ids.js"
 import type { JsonObject } from "../../domain/json.js"
-import { type Entity, EntityInput, GraphQuery, type Relation, RelationInput } from "../../domain/knowledge.js"
-import { decode } from "../../core/decode.js"
+import type { Entity, Relation } from "../../domain/knowledge.js"
 import { foldName, traverse } from "../../core/graph.js"
+import { knowledgeInputs } from "../../core/inputs.js"
 import { KnowledgeStore } from "../../services/KnowledgeStore.js"
 import { parseJson, type PgClient } from "./client.js"
 
-const agentId = decode(AgentId, "agentId")
-const entityId = decode(EntityId, "id")
-const entityInput = decode(EntityInput, "input")
-const relationInput = decode(RelationInput, "input")
-const graphQuery = decode(GraphQuery, "query")
+const { agentId, entityId, entityInput, graphQuery, relationInput } = knowledgeInputs
 
 export interface EntityRow {
   agent_id: string

@@ -17,7 +17,7 @@ import { lockKey, type PgClient, type Queryable } from "./client.js"
  * One key for the whole database: migrations of every engram schema in it serialise, which also
  * covers `CREATE EXTENSION` (an extension is per database, not per schema).
  */
-export const MIGRATION_LOCK = lockKey("migrations")
+const MIGRATION_LOCK = lockKey("migrations")
 
 /** Longest wait for another process's migration before giving up with a typed error. */
 const MIGRATION_LOCK_TIMEOUT = "120s"
@@ -226,7 +226,7 @@ export const driver = (client: PgClient): MigrationDriver => ({
 export const runMigrations = (client: PgClient, now: number) => migrate(driver(client), MIGRATIONS, now)
 
 /** pgvector's HNSW index accepts `vector` columns of at most 2,000 dimensions. */
-export const HNSW_MAX_DIMENSIONS = 2000
+const HNSW_MAX_DIMENSIONS = 2000
 
 const META_MODEL = "embedding.model"
 const META_DIMENSIONS = "embedding.dimensions"

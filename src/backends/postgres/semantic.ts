@@ -177,7 +177,7 @@ const textSql = (terms: ReadonlyArray<string>, p: Params, alias = "") => {
 // Filters
 
 /** The WHERE clause of an agent's memories passing `f` (the SQL form of `matchesFilter`). */
-export const filterSql = (agentId: string, f: Filter, p: Params, alias = ""): string => {
+const filterSql = (agentId: string, f: Filter, p: Params, alias = ""): string => {
   const a = alias === "" ? "" : `${alias}.`
   const where = [`${a}agent_id = ${p.add(agentId)}`]
   if (f.scope !== undefined) where.push(`${a}scope = ${p.add(f.scope)}`)

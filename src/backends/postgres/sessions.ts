@@ -1,21 +1,13 @@
 /** SessionStore primitives on PostgreSQL; the derived operations come from src/core/sessions.ts. */
-import { Clock, Effect, Option, Schema } from "effect"
+import { Clock, Effect, Option } from "effect"
 import { DuplicateLabel, SessionNotFound, type StoreFailure } from "../../domain/errors.js"
-import { AgentId, SessionId } from "../../domain/ids.js"
-import { type CanonicalSession, CanonicalInput, type Message, type Session, SessionInput, type SessionSummary } from "../../domain/session.js"
-import { Name } from "../../domain/text.js"
-import { decode } from "../../core/decode.js"
-import { makeSessionStore } from "../../core/sessions.js"
+import type { CanonicalSession, Message, Session, SessionSummary } from "../../domain/session.js"
+import { sessionInputs } from "../../core/inputs.js"
+import { emptyCanonical, makeSessionStore } from "../../core/sessions.js"
 import { SessionStore } from "../../services/SessionStore.js"
 import { parseJson, type PgClient, sqlState } from "./client.js"
 
-const agentId = decode(AgentId, "agentId")
-const sessionId = decode(SessionId, "id")
-const sessionInput = decode(SessionInput, "session")
-const canonicalInput = decode(CanonicalInput, "canonical")
-const label = decode(Name, "label")
-const optionalLabel = decode(Schema.NullOr(Name), "label")
-const listOptions = decode(Schema.Struct({ agentId: Schema.optional(AgentId) }), "options")
+const { agentId, canonicalInput, label, listOptions, optionalLabel, sessionId, sessionInput } = sessionInputs
 
 export interface SessionRow {
   id: string
@@ -133,7 +125,7 @@ export const make = (client: PgClient) => {
       }),
     list: (options) =>
       Effect.gen(function*() {
-        const o = yield* listOptions(options ?? {})
+        const o = yield* listOptions(options)
         const rows = yield* client.query<SummaryRow>("SessionStore.list", {
           text: `SELECT id, agent_id, label, message_count, created_at, updated_at FROM sessions
                  WHERE $1::text IS NULL OR agent_id = $1 ORDER BY updated_at DESC, id DESC`,
@@ -172,7 +164,7 @@ export const make = (client: PgClient) => {
           text: "SELECT agent_id, messages, summary, updated_at FROM canonical_sessions WHERE agent_id = $1",
           values: [agent]
         })
-        return rows[0] === undefined ? { agentId: agent, messages: [], summary: null, updatedAt: now } : toCanonical(rows[0])
+        return rows[0] === undefined ? emptyCanonical(agent, now) : toCanonical(rows[0])
       }),
     saveCanonical: (input) =>
       Effect.gen(function*() {

@@ -1,25 +1,19 @@
 /** StructuredStore on PostgreSQL: one statement per call; JSON stored as its exact text. */
 import { Clock, Effect, Option } from "effect"
-import { decode } from "../../core/decode.js"
-import { decodeCursor, encodeCursor } from "../../core/cursor.js"
-import { AgentId } from "../../domain/ids.js"
-import { Json } from "../../domain/json.js"
-import { AgentInput, type AgentRecord, Key, KvListOptions } from "../../domain/structured.js"
+import { decodeCursor, pageOf } from "../../core/cursor.js"
+import { structuredInputs } from "../../core/inputs.js"
+import type { Json } from "../../domain/json.js"
+import type { AgentRecord } from "../../domain/structured.js"
 import { StructuredStore } from "../../services/StructuredStore.js"
 import { parseJson, type PgClient } from "./client.js"
 
-const agentId = decode(AgentId, "agentId")
-const key = decode(Key, "key")
-const value = decode(Json, "value")
-const listOptions = decode(KvListOptions, "options")
-const agentInput = decode(AgentInput, "agent")
-const agentRef = decode(AgentId, "id")
+const { agentId, agentInput, agentRef, key, listOptions, value } = structuredInputs
 
 /**
  * The smallest string above every string that starts with `prefix`, in code point order (the
  * order of `COLLATE "C"`), or undefined when there is none. It bounds a prefix scan of the index.
  */
-export const prefixUpperBound = (prefix: string): string | undefined => {
+const prefixUpperBound = (prefix: string): string | undefined => {
   const points = [...prefix]
   while (points.length > 0) {
     const last = points.pop()!.codePointAt(0)!
@@ -96,7 +90,7 @@ export const make = (client: PgClient) =>
     list: (a, options) =>
       Effect.gen(function*() {
         const agent = yield* agentId(a)
-        const o = yield* listOptions(options ?? {})
+        const o = yield* listOptions(options)
         const after = o.cursor === undefined ? undefined : (yield* decodeCursor(o.cursor, ["string"]))[0]
         const prefix = o.prefix ?? ""
         const upper = prefix === "" ? undefined : prefixUpperBound(prefix)
@@ -121,10 +115,10 @@ export const make = (client: PgClient) =>
             values
           }
         )
-        const page = rows.slice(0, o.limit)
+        const page = pageOf(rows, o.limit, (last) => [last.key])
         return {
-          items: page.map((r) => ({ key: r.key, value: parseJson<Json>(r.value), version: r.version, updatedAt: r.updated_at })),
-          nextCursor: rows.length > o.limit ? encodeCursor([page[page.length - 1]!.key]) : null
+          items: page.items.map((r) => ({ key: r.key, value: parseJson<Json>(r.value), version: r.version, updatedAt: r.updated_at })),
+          nextCursor: page.nextCursor
         }
       }),
     saveAgent: (input) =>

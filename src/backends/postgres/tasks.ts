@@ -6,31 +6,16 @@
  * the row is read back and src/core/tasks.ts `fence` says why.
  */
 import { Clock, Effect, Option } from "effect"
-import { decodeCursor, encodeCursor } from "../../core/cursor.js"
-import { decode } from "../../core/decode.js"
+import { decodeCursor, pageOf } from "../../core/cursor.js"
+import { taskInputs } from "../../core/inputs.js"
 import { fence } from "../../core/tasks.js"
 import { TaskNotClaimed, TaskNotFound } from "../../domain/errors.js"
-import { AgentId, mintTaskId, TaskId } from "../../domain/ids.js"
-import {
-  ClaimOptions,
-  CompleteInput,
-  FailInput,
-  HeartbeatInput,
-  type Task,
-  TaskInput,
-  TaskListOptions
-} from "../../domain/task.js"
+import { mintTaskId } from "../../domain/ids.js"
+import type { Task } from "../../domain/task.js"
 import { TaskQueue } from "../../services/TaskQueue.js"
 import type { PgClient } from "./client.js"
 
-const taskInput = decode(TaskInput, "input")
-const agentId = decode(AgentId, "agentId")
-const taskId = decode(TaskId, "taskId")
-const claimOptions = decode(ClaimOptions, "options")
-const heartbeatInput = decode(HeartbeatInput, "input")
-const completeInput = decode(CompleteInput, "input")
-const failInput = decode(FailInput, "input")
-const listOptions = decode(TaskListOptions, "options")
+const { agentId, claimOptions, completeInput, failInput, heartbeatInput, listOptions, taskId, taskInput } = taskInputs
 
 export interface TaskRow {
   id: string
@@ -117,7 +102,7 @@ export const make = (client: PgClient) => {
     claim: (a, options) =>
       Effect.gen(function*() {
         const agent = yield* agentId(a)
-        const o = yield* claimOptions(options ?? {})
+        const o = yield* claimOptions(options)
         const now = yield* Clock.currentTimeMillis
         // The SQL form of core `claimable` and `claimOrder`; `claimed` is the SET list.
         const rows = yield* client.query<TaskRow>("TaskQueue.claim", {
@@ -180,7 +165,7 @@ export const make = (client: PgClient) => {
       }),
     list: (options) =>
       Effect.gen(function*() {
-        const o = yield* listOptions(options ?? {})
+        const o = yield* listOptions(options)
         const after = o.cursor === undefined ? undefined : yield* decodeCursor(o.cursor, ["number", "string"])
         const values: Array<unknown> = [o.limit + 1]
         const where: Array<string> = []
@@ -201,12 +186,7 @@ export const make = (client: PgClient) => {
                  ORDER BY created_at DESC, id DESC LIMIT $1`,
           values
         })
-        const items = rows.slice(0, o.limit).map(toTask)
-        const last = items[items.length - 1]
-        return {
-          items,
-          nextCursor: rows.length > o.limit && last !== undefined ? encodeCursor([last.createdAt, last.id]) : null
-        }
+        return pageOf(rows.map(toTask), o.limit, (last) => [last.createdAt, last.id])
       })
   })
 }

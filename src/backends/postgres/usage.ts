@@ -4,24 +4,18 @@
  * holds an advisory lock per agent (and a global one when a global limit is given), so concurrent
  * callers in any number of processes are admitted one at a time and never overspend.
  */
-import { Clock, Effect, Option, Schema } from "effect"
+import { Clock, Effect, Option } from "effect"
 import { admissionRefused, budgetExceeded, limitedWindows } from "../../core/budget.js"
-import { decode } from "../../core/decode.js"
+import { usageInputs } from "../../core/inputs.js"
+import { newUsageEvent } from "../../core/usage.js"
 import { breakdownStart, retentionCutoff, utcDate, windowStart } from "../../core/windows.js"
 import type { BudgetWindow } from "../../domain/errors.js"
-import { AgentId, mintUsageEventId } from "../../domain/ids.js"
 import { DAY_MS } from "../../domain/time.js"
-import { Budget, BudgetLimits, SpendQuery, type UsageEvent, UsageInput } from "../../domain/usage.js"
+import type { UsageEvent } from "../../domain/usage.js"
 import { UsageStore } from "../../services/UsageStore.js"
 import { lockKey, type PgClient, type Queryable } from "./client.js"
 
-const usageInput = decode(UsageInput, "input")
-const spendQuery = decode(SpendQuery, "query")
-const optionalAgent = decode(Schema.UndefinedOr(AgentId), "agentId")
-const limitsInput = decode(BudgetLimits, "limits")
-const budgetInput = decode(Budget, "budget")
-const days = decode(Schema.Int.pipe(Schema.between(1, 36_500)), "days")
-const retentionDays = decode(Schema.Int.pipe(Schema.between(0, 36_500)), "days")
+const { budgetInput, days, limitsInput, optionalAgent, retentionDays, spendQuery, usageInput } = usageInputs
 
 type Spent = Readonly<Record<BudgetWindow, number>>
 
@@ -61,8 +55,6 @@ const insertEvent = (q: Queryable, e: UsageEvent) =>
   })
 
 export const make = (client: PgClient) => {
-  const newEvent = (input: typeof UsageInput.Type, now: number) =>
-    Effect.map(mintUsageEventId, (id): UsageEvent => ({ id, ...input, timestamp: now }))
   const budgetKey = (agentId?: string) =>
     agentId === undefined ? lockKey(client.schema, "budget") : lockKey(client.schema, "budget", agentId)
   const direct: Queryable = {
@@ -74,7 +66,7 @@ export const make = (client: PgClient) => {
     record: (input) =>
       Effect.gen(function*() {
         const u = yield* usageInput(input)
-        const event = yield* newEvent(u, yield* Clock.currentTimeMillis)
+        const event = yield* newUsageEvent(u, yield* Clock.currentTimeMillis)
         yield* client.withConnection("UsageStore.record", (q) => insertEvent(q, event))
         return event
       }),
@@ -162,7 +154,7 @@ export const make = (client: PgClient) => {
         const limits = yield* limitsInput(l)
         const now = yield* Clock.currentTimeMillis
         const spent = yield* spentIn(direct, agent, limitedWindows(limits), now)
-        const error = budgetExceeded(agent === undefined ? "global" : "agent", agent, limits, (w) => spent[w])
+        const error = budgetExceeded(agent, limits, (w) => spent[w])
         if (error !== undefined) return yield* error
       }),
     recordWithinBudget: (input, b) =>
@@ -170,7 +162,7 @@ export const make = (client: PgClient) => {
         const u = yield* usageInput(input)
         const budget = yield* budgetInput(b)
         const now = yield* Clock.currentTimeMillis
-        const event = yield* newEvent(u, now)
+        const event = yield* newUsageEvent(u, now)
         const agentWindows = limitedWindows(budget.agent)
         const globalWindows = limitedWindows(budget.global)
         if (agentWindows.length === 0 && globalWindows.length === 0) {
@@ -192,8 +184,7 @@ export const make = (client: PgClient) => {
             })
             const agentSpent = yield* spentIn(q, u.agentId, agentWindows, now)
             const globalSpent = yield* spentIn(q, undefined, globalWindows, now)
-            const refused = admissionRefused("agent", u.agentId, budget.agent, (w) => agentSpent[w], u.costUsd) ??
-              admissionRefused("global", undefined, budget.global, (w) => globalSpent[w], u.costUsd)
+            const refused = admissionRefused(u, budget, (w) => agentSpent[w], (w) => globalSpent[w])
             if (refused !== undefined) return yield* refused
             yield* insertEvent(q, event)
             return event

@@ -5,12 +5,12 @@
  */
 import { Chunk, Effect, Option, Redacted, Stream } from "effect"
 import { headOf } from "../../core/audit.js"
-import { decode } from "../../core/decode.js"
 import { foldName } from "../../core/graph.js"
-import { auditImportAction, checkMemoryRecords, EXPORT_PAGE, MAIN_KIND_ORDER } from "../../core/transfer.js"
+import { adminInputs } from "../../core/inputs.js"
+import { auditAppends, checkMemoryRecords, EXPORT_PAGE, MAIN_KIND_ORDER } from "../../core/transfer.js"
 import type { EmbeddingSpace } from "../../domain/embedding.js"
 import { AuditIntegrityError, type StorageError } from "../../domain/errors.js"
-import { AgentId } from "../../domain/ids.js"
+import type { AgentId } from "../../domain/ids.js"
 import type { Json } from "../../domain/json.js"
 import type { MainRecord, MemoryRecord } from "../../domain/transfer.js"
 import type { UsageEvent } from "../../domain/usage.js"
@@ -33,7 +33,7 @@ import { type CanonicalRow, SESSION_COLUMNS, type SessionRow, toCanonical, toSes
 import { AGENT_COLUMNS, type AgentRow, toAgent } from "./structured.js"
 import { TASK_COLUMNS, type TaskRow, toTask } from "./tasks.js"
 
-const agentId = decode(AgentId, "agentId")
+const { agentId } = adminInputs
 
 /**
  * A table read in pages of `EXPORT_PAGE` rows in primary-key order: each page starts after the key
@@ -254,18 +254,12 @@ export const makeMain = (conn: SqliteConnection) => {
           conn.immediate((): AuditIntegrityError | undefined => {
             // The audit records are checked against the head first, so a refused import writes nothing.
             const last = conn.get<AuditRow>(`SELECT ${AUDIT_COLUMNS} FROM audit_log ORDER BY seq DESC LIMIT 1`)
-            let head = headOf(Option.map(Option.fromNullable(last), toEntry))
-            const appends: Array<MainRecord & { kind: "audit" }> = []
-            const hashAt = (seq: number) => conn.get<{ hash: string }>(`SELECT hash FROM audit_log WHERE seq = ?`, [seq])?.hash
-            for (const r of records) {
-              if (r.kind !== "audit") continue
-              const action = auditImportAction(head, r, hashAt)
-              if (action instanceof AuditIntegrityError) return action
-              if (action === "append") {
-                appends.push(r)
-                head = { seq: r.seq, hash: r.hash }
-              }
-            }
+            const appends = auditAppends(
+              headOf(Option.map(Option.fromNullable(last), toEntry)),
+              records,
+              (seq) => conn.get<{ hash: string }>(`SELECT hash FROM audit_log WHERE seq = ?`, [seq])?.hash
+            )
+            if (appends instanceof AuditIntegrityError) return appends
             // Records may arrive in any order within a batch: foreign keys are checked at commit.
             conn.exec("PRAGMA defer_foreign_keys = ON")
             for (const r of records) write(r)

@@ -6,14 +6,13 @@
  */
 import { Clock, Effect, Option } from "effect"
 import { headOf, nextEntry, verifyChain } from "../../core/audit.js"
-import { decode } from "../../core/decode.js"
-import { type AuditEntry, AuditInput, AuditQuery } from "../../domain/audit.js"
+import { auditInputs } from "../../core/inputs.js"
+import type { AuditEntry } from "../../domain/audit.js"
 import { AuditLoadError, type StorageError } from "../../domain/errors.js"
 import { AuditLog } from "../../services/AuditLog.js"
 import { attempt, type SqliteConnection } from "./client.js"
 
-const auditInput = decode(AuditInput, "input")
-const auditQuery = decode(AuditQuery, "query")
+const { auditInput, auditQuery } = auditInputs
 
 export interface AuditRow {
   readonly seq: number
@@ -89,7 +88,7 @@ export const make = (conn: SqliteConnection) =>
         }),
       entries: (query) =>
         Effect.gen(function*() {
-          const q = yield* auditQuery(query ?? {})
+          const q = yield* auditQuery(query)
           const from = q.fromSeq ?? 1
           return yield* attempt("AuditLog.entries", () =>
             (q.agentId === undefined

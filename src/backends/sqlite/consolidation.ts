@@ -5,8 +5,8 @@
  * group is merged in its own, so the plan is made and applied under the same lock without holding
  * it for the whole store at once.
  */
-import { Clock, Effect } from "effect"
-import { consolidationSettings, decayed, isStale, planMerges } from "../../core/consolidation.js"
+import { Effect } from "effect"
+import { consolidationRun, decayed, isStale, planMerges } from "../../core/consolidation.js"
 import { Consolidation } from "../../services/Consolidation.js"
 import { attempt, type SqliteConnection } from "./client.js"
 import { deleteMemory, fromBlob, statements } from "./semantic.js"
@@ -37,58 +37,56 @@ export const make = (conn: SqliteConnection) => {
 
   return Consolidation.of({
     consolidate: (options) =>
-      Effect.gen(function*() {
-        const settings = yield* consolidationSettings(options)
-        const started = Date.now()
-        const now = yield* Clock.currentTimeMillis
-        const decayedCount = yield* attempt("Consolidation.decay", () =>
-          conn.immediate(() => {
-            let n = 0
-            for (const row of stale.all(now - settings.staleAfterMs, settings.floor) as Array<{
-              rid: number
-              confidence: number
-              accessed_at: number
-              has_embedding: number
-            }>) {
-              if (!isStale(row.accessed_at, row.confidence, now, settings)) continue
-              const confidence = decayed(row.confidence, settings)
-              s.setConfidence.run(confidence, row.rid)
-              // The vector table filters minConfidence inside the KNN: keep its copy in step.
-              if (row.has_embedding === 1) s.setVectorConfidence.run(confidence, BigInt(row.rid))
-              n++
-            }
-            return n
-          }))
-        const keys = yield* attempt("Consolidation.merge", () =>
-          groups.all() as Array<{ agent_id: string; scope: string }>)
-        let merged = 0
-        for (const key of keys) {
-          merged += yield* attempt("Consolidation.merge", () =>
+      consolidationRun(options, (settings, now) =>
+        Effect.gen(function*() {
+          const decayedCount = yield* attempt("Consolidation.decay", () =>
             conn.immediate(() => {
-              const rows = members.all(key.agent_id, key.scope) as Array<Candidate>
-              const byId = new Map(rows.map((r) => [r.id, r]))
-              const plans = planMerges(
-                rows.map((r) => ({
-                  id: r.id,
-                  createdAt: r.created_at,
-                  embedding: fromBlob(r.embedding),
-                  accessCount: r.access_count,
-                  confidence: r.confidence
-                })),
-                settings.mergeThreshold
-              )
               let n = 0
-              for (const p of plans) {
-                const keep = byId.get(p.keep)!
-                setCounts.run(p.accessCount, p.confidence, keep.rid)
-                s.setVectorConfidence.run(p.confidence, BigInt(keep.rid))
-                for (const id of p.others) deleteMemory(s, byId.get(id)!.rid, true)
-                n += p.others.length
+              for (const row of stale.all(now - settings.staleAfterMs, settings.floor) as Array<{
+                rid: number
+                confidence: number
+                accessed_at: number
+                has_embedding: number
+              }>) {
+                if (!isStale(row.accessed_at, row.confidence, now, settings)) continue
+                const confidence = decayed(row.confidence, settings)
+                s.setConfidence.run(confidence, row.rid)
+                // The vector table filters minConfidence inside the KNN: keep its copy in step.
+                if (row.has_embedding === 1) s.setVectorConfidence.run(confidence, BigInt(row.rid))
+                n++
               }
               return n
             }))
-        }
-        return { decayed: decayedCount, merged, durationMs: Date.now() - started }
-      })
+          const keys = yield* attempt("Consolidation.merge", () =>
+            groups.all() as Array<{ agent_id: string; scope: string }>)
+          let merged = 0
+          for (const key of keys) {
+            merged += yield* attempt("Consolidation.merge", () =>
+              conn.immediate(() => {
+                const rows = members.all(key.agent_id, key.scope) as Array<Candidate>
+                const byId = new Map(rows.map((r) => [r.id, r]))
+                const plans = planMerges(
+                  rows.map((r) => ({
+                    id: r.id,
+                    createdAt: r.created_at,
+                    embedding: fromBlob(r.embedding),
+                    accessCount: r.access_count,
+                    confidence: r.confidence
+                  })),
+                  settings.mergeThreshold
+                )
+                let n = 0
+                for (const p of plans) {
+                  const keep = byId.get(p.keep)!
+                  setCounts.run(p.accessCount, p.confidence, keep.rid)
+                  s.setVectorConfidence.run(p.confidence, BigInt(keep.rid))
+                  for (const id of p.others) deleteMemory(s, byId.get(id)!.rid, true)
+                  n += p.others.length
+                }
+                return n
+              }))
+          }
+          return { decayed: decayedCount, merged }
+        }))
   })
 }

@@ -1,14 +1,12 @@
 /** DeviceStore on SQLite. The push token is stored as given and comes back `Redacted`. */
 import { Clock, Effect, Option, Redacted } from "effect"
-import { decode } from "../../core/decode.js"
-import { Device } from "../../domain/device.js"
+import { deviceInputs } from "../../core/inputs.js"
+import type { Device } from "../../domain/device.js"
 import { DeviceNotFound } from "../../domain/errors.js"
-import { DeviceId } from "../../domain/ids.js"
 import { DeviceStore } from "../../services/DeviceStore.js"
 import { attempt, type SqliteConnection } from "./client.js"
 
-const deviceId = decode(DeviceId, "deviceId")
-const deviceInput = decode(Device, "device")
+const { deviceId, deviceInput } = deviceInputs
 
 export interface DeviceRow {
   readonly device_id: string

@@ -5,11 +5,17 @@
  * space (semantic layers), and loads and verifies the audit chain (main layers) — every way that can
  * fail is in the layer's error type, and the connection closes with the layer's scope.
  */
-import { Clock, type Config, type ConfigError, Context, Effect, Layer, Schema, type Scope } from "effect"
-import { decode } from "../../core/decode.js"
+import { Clock, type Context, Effect, type Scope } from "effect"
 import { migrate } from "../../core/migrator.js"
-import type { SemanticLimits } from "../../core/semantic.js"
-import { EmbeddingSpace } from "../../domain/embedding.js"
+import { checkStoreOptions } from "../../core/semantic.js"
+import {
+  mainContext,
+  type MainStoreServices,
+  semanticContext,
+  type SemanticStoreServices,
+  type StoreLayerError,
+  storeLayers
+} from "../../core/storeLayers.js"
 import type {
   AuditIntegrityError,
   AuditLoadError,
@@ -20,17 +26,8 @@ import type {
   StorageError
 } from "../../domain/errors.js"
 import type { StoreOptions } from "../../domain/options.js"
-import { MainStoreAdmin, SemanticStoreAdmin } from "../../services/Admin.js"
-import { AuditLog } from "../../services/AuditLog.js"
-import { Consolidation } from "../../services/Consolidation.js"
-import { DeviceStore } from "../../services/DeviceStore.js"
-import type { EngramServices, MainServices, SemanticServices } from "../../services/index.js"
-import { KnowledgeStore } from "../../services/KnowledgeStore.js"
-import { SemanticStore } from "../../services/SemanticStore.js"
-import { SessionStore } from "../../services/SessionStore.js"
-import { StructuredStore } from "../../services/StructuredStore.js"
-import { TaskQueue } from "../../services/TaskQueue.js"
-import { UsageStore } from "../../services/UsageStore.js"
+import type { MainStoreAdmin, SemanticStoreAdmin } from "../../services/Admin.js"
+import type { EngramServices } from "../../services/index.js"
 import * as Admin from "./admin.js"
 import * as Audit from "./audit.js"
 import { attempt, open, type SqliteConnection, type SqliteOptions } from "./client.js"
@@ -51,31 +48,16 @@ export { migrations } from "./migrations.js"
 export type SqliteStoreOptions = StoreOptions & SqliteOptions
 
 /** What the main-store layer provides: the seven main services and their admin service. */
-export type SqliteMainServices = MainServices | MainStoreAdmin
+export type SqliteMainServices = MainStoreServices
 
 /** What the semantic layer provides: semantic memory, its consolidation and its admin service. */
-export type SqliteSemanticServices = SemanticServices | SemanticStoreAdmin
+export type SqliteSemanticServices = SemanticStoreServices
 
 /** Everything `SqliteLive` provides: the nine services and both admin services. */
 export type SqliteServices = EngramServices | MainStoreAdmin | SemanticStoreAdmin
 
 /** Every way building a SQLite layer can fail. */
-export type SqliteLayerError =
-  | InvalidInput
-  | BackendUnavailable
-  | MigrationError
-  | EmbeddingSpaceMismatch
-  | AuditLoadError
-  | AuditIntegrityError
-  | StorageError
-
-const checkOptions = decode(
-  Schema.Struct({
-    embedding: EmbeddingSpace,
-    maxContentBytes: Schema.optional(Schema.Int.pipe(Schema.positive()))
-  }),
-  "options"
-)
+export type SqliteLayerError = StoreLayerError
 
 /** Open the file and bring its schema up to date (in the current scope). */
 export const connect = (
@@ -94,15 +76,16 @@ export const makeMain = (
   Effect.gen(function*() {
     const audit = yield* Audit.make(conn)
     return yield* attempt("prepare statements", () =>
-      Context.make(StructuredStore, Structured.make(conn)).pipe(
-        Context.add(KnowledgeStore, Knowledge.make(conn)),
-        Context.add(SessionStore, Sessions.make(conn)),
-        Context.add(UsageStore, Usage.make(conn)),
-        Context.add(DeviceStore, Devices.make(conn)),
-        Context.add(TaskQueue, Tasks.make(conn)),
-        Context.add(AuditLog, audit),
-        Context.add(MainStoreAdmin, Admin.makeMain(conn))
-      ))
+      mainContext({
+        structured: Structured.make(conn),
+        knowledge: Knowledge.make(conn),
+        sessions: Sessions.make(conn),
+        usage: Usage.make(conn),
+        devices: Devices.make(conn),
+        tasks: Tasks.make(conn),
+        audit,
+        admin: Admin.makeMain(conn)
+      }))
   })
 
 /** The semantic services over an open, migrated connection; records or checks the embedding space. */
@@ -111,46 +94,26 @@ export const makeSemantic = (
   options: StoreOptions
 ): Effect.Effect<Context.Context<SqliteSemanticServices>, InvalidInput | EmbeddingSpaceMismatch | StorageError> =>
   Effect.gen(function*() {
-    const checked = yield* checkOptions({ embedding: options.embedding, maxContentBytes: options.maxContentBytes })
-    yield* ensureEmbeddingSpace(conn, checked.embedding)
-    const limits: SemanticLimits = {
-      space: checked.embedding,
-      ...(checked.maxContentBytes === undefined ? {} : { maxContentBytes: checked.maxContentBytes })
-    }
+    const limits = yield* checkStoreOptions(options)
+    yield* ensureEmbeddingSpace(conn, limits.space)
     return yield* attempt("prepare statements", () =>
-      Context.make(SemanticStore, Semantic.make(conn, limits)).pipe(
-        Context.add(Consolidation, Consolidate.make(conn)),
-        Context.add(SemanticStoreAdmin, Admin.makeSemantic(conn, checked.embedding))
-      ))
+      semanticContext({
+        semantic: Semantic.make(conn, limits),
+        consolidation: Consolidate.make(conn),
+        admin: Admin.makeSemantic(conn, limits.space)
+      }))
   })
 
-/** All nine services (and both admin services) over one connection, closed with the scope. */
-export const make = (
-  options: SqliteStoreOptions
-): Effect.Effect<Context.Context<SqliteServices>, SqliteLayerError, Scope.Scope> =>
-  Effect.gen(function*() {
-    const conn = yield* connect(options)
-    const semantic = yield* makeSemantic(conn, options)
-    const main = yield* makeMain(conn)
-    return Context.merge(main, semantic)
-  })
-
-/** All nine services on the SQLite file `options.path`. */
-export const layer = (options: SqliteStoreOptions): Layer.Layer<SqliteServices, SqliteLayerError> =>
-  Layer.scopedContext(make(options))
-
-/** The main store (everything but semantic memory) on SQLite; the embedding space is not touched. */
-export const layerMain = (options: SqliteStoreOptions): Layer.Layer<SqliteMainServices, SqliteLayerError> =>
-  Layer.scopedContext(Effect.flatMap(connect(options), makeMain))
-
-/** Semantic memory and its consolidation on SQLite. */
-export const layerSemantic = (options: SqliteStoreOptions): Layer.Layer<SqliteSemanticServices, SqliteLayerError> =>
-  Layer.scopedContext(Effect.flatMap(connect(options), (conn) => makeSemantic(conn, options)))
-
-/** The options read from configuration. */
-export const layerConfig = (
-  config: Config.Config<SqliteStoreOptions>
-): Layer.Layer<SqliteServices, SqliteLayerError | ConfigError.ConfigError> => Layer.unwrapEffect(Effect.map(config, layer))
+/**
+ * The layers over `connect`, `makeMain` and `makeSemantic`, wired by the core
+ * (src/core/storeLayers.ts): `make`, `layer` (all nine services on the SQLite file `options.path`),
+ * `layerMain`, `layerSemantic` and `layerConfig`.
+ */
+export const { layer, layerConfig, layerMain, layerSemantic, make } = storeLayers<SqliteStoreOptions, SqliteLayerError>()({
+  connect,
+  makeMain,
+  makeSemantic
+})
 
 /** All nine services on SQLite: the embedded default. */
 export const SqliteLive = layer

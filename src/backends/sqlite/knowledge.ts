@@ -4,20 +4,16 @@
  * two lookups that all run in one read transaction, so a query sees one snapshot of the graph.
  */
 import { Clock, Effect, Option } from "effect"
-import { decode } from "../../core/decode.js"
 import { foldName, traverse } from "../../core/graph.js"
+import { knowledgeInputs } from "../../core/inputs.js"
 import { EntityNotFound } from "../../domain/errors.js"
-import { AgentId, EntityId, mintEntityId, mintRelationId } from "../../domain/ids.js"
+import { mintEntityId, mintRelationId } from "../../domain/ids.js"
 import type { JsonObject } from "../../domain/json.js"
-import { type Entity, EntityInput, GraphQuery, type Relation, RelationInput } from "../../domain/knowledge.js"
+import type { Entity, Relation } from "../../domain/knowledge.js"
 import { KnowledgeStore } from "../../services/KnowledgeStore.js"
 import { attempt, type SqliteConnection } from "./client.js"
 
-const agentId = decode(AgentId, "agentId")
-const entityId = decode(EntityId, "id")
-const entityInput = decode(EntityInput, "input")
-const relationInput = decode(RelationInput, "input")
-const graphQuery = decode(GraphQuery, "query")
+const { agentId, entityId, entityInput, graphQuery, relationInput } = knowledgeInputs
 
 export interface EntityRow {
   readonly agent_id: string

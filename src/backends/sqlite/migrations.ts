@@ -14,7 +14,7 @@ import { EmbeddingSpaceMismatch, MigrationError, type StorageError } from "../..
 import { attempt, type SqliteConnection } from "./client.js"
 
 /** Where applied migrations are recorded. */
-export const MIGRATIONS_TABLE = "engram_migrations"
+const MIGRATIONS_TABLE = "engram_migrations"
 
 /** Size of a sqlite-vec chunk, in vectors. */
 const VEC_CHUNK_SIZE = 256

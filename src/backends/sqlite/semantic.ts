@@ -58,7 +58,7 @@ export const MEMORY_COLUMNS =
   "m.rid, m.id, m.agent_id, m.content, m.source, m.scope, m.metadata, m.confidence, m.created_at, m.accessed_at, m.access_count, m.has_embedding"
 
 /** A vector as sqlite-vec stores it: little-endian float32. */
-export const toBlob = (v: ReadonlyArray<number>): Buffer => {
+const toBlob = (v: ReadonlyArray<number>): Buffer => {
   const f = Float32Array.from(v)
   return Buffer.from(f.buffer, f.byteOffset, f.byteLength)
 }
@@ -95,29 +95,38 @@ const MAX_K = 4096
  */
 const TIE = 1e-5
 
-/** SQL conditions on `memories m` for a filter; appends their parameters. */
-const memoryFilter = (f: Filter, params: Array<unknown>): string => {
+/**
+ * SQL conditions on the filter fields that both `memories m` (`column` = "m.") and the metadata
+ * columns of `memories_vec` (`column` = "", applied inside the KNN) hold; appends their parameters.
+ */
+const fieldFilter = (f: Filter, params: Array<unknown>, column: string): string => {
   let sql = ""
   if (f.scope !== undefined) {
-    sql += " AND m.scope = ?"
+    sql += ` AND ${column}scope = ?`
     params.push(f.scope)
   }
   if (f.source !== undefined) {
-    sql += " AND m.source = ?"
+    sql += ` AND ${column}source = ?`
     params.push(f.source)
   }
   if (f.minConfidence !== undefined) {
-    sql += " AND m.confidence >= ?"
+    sql += ` AND ${column}confidence >= ?`
     params.push(f.minConfidence)
   }
   if (f.after !== undefined) {
-    sql += " AND m.created_at > ?"
+    sql += ` AND ${column}created_at > ?`
     params.push(f.after)
   }
   if (f.before !== undefined) {
-    sql += " AND m.created_at < ?"
+    sql += ` AND ${column}created_at < ?`
     params.push(f.before)
   }
+  return sql
+}
+
+/** SQL conditions on `memories m` for a filter; appends their parameters. */
+const memoryFilter = (f: Filter, params: Array<unknown>): string => {
+  let sql = fieldFilter(f, params, "m.")
   if (f.metadata !== undefined) {
     // Metadata is stored as canonical JSON, so a top-level value's JSON text (`->` returns the
     // stored text of the subtree) equals the canonical JSON of an equal filter value: JSON types stay
@@ -132,30 +141,7 @@ const memoryFilter = (f: Filter, params: Array<unknown>): string => {
 }
 
 /** SQL conditions on the metadata columns of `memories_vec`, applied inside the KNN. */
-const vectorFilter = (f: Filter, params: Array<unknown>): string => {
-  let sql = ""
-  if (f.scope !== undefined) {
-    sql += " AND scope = ?"
-    params.push(f.scope)
-  }
-  if (f.source !== undefined) {
-    sql += " AND source = ?"
-    params.push(f.source)
-  }
-  if (f.minConfidence !== undefined) {
-    sql += " AND confidence >= ?"
-    params.push(f.minConfidence)
-  }
-  if (f.after !== undefined) {
-    sql += " AND created_at > ?"
-    params.push(f.after)
-  }
-  if (f.before !== undefined) {
-    sql += " AND created_at < ?"
-    params.push(f.before)
-  }
-  return sql
-}
+const vectorFilter = (f: Filter, params: Array<unknown>): string => fieldFilter(f, params, "")
 
 const hasMetadataFilter = (f: Filter): boolean => f.metadata !== undefined && Object.keys(f.metadata).length > 0
 

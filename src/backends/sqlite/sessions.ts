@@ -4,30 +4,15 @@
  * the pure function and writes in one `BEGIN IMMEDIATE` transaction, so concurrent appends from any
  * number of processes are serialised and none is lost.
  */
-import { Clock, Effect, Option, Schema } from "effect"
-import { decode } from "../../core/decode.js"
-import { makeSessionStore } from "../../core/sessions.js"
+import { Clock, Effect, Option } from "effect"
+import { sessionInputs } from "../../core/inputs.js"
+import { emptyCanonical, makeSessionStore } from "../../core/sessions.js"
 import { DuplicateLabel, SessionNotFound } from "../../domain/errors.js"
-import { AgentId, SessionId } from "../../domain/ids.js"
-import {
-  type CanonicalSession,
-  CanonicalInput,
-  type Message,
-  type Session,
-  SessionInput,
-  type SessionSummary
-} from "../../domain/session.js"
-import { Name } from "../../domain/text.js"
+import type { CanonicalSession, Message, Session, SessionSummary } from "../../domain/session.js"
 import { SessionStore } from "../../services/SessionStore.js"
 import { attempt, type SqliteConnection } from "./client.js"
 
-const agentId = decode(AgentId, "agentId")
-const sessionId = decode(SessionId, "id")
-const sessionInput = decode(SessionInput, "session")
-const canonicalInput = decode(CanonicalInput, "canonical")
-const label = decode(Name, "label")
-const optionalLabel = decode(Schema.NullOr(Name), "label")
-const listOptions = decode(Schema.Struct({ agentId: Schema.optional(AgentId) }), "options")
+const { agentId, canonicalInput, label, listOptions, optionalLabel, sessionId, sessionInput } = sessionInputs
 
 export interface SessionRow {
   readonly id: string
@@ -79,13 +64,6 @@ export const toCanonical = (r: CanonicalRow): CanonicalSession => ({
   messages: JSON.parse(r.messages) as ReadonlyArray<Message>,
   summary: r.summary,
   updatedAt: r.updated_at
-})
-
-const emptyCanonical = (agent: string, now: number): CanonicalSession => ({
-  agentId: agent as CanonicalSession["agentId"],
-  messages: [],
-  summary: null,
-  updatedAt: now
 })
 
 /** The service over `conn`. */
@@ -160,7 +138,7 @@ export const make = (conn: SqliteConnection) => {
         attempt("SessionStore.deleteForAgent", () => conn.run(`DELETE FROM sessions WHERE agent_id = ?`, [agent]).changes)),
     list: (options) =>
       Effect.gen(function*() {
-        const o = yield* listOptions(options ?? {})
+        const o = yield* listOptions(options)
         const columns = "id, agent_id, label, message_count, created_at, updated_at"
         return yield* attempt("SessionStore.list", () =>
           (o.agentId === undefined

@@ -1,20 +1,14 @@
 /** StructuredStore on SQLite: key-value rows per agent and the agent registry. */
 import { Clock, Effect, Option } from "effect"
-import { decodeCursor, encodeCursor } from "../../core/cursor.js"
-import { decode } from "../../core/decode.js"
+import { decodeCursor, pageOf } from "../../core/cursor.js"
+import { structuredInputs } from "../../core/inputs.js"
 import type { InvalidInput } from "../../domain/errors.js"
-import { AgentId } from "../../domain/ids.js"
-import { Json } from "../../domain/json.js"
-import { AgentInput, type AgentRecord, Key, type KvEntry, KvListOptions } from "../../domain/structured.js"
+import type { Json } from "../../domain/json.js"
+import type { AgentRecord } from "../../domain/structured.js"
 import { StructuredStore } from "../../services/StructuredStore.js"
 import { attempt, type SqliteConnection } from "./client.js"
 
-const agentId = decode(AgentId, "agentId")
-const key = decode(Key, "key")
-const value = decode(Json, "value")
-const listOptions = decode(KvListOptions, "options")
-const agentInput = decode(AgentInput, "agent")
-const agentRef = decode(AgentId, "id")
+const { agentId, agentInput, agentRef, key, listOptions, value } = structuredInputs
 
 export interface AgentRow {
   readonly id: string
@@ -112,7 +106,7 @@ export const make = (conn: SqliteConnection) => {
     list: (a, options) =>
       Effect.gen(function*() {
         const agent = yield* agentId(a)
-        const o = yield* listOptions(options ?? {})
+        const o = yield* listOptions(options)
         const after = o.cursor === undefined ? undefined : (yield* decodeCursor(o.cursor, ["string"]))[0]
         const prefix = o.prefix === undefined || o.prefix === "" ? undefined : o.prefix
         const params: Array<unknown> = [agent]
@@ -125,16 +119,15 @@ export const make = (conn: SqliteConnection) => {
             listSql(prefix !== undefined, after !== undefined),
             params
           ))
-        const page = rows.slice(0, o.limit)
-        const items: Array<KvEntry> = page.map((r) => ({
-          key: r.key,
-          value: JSON.parse(r.value) as Json,
-          version: r.version,
-          updatedAt: r.updated_at
-        }))
+        const page = pageOf(rows, o.limit, (last) => [last.key])
         return {
-          items,
-          nextCursor: rows.length > o.limit ? encodeCursor([page[page.length - 1]!.key]) : null
+          items: page.items.map((r) => ({
+            key: r.key,
+            value: JSON.parse(r.value) as Json,
+            version: r.version,
+            updatedAt: r.updated_at
+          })),
+          nextCursor: page.nextCursor
         }
       }),
     saveAgent: (input) =>

@@ -5,31 +5,24 @@
  * apply the core's `fence` and transition, and write, in one transaction as well.
  */
 import { Clock, Effect, Option } from "effect"
-import { decodeCursor, encodeCursor } from "../../core/cursor.js"
-import { decode } from "../../core/decode.js"
-import { claimable, claimed, completed, failed, fence, heartbeated } from "../../core/tasks.js"
-import { StaleAttempt, TaskNotClaimed, TaskNotFound } from "../../domain/errors.js"
-import { AgentId, mintTaskId, TaskId } from "../../domain/ids.js"
+import { decodeCursor, pageOf } from "../../core/cursor.js"
+import { taskInputs } from "../../core/inputs.js"
 import {
-  ClaimOptions,
-  CompleteInput,
-  FailInput,
-  HeartbeatInput,
-  type Task,
-  TaskInput,
-  TaskListOptions
-} from "../../domain/task.js"
+  claimable,
+  claimed,
+  completed,
+  failed,
+  fencedTransition,
+  heartbeated,
+  isRefusal,
+  posted
+} from "../../core/tasks.js"
+import { mintTaskId } from "../../domain/ids.js"
+import type { Task } from "../../domain/task.js"
 import { TaskQueue } from "../../services/TaskQueue.js"
 import { attempt, type SqliteConnection } from "./client.js"
 
-const taskInput = decode(TaskInput, "input")
-const agentId = decode(AgentId, "agentId")
-const taskId = decode(TaskId, "taskId")
-const claimOptions = decode(ClaimOptions, "options")
-const heartbeatInput = decode(HeartbeatInput, "input")
-const completeInput = decode(CompleteInput, "input")
-const failInput = decode(FailInput, "input")
-const listOptions = decode(TaskListOptions, "options")
+const { agentId, claimOptions, completeInput, failInput, heartbeatInput, listOptions, taskId, taskInput } = taskInputs
 
 export interface TaskRow {
   readonly id: string
@@ -91,7 +84,7 @@ export const make = (conn: SqliteConnection) => {
     write.run(t.status, t.claimedBy, t.attempt, t.leaseExpiresAt, t.result, t.error, t.updatedAt, t.completedAt, t.id)
   }
 
-  /** Apply a fenced transition atomically; the domain error, if any, is returned as a value. */
+  /** Apply a fenced transition atomically; the refusal, if any, is returned as a value. */
   const fenced = (
     operation: string,
     id: string,
@@ -101,19 +94,13 @@ export const make = (conn: SqliteConnection) => {
     Effect.gen(function*() {
       const now = yield* Clock.currentTimeMillis
       const result = yield* attempt(operation, () =>
-        conn.immediate((): Task | TaskNotFound | StaleAttempt | TaskNotClaimed => {
+        conn.immediate(() => {
           const row = byId.get(id) as TaskRow | undefined
-          if (row === undefined) return new TaskNotFound({ taskId: id })
-          const task = toTask(row)
-          const refused = fence(task, input.agentId, input.attempt)
-          if (refused !== undefined) return refused
-          const updated = next(task, now)
-          store(updated)
-          return updated
+          const result = fencedTransition(id, row === undefined ? undefined : toTask(row), input, (task) => next(task, now))
+          if (!isRefusal(result)) store(result)
+          return result
         }))
-      if (result instanceof TaskNotFound || result instanceof StaleAttempt || result instanceof TaskNotClaimed) {
-        return yield* result
-      }
+      if (isRefusal(result)) return yield* result
       return result
     })
 
@@ -123,30 +110,31 @@ export const make = (conn: SqliteConnection) => {
         const t = yield* taskInput(input)
         const now = yield* Clock.currentTimeMillis
         const id = yield* mintTaskId
+        const task = posted(id, t, now)
         yield* attempt("TaskQueue.post", () =>
           insert.run(
-            id,
-            t.title,
-            t.description,
-            "pending",
-            t.priority,
-            t.assignedTo ?? null,
-            t.createdBy ?? null,
-            null,
-            0,
-            null,
-            null,
-            null,
-            now,
-            now,
-            null
+            task.id,
+            task.title,
+            task.description,
+            task.status,
+            task.priority,
+            task.assignedTo,
+            task.createdBy,
+            task.claimedBy,
+            task.attempt,
+            task.leaseExpiresAt,
+            task.result,
+            task.error,
+            task.createdAt,
+            task.updatedAt,
+            task.completedAt
           ))
         return id
       }),
     claim: (a, options) =>
       Effect.gen(function*() {
         const agent = yield* agentId(a)
-        const o = yield* claimOptions(options ?? {})
+        const o = yield* claimOptions(options)
         const now = yield* Clock.currentTimeMillis
         return yield* attempt("TaskQueue.claim", () =>
           conn.immediate(() => {
@@ -180,7 +168,7 @@ export const make = (conn: SqliteConnection) => {
         attempt("TaskQueue.get", () => Option.map(Option.fromNullable(byId.get(id) as TaskRow | undefined), toTask))),
     list: (options) =>
       Effect.gen(function*() {
-        const o = yield* listOptions(options ?? {})
+        const o = yield* listOptions(options)
         const after = o.cursor === undefined ? undefined : yield* decodeCursor(o.cursor, ["number", "string"])
         const params: Array<unknown> = []
         let where = ""
@@ -202,12 +190,7 @@ export const make = (conn: SqliteConnection) => {
             `SELECT ${TASK_COLUMNS} FROM tasks WHERE 1 = 1${where} ORDER BY created_at DESC, id DESC LIMIT ?`,
             params
           ))
-        const items = rows.slice(0, o.limit).map(toTask)
-        const last = items[items.length - 1]
-        return {
-          items,
-          nextCursor: rows.length > o.limit && last !== undefined ? encodeCursor([last.createdAt, last.id]) : null
-        }
+        return pageOf(rows.map(toTask), o.limit, (last) => [last.createdAt, last.id])
       })
   })
 }

@@ -3,33 +3,18 @@
  * `recordWithinBudget` reads the spend and inserts in one `BEGIN IMMEDIATE` transaction, so
  * concurrent callers in several processes are serialised and never overspend.
  */
-import { Clock, Effect, Option, Schema } from "effect"
+import { Clock, Effect, Option } from "effect"
 import { admissionRefused, budgetExceeded } from "../../core/budget.js"
-import { decode } from "../../core/decode.js"
+import { usageInputs } from "../../core/inputs.js"
+import { newUsageEvent } from "../../core/usage.js"
 import { breakdownStart, retentionCutoff, utcDate, windowStart } from "../../core/windows.js"
 import type { BudgetWindow } from "../../domain/errors.js"
-import { AgentId, mintUsageEventId } from "../../domain/ids.js"
 import { DAY_MS } from "../../domain/time.js"
-import {
-  Budget,
-  BudgetLimits,
-  type DailyUsage,
-  type ModelUsage,
-  SpendQuery,
-  type UsageEvent,
-  UsageInput,
-  type UsageSummary
-} from "../../domain/usage.js"
+import type { DailyUsage, ModelUsage, UsageEvent, UsageSummary } from "../../domain/usage.js"
 import { UsageStore } from "../../services/UsageStore.js"
 import { attempt, type SqliteConnection } from "./client.js"
 
-const usageInput = decode(UsageInput, "input")
-const spendQuery = decode(SpendQuery, "query")
-const optionalAgent = decode(Schema.UndefinedOr(AgentId), "agentId")
-const limitsInput = decode(BudgetLimits, "limits")
-const budgetInput = decode(Budget, "budget")
-const days = decode(Schema.Int.pipe(Schema.between(1, 36_500)), "days")
-const retentionDays = decode(Schema.Int.pipe(Schema.between(0, 36_500)), "days")
+const { budgetInput, days, limitsInput, optionalAgent, retentionDays, spendQuery, usageInput } = usageInputs
 
 /** The service over `conn`; prepares its statements (and so may throw, at layer build). */
 export const make = (conn: SqliteConnection) => {
@@ -52,14 +37,11 @@ export const make = (conn: SqliteConnection) => {
     insert.run(e.id, e.agentId, e.model, e.inputTokens, e.outputTokens, e.costUsd, e.toolCalls, e.timestamp)
   }
 
-  const newEvent = (input: typeof UsageInput.Type, now: number) =>
-    Effect.map(mintUsageEventId, (id): UsageEvent => ({ id, ...input, timestamp: now }))
-
   return UsageStore.of({
     record: (input) =>
       Effect.gen(function*() {
         const u = yield* usageInput(input)
-        const event = yield* newEvent(u, yield* Clock.currentTimeMillis)
+        const event = yield* newUsageEvent(u, yield* Clock.currentTimeMillis)
         yield* attempt("UsageStore.record", () => store(event))
         return event
       }),
@@ -115,9 +97,7 @@ export const make = (conn: SqliteConnection) => {
         const limits = yield* limitsInput(l)
         const now = yield* Clock.currentTimeMillis
         const error = yield* attempt("UsageStore.checkBudget", () =>
-          conn.read(() =>
-            budgetExceeded(agent === undefined ? "global" : "agent", agent, limits, (w) => spent(agent, w, now))
-          ))
+          conn.read(() => budgetExceeded(agent, limits, (w) => spent(agent, w, now))))
         if (error !== undefined) return yield* error
       }),
     recordWithinBudget: (input, b) =>
@@ -125,12 +105,10 @@ export const make = (conn: SqliteConnection) => {
         const u = yield* usageInput(input)
         const budget = yield* budgetInput(b)
         const now = yield* Clock.currentTimeMillis
-        const event = yield* newEvent(u, now)
+        const event = yield* newUsageEvent(u, now)
         const refused = yield* attempt("UsageStore.recordWithinBudget", () =>
           conn.immediate(() => {
-            const error =
-              admissionRefused("agent", u.agentId, budget.agent, (w) => spent(u.agentId, w, now), u.costUsd) ??
-                admissionRefused("global", undefined, budget.global, (w) => spent(undefined, w, now), u.costUsd)
+            const error = admissionRefused(u, budget, (w) => spent(u.agentId, w, now), (w) => spent(undefined, w, now))
             if (error === undefined) store(event)
             return error
           }))

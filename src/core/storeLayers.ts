@@ -1,0 +1,122 @@
+/**
+ * How a store's services are assembled, the same for every backend: the Context of the main-store
+ * services and of the semantic services from their implementations, and the layer set a database
+ * backend exports (`make`, `layer`, `layerMain`, `layerSemantic`, `layerConfig`), in which every
+ * service of a layer shares one connection that closes with the layer's scope.
+ */
+import { type Config, type ConfigError, Context, Effect, Layer, type Scope } from "effect"
+import type {
+  AuditIntegrityError,
+  AuditLoadError,
+  BackendUnavailable,
+  EmbeddingSpaceMismatch,
+  InvalidInput,
+  MigrationError,
+  StorageError
+} from "../domain/errors.js"
+import { MainStoreAdmin, SemanticStoreAdmin } from "../services/Admin.js"
+import { AuditLog } from "../services/AuditLog.js"
+import { Consolidation } from "../services/Consolidation.js"
+import { DeviceStore } from "../services/DeviceStore.js"
+import type { MainServices, SemanticServices } from "../services/index.js"
+import { KnowledgeStore } from "../services/KnowledgeStore.js"
+import { SemanticStore } from "../services/SemanticStore.js"
+import { SessionStore } from "../services/SessionStore.js"
+import { StructuredStore } from "../services/StructuredStore.js"
+import { TaskQueue } from "../services/TaskQueue.js"
+import { UsageStore } from "../services/UsageStore.js"
+
+/** Every way building a database store's layer can fail. */
+export type StoreLayerError =
+  | InvalidInput
+  | BackendUnavailable
+  | MigrationError
+  | EmbeddingSpaceMismatch
+  | AuditLoadError
+  | AuditIntegrityError
+  | StorageError
+
+/** The main-store services and their admin service. */
+export type MainStoreServices = MainServices | MainStoreAdmin
+
+/** Semantic memory, its consolidation and its admin service. */
+export type SemanticStoreServices = SemanticServices | SemanticStoreAdmin
+
+/** The implementations of the main-store services over one store. */
+export interface MainImplementations {
+  readonly structured: Context.Tag.Service<typeof StructuredStore>
+  readonly knowledge: Context.Tag.Service<typeof KnowledgeStore>
+  readonly sessions: Context.Tag.Service<typeof SessionStore>
+  readonly usage: Context.Tag.Service<typeof UsageStore>
+  readonly devices: Context.Tag.Service<typeof DeviceStore>
+  readonly tasks: Context.Tag.Service<typeof TaskQueue>
+  readonly audit: Context.Tag.Service<typeof AuditLog>
+  readonly admin: Context.Tag.Service<typeof MainStoreAdmin>
+}
+
+/** The implementations of the semantic services over one store. */
+export interface SemanticImplementations {
+  readonly semantic: Context.Tag.Service<typeof SemanticStore>
+  readonly consolidation: Context.Tag.Service<typeof Consolidation>
+  readonly admin: Context.Tag.Service<typeof SemanticStoreAdmin>
+}
+
+export const mainContext = (s: MainImplementations): Context.Context<MainStoreServices> =>
+  Context.make(StructuredStore, s.structured).pipe(
+    Context.add(KnowledgeStore, s.knowledge),
+    Context.add(SessionStore, s.sessions),
+    Context.add(UsageStore, s.usage),
+    Context.add(DeviceStore, s.devices),
+    Context.add(TaskQueue, s.tasks),
+    Context.add(AuditLog, s.audit),
+    Context.add(MainStoreAdmin, s.admin)
+  )
+
+export const semanticContext = (s: SemanticImplementations): Context.Context<SemanticStoreServices> =>
+  Context.make(SemanticStore, s.semantic).pipe(
+    Context.add(Consolidation, s.consolidation),
+    Context.add(SemanticStoreAdmin, s.admin)
+  )
+
+/** What a database backend supplies: opening a migrated connection, and its services over one. */
+export interface StoreParts<Options, Conn, E> {
+  /** Open the connection (or pool) in the current scope and bring its schema up to date. */
+  readonly connect: (options: Options) => Effect.Effect<Conn, E, Scope.Scope>
+  /** The main-store services over a migrated connection (verifies the audit chain). */
+  readonly makeMain: (conn: Conn) => Effect.Effect<Context.Context<MainStoreServices>, E>
+  /** The semantic services over a migrated connection (records or checks the embedding space). */
+  readonly makeSemantic: (conn: Conn, options: Options) => Effect.Effect<Context.Context<SemanticStoreServices>, E>
+}
+
+/**
+ * The layers of a database backend over its parts. `Options` (the store options and the backend's
+ * connection options) and `E` (every way its layers can fail) are given explicitly: they are the
+ * backend's public types, the same for each of its layers.
+ */
+export const storeLayers = <Options, E>() => <Conn>(parts: StoreParts<Options, Conn, E>) => {
+  /** All nine services (and both admin services) over one connection, closed with the scope. */
+  const make = (
+    options: Options
+  ): Effect.Effect<Context.Context<MainStoreServices | SemanticStoreServices>, E, Scope.Scope> =>
+    Effect.gen(function*() {
+      const conn = yield* parts.connect(options)
+      const semantic = yield* parts.makeSemantic(conn, options)
+      const main = yield* parts.makeMain(conn)
+      return Context.merge(main, semantic)
+    })
+  /** All nine services and both admin services. */
+  const layer = (options: Options): Layer.Layer<MainStoreServices | SemanticStoreServices, E> =>
+    Layer.scopedContext(make(options))
+  /** The main store only; the embedding space is not touched. */
+  const layerMain = (options: Options): Layer.Layer<MainStoreServices, E> =>
+    Layer.scopedContext(Effect.flatMap(parts.connect(options), parts.makeMain))
+  /** Semantic memory and its consolidation only. */
+  const layerSemantic = (options: Options): Layer.Layer<SemanticStoreServices, E> =>
+    Layer.scopedContext(Effect.flatMap(parts.connect(options), (conn) => parts.makeSemantic(conn, options)))
+  /** `layer` with the options read from configuration. */
+  const layerConfig = (
+    config: Config.Config<Options>
+  ): Layer.Layer<MainStoreServices | SemanticStoreServices, E | ConfigError.ConfigError> =>
+    Layer.unwrapEffect(Effect.map(config, layer))
+  return { make, layer, layerMain, layerSemantic, layerConfig }
+}
