@@ -10,16 +10,8 @@ import { dirname } from "node:path"
 import { Effect, Layer } from "effect"
 import { configFromEnv, loadConfigFile, type MemoryConfig, memoryConfig } from "./config.js"
 import { describe } from "./core/storage.js"
-import {
-  type AuditIntegrityError,
-  type AuditLoadError,
-  BackendUnavailable,
-  ConfigError,
-  type EmbeddingSpaceMismatch,
-  type InvalidInput,
-  type MigrationError,
-  type StorageError
-} from "./domain/errors.js"
+import type { StoreLayerError } from "./core/storeLayers.js"
+import { BackendUnavailable, ConfigError } from "./domain/errors.js"
 import type { StoreOptions } from "./domain/options.js"
 import type { MainStoreAdmin, SemanticStoreAdmin } from "./services/Admin.js"
 import type { MainServices, SemanticServices } from "./services/index.js"
@@ -30,15 +22,7 @@ export type SemanticLayerServices = SemanticServices | SemanticStoreAdmin
 export type EngramLayerServices = MainLayerServices | SemanticLayerServices
 
 /** Every way building a composed store can fail. */
-export type EngramLayerError =
-  | ConfigError
-  | InvalidInput
-  | BackendUnavailable
-  | MigrationError
-  | EmbeddingSpaceMismatch
-  | AuditLoadError
-  | AuditIntegrityError
-  | StorageError
+export type EngramLayerError = ConfigError | StoreLayerError
 
 const load = <M>(name: string, importer: () => Promise<M>) =>
   Effect.tryPromise({
