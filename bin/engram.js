@@ -1,8 +1,5 @@
 #!/usr/bin/env node
-// The `engram` command: runs the TypeScript sources through tsx's loader (no build step).
-import { register } from "tsx/esm/api"
+// The `engram` command: the compiled CLI (dist/, built by `npm run build`, which `npm ci` runs).
+import { run } from "../dist/cli/main.js"
 
-register()
-const { NodeRuntime } = await import("@effect/platform-node")
-const { main } = await import("../src/cli/main.ts")
-NodeRuntime.runMain(main(process.argv.slice(2)))
+run(process.argv.slice(2))

@@ -8,10 +8,9 @@
 import { mkdir } from "node:fs/promises"
 import { dirname } from "node:path"
 import { Effect, Layer } from "effect"
-import { configFromEnv, loadConfigFile, type MemoryConfig, memoryConfig } from "./config.js"
+import { configFromEnv, loadConfigFile, type MemoryConfig, memoryConfig, type MemoryConfigInput } from "./config.js"
 import { describe } from "./core/storage.js"
-import type { StoreLayerError } from "./core/storeLayers.js"
-import { BackendUnavailable, ConfigError } from "./domain/errors.js"
+import { BackendUnavailable, ConfigError, type StoreLayerError } from "./domain/errors.js"
 import type { StoreOptions } from "./domain/options.js"
 import type { MainStoreAdmin, SemanticStoreAdmin } from "./services/Admin.js"
 import type { MainServices, SemanticServices } from "./services/index.js"
@@ -119,8 +118,15 @@ export const layerFromConfig = (c: MemoryConfig): Layer.Layer<EngramLayerService
     return Layer.merge(mainLayerFromConfig(c), semanticLayerFromConfig(c))
   }))
 
-/** All nine services for a configuration given in code (validated first). */
-export const layer = (input: unknown): Layer.Layer<EngramLayerServices, EngramLayerError> =>
+/**
+ * All nine services for a configuration given in code. The parameter is typed, so a misspelt key or
+ * backend is a compile error; the value is still validated (ranges, URLs, the URL a backend needs).
+ */
+export const layer = (config: MemoryConfigInput): Layer.Layer<EngramLayerServices, EngramLayerError> =>
+  Layer.unwrapEffect(Effect.map(memoryConfig(config), layerFromConfig))
+
+/** All nine services for a configuration from outside the program (parsed JSON, say): validated at run time. */
+export const layerFromInput = (input: unknown): Layer.Layer<EngramLayerServices, EngramLayerError> =>
   Layer.unwrapEffect(Effect.map(memoryConfig(input), layerFromConfig))
 
 /** All nine services configured by `ENGRAM_*` environment variables. */

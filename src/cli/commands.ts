@@ -2,7 +2,8 @@
  * The `engram` command line (@effect/cli): serve, migrate, doctor, audit verify, export, import, copy.
  * Every command takes `--config <file.toml>`; without it the `ENGRAM_*` environment applies.
  */
-import { Command, Options } from "@effect/cli"
+import * as Command from "@effect/cli/Command"
+import * as Options from "@effect/cli/Options"
 import { Console, Effect, Layer, Option } from "effect"
 import { configFromEnv, loadConfigFile, type MemoryConfig } from "../config.js"
 import { layerFromConfig } from "../layer.js"

@@ -13,18 +13,19 @@
  *
  * It prints the address and where the token comes from — never the token.
  */
-import { Command, Options, ValidationError } from "@effect/cli"
-import { NodeContext, NodeRuntime } from "@effect/platform-node"
+import * as Command from "@effect/cli/Command"
+import * as Options from "@effect/cli/Options"
+import * as ValidationError from "@effect/cli/ValidationError"
+import * as NodeContext from "@effect/platform-node/NodeContext"
+import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import { Config, Console, Effect, Layer, Option, Redacted } from "effect"
 import { randomBytes } from "node:crypto"
 import { mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs"
-import { dirname, join, resolve } from "node:path"
-import { pathToFileURL } from "node:url"
+import { dirname, join } from "node:path"
 import type { MemoryConfig } from "../config.js"
 import { semanticLayerFromConfig } from "../layer.js"
 import { loadConfig, subcommands } from "./commands.js"
 import { ConfigError } from "../domain/errors.js"
-import { DEFAULT_MAX_BODY_BYTES, serve as serveGateway } from "../gateway/server.js"
 
 /** Where `engram serve` keeps its files unless told otherwise. */
 export const DATA_DIR = ".engram"
@@ -101,6 +102,8 @@ export const serve = (config: MemoryConfig, overrides: { readonly host?: string;
       if (file.note !== undefined) yield* Console.error(`warning: ${TOKEN_FILE}: ${file.note}`)
     }
   }
+  // The HTTP server is loaded only by `serve`, so the other commands start without it.
+  const { DEFAULT_MAX_BODY_BYTES, serve: serveGateway } = yield* Effect.promise(() => import("../gateway/server.js"))
   const services = yield* Layer.build(semanticLayerFromConfig(config))
   const address = yield* serveGateway({
     host: overrides.host ?? Option.getOrUndefined(env.host),
@@ -159,7 +162,15 @@ const failureText = (e: unknown): string => {
   return String(e)
 }
 
-const cli = Command.run(engram, { name: "engram", version: "0.1.0" })
+/** The package's version, read from its package.json (two levels up from src/cli and dist/cli). */
+const packageVersion = (): string => {
+  const parsed: unknown = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8"))
+  return typeof parsed === "object" && parsed !== null && "version" in parsed && typeof parsed.version === "string"
+    ? parsed.version
+    : "unknown"
+}
+
+const cli = Command.run(engram, { name: "engram", version: packageVersion() })
 
 /** Run `engram <args>`; a typed failure prints "engram: <tag>: <message>" and sets exit code 1. */
 export const main = (argv: ReadonlyArray<string>) =>
@@ -173,7 +184,5 @@ export const main = (argv: ReadonlyArray<string>) =>
     Effect.provide(NodeContext.layer)
   )
 
-// Run only when executed (tsx src/cli/main.ts …), not when imported by the future CLI or by tests.
-if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(resolve(process.argv[1])).href) {
-  NodeRuntime.runMain(main(process.argv.slice(2)))
-}
+/** Run `engram <args>` as the process's main program (bin/engram.js). */
+export const run = (argv: ReadonlyArray<string>): void => NodeRuntime.runMain(main(argv))

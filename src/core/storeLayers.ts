@@ -5,15 +5,6 @@
  * service of a layer shares one connection that closes with the layer's scope.
  */
 import { type Config, type ConfigError, Context, Effect, Layer, type Scope } from "effect"
-import type {
-  AuditIntegrityError,
-  AuditLoadError,
-  BackendUnavailable,
-  EmbeddingSpaceMismatch,
-  InvalidInput,
-  MigrationError,
-  StorageError
-} from "../domain/errors.js"
 import { MainStoreAdmin, SemanticStoreAdmin } from "../services/Admin.js"
 import { AuditLog } from "../services/AuditLog.js"
 import { Consolidation } from "../services/Consolidation.js"
@@ -25,16 +16,6 @@ import { SessionStore } from "../services/SessionStore.js"
 import { StructuredStore } from "../services/StructuredStore.js"
 import { TaskQueue } from "../services/TaskQueue.js"
 import { UsageStore } from "../services/UsageStore.js"
-
-/** Every way building a database store's layer can fail. */
-export type StoreLayerError =
-  | InvalidInput
-  | BackendUnavailable
-  | MigrationError
-  | EmbeddingSpaceMismatch
-  | AuditLoadError
-  | AuditIntegrityError
-  | StorageError
 
 /** The main-store services and their admin service. */
 export type MainStoreServices = MainServices | MainStoreAdmin

@@ -173,3 +173,13 @@ export class StorageError extends Schema.TaggedError<StorageError>()("StorageErr
 
 /** The failures any storage call can end with, besides its domain errors. */
 export type StoreFailure = StorageError | BackendUnavailable
+
+/** Every way building a database store's layer can fail. */
+export type StoreLayerError =
+  | InvalidInput
+  | BackendUnavailable
+  | MigrationError
+  | EmbeddingSpaceMismatch
+  | AuditLoadError
+  | AuditIntegrityError
+  | StorageError

@@ -16,7 +16,13 @@
  * Errors in bodies are the public forms below: none has a `cause`, so no SQL text, driver message or
  * stack trace leaves the gateway (the full error is logged on the server).
  */
-import { HttpApi, HttpApiEndpoint, HttpApiGroup, HttpApiMiddleware, HttpApiSchema, HttpApiSecurity, OpenApi } from "@effect/platform"
+import * as HttpApi from "@effect/platform/HttpApi"
+import * as HttpApiEndpoint from "@effect/platform/HttpApiEndpoint"
+import * as HttpApiGroup from "@effect/platform/HttpApiGroup"
+import * as HttpApiMiddleware from "@effect/platform/HttpApiMiddleware"
+import * as HttpApiSchema from "@effect/platform/HttpApiSchema"
+import * as HttpApiSecurity from "@effect/platform/HttpApiSecurity"
+import * as OpenApi from "@effect/platform/OpenApi"
 import { Context, type Option, Schema } from "effect"
 import { EmbeddingSpace } from "../domain/embedding.js"
 import { BackendName, InvalidEmbedding, InvalidInput, MemoryNotFound } from "../domain/errors.js"

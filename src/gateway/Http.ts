@@ -4,7 +4,8 @@
  * sit behind the gateway. The handlers add only what the gateway owns: agent confinement per token,
  * the memory-api mapping, paging of the export, and the public (cause-free) error forms.
  */
-import { HttpApiBuilder, HttpServerRequest } from "@effect/platform"
+import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
+import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import { Cause, Chunk, Clock, Effect, Exit, Layer, Option, Scope, Stream } from "effect"
 import { compareCodePoints } from "../core/order.js"
 import { hitOrder } from "../core/semantic.js"

@@ -17,9 +17,15 @@
  * - Shutdown (Ctrl-C, or the end of the scope) does not wait on clients: connections without a
  *   request being answered are closed at once, requests in progress get `SHUTDOWN_GRACE_MS` to finish.
  */
-import { HttpApiBuilder, HttpMiddleware, HttpServer, HttpServerRequest, HttpServerResponse, OpenApi } from "@effect/platform"
+import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
+import * as HttpMiddleware from "@effect/platform/HttpMiddleware"
+import * as HttpServer from "@effect/platform/HttpServer"
+import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
+import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
+import * as OpenApi from "@effect/platform/OpenApi"
 import type * as HttpApp from "@effect/platform/HttpApp"
-import { NodeHttpServer, NodeHttpServerRequest } from "@effect/platform-node"
+import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
+import * as NodeHttpServerRequest from "@effect/platform-node/NodeHttpServerRequest"
 import { Context, Effect, Layer, Option, Redacted, Schema, type Scope } from "effect"
 import { createHash, timingSafeEqual } from "node:crypto"
 import { createServer, type IncomingMessage, type Server } from "node:http"

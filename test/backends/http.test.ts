@@ -15,9 +15,9 @@ import type { EmbeddingSpace } from "../../src/domain/embedding.js"
 import { serve } from "../../src/gateway/server.js"
 import type { SemanticStoreAdmin } from "../../src/services/Admin.js"
 import type { SemanticServices } from "../../src/services/index.js"
-import { semanticAdminSuite } from "../conformance/admin.js"
-import { consolidationSuite } from "../conformance/consolidation.js"
-import { semanticStoreSuite } from "../conformance/semantic.js"
+import { semanticAdminSuite } from "../../src/testing/admin.js"
+import { consolidationSuite } from "../../src/testing/consolidation.js"
+import { semanticStoreSuite } from "../../src/testing/semantic.js"
 import { freshFile } from "../support/sqlite.js"
 
 const embedding: EmbeddingSpace = { model: "conformance", dimensions: 8 }

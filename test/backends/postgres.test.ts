@@ -9,8 +9,8 @@ import { layer, layerMain, layerSemantic } from "../../src/backends/postgres/ind
 import { AuditLog } from "../../src/services/AuditLog.js"
 import { SemanticStore } from "../../src/services/SemanticStore.js"
 import { StructuredStore } from "../../src/services/StructuredStore.js"
-import { mainAdminSuite, mainStoreSuites, semanticAdminSuite, semanticStoreSuites } from "../conformance/index.js"
-import { AuditTamper } from "../conformance/auditTamper.js"
+import { mainAdminSuite, mainStoreSuites, semanticAdminSuite, semanticStoreSuites } from "../../src/testing/index.js"
+import { AuditTamper } from "../../src/testing/auditTamper.js"
 import {
   auditTamper,
   createSchema,

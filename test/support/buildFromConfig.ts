@@ -3,7 +3,7 @@
  * argv[2] (JSON), run one remember and recall, and print "ok".
  */
 import { Effect, Layer } from "effect"
-import { layer } from "../../src/index.js"
+import { layerFromInput } from "../../src/index.js"
 import { SemanticStore } from "../../src/services/SemanticStore.js"
 
 const config: unknown = JSON.parse(process.argv[2]!)
@@ -14,7 +14,7 @@ const program = Effect.gen(function*() {
   if (hits.length !== 1) return yield* Effect.die(`expected one hit, got ${hits.length}`)
   console.log("ok")
 })
-Effect.runPromise(Effect.scoped(Effect.flatMap(Layer.build(layer(config)), (ctx) => Effect.provide(program, ctx)))).catch((e) => {
+Effect.runPromise(Effect.scoped(Effect.flatMap(Layer.build(layerFromInput(config)), (ctx) => Effect.provide(program, ctx)))).catch((e) => {
   console.error(e)
   process.exit(1)
 })

@@ -17,7 +17,7 @@ import { Effect, Layer, Redacted } from "effect"
 import pg from "pg"
 import type { AuditEntry } from "../../src/domain/audit.js"
 import type { EmbeddingSpace } from "../../src/domain/embedding.js"
-import { AuditTamper } from "../conformance/auditTamper.js"
+import { AuditTamper } from "../../src/testing/auditTamper.js"
 
 /** The server the PostgreSQL tests use. */
 export const TEST_PG_URL = process.env.ENGRAM_TEST_PG_URL ?? "postgres://postgres@127.0.0.1:5432/test"

@@ -13,7 +13,7 @@ import { Effect, Layer } from "effect"
 import * as SqliteVec from "sqlite-vec"
 import type { EmbeddingSpace } from "../../src/domain/embedding.js"
 import type { AuditEntry } from "../../src/domain/audit.js"
-import { AuditTamper } from "../conformance/auditTamper.js"
+import { AuditTamper } from "../../src/testing/auditTamper.js"
 
 /** The embedding space of the SQLite test stores. */
 export const TEST_SPACE: EmbeddingSpace = { model: "conformance", dimensions: 8 }

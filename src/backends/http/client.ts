@@ -7,7 +7,12 @@
  * under TestClock (a test that never advances its clock must still see a hung gateway time out).
  * Nothing falls back to a local store: a gateway that cannot answer is a typed error.
  */
-import { FetchHttpClient, HttpApiClient, HttpApiError, HttpClient, HttpClientError, HttpClientRequest } from "@effect/platform"
+import * as FetchHttpClient from "@effect/platform/FetchHttpClient"
+import * as HttpApiClient from "@effect/platform/HttpApiClient"
+import * as HttpApiError from "@effect/platform/HttpApiError"
+import * as HttpClient from "@effect/platform/HttpClient"
+import * as HttpClientError from "@effect/platform/HttpClientError"
+import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import { Clock, Data, Duration, Effect, ParseResult, type Redacted, Schedule } from "effect"
 import type { SemanticLimits } from "../../core/semantic.js"
 import { describe } from "../../core/storage.js"

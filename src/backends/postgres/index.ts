@@ -6,132 +6,58 @@
  * loads and verifies the audit chain (main layers) — every way that can fail is in the layer's error
  * type, and the pool closes with the layer's scope.
  */
-import { Clock, type Context, Effect, Schema, type Scope } from "effect"
-import { decode } from "../../core/decode.js"
-import { checkStoreOptions } from "../../core/semantic.js"
-import {
-  mainContext,
-  type MainStoreServices,
-  semanticContext,
-  type SemanticStoreServices,
-  type StoreLayerError,
-  storeLayers
-} from "../../core/storeLayers.js"
-import type {
-  AuditIntegrityError,
-  AuditLoadError,
-  BackendUnavailable,
-  EmbeddingSpaceMismatch,
-  InvalidInput,
-  MigrationError,
-  StorageError
-} from "../../domain/errors.js"
+import { type Config, type ConfigError as EffectConfigError, type Context, Effect, Layer, type Scope } from "effect"
+import { loadBackend } from "../../core/loadBackend.js"
+import { storeLayers } from "../../core/storeLayers.js"
+import type { ConfigError, StoreLayerError } from "../../domain/errors.js"
 import type { StoreOptions } from "../../domain/options.js"
 import type { MainStoreAdmin, SemanticStoreAdmin } from "../../services/Admin.js"
-import type { EngramServices } from "../../services/index.js"
-import * as Admin from "./admin.js"
-import * as Audit from "./audit.js"
-import * as Client from "./client.js"
-import * as Consolidate from "./consolidation.js"
-import * as Devices from "./devices.js"
-import * as Knowledge from "./knowledge.js"
-import { ensureEmbeddingSpace, runMigrations } from "./migrations.js"
-import * as Semantic from "./semantic.js"
-import * as Sessions from "./sessions.js"
-import * as Structured from "./structured.js"
-import * as Tasks from "./tasks.js"
-import * as Usage from "./usage.js"
+import type { EngramServices, MainServices, SemanticServices } from "../../services/index.js"
+import type { PgOptions } from "./options.js"
 
-export { type PgClient, type PgOptions } from "./client.js"
-export { MIGRATIONS as migrations } from "./migrations.js"
+export type { PgOptions } from "./options.js"
 
 /** What a PostgreSQL store takes: the store options (embedding space, content limit) and the pool settings. */
-export type PgStoreOptions = StoreOptions & Client.PgOptions
+export type PgStoreOptions = StoreOptions & PgOptions
 
 /** What the main-store layers provide: the seven services and their admin service. */
-export type PgMainServices = MainStoreServices
+export type PgMainServices = MainServices | MainStoreAdmin
 
 /** What the semantic layers provide: semantic memory, its consolidation and its admin service. */
-export type PgSemanticServices = SemanticStoreServices
+export type PgSemanticServices = SemanticServices | SemanticStoreAdmin
 
 /** What `PgLive` provides: all nine services and both admin services. */
 export type PgServices = EngramServices | MainStoreAdmin | SemanticStoreAdmin
 
-/** Every way building a PostgreSQL layer can fail. */
-export type PgLayerError = StoreLayerError
+/** Every way building a PostgreSQL layer can fail (a `ConfigError` when the `pg` package is missing). */
+export type PgLayerError = StoreLayerError | ConfigError
 
-const checkPool = decode(
-  Schema.Struct({
-    poolSize: Schema.optional(Schema.Int.pipe(Schema.between(1, 1000))),
-    connectTimeoutMs: Schema.optional(Schema.Int.pipe(Schema.positive())),
-    acquireTimeoutMs: Schema.optional(Schema.Int.pipe(Schema.positive())),
-    idleTimeoutMs: Schema.optional(Schema.Int.pipe(Schema.positive())),
-    statementTimeoutMs: Schema.optional(Schema.Int.pipe(Schema.positive()))
-  }),
-  "options"
+/** The implementation, loaded when the first layer is built: `pg` is an optional peer dependency. */
+const layers = Effect.map(
+  loadBackend("postgres", "pg", () => import("./store.js")),
+  (store) => storeLayers<PgStoreOptions, PgLayerError>()(store)
 )
 
-/** Open the pool and bring the schema up to date (in the current scope). */
-export const connect = (
-  options: Client.PgOptions
-): Effect.Effect<Client.PgClient, InvalidInput | BackendUnavailable | MigrationError, Scope.Scope> =>
-  Effect.gen(function*() {
-    yield* checkPool({
-      poolSize: options.poolSize,
-      connectTimeoutMs: options.connectTimeoutMs,
-      acquireTimeoutMs: options.acquireTimeoutMs,
-      idleTimeoutMs: options.idleTimeoutMs,
-      statementTimeoutMs: options.statementTimeoutMs
-    })
-    const client = yield* Client.make(options)
-    yield* runMigrations(client, yield* Clock.currentTimeMillis)
-    return client
-  })
+/** All nine services (and both admin services) on the database at `options.url`, in the current scope. */
+export const make = (options: PgStoreOptions): Effect.Effect<Context.Context<PgServices>, PgLayerError, Scope.Scope> =>
+  Effect.flatMap(layers, (l) => l.make(options))
 
-/** The main-store services over a migrated pool; verifies the audit chain. */
-export const makeMain = (
-  client: Client.PgClient
-): Effect.Effect<Context.Context<PgMainServices>, AuditLoadError | AuditIntegrityError> =>
-  Effect.map(Audit.make(client), (audit) =>
-    mainContext({
-      structured: Structured.make(client),
-      knowledge: Knowledge.make(client),
-      sessions: Sessions.make(client),
-      usage: Usage.make(client),
-      devices: Devices.make(client),
-      tasks: Tasks.make(client),
-      audit,
-      admin: Admin.makeMain(client)
-    }))
+/** All nine services on the database at `options.url`; the pool closes with the layer. */
+export const layer = (options: PgStoreOptions): Layer.Layer<PgServices, PgLayerError> =>
+  Layer.unwrapEffect(Effect.map(layers, (l) => l.layer(options)))
 
-/** The semantic services over a migrated pool; records or checks the embedding space. */
-export const makeSemantic = (
-  client: Client.PgClient,
-  options: StoreOptions
-): Effect.Effect<
-  Context.Context<PgSemanticServices>,
-  InvalidInput | EmbeddingSpaceMismatch | MigrationError | StorageError | BackendUnavailable
-> =>
-  Effect.gen(function*() {
-    const limits = yield* checkStoreOptions(options)
-    yield* ensureEmbeddingSpace(client, limits.space)
-    return semanticContext({
-      semantic: Semantic.make(client, limits),
-      consolidation: Consolidate.make(client),
-      admin: Admin.makeSemantic(client, limits.space)
-    })
-  })
+/** The seven main-store services only; the embedding space is not touched. */
+export const layerMain = (options: PgStoreOptions): Layer.Layer<PgMainServices, PgLayerError> =>
+  Layer.unwrapEffect(Effect.map(layers, (l) => l.layerMain(options)))
 
-/**
- * The layers over `connect`, `makeMain` and `makeSemantic`, wired by the core
- * (src/core/storeLayers.ts): `make`, `layer` (all nine services on the PostgreSQL database at
- * `options.url`), `layerMain`, `layerSemantic` and `layerConfig`.
- */
-export const { layer, layerConfig, layerMain, layerSemantic, make } = storeLayers<PgStoreOptions, PgLayerError>()({
-  connect,
-  makeMain,
-  makeSemantic
-})
+/** Semantic memory and its consolidation only. */
+export const layerSemantic = (options: PgStoreOptions): Layer.Layer<PgSemanticServices, PgLayerError> =>
+  Layer.unwrapEffect(Effect.map(layers, (l) => l.layerSemantic(options)))
+
+/** `layer` with its options read from configuration. */
+export const layerConfig = (
+  config: Config.Config<PgStoreOptions>
+): Layer.Layer<PgServices, PgLayerError | EffectConfigError.ConfigError> => Layer.unwrapEffect(Effect.map(config, layer))
 
 /** All nine services on PostgreSQL + pgvector. */
 export const PgLive = layer

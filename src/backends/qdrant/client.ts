@@ -21,26 +21,11 @@ import type { Schemas } from "@qdrant/js-client-rest"
 import { Effect, Redacted } from "effect"
 import type { EmbeddingSpace } from "../../domain/embedding.js"
 import { BackendUnavailable, EmbeddingSpaceMismatch, StorageError } from "../../domain/errors.js"
-import type { StoreOptions } from "../../domain/options.js"
 import { describe } from "../../core/storage.js"
+import { DEFAULT_TIMEOUT_MS, type QdrantOptions } from "./options.js"
 
-/** Connection options of QdrantSemanticLive. */
-export interface QdrantOptions extends StoreOptions {
-  /** REST endpoint, e.g. `http://localhost:6333`. */
-  readonly url: string
-  /** Sent as the `api-key` header. */
-  readonly apiKey?: Redacted.Redacted<string>
-  /** The collection holding this store's memories; created on first use. */
-  readonly collection: string
-  /**
-   * Deadline of every request, in milliseconds (default 10 000). It is the client's own
-   * AbortSignal timer, so it fires in real time even where the Effect clock is a TestClock — the
-   * startup health check fails with `BackendUnavailable` within it when Qdrant does not answer.
-   */
-  readonly timeoutMs?: number
-}
+export { DEFAULT_TIMEOUT_MS }
 
-export const DEFAULT_TIMEOUT_MS = 10_000
 
 /** Name of the dense vector holding memory embeddings. */
 export const VECTOR = "embedding"

@@ -1,40 +1,30 @@
 /**
- * QdrantSemanticLive: semantic memory and its consolidation on Qdrant over REST (SPEC R-BE-5).
- * Building the layer checks Qdrant's health and creates or verifies the collection, its embedding
- * space and its payload indexes; the layer's error type lists every way that can fail.
+ * QdrantSemanticLive: semantic memory and its consolidation on Qdrant over REST. Building the layer
+ * checks Qdrant's health and creates or verifies the collection, its embedding space and its payload
+ * indexes; the layer's error type lists every way that can fail. The Qdrant client
+ * (`@qdrant/js-client-rest`) is an optional peer dependency, loaded when a layer is built.
  */
-import { type Config, type ConfigError, Context, Effect, Layer } from "effect"
-import type { BackendUnavailable, EmbeddingSpaceMismatch, StorageError } from "../../domain/errors.js"
-import { SemanticStoreAdmin } from "../../services/Admin.js"
+import { type Config, type ConfigError as EffectConfigError, type Context, Effect, Layer } from "effect"
+import { loadBackend } from "../../core/loadBackend.js"
+import type { BackendUnavailable, ConfigError, EmbeddingSpaceMismatch, StorageError } from "../../domain/errors.js"
+import type { SemanticStoreAdmin } from "../../services/Admin.js"
 import type { SemanticServices } from "../../services/index.js"
-import { Consolidation } from "../../services/Consolidation.js"
-import { SemanticStore } from "../../services/SemanticStore.js"
-import * as Admin from "./admin.js"
-import { open, type QdrantOptions } from "./client.js"
-import * as Consolidate from "./consolidation.js"
-import * as Semantic from "./semantic.js"
+import type { QdrantOptions } from "./options.js"
 
-export { DEFAULT_TIMEOUT_MS, type QdrantOptions } from "./client.js"
+export { DEFAULT_TIMEOUT_MS, type QdrantOptions } from "./options.js"
 
-/** Why building a Qdrant store can fail. */
-export type QdrantBuildError = BackendUnavailable | EmbeddingSpaceMismatch | StorageError
+/** Why building a Qdrant store can fail (a `ConfigError` when the Qdrant client package is missing). */
+export type QdrantBuildError = BackendUnavailable | EmbeddingSpaceMismatch | StorageError | ConfigError
 
 /** What the layer provides: the semantic services and their admin operations (export / import / purge). */
 export type QdrantServices = SemanticServices | SemanticStoreAdmin
 
 /** SemanticStore, Consolidation and SemanticStoreAdmin over one Qdrant collection. */
 export const make = (options: QdrantOptions): Effect.Effect<Context.Context<QdrantServices>, QdrantBuildError> =>
-  Effect.gen(function*() {
-    const conn = yield* open(options)
-    const limits = {
-      space: options.embedding,
-      ...(options.maxContentBytes === undefined ? {} : { maxContentBytes: options.maxContentBytes })
-    }
-    return Context.make(SemanticStore, Semantic.make(conn, limits)).pipe(
-      Context.add(Consolidation, Consolidate.make(conn)),
-      Context.add(SemanticStoreAdmin, Admin.make(conn, options.embedding))
-    )
-  })
+  Effect.flatMap(
+    loadBackend("qdrant", "@qdrant/js-client-rest", () => import("./store.js")),
+    (store) => store.make(options)
+  )
 
 /** The semantic services on the collection named in `options` (created on first use). */
 export const layer = (options: QdrantOptions): Layer.Layer<QdrantServices, QdrantBuildError> =>
@@ -43,8 +33,8 @@ export const layer = (options: QdrantOptions): Layer.Layer<QdrantServices, Qdran
 /** The options read from configuration. */
 export const layerConfig = (
   config: Config.Config<QdrantOptions>
-): Layer.Layer<QdrantServices, QdrantBuildError | ConfigError.ConfigError> =>
+): Layer.Layer<QdrantServices, QdrantBuildError | EffectConfigError.ConfigError> =>
   Layer.unwrapEffect(Effect.map(config, layer))
 
-/** The named layer (SPEC §0): `QdrantSemanticLive(options)`. */
+/** The named layer: `QdrantSemanticLive(options)`. */
 export const QdrantSemanticLive = layer

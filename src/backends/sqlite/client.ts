@@ -13,18 +13,9 @@ import { Effect } from "effect"
 import * as SqliteVec from "sqlite-vec"
 import { BackendUnavailable, StorageError } from "../../domain/errors.js"
 import { describe } from "../../core/storage.js"
+import type { SqliteOptions, Synchronous } from "./options.js"
 
-type Synchronous = "FULL" | "NORMAL" | "EXTRA"
 const SYNCHRONOUS: ReadonlyArray<string> = ["FULL", "NORMAL", "EXTRA"]
-
-export interface SqliteOptions {
-  /** A file path, or ":memory:" for a private in-memory database. */
-  readonly path: string
-  /** `FULL` (default) survives power loss in WAL mode; `NORMAL` is faster and survives process crashes. */
-  readonly synchronous?: Synchronous
-  /** How long a writer waits for another process's lock before failing (default 5000 ms). */
-  readonly busyTimeoutMs?: number
-}
 
 export type Params = ReadonlyArray<unknown> | Record<string, unknown>
 

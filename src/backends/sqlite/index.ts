@@ -5,53 +5,25 @@
  * space (semantic layers), and loads and verifies the audit chain (main layers) — every way that can
  * fail is in the layer's error type, and the connection closes with the layer's scope.
  */
-import { Clock, type Context, Effect, type Scope } from "effect"
-import { migrate } from "../../core/migrator.js"
-import { checkStoreOptions } from "../../core/semantic.js"
-import {
-  mainContext,
-  type MainStoreServices,
-  semanticContext,
-  type SemanticStoreServices,
-  type StoreLayerError,
-  storeLayers
-} from "../../core/storeLayers.js"
-import type {
-  AuditIntegrityError,
-  AuditLoadError,
-  BackendUnavailable,
-  EmbeddingSpaceMismatch,
-  InvalidInput,
-  MigrationError,
-  StorageError
-} from "../../domain/errors.js"
+import type { Config, ConfigError, Context, Effect, Layer, Scope } from "effect"
+import { storeLayers } from "../../core/storeLayers.js"
+import type { StoreLayerError } from "../../domain/errors.js"
 import type { StoreOptions } from "../../domain/options.js"
 import type { MainStoreAdmin, SemanticStoreAdmin } from "../../services/Admin.js"
-import type { EngramServices } from "../../services/index.js"
-import * as Admin from "./admin.js"
-import * as Audit from "./audit.js"
-import { attempt, open, type SqliteConnection, type SqliteOptions } from "./client.js"
-import * as Consolidate from "./consolidation.js"
-import * as Devices from "./devices.js"
-import * as Knowledge from "./knowledge.js"
-import { driver, ensureEmbeddingSpace, migrations } from "./migrations.js"
-import * as Semantic from "./semantic.js"
-import * as Sessions from "./sessions.js"
-import * as Structured from "./structured.js"
-import * as Tasks from "./tasks.js"
-import * as Usage from "./usage.js"
+import type { EngramServices, MainServices, SemanticServices } from "../../services/index.js"
+import type { SqliteOptions } from "./options.js"
+import { connect, makeMain, makeSemantic } from "./store.js"
 
-export { type SqliteOptions } from "./client.js"
-export { migrations } from "./migrations.js"
+export type { SqliteOptions, Synchronous } from "./options.js"
 
 /** What a SQLite store takes: the store options (embedding space, content limit) and the file. */
 export type SqliteStoreOptions = StoreOptions & SqliteOptions
 
 /** What the main-store layer provides: the seven main services and their admin service. */
-export type SqliteMainServices = MainStoreServices
+export type SqliteMainServices = MainServices | MainStoreAdmin
 
 /** What the semantic layer provides: semantic memory, its consolidation and its admin service. */
-export type SqliteSemanticServices = SemanticStoreServices
+export type SqliteSemanticServices = SemanticServices | SemanticStoreAdmin
 
 /** Everything `SqliteLive` provides: the nine services and both admin services. */
 export type SqliteServices = EngramServices | MainStoreAdmin | SemanticStoreAdmin
@@ -59,61 +31,27 @@ export type SqliteServices = EngramServices | MainStoreAdmin | SemanticStoreAdmi
 /** Every way building a SQLite layer can fail. */
 export type SqliteLayerError = StoreLayerError
 
-/** Open the file and bring its schema up to date (in the current scope). */
-export const connect = (
-  options: SqliteOptions
-): Effect.Effect<SqliteConnection, BackendUnavailable | MigrationError, Scope.Scope> =>
-  Effect.gen(function*() {
-    const conn = yield* open(options)
-    yield* migrate(driver(conn), migrations, yield* Clock.currentTimeMillis)
-    return conn
-  })
+const layers = storeLayers<SqliteStoreOptions, SqliteLayerError>()({ connect, makeMain, makeSemantic })
 
-/** The main-store services over an open, migrated connection; verifies the audit chain. */
-export const makeMain = (
-  conn: SqliteConnection
-): Effect.Effect<Context.Context<SqliteMainServices>, AuditLoadError | AuditIntegrityError | StorageError> =>
-  Effect.gen(function*() {
-    const audit = yield* Audit.make(conn)
-    return yield* attempt("prepare statements", () =>
-      mainContext({
-        structured: Structured.make(conn),
-        knowledge: Knowledge.make(conn),
-        sessions: Sessions.make(conn),
-        usage: Usage.make(conn),
-        devices: Devices.make(conn),
-        tasks: Tasks.make(conn),
-        audit,
-        admin: Admin.makeMain(conn)
-      }))
-  })
+/** All nine services (and both admin services) on the SQLite file `options.path`, in the current scope. */
+export const make: (options: SqliteStoreOptions) => Effect.Effect<Context.Context<SqliteServices>, SqliteLayerError, Scope.Scope> =
+  layers.make
 
-/** The semantic services over an open, migrated connection; records or checks the embedding space. */
-export const makeSemantic = (
-  conn: SqliteConnection,
-  options: StoreOptions
-): Effect.Effect<Context.Context<SqliteSemanticServices>, InvalidInput | EmbeddingSpaceMismatch | StorageError> =>
-  Effect.gen(function*() {
-    const limits = yield* checkStoreOptions(options)
-    yield* ensureEmbeddingSpace(conn, limits.space)
-    return yield* attempt("prepare statements", () =>
-      semanticContext({
-        semantic: Semantic.make(conn, limits),
-        consolidation: Consolidate.make(conn),
-        admin: Admin.makeSemantic(conn, limits.space)
-      }))
-  })
+/** All nine services on the SQLite file `options.path`; the connection closes with the layer. */
+export const layer: (options: SqliteStoreOptions) => Layer.Layer<SqliteServices, SqliteLayerError> = layers.layer
 
-/**
- * The layers over `connect`, `makeMain` and `makeSemantic`, wired by the core
- * (src/core/storeLayers.ts): `make`, `layer` (all nine services on the SQLite file `options.path`),
- * `layerMain`, `layerSemantic` and `layerConfig`.
- */
-export const { layer, layerConfig, layerMain, layerSemantic, make } = storeLayers<SqliteStoreOptions, SqliteLayerError>()({
-  connect,
-  makeMain,
-  makeSemantic
-})
+/** The seven main-store services only; the embedding space is not touched. */
+export const layerMain: (options: SqliteStoreOptions) => Layer.Layer<SqliteMainServices, SqliteLayerError> =
+  layers.layerMain
+
+/** Semantic memory and its consolidation only. */
+export const layerSemantic: (options: SqliteStoreOptions) => Layer.Layer<SqliteSemanticServices, SqliteLayerError> =
+  layers.layerSemantic
+
+/** `layer` with its options read from configuration. */
+export const layerConfig: (
+  config: Config.Config<SqliteStoreOptions>
+) => Layer.Layer<SqliteServices, SqliteLayerError | ConfigError.ConfigError> = layers.layerConfig
 
 /** All nine services on SQLite: the embedded default. */
 export const SqliteLive = layer

@@ -10,6 +10,7 @@
  * fuses the two with the core's reciprocal rank fusion. Scores and the final order come from the
  * core (`cosine`, `hitOrder`), so every backend ranks alike.
  */
+import type Database from "better-sqlite3"
 import { Effect, Option } from "effect"
 import {
   accessed,
@@ -150,8 +151,13 @@ class IdConflict {
   constructor(readonly index: number) {}
 }
 
+/** The names of the statements every semantic operation shares. */
+type StatementName =
+  | "insertMemory" | "ownerOf" | "insertVector" | "updateVector" | "vectorOf" | "insertTokens" | "deleteVector"
+  | "deleteTokens" | "deleteMemory" | "setConfidence" | "setVectorConfidence" | "touch" | "byId"
+
 /** The statements every semantic operation shares; prepared once per layer. */
-export const statements = (conn: SqliteConnection) => ({
+export const statements = (conn: SqliteConnection): Record<StatementName, Database.Statement> => ({
   insertMemory: conn.db.prepare(
     `INSERT INTO memories (id, agent_id, content, source, scope, metadata, confidence, created_at, accessed_at, access_count, has_embedding)
      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`

@@ -1,9 +1,9 @@
 /** KnowledgeStore conformance (SPEC §2.3 and the JSDoc of src/services/KnowledgeStore.ts). */
 import { assert, describe } from "@effect/vitest"
 import { Effect, Option, TestClock } from "effect"
-import type { AgentId, EntityId, RelationId } from "../../src/domain/ids.js"
-import type { Entity, GraphMatch, GraphQuery } from "../../src/domain/knowledge.js"
-import { KnowledgeStore } from "../../src/services/KnowledgeStore.js"
+import type { AgentId, EntityId, RelationId } from "../domain/ids.js"
+import type { Entity, GraphMatch, GraphQuery } from "../domain/knowledge.js"
+import { KnowledgeStore } from "../services/KnowledgeStore.js"
 import { type FreshLayer, storeTest } from "./harness.js"
 
 type Graph = KnowledgeStore["Type"]

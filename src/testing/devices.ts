@@ -2,8 +2,8 @@
 import { assert, describe } from "@effect/vitest"
 import { Effect, Logger, Option, Redacted, TestClock } from "effect"
 import { inspect } from "node:util"
-import type { Device, DeviceInput } from "../../src/domain/device.js"
-import { DeviceStore } from "../../src/services/DeviceStore.js"
+import type { Device, DeviceInput } from "../domain/device.js"
+import { DeviceStore } from "../services/DeviceStore.js"
 import { type FreshLayer, storeTest } from "./harness.js"
 
 /** A device with its push token revealed, for comparing with what was saved. */

@@ -7,8 +7,8 @@
  */
 import { assert, describe } from "@effect/vitest"
 import { Effect, Either, Option, TestClock } from "effect"
-import { isUuidV7 } from "../../src/domain/ids.js"
-import type { JsonObject } from "../../src/domain/json.js"
+import { isUuidV7 } from "../domain/ids.js"
+import type { JsonObject } from "../domain/json.js"
 import type {
   Memory,
   MemoryFilter,
@@ -17,8 +17,8 @@ import type {
   RecallMode,
   RecallQuery,
   RememberInput
-} from "../../src/domain/memory.js"
-import { SemanticStore } from "../../src/services/SemanticStore.js"
+} from "../domain/memory.js"
+import { SemanticStore } from "../services/SemanticStore.js"
 import { angled, axis, type FreshLayer, sorted, storeTest, vec } from "./harness.js"
 
 type Store = SemanticStore["Type"]

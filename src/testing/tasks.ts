@@ -1,9 +1,9 @@
 /** TaskQueue conformance (SPEC §2.7 and the JSDoc of src/services/TaskQueue.ts). */
 import { assert, describe } from "@effect/vitest"
 import { Effect, Option, TestClock } from "effect"
-import type { AgentId, TaskId } from "../../src/domain/ids.js"
-import type { ClaimOptions, Task, TaskListOptions } from "../../src/domain/task.js"
-import { TaskQueue } from "../../src/services/TaskQueue.js"
+import type { AgentId, TaskId } from "../domain/ids.js"
+import type { ClaimOptions, Task, TaskListOptions } from "../domain/task.js"
+import { TaskQueue } from "../services/TaskQueue.js"
 import { type FreshLayer, sorted, storeTest } from "./harness.js"
 
 type Queue = TaskQueue["Type"]

@@ -5,9 +5,9 @@
  */
 import { assert, describe } from "@effect/vitest"
 import { Effect, TestClock } from "effect"
-import { hashEntry } from "../../src/core/audit.js"
-import { type AuditEntry, GENESIS_HASH } from "../../src/domain/audit.js"
-import { AuditLog } from "../../src/services/AuditLog.js"
+import { hashEntry } from "../core/audit.js"
+import { type AuditEntry, GENESIS_HASH } from "../domain/audit.js"
+import { AuditLog } from "../services/AuditLog.js"
 import { AuditTamper } from "./auditTamper.js"
 import { type FreshLayer, storeTest } from "./harness.js"
 

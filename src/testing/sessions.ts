@@ -2,9 +2,9 @@
 import { assert, describe } from "@effect/vitest"
 import { Effect, Option, TestClock } from "effect"
 import { randomUUID } from "node:crypto"
-import { isUuidV7 } from "../../src/domain/ids.js"
-import type { Message, MessageInput, Role } from "../../src/domain/session.js"
-import { SessionStore } from "../../src/services/SessionStore.js"
+import { isUuidV7 } from "../domain/ids.js"
+import type { Message, MessageInput, Role } from "../domain/session.js"
+import { SessionStore } from "../services/SessionStore.js"
 import { type FreshLayer, storeTest } from "./harness.js"
 
 /** The error `effect` fails with, which must carry `tag`; success or another error fails the test. */

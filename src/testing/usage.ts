@@ -1,9 +1,9 @@
 /** UsageStore conformance (SPEC §2.5 and the JSDoc of src/services/UsageStore.ts). */
 import { assert, describe } from "@effect/vitest"
 import { Effect, Either, Option, TestClock } from "effect"
-import { isUuidV7 } from "../../src/domain/ids.js"
-import type { BudgetWindow, UsageInput } from "../../src/domain/usage.js"
-import { UsageStore } from "../../src/services/UsageStore.js"
+import { isUuidV7 } from "../domain/ids.js"
+import type { BudgetWindow, UsageInput } from "../domain/usage.js"
+import { UsageStore } from "../services/UsageStore.js"
 import { type FreshLayer, storeTest } from "./harness.js"
 
 /** The error `effect` fails with, which must carry `tag`; success or another error fails the test. */

@@ -8,9 +8,9 @@
  */
 import { assert, describe } from "@effect/vitest"
 import { Effect, Either, Option, TestClock } from "effect"
-import type { ConsolidationOptions } from "../../src/domain/memory.js"
-import { Consolidation } from "../../src/services/Consolidation.js"
-import { SemanticStore } from "../../src/services/SemanticStore.js"
+import type { ConsolidationOptions } from "../domain/memory.js"
+import { Consolidation } from "../services/Consolidation.js"
+import { SemanticStore } from "../services/SemanticStore.js"
 import { angled, axis, type FreshLayer, sorted, storeTest, vec } from "./harness.js"
 
 type Store = SemanticStore["Type"]

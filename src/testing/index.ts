@@ -3,8 +3,8 @@
  * that gives a fresh, empty store on every build. Run them against your own backend to prove it
  * behaves like every other engram backend.
  */
-import type { AuditLog } from "../../src/services/AuditLog.js"
-import type { MainServices, SemanticServices } from "../../src/services/index.js"
+import type { AuditLog } from "../services/AuditLog.js"
+import type { MainServices, SemanticServices } from "../services/index.js"
 import { mainAdminSuite, semanticAdminSuite } from "./admin.js"
 import { auditLogSuite } from "./audit.js"
 import type { AuditTamper } from "./auditTamper.js"
@@ -19,6 +19,7 @@ import { taskQueueSuite } from "./tasks.js"
 import { usageStoreSuite } from "./usage.js"
 
 export { AuditTamper } from "./auditTamper.js"
+export { memoryStoreWithTamper } from "./memoryStore.js"
 export { type FreshLayer, storeTest } from "./harness.js"
 export {
   auditLogSuite,

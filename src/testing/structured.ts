@@ -1,8 +1,8 @@
 /** StructuredStore conformance (SPEC §2.1). */
 import { assert, describe } from "@effect/vitest"
 import { Effect, Option, TestClock } from "effect"
-import type { Json } from "../../src/domain/json.js"
-import { StructuredStore } from "../../src/services/StructuredStore.js"
+import type { Json } from "../domain/json.js"
+import { StructuredStore } from "../services/StructuredStore.js"
 import { type FreshLayer, storeTest } from "./harness.js"
 
 const keysOf = (store: StructuredStore["Type"], agent: string, options?: Parameters<StructuredStore["Type"]["list"]>[1]) =>

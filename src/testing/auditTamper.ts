@@ -4,7 +4,7 @@
  * same storage as the AuditLog it builds.
  */
 import { Context, type Effect } from "effect"
-import type { AuditEntry } from "../../src/domain/audit.js"
+import type { AuditEntry } from "../domain/audit.js"
 
 export class AuditTamper extends Context.Tag("engram/testing/AuditTamper")<AuditTamper, {
   /** Overwrite stored fields of the row with this seq (seq itself may be changed too). */

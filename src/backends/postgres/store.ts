@@ -1,0 +1,94 @@
+/**
+ * How a PostgreSQL store is put together: opening the pool and migrating the schema, and the
+ * main-store and semantic services over one pool. `index.ts` wires these into the public layers.
+ */
+import { Clock, type Context, Effect, Schema, type Scope } from "effect"
+import { decode } from "../../core/decode.js"
+import { checkStoreOptions } from "../../core/semantic.js"
+import { mainContext, type MainStoreServices, semanticContext, type SemanticStoreServices } from "../../core/storeLayers.js"
+import type {
+  AuditIntegrityError,
+  AuditLoadError,
+  BackendUnavailable,
+  EmbeddingSpaceMismatch,
+  InvalidInput,
+  MigrationError,
+  StorageError
+} from "../../domain/errors.js"
+import type { StoreOptions } from "../../domain/options.js"
+import * as Admin from "./admin.js"
+import * as Audit from "./audit.js"
+import * as Client from "./client.js"
+import * as Consolidate from "./consolidation.js"
+import * as Devices from "./devices.js"
+import * as Knowledge from "./knowledge.js"
+import { ensureEmbeddingSpace, runMigrations } from "./migrations.js"
+import type { PgOptions } from "./options.js"
+import * as Semantic from "./semantic.js"
+import * as Sessions from "./sessions.js"
+import * as Structured from "./structured.js"
+import * as Tasks from "./tasks.js"
+import * as Usage from "./usage.js"
+
+const checkPool = decode(
+  Schema.Struct({
+    poolSize: Schema.optional(Schema.Int.pipe(Schema.between(1, 1000))),
+    connectTimeoutMs: Schema.optional(Schema.Int.pipe(Schema.positive())),
+    acquireTimeoutMs: Schema.optional(Schema.Int.pipe(Schema.positive())),
+    idleTimeoutMs: Schema.optional(Schema.Int.pipe(Schema.positive())),
+    statementTimeoutMs: Schema.optional(Schema.Int.pipe(Schema.positive()))
+  }),
+  "options"
+)
+
+/** Open the pool and bring the schema up to date (in the current scope). */
+export const connect = (
+  options: PgOptions
+): Effect.Effect<Client.PgClient, InvalidInput | BackendUnavailable | MigrationError, Scope.Scope> =>
+  Effect.gen(function*() {
+    yield* checkPool({
+      poolSize: options.poolSize,
+      connectTimeoutMs: options.connectTimeoutMs,
+      acquireTimeoutMs: options.acquireTimeoutMs,
+      idleTimeoutMs: options.idleTimeoutMs,
+      statementTimeoutMs: options.statementTimeoutMs
+    })
+    const client = yield* Client.make(options)
+    yield* runMigrations(client, yield* Clock.currentTimeMillis)
+    return client
+  })
+
+/** The main-store services over a migrated pool; verifies the audit chain. */
+export const makeMain = (
+  client: Client.PgClient
+): Effect.Effect<Context.Context<MainStoreServices>, AuditLoadError | AuditIntegrityError> =>
+  Effect.map(Audit.make(client), (audit) =>
+    mainContext({
+      structured: Structured.make(client),
+      knowledge: Knowledge.make(client),
+      sessions: Sessions.make(client),
+      usage: Usage.make(client),
+      devices: Devices.make(client),
+      tasks: Tasks.make(client),
+      audit,
+      admin: Admin.makeMain(client)
+    }))
+
+/** The semantic services over a migrated pool; records or checks the embedding space. */
+export const makeSemantic = (
+  client: Client.PgClient,
+  options: StoreOptions
+): Effect.Effect<
+  Context.Context<SemanticStoreServices>,
+  InvalidInput | EmbeddingSpaceMismatch | MigrationError | StorageError | BackendUnavailable
+> =>
+  Effect.gen(function*() {
+    const limits = yield* checkStoreOptions(options)
+    yield* ensureEmbeddingSpace(client, limits.space)
+    return semanticContext({
+      semantic: Semantic.make(client, limits),
+      consolidation: Consolidate.make(client),
+      admin: Admin.makeSemantic(client, limits.space)
+    })
+  })
+

@@ -1,0 +1,34 @@
+/**
+ * How a Qdrant store is put together: the connection (health check, collection bootstrap) and the
+ * semantic services over it. `index.ts` loads this module when a layer is built.
+ */
+import { Context, Effect } from "effect"
+import type { BackendUnavailable, EmbeddingSpaceMismatch, StorageError } from "../../domain/errors.js"
+import { SemanticStoreAdmin } from "../../services/Admin.js"
+import type { SemanticServices } from "../../services/index.js"
+import { Consolidation } from "../../services/Consolidation.js"
+import { SemanticStore } from "../../services/SemanticStore.js"
+import * as Admin from "./admin.js"
+import { open } from "./client.js"
+import * as Consolidate from "./consolidation.js"
+import type { QdrantOptions } from "./options.js"
+import * as Semantic from "./semantic.js"
+
+/** SemanticStore, Consolidation and SemanticStoreAdmin over one Qdrant collection. */
+export const make = (
+  options: QdrantOptions
+): Effect.Effect<
+  Context.Context<SemanticServices | SemanticStoreAdmin>,
+  BackendUnavailable | EmbeddingSpaceMismatch | StorageError
+> =>
+  Effect.gen(function*() {
+    const conn = yield* open(options)
+    const limits = {
+      space: options.embedding,
+      ...(options.maxContentBytes === undefined ? {} : { maxContentBytes: options.maxContentBytes })
+    }
+    return Context.make(SemanticStore, Semantic.make(conn, limits)).pipe(
+      Context.add(Consolidation, Consolidate.make(conn)),
+      Context.add(SemanticStoreAdmin, Admin.make(conn, options.embedding))
+    )
+  })

@@ -1,0 +1,77 @@
+/**
+ * How a SQLite store is put together: opening and migrating the file, and the main-store and semantic
+ * services over one open connection. `index.ts` wires these into the public layers.
+ */
+import { Clock, type Context, Effect, type Scope } from "effect"
+import { migrate } from "../../core/migrator.js"
+import { checkStoreOptions } from "../../core/semantic.js"
+import { mainContext, type MainStoreServices, semanticContext, type SemanticStoreServices } from "../../core/storeLayers.js"
+import type {
+  AuditIntegrityError,
+  AuditLoadError,
+  BackendUnavailable,
+  EmbeddingSpaceMismatch,
+  InvalidInput,
+  MigrationError,
+  StorageError
+} from "../../domain/errors.js"
+import type { StoreOptions } from "../../domain/options.js"
+import * as Admin from "./admin.js"
+import * as Audit from "./audit.js"
+import { attempt, open, type SqliteConnection } from "./client.js"
+import * as Consolidate from "./consolidation.js"
+import * as Devices from "./devices.js"
+import * as Knowledge from "./knowledge.js"
+import { driver, ensureEmbeddingSpace, migrations } from "./migrations.js"
+import type { SqliteOptions } from "./options.js"
+import * as Semantic from "./semantic.js"
+import * as Sessions from "./sessions.js"
+import * as Structured from "./structured.js"
+import * as Tasks from "./tasks.js"
+import * as Usage from "./usage.js"
+
+/** Open the file and bring its schema up to date (in the current scope). */
+export const connect = (
+  options: SqliteOptions
+): Effect.Effect<SqliteConnection, BackendUnavailable | MigrationError, Scope.Scope> =>
+  Effect.gen(function*() {
+    const conn = yield* open(options)
+    yield* migrate(driver(conn), migrations, yield* Clock.currentTimeMillis)
+    return conn
+  })
+
+/** The main-store services over an open, migrated connection; verifies the audit chain. */
+export const makeMain = (
+  conn: SqliteConnection
+): Effect.Effect<Context.Context<MainStoreServices>, AuditLoadError | AuditIntegrityError | StorageError> =>
+  Effect.gen(function*() {
+    const audit = yield* Audit.make(conn)
+    return yield* attempt("prepare statements", () =>
+      mainContext({
+        structured: Structured.make(conn),
+        knowledge: Knowledge.make(conn),
+        sessions: Sessions.make(conn),
+        usage: Usage.make(conn),
+        devices: Devices.make(conn),
+        tasks: Tasks.make(conn),
+        audit,
+        admin: Admin.makeMain(conn)
+      }))
+  })
+
+/** The semantic services over an open, migrated connection; records or checks the embedding space. */
+export const makeSemantic = (
+  conn: SqliteConnection,
+  options: StoreOptions
+): Effect.Effect<Context.Context<SemanticStoreServices>, InvalidInput | EmbeddingSpaceMismatch | StorageError> =>
+  Effect.gen(function*() {
+    const limits = yield* checkStoreOptions(options)
+    yield* ensureEmbeddingSpace(conn, limits.space)
+    return yield* attempt("prepare statements", () =>
+      semanticContext({
+        semantic: Semantic.make(conn, limits),
+        consolidation: Consolidate.make(conn),
+        admin: Admin.makeSemantic(conn, limits.space)
+      }))
+  })
+
