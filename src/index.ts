@@ -7,7 +7,7 @@
 export * from "./domain/index.js"
 export * from "./services/index.js"
 export * from "./config.js"
-export * from "./layer.js"
+export * from "./composition/layer.js"
 export * from "./embedder.js"
 export * as Operations from "./operations.js"
 export { DEFAULT_TEST_SPACE, layer as memoryLayer, MemoryTest } from "./backends/memory/index.js"

@@ -7,7 +7,7 @@
 import { Effect, Exit, Layer } from "effect"
 import type { MemoryConfig } from "../config.js"
 import { describe } from "../core/storage.js"
-import { mainLayerFromConfig, semanticLayerFromConfig } from "../layer.js"
+import { mainLayerFromConfig, semanticLayerFromConfig } from "../composition/layer.js"
 import { AuditLog } from "../services/AuditLog.js"
 import { SemanticStore } from "../services/SemanticStore.js"
 import { SemanticStoreAdmin } from "../services/Admin.js"

@@ -23,7 +23,7 @@ import { randomBytes } from "node:crypto"
 import { mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs"
 import { dirname, join } from "node:path"
 import type { MemoryConfig } from "../config.js"
-import { semanticLayerFromConfig } from "../layer.js"
+import { semanticLayerFromConfig } from "../composition/layer.js"
 import { loadConfig, subcommands } from "./commands.js"
 import { ConfigError } from "../domain/errors.js"
 

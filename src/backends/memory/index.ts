@@ -4,7 +4,7 @@
  */
 import { Config, Context, Effect, Layer } from "effect"
 import { semanticLimits } from "../../core/semantic.js"
-import { mainContext, semanticContext } from "../../core/storeLayers.js"
+import { mainContext, semanticContext } from "../../composition/storeLayers.js"
 import type { EmbeddingSpace } from "../../domain/embedding.js"
 import type { AuditIntegrityError } from "../../domain/errors.js"
 import type { StoreOptions } from "../../domain/options.js"
@@ -19,6 +19,7 @@ import * as Knowledge from "./knowledge.js"
 import * as Semantic from "./semantic.js"
 import * as Sessions from "./sessions.js"
 import * as Structured from "./structured.js"
+import { makeStructuredStore } from "../../core/structured.js"
 import * as Tasks from "./tasks.js"
 import * as Usage from "./usage.js"
 
@@ -39,7 +40,7 @@ export const make = (
     const db = existing ?? makeDb()
     const audit = yield* Audit.make(db)
     const main = mainContext({
-      structured: Structured.make(db),
+      structured: makeStructuredStore(Structured.port(db)),
       knowledge: Knowledge.make(db),
       sessions: Sessions.make(db),
       usage: Usage.make(db),

@@ -1,65 +1,38 @@
-/** StructuredStore in memory. */
-import { Clock, Effect, Option } from "effect"
-import { decodeCursor, pageOf } from "../../core/cursor.js"
-import { structuredInputs } from "../../core/inputs.js"
+/** StructuredStore's port in memory. */
+import { Effect, Option } from "effect"
 import { compareCodePoints } from "../../core/order.js"
-import { StructuredStore } from "../../services/StructuredStore.js"
+import type { StructuredPort } from "../../core/structured.js"
 import { bucket, type MemoryDb } from "./client.js"
 
-const { agentId, agentInput, agentRef, key, listOptions, value } = structuredInputs
-
-export const make = (db: MemoryDb) =>
-  StructuredStore.of({
-    get: (a, k) =>
-      Effect.gen(function*() {
-        const [agent, name] = [yield* agentId(a), yield* key(k)]
-        return Option.fromNullable(db.kv.get(agent)?.get(name)?.value)
-      }),
-    set: (a, k, v) =>
-      Effect.gen(function*() {
-        const [agent, name, json] = [yield* agentId(a), yield* key(k), yield* value(v)]
-        const now = yield* Clock.currentTimeMillis
-        return yield* Effect.sync(() => {
-          const rows = bucket(db.kv, agent)
-          const version = (rows.get(name)?.version ?? 0) + 1
-          rows.set(name, { value: structuredClone(json), version, updatedAt: now })
-          return version
-        })
-      }),
-    delete: (a, k) =>
-      Effect.gen(function*() {
-        const [agent, name] = [yield* agentId(a), yield* key(k)]
-        return yield* Effect.sync(() => db.kv.get(agent)?.delete(name) ?? false)
-      }),
-    list: (a, options) =>
-      Effect.gen(function*() {
-        const agent = yield* agentId(a)
-        const o = yield* listOptions(options)
-        const after = o.cursor === undefined ? undefined : (yield* decodeCursor(o.cursor, ["string"]))[0]
-        const prefix = o.prefix ?? ""
-        const keys = [...(db.kv.get(agent)?.keys() ?? [])]
-          .filter((k) => k.startsWith(prefix) && (after === undefined || compareCodePoints(k, after) > 0))
-          .sort(compareCodePoints)
-        const page = pageOf(keys, o.limit, (k) => [k])
-        const rows = db.kv.get(agent)!
-        return { items: page.items.map((k) => ({ key: k, ...rows.get(k)! })), nextCursor: page.nextCursor }
-      }),
-    saveAgent: (input) =>
-      Effect.gen(function*() {
-        const a = yield* agentInput(input)
-        const now = yield* Clock.currentTimeMillis
-        return yield* Effect.sync(() => {
-          const record = {
-            ...structuredClone(a),
-            createdAt: db.agents.get(a.id)?.createdAt ?? now,
-            updatedAt: now
-          }
-          db.agents.set(a.id, record)
-          return record
-        })
-      }),
-    loadAgent: (id) => Effect.map(agentRef(id), (a) => Option.fromNullable(db.agents.get(a))),
-    listAgents: () =>
-      Effect.sync(() => [...db.agents.values()].sort((x, y) => compareCodePoints(x.id, y.id))),
-    removeAgent: (id) => Effect.flatMap(agentRef(id), (a) => Effect.sync(() => db.agents.delete(a)))
-  })
+export const port = (db: MemoryDb): StructuredPort => ({
+  backend: "memory",
+  get: (agent, key) => Effect.sync(() => Option.fromNullable(db.kv.get(agent)?.get(key)?.value)),
+  set: (agent, key, value, now) =>
+    Effect.sync(() => {
+      const rows = bucket(db.kv, agent)
+      const version = (rows.get(key)?.version ?? 0) + 1
+      rows.set(key, { value: structuredClone(value), version, updatedAt: now })
+      return version
+    }),
+  delete: (agent, key) => Effect.sync(() => db.kv.get(agent)?.delete(key) ?? false),
+  list: (agent, range) =>
+    Effect.sync(() => {
+      const rows = db.kv.get(agent)
+      if (rows === undefined) return []
+      const prefix = range.prefix ?? ""
+      return [...rows.keys()]
+        .filter((k) => k.startsWith(prefix) && (range.after === undefined || compareCodePoints(k, range.after) > 0))
+        .sort(compareCodePoints)
+        .slice(0, range.limit)
+        .map((k) => ({ key: k, ...rows.get(k)! }))
+    }),
+  saveAgent: (a, now) =>
+    Effect.sync(() => {
+      const record = { ...structuredClone(a), createdAt: db.agents.get(a.id)?.createdAt ?? now, updatedAt: now }
+      db.agents.set(a.id, record)
+      return record
+    }),
+  loadAgent: (id) => Effect.sync(() => Option.fromNullable(db.agents.get(id))),
+  listAgents: () => Effect.sync(() => [...db.agents.values()].sort((x, y) => compareCodePoints(x.id, y.id))),
+  removeAgent: (id) => Effect.sync(() => db.agents.delete(id))
+})

@@ -12,17 +12,18 @@ import { auditAppends, checkMemoryRecords, EXPORT_PAGE, MAIN_KIND_ORDER } from "
 import type { EmbeddingSpace } from "../../domain/embedding.js"
 import { AuditIntegrityError, type StoreFailure } from "../../domain/errors.js"
 import type { AgentId, UsageEventId } from "../../domain/ids.js"
-import type { Json } from "../../domain/json.js"
 import type { MainRecord, MemoryRecord } from "../../domain/transfer.js"
 import { MainStoreAdmin, SemanticStoreAdmin } from "../../services/Admin.js"
 import { AUDIT_COLUMNS, type AuditRow, auditLock, lastEntry, toEntry } from "./audit.js"
-import { parseJson, type PgClient, type Queryable, type Statement } from "./client.js"
+import { decodeRows, type PgClient, type Queryable, type Statement } from "./client.js"
 import { DEVICE_COLUMNS, type DeviceRow, toDevice } from "./devices.js"
 import { ENTITY_COLUMNS, type EntityRow, RELATION_COLUMNS, type RelationRow, toEntity, toRelation } from "./knowledge.js"
 import { columns, type MemoryRow, textIndex, toMemory, vectorText } from "./semantic.js"
 import { type CanonicalRow, SESSION_COLUMNS, type SessionRow, toCanonical, toSession } from "./sessions.js"
-import { AGENT_COLUMNS, type AgentRow, toAgent } from "./structured.js"
 import { TASK_COLUMNS, type TaskRow, toTask } from "./tasks.js"
+import { agentsTable } from "../../tables/agents.js"
+import { kvTable } from "../../tables/kv.js"
+import { selectFrom, type Table, upsertInto } from "../../tables/table.js"
 
 const { agentId } = adminInputs
 
@@ -46,23 +47,20 @@ const paged = <Row extends object, Rec>(
         values: k
       })
     })
-    return Effect.map(client.query<Row & Record<string, unknown>>(operation, statement), (rows) => {
+    return Effect.flatMap(client.query<Row & Record<string, unknown>>(operation, statement), (rows) => {
       const last = rows[rows.length - 1]
       const next = rows.length === EXPORT_PAGE && last !== undefined
         ? Option.some(Option.some(key.map((k) => last[k])))
         : Option.none()
-      return [Chunk.fromIterable(rows.map(toRecord)), next] as const
+      return Effect.map(decodeRows(operation, rows, (row) => toRecord(row as Row)), (records) =>
+        [Chunk.fromIterable(records), next] as const)
     })
   })
 }
 
-interface KvRow {
-  readonly agent_id: string
-  readonly key: string
-  readonly value: string
-  readonly version: number
-  readonly updated_at: number
-}
+/** A table read in pages in primary-key order, each row decoded by the table's codec. */
+const pagedTable = <Row extends object, A, Rec>(client: PgClient, t: Table<Row, A>, toRecord: (a: A) => Rec) =>
+  paged<Row, Rec>(client, "MainStoreAdmin.export", selectFrom(t), t.key, (row) => toRecord(t.decode(row)))
 
 interface UsageRow {
   readonly id: string
@@ -79,20 +77,9 @@ interface UsageRow {
 const upsert = (r: Exclude<MainRecord, { readonly kind: "audit" }>): Statement => {
   switch (r.kind) {
     case "agent":
-      return {
-        text: `INSERT INTO agents (${AGENT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
-               ON CONFLICT (id) DO UPDATE SET name = excluded.name, state = excluded.state, manifest = excluded.manifest,
-                 tags = excluded.tags, parent = excluded.parent, metadata = excluded.metadata,
-                 created_at = excluded.created_at, updated_at = excluded.updated_at`,
-        values: [r.id, r.name, r.state, JSON.stringify(r.manifest), JSON.stringify(r.tags), r.parent, JSON.stringify(r.metadata), r.createdAt, r.updatedAt]
-      }
+      return { text: upsertInto(agentsTable, "postgres"), values: agentsTable.values(r) }
     case "kv":
-      return {
-        text: `INSERT INTO kv (agent_id, key, value, version, updated_at) VALUES ($1, $2, $3, $4, $5)
-               ON CONFLICT (agent_id, key) DO UPDATE SET value = excluded.value, version = excluded.version,
-                 updated_at = excluded.updated_at`,
-        values: [r.agentId, r.key, JSON.stringify(r.value), r.version, r.updatedAt]
-      }
+      return { text: upsertInto(kvTable, "postgres"), values: kvTable.values(r) }
     case "entity":
       return {
         text: `INSERT INTO entities (agent_id, id, type, name, name_fold, properties, created_at, updated_at)
@@ -185,15 +172,8 @@ const kindRank = new Map(MAIN_KIND_ORDER.map((k, i) => [k, i]))
 export const makeMain = (client: PgClient) => {
   const op = "MainStoreAdmin.export"
   const streams: ReadonlyArray<Stream.Stream<MainRecord, StoreFailure>> = [
-    paged(client, op, `SELECT ${AGENT_COLUMNS} FROM agents`, ["id"], (r: AgentRow): MainRecord => ({ kind: "agent", ...toAgent(r) })),
-    paged(client, op, "SELECT agent_id, key, value, version, updated_at FROM kv", ["agent_id", "key"], (r: KvRow): MainRecord => ({
-      kind: "kv",
-      agentId: r.agent_id as AgentId,
-      key: r.key,
-      value: parseJson<Json>(r.value),
-      version: r.version,
-      updatedAt: r.updated_at
-    })),
+    pagedTable(client, agentsTable, (a): MainRecord => ({ kind: "agent", ...a })),
+    pagedTable(client, kvTable, (e): MainRecord => ({ kind: "kv", ...e })),
     paged(client, op, `SELECT ${ENTITY_COLUMNS} FROM entities`, ["agent_id", "id"], (r: EntityRow): MainRecord => ({ kind: "entity", ...toEntity(r) })),
     paged(client, op, `SELECT ${RELATION_COLUMNS} FROM relations`, ["id"], (r: RelationRow): MainRecord => ({ kind: "relation", ...toRelation(r) })),
     paged(client, op, `SELECT ${SESSION_COLUMNS} FROM sessions`, ["id"], (r: SessionRow): MainRecord => ({ kind: "session", ...toSession(r) })),

@@ -24,6 +24,18 @@ import { BackendUnavailable, StorageError, type StoreFailure } from "../../domai
 import { describe } from "../../core/storage.js"
 import type { PgOptions } from "./options.js"
 
+/** Decode rows with a table's codec; a row that does not decode is a driver failure. */
+export const decodeRows = <A>(
+  operation: string,
+  rows: ReadonlyArray<unknown>,
+  decode: (row: unknown) => A
+): Effect.Effect<ReadonlyArray<A>, StorageError> =>
+  Effect.try({
+    try: () => rows.map(decode),
+    catch: (cause) =>
+      new StorageError({ backend: "postgres", operation, message: `a row does not decode: ${describe(cause)}`, cause })
+  })
+
 /** Connection settings every engram connection starts with (see semantic.ts for why). */
 const SESSION_SETTINGS: ReadonlyArray<readonly [string, string]> = [
   ["hnsw.iterative_scan", "relaxed_order"],
@@ -227,6 +239,15 @@ export class PgClient {
   /** One statement on a pooled connection. */
   query<R extends pg.QueryResultRow>(operation: string, statement: Statement | string): Effect.Effect<ReadonlyArray<R>, StoreFailure> {
     return this.withConnection(operation, (q) => q.query<R>(statement))
+  }
+
+  /** One statement whose rows are decoded by `decode` (a table's codec); a row that does not decode is a StorageError. */
+  rows<A>(
+    operation: string,
+    statement: Statement | string,
+    decode: (row: unknown) => A
+  ): Effect.Effect<ReadonlyArray<A>, StoreFailure> {
+    return Effect.flatMap(this.query(operation, statement), (rows) => decodeRows(operation, rows, decode))
   }
 
   /** One statement; returns how many rows it affected. */

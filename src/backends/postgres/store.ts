@@ -5,7 +5,7 @@
 import { Clock, type Context, Effect, Schema, type Scope } from "effect"
 import { decode } from "../../core/decode.js"
 import { checkStoreOptions } from "../../core/semantic.js"
-import { mainContext, type MainStoreServices, semanticContext, type SemanticStoreServices } from "../../core/storeLayers.js"
+import { mainContext, type MainStoreServices, semanticContext, type SemanticStoreServices } from "../../composition/storeLayers.js"
 import type {
   AuditIntegrityError,
   AuditLoadError,
@@ -27,6 +27,7 @@ import type { PgOptions } from "./options.js"
 import * as Semantic from "./semantic.js"
 import * as Sessions from "./sessions.js"
 import * as Structured from "./structured.js"
+import { makeStructuredStore } from "../../core/structured.js"
 import * as Tasks from "./tasks.js"
 import * as Usage from "./usage.js"
 
@@ -64,7 +65,7 @@ export const makeMain = (
 ): Effect.Effect<Context.Context<MainStoreServices>, AuditLoadError | AuditIntegrityError> =>
   Effect.map(Audit.make(client), (audit) =>
     mainContext({
-      structured: Structured.make(client),
+      structured: makeStructuredStore(Structured.port(client)),
       knowledge: Knowledge.make(client),
       sessions: Sessions.make(client),
       usage: Usage.make(client),

@@ -11,7 +11,6 @@ import { auditAppends, checkMemoryRecords, EXPORT_PAGE, MAIN_KIND_ORDER } from "
 import type { EmbeddingSpace } from "../../domain/embedding.js"
 import { AuditIntegrityError, type StorageError } from "../../domain/errors.js"
 import type { AgentId } from "../../domain/ids.js"
-import type { Json } from "../../domain/json.js"
 import type { MainRecord, MemoryRecord } from "../../domain/transfer.js"
 import type { UsageEvent } from "../../domain/usage.js"
 import { MainStoreAdmin, SemanticStoreAdmin } from "../../services/Admin.js"
@@ -30,8 +29,10 @@ import {
   toMemory
 } from "./semantic.js"
 import { type CanonicalRow, SESSION_COLUMNS, type SessionRow, toCanonical, toSession } from "./sessions.js"
-import { AGENT_COLUMNS, type AgentRow, toAgent } from "./structured.js"
 import { TASK_COLUMNS, type TaskRow, toTask } from "./tasks.js"
+import { agentsTable } from "../../tables/agents.js"
+import { kvTable } from "../../tables/kv.js"
+import { selectFrom, type Table, upsertInto } from "../../tables/table.js"
 
 const { agentId } = adminInputs
 
@@ -63,13 +64,9 @@ const paged = <Row, Rec>(
     }))
 }
 
-interface KvRow {
-  readonly agent_id: string
-  readonly key: string
-  readonly value: string
-  readonly version: number
-  readonly updated_at: number
-}
+/** A table read in pages in primary-key order, each row decoded by the table's codec. */
+const pagedTable = <Row, A, Rec>(conn: SqliteConnection, t: Table<Row, A>, toRecord: (a: A) => Rec) =>
+  paged<Row, Rec>(conn, "MainStoreAdmin.export", selectFrom(t), t.key, (row) => toRecord(t.decode(row)))
 
 interface UsageRow {
   readonly id: string
@@ -85,24 +82,8 @@ interface UsageRow {
 /** The main-store admin over `conn`. */
 export const makeMain = (conn: SqliteConnection) => {
   const streams: Record<MainRecord["kind"], Stream.Stream<MainRecord, StorageError>> = {
-    agent: paged(conn, "MainStoreAdmin.export", `SELECT ${AGENT_COLUMNS} FROM agents`, ["id"], (r: AgentRow) => ({
-      kind: "agent" as const,
-      ...toAgent(r)
-    })),
-    kv: paged(
-      conn,
-      "MainStoreAdmin.export",
-      `SELECT agent_id, key, value, version, updated_at FROM kv`,
-      ["agent_id", "key"],
-      (r: KvRow) => ({
-        kind: "kv" as const,
-        agentId: r.agent_id as AgentId,
-        key: r.key,
-        value: JSON.parse(r.value) as Json,
-        version: r.version,
-        updatedAt: r.updated_at
-      })
-    ),
+    agent: pagedTable(conn, agentsTable, (a) => ({ kind: "agent" as const, ...a })),
+    kv: pagedTable(conn, kvTable, (e) => ({ kind: "kv" as const, ...e })),
     entity: paged(conn, "MainStoreAdmin.export", `SELECT ${ENTITY_COLUMNS} FROM entities`, ["agent_id", "id"], (r: EntityRow) => ({
       kind: "entity" as const,
       ...toEntity(r)
@@ -157,21 +138,10 @@ export const makeMain = (conn: SqliteConnection) => {
   const write = (r: MainRecord): void => {
     switch (r.kind) {
       case "agent":
-        conn.run(
-          `INSERT INTO agents (${AGENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-           ON CONFLICT (id) DO UPDATE SET name = excluded.name, state = excluded.state, manifest = excluded.manifest,
-             tags = excluded.tags, parent = excluded.parent, metadata = excluded.metadata,
-             created_at = excluded.created_at, updated_at = excluded.updated_at`,
-          [r.id, r.name, r.state, JSON.stringify(r.manifest), JSON.stringify(r.tags), r.parent, JSON.stringify(r.metadata), r.createdAt, r.updatedAt]
-        )
+        conn.run(upsertInto(agentsTable, "sqlite"), agentsTable.values(r))
         return
       case "kv":
-        conn.run(
-          `INSERT INTO kv (agent_id, key, value, version, updated_at) VALUES (?, ?, ?, ?, ?)
-           ON CONFLICT (agent_id, key) DO UPDATE SET
-             value = excluded.value, version = excluded.version, updated_at = excluded.updated_at`,
-          [r.agentId, r.key, JSON.stringify(r.value), r.version, r.updatedAt]
-        )
+        conn.run(upsertInto(kvTable, "sqlite"), kvTable.values(r))
         return
       case "entity":
         conn.run(

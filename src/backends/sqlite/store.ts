@@ -5,7 +5,7 @@
 import { Clock, type Context, Effect, type Scope } from "effect"
 import { migrate } from "../../core/migrator.js"
 import { checkStoreOptions } from "../../core/semantic.js"
-import { mainContext, type MainStoreServices, semanticContext, type SemanticStoreServices } from "../../core/storeLayers.js"
+import { mainContext, type MainStoreServices, semanticContext, type SemanticStoreServices } from "../../composition/storeLayers.js"
 import type {
   AuditIntegrityError,
   AuditLoadError,
@@ -27,6 +27,7 @@ import type { SqliteOptions } from "./options.js"
 import * as Semantic from "./semantic.js"
 import * as Sessions from "./sessions.js"
 import * as Structured from "./structured.js"
+import { makeStructuredStore } from "../../core/structured.js"
 import * as Tasks from "./tasks.js"
 import * as Usage from "./usage.js"
 
@@ -48,7 +49,7 @@ export const makeMain = (
     const audit = yield* Audit.make(conn)
     return yield* attempt("prepare statements", () =>
       mainContext({
-        structured: Structured.make(conn),
+        structured: makeStructuredStore(Structured.port(conn)),
         knowledge: Knowledge.make(conn),
         sessions: Sessions.make(conn),
         usage: Usage.make(conn),

@@ -1,56 +1,14 @@
-/** StructuredStore on SQLite: key-value rows per agent and the agent registry. */
-import { Clock, Effect, Option } from "effect"
-import { decodeCursor, pageOf } from "../../core/cursor.js"
-import { structuredInputs } from "../../core/inputs.js"
-import type { InvalidInput } from "../../domain/errors.js"
+/** StructuredStore's port on SQLite: one prepared statement per primitive. */
+import { Option } from "effect"
+import type { StructuredPort } from "../../core/structured.js"
 import type { Json } from "../../domain/json.js"
-import type { AgentRecord } from "../../domain/structured.js"
-import { StructuredStore } from "../../services/StructuredStore.js"
+import { agentsTable } from "../../tables/agents.js"
+import { entryOf, kvTable } from "../../tables/kv.js"
+import { selectFrom, upsertInto } from "../../tables/table.js"
 import { attempt, type SqliteConnection } from "./client.js"
 
-const { agentId, agentInput, agentRef, key, listOptions, value } = structuredInputs
-
-export interface AgentRow {
-  readonly id: string
-  readonly name: string
-  readonly state: string
-  readonly manifest: string
-  readonly tags: string
-  readonly parent: string | null
-  readonly metadata: string
-  readonly created_at: number
-  readonly updated_at: number
-}
-
-export const toAgent = (r: AgentRow): AgentRecord => ({
-  id: r.id as AgentRecord["id"],
-  name: r.name,
-  state: r.state as AgentRecord["state"],
-  manifest: JSON.parse(r.manifest),
-  tags: JSON.parse(r.tags),
-  parent: r.parent as AgentRecord["parent"],
-  metadata: JSON.parse(r.metadata),
-  createdAt: r.created_at,
-  updatedAt: r.updated_at
-})
-
-export const AGENT_COLUMNS = "id, name, state, manifest, tags, parent, metadata, created_at, updated_at"
-
-/** Most strings a validity memo holds before it starts over. */
-const MEMO_SIZE = 4096
-
-/** Record a string that decoded successfully (bounded: the memo is cleared when full). */
-const remember = (memo: Set<string>, s: string): void => {
-  if (memo.size >= MEMO_SIZE) memo.clear()
-  memo.add(s)
-}
-
-/** The service over `conn`; prepares its hot statements (and so may throw, at layer build). */
-export const make = (conn: SqliteConnection) => {
-  // Agent ids and keys that passed the core's decoders. The decoded value of such a string is the
-  // string itself (the schemas check, they do not transform), so it can be used as is.
-  const seenAgents = new Set<string>()
-  const seenKeys = new Set<string>()
+/** The port over `conn`; prepares its hot statements (and so may throw, at layer build). */
+export const port = (conn: SqliteConnection): StructuredPort => {
   const getValue = conn.db.prepare(`SELECT value FROM kv WHERE agent_id = ? AND key = ?`).pluck()
   // One statement: insert at version 1 or bump the version, atomically, and return it.
   const upsert = conn.db.prepare(
@@ -60,113 +18,44 @@ export const make = (conn: SqliteConnection) => {
      RETURNING version`
   ).pluck()
   const remove = conn.db.prepare(`DELETE FROM kv WHERE agent_id = ? AND key = ?`)
+  const saveAgent = conn.db.prepare(
+    `${upsertInto(agentsTable, "sqlite", agentsTable.columns.filter((c) => c !== "id" && c !== "created_at"))}
+     RETURNING ${agentsTable.columnList}`
+  )
+  const loadAgent = conn.db.prepare(`${selectFrom(agentsTable)} WHERE id = ?`)
 
   /**
    * A page of keys. The prefix is matched with substr (never LIKE, whose % and _ are wildcards);
    * the range condition `key >= prefix` lets the primary key index start at the prefix.
    */
-  const listSql = (prefix: boolean, cursor: boolean) =>
-    `SELECT key, value, version, updated_at FROM kv WHERE agent_id = ?` +
+  const listSql = (prefix: boolean, after: boolean) =>
+    `${selectFrom(kvTable)} WHERE agent_id = ?` +
     (prefix ? ` AND key >= ? AND substr(key, 1, length(?)) = ?` : "") +
-    (cursor ? ` AND key > ?` : "") +
+    (after ? ` AND key > ?` : "") +
     ` ORDER BY key LIMIT ?`
 
-  const read = (agent: string, name: string) =>
-    attempt("StructuredStore.get", () => {
-      const text = getValue.get(agent, name) as string | undefined
-      return text === undefined ? Option.none<Json>() : Option.some(JSON.parse(text) as Json)
-    })
-
-  /**
-   * Check an agent id and a key. A get is one indexed read, so decoding its two strings would cost
-   * more than the read: strings that decoded once are remembered and pass at once (decoding is
-   * pure — the same string always decodes the same way — and yields the string itself).
-   */
-  const ids = (a: string, k: string): Effect.Effect<void, InvalidInput> =>
-    seenAgents.has(a) && seenKeys.has(k)
-      ? Effect.void
-      : Effect.flatMap(agentId(a), (agent) =>
-        Effect.map(key(k), (name) => {
-          remember(seenAgents, agent)
-          remember(seenKeys, name)
-        }))
-
-  return StructuredStore.of({
-    get: (a, k) => (seenAgents.has(a) && seenKeys.has(k) ? read(a, k) : Effect.flatMap(ids(a, k), () => read(a, k))),
-    set: (a, k, v) =>
-      Effect.flatMap(ids(a, k), () =>
-        Effect.flatMap(value(v), (json) =>
-          Effect.flatMap(Clock.currentTimeMillis, (now) =>
-            attempt("StructuredStore.set", () => upsert.get(a, k, JSON.stringify(json), now) as number)))),
-    delete: (a, k) =>
-      Effect.gen(function*() {
-        const [agent, name] = [yield* agentId(a), yield* key(k)]
-        return yield* attempt("StructuredStore.delete", () => remove.run(agent, name).changes > 0)
+  return {
+    backend: "sqlite",
+    get: (agent, key) =>
+      attempt("get", () => {
+        const text = getValue.get(agent, key) as string | undefined
+        return text === undefined ? Option.none<Json>() : Option.some(JSON.parse(text) as Json)
       }),
-    list: (a, options) =>
-      Effect.gen(function*() {
-        const agent = yield* agentId(a)
-        const o = yield* listOptions(options)
-        const after = o.cursor === undefined ? undefined : (yield* decodeCursor(o.cursor, ["string"]))[0]
-        const prefix = o.prefix === undefined || o.prefix === "" ? undefined : o.prefix
+    set: (agent, key, value, now) => attempt("set", () => upsert.get(agent, key, JSON.stringify(value), now) as number),
+    delete: (agent, key) => attempt("delete", () => remove.run(agent, key).changes > 0),
+    list: (agent, range) =>
+      attempt("list", () => {
         const params: Array<unknown> = [agent]
-        if (prefix !== undefined) params.push(prefix, prefix, prefix)
-        if (after !== undefined) params.push(after)
-        // One row more than the page tells whether there is a next page.
-        params.push(o.limit + 1)
-        const rows = yield* attempt("StructuredStore.list", () =>
-          conn.all<{ key: string; value: string; version: number; updated_at: number }>(
-            listSql(prefix !== undefined, after !== undefined),
-            params
-          ))
-        const page = pageOf(rows, o.limit, (last) => [last.key])
-        return {
-          items: page.items.map((r) => ({
-            key: r.key,
-            value: JSON.parse(r.value) as Json,
-            version: r.version,
-            updatedAt: r.updated_at
-          })),
-          nextCursor: page.nextCursor
-        }
+        if (range.prefix !== undefined) params.push(range.prefix, range.prefix, range.prefix)
+        if (range.after !== undefined) params.push(range.after)
+        params.push(range.limit)
+        return conn.all(listSql(range.prefix !== undefined, range.after !== undefined), params).map((r) => entryOf(kvTable.decode(r)))
       }),
-    saveAgent: (input) =>
-      Effect.gen(function*() {
-        const a = yield* agentInput(input)
-        const now = yield* Clock.currentTimeMillis
-        const row = yield* attempt("StructuredStore.saveAgent", () =>
-          conn.get<AgentRow>(
-            `INSERT INTO agents (${AGENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-             ON CONFLICT (id) DO UPDATE SET
-               name = excluded.name, state = excluded.state, manifest = excluded.manifest, tags = excluded.tags,
-               parent = excluded.parent, metadata = excluded.metadata, updated_at = excluded.updated_at
-             RETURNING ${AGENT_COLUMNS}`,
-            [
-              a.id,
-              a.name,
-              a.state,
-              JSON.stringify(a.manifest),
-              JSON.stringify(a.tags),
-              a.parent,
-              JSON.stringify(a.metadata),
-              now,
-              now
-            ]
-          )!)
-        return toAgent(row)
-      }),
-    loadAgent: (id) =>
-      Effect.flatMap(agentRef(id), (a) =>
-        attempt("StructuredStore.loadAgent", () =>
-          Option.map(
-            Option.fromNullable(conn.get<AgentRow>(`SELECT ${AGENT_COLUMNS} FROM agents WHERE id = ?`, [a])),
-            toAgent
-          ))),
-    listAgents: () =>
-      attempt("StructuredStore.listAgents", () =>
-        conn.all<AgentRow>(`SELECT ${AGENT_COLUMNS} FROM agents ORDER BY id`).map(toAgent)),
-    removeAgent: (id) =>
-      Effect.flatMap(agentRef(id), (a) =>
-        attempt("StructuredStore.removeAgent", () => conn.run(`DELETE FROM agents WHERE id = ?`, [a]).changes > 0))
-  })
+    saveAgent: (a, now) =>
+      attempt("saveAgent", () =>
+        agentsTable.decode(saveAgent.get(...agentsTable.values({ ...a, createdAt: now, updatedAt: now })))),
+    loadAgent: (id) => attempt("loadAgent", () => Option.map(Option.fromNullable(loadAgent.get(id)), agentsTable.decode)),
+    listAgents: () => attempt("listAgents", () => conn.all(`${selectFrom(agentsTable)} ORDER BY id`).map(agentsTable.decode)),
+    removeAgent: (id) => attempt("removeAgent", () => conn.run(`DELETE FROM agents WHERE id = ?`, [id]).changes > 0)
+  }
 }

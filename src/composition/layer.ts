@@ -8,12 +8,13 @@
 import { mkdir } from "node:fs/promises"
 import { dirname } from "node:path"
 import { Effect, Layer } from "effect"
-import { configFromEnv, loadConfigFile, type MemoryConfig, memoryConfig, type MemoryConfigInput } from "./config.js"
-import { describe } from "./core/storage.js"
-import { BackendUnavailable, ConfigError, type StoreLayerError } from "./domain/errors.js"
-import type { StoreOptions } from "./domain/options.js"
-import type { MainStoreAdmin, SemanticStoreAdmin } from "./services/Admin.js"
-import type { MainServices, SemanticServices } from "./services/index.js"
+import { configFromEnv, loadConfigFile, type MemoryConfig, memoryConfig, type MemoryConfigInput } from "../config.js"
+import { describe } from "../core/storage.js"
+import { loadBackend } from "./loadBackend.js"
+import { BackendUnavailable, type ConfigError, type StoreLayerError } from "../domain/errors.js"
+import type { StoreOptions } from "../domain/options.js"
+import type { MainStoreAdmin, SemanticStoreAdmin } from "../services/Admin.js"
+import type { MainServices, SemanticServices } from "../services/index.js"
 
 /** Everything a composed store provides. */
 export type MainLayerServices = MainServices | MainStoreAdmin
@@ -23,11 +24,8 @@ export type EngramLayerServices = MainLayerServices | SemanticLayerServices
 /** Every way building a composed store can fail. */
 export type EngramLayerError = ConfigError | StoreLayerError
 
-const load = <M>(name: string, importer: () => Promise<M>) =>
-  Effect.tryPromise({
-    try: importer,
-    catch: (cause) => new ConfigError({ path: name, message: `cannot load the ${name} backend: ${describe(cause)}` })
-  })
+/** A backend's module; its own layers name a missing driver package (see loadBackend.ts). */
+const load = <M>(name: string, importer: () => Promise<M>) => loadBackend(name, undefined, importer)
 
 const storeOptions = (c: MemoryConfig): StoreOptions => ({
   embedding: c.embedding,
@@ -66,15 +64,15 @@ export const semanticLayerFromConfig = (c: MemoryConfig): Layer.Layer<SemanticLa
   Layer.unwrapEffect(Effect.gen(function*() {
     switch (c.semanticBackend) {
       case "sqlite": {
-        const sqlite = yield* load("sqlite", () => import("./backends/sqlite/index.js"))
+        const sqlite = yield* load("sqlite", () => import("../backends/sqlite/index.js"))
         return semantic(sqlite.layerSemantic(yield* sqliteOptions(c)))
       }
       case "postgres": {
-        const pg = yield* load("postgres", () => import("./backends/postgres/index.js"))
+        const pg = yield* load("postgres", () => import("../backends/postgres/index.js"))
         return semantic(pg.layerSemantic(postgresOptions(c)))
       }
       case "qdrant": {
-        const qdrant = yield* load("qdrant", () => import("./backends/qdrant/index.js"))
+        const qdrant = yield* load("qdrant", () => import("../backends/qdrant/index.js"))
         const q = c.qdrant!
         return semantic(qdrant.layer({
           ...storeOptions(c),
@@ -85,7 +83,7 @@ export const semanticLayerFromConfig = (c: MemoryConfig): Layer.Layer<SemanticLa
         }))
       }
       case "http": {
-        const http = yield* load("http", () => import("./backends/http/index.js"))
+        const http = yield* load("http", () => import("../backends/http/index.js"))
         const h = c.http!
         return semantic(http.layer({ ...storeOptions(c), url: h.url, token: h.token, timeoutMs: h.timeoutMs }))
       }
@@ -96,10 +94,10 @@ export const semanticLayerFromConfig = (c: MemoryConfig): Layer.Layer<SemanticLa
 export const mainLayerFromConfig = (c: MemoryConfig): Layer.Layer<MainLayerServices, EngramLayerError> =>
   Layer.unwrapEffect(Effect.gen(function*() {
     if (c.backend === "sqlite") {
-      const sqlite = yield* load("sqlite", () => import("./backends/sqlite/index.js"))
+      const sqlite = yield* load("sqlite", () => import("../backends/sqlite/index.js"))
       return sqlite.layerMain(yield* sqliteOptions(c))
     }
-    const pg = yield* load("postgres", () => import("./backends/postgres/index.js"))
+    const pg = yield* load("postgres", () => import("../backends/postgres/index.js"))
     return pg.layerMain(postgresOptions(c))
   }))
 
@@ -108,11 +106,11 @@ export const layerFromConfig = (c: MemoryConfig): Layer.Layer<EngramLayerService
   Layer.unwrapEffect(Effect.gen(function*() {
     // Same SQL backend for both: one connection or pool serves all nine services.
     if (c.backend === "sqlite" && c.semanticBackend === "sqlite") {
-      const sqlite = yield* load("sqlite", () => import("./backends/sqlite/index.js"))
+      const sqlite = yield* load("sqlite", () => import("../backends/sqlite/index.js"))
       return sqlite.layer(yield* sqliteOptions(c))
     }
     if (c.backend === "postgres" && c.semanticBackend === "postgres") {
-      const pg = yield* load("postgres", () => import("./backends/postgres/index.js"))
+      const pg = yield* load("postgres", () => import("../backends/postgres/index.js"))
       return pg.layer(postgresOptions(c))
     }
     return Layer.merge(mainLayerFromConfig(c), semanticLayerFromConfig(c))
