@@ -62,7 +62,14 @@ const agentOf = (args: ReadonlyArray<unknown>, position: number | undefined): st
 
 /** The same error with `operation` set to the public method's name. */
 const renamed = (operation: string) => <E>(e: E): E =>
-  e instanceof StorageError && e.operation !== operation ? new StorageError({ ...e, operation }) as E : e
+  e instanceof StorageError && e.operation !== operation
+    ? new StorageError({
+      backend: e.backend,
+      operation,
+      message: e.message,
+      ...(e.cause === undefined ? {} : { cause: e.cause })
+    }) as E
+    : e
 
 /** A service method, seen structurally: some arguments, an Effect (or a Stream, for exports) back. */
 type Method = (...args: ReadonlyArray<never>) => unknown

@@ -21,36 +21,56 @@ const isPlainObject = (u: unknown): u is Record<string, unknown> => {
   return proto === Object.prototype || proto === null
 }
 
-/** Why `u` is not a storable JSON value (with a path), or `undefined` when it is. */
+/** Most arrays and objects one value may hold (shared references count each time they are reached). */
+export const MAX_JSON_CONTAINERS = 1_000_000
+
+/** Why a non-container value is not storable JSON, or `undefined` when it is. */
+const scalarProblem = (value: unknown): string | undefined => {
+  if (value === null || typeof value === "boolean") return undefined
+  if (typeof value === "number") return Number.isFinite(value) ? undefined : "non-finite number"
+  if (typeof value === "string") {
+    const p = textProblem(value)
+    return p === undefined ? undefined : `string ${p}`
+  }
+  return `not a JSON value (${typeof value})`
+}
+
+/**
+ * Why `u` is not a storable JSON value (with a path), or `undefined` when it is. Iterative, and
+ * bounded by depth and by a container budget, so neither deep nesting nor a value built from shared
+ * references (which would be exponentially large as a tree) can exhaust the stack or the clock.
+ */
 export const jsonProblem = (u: unknown): string | undefined => {
-  const stack: Array<{ value: unknown; path: string; depth: number }> = [{ value: u, path: "", depth: 0 }]
+  const isContainer = (v: unknown): v is object => typeof v === "object" && v !== null
+  if (!isContainer(u)) return scalarProblem(u)
+  const stack: Array<{ value: object; path: string; depth: number }> = [{ value: u, path: "", depth: 0 }]
+  let budget = MAX_JSON_CONTAINERS
   while (stack.length > 0) {
     const { value, path, depth } = stack.pop()!
     const at = path === "" ? "" : ` at ${path}`
     if (depth > MAX_JSON_DEPTH) return `nesting deeper than ${MAX_JSON_DEPTH}${at}`
-    if (value === null || typeof value === "boolean") continue
-    if (typeof value === "number") {
-      if (!Number.isFinite(value)) return `non-finite number${at}`
-      continue
-    }
-    if (typeof value === "string") {
-      const p = textProblem(value)
-      if (p !== undefined) return `string ${p}${at}`
-      continue
-    }
-    if (Array.isArray(value)) {
-      value.forEach((v, i) => stack.push({ value: v, path: `${path}[${i}]`, depth: depth + 1 }))
-      continue
-    }
-    if (isPlainObject(value)) {
-      for (const [k, v] of Object.entries(value)) {
+    if (--budget < 0) return `more than ${MAX_JSON_CONTAINERS} arrays and objects${at}`
+    const entries: ReadonlyArray<readonly [string, unknown]> = Array.isArray(value)
+      ? value.map((v, i) => [`[${i}]`, v] as const)
+      : isPlainObject(value)
+      ? Object.entries(value)
+      : []
+    if (!Array.isArray(value) && !isPlainObject(value)) return `not a JSON value (${typeof value})${at}`
+    for (const [k, v] of entries) {
+      if (!Array.isArray(value)) {
         const p = textProblem(k)
         if (p !== undefined) return `key ${p}${at}`
-        stack.push({ value: v, path: path === "" ? k : `${path}.${k}`, depth: depth + 1 })
       }
-      continue
+      const childPath = Array.isArray(value) ? `${path}${k}` : path === "" ? k : `${path}.${k}`
+      if (isContainer(v)) {
+        stack.push({ value: v, path: childPath, depth: depth + 1 })
+      } else if (depth + 1 > MAX_JSON_DEPTH) {
+        return `nesting deeper than ${MAX_JSON_DEPTH} at ${childPath}`
+      } else {
+        const p = scalarProblem(v)
+        if (p !== undefined) return `${p} at ${childPath}`
+      }
     }
-    return `not a JSON value (${typeof value})${at}`
   }
   return undefined
 }

@@ -9,7 +9,7 @@ import { Cause, Config, ConfigProvider, Context, Effect, Exit, Layer, Option, Te
 import { join } from "node:path"
 import { layer, layerConfig, layerMain, layerSemantic } from "../../src/backends/sqlite/index.js"
 import { connect } from "../../src/backends/sqlite/store.js"
-import { open } from "../../src/backends/sqlite/client.js"
+import { attempt, BUSY_SLICE_MS, DEFAULT_BUSY_DEADLINE_MS, open } from "../../src/backends/sqlite/client.js"
 import { driver, migrations } from "../../src/backends/sqlite/migrations.js"
 import { checksum, migrate, type Migration } from "../../src/core/migrator.js"
 import { queryTerms, textScore, tokenize } from "../../src/core/textSearch.js"
@@ -157,7 +157,10 @@ describe("SqliteLive connection and layers", () => {
         assert.strictEqual(conn.db.pragma("journal_mode", { simple: true }), "wal")
         assert.strictEqual(conn.db.pragma("synchronous", { simple: true }), 2, "FULL")
         assert.strictEqual(conn.db.pragma("foreign_keys", { simple: true }), 1)
-        assert.strictEqual(conn.db.pragma("busy_timeout", { simple: true }), 5000)
+        // SQLite's own busy wait blocks the thread, so it is kept short; waiting longer happens between
+        // attempts (attempt in client.ts), up to the deadline.
+        assert.strictEqual(conn.db.pragma("busy_timeout", { simple: true }), BUSY_SLICE_MS)
+        assert.strictEqual(conn.busyDeadlineMs, DEFAULT_BUSY_DEADLINE_MS)
       }
       // Recall commits its access counters without an fsync of its own; everything after it is FULL again.
       const conn = yield* connect({ path })
@@ -169,7 +172,33 @@ describe("SqliteLive connection and layers", () => {
       assert.strictEqual(conn.db.pragma("synchronous", { simple: true }), 2, "restored after a failure too")
       const relaxed = yield* connect({ path, synchronous: "NORMAL", busyTimeoutMs: 250 })
       assert.strictEqual(relaxed.db.pragma("synchronous", { simple: true }), 1)
-      assert.strictEqual(relaxed.db.pragma("busy_timeout", { simple: true }), 250)
+      assert.strictEqual(relaxed.db.pragma("busy_timeout", { simple: true }), BUSY_SLICE_MS)
+      assert.strictEqual(relaxed.busyDeadlineMs, 250)
+      const impatient = yield* connect({ path, busyTimeoutMs: 40 })
+      assert.strictEqual(impatient.db.pragma("busy_timeout", { simple: true }), 40)
+    }))
+
+  it.scoped("a write that finds the file locked waits for the lock (off the thread) and succeeds, or says the store is busy at its deadline", () =>
+    Effect.gen(function*() {
+      const path = yield* dbPath
+      const conn = yield* connect({ path })
+      const holder = openRaw(path)
+      yield* Effect.addFinalizer(() => Effect.sync(() => holder.close()))
+      // Another process's writer holds the lock for 400 ms: four times SQLite's own busy wait.
+      holder.exec("BEGIN IMMEDIATE")
+      const release = setTimeout(() => holder.exec("COMMIT"), 400)
+      const started = Date.now()
+      const version = yield* attempt("write", () => conn.immediate(() => conn.run(`INSERT INTO engram_meta VALUES ('k', 'v')`).changes))
+      clearTimeout(release)
+      assert.strictEqual(version, 1)
+      assert.isAtLeast(Date.now() - started, 350)
+      // Held past the deadline: a typed StorageError that says the store is busy, not a raw SQLITE_BUSY.
+      holder.exec("BEGIN IMMEDIATE")
+      const error = yield* Effect.flip(attempt("write", () => conn.run(`INSERT INTO engram_meta VALUES ('k2', 'v')`), 300))
+      holder.exec("COMMIT")
+      assert.strictEqual(error._tag, "StorageError")
+      assert.match(error.message, /the store is busy/)
+      assert.strictEqual(conn.get<{ n: number }>(`SELECT count(*) AS n FROM engram_meta WHERE key = 'k2'`)?.n, 0)
     }))
 
   it.scoped("the main and semantic layers built side by side on one file in one process share it", () =>

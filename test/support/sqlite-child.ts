@@ -12,6 +12,8 @@
  *   claim <path> <n> <agent>   claim and complete n tasks; prints "claimed <taskId> <attempt>" per claim
  *   crash <path> <agent>       write forever: "A <seq>" per audit append, "K <i>" per kv write,
  *                              "M <id>" per memory, until killed
+ *   contend <path> <ms> <agent> for <ms> of wall time, write every kind in turn (post + claim + complete
+ *                              a task, kv set, audit append, remember); prints "done <rounds>" at the end
  */
 import { Cause, Context, Effect, Layer, Option } from "effect"
 import { createInterface } from "node:readline"
@@ -93,6 +95,29 @@ const programs: Record<string, () => Effect.Effect<unknown, unknown>> = {
           yield* say(`claimed ${task.value.id} ${task.value.attempt}`)
           yield* queue.complete(task.value.id, { agentId: agent, attempt: task.value.attempt, result: agent })
         }
+      })
+    ),
+  contend: () =>
+    withStore((ctx) =>
+      Effect.gen(function*() {
+        const kv = Context.get(ctx, StructuredStore)
+        const semantic = Context.get(ctx, SemanticStore)
+        const log = Context.get(ctx, AuditLog)
+        const queue = Context.get(ctx, TaskQueue)
+        const until = Date.now() + Number(rest[0])
+        const agent = rest[1] ?? "contender"
+        let rounds = 0
+        while (Date.now() < until) {
+          yield* queue.post({ title: `${agent} ${rounds}`, assignedTo: agent })
+          const task = yield* queue.claim(agent, { leaseMs: 3_600_000 })
+          if (Option.isNone(task)) return yield* Effect.fail(new Error(`${agent} found no task of its own to claim`))
+          yield* queue.complete(task.value.id, { agentId: agent, attempt: task.value.attempt, result: agent })
+          yield* kv.set(agent, `k${rounds}`, rounds)
+          yield* log.append({ agentId: agent, action: "contend", detail: `${rounds}` })
+          yield* semantic.remember({ agentId: agent, content: `round ${rounds}`, source: "system", embedding: [1, rounds, 0, 0, 0, 0, 0, 0] })
+          rounds++
+        }
+        yield* say(`done ${rounds}`)
       })
     ),
   crash: () =>

@@ -34,7 +34,9 @@ export class SqliteConnection {
     readonly db: Database.Database,
     readonly path: string,
     synchronous: Synchronous = "FULL",
-    private readonly wal = true
+    private readonly wal = true,
+    /** How long a unit of work keeps retrying while other writers hold the lock (ms). */
+    readonly busyDeadlineMs = DEFAULT_BUSY_DEADLINE_MS
   ) {
     this.tx = db.transaction((fn: () => unknown) => fn())
     this.restore = `PRAGMA synchronous = ${synchronous}`
@@ -60,6 +62,11 @@ export class SqliteConnection {
 
   run(sql: string, params: Params = []): Database.RunResult {
     return bind(this.statement(sql), params, "run") as Database.RunResult
+  }
+
+  /** `attempt` with this connection's busy deadline: the way ports run their units of work. */
+  attempt<A>(operation: string, fn: () => A): Effect.Effect<A, StorageError> {
+    return attempt(operation, fn, this.busyDeadlineMs)
   }
 
   /** Run statements without parameters (DDL). */
@@ -100,6 +107,15 @@ export class SqliteConnection {
   }
 }
 
+/** Default of `busyTimeoutMs`: generous, so a writer on a loaded host waits rather than fails. */
+export const DEFAULT_BUSY_DEADLINE_MS = 30_000
+
+/**
+ * The longest SQLite's own busy handler may block the thread in one go. Waiting beyond that happens
+ * between attempts, off the thread (see `attempt`), so other fibers and requests keep running.
+ */
+export const BUSY_SLICE_MS = 100
+
 const bind = (s: Database.Statement, params: Params, mode: "all" | "get" | "run"): unknown =>
   Array.isArray(params) ? s[mode](...params) : s[mode](params)
 
@@ -130,12 +146,12 @@ export const open = (options: SqliteOptions) =>
       try: () => {
         // The busy timeout is part of the constructor, so it is in force before the first pragma:
         // switching a fresh file to WAL takes a lock that concurrent starters must wait for.
-        const timeout = options.busyTimeoutMs ?? 5000
+        const timeout = options.busyTimeoutMs ?? DEFAULT_BUSY_DEADLINE_MS
         const synchronous = options.synchronous ?? "FULL"
         // Options may come from configuration: the level is spliced into a pragma, so check it.
         if (!SYNCHRONOUS.includes(synchronous)) throw new Error(`synchronous must be one of ${SYNCHRONOUS.join(", ")}`)
         const wal = options.path !== ":memory:" && options.path !== ""
-        const db = new Database(options.path, { timeout })
+        const db = new Database(options.path, { timeout: Math.min(timeout, BUSY_SLICE_MS) })
         try {
           if (wal) {
             // Switching a fresh file to WAL while other processes open it can fail with SQLITE_BUSY
@@ -146,7 +162,7 @@ export const open = (options: SqliteOptions) =>
           db.pragma(`synchronous = ${synchronous}`)
           db.pragma("foreign_keys = ON")
           SqliteVec.load(db)
-          return new SqliteConnection(db, options.path, synchronous, wal)
+          return new SqliteConnection(db, options.path, synchronous, wal, timeout)
         } catch (e) {
           db.close()
           throw e
@@ -163,9 +179,47 @@ export const open = (options: SqliteOptions) =>
     (c) => Effect.sync(() => c.db.close())
   )
 
-/** Run a synchronous piece of storage work, mapping a driver failure to `StorageError`. */
-export const attempt = <A>(operation: string, fn: () => A): Effect.Effect<A, StorageError> =>
-  Effect.try({
-    try: fn,
-    catch: (cause) => new StorageError({ backend: "sqlite", operation, message: describe(cause), cause })
+/** Wait `ms` of real time (a TestClock must not stop a writer from waiting for another process). */
+const pause = (ms: number): Effect.Effect<void> =>
+  Effect.async<void>((resume) => {
+    const timer = setTimeout(() => resume(Effect.void), ms)
+    return Effect.sync(() => clearTimeout(timer))
+  })
+
+/**
+ * Run a synchronous unit of storage work (one statement, or one `immediate` block), mapping a
+ * driver failure to `StorageError`. A unit that fails with SQLITE_BUSY — another process held the
+ * lock past SQLite's own short busy wait — is run again from the start after a jittered, growing
+ * pause, until `deadlineMs` of real time has passed; then it fails with a `StorageError` saying the
+ * store is busy. SQLite's lock is not fair, so without this a writer on a loaded host can
+ * starve and fail although every other writer is making progress. Re-running is safe: a unit that
+ * got SQLITE_BUSY wrote nothing (its transaction never began or was rolled back).
+ */
+export const attempt = <A>(
+  operation: string,
+  fn: () => A,
+  deadlineMs: number = DEFAULT_BUSY_DEADLINE_MS
+): Effect.Effect<A, StorageError> =>
+  Effect.suspend(() => {
+    const started = Date.now()
+    const run = (wait: number): Effect.Effect<A, StorageError> => {
+      try {
+        return Effect.succeed(fn())
+      } catch (cause) {
+        if (!isBusy(cause)) return Effect.fail(new StorageError({ backend: "sqlite", operation, message: describe(cause), cause }))
+        const waited = Date.now() - started
+        if (waited >= deadlineMs) {
+          return Effect.fail(
+            new StorageError({
+              backend: "sqlite",
+              operation,
+              message: `the store is busy: other writers held the database lock for ${waited} ms (busyTimeoutMs ${deadlineMs})`,
+              cause
+            })
+          )
+        }
+        return Effect.zipRight(pause(wait / 2 + Math.random() * wait), Effect.suspend(() => run(Math.min(wait * 2, 200))))
+      }
+    }
+    return run(4)
   })

@@ -157,12 +157,10 @@ const migrationError = (message: string) => (cause: unknown) =>
 export const driver = (conn: SqliteConnection): MigrationDriver => ({
   backend: "sqlite",
   locked: <A>(body: (s: MigrationSession) => Effect.Effect<A, MigrationError>) =>
-    Effect.suspend((): Effect.Effect<A, MigrationError> => {
-      try {
-        conn.exec("BEGIN IMMEDIATE")
-      } catch (cause) {
-        return Effect.fail(migrationError("cannot take the migration lock")(cause))
-      }
+    // Taking the lock waits out other writers like every write does (see `attempt`).
+    attempt("take the migration lock", () => conn.exec("BEGIN IMMEDIATE"), conn.busyDeadlineMs).pipe(
+      Effect.mapError((e) => migrationError("cannot take the migration lock")(e.cause ?? e)),
+      Effect.zipRight(Effect.suspend((): Effect.Effect<A, MigrationError> => {
       const exit = Effect.runSyncExit(body(session(conn)))
       if (Exit.isSuccess(exit)) {
         try {
@@ -180,7 +178,7 @@ export const driver = (conn: SqliteConnection): MigrationDriver => ({
           ? Effect.fail(failure.left)
           : Effect.fail(migrationError("the migration run failed")(Cause.squash(failure.right)))
       )
-    })
+    })))
 })
 
 /** Undo the run; a failure to do so is reported instead of the failure that caused it. */
