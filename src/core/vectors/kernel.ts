@@ -1,0 +1,103 @@
+/**
+ * The scan kernel: WebAssembly SIMD dot products (kernel.wat) over one linear memory, with a chunk
+ * allocator on top of it. Rows of one store live in fixed-size chunks; a chunk freed by a removal
+ * is reused by the next allocation, and the memory grows (never shrinks) when none is free.
+ *
+ * Growing a WebAssembly memory detaches every typed-array view of it, so views are always taken
+ * through `bytes()`/`f32()`/`i16()` after any allocation, never kept across one.
+ */
+import { KERNEL_BASE64 } from "./kernelModule.js"
+
+const PAGE = 65_536
+
+/**
+ * The part of the WebAssembly JS API used here. TypeScript declares WebAssembly only in its DOM
+ * library, which a Node package must not require of its users, so the shape is stated here.
+ */
+interface WasmMemory {
+  readonly buffer: ArrayBuffer
+  grow(pages: number): number
+}
+interface WasmApi {
+  readonly Module: new(bytes: Uint8Array) => object
+  readonly Instance: new(module: object, imports: object) => { readonly exports: object }
+  readonly Memory: new(descriptor: { readonly initial: number; readonly maximum: number }) => WasmMemory
+}
+const wasm = (globalThis as unknown as { readonly WebAssembly: WasmApi }).WebAssembly
+
+/** The compiled module, shared by every kernel of the process (compiling is the expensive part). */
+let compiled: object | undefined
+
+interface Exports {
+  readonly dot_f32: (query: number, rows: number, count: number, dim: number, out: number) => void
+  readonly dot_i16: (query: number, rows: number, scales: number, count: number, dim: number, out: number) => void
+}
+
+/** One linear memory with the kernel's functions and a fixed-size chunk allocator. */
+export class Kernel {
+  readonly memory: WasmMemory
+  private readonly exports: Exports
+  private readonly free: Array<number> = []
+  /** The first byte never handed out. */
+  private top: number
+
+  /**
+   * @param chunkBytes size of every chunk (a multiple of 16)
+   * @param reservedBytes bytes at the start kept for the caller's scratch (query, scores)
+   */
+  constructor(readonly chunkBytes: number, readonly reservedBytes: number) {
+    if (chunkBytes % 16 !== 0 || reservedBytes % 16 !== 0) throw new Error("chunk and reserved sizes must be multiples of 16")
+    compiled ??= new wasm.Module(Buffer.from(KERNEL_BASE64, "base64"))
+    this.memory = new wasm.Memory({ initial: Math.ceil((reservedBytes + chunkBytes) / PAGE) + 1, maximum: 65_536 })
+    this.exports = new wasm.Instance(compiled, { engram: { memory: this.memory } }).exports as unknown as Exports
+    this.top = reservedBytes
+  }
+
+  /** A chunk's address: a freed one, or a new one (growing the memory if needed). */
+  alloc(): number {
+    const reused = this.free.pop()
+    if (reused !== undefined) return reused
+    const address = this.top
+    const end = address + this.chunkBytes
+    if (end > this.memory.buffer.byteLength) {
+      const pages = Math.ceil((end - this.memory.buffer.byteLength) / PAGE)
+      // Grow in large steps: growth copies nothing in V8, but each grow detaches the views.
+      this.memory.grow(Math.max(pages, Math.ceil(this.memory.buffer.byteLength / PAGE / 4)))
+    }
+    this.top = end
+    return address
+  }
+
+  /** Return a chunk to the free list. */
+  release(address: number): void {
+    this.free.push(address)
+  }
+
+  /** Bytes handed out as chunks (in use or free), for memory accounting. */
+  get allocatedBytes(): number {
+    return this.top - this.reservedBytes
+  }
+
+  bytes(): Uint8Array {
+    return new Uint8Array(this.memory.buffer)
+  }
+
+  f32(): Float32Array {
+    return new Float32Array(this.memory.buffer)
+  }
+
+  i16(): Int16Array {
+    return new Int16Array(this.memory.buffer)
+  }
+
+
+  /** out[i] = Σ query[d] · rows[i][d] over `count` f32 rows of `dim` components (dim % 16 = 0). */
+  dotF32(query: number, rows: number, count: number, dim: number, out: number): void {
+    this.exports.dot_f32(query, rows, count, dim, out)
+  }
+
+  /** out[i] = scales[i] · Σ query[d] · rows[i][d]: f32 query, i16 rows (dim % 16 = 0). */
+  dotI16(query: number, rows: number, scales: number, count: number, dim: number, out: number): void {
+    this.exports.dot_i16(query, rows, scales, count, dim, out)
+  }
+}

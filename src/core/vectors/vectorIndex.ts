@@ -1,0 +1,328 @@
+/**
+ * An exact top-k cosine index per agent, resident in memory, for a store whose source of truth is
+ * elsewhere (the SQLite file): a cache the store fills, updates and empties as its rows change.
+ *
+ * Each row is held quantised — unit-normalised, then int16 with one float scale per row — in
+ * fixed-size chunks of WebAssembly memory, and scanned with a SIMD kernel (kernel.wat): half the
+ * memory of float32, and a scan bound by memory bandwidth reads half the bytes. Quantisation is
+ * approximate, but every approximate score comes with a proven error bound, and a search re-scores
+ * exactly (through the store's own float vectors) every row whose bound reaches the k-th exact
+ * score. The result is exactly the top k of an exact scan, ties included: no recall is traded away.
+ * (int8 rows would halve memory again, but their error bound, about 0.01 in cosine, is wider than
+ * the spread of scores inside a cluster: hundreds of rows per search would need re-scoring.)
+ *
+ * Filters are applied before ranking (`accept`), so a filtered search still returns `limit` rows
+ * whenever that many rows pass.
+ */
+import { Kernel } from "./kernel.js"
+
+/** Rows per chunk: one kernel call scans a chunk. */
+export const CHUNK_ROWS = 256
+
+/** Rows are held as int16 in [-32767, 32767]. */
+const ROW_RANGE = 32_767
+
+/** Relative rounding error of one float32 operation (2^-24), doubled for safety. */
+const F32_EPSILON = 2 ** -23
+
+/** What the caller keeps with each row for filtering (codes are the caller's). */
+export interface RowFields {
+  readonly createdAt: number
+  readonly confidence: number
+  readonly scope: number
+  readonly source: number
+}
+
+/** An exactly scored row, as the caller's `rescore` returns it. */
+export interface Scored {
+  readonly key: number
+  readonly score: number
+}
+
+class Rows {
+  count = 0
+  readonly chunks: Array<number> = []
+  readonly position = new Map<number, number>()
+  keys = new Float64Array(CHUNK_ROWS)
+  createdAt = new Float64Array(CHUNK_ROWS)
+  confidence = new Float32Array(CHUNK_ROWS)
+  scope = new Uint8Array(CHUNK_ROWS)
+  source = new Uint8Array(CHUNK_ROWS)
+
+  ensure(capacity: number): void {
+    if (capacity <= this.keys.length) return
+    const size = Math.max(capacity, this.keys.length * 2)
+    const grow = <T extends Float64Array | Float32Array | Uint8Array>(a: T, make: (n: number) => T): T => {
+      const b = make(size)
+      b.set(a)
+      return b
+    }
+    this.keys = grow(this.keys, (n) => new Float64Array(n))
+    this.createdAt = grow(this.createdAt, (n) => new Float64Array(n))
+    this.confidence = grow(this.confidence, (n) => new Float32Array(n))
+    this.scope = grow(this.scope, (n) => new Uint8Array(n))
+    this.source = grow(this.source, (n) => new Uint8Array(n))
+  }
+}
+
+/** A read-only view of one agent's row fields, for `accept`. */
+export interface RowView {
+  readonly createdAt: Float64Array
+  readonly confidence: Float32Array
+  readonly scope: Uint8Array
+  readonly source: Uint8Array
+  readonly keys: Float64Array
+}
+
+export class VectorIndex {
+  /** Components per row in memory: the dimension rounded up to the kernel's step of 16. */
+  readonly stride: number
+  private readonly kernel: Kernel
+  private readonly agents = new Map<string, Rows>()
+  private readonly queryAt = 0
+  private readonly scoresAt: number
+  private uppers = new Float64Array(CHUNK_ROWS)
+
+  constructor(readonly dimensions: number) {
+    this.stride = Math.ceil(dimensions / 16) * 16
+    this.scoresAt = this.stride * 4
+    const reserved = Math.ceil((this.scoresAt + CHUNK_ROWS * 4) / 16) * 16
+    this.kernel = new Kernel(CHUNK_ROWS * (this.stride * 2 + 4), reserved)
+  }
+
+  /** Bytes of WebAssembly memory held by rows (in use or free for reuse). */
+  get bytes(): number {
+    return this.kernel.allocatedBytes
+  }
+
+  has(agent: string): boolean {
+    return this.agents.has(agent)
+  }
+
+  size(agent: string): number {
+    return this.agents.get(agent)?.count ?? 0
+  }
+
+  /** Every agent held, with how many rows. */
+  sizes(): ReadonlyMap<string, number> {
+    return new Map([...this.agents].map(([agent, rows]) => [agent, rows.count]))
+  }
+
+  /** Start holding `agent` (possibly with no rows), so that `has` answers true. */
+  open(agent: string): void {
+    if (!this.agents.has(agent)) this.agents.set(agent, new Rows())
+  }
+
+  /** Forget everything held for `agent`. */
+  drop(agent: string): void {
+    const rows = this.agents.get(agent)
+    if (rows === undefined) return
+    for (const c of rows.chunks) this.kernel.release(c)
+    this.agents.delete(agent)
+  }
+
+  /** Add the row `key` of `agent` (replacing it when held). `vector` must have no zero norm. */
+  put(agent: string, key: number, vector: ArrayLike<number>, fields: RowFields): void {
+    this.open(agent)
+    const rows = this.agents.get(agent)!
+    let i = rows.position.get(key)
+    if (i === undefined) {
+      i = rows.count
+      if (i % CHUNK_ROWS === 0 && i / CHUNK_ROWS === rows.chunks.length) rows.chunks.push(this.kernel.alloc())
+      rows.ensure(i + 1)
+      rows.count++
+      rows.position.set(key, i)
+    }
+    rows.keys[i] = key
+    this.setFields(rows, i, fields)
+    this.writeVector(rows, i, vector)
+  }
+
+  /** Change the filter fields of a held row; false when it is not held. */
+  update(agent: string, key: number, fields: Partial<RowFields>): boolean {
+    const rows = this.agents.get(agent)
+    const i = rows?.position.get(key)
+    if (rows === undefined || i === undefined) return false
+    this.setFields(rows, i, {
+      createdAt: fields.createdAt ?? rows.createdAt[i]!,
+      confidence: fields.confidence ?? rows.confidence[i]!,
+      scope: fields.scope ?? rows.scope[i]!,
+      source: fields.source ?? rows.source[i]!
+    })
+    return true
+  }
+
+  /** Remove a row; the last row of the agent takes its place. False when it was not held. */
+  remove(agent: string, key: number): boolean {
+    const rows = this.agents.get(agent)
+    const i = rows?.position.get(key)
+    if (rows === undefined || i === undefined) return false
+    const last = rows.count - 1
+    if (i !== last) {
+      const bytes = this.kernel.bytes()
+      bytes.copyWithin(this.rowAt(rows, i), this.rowAt(rows, last), this.rowAt(rows, last) + this.stride * 2)
+      const f32 = this.kernel.f32()
+      f32[this.scaleAt(rows, i) / 4] = f32[this.scaleAt(rows, last) / 4]!
+      const moved = rows.keys[last]!
+      rows.keys[i] = moved
+      rows.createdAt[i] = rows.createdAt[last]!
+      rows.confidence[i] = rows.confidence[last]!
+      rows.scope[i] = rows.scope[last]!
+      rows.source[i] = rows.source[last]!
+      rows.position.set(moved, i)
+    }
+    rows.position.delete(key)
+    rows.count--
+    if (rows.count % CHUNK_ROWS === 0 && rows.chunks.length > Math.ceil(rows.count / CHUNK_ROWS)) {
+      this.kernel.release(rows.chunks.pop()!)
+    }
+    return true
+  }
+
+  /**
+   * The `limit` best rows of `agent` for `query`, exactly: ordered by `compare` over exact scores
+   * from `rescore` (which must score each given key by the same cosine the store defines, and may
+   * add fields `compare` needs for ties). `accept(i, view)` filters rows before ranking.
+   */
+  search<S extends Scored>(
+    agent: string,
+    query: ArrayLike<number>,
+    limit: number,
+    rescore: (keys: ReadonlyArray<number>) => ReadonlyArray<S>,
+    compare: (a: S, b: S) => number,
+    accept?: (i: number, view: RowView) => boolean
+  ): ReadonlyArray<S> {
+    const rows = this.agents.get(agent)
+    if (rows === undefined || rows.count === 0 || limit <= 0) return []
+    const qL1 = this.writeQuery(query)
+    // Every accepted row's approximate score plus its error bound: no row scores above its bound.
+    if (this.uppers.length < rows.count) this.uppers = new Float64Array(Math.max(rows.count, this.uppers.length * 2))
+    const uppers = this.uppers
+    // Float32 rounding in the kernel: one relative error per product and per sum, of at most 1.
+    const rounding = (2 * this.stride + 2) * F32_EPSILON
+    let accepted = 0
+    for (let c = 0; c < rows.chunks.length; c++) {
+      const first = c * CHUNK_ROWS
+      const n = Math.min(CHUNK_ROWS, rows.count - first)
+      const chunk = rows.chunks[c]!
+      const scales = chunk + CHUNK_ROWS * this.stride * 2
+      this.kernel.dotI16(this.queryAt, chunk, scales, n, this.stride, this.scoresAt)
+      const f32 = this.kernel.f32()
+      const out = this.scoresAt / 4
+      for (let j = 0; j < n; j++) {
+        const i = first + j
+        if (accept !== undefined && !accept(i, rows)) {
+          uppers[i] = Number.NEGATIVE_INFINITY
+          continue
+        }
+        accepted++
+        // Each stored component is off by at most scale/2, so |exact − approximate| ≤ (scale/2)·‖q‖₁,
+        // plus float32 rounding.
+        uppers[i] = f32[out + j]! + (f32[scales / 4 + j]! / 2) * qL1 + rounding
+      }
+    }
+    if (accepted === 0) return []
+    const scored: Array<S> = []
+    let unscored = accepted
+    for (let want = Math.max(4 * limit, 64);; want *= 4) {
+      const next = topIndices(uppers, rows.count, want)
+      // Every row not taken now has a bound no higher than the lowest bound taken.
+      const bound = next.length === 0 ? Number.NEGATIVE_INFINITY : uppers[next[next.length - 1]!]!
+      for (const i of next) uppers[i] = Number.NEGATIVE_INFINITY
+      unscored -= next.length
+      scored.push(...rescore(next.map((i) => rows.keys[i]!)))
+      scored.sort(compare)
+      // Done when every row is scored, or no row left unscored can reach the k-th exact score.
+      const kth = scored.length >= limit ? scored[limit - 1]!.score : Number.NEGATIVE_INFINITY
+      if (unscored === 0 || bound < kth) break
+    }
+    return scored.slice(0, limit)
+  }
+
+  /** The fields of every held row of `agent`, for tests and accounting. */
+  view(agent: string): RowView | undefined {
+    return this.agents.get(agent)
+  }
+
+  /** Byte address of row i's components. */
+  private rowAt(rows: Rows, i: number): number {
+    return rows.chunks[Math.floor(i / CHUNK_ROWS)]! + (i % CHUNK_ROWS) * this.stride * 2
+  }
+
+  /** Byte address of row i's scale. */
+  private scaleAt(rows: Rows, i: number): number {
+    return rows.chunks[Math.floor(i / CHUNK_ROWS)]! + CHUNK_ROWS * this.stride * 2 + (i % CHUNK_ROWS) * 4
+  }
+
+  private setFields(rows: Rows, i: number, fields: RowFields): void {
+    rows.createdAt[i] = fields.createdAt
+    rows.confidence[i] = fields.confidence
+    rows.scope[i] = fields.scope
+    rows.source[i] = fields.source
+  }
+
+  /** Normalise, quantise to int16 with one scale, and store row i. */
+  private writeVector(rows: Rows, i: number, vector: ArrayLike<number>): void {
+    let norm = 0
+    for (let d = 0; d < this.dimensions; d++) norm += vector[d]! * vector[d]!
+    norm = Math.sqrt(norm)
+    let max = 0
+    for (let d = 0; d < this.dimensions; d++) max = Math.max(max, Math.abs(vector[d]! / norm))
+    const scale = max / ROW_RANGE
+    const at = this.rowAt(rows, i) / 2
+    const i16 = this.kernel.i16()
+    for (let d = 0; d < this.stride; d++) i16[at + d] = d < this.dimensions ? Math.round(vector[d]! / norm / scale) : 0
+    this.kernel.f32()[this.scaleAt(rows, i) / 4] = scale
+  }
+
+  /** Normalise and write the query as float32; returns its L1 norm, for the error bound. */
+  private writeQuery(query: ArrayLike<number>): number {
+    let norm = 0
+    for (let d = 0; d < this.dimensions; d++) norm += query[d]! * query[d]!
+    norm = Math.sqrt(norm)
+    const f32 = this.kernel.f32()
+    const at = this.queryAt / 4
+    let l1 = 0
+    for (let d = 0; d < this.stride; d++) {
+      const v = d < this.dimensions ? query[d]! / norm : 0
+      f32[at + d] = v
+      l1 += Math.abs(v)
+    }
+    return l1
+  }
+}
+
+/** Indices (below `count`) of the `want` largest finite values, largest first. */
+const topIndices = (values: Float64Array, count: number, want: number): Array<number> => {
+  // A min-heap of the best seen so far; most values lose to its root after a few hundred rows.
+  const heap: Array<number> = []
+  const less = (a: number, b: number) => values[a]! < values[b]!
+  const down = (k: number) => {
+    for (;;) {
+      const l = 2 * k + 1
+      const r = l + 1
+      let m = k
+      if (l < heap.length && less(heap[l]!, heap[m]!)) m = l
+      if (r < heap.length && less(heap[r]!, heap[m]!)) m = r
+      if (m === k) return
+      ;[heap[k], heap[m]] = [heap[m]!, heap[k]!]
+      k = m
+    }
+  }
+  for (let i = 0; i < count; i++) {
+    if (values[i] === Number.NEGATIVE_INFINITY) continue
+    if (heap.length < want) {
+      heap.push(i)
+      for (let k = heap.length - 1; k > 0;) {
+        const p = (k - 1) >> 1
+        if (!less(heap[k]!, heap[p]!)) break
+        ;[heap[k], heap[p]] = [heap[p]!, heap[k]!]
+        k = p
+      }
+    } else if (values[i]! > values[heap[0]!]!) {
+      heap[0] = i
+      down(0)
+    }
+  }
+  return heap.sort((a, b) => values[b]! - values[a]!)
+}

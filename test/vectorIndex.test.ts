@@ -1,0 +1,177 @@
+/**
+ * The resident vector index against brute force: the SIMD kernels compute what plain loops compute,
+ * and a search returns exactly the top k of an exact cosine scan (ties broken by the caller's
+ * order), whatever the data, the filter, removals and updates — never an approximation.
+ */
+import { describe, expect, it } from "vitest"
+import { execFileSync } from "node:child_process"
+import { cosine } from "../src/core/vector.js"
+import { Kernel } from "../src/core/vectors/kernel.js"
+import { CHUNK_ROWS, type Scored, VectorIndex } from "../src/core/vectors/vectorIndex.js"
+
+/** A seeded generator (mulberry32), so failures reproduce. */
+const random = (seed: number) => () => {
+  seed = (seed + 0x6d2b79f5) | 0
+  let t = Math.imul(seed ^ (seed >>> 15), 1 | seed)
+  t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t
+  return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+}
+
+const gaussian = (rand: () => number) => Math.sqrt(-2 * Math.log(rand() + 1e-12)) * Math.cos(2 * Math.PI * rand())
+
+/** `n` vectors around `clusters` centres (float32 values, as stored). */
+const clustered = (rand: () => number, n: number, dims: number, clusters: number) => {
+  const centres = Array.from({ length: clusters }, () => Array.from({ length: dims }, () => gaussian(rand)))
+  return Array.from({ length: n }, () => {
+    const c = centres[Math.floor(rand() * clusters)]!
+    return c.map((x) => Math.fround(x + 0.3 * gaussian(rand)))
+  })
+}
+
+interface Hit extends Scored {
+  readonly createdAt: number
+}
+
+const order = (a: Hit, b: Hit) => b.score - a.score || b.createdAt - a.createdAt || a.key - b.key
+
+describe("the SIMD kernel", () => {
+  it("the committed module is the one kernel.wat compiles to", () => {
+    execFileSync(process.execPath, ["scripts/build-kernel.mjs", "--check"])
+  })
+
+  it("dot_f32 and dot_i16 compute the plain sums", () => {
+    const dim = 64
+    const rows = 5
+    const k = new Kernel(1024 * 4, 1024 * 4)
+    const rowsAt = k.alloc()
+    const rand = random(7)
+    const q = Array.from({ length: dim }, () => rand() - 0.5)
+    const r = Array.from({ length: rows }, () => Array.from({ length: dim }, () => rand() - 0.5))
+    const f32 = k.f32()
+    q.forEach((v, d) => (f32[d] = v))
+    r.forEach((row, i) => row.forEach((v, d) => (f32[rowsAt / 4 + i * dim + d] = v)))
+    k.dotF32(0, rowsAt, rows, dim, 2048)
+    for (let i = 0; i < rows; i++) {
+      const expected = q.reduce((s, v, d) => s + Math.fround(v) * Math.fround(r[i]![d]!), 0)
+      expect(k.f32()[512 + i]).toBeCloseTo(expected, 4)
+    }
+    const r16 = r.map((row) => row.map((v) => Math.round(v * 60000)))
+    const i16 = k.i16()
+    q.forEach((v, d) => (k.f32()[d] = v))
+    r16.forEach((row, i) => row.forEach((v, d) => (i16[rowsAt / 2 + i * dim + d] = v)))
+    const scales = rowsAt + rows * dim * 2
+    for (let i = 0; i < rows; i++) k.f32()[scales / 4 + i] = 0.5
+    k.dotI16(0, rowsAt, scales, rows, dim, 2048)
+    for (let i = 0; i < rows; i++) {
+      const expected = 0.5 * q.reduce((s, v, d) => s + Math.fround(v) * r16[i]![d]!, 0)
+      expect(k.f32()[512 + i]! / expected).toBeCloseTo(1, 5)
+    }
+  })
+})
+
+describe("VectorIndex", () => {
+  const exactTop = (
+    data: ReadonlyArray<ReadonlyArray<number>>,
+    keys: ReadonlyArray<number>,
+    query: ReadonlyArray<number>,
+    limit: number,
+    createdAt: (key: number) => number
+  ) => keys.map((key) => ({ key, score: cosine(query, data[key]!), createdAt: createdAt(key) })).sort(order).slice(0, limit)
+
+  for (const [dims, n] of [[8, 300], [384, 3000], [100, 1000]] as const) {
+    it(`returns exactly the brute-force top k (${n} × ${dims}, across ${Math.ceil(n / CHUNK_ROWS)} chunks)`, () => {
+      const rand = random(dims * 1000 + n)
+      const data = clustered(rand, n, dims, 10)
+      const createdAt = (key: number) => Math.floor(key / 3) // ties in time too
+      const index = new VectorIndex(dims)
+      data.forEach((v, key) => index.put("a", key, v, { createdAt: createdAt(key), confidence: 1, scope: 0, source: 0 }))
+      let rescored = 0
+      const rescore = (keys: ReadonlyArray<number>) => {
+        rescored += keys.length
+        return keys.map((key) => ({ key, score: cosine(query, data[key]!), createdAt: createdAt(key) }))
+      }
+      let query: ReadonlyArray<number> = []
+      for (let t = 0; t < 30; t++) {
+        query = t % 5 === 0 ? data[Math.floor(rand() * n)]! : data[0]!.map(() => gaussian(rand))
+        const limit = [1, 10, 50][t % 3]!
+        const got = index.search("a", query, limit, rescore, order)
+        expect(got.map((h) => h.key)).toEqual(exactTop(data, data.map((_, k) => k), query, limit, createdAt).map((h) => h.key))
+      }
+      // Exact, yet most rows were never rescored.
+      expect(rescored).toBeLessThan(30 * n * 0.5)
+    })
+  }
+
+  it("identical vectors tie exactly and the caller's order decides", () => {
+    const index = new VectorIndex(8)
+    const v = [1, 2, 3, 4, 5, 6, 7, 8]
+    for (let key = 0; key < 40; key++) index.put("a", key, v, { createdAt: key % 4, confidence: 1, scope: 0, source: 0 })
+    const rescore = (keys: ReadonlyArray<number>) => keys.map((key) => ({ key, score: cosine(v, v), createdAt: key % 4 }))
+    const got = index.search("a", v, 5, rescore, order)
+    expect(got.map((h) => h.key)).toEqual([3, 7, 11, 15, 19])
+  })
+
+  it("filters apply before ranking: `limit` rows whenever that many pass", () => {
+    const rand = random(3)
+    const data = clustered(rand, 2000, 32, 4)
+    const index = new VectorIndex(32)
+    data.forEach((v, key) => index.put("a", key, v, { createdAt: key, confidence: (key % 10) / 10, scope: key % 3, source: 0 }))
+    const query = data[5]!
+    const rescore = (keys: ReadonlyArray<number>) => keys.map((key) => ({ key, score: cosine(query, data[key]!), createdAt: key }))
+    // Only scope 2 and confidence ≥ 0.9: 1 in 30 rows, none of them near the query necessarily.
+    const got = index.search("a", query, 20, rescore, order, (i, view) => view.scope[i] === 2 && view.confidence[i]! >= 0.85)
+    const passing = data.map((_, k) => k).filter((k) => k % 3 === 2 && (k % 10) / 10 >= 0.85)
+    expect(got.map((h) => h.key)).toEqual(exactTop(data, passing, query, 20, (k) => k).map((h) => h.key))
+    expect(got.length).toBe(20)
+  })
+
+  it("removals, replacements and field updates keep every search exact", () => {
+    const rand = random(11)
+    const dims = 48
+    const data = clustered(rand, 1200, dims, 6)
+    const index = new VectorIndex(dims)
+    const live = new Map<number, ReadonlyArray<number>>()
+    const conf = new Map<number, number>()
+    data.forEach((v, key) => {
+      index.put("a", key, v, { createdAt: key, confidence: 1, scope: 0, source: 0 })
+      live.set(key, v)
+      conf.set(key, 1)
+    })
+    for (let round = 0; round < 400; round++) {
+      const key = Math.floor(rand() * 1500)
+      const action = rand()
+      if (action < 0.4) {
+        expect(index.remove("a", key)).toBe(live.delete(key))
+      } else if (action < 0.8) {
+        const v = data[0]!.map(() => gaussian(rand))
+        index.put("a", key, v, { createdAt: key, confidence: conf.get(key) ?? 1, scope: 0, source: 0 })
+        live.set(key, v)
+        conf.set(key, conf.get(key) ?? 1)
+      } else if (live.has(key)) {
+        index.update("a", key, { confidence: 0.2 })
+        conf.set(key, 0.2)
+      }
+    }
+    expect(index.size("a")).toBe(live.size)
+    const query = data[17]!
+    const rescore = (keys: ReadonlyArray<number>) => keys.map((key) => ({ key, score: cosine(query, live.get(key)!), createdAt: key }))
+    const got = index.search("a", query, 25, rescore, order, (i, view) => view.confidence[i]! > 0.5)
+    const expected = [...live.keys()].filter((k) => conf.get(k)! > 0.5).map((key) => ({ key, score: cosine(query, live.get(key)!), createdAt: key }))
+      .sort(order).slice(0, 25)
+    expect(got.map((h) => h.key)).toEqual(expected.map((h) => h.key))
+  })
+
+  it("agents are separate, and dropping one frees its chunks for reuse", () => {
+    const index = new VectorIndex(16)
+    const v = Array.from({ length: 16 }, (_, i) => i + 1)
+    for (let key = 0; key < 600; key++) index.put(`agent-${key % 2}`, key, v, { createdAt: 0, confidence: 1, scope: 0, source: 0 })
+    const before = index.bytes
+    index.drop("agent-0")
+    expect(index.has("agent-0")).toBe(false)
+    for (let key = 0; key < 300; key++) index.put("agent-2", key, v, { createdAt: 0, confidence: 1, scope: 0, source: 0 })
+    expect(index.bytes).toBe(before)
+    const rescore = (keys: ReadonlyArray<number>) => keys.map((key) => ({ key, score: 1, createdAt: 0 }))
+    expect(index.search("agent-1", v, 1000, rescore, order).every((h) => h.key % 2 === 1)).toBe(true)
+    expect(index.search("agent-0", v, 10, rescore, order)).toEqual([])
+  })
+})
