@@ -178,6 +178,12 @@ export const MIGRATIONS: ReadonlyArray<Migration> = [
       )`,
       `CREATE INDEX audit_agent ON audit_log (agent_id, seq)`
     ]
+  },
+  {
+    // The folded-name column takes SQLite's name, so one table codec serves both backends.
+    version: 2,
+    name: "entities_name_folded",
+    statements: [`ALTER TABLE entities RENAME COLUMN name_fold TO name_folded`]
   }
 ]
 
