@@ -60,9 +60,19 @@ const agentOf = (args: ReadonlyArray<unknown>, position: number | undefined): st
     : undefined
 }
 
-/** The same error with `operation` set to the public method's name. */
+/**
+ * The same error with `operation` set to the public method's name. The fields are copied one by one:
+ * an error's `message` is not enumerable, so a spread would drop it and the constructor would throw.
+ */
 const renamed = (operation: string) => <E>(e: E): E =>
-  e instanceof StorageError && e.operation !== operation ? new StorageError({ ...e, operation }) as E : e
+  e instanceof StorageError && e.operation !== operation
+    ? new StorageError({
+      backend: e.backend,
+      operation,
+      message: e.message,
+      ...(e.cause === undefined ? {} : { cause: e.cause })
+    }) as E
+    : e
 
 /** A service method, seen structurally: some arguments, an Effect (or a Stream, for exports) back. */
 type Method = (...args: ReadonlyArray<never>) => unknown
