@@ -9,6 +9,7 @@ import type { Device } from "../domain/device.js"
 import { DeviceId } from "../domain/ids.js"
 import { type Table, table } from "./table.js"
 
+/** A row of `devices` as the driver returns it. */
 export const DeviceRow = Schema.Struct({
   device_id: DeviceId,
   display_name: Schema.String,
@@ -47,6 +48,7 @@ const columnsAt = (error: unknown): string =>
     ? ParseResult.ArrayFormatter.formatErrorSync(error).map((i) => i.path.join(".") || "(row)").join(", ")
     : "(row)"
 
+/** The codec of `devices`: rows ⇄ `Device`, the push token `Redacted` on the domain side. */
 export const devicesTable: Table<DeviceRow, Device> = {
   ...codec,
   decode: (row) => {

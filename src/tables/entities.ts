@@ -10,6 +10,7 @@ import type { JsonObject } from "../domain/json.js"
 import type { Entity } from "../domain/knowledge.js"
 import { table } from "./table.js"
 
+/** A row of `entities` as the driver returns it. */
 export const EntityRow = Schema.Struct({
   agent_id: AgentId,
   id: EntityId,
@@ -21,6 +22,7 @@ export const EntityRow = Schema.Struct({
   updated_at: Schema.Number
 })
 
+/** The codec of `entities`: rows ⇄ `Entity` (the folded name is derived from the name on write). */
 export const entitiesTable = table({
   name: "entities",
   row: EntityRow,

@@ -5,6 +5,7 @@ import type { JsonObject } from "../domain/json.js"
 import type { Relation } from "../domain/knowledge.js"
 import { table } from "./table.js"
 
+/** A row of `relations` as the driver returns it. */
 export const RelationRow = Schema.Struct({
   agent_id: AgentId,
   id: RelationId,
@@ -16,6 +17,7 @@ export const RelationRow = Schema.Struct({
   created_at: Schema.Number
 })
 
+/** The codec of `relations`: rows ⇄ `Relation`. */
 export const relationsTable = table({
   name: "relations",
   row: RelationRow,

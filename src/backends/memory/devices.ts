@@ -4,6 +4,7 @@ import type { DevicePort } from "../../core/devices.js"
 import { compareCodePoints } from "../../core/order.js"
 import type { MemoryDb } from "./client.js"
 
+/** The port over `db`; every primitive is one synchronous step, so it is atomic. */
 export const port = (db: MemoryDb): DevicePort => ({
   backend: "memory",
   list: () =>

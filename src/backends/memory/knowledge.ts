@@ -5,6 +5,7 @@ import type { GraphView, KnowledgePort } from "../../core/knowledge.js"
 import type { Entity } from "../../domain/knowledge.js"
 import { bucket, type MemoryDb } from "./client.js"
 
+/** The port over `db`; every primitive is one synchronous step, so it is atomic. */
 export const port = (db: MemoryDb): KnowledgePort => ({
   backend: "memory",
   upsertEntity: (e, now) =>

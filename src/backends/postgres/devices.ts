@@ -7,6 +7,7 @@ import type { PgClient } from "./client.js"
 
 const first = <A>(rows: ReadonlyArray<A>): Option.Option<A> => Option.fromNullable(rows[0])
 
+/** The port over the pool of `client`. */
 export const port = (client: PgClient): DevicePort => ({
   backend: "postgres",
   list: () =>

@@ -51,6 +51,7 @@ const constraintOf = (cause: unknown): string | undefined =>
     ? cause.constraint
     : undefined
 
+/** The port over the pool of `client`. */
 export const port = (client: PgClient): KnowledgePort => ({
   backend: "postgres",
   upsertEntity: (e, now) =>
