@@ -12,7 +12,8 @@ import * as Memory from "../src/backends/memory/index.js"
 import * as Postgres from "../src/backends/postgres/index.js"
 import * as Qdrant from "../src/backends/qdrant/index.js"
 import * as Sqlite from "../src/backends/sqlite/index.js"
-import { callsTotal } from "../src/core/instrument.js"
+import { callsTotal, instrument } from "../src/core/instrument.js"
+import { StorageError } from "../src/domain/errors.js"
 import { serve } from "../src/gateway/server.js"
 import { MainStoreAdmin, SemanticStoreAdmin } from "../src/services/Admin.js"
 import { AuditLog } from "../src/services/AuditLog.js"
@@ -158,7 +159,7 @@ type ServiceName = keyof typeof calls
  * The services whose methods are instrumented so far. Services move into this list as they are
  * written once over their store port; when every service is there, the list is `Object.keys(calls)`.
  */
-const INSTRUMENTED: ReadonlyArray<ServiceName> = ["StructuredStore"]
+const INSTRUMENTED: ReadonlyArray<ServiceName> = ["StructuredStore", "KnowledgeStore", "DeviceStore"]
 
 interface Recorded {
   readonly name: string
@@ -271,4 +272,17 @@ describe("every method is a span and a counted call", () => {
       const gateway = yield* serve({ port: 0, tokens: [{ token }] }).pipe(Effect.provide(store))
       yield* checkLayer("http", Http.layer({ url: gateway.url, token, embedding }), semantic)
     }).pipe(Effect.scoped))
+})
+
+describe("instrument", () => {
+  it.effect("a StorageError is renamed to <Service>.<method> and keeps its backend, message and cause", () =>
+    Effect.gen(function*() {
+      const cause = new Error("disk full")
+      const service = instrument("Probe", "sqlite", {
+        call: () => Effect.fail(new StorageError({ backend: "sqlite", operation: "call", message: "boom", cause }))
+      })
+      const error = yield* Effect.flip(service.call())
+      assert.instanceOf(error, StorageError)
+      assert.deepStrictEqual([error.backend, error.operation, error.message, error.cause], ["sqlite", "Probe.call", "boom", cause])
+    }))
 })

@@ -1,8 +1,8 @@
 /**
- * Knowledge-graph traversal (SPEC §2.3), written once: breadth-first over outgoing relations, no
- * entity repeated on a path (a self-relation is still a depth-1 match), results ordered by depth and
- * then by the (createdAt, id) of each hop.
- * Backends supply two lookups; the ordering and cycle rules live here.
+ * Knowledge-graph traversal, written once: breadth-first over outgoing relations, no entity repeated
+ * on a path (a self-relation is still a depth-1 match), results ordered by depth and then by the
+ * (createdAt, id) of each hop. A backend supplies two lookups (indexed reads, see knowledge.ts's
+ * `GraphView`); the ordering, cycle and limit rules live here only.
  */
 import { Effect } from "effect"
 import type { Entity, GraphMatch, Relation } from "../domain/knowledge.js"

@@ -60,7 +60,10 @@ const agentOf = (args: ReadonlyArray<unknown>, position: number | undefined): st
     : undefined
 }
 
-/** The same error with `operation` set to the public method's name. */
+/**
+ * The same error with `operation` set to the public method's name. The fields are copied one by one:
+ * an error's `message` is not enumerable, so a spread would drop it and the constructor would throw.
+ */
 const renamed = (operation: string) => <E>(e: E): E =>
   e instanceof StorageError && e.operation !== operation
     ? new StorageError({

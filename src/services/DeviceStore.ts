@@ -4,7 +4,7 @@ import type { Device, DeviceInput } from "../domain/device.js"
 
 type E = InvalidInput | StoreFailure
 
-/** Paired devices (SPEC §2.6). */
+/** Paired devices. Push tokens are `Redacted` and never appear in logs or error messages. */
 export class DeviceStore extends Context.Tag("engram/DeviceStore")<DeviceStore, {
   /** Every device, ordered by pairedAt then deviceId. */
   readonly list: () => Effect.Effect<ReadonlyArray<Device>, E>

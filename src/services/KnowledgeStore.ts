@@ -5,7 +5,10 @@ import type { Entity, EntityInput, GraphMatch, GraphQuery, RelationInput } from 
 
 type E = InvalidInput | StoreFailure
 
-/** A graph of entities and relations owned by an agent (SPEC §2.3). */
+/**
+ * A graph of entities and relations owned by an agent. `source`/`target` in a query match an entity
+ * id or its name (case-insensitively); `maxDepth > 1` follows outgoing relations as cycle-free paths.
+ */
 export class KnowledgeStore extends Context.Tag("engram/KnowledgeStore")<KnowledgeStore, {
   /** Insert, or update type, name and properties of an existing entity; returns its id. */
   readonly upsertEntity: (input: EntityInput) => Effect.Effect<EntityId, E>

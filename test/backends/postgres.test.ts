@@ -5,7 +5,11 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Exit, Layer, Option, Redacted } from "effect"
+import * as Client from "../../src/backends/postgres/client.js"
 import { layer, layerMain, layerSemantic } from "../../src/backends/postgres/index.js"
+import { driver, MIGRATIONS } from "../../src/backends/postgres/migrations.js"
+import { migrate } from "../../src/core/migrator.js"
+import { KnowledgeStore } from "../../src/services/KnowledgeStore.js"
 import { AuditLog } from "../../src/services/AuditLog.js"
 import { SemanticStore } from "../../src/services/SemanticStore.js"
 import { StructuredStore } from "../../src/services/StructuredStore.js"
@@ -44,7 +48,7 @@ describePg("PgLive (PostgreSQL + pgvector)", () => {
   semanticAdminSuite("postgres", Fresh)
 
   describe("PostgreSQL specifics", () => {
-    it.live("a fresh schema gets migration 1 once; reopening applies nothing and keeps the data", () =>
+    it.live("a fresh schema gets every migration once; reopening applies nothing and keeps the data", () =>
       withSchema((schema, url) =>
         Effect.gen(function*() {
           yield* Effect.gen(function*() {
@@ -55,13 +59,47 @@ describePg("PgLive (PostgreSQL + pgvector)", () => {
             const kv = yield* StructuredStore
             assert.deepStrictEqual(yield* kv.get("agent-1", "k"), Option.some({ kept: true }))
           }).pipe(Effect.provide(layer({ url, embedding: TEST_SPACE })))
-          const applied = yield* Effect.promise(() => sql<{ version: number; name: string }>(schema, "SELECT version, name FROM engram_migrations"))
-          assert.deepStrictEqual(applied, [{ version: 1, name: "initial_schema" }])
+          const applied = yield* Effect.promise(() =>
+            sql<{ version: number; name: string }>(schema, "SELECT version, name FROM engram_migrations ORDER BY version")
+          )
+          assert.deepStrictEqual(applied, MIGRATIONS.map(({ name, version }) => ({ version, name })))
           const meta = yield* Effect.promise(() => sql<{ key: string; value: string }>(schema, "SELECT key, value FROM engram_meta ORDER BY key"))
           assert.deepStrictEqual(meta, [
             { key: "embedding.dimensions", value: "8" },
             { key: "embedding.model", value: "conformance" }
           ])
+        })
+      ))
+
+    it.live("a schema at version 1 is upgraded in place: entities keep their folded names under the shared column", () =>
+      withSchema((schema, url) =>
+        Effect.gen(function*() {
+          yield* Effect.scoped(Effect.flatMap(Client.make({ url }), (client) => migrate(driver(client), MIGRATIONS.slice(0, 1), 0)))
+          yield* Effect.promise(() =>
+            sql(
+              schema,
+              `INSERT INTO entities (agent_id, id, type, name, name_fold, properties, created_at, updated_at)
+               VALUES ('agent-1', 'e1', 'location', 'École', 'école', '{"a":1}', 5, 6), ('agent-1', 'e2', 'concept', 'X', 'x', '{}', 7, 7)`
+            )
+          )
+          yield* Effect.promise(() =>
+            sql(schema, `INSERT INTO relations (agent_id, id, source, relation, target, properties, confidence, created_at)
+              VALUES ('agent-1', '0190f000-0000-7000-8000-000000000001', 'e1', 'part_of', 'e2', '{}', 1, 8)`)
+          )
+          yield* Effect.gen(function*() {
+            const graph = yield* KnowledgeStore
+            const stored = Option.getOrThrow(yield* graph.getEntity("agent-1", "e1"))
+            assert.deepStrictEqual([stored.name, stored.properties, stored.createdAt, stored.updatedAt], ["École", { a: 1 }, 5, 6])
+            const matches = yield* graph.query({ agentId: "agent-1", source: "ÉCOLE" })
+            assert.deepStrictEqual(matches.map((m) => [m.source.id, m.relation.relation, m.target.id]), [["e1", "part_of", "e2"]])
+          }).pipe(Effect.provide(layer({ url, embedding: TEST_SPACE })))
+          const columns = yield* Effect.promise(() =>
+            sql<{ column_name: string }>(
+              schema,
+              `SELECT column_name FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = 'entities' AND column_name LIKE 'name%' ORDER BY column_name`
+            )
+          )
+          assert.deepStrictEqual(columns.map((c) => c.column_name), ["name", "name_folded"])
         })
       ))
 

@@ -1,12 +1,14 @@
 /**
  * SqliteLive on a file over time, in one process: restart with everything intact, fail-closed audit
  * loading (tampered or unreadable log), the embedding space recorded in the file, the migration runner
- * on real SQLite (checksums, unapplied lower versions, failing statements), and SQLite-specific
- * recall behaviour (KNN filters inside sqlite-vec beyond its k limit; FTS5 over the core's tokens).
+ * on real SQLite (checksums, unapplied lower versions, failing statements), rows that do not decode,
+ * and SQLite-specific recall behaviour (KNN filters inside sqlite-vec beyond its k limit; FTS5 over
+ * the core's tokens).
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Cause, Config, ConfigProvider, Context, Effect, Exit, Layer, Option, TestClock } from "effect"
 import { join } from "node:path"
+import { inspect } from "node:util"
 import { layer, layerConfig, layerMain, layerSemantic } from "../../src/backends/sqlite/index.js"
 import { connect } from "../../src/backends/sqlite/store.js"
 import { attempt, BUSY_SLICE_MS, DEFAULT_BUSY_DEADLINE_MS, open } from "../../src/backends/sqlite/client.js"
@@ -386,6 +388,32 @@ describe("SQLite migrations", () => {
       const tables = conn.all<{ name: string }>(`SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name`).map((t) => t.name)
       for (const t of ["agents", "audit_log", "canonical_sessions", "devices", "engram_meta", "engram_migrations", "entities", "kv", "memories", "relations", "sessions", "tasks", "usage_events"]) {
         assert.include(tables, t)
+      }
+    }))
+})
+
+describe("SQLite rows are decoded, not cast", () => {
+  it.scoped("a devices row that does not decode is a StorageError naming the column, never showing the push token", () =>
+    Effect.gen(function*() {
+      const path = yield* dbPath
+      const token = "apns-secret-token-in-a-blob"
+      yield* session(path, (ctx) =>
+        Context.get(ctx, DeviceStore).save({ deviceId: "phone", displayName: "Phone", platform: "ios", pairedAt: 1, lastSeen: 2, pushToken: token }))
+      // SQLite keeps whatever type is written: a BLOB token comes back as a Buffer, not text.
+      raw(path, (db) => db.prepare(`UPDATE devices SET push_token = ? WHERE device_id = 'phone'`).run(Buffer.from(token)))
+      const errors = yield* session(path, (ctx) =>
+        Effect.all([
+          Effect.flip(Context.get(ctx, DeviceStore).get("phone")),
+          Effect.flip(Context.get(ctx, DeviceStore).list()),
+          Effect.flip(Context.get(ctx, DeviceStore).touch("phone"))
+        ]))
+      for (const error of errors) {
+        assert.strictEqual(error._tag, "StorageError")
+        assert.match(error.message, /push_token/)
+        for (const text of [String(error), JSON.stringify(error), inspect(error, { depth: 10 }), error.message]) {
+          assert.notInclude(text, token)
+          assert.notInclude(text, Buffer.from(token).toString("hex").slice(0, 16))
+        }
       }
     }))
 })

@@ -1,6 +1,6 @@
 /**
- * MemoryTest: all nine services in memory, with the same semantics as the real backends
- * (SPEC R-BE-7) — for users' own specs and as the reference the conformance suites are checked against.
+ * MemoryTest: all nine services in memory, with the same semantics as the real backends — for users'
+ * own specs and as the reference the conformance suites are checked against.
  */
 import { Config, Context, Effect, Layer } from "effect"
 import { semanticLimits } from "../../core/semantic.js"
@@ -20,6 +20,8 @@ import * as Semantic from "./semantic.js"
 import * as Sessions from "./sessions.js"
 import * as Structured from "./structured.js"
 import { makeStructuredStore } from "../../core/structured.js"
+import { makeDeviceStore } from "../../core/devices.js"
+import { makeKnowledgeStore } from "../../core/knowledge.js"
 import * as Tasks from "./tasks.js"
 import * as Usage from "./usage.js"
 
@@ -41,10 +43,10 @@ export const make = (
     const audit = yield* Audit.make(db)
     const main = mainContext({
       structured: makeStructuredStore(Structured.port(db)),
-      knowledge: Knowledge.make(db),
+      knowledge: makeKnowledgeStore(Knowledge.port(db)),
       sessions: Sessions.make(db),
       usage: Usage.make(db),
-      devices: Devices.make(db),
+      devices: makeDeviceStore(Devices.port(db)),
       tasks: Tasks.make(db),
       audit,
       admin: Admin.makeMain(db)

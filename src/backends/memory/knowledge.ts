@@ -1,88 +1,52 @@
-/** KnowledgeStore in memory. */
-import { Clock, Effect, Option } from "effect"
-import { EntityNotFound } from "../../domain/errors.js"
-import { mintEntityId, mintRelationId } from "../../domain/ids.js"
-import { entityMatches, traverse } from "../../core/graph.js"
-import { knowledgeInputs } from "../../core/inputs.js"
-import { KnowledgeStore } from "../../services/KnowledgeStore.js"
+/** KnowledgeStore's port in memory. */
+import { Effect, Option } from "effect"
+import { foldName } from "../../core/graph.js"
+import type { GraphView, KnowledgePort } from "../../core/knowledge.js"
+import type { Entity } from "../../domain/knowledge.js"
 import { bucket, type MemoryDb } from "./client.js"
 
-const { agentId, entityId, entityInput, graphQuery, relationInput } = knowledgeInputs
-
-export const make = (db: MemoryDb) =>
-  KnowledgeStore.of({
-    upsertEntity: (input) =>
-      Effect.gen(function*() {
-        const e = yield* entityInput(input)
-        const now = yield* Clock.currentTimeMillis
-        const id = e.id ?? (yield* mintEntityId)
-        return yield* Effect.sync(() => {
-          const entities = bucket(db.entities, e.agentId)
-          const createdAt = entities.get(id)?.createdAt ?? now
-          entities.set(id, {
-            agentId: e.agentId,
-            id,
-            type: e.type,
-            name: e.name,
-            properties: structuredClone(e.properties),
-            createdAt,
-            updatedAt: now
-          })
-          return id
-        })
-      }),
-    getEntity: (a, i) =>
-      Effect.gen(function*() {
-        const [agent, id] = [yield* agentId(a), yield* entityId(i)]
-        return Option.fromNullable(db.entities.get(agent)?.get(id))
-      }),
-    deleteEntity: (a, i) =>
-      Effect.gen(function*() {
-        const [agent, id] = [yield* agentId(a), yield* entityId(i)]
-        return yield* Effect.sync(() => {
-          const existed = db.entities.get(agent)?.delete(id) ?? false
-          const relations = db.relations.get(agent)
-          if (relations !== undefined) {
-            for (const [rid, r] of relations) if (r.source === id || r.target === id) relations.delete(rid)
-          }
-          return existed
-        })
-      }),
-    addRelation: (input) =>
-      Effect.gen(function*() {
-        const r = yield* relationInput(input)
-        const now = yield* Clock.currentTimeMillis
-        const id = yield* mintRelationId
-        const missing = yield* Effect.sync(() => {
-          const entities = db.entities.get(r.agentId)
-          const missing = [r.source, r.target].find((e) => entities?.has(e) !== true)
-          if (missing !== undefined) return missing
-          bucket(db.relations, r.agentId).set(id, {
-            agentId: r.agentId,
-            id,
-            source: r.source,
-            relation: r.relation,
-            target: r.target,
-            properties: structuredClone(r.properties),
-            confidence: r.confidence,
-            createdAt: now
-          })
-          return undefined
-        })
-        if (missing !== undefined) return yield* new EntityNotFound({ agentId: r.agentId, entityId: missing })
-        return id
-      }),
-    query: (input) =>
-      Effect.gen(function*() {
-        const q = yield* graphQuery(input)
-        const entities = db.entities.get(q.agentId) ?? new Map()
-        const relations = [...(db.relations.get(q.agentId)?.values() ?? [])]
-          .filter((r) => q.relation === undefined || r.relation === q.relation)
-        const starts = q.source === undefined ? null : [...entities.values()].filter((e) => entityMatches(e, q.source!))
-        return yield* traverse(q, {
-          outgoing: (ids) =>
-            Effect.succeed(ids === null ? relations : relations.filter((r) => ids.includes(r.source))),
-          entities: (ids) => Effect.succeed(ids.flatMap((id) => Option.toArray(Option.fromNullable(entities.get(id)))))
-        }, starts)
-      })
-  })
+/** The port over `db`; every primitive is one synchronous step, so it is atomic. */
+export const port = (db: MemoryDb): KnowledgePort => ({
+  backend: "memory",
+  upsertEntity: (e, now) =>
+    Effect.sync(() => {
+      const entities = bucket(db.entities, e.agentId)
+      const createdAt = entities.get(e.id)?.createdAt ?? now
+      entities.set(e.id, { ...e, properties: structuredClone(e.properties), createdAt, updatedAt: now })
+    }),
+  getEntity: (agent, id) => Effect.sync(() => Option.fromNullable(db.entities.get(agent)?.get(id))),
+  deleteEntity: (agent, id) =>
+    Effect.sync(() => {
+      const existed = db.entities.get(agent)?.delete(id) ?? false
+      const relations = db.relations.get(agent)
+      if (relations !== undefined) {
+        for (const [rid, r] of relations) if (r.source === id || r.target === id) relations.delete(rid)
+      }
+      return existed
+    }),
+  addRelation: (r) =>
+    Effect.sync(() => {
+      const entities = db.entities.get(r.agentId)
+      const missing = [r.source, r.target].find((end) => entities?.has(end) !== true)
+      if (missing === undefined) bucket(db.relations, r.agentId).set(r.id, { ...r, properties: structuredClone(r.properties) })
+      return Option.fromNullable(missing)
+    }),
+  readGraph: (agent, relation, read) =>
+    Effect.suspend(() => {
+      // A copy of the agent's graph taken in one synchronous step: the query sees one snapshot.
+      const entities = new Map<string, Entity>(db.entities.get(agent))
+      const relations = [...(db.relations.get(agent)?.values() ?? [])]
+        .filter((r) => relation === undefined || r.relation === relation)
+      const view: GraphView = {
+        named: (ref, folded) =>
+          Effect.succeed([...entities.values()].filter((e) => e.id === ref || foldName(e.name) === folded)),
+        outgoing: (ids) => {
+          if (ids === null) return Effect.succeed(relations)
+          const sources = new Set(ids)
+          return Effect.succeed(relations.filter((r) => sources.has(r.source)))
+        },
+        entities: (ids) => Effect.succeed(ids.flatMap((id) => Option.toArray(Option.fromNullable(entities.get(id)))))
+      }
+      return read(view)
+    })
+})

@@ -4,9 +4,8 @@
  * against the head by the core's rule under the audit lock before anything is written — and purge
  * of one agent's data in one transaction.
  */
-import { Chunk, Effect, Option, Redacted, Stream } from "effect"
+import { Chunk, Effect, Option, Stream } from "effect"
 import { headOf } from "../../core/audit.js"
-import { foldName } from "../../core/graph.js"
 import { adminInputs } from "../../core/inputs.js"
 import { auditAppends, checkMemoryRecords, EXPORT_PAGE, MAIN_KIND_ORDER } from "../../core/transfer.js"
 import type { EmbeddingSpace } from "../../domain/embedding.js"
@@ -16,13 +15,14 @@ import type { MainRecord, MemoryRecord } from "../../domain/transfer.js"
 import { MainStoreAdmin, SemanticStoreAdmin } from "../../services/Admin.js"
 import { AUDIT_COLUMNS, type AuditRow, auditLock, lastEntry, toEntry } from "./audit.js"
 import { decodeRows, type PgClient, type Queryable, type Statement } from "./client.js"
-import { DEVICE_COLUMNS, type DeviceRow, toDevice } from "./devices.js"
-import { ENTITY_COLUMNS, type EntityRow, RELATION_COLUMNS, type RelationRow, toEntity, toRelation } from "./knowledge.js"
 import { columns, type MemoryRow, textIndex, toMemory, vectorText } from "./semantic.js"
 import { type CanonicalRow, SESSION_COLUMNS, type SessionRow, toCanonical, toSession } from "./sessions.js"
 import { TASK_COLUMNS, type TaskRow, toTask } from "./tasks.js"
 import { agentsTable } from "../../tables/agents.js"
+import { devicesTable } from "../../tables/devices.js"
+import { entitiesTable } from "../../tables/entities.js"
 import { kvTable } from "../../tables/kv.js"
+import { relationsTable } from "../../tables/relations.js"
 import { selectFrom, type Table, upsertInto } from "../../tables/table.js"
 
 const { agentId } = adminInputs
@@ -81,22 +81,9 @@ const upsert = (r: Exclude<MainRecord, { readonly kind: "audit" }>): Statement =
     case "kv":
       return { text: upsertInto(kvTable, "postgres"), values: kvTable.values(r) }
     case "entity":
-      return {
-        text: `INSERT INTO entities (agent_id, id, type, name, name_fold, properties, created_at, updated_at)
-               VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-               ON CONFLICT (agent_id, id) DO UPDATE SET type = excluded.type, name = excluded.name,
-                 name_fold = excluded.name_fold, properties = excluded.properties,
-                 created_at = excluded.created_at, updated_at = excluded.updated_at`,
-        values: [r.agentId, r.id, r.type, r.name, foldName(r.name), JSON.stringify(r.properties), r.createdAt, r.updatedAt]
-      }
+      return { text: upsertInto(entitiesTable, "postgres"), values: entitiesTable.values(r) }
     case "relation":
-      return {
-        text: `INSERT INTO relations (${RELATION_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-               ON CONFLICT (id) DO UPDATE SET agent_id = excluded.agent_id, source = excluded.source,
-                 relation = excluded.relation, target = excluded.target, properties = excluded.properties,
-                 confidence = excluded.confidence, created_at = excluded.created_at`,
-        values: [r.agentId, r.id, r.source, r.relation, r.target, JSON.stringify(r.properties), r.confidence, r.createdAt]
-      }
+      return { text: upsertInto(relationsTable, "postgres"), values: relationsTable.values(r) }
     case "session":
       return {
         text: `INSERT INTO sessions (id, agent_id, label, messages, message_count, created_at, updated_at)
@@ -123,12 +110,7 @@ const upsert = (r: Exclude<MainRecord, { readonly kind: "audit" }>): Statement =
         values: [r.id, r.agentId, r.model, r.inputTokens, r.outputTokens, r.costUsd, r.toolCalls, r.timestamp]
       }
     case "device":
-      return {
-        text: `INSERT INTO devices (${DEVICE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6)
-               ON CONFLICT (device_id) DO UPDATE SET display_name = excluded.display_name, platform = excluded.platform,
-                 paired_at = excluded.paired_at, last_seen = excluded.last_seen, push_token = excluded.push_token`,
-        values: [r.deviceId, r.displayName, r.platform, r.pairedAt, r.lastSeen, r.pushToken === undefined ? null : Redacted.value(r.pushToken)]
-      }
+      return { text: upsertInto(devicesTable, "postgres"), values: devicesTable.values(r) }
     case "task":
       return {
         text: `INSERT INTO tasks (${TASK_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
@@ -174,8 +156,8 @@ export const makeMain = (client: PgClient) => {
   const streams: ReadonlyArray<Stream.Stream<MainRecord, StoreFailure>> = [
     pagedTable(client, agentsTable, (a): MainRecord => ({ kind: "agent", ...a })),
     pagedTable(client, kvTable, (e): MainRecord => ({ kind: "kv", ...e })),
-    paged(client, op, `SELECT ${ENTITY_COLUMNS} FROM entities`, ["agent_id", "id"], (r: EntityRow): MainRecord => ({ kind: "entity", ...toEntity(r) })),
-    paged(client, op, `SELECT ${RELATION_COLUMNS} FROM relations`, ["id"], (r: RelationRow): MainRecord => ({ kind: "relation", ...toRelation(r) })),
+    pagedTable(client, entitiesTable, (e): MainRecord => ({ kind: "entity", ...e })),
+    pagedTable(client, relationsTable, (r): MainRecord => ({ kind: "relation", ...r })),
     paged(client, op, `SELECT ${SESSION_COLUMNS} FROM sessions`, ["id"], (r: SessionRow): MainRecord => ({ kind: "session", ...toSession(r) })),
     paged(client, op, "SELECT agent_id, messages, summary, updated_at FROM canonical_sessions", ["agent_id"], (r: CanonicalRow): MainRecord => ({
       kind: "canonical",
@@ -198,7 +180,7 @@ export const makeMain = (client: PgClient) => {
         timestamp: r.at
       })
     ),
-    paged(client, op, `SELECT ${DEVICE_COLUMNS} FROM devices`, ["device_id"], (r: DeviceRow): MainRecord => ({ kind: "device", ...toDevice(r) })),
+    pagedTable(client, devicesTable, (d): MainRecord => ({ kind: "device", ...d })),
     paged(client, op, `SELECT ${TASK_COLUMNS} FROM tasks`, ["id"], (r: TaskRow): MainRecord => ({ kind: "task", ...toTask(r) })),
     paged(client, op, `SELECT ${AUDIT_COLUMNS} FROM audit_log`, ["seq"], (r: AuditRow): MainRecord => ({ kind: "audit", ...toEntry(r) }))
   ]

@@ -1,163 +1,118 @@
-/** KnowledgeStore on PostgreSQL; traversal and its ordering come from src/core/graph.ts. */
-import { Clock, Effect, Option } from "effect"
-import { EntityNotFound } from "../../domain/errors.js"
-import { mintEntityId, mintRelationId } from "../../domain/ids.js"
-import type { JsonObject } from "../../domain/json.js"
-import type { Entity, Relation } from "../../domain/knowledge.js"
-import { foldName, traverse } from "../../core/graph.js"
-import { knowledgeInputs } from "../../core/inputs.js"
-import { KnowledgeStore } from "../../services/KnowledgeStore.js"
-import { parseJson, type PgClient } from "./client.js"
+/**
+ * KnowledgeStore's port on PostgreSQL: one named statement per primitive. A graph query's lookups
+ * run on one connection.
+ */
+import { Effect, Option } from "effect"
+import type { GraphView, KnowledgePort } from "../../core/knowledge.js"
+import type { EntityId } from "../../domain/ids.js"
+import { entitiesTable } from "../../tables/entities.js"
+import { relationsTable } from "../../tables/relations.js"
+import { selectFrom, upsertInto } from "../../tables/table.js"
+import { decodeRows, type PgClient, sqlState, type Statement } from "./client.js"
 
-const { agentId, entityId, entityInput, graphQuery, relationInput } = knowledgeInputs
+const UPSERT_ENTITY = upsertInto(
+  entitiesTable,
+  "postgres",
+  entitiesTable.columns.filter((c) => !entitiesTable.key.includes(c) && c !== "created_at")
+)
 
-export interface EntityRow {
-  agent_id: string
-  id: string
-  type: string
-  name: string
-  properties: string
-  created_at: number
-  updated_at: number
+/**
+ * One statement: insert only when both ends exist, and say which one is missing. The parameters are
+ * the relation's values in column order ($1 agent_id, $3 source, $5 target).
+ */
+const ADD_RELATION = `WITH s AS (SELECT 1 FROM entities WHERE agent_id = $1 AND id = $3),
+       t AS (SELECT 1 FROM entities WHERE agent_id = $1 AND id = $5),
+       ins AS (
+         INSERT INTO relations (${relationsTable.columnList})
+         SELECT $1, $2, $3, $4, $5, $6, $7, $8
+         WHERE EXISTS (SELECT 1 FROM s) AND EXISTS (SELECT 1 FROM t)
+       )
+  SELECT EXISTS (SELECT 1 FROM s) AS has_source, EXISTS (SELECT 1 FROM t) AS has_target`
+
+/** Outgoing relations of an agent, of every source or of the listed ones, of any type or of one. */
+const outgoing = (agent: string, relation: string | undefined, ids: ReadonlyArray<string> | null): Statement => {
+  const values: Array<unknown> = [agent]
+  let text = `${selectFrom(relationsTable)} WHERE agent_id = $1`
+  if (relation !== undefined) {
+    values.push(relation)
+    text += ` AND relation = $${values.length}`
+  }
+  if (ids !== null) {
+    values.push(ids)
+    text += ` AND source = ANY($${values.length}::text[])`
+  }
+  const name = `engram_relations_${ids === null ? "all" : "from"}${relation === undefined ? "" : "_typed"}`
+  return { name, text, values }
 }
 
-export interface RelationRow {
-  agent_id: string
-  id: string
-  source: string
-  relation: string
-  target: string
-  properties: string
-  confidence: number
-  created_at: number
-}
-
-export const ENTITY_COLUMNS = "agent_id, id, type, name, properties, created_at, updated_at"
-export const RELATION_COLUMNS = "agent_id, id, source, relation, target, properties, confidence, created_at"
-
-export const toEntity = (r: EntityRow): Entity => ({
-  agentId: r.agent_id as Entity["agentId"],
-  id: r.id as Entity["id"],
-  type: r.type,
-  name: r.name,
-  properties: parseJson<JsonObject>(r.properties),
-  createdAt: r.created_at,
-  updatedAt: r.updated_at
-})
-
-export const toRelation = (r: RelationRow): Relation => ({
-  agentId: r.agent_id as Relation["agentId"],
-  id: r.id as Relation["id"],
-  source: r.source as Relation["source"],
-  relation: r.relation,
-  target: r.target as Relation["target"],
-  properties: parseJson<JsonObject>(r.properties),
-  confidence: r.confidence,
-  createdAt: r.created_at
-})
-
-export const make = (client: PgClient) =>
-  KnowledgeStore.of({
-    upsertEntity: (input) =>
-      Effect.gen(function*() {
-        const e = yield* entityInput(input)
-        const now = yield* Clock.currentTimeMillis
-        const id = e.id ?? (yield* mintEntityId)
-        yield* client.execute("KnowledgeStore.upsertEntity", {
-          text: `INSERT INTO entities (agent_id, id, type, name, name_fold, properties, created_at, updated_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $7)
-                 ON CONFLICT (agent_id, id) DO UPDATE SET type = excluded.type, name = excluded.name,
-                   name_fold = excluded.name_fold, properties = excluded.properties, updated_at = excluded.updated_at`,
-          values: [e.agentId, id, e.type, e.name, foldName(e.name), JSON.stringify(e.properties), now]
-        })
-        return id
-      }),
-    getEntity: (a, i) =>
-      Effect.gen(function*() {
-        const [agent, id] = [yield* agentId(a), yield* entityId(i)]
-        const rows = yield* client.query<EntityRow>("KnowledgeStore.getEntity", {
-          text: `SELECT ${ENTITY_COLUMNS} FROM entities WHERE agent_id = $1 AND id = $2`,
-          values: [agent, id]
-        })
-        return Option.map(Option.fromNullable(rows[0]), toEntity)
-      }),
-    deleteEntity: (a, i) =>
-      Effect.gen(function*() {
-        const [agent, id] = [yield* agentId(a), yield* entityId(i)]
-        // Relations touching the entity go with it (ON DELETE CASCADE).
-        const n = yield* client.execute("KnowledgeStore.deleteEntity", {
-          text: "DELETE FROM entities WHERE agent_id = $1 AND id = $2",
-          values: [agent, id]
-        })
-        return n > 0
-      }),
-    addRelation: (input) =>
-      Effect.gen(function*() {
-        const r = yield* relationInput(input)
-        const now = yield* Clock.currentTimeMillis
-        const id = yield* mintRelationId
-        // One statement: insert only when both ends exist, and say which one is missing. The foreign
-        // keys still guard against an entity deleted concurrently (reported the same way).
-        const rows = yield* client.query<{ has_source: boolean; has_target: boolean }>("KnowledgeStore.addRelation", {
-          text: `WITH s AS (SELECT 1 FROM entities WHERE agent_id = $1 AND id = $2),
-                      t AS (SELECT 1 FROM entities WHERE agent_id = $1 AND id = $4),
-                      ins AS (
-                        INSERT INTO relations (id, agent_id, source, relation, target, properties, confidence, created_at)
-                        SELECT $5, $1, $2, $3, $4, $6, $7, $8
-                        WHERE EXISTS (SELECT 1 FROM s) AND EXISTS (SELECT 1 FROM t)
-                      )
-                 SELECT EXISTS (SELECT 1 FROM s) AS has_source, EXISTS (SELECT 1 FROM t) AS has_target`,
-          values: [r.agentId, r.source, r.relation, r.target, id, JSON.stringify(r.properties), r.confidence, now]
-        }).pipe(
-          Effect.catchIf(
-            (e) => e._tag === "StorageError" && isForeignKey(e.cause),
-            (e) =>
-              Effect.succeed([{
-                has_source: constraintOf(e._tag === "StorageError" ? e.cause : undefined) !== "relations_source_fk",
-                has_target: false
-              }])
-          )
-        )
-        const found = rows[0]!
-        if (!found.has_source) return yield* new EntityNotFound({ agentId: r.agentId, entityId: r.source })
-        if (!found.has_target) return yield* new EntityNotFound({ agentId: r.agentId, entityId: r.target })
-        return id
-      }),
-    query: (input) =>
-      Effect.gen(function*() {
-        const q = yield* graphQuery(input)
-        const operation = "KnowledgeStore.query"
-        const starts = q.source === undefined ? null : (yield* client.query<EntityRow>(operation, {
-          text: `SELECT ${ENTITY_COLUMNS} FROM entities WHERE agent_id = $1 AND (id = $2 OR name_fold = $3)`,
-          values: [q.agentId, q.source, foldName(q.source)]
-        })).map(toEntity)
-        return yield* traverse(q, {
-          outgoing: (ids) =>
-            Effect.map(
-              client.query<RelationRow>(operation, {
-                text: `SELECT ${RELATION_COLUMNS} FROM relations
-                       WHERE agent_id = $1 AND ($2::text IS NULL OR relation = $2)
-                         AND ($3::text[] IS NULL OR source = ANY($3::text[]))`,
-                values: [q.agentId, q.relation ?? null, ids]
-              }),
-              (rows) => rows.map(toRelation)
-            ),
-          entities: (ids) =>
-            Effect.map(
-              client.query<EntityRow>(operation, {
-                text: `SELECT ${ENTITY_COLUMNS} FROM entities WHERE agent_id = $1 AND id = ANY($2::text[])`,
-                values: [q.agentId, ids]
-              }),
-              (rows) => rows.map(toEntity)
-            )
-        }, starts)
-      })
-  })
-
-const isForeignKey = (cause: unknown): boolean =>
-  typeof cause === "object" && cause !== null && "code" in cause && cause.code === "23503"
-
+/** The constraint a server error names, if any. */
 const constraintOf = (cause: unknown): string | undefined =>
   typeof cause === "object" && cause !== null && "constraint" in cause && typeof cause.constraint === "string"
     ? cause.constraint
     : undefined
+
+/** The port over the pool of `client`. */
+export const port = (client: PgClient): KnowledgePort => ({
+  backend: "postgres",
+  upsertEntity: (e, now) =>
+    Effect.asVoid(client.execute("upsertEntity", {
+      name: "engram_entities_upsert",
+      text: UPSERT_ENTITY,
+      values: entitiesTable.values({ ...e, createdAt: now, updatedAt: now })
+    })),
+  getEntity: (agent, id) =>
+    Effect.map(
+      client.rows("getEntity", {
+        name: "engram_entities_get",
+        text: `${selectFrom(entitiesTable)} WHERE agent_id = $1 AND id = $2`,
+        values: [agent, id]
+      }, entitiesTable.decode),
+      (rows) => Option.fromNullable(rows[0])
+    ),
+  // Relations touching the entity go with it (ON DELETE CASCADE).
+  deleteEntity: (agent, id) =>
+    Effect.map(
+      client.execute("deleteEntity", {
+        name: "engram_entities_delete",
+        text: "DELETE FROM entities WHERE agent_id = $1 AND id = $2",
+        values: [agent, id]
+      }),
+      (n) => n > 0
+    ),
+  addRelation: (r) =>
+    client.query<{ has_source: boolean; has_target: boolean }>("addRelation", {
+      name: "engram_relations_add",
+      text: ADD_RELATION,
+      values: relationsTable.values(r)
+    }).pipe(
+      Effect.map((rows): Option.Option<EntityId> =>
+        rows[0]?.has_source !== true ? Option.some(r.source) : rows[0].has_target ? Option.none() : Option.some(r.target)
+      ),
+      // An end deleted by a concurrent transaction after the check is caught by the foreign keys.
+      Effect.catchIf(
+        (e) => e._tag === "StorageError" && sqlState(e.cause) === "23503",
+        (e) => Effect.succeed(Option.some(constraintOf(e.cause) === "relations_source_fk" ? r.source : r.target))
+      )
+    ),
+  readGraph: (agent, relation, read) =>
+    client.withConnection("query", (q) => {
+      const rows = <A>(statement: Statement, decode: (row: unknown) => A) =>
+        Effect.flatMap(q.query(statement), (raw) => decodeRows("query", raw, decode))
+      const view: GraphView = {
+        named: (ref, folded) =>
+          rows({
+            name: "engram_entities_named",
+            text: `${selectFrom(entitiesTable)} WHERE agent_id = $1 AND (id = $2 OR name_folded = $3)`,
+            values: [agent, ref, folded]
+          }, entitiesTable.decode),
+        outgoing: (ids) => rows(outgoing(agent, relation, ids), relationsTable.decode),
+        entities: (ids) =>
+          rows({
+            name: "engram_entities_in",
+            text: `${selectFrom(entitiesTable)} WHERE agent_id = $1 AND id = ANY($2::text[])`,
+            values: [agent, ids]
+          }, entitiesTable.decode)
+      }
+      return read(view)
+    })
+})

@@ -1,7 +1,8 @@
 /**
- * PostgreSQL schema: the migration versions (the same numbers as SQLite's, SPEC R-BE-2), the
- * `MigrationDriver` for src/core/migrator.ts, and the embedding-space DDL that runs once the space is
- * first recorded.
+ * PostgreSQL schema: the migration versions, the `MigrationDriver` for src/core/migrator.ts, and the
+ * embedding-space DDL that runs once the space is first recorded. A version number names the same
+ * schema change on SQLite and PostgreSQL; a change one backend does not need (a column renamed to the
+ * name it already has there) is simply absent from that backend's list.
  *
  * Conventions: ids are TEXT, timestamps BIGINT epoch milliseconds from the Effect Clock, strings that
  * are ordered or compared use `COLLATE "C"` (code point order, like src/core/order.ts), and JSON is
@@ -178,6 +179,12 @@ export const MIGRATIONS: ReadonlyArray<Migration> = [
       )`,
       `CREATE INDEX audit_agent ON audit_log (agent_id, seq)`
     ]
+  },
+  {
+    // The folded-name column takes SQLite's name, so one table codec serves both backends.
+    version: 2,
+    name: "entities_name_folded",
+    statements: [`ALTER TABLE entities RENAME COLUMN name_fold TO name_folded`]
   }
 ]
 

@@ -28,6 +28,8 @@ import * as Semantic from "./semantic.js"
 import * as Sessions from "./sessions.js"
 import * as Structured from "./structured.js"
 import { makeStructuredStore } from "../../core/structured.js"
+import { makeDeviceStore } from "../../core/devices.js"
+import { makeKnowledgeStore } from "../../core/knowledge.js"
 import * as Tasks from "./tasks.js"
 import * as Usage from "./usage.js"
 
@@ -66,10 +68,10 @@ export const makeMain = (
   Effect.map(Audit.make(client), (audit) =>
     mainContext({
       structured: makeStructuredStore(Structured.port(client)),
-      knowledge: Knowledge.make(client),
+      knowledge: makeKnowledgeStore(Knowledge.port(client)),
       sessions: Sessions.make(client),
       usage: Usage.make(client),
-      devices: Devices.make(client),
+      devices: makeDeviceStore(Devices.port(client)),
       tasks: Tasks.make(client),
       audit,
       admin: Admin.makeMain(client)

@@ -3,9 +3,8 @@
  * one `BEGIN IMMEDIATE` transaction (audit records checked against the head by the core's rule before
  * anything is written), and purge of one agent's data in one transaction.
  */
-import { Chunk, Effect, Option, Redacted, Stream } from "effect"
+import { Chunk, Effect, Option, Stream } from "effect"
 import { headOf } from "../../core/audit.js"
-import { foldName } from "../../core/graph.js"
 import { adminInputs } from "../../core/inputs.js"
 import { auditAppends, checkMemoryRecords, EXPORT_PAGE, MAIN_KIND_ORDER } from "../../core/transfer.js"
 import type { EmbeddingSpace } from "../../domain/embedding.js"
@@ -16,8 +15,6 @@ import type { UsageEvent } from "../../domain/usage.js"
 import { MainStoreAdmin, SemanticStoreAdmin } from "../../services/Admin.js"
 import { AUDIT_COLUMNS, type AuditRow, toEntry } from "./audit.js"
 import { attempt, type SqliteConnection } from "./client.js"
-import { DEVICE_COLUMNS, type DeviceRow, toDevice } from "./devices.js"
-import { ENTITY_COLUMNS, type EntityRow, RELATION_COLUMNS, type RelationRow, toEntity, toRelation } from "./knowledge.js"
 import {
   agentsOf,
   deleteMemory,
@@ -31,7 +28,10 @@ import {
 import { type CanonicalRow, SESSION_COLUMNS, type SessionRow, toCanonical, toSession } from "./sessions.js"
 import { TASK_COLUMNS, type TaskRow, toTask } from "./tasks.js"
 import { agentsTable } from "../../tables/agents.js"
+import { devicesTable } from "../../tables/devices.js"
+import { entitiesTable } from "../../tables/entities.js"
 import { kvTable } from "../../tables/kv.js"
+import { relationsTable } from "../../tables/relations.js"
 import { selectFrom, type Table, upsertInto } from "../../tables/table.js"
 
 const { agentId } = adminInputs
@@ -84,14 +84,8 @@ export const makeMain = (conn: SqliteConnection) => {
   const streams: Record<MainRecord["kind"], Stream.Stream<MainRecord, StorageError>> = {
     agent: pagedTable(conn, agentsTable, (a) => ({ kind: "agent" as const, ...a })),
     kv: pagedTable(conn, kvTable, (e) => ({ kind: "kv" as const, ...e })),
-    entity: paged(conn, "MainStoreAdmin.export", `SELECT ${ENTITY_COLUMNS} FROM entities`, ["agent_id", "id"], (r: EntityRow) => ({
-      kind: "entity" as const,
-      ...toEntity(r)
-    })),
-    relation: paged(conn, "MainStoreAdmin.export", `SELECT ${RELATION_COLUMNS} FROM relations`, ["id"], (r: RelationRow) => ({
-      kind: "relation" as const,
-      ...toRelation(r)
-    })),
+    entity: pagedTable(conn, entitiesTable, (e) => ({ kind: "entity" as const, ...e })),
+    relation: pagedTable(conn, relationsTable, (r) => ({ kind: "relation" as const, ...r })),
     session: paged(conn, "MainStoreAdmin.export", `SELECT ${SESSION_COLUMNS} FROM sessions`, ["id"], (r: SessionRow) => ({
       kind: "session" as const,
       ...toSession(r)
@@ -120,10 +114,7 @@ export const makeMain = (conn: SqliteConnection) => {
         timestamp: r.timestamp
       })
     ),
-    device: paged(conn, "MainStoreAdmin.export", `SELECT ${DEVICE_COLUMNS} FROM devices`, ["device_id"], (r: DeviceRow) => ({
-      kind: "device" as const,
-      ...toDevice(r)
-    })),
+    device: pagedTable(conn, devicesTable, (d) => ({ kind: "device" as const, ...d })),
     task: paged(conn, "MainStoreAdmin.export", `SELECT ${TASK_COLUMNS} FROM tasks`, ["id"], (r: TaskRow) => ({
       kind: "task" as const,
       ...toTask(r)
@@ -144,23 +135,10 @@ export const makeMain = (conn: SqliteConnection) => {
         conn.run(upsertInto(kvTable, "sqlite"), kvTable.values(r))
         return
       case "entity":
-        conn.run(
-          `INSERT INTO entities (agent_id, id, type, name, name_folded, properties, created_at, updated_at)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-           ON CONFLICT (agent_id, id) DO UPDATE SET type = excluded.type, name = excluded.name,
-             name_folded = excluded.name_folded, properties = excluded.properties,
-             created_at = excluded.created_at, updated_at = excluded.updated_at`,
-          [r.agentId, r.id, r.type, r.name, foldName(r.name), JSON.stringify(r.properties), r.createdAt, r.updatedAt]
-        )
+        conn.run(upsertInto(entitiesTable, "sqlite"), entitiesTable.values(r))
         return
       case "relation":
-        conn.run(
-          `INSERT INTO relations (${RELATION_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-           ON CONFLICT (id) DO UPDATE SET agent_id = excluded.agent_id, source = excluded.source,
-             relation = excluded.relation, target = excluded.target, properties = excluded.properties,
-             confidence = excluded.confidence, created_at = excluded.created_at`,
-          [r.agentId, r.id, r.source, r.relation, r.target, JSON.stringify(r.properties), r.confidence, r.createdAt]
-        )
+        conn.run(upsertInto(relationsTable, "sqlite"), relationsTable.values(r))
         return
       case "session":
         conn.run(
@@ -189,12 +167,7 @@ export const makeMain = (conn: SqliteConnection) => {
         )
         return
       case "device":
-        conn.run(
-          `INSERT INTO devices (${DEVICE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)
-           ON CONFLICT (device_id) DO UPDATE SET display_name = excluded.display_name, platform = excluded.platform,
-             paired_at = excluded.paired_at, last_seen = excluded.last_seen, push_token = excluded.push_token`,
-          [r.deviceId, r.displayName, r.platform, r.pairedAt, r.lastSeen, r.pushToken === undefined ? null : Redacted.value(r.pushToken)]
-        )
+        conn.run(upsertInto(devicesTable, "sqlite"), devicesTable.values(r))
         return
       case "task":
         conn.run(

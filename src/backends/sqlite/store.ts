@@ -28,6 +28,8 @@ import * as Semantic from "./semantic.js"
 import * as Sessions from "./sessions.js"
 import * as Structured from "./structured.js"
 import { makeStructuredStore } from "../../core/structured.js"
+import { makeDeviceStore } from "../../core/devices.js"
+import { makeKnowledgeStore } from "../../core/knowledge.js"
 import * as Tasks from "./tasks.js"
 import * as Usage from "./usage.js"
 
@@ -50,10 +52,10 @@ export const makeMain = (
     return yield* attempt("prepare statements", () =>
       mainContext({
         structured: makeStructuredStore(Structured.port(conn)),
-        knowledge: Knowledge.make(conn),
+        knowledge: makeKnowledgeStore(Knowledge.port(conn)),
         sessions: Sessions.make(conn),
         usage: Usage.make(conn),
-        devices: Devices.make(conn),
+        devices: makeDeviceStore(Devices.port(conn)),
         tasks: Tasks.make(conn),
         audit,
         admin: Admin.makeMain(conn)
