@@ -4,28 +4,36 @@
  * `StorageError` it fails with carries that same name as its `operation`, whatever backend raised it.
  *
  * Span attributes are for triage and never carry content or secrets: `engram.backend`, the agent id
- * when the call names one, and `engram.result.count` for calls that return several things.
+ * when the call names one, and `engram.result.count` for calls that return several things. Spans are
+ * made when the application has installed a tracer (for instance @effect/opentelemetry's): under
+ * Effect's built-in tracer, which exports nothing, a span would cost more than a key-value read and
+ * nobody could ever see it, so none is made.
  *
  * Metrics (exportable with @effect/opentelemetry, see the README):
  * - `engram_calls_total` — a counter tagged `service`, `method`, `backend`, `outcome`
  *   (`success`, `failure` for a typed error, `defect`, `interrupted`);
  * - `engram_call_duration_seconds` — a histogram of wall time, tagged `service`, `method`, `backend`.
+ * Each method's tagged metrics are resolved once, when the service is built: tagging per call would
+ * make Effect look the metric up in its registry on every call.
  */
-import { Cause, Effect, Exit, Metric, MetricBoundaries, MetricLabel, Option, Stream } from "effect"
+import { Cause, Effect, Exit, Metric, MetricBoundaries, MetricKey, MetricLabel, Option, Stream, type Tracer } from "effect"
 import { type BackendName, StorageError } from "../domain/errors.js"
 
-/** The call counter, before tags. */
-export const callsTotal = Metric.counter("engram_calls_total", {
-  description: "engram service calls by service, method, backend and outcome",
-  incremental: true
-})
+const CALLS = "engram_calls_total"
+const CALLS_DESCRIPTION = "engram service calls by service, method, backend and outcome"
+const DURATION = "engram_call_duration_seconds"
+const DURATION_DESCRIPTION = "engram service call latency in seconds"
+/** 50 µs to ~26 s. */
+const DURATION_BOUNDARIES = MetricBoundaries.exponential({ start: 0.00005, factor: 2, count: 20 })
 
-/** The call latency histogram (seconds, 50 µs to ~26 s), before tags. */
-export const callDuration = Metric.histogram(
-  "engram_call_duration_seconds",
-  MetricBoundaries.exponential({ start: 0.00005, factor: 2, count: 20 }),
-  "engram service call latency in seconds"
-)
+/** The call counter, before tags (for reading it back: tag it as `instrument` does). */
+export const callsTotal = Metric.counter(CALLS, { description: CALLS_DESCRIPTION, incremental: true })
+
+/** The call latency histogram, before tags. */
+export const callDuration = Metric.histogram(DURATION, DURATION_BOUNDARIES, DURATION_DESCRIPTION)
+
+/** Effect's built-in tracer: it keeps spans in memory and exports none. */
+const builtInTracer: Tracer.Tracer = Effect.runSync(Effect.tracer)
 
 type Outcome = "success" | "failure" | "defect" | "interrupted"
 
@@ -100,41 +108,69 @@ export const instrument = <S extends object>(
     const operation = `${name}.${method}`
     const position = (agentArguments as Record<string, number | undefined>)[method]
     const tags = { service: name, method, backend }
+    const counter = (outcome: Outcome) =>
+      Metric.fromMetricKey(
+        MetricKey.counter(CALLS, { description: CALLS_DESCRIPTION, incremental: true }).pipe(
+          MetricKey.taggedWithLabels(labels({ ...tags, outcome }))
+        )
+      )
     const counters: Record<Outcome, Metric.Metric.Counter<number>> = {
-      success: Metric.taggedWithLabels(callsTotal, labels({ ...tags, outcome: "success" })),
-      failure: Metric.taggedWithLabels(callsTotal, labels({ ...tags, outcome: "failure" })),
-      defect: Metric.taggedWithLabels(callsTotal, labels({ ...tags, outcome: "defect" })),
-      interrupted: Metric.taggedWithLabels(callsTotal, labels({ ...tags, outcome: "interrupted" }))
+      success: counter("success"),
+      failure: counter("failure"),
+      defect: counter("defect"),
+      interrupted: counter("interrupted")
     }
-    const latency = Metric.taggedWithLabels(callDuration, labels(tags))
+    const latency = Metric.fromMetricKey(
+      MetricKey.histogram(DURATION, DURATION_BOUNDARIES, DURATION_DESCRIPTION).pipe(MetricKey.taggedWithLabels(labels(tags)))
+    )
+    /** Count a finished call and record its wall time (a TestClock would record zeros). */
+    const record = (exit: Exit.Exit<unknown, unknown>, started: number) => {
+      counters[outcomeOf(exit)].unsafeUpdate(1, [])
+      latency.unsafeUpdate((performance.now() - started) / 1000, [])
+      return Effect.void
+    }
     const rename = renamed(operation)
-    out[method] = (...args: ReadonlyArray<never>) => {
+    const spanOptions = (args: ReadonlyArray<unknown>) => {
       const agent = agentOf(args, position)
-      const options = {
+      return {
         attributes: agent === undefined
           ? { "engram.backend": backend }
           : { "engram.backend": backend, "engram.agent_id": agent },
-        kind: "client" as const
+        kind: "client" as const,
+        captureStackTrace: false
       }
+    }
+    out[method] = (...args: ReadonlyArray<never>) => {
       let result: unknown
       try {
         result = fn(...args)
       } catch (defect) {
         result = Effect.die(defect)
       }
-      // An export is a Stream: its span covers the whole stream, and its errors are renamed too.
+      // An export is a Stream: its span covers the whole stream, and it is counted when it ends.
       if (typeof result === "object" && result !== null && Stream.StreamTypeId in result) {
-        return Stream.withSpan(Stream.mapError(result as Stream.Stream<unknown, unknown>, rename), operation, options)
+        const stream = Stream.mapError(result as Stream.Stream<unknown, unknown>, rename)
+        return Stream.unwrap(Effect.sync(() => {
+          const started = performance.now()
+          return Stream.withSpan(
+            Stream.onEnd(Stream.tapErrorCause(stream, (cause) => record(Exit.failCause(cause), started)), record(Exit.void, started)),
+            operation,
+            spanOptions(args)
+          )
+        }))
       }
-      return (result as Effect.Effect<unknown, unknown>).pipe(
-        Effect.tap((value) => {
-          const count = countOf(value)
-          return count === undefined ? Effect.void : Effect.annotateCurrentSpan("engram.result.count", count)
-        }),
-        Effect.mapError(rename),
-        Effect.withSpan(operation, options),
-        timed(counters, latency)
-      )
+      const effect = Effect.mapError(result as Effect.Effect<unknown, unknown>, rename)
+      return Effect.tracerWith((tracer) => {
+        const started = performance.now()
+        const traced = tracer === builtInTracer ? effect : effect.pipe(
+          Effect.tap((value) => {
+            const count = countOf(value)
+            return count === undefined ? Effect.void : Effect.annotateCurrentSpan("engram.result.count", count)
+          }),
+          Effect.withSpan(operation, spanOptions(args))
+        )
+        return Effect.onExit(traced, (exit) => record(exit, started))
+      })
     }
   }
   return out as S
@@ -142,21 +178,3 @@ export const instrument = <S extends object>(
 
 const labels = (tags: Record<string, string>): ReadonlyArray<MetricLabel.MetricLabel> =>
   Object.entries(tags).map(([k, v]) => MetricLabel.make(k, v))
-
-/**
- * Count the call by outcome and record its duration. The duration is wall time on purpose: under a
- * TestClock the Effect clock stands still, and a latency histogram of zeros would say nothing.
- */
-const timed = (
-  counters: Record<Outcome, Metric.Metric.Counter<number>>,
-  latency: Metric.Metric.Histogram<number>
-) =>
-<A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
-  Effect.suspend(() => {
-    const started = performance.now()
-    return Effect.onExit(self, (exit) =>
-      Effect.zipRight(
-        Metric.increment(counters[outcomeOf(exit)]),
-        Metric.update(latency, (performance.now() - started) / 1000)
-      ))
-  })
