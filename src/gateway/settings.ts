@@ -25,7 +25,7 @@ export interface GatewayOptions {
 }
 
 /** The checked options, with the authenticator built from the tokens. */
-export interface GatewaySettings {
+export interface ServerSettings {
   readonly host: string
   readonly port: number
   readonly maxBodyBytes: number
@@ -35,7 +35,7 @@ export interface GatewaySettings {
 }
 
 /** Check the options and prepare the authenticator; every mistake is a ConfigError naming the option. */
-export const settingsOf = (options: GatewayOptions): Effect.Effect<GatewaySettings, ConfigError> =>
+export const settingsOf = (options: GatewayOptions): Effect.Effect<ServerSettings, ConfigError> =>
   Effect.gen(function*() {
     const host = options.host ?? DEFAULT_HOST
     const port = options.port ?? DEFAULT_PORT
