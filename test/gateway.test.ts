@@ -17,7 +17,7 @@ import { BackendUnavailable, ConfigError, InvalidInput, StorageError } from "../
 import type { MemoryId } from "../src/domain/ids.js"
 import type { MemoryRecord } from "../src/domain/transfer.js"
 import { Authorization, EngramApi, MAX_EXPORT_PAGE } from "../src/gateway/Api.js"
-import { EXPORT_PAGE_BYTES } from "../src/gateway/Http.js"
+import { EXPORT_PAGE_BYTES } from "../src/gateway/exportCursor.js"
 import { type GatewayOptions, serve, SHUTDOWN_GRACE_MS } from "../src/gateway/server.js"
 import { SemanticStoreAdmin } from "../src/services/Admin.js"
 import { Consolidation } from "../src/services/Consolidation.js"

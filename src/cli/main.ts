@@ -2,27 +2,21 @@
  * The `engram` command (@effect/cli): `serve` (`npm start`: the gateway on the configured semantic
  * store, the embedded SQLite default with no setup), and the subcommands of commands.ts.
  *
- * Settings (environment):
- * - the store: the `ENGRAM_*` variables of src/config.ts (`ENGRAM_SQLITE_PATH`, default
- *   `.engram/engram.db`; `ENGRAM_EMBEDDING_MODEL` / `_DIMENSIONS`; `ENGRAM_MAX_CONTENT_BYTES`);
- * - the gateway: `ENGRAM_GATEWAY_HOST` (default 127.0.0.1), `ENGRAM_GATEWAY_PORT` (default 5500),
- *   `ENGRAM_GATEWAY_TOKEN` (else the token in `.engram/gateway-token`, created with mode 0600 on
- *   first start), `ENGRAM_GATEWAY_AGENTS` (comma-separated: limit the token to these agents),
- *   `ENGRAM_GATEWAY_CORS_ORIGINS` (comma-separated origins), `ENGRAM_GATEWAY_MAX_BODY_BYTES`, and
- *   `ENGRAM_GATEWAY_AUTH=disabled` (loopback only).
- *
- * It prints the address and where the token comes from — never the token.
+ * The store is configured by `--config` or the `ENGRAM_*` variables, the gateway by the
+ * `ENGRAM_GATEWAY_*` variables: both are listed in the table of src/config/settings.ts. Without
+ * `ENGRAM_GATEWAY_TOKEN` the token is the one in `.engram/gateway-token`, created with mode 0600 on
+ * first start. `serve` prints the address and where the token comes from — never the token.
  */
 import * as Command from "@effect/cli/Command"
 import * as Options from "@effect/cli/Options"
 import * as ValidationError from "@effect/cli/ValidationError"
 import * as NodeContext from "@effect/platform-node/NodeContext"
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
-import { Config, Console, Effect, Layer, Option, Redacted } from "effect"
+import { Console, Effect, Layer, Option, Redacted } from "effect"
 import { randomBytes } from "node:crypto"
 import { mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs"
 import { dirname, join } from "node:path"
-import type { MemoryConfig } from "../config.js"
+import { DEFAULT_MAX_BODY_BYTES, gatewayConfigFromEnv, gatewaySettings, type MemoryConfig } from "../config.js"
 import { semanticLayerFromConfig } from "../composition/layer.js"
 import { loadConfig, subcommands } from "./commands.js"
 import { ConfigError } from "../domain/errors.js"
@@ -30,21 +24,6 @@ import { ConfigError } from "../domain/errors.js"
 /** Where `engram serve` keeps its files unless told otherwise. */
 export const DATA_DIR = ".engram"
 export const TOKEN_FILE = join(DATA_DIR, "gateway-token")
-
-const list = (name: string) =>
-  Config.option(Config.string(name)).pipe(
-    Config.map(Option.map((s) => s.split(",").map((x) => x.trim()).filter((x) => x !== "")))
-  )
-
-const gatewayEnv = Config.all({
-  host: Config.option(Config.string("ENGRAM_GATEWAY_HOST")),
-  port: Config.option(Config.integer("ENGRAM_GATEWAY_PORT")),
-  token: Config.option(Config.redacted("ENGRAM_GATEWAY_TOKEN")),
-  agents: list("ENGRAM_GATEWAY_AGENTS"),
-  corsOrigins: list("ENGRAM_GATEWAY_CORS_ORIGINS"),
-  maxBodyBytes: Config.option(Config.integer("ENGRAM_GATEWAY_MAX_BODY_BYTES")),
-  auth: Config.option(Config.literal("required", "disabled")("ENGRAM_GATEWAY_AUTH"))
-})
 
 const fsError = (path: string, what: string) => (cause: unknown) =>
   new ConfigError({ path, message: `${what}: ${cause instanceof Error ? cause.message : String(cause)}` })
@@ -90,12 +69,12 @@ const storeDescription = (config: MemoryConfig): string => {
  */
 export const serve = (config: MemoryConfig, overrides: { readonly host?: string; readonly port?: number } = {}) =>
   Effect.gen(function*() {
-  const env = yield* gatewayEnv.pipe(Effect.mapError((e) => new ConfigError({ path: "environment", message: String(e) })))
-  const authDisabled = Option.getOrUndefined(env.auth) === "disabled"
+  const env = yield* gatewayConfigFromEnv
+  const authDisabled = env.auth === "disabled"
   let token: { readonly token: Redacted.Redacted<string>; readonly source: string } | undefined
   if (!authDisabled) {
-    if (Option.isSome(env.token)) {
-      token = { token: env.token.value, source: "environment variable ENGRAM_GATEWAY_TOKEN" }
+    if (env.token !== undefined) {
+      token = { token: env.token, source: `environment variable ${gatewaySettings.token.env}` }
     } else {
       const file = yield* tokenFromFile(TOKEN_FILE)
       token = { token: file.token, source: `file ${TOKEN_FILE}${file.created ? " (created now, mode 0600)" : ""}` }
@@ -103,21 +82,16 @@ export const serve = (config: MemoryConfig, overrides: { readonly host?: string;
     }
   }
   // The HTTP server is loaded only by `serve`, so the other commands start without it.
-  const { DEFAULT_MAX_BODY_BYTES, serve: serveGateway } = yield* Effect.promise(() => import("../gateway/server.js"))
+  const { serve: serveGateway } = yield* Effect.promise(() => import("../gateway/server.js"))
   const services = yield* Layer.build(semanticLayerFromConfig(config))
   const address = yield* serveGateway({
-    host: overrides.host ?? Option.getOrUndefined(env.host),
-    port: overrides.port ?? Option.getOrUndefined(env.port),
-    tokens: token === undefined
-      ? []
-      : [{ token: token.token, ...(Option.isSome(env.agents) ? { agents: env.agents.value } : {}) }],
+    host: overrides.host ?? env.host,
+    port: overrides.port ?? env.port,
+    tokens: token === undefined ? [] : [{ token: token.token, ...(env.agents === undefined ? {} : { agents: env.agents }) }],
     authDisabled,
-    corsOrigins: Option.getOrUndefined(env.corsOrigins),
+    corsOrigins: env.corsOrigins,
     // A memory's content can grow up to 6-fold as JSON (\u00XX escapes): keep room for the largest.
-    maxBodyBytes: Option.getOrElse(
-      env.maxBodyBytes,
-      () => Math.max(DEFAULT_MAX_BODY_BYTES, 6 * (config.maxContentBytes ?? 0) + 64 * 1024)
-    ),
+    maxBodyBytes: env.maxBodyBytes ?? Math.max(DEFAULT_MAX_BODY_BYTES, 6 * (config.maxContentBytes ?? 0) + 64 * 1024),
     tokenSource: token?.source
   }).pipe(Effect.provide(services))
   yield* Console.log([
@@ -125,7 +99,7 @@ export const serve = (config: MemoryConfig, overrides: { readonly host?: string;
     `  store:  ${storeDescription(config)} (embedding space ${config.embedding.model}/${config.embedding.dimensions})`,
     token === undefined
       ? "  auth:   DISABLED (loopback only)"
-      : `  token:  ${token.source}${Option.isSome(env.agents) ? `, limited to agents ${env.agents.value.join(", ")}` : ""}`,
+      : `  token:  ${token.source}${env.agents === undefined ? "" : `, limited to agents ${env.agents.join(", ")}`}`,
     `  try:    curl ${address.url}/health`
   ].join("\n"))
   return yield* Effect.never

@@ -1,18 +1,24 @@
 /**
- * Composition (SPEC §4): a MemoryConfig becomes one Layer providing all nine services (and the two
+ * Composition: a MemoryConfig becomes one Layer providing all nine services (and the two
  * admin services), for every pair of main store (sqlite | postgres) and semantic store
  * (sqlite | postgres | qdrant | http), honouring the choice made. Backends are loaded with dynamic
- * `import()` only when selected (R-CFG-3): a SQLite-only process never loads `pg` or the Qdrant client.
+ * `import()` only when selected: a SQLite-only process never loads `pg` or the Qdrant client.
  * When both stores use the same SQL backend they share one connection (or pool).
  */
 import { mkdir } from "node:fs/promises"
 import { dirname } from "node:path"
 import { Effect, Layer } from "effect"
-import { configFromEnv, loadConfigFile, type MemoryConfig, memoryConfig, type MemoryConfigInput } from "../config.js"
+import {
+  backendOptions,
+  configFromEnv,
+  loadConfigFile,
+  type MemoryConfig,
+  memoryConfig,
+  type MemoryConfigInput
+} from "../config.js"
 import { describe } from "../core/storage.js"
 import { loadBackend } from "./loadBackend.js"
 import { BackendUnavailable, type ConfigError, type StoreLayerError } from "../domain/errors.js"
-import type { StoreOptions } from "../domain/options.js"
 import type { MainStoreAdmin, SemanticStoreAdmin } from "../services/Admin.js"
 import type { MainServices, SemanticServices } from "../services/index.js"
 
@@ -27,14 +33,11 @@ export type EngramLayerError = ConfigError | StoreLayerError
 /** A backend's module; its own layers name a missing driver package (see loadBackend.ts). */
 const load = <M>(name: string, importer: () => Promise<M>) => loadBackend(name, undefined, importer)
 
-const storeOptions = (c: MemoryConfig): StoreOptions => ({
-  embedding: c.embedding,
-  ...(c.maxContentBytes === undefined ? {} : { maxContentBytes: c.maxContentBytes })
-})
-
+/** SQLite's options; the directory of its file is created first. */
 const sqliteOptions = (c: MemoryConfig) =>
   Effect.gen(function*() {
-    const path = c.sqlite.path
+    const options = yield* backendOptions(c, "sqlite")
+    const path = options.path
     if (path !== ":memory:") {
       yield* Effect.tryPromise({
         try: () => mkdir(dirname(path), { recursive: true }),
@@ -42,19 +45,8 @@ const sqliteOptions = (c: MemoryConfig) =>
           new BackendUnavailable({ backend: "sqlite", url: path, message: `cannot create the directory of ${path}: ${describe(cause)}` })
       })
     }
-    return { ...storeOptions(c), path, synchronous: c.sqlite.synchronous, busyTimeoutMs: c.sqlite.busyTimeoutMs }
+    return options
   })
-
-const postgresOptions = (c: MemoryConfig) => {
-  const pg = c.postgres!
-  return {
-    ...storeOptions(c),
-    url: pg.url,
-    poolSize: pg.poolSize,
-    connectTimeoutMs: pg.connectTimeoutMs,
-    acquireTimeoutMs: pg.acquireTimeoutMs
-  }
-}
 
 /** Type-checked widening of a backend's layer to the composed error type. */
 const semantic = (l: Layer.Layer<SemanticLayerServices, EngramLayerError>) => l
@@ -69,23 +61,15 @@ export const semanticLayerFromConfig = (c: MemoryConfig): Layer.Layer<SemanticLa
       }
       case "postgres": {
         const pg = yield* load("postgres", () => import("../backends/postgres/index.js"))
-        return semantic(pg.layerSemantic(postgresOptions(c)))
+        return semantic(pg.layerSemantic(yield* backendOptions(c, "postgres")))
       }
       case "qdrant": {
         const qdrant = yield* load("qdrant", () => import("../backends/qdrant/index.js"))
-        const q = c.qdrant!
-        return semantic(qdrant.layer({
-          ...storeOptions(c),
-          url: q.url,
-          collection: q.collection,
-          timeoutMs: q.timeoutMs,
-          ...(q.apiKey === undefined ? {} : { apiKey: q.apiKey })
-        }))
+        return semantic(qdrant.layer(yield* backendOptions(c, "qdrant")))
       }
       case "http": {
         const http = yield* load("http", () => import("../backends/http/index.js"))
-        const h = c.http!
-        return semantic(http.layer({ ...storeOptions(c), url: h.url, token: h.token, timeoutMs: h.timeoutMs }))
+        return semantic(http.layer(yield* backendOptions(c, "http")))
       }
     }
   }))
@@ -98,7 +82,7 @@ export const mainLayerFromConfig = (c: MemoryConfig): Layer.Layer<MainLayerServi
       return sqlite.layerMain(yield* sqliteOptions(c))
     }
     const pg = yield* load("postgres", () => import("../backends/postgres/index.js"))
-    return pg.layerMain(postgresOptions(c))
+    return pg.layerMain(yield* backendOptions(c, "postgres"))
   }))
 
 /** All nine services for a validated configuration. */
@@ -111,7 +95,7 @@ export const layerFromConfig = (c: MemoryConfig): Layer.Layer<EngramLayerService
     }
     if (c.backend === "postgres" && c.semanticBackend === "postgres") {
       const pg = yield* load("postgres", () => import("../backends/postgres/index.js"))
-      return pg.layer(postgresOptions(c))
+      return pg.layer(yield* backendOptions(c, "postgres"))
     }
     return Layer.merge(mainLayerFromConfig(c), semanticLayerFromConfig(c))
   }))

@@ -1,6 +1,6 @@
 /**
  * HttpSemanticLive: SemanticStore, Consolidation and SemanticStoreAdmin served by an engram gateway
- * (`engram serve`) over HTTP (SPEC R-BE-6). Building the layer asks the gateway for its info and checks the embedding
+ * (`engram serve`) over HTTP. Building the layer asks the gateway for its info and checks the embedding
  * space; it fails with BackendUnavailable when the gateway cannot be reached within the deadline,
  * EmbeddingSpaceMismatch for another space, ConfigError for bad options or a refused token.
  */
@@ -37,28 +37,9 @@ export const make = (options: HttpSemanticOptions) =>
 export const layer = (options: HttpSemanticOptions): Layer.Layer<HttpSemanticServices, HttpSemanticError> =>
   Layer.effectContext(make(options)).pipe(Layer.provide(HttpClientLive))
 
-/** The same, over options read from configuration. */
+/** The same, over options from the caller's `Config` (engram's `ENGRAM_*` variables are read by `engram`'s `layerConfig`). */
 export const layerConfig = (config: Config.Config<HttpSemanticOptions>) =>
   Layer.unwrapEffect(Effect.map(config, layer))
 
-/**
- * The options from `ENGRAM_HTTP_URL`, `ENGRAM_HTTP_TOKEN` (secret), `ENGRAM_HTTP_TIMEOUT_MS`,
- * `ENGRAM_HTTP_RETRIES`, `ENGRAM_EMBEDDING_MODEL` and `ENGRAM_EMBEDDING_DIMENSIONS`.
- */
-export const config: Config.Config<HttpSemanticOptions> = Config.all({
-  url: Config.string("ENGRAM_HTTP_URL"),
-  token: Config.option(Config.redacted("ENGRAM_HTTP_TOKEN")),
-  timeoutMs: Config.option(Config.integer("ENGRAM_HTTP_TIMEOUT_MS")),
-  retries: Config.option(Config.integer("ENGRAM_HTTP_RETRIES")),
-  model: Config.string("ENGRAM_EMBEDDING_MODEL"),
-  dimensions: Config.integer("ENGRAM_EMBEDDING_DIMENSIONS")
-}).pipe(Config.map((c): HttpSemanticOptions => ({
-  url: c.url,
-  embedding: { model: c.model, dimensions: c.dimensions },
-  ...(c.token._tag === "Some" ? { token: c.token.value } : {}),
-  ...(c.timeoutMs._tag === "Some" ? { timeoutMs: c.timeoutMs.value } : {}),
-  ...(c.retries._tag === "Some" ? { retries: c.retries.value } : {})
-})))
-
-/** The named layer (SPEC's table of layers). */
+/** The named layer. */
 export const HttpSemanticLive = layer

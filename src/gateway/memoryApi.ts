@@ -1,0 +1,102 @@
+/**
+ * The memory-api protocol (`POST /memory/store`, `POST /memory/search`) over the semantic store, so
+ * existing clients of that protocol work unchanged, with the agent filter honoured and every result
+ * carrying its real owner.
+ */
+import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
+import { Effect, Option } from "effect"
+import { hitOrder } from "../core/semantic.js"
+import { queryTerms } from "../core/textSearch.js"
+import { InvalidInput, type StoreFailure } from "../domain/errors.js"
+import type { MemorySource } from "../domain/memory.js"
+import { SemanticStoreAdmin } from "../services/Admin.js"
+import { SemanticStore } from "../services/SemanticStore.js"
+import { allowAgent } from "./agentAccess.js"
+import { Caller, EngramApi, type Forbidden } from "./Api.js"
+import { publicErrors } from "./publicErrors.js"
+
+/** memory-api source names (the lower-cased variant names that protocol's client sends). */
+const MEMORY_API_SOURCES: Readonly<Record<string, MemorySource>> = {
+  conversation: "conversation",
+  document: "document",
+  observation: "observation",
+  inference: "inference",
+  user_provided: "user_provided",
+  userprovided: "user_provided",
+  system: "system"
+}
+
+const memoryApiSource = (source: string | undefined): Effect.Effect<MemorySource, InvalidInput> => {
+  if (source === undefined) return Effect.succeed("conversation")
+  const known = Object.hasOwn(MEMORY_API_SOURCES, source) ? MEMORY_API_SOURCES[source] : undefined
+  return known === undefined
+    ? Effect.fail(new InvalidInput({ field: "source", message: `must be one of ${Object.keys(MEMORY_API_SOURCES).join(", ")}` }))
+    : Effect.succeed(known)
+}
+
+/** Most agents one memory-api search recalls from at the same time. */
+const SEARCH_CONCURRENCY = 4
+
+/**
+ * The memory-api protocol. Its search names no agent: it searches the agents the token may see (all
+ * agents holding memories, from `SemanticStoreAdmin.agents`, for an unrestricted token), `agentId`
+ * narrows it, and every result carries the agent that really owns it. Each agent is recalled with
+ * the full limit and the answers are merged by score, so a memory recalled from one agent but cut
+ * by the merge still counts that access.
+ */
+export const MemoryApiGroupLive = HttpApiBuilder.group(EngramApi, "memoryApi", (handlers) =>
+  Effect.gen(function*() {
+    const store = yield* SemanticStore
+    const admin = yield* SemanticStoreAdmin
+    const agentsToSearch = (narrow: string | undefined): Effect.Effect<ReadonlyArray<string>, Forbidden | StoreFailure, Caller> =>
+      Effect.gen(function*() {
+        if (narrow !== undefined) {
+          yield* allowAgent(narrow)
+          return [narrow]
+        }
+        const caller = yield* Caller
+        return Option.isSome(caller.agents) ? [...caller.agents.value] : yield* admin.agents()
+      })
+    return handlers
+      .handle("store", ({ payload }) =>
+        Effect.gen(function*() {
+          yield* allowAgent(payload.agentId)
+          const source = yield* memoryApiSource(payload.source)
+          const id = yield* store.remember({
+            agentId: payload.agentId,
+            content: payload.content,
+            source,
+            scope: payload.category ?? "episodic",
+            metadata: {
+              ...(payload.importance === undefined ? {} : { importance: payload.importance }),
+              ...(payload.tags === undefined ? {} : { tags: payload.tags })
+            }
+          })
+          return { id, deduplicated: false }
+        }).pipe(publicErrors("memory/store")))
+      .handle("search", ({ payload }) =>
+        Effect.gen(function*() {
+          const agents = yield* agentsToSearch(payload.agentId)
+          const limit = payload.limit ?? 10
+          // A query without any word cannot be matched as text: it asks for the newest memories.
+          const text = queryTerms(payload.query).length > 0 ? { text: payload.query } : {}
+          const scope = payload.category === undefined ? {} : { scope: payload.category }
+          const perAgent = yield* Effect.forEach(
+            agents,
+            (agentId) => store.recall({ agentId, limit, ...text, ...scope }),
+            { concurrency: SEARCH_CONCURRENCY }
+          )
+          const hits = perAgent.flat().sort(hitOrder).slice(0, limit)
+          return {
+            results: hits.map(({ memory, score }) => ({
+              id: memory.id,
+              content: memory.content,
+              category: memory.scope,
+              score,
+              createdAt: memory.createdAt,
+              agentId: memory.agentId
+            })),
+            count: hits.length
+          }
+        }).pipe(publicErrors("memory/search")))
+  }))
