@@ -73,9 +73,9 @@ const backends = {
       description: "`FULL` survives power loss; `NORMAL` is faster and survives process crashes"
     }),
     busyTimeoutMs: setting(positiveInt, {
-      default: 5000,
+      default: 30_000,
       env: "ENGRAM_SQLITE_BUSY_TIMEOUT_MS",
-      description: "how long a writer waits for another process's lock, in ms"
+      description: "how long a unit of work keeps retrying while other processes hold the write lock, in ms"
     })
   }),
   postgres: optionalSection({
