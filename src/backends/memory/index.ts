@@ -19,6 +19,7 @@ import * as Knowledge from "./knowledge.js"
 import * as Semantic from "./semantic.js"
 import * as Sessions from "./sessions.js"
 import * as Structured from "./structured.js"
+import { makeSessionStore } from "../../core/sessions.js"
 import { makeStructuredStore } from "../../core/structured.js"
 import * as Tasks from "./tasks.js"
 import * as Usage from "./usage.js"
@@ -42,7 +43,7 @@ export const make = (
     const main = mainContext({
       structured: makeStructuredStore(Structured.port(db)),
       knowledge: Knowledge.make(db),
-      sessions: Sessions.make(db),
+      sessions: makeSessionStore(Sessions.port(db)),
       usage: Usage.make(db),
       devices: Devices.make(db),
       tasks: Tasks.make(db),

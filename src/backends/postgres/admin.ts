@@ -19,10 +19,11 @@ import { decodeRows, type PgClient, type Queryable, type Statement } from "./cli
 import { DEVICE_COLUMNS, type DeviceRow, toDevice } from "./devices.js"
 import { ENTITY_COLUMNS, type EntityRow, RELATION_COLUMNS, type RelationRow, toEntity, toRelation } from "./knowledge.js"
 import { columns, type MemoryRow, textIndex, toMemory, vectorText } from "./semantic.js"
-import { type CanonicalRow, SESSION_COLUMNS, type SessionRow, toCanonical, toSession } from "./sessions.js"
 import { TASK_COLUMNS, type TaskRow, toTask } from "./tasks.js"
 import { agentsTable } from "../../tables/agents.js"
+import { canonicalSessionsTable } from "../../tables/canonicalSessions.js"
 import { kvTable } from "../../tables/kv.js"
+import { sessionsTable } from "../../tables/sessions.js"
 import { selectFrom, type Table, upsertInto } from "../../tables/table.js"
 
 const { agentId } = adminInputs
@@ -98,21 +99,9 @@ const upsert = (r: Exclude<MainRecord, { readonly kind: "audit" }>): Statement =
         values: [r.agentId, r.id, r.source, r.relation, r.target, JSON.stringify(r.properties), r.confidence, r.createdAt]
       }
     case "session":
-      return {
-        text: `INSERT INTO sessions (id, agent_id, label, messages, message_count, created_at, updated_at)
-               VALUES ($1, $2, $3, $4, $5, $6, $7)
-               ON CONFLICT (id) DO UPDATE SET agent_id = excluded.agent_id, label = excluded.label,
-                 messages = excluded.messages, message_count = excluded.message_count,
-                 created_at = excluded.created_at, updated_at = excluded.updated_at`,
-        values: [r.id, r.agentId, r.label, JSON.stringify(r.messages), r.messages.length, r.createdAt, r.updatedAt]
-      }
+      return { text: upsertInto(sessionsTable, "postgres"), values: sessionsTable.values(r) }
     case "canonical":
-      return {
-        text: `INSERT INTO canonical_sessions (agent_id, messages, summary, updated_at) VALUES ($1, $2, $3, $4)
-               ON CONFLICT (agent_id) DO UPDATE SET messages = excluded.messages, summary = excluded.summary,
-                 updated_at = excluded.updated_at`,
-        values: [r.agentId, JSON.stringify(r.messages), r.summary, r.updatedAt]
-      }
+      return { text: upsertInto(canonicalSessionsTable, "postgres"), values: canonicalSessionsTable.values(r) }
     case "usage":
       return {
         text: `INSERT INTO usage_events (id, agent_id, model, input_tokens, output_tokens, cost_usd, tool_calls, at)
@@ -176,11 +165,8 @@ export const makeMain = (client: PgClient) => {
     pagedTable(client, kvTable, (e): MainRecord => ({ kind: "kv", ...e })),
     paged(client, op, `SELECT ${ENTITY_COLUMNS} FROM entities`, ["agent_id", "id"], (r: EntityRow): MainRecord => ({ kind: "entity", ...toEntity(r) })),
     paged(client, op, `SELECT ${RELATION_COLUMNS} FROM relations`, ["id"], (r: RelationRow): MainRecord => ({ kind: "relation", ...toRelation(r) })),
-    paged(client, op, `SELECT ${SESSION_COLUMNS} FROM sessions`, ["id"], (r: SessionRow): MainRecord => ({ kind: "session", ...toSession(r) })),
-    paged(client, op, "SELECT agent_id, messages, summary, updated_at FROM canonical_sessions", ["agent_id"], (r: CanonicalRow): MainRecord => ({
-      kind: "canonical",
-      ...toCanonical(r)
-    })),
+    pagedTable(client, sessionsTable, (s): MainRecord => ({ kind: "session", ...s })),
+    pagedTable(client, canonicalSessionsTable, (c): MainRecord => ({ kind: "canonical", ...c })),
     paged(
       client,
       op,

@@ -27,6 +27,7 @@ import type { PgOptions } from "./options.js"
 import * as Semantic from "./semantic.js"
 import * as Sessions from "./sessions.js"
 import * as Structured from "./structured.js"
+import { makeSessionStore } from "../../core/sessions.js"
 import { makeStructuredStore } from "../../core/structured.js"
 import * as Tasks from "./tasks.js"
 import * as Usage from "./usage.js"
@@ -67,7 +68,7 @@ export const makeMain = (
     mainContext({
       structured: makeStructuredStore(Structured.port(client)),
       knowledge: Knowledge.make(client),
-      sessions: Sessions.make(client),
+      sessions: makeSessionStore(Sessions.port(client)),
       usage: Usage.make(client),
       devices: Devices.make(client),
       tasks: Tasks.make(client),

@@ -28,10 +28,11 @@ import {
   storeMemory,
   toMemory
 } from "./semantic.js"
-import { type CanonicalRow, SESSION_COLUMNS, type SessionRow, toCanonical, toSession } from "./sessions.js"
 import { TASK_COLUMNS, type TaskRow, toTask } from "./tasks.js"
 import { agentsTable } from "../../tables/agents.js"
+import { canonicalSessionsTable } from "../../tables/canonicalSessions.js"
 import { kvTable } from "../../tables/kv.js"
+import { sessionsTable } from "../../tables/sessions.js"
 import { selectFrom, type Table, upsertInto } from "../../tables/table.js"
 
 const { agentId } = adminInputs
@@ -92,17 +93,8 @@ export const makeMain = (conn: SqliteConnection) => {
       kind: "relation" as const,
       ...toRelation(r)
     })),
-    session: paged(conn, "MainStoreAdmin.export", `SELECT ${SESSION_COLUMNS} FROM sessions`, ["id"], (r: SessionRow) => ({
-      kind: "session" as const,
-      ...toSession(r)
-    })),
-    canonical: paged(
-      conn,
-      "MainStoreAdmin.export",
-      `SELECT agent_id, messages, summary, updated_at FROM canonical_sessions`,
-      ["agent_id"],
-      (r: CanonicalRow) => ({ kind: "canonical" as const, ...toCanonical(r) })
-    ),
+    session: pagedTable(conn, sessionsTable, (s) => ({ kind: "session" as const, ...s })),
+    canonical: pagedTable(conn, canonicalSessionsTable, (c) => ({ kind: "canonical" as const, ...c })),
     usage: paged(
       conn,
       "MainStoreAdmin.export",
@@ -163,22 +155,10 @@ export const makeMain = (conn: SqliteConnection) => {
         )
         return
       case "session":
-        conn.run(
-          `INSERT INTO sessions (id, agent_id, label, messages, message_count, created_at, updated_at)
-           VALUES (?, ?, ?, ?, ?, ?, ?)
-           ON CONFLICT (id) DO UPDATE SET agent_id = excluded.agent_id, label = excluded.label,
-             messages = excluded.messages, message_count = excluded.message_count,
-             created_at = excluded.created_at, updated_at = excluded.updated_at`,
-          [r.id, r.agentId, r.label, JSON.stringify(r.messages), r.messages.length, r.createdAt, r.updatedAt]
-        )
+        conn.run(upsertInto(sessionsTable, "sqlite"), sessionsTable.values(r))
         return
       case "canonical":
-        conn.run(
-          `INSERT INTO canonical_sessions (agent_id, messages, summary, updated_at) VALUES (?, ?, ?, ?)
-           ON CONFLICT (agent_id) DO UPDATE SET
-             messages = excluded.messages, summary = excluded.summary, updated_at = excluded.updated_at`,
-          [r.agentId, JSON.stringify(r.messages), r.summary, r.updatedAt]
-        )
+        conn.run(upsertInto(canonicalSessionsTable, "sqlite"), canonicalSessionsTable.values(r))
         return
       case "usage":
         // Usage events are immutable facts: one already present is kept, never counted twice.

@@ -27,6 +27,7 @@ import type { SqliteOptions } from "./options.js"
 import * as Semantic from "./semantic.js"
 import * as Sessions from "./sessions.js"
 import * as Structured from "./structured.js"
+import { makeSessionStore } from "../../core/sessions.js"
 import { makeStructuredStore } from "../../core/structured.js"
 import * as Tasks from "./tasks.js"
 import * as Usage from "./usage.js"
@@ -51,7 +52,7 @@ export const makeMain = (
       mainContext({
         structured: makeStructuredStore(Structured.port(conn)),
         knowledge: Knowledge.make(conn),
-        sessions: Sessions.make(conn),
+        sessions: makeSessionStore(Sessions.port(conn)),
         usage: Usage.make(conn),
         devices: Devices.make(conn),
         tasks: Tasks.make(conn),
