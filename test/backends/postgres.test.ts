@@ -4,8 +4,9 @@
  * fail-closed audit loading.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Exit, Layer, Option, Redacted } from "effect"
+import { Context, Effect, Exit, Layer, Option, Redacted } from "effect"
 import { layer, layerMain, layerSemantic } from "../../src/backends/postgres/index.js"
+import { MIGRATIONS } from "../../src/backends/postgres/migrations.js"
 import { AuditLog } from "../../src/services/AuditLog.js"
 import { SemanticStore } from "../../src/services/SemanticStore.js"
 import { StructuredStore } from "../../src/services/StructuredStore.js"
@@ -44,7 +45,7 @@ describePg("PgLive (PostgreSQL + pgvector)", () => {
   semanticAdminSuite("postgres", Fresh)
 
   describe("PostgreSQL specifics", () => {
-    it.live("a fresh schema gets migration 1 once; reopening applies nothing and keeps the data", () =>
+    it.live("a fresh schema gets every migration once; reopening applies nothing and keeps the data", () =>
       withSchema((schema, url) =>
         Effect.gen(function*() {
           yield* Effect.gen(function*() {
@@ -55,13 +56,41 @@ describePg("PgLive (PostgreSQL + pgvector)", () => {
             const kv = yield* StructuredStore
             assert.deepStrictEqual(yield* kv.get("agent-1", "k"), Option.some({ kept: true }))
           }).pipe(Effect.provide(layer({ url, embedding: TEST_SPACE })))
-          const applied = yield* Effect.promise(() => sql<{ version: number; name: string }>(schema, "SELECT version, name FROM engram_migrations"))
-          assert.deepStrictEqual(applied, [{ version: 1, name: "initial_schema" }])
+          const applied = yield* Effect.promise(() =>
+            sql<{ version: number; name: string }>(schema, "SELECT version, name FROM engram_migrations ORDER BY version")
+          )
+          assert.deepStrictEqual(applied, MIGRATIONS.map(({ name, version }) => ({ version, name })))
           const meta = yield* Effect.promise(() => sql<{ key: string; value: string }>(schema, "SELECT key, value FROM engram_meta ORDER BY key"))
           assert.deepStrictEqual(meta, [
             { key: "embedding.dimensions", value: "8" },
             { key: "embedding.model", value: "conformance" }
           ])
+        })
+      ))
+
+    it.live("migration 4 renames audit_log.at of a version-1 schema: the stored chain still verifies and grows", () =>
+      withSchema((schema, url) =>
+        Effect.gen(function*() {
+          const main = layerMain({ url, embedding: TEST_SPACE })
+          const appended = yield* Effect.scoped(Effect.flatMap(Layer.build(main), (ctx) => {
+            const log = Context.get(ctx, AuditLog)
+            return Effect.zipRight(log.append({ agentId: "a", action: "one" }), log.append({ agentId: "b", action: "two" }))
+          }))
+          // Back to the schema as version 1 left it.
+          yield* Effect.promise(() => sql(schema, "ALTER TABLE audit_log RENAME COLUMN timestamp TO at"))
+          yield* Effect.promise(() => sql(schema, "DELETE FROM engram_migrations WHERE version = 4"))
+          const { head, next, verified } = yield* Effect.scoped(Effect.flatMap(Layer.build(main), (ctx) => {
+            const log = Context.get(ctx, AuditLog)
+            return Effect.all({ verified: log.verify(), head: log.head(), next: log.append({ agentId: "c", action: "three" }) })
+          }))
+          assert.deepStrictEqual(verified, { entries: 2, headHash: appended.hash })
+          assert.deepStrictEqual(head, { seq: 2, hash: appended.hash })
+          assert.deepStrictEqual([next.seq, next.prevHash], [3, appended.hash])
+          const stored = yield* Effect.promise(() =>
+            sql<{ seq: number; t: number }>(schema, "SELECT seq::int AS seq, timestamp::float8 AS t FROM audit_log ORDER BY seq")
+          )
+          assert.deepStrictEqual(stored.map((r) => r.seq), [1, 2, 3])
+          assert.deepStrictEqual([stored[1]!.t, stored[2]!.t], [appended.timestamp, next.timestamp])
         })
       ))
 

@@ -19,6 +19,7 @@ import * as Knowledge from "./knowledge.js"
 import * as Semantic from "./semantic.js"
 import * as Sessions from "./sessions.js"
 import * as Structured from "./structured.js"
+import { makeAuditLog } from "../../core/auditLog.js"
 import { makeSessionStore } from "../../core/sessions.js"
 import { makeStructuredStore } from "../../core/structured.js"
 import * as Tasks from "./tasks.js"
@@ -39,7 +40,7 @@ export const make = (
 ): Effect.Effect<Context.Context<MemoryServices>, AuditIntegrityError> =>
   Effect.gen(function*() {
     const db = existing ?? makeDb()
-    const audit = yield* Audit.make(db)
+    const audit = yield* makeAuditLog(Audit.port(db))
     const main = mainContext({
       structured: makeStructuredStore(Structured.port(db)),
       knowledge: Knowledge.make(db),

@@ -14,17 +14,18 @@ import { AuditIntegrityError, type StoreFailure } from "../../domain/errors.js"
 import type { AgentId, UsageEventId } from "../../domain/ids.js"
 import type { MainRecord, MemoryRecord } from "../../domain/transfer.js"
 import { MainStoreAdmin, SemanticStoreAdmin } from "../../services/Admin.js"
-import { AUDIT_COLUMNS, type AuditRow, auditLock, lastEntry, toEntry } from "./audit.js"
+import { auditLock } from "./audit.js"
 import { decodeRows, type PgClient, type Queryable, type Statement } from "./client.js"
 import { DEVICE_COLUMNS, type DeviceRow, toDevice } from "./devices.js"
 import { ENTITY_COLUMNS, type EntityRow, RELATION_COLUMNS, type RelationRow, toEntity, toRelation } from "./knowledge.js"
 import { columns, type MemoryRow, textIndex, toMemory, vectorText } from "./semantic.js"
 import { TASK_COLUMNS, type TaskRow, toTask } from "./tasks.js"
 import { agentsTable } from "../../tables/agents.js"
+import { auditLogTable, selectLastEntry } from "../../tables/auditLog.js"
 import { canonicalSessionsTable } from "../../tables/canonicalSessions.js"
 import { kvTable } from "../../tables/kv.js"
 import { sessionsTable } from "../../tables/sessions.js"
-import { selectFrom, type Table, upsertInto } from "../../tables/table.js"
+import { insertInto, selectFrom, type Table, upsertInto } from "../../tables/table.js"
 
 const { agentId } = adminInputs
 
@@ -143,7 +144,8 @@ const storedAuditAppends = (q: Queryable, records: ReadonlyArray<MainRecord>) =>
   Effect.gen(function*() {
     const audits = records.flatMap((r) => (r.kind === "audit" ? [r] : []))
     if (audits.length === 0) return []
-    const head = headOf(yield* lastEntry(q))
+    const last = yield* decodeRows("MainStoreAdmin.import", yield* q.query(selectLastEntry), auditLogTable.decode)
+    const head = headOf(Option.fromNullable(last[0]))
     const stored = new Map(
       (yield* q.query<{ seq: number; hash: string }>({
         text: "SELECT seq, hash FROM audit_log WHERE seq = ANY($1::bigint[])",
@@ -186,7 +188,7 @@ export const makeMain = (client: PgClient) => {
     ),
     paged(client, op, `SELECT ${DEVICE_COLUMNS} FROM devices`, ["device_id"], (r: DeviceRow): MainRecord => ({ kind: "device", ...toDevice(r) })),
     paged(client, op, `SELECT ${TASK_COLUMNS} FROM tasks`, ["id"], (r: TaskRow): MainRecord => ({ kind: "task", ...toTask(r) })),
-    paged(client, op, `SELECT ${AUDIT_COLUMNS} FROM audit_log`, ["seq"], (r: AuditRow): MainRecord => ({ kind: "audit", ...toEntry(r) }))
+    pagedTable(client, auditLogTable, (e): MainRecord => ({ kind: "audit", ...e }))
   ]
 
   return MainStoreAdmin.of({
@@ -200,12 +202,8 @@ export const makeMain = (client: PgClient) => {
           // Dependencies first (entities before their relations), whatever order the batch has.
           const ordered = [...records].sort((a, b) => kindRank.get(a.kind)! - kindRank.get(b.kind)!)
           for (const r of ordered) if (r.kind !== "audit") yield* q.execute(upsert(r))
-          for (const e of appends) {
-            yield* q.execute({
-              text: `INSERT INTO audit_log (${AUDIT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
-              values: [e.seq, e.timestamp, e.agentId, e.action, e.detail, e.outcome, e.prevHash, e.hash]
-            })
-          }
+          // Appends only (entries already held were skipped), so a plain insert.
+          for (const e of appends) yield* q.execute({ text: insertInto(auditLogTable, "postgres"), values: auditLogTable.values(e) })
         })),
     purgeAgent: (a) =>
       Effect.gen(function*() {

@@ -178,6 +178,13 @@ export const MIGRATIONS: ReadonlyArray<Migration> = [
       )`,
       `CREATE INDEX audit_agent ON audit_log (agent_id, seq)`
     ]
+  },
+  {
+    // The audit table's columns become SQLite's, so one codec (src/tables/auditLog.ts) serves both.
+    // SQLite needs no version 4: its table already has these names.
+    version: 4,
+    name: "audit_log_timestamp_column",
+    statements: [`ALTER TABLE audit_log RENAME COLUMN at TO timestamp`]
   }
 ]
 

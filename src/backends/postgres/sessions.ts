@@ -22,7 +22,9 @@ const first = <A>(rows: ReadonlyArray<A>): Option.Option<A> => Option.fromNullab
 // An existing session keeps its agent and createdAt: the row the upsert returns says which they are.
 const SAVE = `${upsertInto(sessions, "postgres", ["label", "messages", "message_count", "updated_at"])}
   RETURNING ${ownerColumns}`
-const LIST = `SELECT ${summaryColumns} FROM sessions WHERE $1::text IS NULL OR agent_id = $1 ORDER BY updated_at DESC, id DESC`
+// Two statements rather than one with an optional agent: each keeps a plan that fits its index.
+const LIST = `SELECT ${summaryColumns} FROM sessions ORDER BY updated_at DESC, id DESC`
+const LIST_OF_AGENT = `SELECT ${summaryColumns} FROM sessions WHERE agent_id = $1 ORDER BY updated_at DESC, id DESC`
 const LOCK_CANONICAL = `${selectFrom(canonical)} WHERE agent_id = $1 FOR UPDATE`
 // Parameters in the codec's column order: agent_id, messages, summary, updated_at.
 const UPDATE_CANONICAL = `UPDATE canonical_sessions SET messages = $2, summary = $3, updated_at = $4 WHERE agent_id = $1`
@@ -53,7 +55,14 @@ export const port = (client: PgClient): SessionPort => {
     },
     delete: (id) => Effect.map(client.execute("delete", { text: "DELETE FROM sessions WHERE id = $1", values: [id] }), (n) => n > 0),
     deleteForAgent: (agent) => client.execute("deleteForAgent", { text: "DELETE FROM sessions WHERE agent_id = $1", values: [agent] }),
-    list: (agent) => client.rows("list", { name: "engram_session_list", text: LIST, values: [agent ?? null] }, decodeSummary),
+    list: (agent) =>
+      client.rows(
+        "list",
+        agent === undefined
+          ? { name: "engram_session_list", text: LIST }
+          : { name: "engram_session_list_of_agent", text: LIST_OF_AGENT, values: [agent] },
+        decodeSummary
+      ),
     setLabel: (id, label, now) =>
       client.execute("setLabel", { text: "UPDATE sessions SET label = $2, updated_at = $3 WHERE id = $1", values: [id, label, now] }).pipe(
         Effect.map((n): LabelOutcome => (n === 0 ? "notFound" : "labelled")),

@@ -27,6 +27,7 @@ import type { PgOptions } from "./options.js"
 import * as Semantic from "./semantic.js"
 import * as Sessions from "./sessions.js"
 import * as Structured from "./structured.js"
+import { makeAuditLog } from "../../core/auditLog.js"
 import { makeSessionStore } from "../../core/sessions.js"
 import { makeStructuredStore } from "../../core/structured.js"
 import * as Tasks from "./tasks.js"
@@ -64,7 +65,7 @@ export const connect = (
 export const makeMain = (
   client: Client.PgClient
 ): Effect.Effect<Context.Context<MainStoreServices>, AuditLoadError | AuditIntegrityError> =>
-  Effect.map(Audit.make(client), (audit) =>
+  Effect.map(makeAuditLog(Audit.port(client)), (audit) =>
     mainContext({
       structured: makeStructuredStore(Structured.port(client)),
       knowledge: Knowledge.make(client),

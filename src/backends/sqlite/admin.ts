@@ -14,7 +14,6 @@ import type { AgentId } from "../../domain/ids.js"
 import type { MainRecord, MemoryRecord } from "../../domain/transfer.js"
 import type { UsageEvent } from "../../domain/usage.js"
 import { MainStoreAdmin, SemanticStoreAdmin } from "../../services/Admin.js"
-import { AUDIT_COLUMNS, type AuditRow, toEntry } from "./audit.js"
 import { attempt, type SqliteConnection } from "./client.js"
 import { DEVICE_COLUMNS, type DeviceRow, toDevice } from "./devices.js"
 import { ENTITY_COLUMNS, type EntityRow, RELATION_COLUMNS, type RelationRow, toEntity, toRelation } from "./knowledge.js"
@@ -30,10 +29,11 @@ import {
 } from "./semantic.js"
 import { TASK_COLUMNS, type TaskRow, toTask } from "./tasks.js"
 import { agentsTable } from "../../tables/agents.js"
+import { auditLogTable, selectLastEntry } from "../../tables/auditLog.js"
 import { canonicalSessionsTable } from "../../tables/canonicalSessions.js"
 import { kvTable } from "../../tables/kv.js"
 import { sessionsTable } from "../../tables/sessions.js"
-import { selectFrom, type Table, upsertInto } from "../../tables/table.js"
+import { insertInto, selectFrom, type Table, upsertInto } from "../../tables/table.js"
 
 const { agentId } = adminInputs
 
@@ -120,10 +120,7 @@ export const makeMain = (conn: SqliteConnection) => {
       kind: "task" as const,
       ...toTask(r)
     })),
-    audit: paged(conn, "MainStoreAdmin.export", `SELECT ${AUDIT_COLUMNS} FROM audit_log`, ["seq"], (r: AuditRow) => ({
-      kind: "audit" as const,
-      ...toEntry(r)
-    }))
+    audit: pagedTable(conn, auditLogTable, (e) => ({ kind: "audit" as const, ...e }))
   }
 
   /** Write one record verbatim, replacing the record with the same key (inside the import transaction). */
@@ -203,9 +200,9 @@ export const makeMain = (conn: SqliteConnection) => {
         attempt("MainStoreAdmin.import", () =>
           conn.immediate((): AuditIntegrityError | undefined => {
             // The audit records are checked against the head first, so a refused import writes nothing.
-            const last = conn.get<AuditRow>(`SELECT ${AUDIT_COLUMNS} FROM audit_log ORDER BY seq DESC LIMIT 1`)
+            const last = Option.map(Option.fromNullable(conn.get(selectLastEntry)), auditLogTable.decode)
             const appends = auditAppends(
-              headOf(Option.map(Option.fromNullable(last), toEntry)),
+              headOf(last),
               records,
               (seq) => conn.get<{ hash: string }>(`SELECT hash FROM audit_log WHERE seq = ?`, [seq])?.hash
             )
@@ -213,12 +210,8 @@ export const makeMain = (conn: SqliteConnection) => {
             // Records may arrive in any order within a batch: foreign keys are checked at commit.
             conn.exec("PRAGMA defer_foreign_keys = ON")
             for (const r of records) write(r)
-            for (const e of appends) {
-              conn.run(
-                `INSERT INTO audit_log (${AUDIT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-                [e.seq, e.timestamp, e.agentId, e.action, e.detail, e.outcome, e.prevHash, e.hash]
-              )
-            }
+            // Appends only (entries already held were skipped above), so a plain insert.
+            for (const e of appends) conn.run(insertInto(auditLogTable, "sqlite"), auditLogTable.values(e))
             return undefined
           })),
         (refused) => (refused === undefined ? Effect.void : Effect.fail(refused))
