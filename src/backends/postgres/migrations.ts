@@ -1,7 +1,7 @@
 /**
- * PostgreSQL schema: the migration versions (the same numbers as SQLite's, SPEC R-BE-2), the
- * `MigrationDriver` for src/core/migrator.ts, and the embedding-space DDL that runs once the space is
- * first recorded.
+ * PostgreSQL schema: the migration versions (one numbering with SQLite's; a version a backend's
+ * schema does not need is absent from it), the `MigrationDriver` for src/core/migrator.ts, and the
+ * embedding-space DDL that runs once the space is first recorded.
  *
  * Conventions: ids are TEXT, timestamps BIGINT epoch milliseconds from the Effect Clock, strings that
  * are ordered or compared use `COLLATE "C"` (code point order, like src/core/order.ts), and JSON is
