@@ -148,7 +148,7 @@ const pgEngram = async (target: PgTarget): Promise<Driver> => {
     solo: Context.get(solo, SemanticStore),
     main: mainServices(ctx, async (entries) => {
       await side.query(
-        `INSERT INTO audit_log (seq, at, agent_id, action, detail, outcome, prev_hash, hash)
+        `INSERT INTO audit_log (seq, timestamp, agent_id, action, detail, outcome, prev_hash, hash)
          SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[])`,
         [
           entries.map((e) => e.seq),

@@ -1,5 +1,5 @@
 /**
- * Audit hashing and verification (SPEC §2.9). The hash input is the canonical JSON array
+ * Audit hashing and verification. The hash input is the canonical JSON array
  * [version, seq, timestamp, agentId, action, detail, outcome, prevHash] — unambiguous, unlike plain
  * concatenation — and verification is a fold over entries in seq order, so it can stream in chunks.
  */

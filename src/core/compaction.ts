@@ -1,5 +1,5 @@
 /**
- * Canonical-session compaction (SPEC §2.4), a pure function so every backend folds the same way:
+ * Canonical-session compaction, a pure function so every backend folds the same way:
  * when more than `threshold` messages are held, all but the newest 50 are folded into the summary as
  * lines "<Role>: <text>" (text cut to 200 bytes on a character boundary plus "..."; non-text blocks
  * contribute nothing), appended after the existing summary, which then keeps its newest 4000 bytes.

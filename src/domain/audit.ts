@@ -1,4 +1,4 @@
-/** The tamper-evident, hash-chained audit log (SPEC §2.9). */
+/** The tamper-evident, hash-chained audit log. */
 import { Schema } from "effect"
 import { AgentId } from "./ids.js"
 import { Name, Text } from "./text.js"

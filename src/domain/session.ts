@@ -1,6 +1,7 @@
 /**
- * Conversations (SPEC §2.4, R-DOM-6). Content blocks keep the field names LLM providers use
- * (`tool_use_id`, `media_type`, `is_error`), so messages can be stored exactly as they were exchanged.
+ * Conversations: messages whose content is text or blocks tagged by type, stored as JSON. Content
+ * blocks keep the field names LLM providers use (`tool_use_id`, `media_type`, `is_error`), so
+ * messages can be stored exactly as they were exchanged.
  */
 import { Schema } from "effect"
 import { AgentId, SessionId } from "./ids.js"

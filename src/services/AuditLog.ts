@@ -5,7 +5,7 @@ import type { AuditIntegrityError, InvalidInput, StoreFailure } from "../domain/
 type E = InvalidInput | StoreFailure
 
 /**
- * The tamper-evident audit log (SPEC §2.9). Its layer loads and verifies the chain while building
+ * The tamper-evident audit log, hash-chained. Its layer loads and verifies the chain while building
  * and does not build when the chain is broken.
  */
 export class AuditLog extends Context.Tag("engram/AuditLog")<AuditLog, {

@@ -13,10 +13,10 @@ import type {
 type E = InvalidInput | StoreFailure
 
 /**
- * The storage primitives a backend provides. `modifyCanonical` applies a pure function to an agent's
- * canonical session atomically (across processes), which is what makes concurrent appends lossless.
+ * Conversations and the per-agent canonical session: recent messages plus a summary of the older
+ * ones, compacted as messages are appended. Session labels are unique per agent.
  */
-export interface SessionPrimitives {
+export class SessionStore extends Context.Tag("engram/SessionStore")<SessionStore, {
   readonly get: (id: string) => Effect.Effect<Option.Option<Session>, E>
   /** Upsert; createdAt and the owning agent are kept on update, updatedAt = now. */
   readonly save: (session: SessionInput) => Effect.Effect<Session, E | DuplicateLabel>
@@ -32,17 +32,20 @@ export interface SessionPrimitives {
   readonly loadCanonical: (agentId: string) => Effect.Effect<CanonicalSession, E>
   readonly saveCanonical: (canonical: CanonicalInput) => Effect.Effect<CanonicalSession, E>
   readonly deleteCanonical: (agentId: string) => Effect.Effect<boolean, E>
-  /** Atomically replace the canonical session with `f(current, now)`. */
+  /**
+   * Atomically (across processes) replace the canonical session with `f(current, now)`, where
+   * current is the stored one or an empty one; `f` must be pure (it may run more than once).
+   */
   readonly modifyCanonical: (
     agentId: string,
     f: (current: CanonicalSession, now: number) => CanonicalSession
   ) => Effect.Effect<CanonicalSession, E>
-}
-
-/** The operations written once over the primitives (src/core/sessions.ts). */
-export interface SessionDerived {
+  /** A new session with a minted id and no messages. */
   readonly create: (agentId: string, label?: string) => Effect.Effect<Session, E | DuplicateLabel>
-  /** Append and compact (threshold default 100, keep 50); returns the stored canonical session. */
+  /**
+   * Append and compact: when more than `threshold` (default 100) messages are held, all but the
+   * newest 50 are folded into the summary. Returns the stored canonical session.
+   */
   readonly appendCanonical: (
     agentId: string,
     messages: ReadonlyArray<MessageInput>,
@@ -56,10 +59,4 @@ export interface SessionDerived {
     summary: string,
     keptMessages: ReadonlyArray<MessageInput>
   ) => Effect.Effect<CanonicalSession, E>
-}
-
-/** Conversations and the per-agent canonical session (SPEC §2.4). */
-export class SessionStore extends Context.Tag("engram/SessionStore")<
-  SessionStore,
-  SessionPrimitives & SessionDerived
->() {}
+}>() {}

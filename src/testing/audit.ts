@@ -1,5 +1,5 @@
 /**
- * AuditLog conformance (SPEC §2.9 and the JSDoc of src/services/AuditLog.ts). The tamper tests write
+ * AuditLog conformance (the contract is the JSDoc of src/services/AuditLog.ts). The tamper tests write
  * to the stored rows through `AuditTamper`, the way someone with write access to the table would,
  * and expect `verify()` to name the first broken seq.
  */
@@ -256,7 +256,7 @@ export const auditLogSuite = (name: string, layer: FreshLayer<AuditLog | AuditTa
         const all = yield* seed(log, 5)
         const original = yield* log.head()
         // Rewrite entry 2 and re-hash everything after it: the chain is valid again. Only an anchor
-        // kept outside the table (SPEC §2.9) can tell; verify() alone is expected to pass.
+        // kept outside the table can tell; verify() alone is expected to pass.
         const rewritten = rechain([{ ...all[1]!, detail: "rewritten history" }, ...all.slice(2)], all[0]!.hash)
         yield* overwrite(tamper, rewritten)
         const verified = yield* log.verify()

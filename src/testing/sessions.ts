@@ -1,4 +1,4 @@
-/** SessionStore conformance (SPEC §2.4 and the JSDoc of src/services/SessionStore.ts). */
+/** SessionStore conformance (the contract is the JSDoc of src/services/SessionStore.ts and src/core/compaction.ts). */
 import { assert, describe } from "@effect/vitest"
 import { Effect, Option, TestClock } from "effect"
 import { randomUUID } from "node:crypto"
@@ -33,7 +33,7 @@ interface PlainMessage {
 const numbered = (n: number, prefix = "m", from = 0): Array<PlainMessage> =>
   Array.from({ length: n }, (_, i) => ({ role: ROLES[(from + i) % 3]!, content: `${prefix}-${from + i}` }))
 
-/** The summary line SPEC §2.4 prescribes for a short plain-text message. */
+/** The summary line compaction writes for a short plain-text message. */
 const lineOf = (m: PlainMessage): string => `${ROLE_NAME[m.role]}: ${m.content}`
 
 const utf8 = (s: string): number => Buffer.byteLength(s, "utf8")

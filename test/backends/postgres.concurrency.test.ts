@@ -190,13 +190,14 @@ describePg("PgLive across processes and under faults", () => {
             return JSON.parse(line.slice("result ".length)) as { applied?: Array<number>; error?: string }
           }))
           assert.deepStrictEqual(results.filter((r) => r.error !== undefined), [], `round ${round}: every start succeeded`)
+          const versions = MIGRATIONS.map((m) => m.version)
           assert.deepStrictEqual(
             results.map((r) => r.applied!.join(",")).sort(),
-            ["", "", "", "", "", "", "", MIGRATIONS.map((m) => m.version).join(",")],
+            ["", "", "", "", "", "", "", versions.join(",")],
             `round ${round}: exactly one process applied the migrations`
           )
           const applied = await sql<{ version: number }>(schema, "SELECT version FROM engram_migrations ORDER BY version")
-          assert.deepStrictEqual(applied, MIGRATIONS.map((m) => ({ version: m.version })))
+          assert.deepStrictEqual(applied, versions.map((version) => ({ version })))
           const probes = await sql<{ n: number }>(schema, "SELECT count(*)::int AS n FROM kv WHERE agent_id = 'probe'")
           assert.deepStrictEqual(probes, [{ n: 8 }], "every process used the migrated schema at once")
         })

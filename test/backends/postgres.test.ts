@@ -4,7 +4,7 @@
  * fail-closed audit loading.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Exit, Layer, Option, Redacted } from "effect"
+import { Context, Effect, Exit, Layer, Option, Redacted } from "effect"
 import * as Client from "../../src/backends/postgres/client.js"
 import { layer, layerMain, layerSemantic } from "../../src/backends/postgres/index.js"
 import { driver, MIGRATIONS } from "../../src/backends/postgres/migrations.js"
@@ -100,6 +100,32 @@ describePg("PgLive (PostgreSQL + pgvector)", () => {
             )
           )
           assert.deepStrictEqual(columns.map((c) => c.column_name), ["name", "name_folded"])
+        })
+      ))
+
+    it.live("migration 4 renames audit_log.at of a version-1 schema: the stored chain still verifies and grows", () =>
+      withSchema((schema, url) =>
+        Effect.gen(function*() {
+          const main = layerMain({ url, embedding: TEST_SPACE })
+          const appended = yield* Effect.scoped(Effect.flatMap(Layer.build(main), (ctx) => {
+            const log = Context.get(ctx, AuditLog)
+            return Effect.zipRight(log.append({ agentId: "a", action: "one" }), log.append({ agentId: "b", action: "two" }))
+          }))
+          // Back to the schema as version 1 left it.
+          yield* Effect.promise(() => sql(schema, "ALTER TABLE audit_log RENAME COLUMN timestamp TO at"))
+          yield* Effect.promise(() => sql(schema, "DELETE FROM engram_migrations WHERE version = 4"))
+          const { head, next, verified } = yield* Effect.scoped(Effect.flatMap(Layer.build(main), (ctx) => {
+            const log = Context.get(ctx, AuditLog)
+            return Effect.all({ verified: log.verify(), head: log.head(), next: log.append({ agentId: "c", action: "three" }) })
+          }))
+          assert.deepStrictEqual(verified, { entries: 2, headHash: appended.hash })
+          assert.deepStrictEqual(head, { seq: 2, hash: appended.hash })
+          assert.deepStrictEqual([next.seq, next.prevHash], [3, appended.hash])
+          const stored = yield* Effect.promise(() =>
+            sql<{ seq: number; t: number }>(schema, "SELECT seq::int AS seq, timestamp::float8 AS t FROM audit_log ORDER BY seq")
+          )
+          assert.deepStrictEqual(stored.map((r) => r.seq), [1, 2, 3])
+          assert.deepStrictEqual([stored[1]!.t, stored[2]!.t], [appended.timestamp, next.timestamp])
         })
       ))
 

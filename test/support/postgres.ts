@@ -147,7 +147,7 @@ export const freshSchema = <ROut, E>(
 
 const AUDIT_COLUMN: Record<keyof AuditEntry, string> = {
   seq: "seq",
-  timestamp: "at",
+  timestamp: "timestamp",
   agentId: "agent_id",
   action: "action",
   detail: "detail",
@@ -176,7 +176,7 @@ export const auditTamper = (schema: string): AuditTamper["Type"] => {
     insert: (e) =>
       Effect.tryPromise(async () => {
         await admin().query(
-          `INSERT INTO ${table} (seq, at, agent_id, action, detail, outcome, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+          `INSERT INTO ${table} (seq, timestamp, agent_id, action, detail, outcome, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
           [e.seq, e.timestamp, e.agentId, e.action, e.detail, e.outcome, e.prevHash, e.hash]
         )
       })

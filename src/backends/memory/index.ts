@@ -19,6 +19,8 @@ import * as Knowledge from "./knowledge.js"
 import * as Semantic from "./semantic.js"
 import * as Sessions from "./sessions.js"
 import * as Structured from "./structured.js"
+import { makeAuditLog } from "../../core/auditLog.js"
+import { makeSessionStore } from "../../core/sessions.js"
 import { makeStructuredStore } from "../../core/structured.js"
 import { makeDeviceStore } from "../../core/devices.js"
 import { makeKnowledgeStore } from "../../core/knowledge.js"
@@ -40,11 +42,11 @@ export const make = (
 ): Effect.Effect<Context.Context<MemoryServices>, AuditIntegrityError> =>
   Effect.gen(function*() {
     const db = existing ?? makeDb()
-    const audit = yield* Audit.make(db)
+    const audit = yield* makeAuditLog(Audit.port(db))
     const main = mainContext({
       structured: makeStructuredStore(Structured.port(db)),
       knowledge: makeKnowledgeStore(Knowledge.port(db)),
-      sessions: Sessions.make(db),
+      sessions: makeSessionStore(Sessions.port(db)),
       usage: Usage.make(db),
       devices: makeDeviceStore(Devices.port(db)),
       tasks: Tasks.make(db),

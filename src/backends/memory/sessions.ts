@@ -1,116 +1,83 @@
-/** SessionStore primitives in memory; the derived operations come from src/core/sessions.ts. */
-import { Clock, Effect, Option } from "effect"
-import { DuplicateLabel, SessionNotFound } from "../../domain/errors.js"
-import type { SessionSummary } from "../../domain/session.js"
-import { sessionInputs } from "../../core/inputs.js"
+/** SessionStore's port in memory. Stored values are copies, so a caller's objects never alias them. */
+import { Effect, Option } from "effect"
 import { compareCodePoints } from "../../core/order.js"
-import { emptyCanonical, makeSessionStore } from "../../core/sessions.js"
-import { SessionStore } from "../../services/SessionStore.js"
+import { labelTaken, type SessionPort } from "../../core/sessions.js"
+import type { AgentId } from "../../domain/ids.js"
+import type { Session } from "../../domain/session.js"
 import type { MemoryDb } from "./client.js"
 
-const { agentId, canonicalInput, label, listOptions, optionalLabel, sessionId, sessionInput } = sessionInputs
+/** True when a session of `agent` other than `except` holds `label`. */
+const holder = (db: MemoryDb, agent: AgentId, label: string | null, except: string): boolean =>
+  label !== null && [...db.sessions.values()].some((s) => s.agentId === agent && s.label === label && s.id !== except)
 
-const labelTaken = (db: MemoryDb, agent: string, l: string | null, except: string): boolean =>
-  l !== null && [...db.sessions.values()].some((s) => s.agentId === agent && s.label === l && s.id !== except)
-
-export const make = (db: MemoryDb) =>
-  SessionStore.of(makeSessionStore({
-    get: (i) => Effect.map(sessionId(i), (id) => Option.fromNullable(db.sessions.get(id))),
-    save: (input) =>
-      Effect.gen(function*() {
-        const s = yield* sessionInput(input)
-        const now = yield* Clock.currentTimeMillis
-        const result = yield* Effect.sync(() => {
-          const existing = db.sessions.get(s.id)
-          const agent = existing?.agentId ?? s.agentId
-          if (labelTaken(db, agent, s.label, s.id)) return new DuplicateLabel({ agentId: agent, label: s.label! })
-          const saved = {
-            id: s.id,
-            agentId: agent,
-            label: s.label,
-            messages: structuredClone(s.messages),
-            createdAt: existing?.createdAt ?? now,
-            updatedAt: now
-          }
-          db.sessions.set(s.id, saved)
-          return saved
-        })
-        if (result instanceof DuplicateLabel) return yield* result
-        return result
-      }),
-    delete: (i) => Effect.flatMap(sessionId(i), (id) => Effect.sync(() => db.sessions.delete(id))),
-    deleteForAgent: (a) =>
-      Effect.flatMap(agentId(a), (agent) =>
-        Effect.sync(() => {
-          let n = 0
-          for (const [id, s] of db.sessions) {
-            if (s.agentId === agent) {
-              db.sessions.delete(id)
-              n++
-            }
-          }
-          return n
-        })),
-    list: (options) =>
-      Effect.gen(function*() {
-        const o = yield* listOptions(options)
-        return [...db.sessions.values()]
-          .filter((s) => o.agentId === undefined || s.agentId === o.agentId)
-          .sort((x, y) => y.updatedAt - x.updatedAt || compareCodePoints(y.id, x.id))
-          .map((s): SessionSummary => ({
-            id: s.id,
-            agentId: s.agentId,
-            label: s.label,
-            messageCount: s.messages.length,
-            createdAt: s.createdAt,
-            updatedAt: s.updatedAt
-          }))
-      }),
-    setLabel: (i, l) =>
-      Effect.gen(function*() {
-        const id = yield* sessionId(i)
-        const newLabel = yield* optionalLabel(l)
-        const now = yield* Clock.currentTimeMillis
-        const error = yield* Effect.sync(() => {
-          const s = db.sessions.get(id)
-          if (s === undefined) return new SessionNotFound({ sessionId: id })
-          if (labelTaken(db, s.agentId, newLabel, id)) return new DuplicateLabel({ agentId: s.agentId, label: newLabel! })
-          db.sessions.set(id, { ...s, label: newLabel, updatedAt: now })
-          return undefined
-        })
-        if (error !== undefined) return yield* error
-      }),
-    findByLabel: (a, l) =>
-      Effect.gen(function*() {
-        const [agent, name] = [yield* agentId(a), yield* label(l)]
-        return Option.fromNullable([...db.sessions.values()].find((s) => s.agentId === agent && s.label === name))
-      }),
-    loadCanonical: (a) =>
-      Effect.gen(function*() {
-        const agent = yield* agentId(a)
-        const now = yield* Clock.currentTimeMillis
-        return db.canonical.get(agent) ?? emptyCanonical(agent, now)
-      }),
-    saveCanonical: (input) =>
-      Effect.gen(function*() {
-        const c = yield* canonicalInput(input)
-        const now = yield* Clock.currentTimeMillis
-        const saved = { agentId: c.agentId, messages: structuredClone(c.messages), summary: c.summary, updatedAt: now }
-        yield* Effect.sync(() => db.canonical.set(c.agentId, saved))
-        return saved
-      }),
-    deleteCanonical: (a) => Effect.flatMap(agentId(a), (agent) => Effect.sync(() => db.canonical.delete(agent))),
-    modifyCanonical: (a, f) =>
-      Effect.gen(function*() {
-        const agent = yield* agentId(a)
-        const now = yield* Clock.currentTimeMillis
-        return yield* Effect.sync(() => {
-          const current = db.canonical.get(agent) ?? emptyCanonical(agent, now)
-          // A copy, like `save`: the caller's message objects (tool inputs are decoded by reference)
-          // must not alias what is stored.
-          const next = structuredClone(f(current, now))
-          db.canonical.set(agent, next)
-          return next
-        })
-      })
-  }))
+export const port = (db: MemoryDb): SessionPort => ({
+  backend: "memory",
+  get: (id) => Effect.sync(() => Option.fromNullable(db.sessions.get(id))),
+  save: (s, now) =>
+    Effect.sync(() => {
+      const existing = db.sessions.get(s.id)
+      // A session belongs to the agent that created it; a save never moves it.
+      const agentId = existing?.agentId ?? s.agentId
+      if (holder(db, agentId, s.label, s.id)) return labelTaken(agentId)
+      const saved: Session = {
+        id: s.id,
+        agentId,
+        label: s.label,
+        messages: structuredClone(s.messages),
+        createdAt: existing?.createdAt ?? now,
+        updatedAt: now
+      }
+      db.sessions.set(s.id, saved)
+      return saved
+    }),
+  delete: (id) => Effect.sync(() => db.sessions.delete(id)),
+  deleteForAgent: (agent) =>
+    Effect.sync(() => {
+      let n = 0
+      for (const [id, s] of db.sessions) {
+        if (s.agentId === agent) {
+          db.sessions.delete(id)
+          n++
+        }
+      }
+      return n
+    }),
+  list: (agent) =>
+    Effect.sync(() =>
+      [...db.sessions.values()]
+        .filter((s) => agent === undefined || s.agentId === agent)
+        .sort((x, y) => y.updatedAt - x.updatedAt || compareCodePoints(y.id, x.id))
+        .map((s) => ({
+          id: s.id,
+          agentId: s.agentId,
+          label: s.label,
+          messageCount: s.messages.length,
+          createdAt: s.createdAt,
+          updatedAt: s.updatedAt
+        }))
+    ),
+  setLabel: (id, label, now) =>
+    Effect.sync(() => {
+      const s = db.sessions.get(id)
+      if (s === undefined) return "notFound"
+      if (holder(db, s.agentId, label, id)) return labelTaken(s.agentId)
+      db.sessions.set(id, { ...s, label, updatedAt: now })
+      return "labelled"
+    }),
+  findByLabel: (agent, label) =>
+    Effect.sync(() => Option.fromNullable([...db.sessions.values()].find((s) => s.agentId === agent && s.label === label))),
+  loadCanonical: (agent) => Effect.sync(() => Option.fromNullable(db.canonical.get(agent))),
+  saveCanonical: (c) =>
+    Effect.sync(() => {
+      const saved = structuredClone(c)
+      db.canonical.set(c.agentId, saved)
+      return saved
+    }),
+  deleteCanonical: (agent) => Effect.sync(() => db.canonical.delete(agent)),
+  modifyCanonical: (agent, f) =>
+    Effect.sync(() => {
+      const next = structuredClone(f(Option.fromNullable(db.canonical.get(agent))))
+      db.canonical.set(agent, next)
+      return next
+    })
+})

@@ -13,17 +13,19 @@ import { AuditIntegrityError, type StoreFailure } from "../../domain/errors.js"
 import type { AgentId, UsageEventId } from "../../domain/ids.js"
 import type { MainRecord, MemoryRecord } from "../../domain/transfer.js"
 import { MainStoreAdmin, SemanticStoreAdmin } from "../../services/Admin.js"
-import { AUDIT_COLUMNS, type AuditRow, auditLock, lastEntry, toEntry } from "./audit.js"
+import { auditLock } from "./audit.js"
 import { decodeRows, type PgClient, type Queryable, type Statement } from "./client.js"
 import { columns, type MemoryRow, textIndex, toMemory, vectorText } from "./semantic.js"
-import { type CanonicalRow, SESSION_COLUMNS, type SessionRow, toCanonical, toSession } from "./sessions.js"
 import { TASK_COLUMNS, type TaskRow, toTask } from "./tasks.js"
 import { agentsTable } from "../../tables/agents.js"
+import { auditLogTable, selectLastEntry } from "../../tables/auditLog.js"
+import { canonicalSessionsTable } from "../../tables/canonicalSessions.js"
 import { devicesTable } from "../../tables/devices.js"
 import { entitiesTable } from "../../tables/entities.js"
 import { kvTable } from "../../tables/kv.js"
 import { relationsTable } from "../../tables/relations.js"
-import { selectFrom, type Table, upsertInto } from "../../tables/table.js"
+import { sessionsTable } from "../../tables/sessions.js"
+import { insertInto, selectFrom, type Table, upsertInto } from "../../tables/table.js"
 
 const { agentId } = adminInputs
 
@@ -85,21 +87,9 @@ const upsert = (r: Exclude<MainRecord, { readonly kind: "audit" }>): Statement =
     case "relation":
       return { text: upsertInto(relationsTable, "postgres"), values: relationsTable.values(r) }
     case "session":
-      return {
-        text: `INSERT INTO sessions (id, agent_id, label, messages, message_count, created_at, updated_at)
-               VALUES ($1, $2, $3, $4, $5, $6, $7)
-               ON CONFLICT (id) DO UPDATE SET agent_id = excluded.agent_id, label = excluded.label,
-                 messages = excluded.messages, message_count = excluded.message_count,
-                 created_at = excluded.created_at, updated_at = excluded.updated_at`,
-        values: [r.id, r.agentId, r.label, JSON.stringify(r.messages), r.messages.length, r.createdAt, r.updatedAt]
-      }
+      return { text: upsertInto(sessionsTable, "postgres"), values: sessionsTable.values(r) }
     case "canonical":
-      return {
-        text: `INSERT INTO canonical_sessions (agent_id, messages, summary, updated_at) VALUES ($1, $2, $3, $4)
-               ON CONFLICT (agent_id) DO UPDATE SET messages = excluded.messages, summary = excluded.summary,
-                 updated_at = excluded.updated_at`,
-        values: [r.agentId, JSON.stringify(r.messages), r.summary, r.updatedAt]
-      }
+      return { text: upsertInto(canonicalSessionsTable, "postgres"), values: canonicalSessionsTable.values(r) }
     case "usage":
       return {
         text: `INSERT INTO usage_events (id, agent_id, model, input_tokens, output_tokens, cost_usd, tool_calls, at)
@@ -136,7 +126,8 @@ const storedAuditAppends = (q: Queryable, records: ReadonlyArray<MainRecord>) =>
   Effect.gen(function*() {
     const audits = records.flatMap((r) => (r.kind === "audit" ? [r] : []))
     if (audits.length === 0) return []
-    const head = headOf(yield* lastEntry(q))
+    const last = yield* decodeRows("MainStoreAdmin.import", yield* q.query(selectLastEntry), auditLogTable.decode)
+    const head = headOf(Option.fromNullable(last[0]))
     const stored = new Map(
       (yield* q.query<{ seq: number; hash: string }>({
         text: "SELECT seq, hash FROM audit_log WHERE seq = ANY($1::bigint[])",
@@ -158,11 +149,8 @@ export const makeMain = (client: PgClient) => {
     pagedTable(client, kvTable, (e): MainRecord => ({ kind: "kv", ...e })),
     pagedTable(client, entitiesTable, (e): MainRecord => ({ kind: "entity", ...e })),
     pagedTable(client, relationsTable, (r): MainRecord => ({ kind: "relation", ...r })),
-    paged(client, op, `SELECT ${SESSION_COLUMNS} FROM sessions`, ["id"], (r: SessionRow): MainRecord => ({ kind: "session", ...toSession(r) })),
-    paged(client, op, "SELECT agent_id, messages, summary, updated_at FROM canonical_sessions", ["agent_id"], (r: CanonicalRow): MainRecord => ({
-      kind: "canonical",
-      ...toCanonical(r)
-    })),
+    pagedTable(client, sessionsTable, (s): MainRecord => ({ kind: "session", ...s })),
+    pagedTable(client, canonicalSessionsTable, (c): MainRecord => ({ kind: "canonical", ...c })),
     paged(
       client,
       op,
@@ -182,7 +170,7 @@ export const makeMain = (client: PgClient) => {
     ),
     pagedTable(client, devicesTable, (d): MainRecord => ({ kind: "device", ...d })),
     paged(client, op, `SELECT ${TASK_COLUMNS} FROM tasks`, ["id"], (r: TaskRow): MainRecord => ({ kind: "task", ...toTask(r) })),
-    paged(client, op, `SELECT ${AUDIT_COLUMNS} FROM audit_log`, ["seq"], (r: AuditRow): MainRecord => ({ kind: "audit", ...toEntry(r) }))
+    pagedTable(client, auditLogTable, (e): MainRecord => ({ kind: "audit", ...e }))
   ]
 
   return MainStoreAdmin.of({
@@ -196,12 +184,8 @@ export const makeMain = (client: PgClient) => {
           // Dependencies first (entities before their relations), whatever order the batch has.
           const ordered = [...records].sort((a, b) => kindRank.get(a.kind)! - kindRank.get(b.kind)!)
           for (const r of ordered) if (r.kind !== "audit") yield* q.execute(upsert(r))
-          for (const e of appends) {
-            yield* q.execute({
-              text: `INSERT INTO audit_log (${AUDIT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
-              values: [e.seq, e.timestamp, e.agentId, e.action, e.detail, e.outcome, e.prevHash, e.hash]
-            })
-          }
+          // Appends only (entries already held were skipped), so a plain insert.
+          for (const e of appends) yield* q.execute({ text: insertInto(auditLogTable, "postgres"), values: auditLogTable.values(e) })
         })),
     purgeAgent: (a) =>
       Effect.gen(function*() {

@@ -185,6 +185,13 @@ export const MIGRATIONS: ReadonlyArray<Migration> = [
     version: 2,
     name: "entities_name_folded",
     statements: [`ALTER TABLE entities RENAME COLUMN name_fold TO name_folded`]
+  },
+  {
+    // The audit table's columns become SQLite's, so one codec (src/tables/auditLog.ts) serves both.
+    // SQLite needs no version 4: its table already has these names.
+    version: 4,
+    name: "audit_log_timestamp_column",
+    statements: [`ALTER TABLE audit_log RENAME COLUMN at TO timestamp`]
   }
 ]
 

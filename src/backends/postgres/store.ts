@@ -27,6 +27,8 @@ import type { PgOptions } from "./options.js"
 import * as Semantic from "./semantic.js"
 import * as Sessions from "./sessions.js"
 import * as Structured from "./structured.js"
+import { makeAuditLog } from "../../core/auditLog.js"
+import { makeSessionStore } from "../../core/sessions.js"
 import { makeStructuredStore } from "../../core/structured.js"
 import { makeDeviceStore } from "../../core/devices.js"
 import { makeKnowledgeStore } from "../../core/knowledge.js"
@@ -65,11 +67,11 @@ export const connect = (
 export const makeMain = (
   client: Client.PgClient
 ): Effect.Effect<Context.Context<MainStoreServices>, AuditLoadError | AuditIntegrityError> =>
-  Effect.map(Audit.make(client), (audit) =>
+  Effect.map(makeAuditLog(Audit.port(client)), (audit) =>
     mainContext({
       structured: makeStructuredStore(Structured.port(client)),
       knowledge: makeKnowledgeStore(Knowledge.port(client)),
-      sessions: Sessions.make(client),
+      sessions: makeSessionStore(Sessions.port(client)),
       usage: Usage.make(client),
       devices: makeDeviceStore(Devices.port(client)),
       tasks: Tasks.make(client),

@@ -13,7 +13,6 @@ import type { AgentId } from "../../domain/ids.js"
 import type { MainRecord, MemoryRecord } from "../../domain/transfer.js"
 import type { UsageEvent } from "../../domain/usage.js"
 import { MainStoreAdmin, SemanticStoreAdmin } from "../../services/Admin.js"
-import { AUDIT_COLUMNS, type AuditRow, toEntry } from "./audit.js"
 import { attempt, type SqliteConnection } from "./client.js"
 import {
   agentsOf,
@@ -25,14 +24,16 @@ import {
   storeMemory,
   toMemory
 } from "./semantic.js"
-import { type CanonicalRow, SESSION_COLUMNS, type SessionRow, toCanonical, toSession } from "./sessions.js"
 import { TASK_COLUMNS, type TaskRow, toTask } from "./tasks.js"
 import { agentsTable } from "../../tables/agents.js"
+import { auditLogTable, selectLastEntry } from "../../tables/auditLog.js"
+import { canonicalSessionsTable } from "../../tables/canonicalSessions.js"
 import { devicesTable } from "../../tables/devices.js"
 import { entitiesTable } from "../../tables/entities.js"
 import { kvTable } from "../../tables/kv.js"
 import { relationsTable } from "../../tables/relations.js"
-import { selectFrom, type Table, upsertInto } from "../../tables/table.js"
+import { sessionsTable } from "../../tables/sessions.js"
+import { insertInto, selectFrom, type Table, upsertInto } from "../../tables/table.js"
 
 const { agentId } = adminInputs
 
@@ -86,17 +87,8 @@ export const makeMain = (conn: SqliteConnection) => {
     kv: pagedTable(conn, kvTable, (e) => ({ kind: "kv" as const, ...e })),
     entity: pagedTable(conn, entitiesTable, (e) => ({ kind: "entity" as const, ...e })),
     relation: pagedTable(conn, relationsTable, (r) => ({ kind: "relation" as const, ...r })),
-    session: paged(conn, "MainStoreAdmin.export", `SELECT ${SESSION_COLUMNS} FROM sessions`, ["id"], (r: SessionRow) => ({
-      kind: "session" as const,
-      ...toSession(r)
-    })),
-    canonical: paged(
-      conn,
-      "MainStoreAdmin.export",
-      `SELECT agent_id, messages, summary, updated_at FROM canonical_sessions`,
-      ["agent_id"],
-      (r: CanonicalRow) => ({ kind: "canonical" as const, ...toCanonical(r) })
-    ),
+    session: pagedTable(conn, sessionsTable, (s) => ({ kind: "session" as const, ...s })),
+    canonical: pagedTable(conn, canonicalSessionsTable, (c) => ({ kind: "canonical" as const, ...c })),
     usage: paged(
       conn,
       "MainStoreAdmin.export",
@@ -119,10 +111,7 @@ export const makeMain = (conn: SqliteConnection) => {
       kind: "task" as const,
       ...toTask(r)
     })),
-    audit: paged(conn, "MainStoreAdmin.export", `SELECT ${AUDIT_COLUMNS} FROM audit_log`, ["seq"], (r: AuditRow) => ({
-      kind: "audit" as const,
-      ...toEntry(r)
-    }))
+    audit: pagedTable(conn, auditLogTable, (e) => ({ kind: "audit" as const, ...e }))
   }
 
   /** Write one record verbatim, replacing the record with the same key (inside the import transaction). */
@@ -141,22 +130,10 @@ export const makeMain = (conn: SqliteConnection) => {
         conn.run(upsertInto(relationsTable, "sqlite"), relationsTable.values(r))
         return
       case "session":
-        conn.run(
-          `INSERT INTO sessions (id, agent_id, label, messages, message_count, created_at, updated_at)
-           VALUES (?, ?, ?, ?, ?, ?, ?)
-           ON CONFLICT (id) DO UPDATE SET agent_id = excluded.agent_id, label = excluded.label,
-             messages = excluded.messages, message_count = excluded.message_count,
-             created_at = excluded.created_at, updated_at = excluded.updated_at`,
-          [r.id, r.agentId, r.label, JSON.stringify(r.messages), r.messages.length, r.createdAt, r.updatedAt]
-        )
+        conn.run(upsertInto(sessionsTable, "sqlite"), sessionsTable.values(r))
         return
       case "canonical":
-        conn.run(
-          `INSERT INTO canonical_sessions (agent_id, messages, summary, updated_at) VALUES (?, ?, ?, ?)
-           ON CONFLICT (agent_id) DO UPDATE SET
-             messages = excluded.messages, summary = excluded.summary, updated_at = excluded.updated_at`,
-          [r.agentId, JSON.stringify(r.messages), r.summary, r.updatedAt]
-        )
+        conn.run(upsertInto(canonicalSessionsTable, "sqlite"), canonicalSessionsTable.values(r))
         return
       case "usage":
         // Usage events are immutable facts: one already present is kept, never counted twice.
@@ -196,9 +173,9 @@ export const makeMain = (conn: SqliteConnection) => {
         attempt("MainStoreAdmin.import", () =>
           conn.immediate((): AuditIntegrityError | undefined => {
             // The audit records are checked against the head first, so a refused import writes nothing.
-            const last = conn.get<AuditRow>(`SELECT ${AUDIT_COLUMNS} FROM audit_log ORDER BY seq DESC LIMIT 1`)
+            const last = Option.map(Option.fromNullable(conn.get(selectLastEntry)), auditLogTable.decode)
             const appends = auditAppends(
-              headOf(Option.map(Option.fromNullable(last), toEntry)),
+              headOf(last),
               records,
               (seq) => conn.get<{ hash: string }>(`SELECT hash FROM audit_log WHERE seq = ?`, [seq])?.hash
             )
@@ -206,12 +183,8 @@ export const makeMain = (conn: SqliteConnection) => {
             // Records may arrive in any order within a batch: foreign keys are checked at commit.
             conn.exec("PRAGMA defer_foreign_keys = ON")
             for (const r of records) write(r)
-            for (const e of appends) {
-              conn.run(
-                `INSERT INTO audit_log (${AUDIT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-                [e.seq, e.timestamp, e.agentId, e.action, e.detail, e.outcome, e.prevHash, e.hash]
-              )
-            }
+            // Appends only (entries already held were skipped above), so a plain insert.
+            for (const e of appends) conn.run(insertInto(auditLogTable, "sqlite"), auditLogTable.values(e))
             return undefined
           })),
         (refused) => (refused === undefined ? Effect.void : Effect.fail(refused))

@@ -1,209 +1,89 @@
 /**
- * SessionStore primitives on SQLite; the derived operations (create, appendCanonical with compaction,
- * canonicalContext, storeSummary) come from src/core/sessions.ts. `modifyCanonical` reads, applies
- * the pure function and writes in one `BEGIN IMMEDIATE` transaction, so concurrent appends from any
- * number of processes are serialised and none is lost.
+ * SessionStore's port on SQLite: one prepared statement per primitive. Every read-check-write
+ * (a save or relabel with its label check, a change of the canonical session) runs in one `BEGIN
+ * IMMEDIATE` transaction, so concurrent writers in any number of processes are serialised and none
+ * is lost.
  */
-import { Clock, Effect, Option } from "effect"
-import { sessionInputs } from "../../core/inputs.js"
-import { emptyCanonical, makeSessionStore } from "../../core/sessions.js"
-import { DuplicateLabel, SessionNotFound } from "../../domain/errors.js"
-import type { CanonicalSession, Message, Session, SessionSummary } from "../../domain/session.js"
-import { SessionStore } from "../../services/SessionStore.js"
+import { Option } from "effect"
+import { labelTaken, type SessionPort } from "../../core/sessions.js"
+import type { AgentId } from "../../domain/ids.js"
+import type { CanonicalSession } from "../../domain/session.js"
+import { canonicalSessionsTable as canonical } from "../../tables/canonicalSessions.js"
+import { decodeOwner, decodeSummary, ownerColumns, sessionsTable as sessions, summaryColumns } from "../../tables/sessions.js"
+import { selectFrom, type Table, upsertInto } from "../../tables/table.js"
 import { attempt, type SqliteConnection } from "./client.js"
 
-const { agentId, canonicalInput, label, listOptions, optionalLabel, sessionId, sessionInput } = sessionInputs
+/** `a` as a read of the row just written with `values` returns it: a copy no caller object aliases. */
+const asStored = <Row, A>(t: Table<Row, A>, values: ReadonlyArray<unknown>): A =>
+  t.decode(Object.fromEntries(t.columns.map((column, i) => [column, values[i]])))
 
-export interface SessionRow {
-  readonly id: string
-  readonly agent_id: string
-  readonly label: string | null
-  readonly messages: string
-  readonly created_at: number
-  readonly updated_at: number
-}
+/** The port over `conn`; prepares its statements (and so may throw, at layer build). */
+export const port = (conn: SqliteConnection): SessionPort => {
+  const prepare = (sql: string) => conn.db.prepare(sql)
+  const get = prepare(`${selectFrom(sessions)} WHERE id = ?`)
+  const owner = prepare(`SELECT ${ownerColumns} FROM sessions WHERE id = ?`)
+  const holder = prepare(`SELECT 1 FROM sessions WHERE agent_id = ? AND label = ? AND id <> ?`).pluck()
+  // An existing session keeps its agent and createdAt.
+  const upsert = prepare(upsertInto(sessions, "sqlite", ["label", "messages", "message_count", "updated_at"]))
+  const remove = prepare(`DELETE FROM sessions WHERE id = ?`)
+  const removeForAgent = prepare(`DELETE FROM sessions WHERE agent_id = ?`)
+  const listAll = prepare(`SELECT ${summaryColumns} FROM sessions ORDER BY updated_at DESC, id DESC`)
+  const listAgent = prepare(`SELECT ${summaryColumns} FROM sessions WHERE agent_id = ? ORDER BY updated_at DESC, id DESC`)
+  const relabel = prepare(`UPDATE sessions SET label = ?, updated_at = ? WHERE id = ?`)
+  const byLabel = prepare(`${selectFrom(sessions)} WHERE agent_id = ? AND label = ?`)
+  const loadCanonical = prepare(`${selectFrom(canonical)} WHERE agent_id = ?`)
+  const saveCanonical = prepare(upsertInto(canonical, "sqlite"))
+  const removeCanonical = prepare(`DELETE FROM canonical_sessions WHERE agent_id = ?`)
 
-interface SummaryRow {
-  readonly id: string
-  readonly agent_id: string
-  readonly label: string | null
-  readonly message_count: number
-  readonly created_at: number
-  readonly updated_at: number
-}
+  const taken = (agent: string, label: string | null, except: string): boolean =>
+    label !== null && holder.get(agent, label, except) !== undefined
 
-export interface CanonicalRow {
-  readonly agent_id: string
-  readonly messages: string
-  readonly summary: string | null
-  readonly updated_at: number
-}
+  const readCanonical = (agent: AgentId): Option.Option<CanonicalSession> =>
+    Option.map(Option.fromNullable(loadCanonical.get(agent)), canonical.decode)
 
-export const SESSION_COLUMNS = "id, agent_id, label, messages, created_at, updated_at"
-
-export const toSession = (r: SessionRow): Session => ({
-  id: r.id as Session["id"],
-  agentId: r.agent_id as Session["agentId"],
-  label: r.label,
-  messages: JSON.parse(r.messages) as ReadonlyArray<Message>,
-  createdAt: r.created_at,
-  updatedAt: r.updated_at
-})
-
-const toSummary = (r: SummaryRow): SessionSummary => ({
-  id: r.id as SessionSummary["id"],
-  agentId: r.agent_id as SessionSummary["agentId"],
-  label: r.label,
-  messageCount: r.message_count,
-  createdAt: r.created_at,
-  updatedAt: r.updated_at
-})
-
-export const toCanonical = (r: CanonicalRow): CanonicalSession => ({
-  agentId: r.agent_id as CanonicalSession["agentId"],
-  messages: JSON.parse(r.messages) as ReadonlyArray<Message>,
-  summary: r.summary,
-  updatedAt: r.updated_at
-})
-
-/** The service over `conn`. */
-export const make = (conn: SqliteConnection) => {
-  const labelTaken = (agent: string, l: string | null, except: string): boolean =>
-    l !== null &&
-    conn.get(`SELECT 1 FROM sessions WHERE agent_id = ? AND label = ? AND id <> ?`, [agent, l, except]) !== undefined
-
-  /** Store `c`; returns the messages as stored, a copy the caller's objects cannot alias. */
+  /** Store `c`; returns it as stored, a copy the caller's objects cannot alias. */
   const writeCanonical = (c: CanonicalSession): CanonicalSession => {
-    const messages = JSON.stringify(c.messages)
-    conn.run(
-      `INSERT INTO canonical_sessions (agent_id, messages, summary, updated_at) VALUES (?, ?, ?, ?)
-       ON CONFLICT (agent_id) DO UPDATE SET
-         messages = excluded.messages, summary = excluded.summary, updated_at = excluded.updated_at`,
-      [c.agentId, messages, c.summary, c.updatedAt]
-    )
-    return { ...c, messages: JSON.parse(messages) as ReadonlyArray<Message> }
+    const values = canonical.values(c)
+    saveCanonical.run(...values)
+    return asStored(canonical, values)
   }
 
-  const readCanonical = (agent: string): CanonicalRow | undefined =>
-    conn.get<CanonicalRow>(`SELECT agent_id, messages, summary, updated_at FROM canonical_sessions WHERE agent_id = ?`, [agent])
-
-  return SessionStore.of(makeSessionStore({
-    get: (i) =>
-      Effect.flatMap(sessionId(i), (id) =>
-        attempt("SessionStore.get", () =>
-          Option.map(
-            Option.fromNullable(conn.get<SessionRow>(`SELECT ${SESSION_COLUMNS} FROM sessions WHERE id = ?`, [id])),
-            toSession
-          ))),
-    save: (input) =>
-      Effect.gen(function*() {
-        const s = yield* sessionInput(input)
-        const now = yield* Clock.currentTimeMillis
-        const result = yield* attempt("SessionStore.save", () =>
-          conn.immediate((): Session | DuplicateLabel => {
-            const existing = conn.get<{ agent_id: string; created_at: number }>(
-              `SELECT agent_id, created_at FROM sessions WHERE id = ?`,
-              [s.id]
-            )
-            // A session belongs to the agent that created it; a save never moves it.
-            const agent = existing?.agent_id ?? s.agentId
-            if (labelTaken(agent, s.label, s.id)) return new DuplicateLabel({ agentId: agent, label: s.label! })
-            const createdAt = existing?.created_at ?? now
-            const messages = JSON.stringify(s.messages)
-            conn.run(
-              `INSERT INTO sessions (id, agent_id, label, messages, message_count, created_at, updated_at)
-               VALUES (?, ?, ?, ?, ?, ?, ?)
-               ON CONFLICT (id) DO UPDATE SET
-                 label = excluded.label, messages = excluded.messages,
-                 message_count = excluded.message_count, updated_at = excluded.updated_at`,
-              [s.id, agent, s.label, messages, s.messages.length, createdAt, now]
-            )
-            return {
-              id: s.id,
-              agentId: agent as Session["agentId"],
-              label: s.label,
-              messages: JSON.parse(messages) as ReadonlyArray<Message>,
-              createdAt,
-              updatedAt: now
-            }
-          }))
-        if (result instanceof DuplicateLabel) return yield* result
-        return result
-      }),
-    delete: (i) =>
-      Effect.flatMap(sessionId(i), (id) =>
-        attempt("SessionStore.delete", () => conn.run(`DELETE FROM sessions WHERE id = ?`, [id]).changes > 0)),
-    deleteForAgent: (a) =>
-      Effect.flatMap(agentId(a), (agent) =>
-        attempt("SessionStore.deleteForAgent", () => conn.run(`DELETE FROM sessions WHERE agent_id = ?`, [agent]).changes)),
-    list: (options) =>
-      Effect.gen(function*() {
-        const o = yield* listOptions(options)
-        const columns = "id, agent_id, label, message_count, created_at, updated_at"
-        return yield* attempt("SessionStore.list", () =>
-          (o.agentId === undefined
-            ? conn.all<SummaryRow>(`SELECT ${columns} FROM sessions ORDER BY updated_at DESC, id DESC`)
-            : conn.all<SummaryRow>(
-              `SELECT ${columns} FROM sessions WHERE agent_id = ? ORDER BY updated_at DESC, id DESC`,
-              [o.agentId]
-            )).map(toSummary))
-      }),
-    setLabel: (i, l) =>
-      Effect.gen(function*() {
-        const id = yield* sessionId(i)
-        const newLabel = yield* optionalLabel(l)
-        const now = yield* Clock.currentTimeMillis
-        const error = yield* attempt("SessionStore.setLabel", () =>
-          conn.immediate((): SessionNotFound | DuplicateLabel | undefined => {
-            const s = conn.get<{ agent_id: string }>(`SELECT agent_id FROM sessions WHERE id = ?`, [id])
-            if (s === undefined) return new SessionNotFound({ sessionId: id })
-            if (labelTaken(s.agent_id, newLabel, id)) return new DuplicateLabel({ agentId: s.agent_id, label: newLabel! })
-            conn.run(`UPDATE sessions SET label = ?, updated_at = ? WHERE id = ?`, [newLabel, now, id])
-            return undefined
-          }))
-        if (error !== undefined) return yield* error
-      }),
-    findByLabel: (a, l) =>
-      Effect.gen(function*() {
-        const [agent, name] = [yield* agentId(a), yield* label(l)]
-        return yield* attempt("SessionStore.findByLabel", () =>
-          Option.map(
-            Option.fromNullable(
-              conn.get<SessionRow>(`SELECT ${SESSION_COLUMNS} FROM sessions WHERE agent_id = ? AND label = ?`, [agent, name])
-            ),
-            toSession
-          ))
-      }),
-    loadCanonical: (a) =>
-      Effect.gen(function*() {
-        const agent = yield* agentId(a)
-        const now = yield* Clock.currentTimeMillis
-        return yield* attempt("SessionStore.loadCanonical", () => {
-          const row = readCanonical(agent)
-          return row === undefined ? emptyCanonical(agent, now) : toCanonical(row)
-        })
-      }),
-    saveCanonical: (input) =>
-      Effect.gen(function*() {
-        const c = yield* canonicalInput(input)
-        const now = yield* Clock.currentTimeMillis
-        const saved: CanonicalSession = { agentId: c.agentId, messages: c.messages, summary: c.summary, updatedAt: now }
-        return yield* attempt("SessionStore.saveCanonical", () => writeCanonical(saved))
-      }),
-    deleteCanonical: (a) =>
-      Effect.flatMap(agentId(a), (agent) =>
-        attempt("SessionStore.deleteCanonical", () =>
-          conn.run(`DELETE FROM canonical_sessions WHERE agent_id = ?`, [agent]).changes > 0)),
-    modifyCanonical: (a, f) =>
-      Effect.gen(function*() {
-        const agent = yield* agentId(a)
-        const now = yield* Clock.currentTimeMillis
-        return yield* attempt("SessionStore.modifyCanonical", () =>
-          conn.immediate(() => {
-            const row = readCanonical(agent)
-            const next = f(row === undefined ? emptyCanonical(agent, now) : toCanonical(row), now)
-            return writeCanonical(next)
-          }))
-      })
-  }))
+  return {
+    backend: "sqlite",
+    get: (id) => attempt("get", () => Option.map(Option.fromNullable(get.get(id)), sessions.decode)),
+    save: (s, now) =>
+      attempt("save", () =>
+        conn.immediate(() => {
+          const row = owner.get(s.id)
+          const existing = row === undefined ? undefined : decodeOwner(row)
+          // A session belongs to the agent that created it; a save never moves it.
+          const agentId = existing?.agent_id ?? s.agentId
+          if (taken(agentId, s.label, s.id)) return labelTaken(agentId)
+          const saved = { ...s, agentId, createdAt: existing?.created_at ?? now, updatedAt: now }
+          const values = sessions.values(saved)
+          upsert.run(...values)
+          return asStored(sessions, values)
+        })),
+    delete: (id) => attempt("delete", () => remove.run(id).changes > 0),
+    deleteForAgent: (agent) => attempt("deleteForAgent", () => removeForAgent.run(agent).changes),
+    list: (agent) =>
+      attempt("list", () => (agent === undefined ? listAll.all() : listAgent.all(agent)).map(decodeSummary)),
+    setLabel: (id, label, now) =>
+      attempt("setLabel", () =>
+        conn.immediate(() => {
+          const row = owner.get(id)
+          if (row === undefined) return "notFound"
+          const s = decodeOwner(row)
+          if (taken(s.agent_id, label, id)) return labelTaken(s.agent_id)
+          relabel.run(label, now, id)
+          return "labelled"
+        })),
+    findByLabel: (agent, label) =>
+      attempt("findByLabel", () => Option.map(Option.fromNullable(byLabel.get(agent, label)), sessions.decode)),
+    loadCanonical: (agent) => attempt("loadCanonical", () => readCanonical(agent)),
+    saveCanonical: (c) => attempt("saveCanonical", () => writeCanonical(c)),
+    deleteCanonical: (agent) => attempt("deleteCanonical", () => removeCanonical.run(agent).changes > 0),
+    modifyCanonical: (agent, f) =>
+      attempt("modifyCanonical", () => conn.immediate(() => writeCanonical(f(readCanonical(agent)))))
+  }
 }

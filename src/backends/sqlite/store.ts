@@ -27,6 +27,8 @@ import type { SqliteOptions } from "./options.js"
 import * as Semantic from "./semantic.js"
 import * as Sessions from "./sessions.js"
 import * as Structured from "./structured.js"
+import { auditLoadError, makeAuditLog } from "../../core/auditLog.js"
+import { makeSessionStore } from "../../core/sessions.js"
 import { makeStructuredStore } from "../../core/structured.js"
 import { makeDeviceStore } from "../../core/devices.js"
 import { makeKnowledgeStore } from "../../core/knowledge.js"
@@ -48,12 +50,16 @@ export const makeMain = (
   conn: SqliteConnection
 ): Effect.Effect<Context.Context<MainStoreServices>, AuditLoadError | AuditIntegrityError | StorageError> =>
   Effect.gen(function*() {
-    const audit = yield* Audit.make(conn)
+    // The audit log's statements are prepared first: a table that cannot be read is AuditLoadError.
+    const audit = yield* Effect.flatMap(
+      Effect.mapError(attempt("prepare the audit log", () => Audit.port(conn)), auditLoadError),
+      makeAuditLog
+    )
     return yield* attempt("prepare statements", () =>
       mainContext({
         structured: makeStructuredStore(Structured.port(conn)),
         knowledge: makeKnowledgeStore(Knowledge.port(conn)),
-        sessions: Sessions.make(conn),
+        sessions: makeSessionStore(Sessions.port(conn)),
         usage: Usage.make(conn),
         devices: makeDeviceStore(Devices.port(conn)),
         tasks: Tasks.make(conn),
