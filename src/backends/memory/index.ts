@@ -20,6 +20,7 @@ import * as Semantic from "./semantic.js"
 import * as Sessions from "./sessions.js"
 import * as Structured from "./structured.js"
 import { makeStructuredStore } from "../../core/structured.js"
+import { makeTaskQueue } from "../../core/taskQueue.js"
 import * as Tasks from "./tasks.js"
 import * as Usage from "./usage.js"
 
@@ -45,7 +46,7 @@ export const make = (
       sessions: Sessions.make(db),
       usage: Usage.make(db),
       devices: Devices.make(db),
-      tasks: Tasks.make(db),
+      tasks: makeTaskQueue(Tasks.port(db)),
       audit,
       admin: Admin.makeMain(db)
     })

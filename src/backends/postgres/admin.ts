@@ -20,9 +20,9 @@ import { DEVICE_COLUMNS, type DeviceRow, toDevice } from "./devices.js"
 import { ENTITY_COLUMNS, type EntityRow, RELATION_COLUMNS, type RelationRow, toEntity, toRelation } from "./knowledge.js"
 import { columns, type MemoryRow, textIndex, toMemory, vectorText } from "./semantic.js"
 import { type CanonicalRow, SESSION_COLUMNS, type SessionRow, toCanonical, toSession } from "./sessions.js"
-import { TASK_COLUMNS, type TaskRow, toTask } from "./tasks.js"
 import { agentsTable } from "../../tables/agents.js"
 import { kvTable } from "../../tables/kv.js"
+import { tasksTable } from "../../tables/tasks.js"
 import { selectFrom, type Table, upsertInto } from "../../tables/table.js"
 
 const { agentId } = adminInputs
@@ -130,18 +130,7 @@ const upsert = (r: Exclude<MainRecord, { readonly kind: "audit" }>): Statement =
         values: [r.deviceId, r.displayName, r.platform, r.pairedAt, r.lastSeen, r.pushToken === undefined ? null : Redacted.value(r.pushToken)]
       }
     case "task":
-      return {
-        text: `INSERT INTO tasks (${TASK_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
-               ON CONFLICT (id) DO UPDATE SET title = excluded.title, description = excluded.description,
-                 status = excluded.status, priority = excluded.priority, assigned_to = excluded.assigned_to,
-                 created_by = excluded.created_by, claimed_by = excluded.claimed_by, attempt = excluded.attempt,
-                 lease_expires_at = excluded.lease_expires_at, result = excluded.result, error = excluded.error,
-                 created_at = excluded.created_at, updated_at = excluded.updated_at, completed_at = excluded.completed_at`,
-        values: [
-          r.id, r.title, r.description, r.status, r.priority, r.assignedTo, r.createdBy, r.claimedBy, r.attempt,
-          r.leaseExpiresAt, r.result, r.error, r.createdAt, r.updatedAt, r.completedAt
-        ]
-      }
+      return { text: upsertInto(tasksTable, "postgres"), values: tasksTable.values(r) }
   }
 }
 
@@ -199,7 +188,7 @@ export const makeMain = (client: PgClient) => {
       })
     ),
     paged(client, op, `SELECT ${DEVICE_COLUMNS} FROM devices`, ["device_id"], (r: DeviceRow): MainRecord => ({ kind: "device", ...toDevice(r) })),
-    paged(client, op, `SELECT ${TASK_COLUMNS} FROM tasks`, ["id"], (r: TaskRow): MainRecord => ({ kind: "task", ...toTask(r) })),
+    pagedTable(client, tasksTable, (t): MainRecord => ({ kind: "task", ...t })),
     paged(client, op, `SELECT ${AUDIT_COLUMNS} FROM audit_log`, ["seq"], (r: AuditRow): MainRecord => ({ kind: "audit", ...toEntry(r) }))
   ]
 

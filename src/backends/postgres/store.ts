@@ -28,6 +28,7 @@ import * as Semantic from "./semantic.js"
 import * as Sessions from "./sessions.js"
 import * as Structured from "./structured.js"
 import { makeStructuredStore } from "../../core/structured.js"
+import { makeTaskQueue } from "../../core/taskQueue.js"
 import * as Tasks from "./tasks.js"
 import * as Usage from "./usage.js"
 
@@ -70,7 +71,7 @@ export const makeMain = (
       sessions: Sessions.make(client),
       usage: Usage.make(client),
       devices: Devices.make(client),
-      tasks: Tasks.make(client),
+      tasks: makeTaskQueue(Tasks.port(client)),
       audit,
       admin: Admin.makeMain(client)
     }))

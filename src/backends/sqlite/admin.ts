@@ -29,9 +29,9 @@ import {
   toMemory
 } from "./semantic.js"
 import { type CanonicalRow, SESSION_COLUMNS, type SessionRow, toCanonical, toSession } from "./sessions.js"
-import { TASK_COLUMNS, type TaskRow, toTask } from "./tasks.js"
 import { agentsTable } from "../../tables/agents.js"
 import { kvTable } from "../../tables/kv.js"
+import { tasksTable } from "../../tables/tasks.js"
 import { selectFrom, type Table, upsertInto } from "../../tables/table.js"
 
 const { agentId } = adminInputs
@@ -124,10 +124,7 @@ export const makeMain = (conn: SqliteConnection) => {
       kind: "device" as const,
       ...toDevice(r)
     })),
-    task: paged(conn, "MainStoreAdmin.export", `SELECT ${TASK_COLUMNS} FROM tasks`, ["id"], (r: TaskRow) => ({
-      kind: "task" as const,
-      ...toTask(r)
-    })),
+    task: pagedTable(conn, tasksTable, (t) => ({ kind: "task" as const, ...t })),
     audit: paged(conn, "MainStoreAdmin.export", `SELECT ${AUDIT_COLUMNS} FROM audit_log`, ["seq"], (r: AuditRow) => ({
       kind: "audit" as const,
       ...toEntry(r)
@@ -197,18 +194,7 @@ export const makeMain = (conn: SqliteConnection) => {
         )
         return
       case "task":
-        conn.run(
-          `INSERT INTO tasks (${TASK_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-           ON CONFLICT (id) DO UPDATE SET title = excluded.title, description = excluded.description,
-             status = excluded.status, priority = excluded.priority, assigned_to = excluded.assigned_to,
-             created_by = excluded.created_by, claimed_by = excluded.claimed_by, attempt = excluded.attempt,
-             lease_expires_at = excluded.lease_expires_at, result = excluded.result, error = excluded.error,
-             created_at = excluded.created_at, updated_at = excluded.updated_at, completed_at = excluded.completed_at`,
-          [
-            r.id, r.title, r.description, r.status, r.priority, r.assignedTo, r.createdBy, r.claimedBy, r.attempt,
-            r.leaseExpiresAt, r.result, r.error, r.createdAt, r.updatedAt, r.completedAt
-          ]
-        )
+        conn.run(upsertInto(tasksTable, "sqlite"), tasksTable.values(r))
         return
       case "audit":
         // Audit entries are appended after the check, in chain order (see import).

@@ -28,6 +28,7 @@ import * as Semantic from "./semantic.js"
 import * as Sessions from "./sessions.js"
 import * as Structured from "./structured.js"
 import { makeStructuredStore } from "../../core/structured.js"
+import { makeTaskQueue } from "../../core/taskQueue.js"
 import * as Tasks from "./tasks.js"
 import * as Usage from "./usage.js"
 
@@ -54,7 +55,7 @@ export const makeMain = (
         sessions: Sessions.make(conn),
         usage: Usage.make(conn),
         devices: Devices.make(conn),
-        tasks: Tasks.make(conn),
+        tasks: makeTaskQueue(Tasks.port(conn)),
         audit,
         admin: Admin.makeMain(conn)
       }))
