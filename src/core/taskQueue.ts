@@ -4,7 +4,7 @@
  * decoded values, each atomic with the backend's own isolation.
  */
 import { Clock, type Context, Effect, Option } from "effect"
-import type { BackendName, StoreFailure } from "../domain/errors.js"
+import type { BackendName, InvalidInput, StoreFailure } from "../domain/errors.js"
 import { type AgentId, mintTaskId, type TaskId } from "../domain/ids.js"
 import type { Task, TaskStatus } from "../domain/task.js"
 import { TaskQueue } from "../services/TaskQueue.js"
@@ -19,7 +19,8 @@ import {
   heartbeatChange,
   posted,
   refusal,
-  type TaskChange
+  type TaskChange,
+  type TaskRefusal
 } from "./tasks.js"
 
 const { agentId, claimOptions, completeInput, failInput, heartbeatInput, listOptions, taskId, taskInput } = taskInputs
@@ -63,10 +64,22 @@ export interface TaskPort {
 
 /** TaskQueue over a backend's port. */
 export const makeTaskQueue = (port: TaskPort): Context.Tag.Service<typeof TaskQueue> => {
-  /** A fenced transition: the task after `change`, or why the caller may not make it. */
-  const fenced = (id: TaskId, claim: Claim, change: TaskChange) =>
-    Effect.flatMap(port.replaceIfCurrent(id, claim, change), (r) =>
-      "written" in r ? Effect.succeed(r.written) : Effect.fail(refusal(id, Option.getOrUndefined(r.refused), claim)))
+  /**
+   * A fenced transition (heartbeat, complete, fail): the task after the change made from the decoded
+   * input, or why the caller may not make it.
+   */
+  const fenced = <I extends Claim>(
+    decodeInput: (input: unknown) => Effect.Effect<I, InvalidInput>,
+    change: (input: I, now: number) => TaskChange
+  ) =>
+  (i: string, input: unknown): Effect.Effect<Task, InvalidInput | StoreFailure | TaskRefusal> =>
+    Effect.gen(function*() {
+      const id = yield* taskId(i)
+      const claim = yield* decodeInput(input)
+      const written = yield* port.replaceIfCurrent(id, claim, change(claim, yield* Clock.currentTimeMillis))
+      if ("written" in written) return written.written
+      return yield* refusal(id, Option.getOrUndefined(written.refused), claim)
+    })
 
   return instrument("TaskQueue", port.backend, TaskQueue.of({
     post: (input) =>
@@ -84,27 +97,9 @@ export const makeTaskQueue = (port: TaskPort): Context.Tag.Service<typeof TaskQu
         const now = yield* Clock.currentTimeMillis
         return yield* port.claimBest(agent, now, claimChange(agent, o.leaseMs, now))
       }),
-    heartbeat: (i, input) =>
-      Effect.gen(function*() {
-        const id = yield* taskId(i)
-        const h = yield* heartbeatInput(input)
-        const now = yield* Clock.currentTimeMillis
-        return yield* fenced(id, h, heartbeatChange(h.leaseMs, now))
-      }),
-    complete: (i, input) =>
-      Effect.gen(function*() {
-        const id = yield* taskId(i)
-        const c = yield* completeInput(input)
-        const now = yield* Clock.currentTimeMillis
-        return yield* fenced(id, c, completeChange(c.result, now))
-      }),
-    fail: (i, input) =>
-      Effect.gen(function*() {
-        const id = yield* taskId(i)
-        const f = yield* failInput(input)
-        const now = yield* Clock.currentTimeMillis
-        return yield* fenced(id, f, failChange(f.error, f.retry, now))
-      }),
+    heartbeat: fenced(heartbeatInput, (h, now) => heartbeatChange(h.leaseMs, now)),
+    complete: fenced(completeInput, (c, now) => completeChange(c.result, now)),
+    fail: fenced(failInput, (f, now) => failChange(f.error, f.retry, now)),
     get: (i) => Effect.flatMap(taskId(i), port.get),
     list: (options) =>
       Effect.gen(function*() {

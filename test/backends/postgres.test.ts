@@ -6,6 +6,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Exit, Layer, Option, Redacted } from "effect"
 import { layer, layerMain, layerSemantic } from "../../src/backends/postgres/index.js"
+import { MIGRATIONS } from "../../src/backends/postgres/migrations.js"
 import { AuditLog } from "../../src/services/AuditLog.js"
 import { SemanticStore } from "../../src/services/SemanticStore.js"
 import { StructuredStore } from "../../src/services/StructuredStore.js"
@@ -55,8 +56,10 @@ describePg("PgLive (PostgreSQL + pgvector)", () => {
             const kv = yield* StructuredStore
             assert.deepStrictEqual(yield* kv.get("agent-1", "k"), Option.some({ kept: true }))
           }).pipe(Effect.provide(layer({ url, embedding: TEST_SPACE })))
-          const applied = yield* Effect.promise(() => sql<{ version: number; name: string }>(schema, "SELECT version, name FROM engram_migrations"))
-          assert.deepStrictEqual(applied, [{ version: 1, name: "initial_schema" }])
+          const applied = yield* Effect.promise(() =>
+            sql<{ version: number; name: string }>(schema, "SELECT version, name FROM engram_migrations ORDER BY version")
+          )
+          assert.deepStrictEqual(applied, MIGRATIONS.map(({ name, version }) => ({ version, name })))
           const meta = yield* Effect.promise(() => sql<{ key: string; value: string }>(schema, "SELECT key, value FROM engram_meta ORDER BY key"))
           assert.deepStrictEqual(meta, [
             { key: "embedding.dimensions", value: "8" },

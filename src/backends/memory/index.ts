@@ -21,6 +21,7 @@ import * as Sessions from "./sessions.js"
 import * as Structured from "./structured.js"
 import { makeStructuredStore } from "../../core/structured.js"
 import { makeTaskQueue } from "../../core/taskQueue.js"
+import { makeUsageStore } from "../../core/usageStore.js"
 import * as Tasks from "./tasks.js"
 import * as Usage from "./usage.js"
 
@@ -44,7 +45,7 @@ export const make = (
       structured: makeStructuredStore(Structured.port(db)),
       knowledge: Knowledge.make(db),
       sessions: Sessions.make(db),
-      usage: Usage.make(db),
+      usage: makeUsageStore(Usage.port(db)),
       devices: Devices.make(db),
       tasks: makeTaskQueue(Tasks.port(db)),
       audit,

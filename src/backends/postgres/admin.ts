@@ -11,7 +11,7 @@ import { adminInputs } from "../../core/inputs.js"
 import { auditAppends, checkMemoryRecords, EXPORT_PAGE, MAIN_KIND_ORDER } from "../../core/transfer.js"
 import type { EmbeddingSpace } from "../../domain/embedding.js"
 import { AuditIntegrityError, type StoreFailure } from "../../domain/errors.js"
-import type { AgentId, UsageEventId } from "../../domain/ids.js"
+import type { AgentId } from "../../domain/ids.js"
 import type { MainRecord, MemoryRecord } from "../../domain/transfer.js"
 import { MainStoreAdmin, SemanticStoreAdmin } from "../../services/Admin.js"
 import { AUDIT_COLUMNS, type AuditRow, auditLock, lastEntry, toEntry } from "./audit.js"
@@ -23,6 +23,7 @@ import { type CanonicalRow, SESSION_COLUMNS, type SessionRow, toCanonical, toSes
 import { agentsTable } from "../../tables/agents.js"
 import { kvTable } from "../../tables/kv.js"
 import { tasksTable } from "../../tables/tasks.js"
+import { usageEventsTable } from "../../tables/usageEvents.js"
 import { selectFrom, type Table, upsertInto } from "../../tables/table.js"
 
 const { agentId } = adminInputs
@@ -61,17 +62,6 @@ const paged = <Row extends object, Rec>(
 /** A table read in pages in primary-key order, each row decoded by the table's codec. */
 const pagedTable = <Row extends object, A, Rec>(client: PgClient, t: Table<Row, A>, toRecord: (a: A) => Rec) =>
   paged<Row, Rec>(client, "MainStoreAdmin.export", selectFrom(t), t.key, (row) => toRecord(t.decode(row)))
-
-interface UsageRow {
-  readonly id: string
-  readonly agent_id: string
-  readonly model: string
-  readonly input_tokens: number
-  readonly output_tokens: number
-  readonly cost_usd: number
-  readonly tool_calls: number
-  readonly at: number
-}
 
 /** The statement that writes one main-store record verbatim, replacing a record with the same key. */
 const upsert = (r: Exclude<MainRecord, { readonly kind: "audit" }>): Statement => {
@@ -114,14 +104,7 @@ const upsert = (r: Exclude<MainRecord, { readonly kind: "audit" }>): Statement =
         values: [r.agentId, JSON.stringify(r.messages), r.summary, r.updatedAt]
       }
     case "usage":
-      return {
-        text: `INSERT INTO usage_events (id, agent_id, model, input_tokens, output_tokens, cost_usd, tool_calls, at)
-               VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-               ON CONFLICT (id) DO UPDATE SET agent_id = excluded.agent_id, model = excluded.model,
-                 input_tokens = excluded.input_tokens, output_tokens = excluded.output_tokens,
-                 cost_usd = excluded.cost_usd, tool_calls = excluded.tool_calls, at = excluded.at`,
-        values: [r.id, r.agentId, r.model, r.inputTokens, r.outputTokens, r.costUsd, r.toolCalls, r.timestamp]
-      }
+      return { text: upsertInto(usageEventsTable, "postgres"), values: usageEventsTable.values(r) }
     case "device":
       return {
         text: `INSERT INTO devices (${DEVICE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6)
@@ -170,23 +153,7 @@ export const makeMain = (client: PgClient) => {
       kind: "canonical",
       ...toCanonical(r)
     })),
-    paged(
-      client,
-      op,
-      "SELECT id, agent_id, model, input_tokens, output_tokens, cost_usd, tool_calls, at FROM usage_events",
-      ["id"],
-      (r: UsageRow): MainRecord => ({
-        kind: "usage",
-        id: r.id as UsageEventId,
-        agentId: r.agent_id as AgentId,
-        model: r.model,
-        inputTokens: r.input_tokens,
-        outputTokens: r.output_tokens,
-        costUsd: r.cost_usd,
-        toolCalls: r.tool_calls,
-        timestamp: r.at
-      })
-    ),
+    pagedTable(client, usageEventsTable, (e): MainRecord => ({ kind: "usage", ...e })),
     paged(client, op, `SELECT ${DEVICE_COLUMNS} FROM devices`, ["device_id"], (r: DeviceRow): MainRecord => ({ kind: "device", ...toDevice(r) })),
     pagedTable(client, tasksTable, (t): MainRecord => ({ kind: "task", ...t })),
     paged(client, op, `SELECT ${AUDIT_COLUMNS} FROM audit_log`, ["seq"], (r: AuditRow): MainRecord => ({ kind: "audit", ...toEntry(r) }))

@@ -1,5 +1,6 @@
 /**
- * PostgreSQL schema: the migration versions (the same numbers as SQLite's, SPEC R-BE-2), the
+ * PostgreSQL schema: the migration versions (a version number means the same change as in SQLite's
+ * migrations; a backend whose schema needs no change for a version has no such version), the
  * `MigrationDriver` for src/core/migrator.ts, and the embedding-space DDL that runs once the space is
  * first recorded.
  *
@@ -177,6 +178,17 @@ export const MIGRATIONS: ReadonlyArray<Migration> = [
         hash TEXT NOT NULL
       )`,
       `CREATE INDEX audit_agent ON audit_log (agent_id, seq)`
+    ]
+  },
+  {
+    // SQLite names the time of a usage event `timestamp`; with the same name here one codec
+    // (src/tables/usageEvents.ts) serves both. The indexes take SQLite's names too.
+    version: 3,
+    name: "usage_events_timestamp",
+    statements: [
+      `ALTER TABLE usage_events RENAME COLUMN at TO timestamp`,
+      `ALTER INDEX usage_agent_at RENAME TO usage_by_agent`,
+      `ALTER INDEX usage_at RENAME TO usage_by_time`
     ]
   }
 ]

@@ -29,6 +29,7 @@ import * as Sessions from "./sessions.js"
 import * as Structured from "./structured.js"
 import { makeStructuredStore } from "../../core/structured.js"
 import { makeTaskQueue } from "../../core/taskQueue.js"
+import { makeUsageStore } from "../../core/usageStore.js"
 import * as Tasks from "./tasks.js"
 import * as Usage from "./usage.js"
 
@@ -69,7 +70,7 @@ export const makeMain = (
       structured: makeStructuredStore(Structured.port(client)),
       knowledge: Knowledge.make(client),
       sessions: Sessions.make(client),
-      usage: Usage.make(client),
+      usage: makeUsageStore(Usage.port(client)),
       devices: Devices.make(client),
       tasks: makeTaskQueue(Tasks.port(client)),
       audit,

@@ -10,9 +10,7 @@ import { adminInputs } from "../../core/inputs.js"
 import { auditAppends, checkMemoryRecords, EXPORT_PAGE, MAIN_KIND_ORDER } from "../../core/transfer.js"
 import type { EmbeddingSpace } from "../../domain/embedding.js"
 import { AuditIntegrityError, type StorageError } from "../../domain/errors.js"
-import type { AgentId } from "../../domain/ids.js"
 import type { MainRecord, MemoryRecord } from "../../domain/transfer.js"
-import type { UsageEvent } from "../../domain/usage.js"
 import { MainStoreAdmin, SemanticStoreAdmin } from "../../services/Admin.js"
 import { AUDIT_COLUMNS, type AuditRow, toEntry } from "./audit.js"
 import { attempt, type SqliteConnection } from "./client.js"
@@ -32,6 +30,7 @@ import { type CanonicalRow, SESSION_COLUMNS, type SessionRow, toCanonical, toSes
 import { agentsTable } from "../../tables/agents.js"
 import { kvTable } from "../../tables/kv.js"
 import { tasksTable } from "../../tables/tasks.js"
+import { usageEventsTable } from "../../tables/usageEvents.js"
 import { selectFrom, type Table, upsertInto } from "../../tables/table.js"
 
 const { agentId } = adminInputs
@@ -68,17 +67,6 @@ const paged = <Row, Rec>(
 const pagedTable = <Row, A, Rec>(conn: SqliteConnection, t: Table<Row, A>, toRecord: (a: A) => Rec) =>
   paged<Row, Rec>(conn, "MainStoreAdmin.export", selectFrom(t), t.key, (row) => toRecord(t.decode(row)))
 
-interface UsageRow {
-  readonly id: string
-  readonly agent_id: string
-  readonly model: string
-  readonly input_tokens: number
-  readonly output_tokens: number
-  readonly cost_usd: number
-  readonly tool_calls: number
-  readonly timestamp: number
-}
-
 /** The main-store admin over `conn`. */
 export const makeMain = (conn: SqliteConnection) => {
   const streams: Record<MainRecord["kind"], Stream.Stream<MainRecord, StorageError>> = {
@@ -103,23 +91,7 @@ export const makeMain = (conn: SqliteConnection) => {
       ["agent_id"],
       (r: CanonicalRow) => ({ kind: "canonical" as const, ...toCanonical(r) })
     ),
-    usage: paged(
-      conn,
-      "MainStoreAdmin.export",
-      `SELECT id, agent_id, model, input_tokens, output_tokens, cost_usd, tool_calls, timestamp FROM usage_events`,
-      ["id"],
-      (r: UsageRow) => ({
-        kind: "usage" as const,
-        id: r.id as UsageEvent["id"],
-        agentId: r.agent_id as AgentId,
-        model: r.model,
-        inputTokens: r.input_tokens,
-        outputTokens: r.output_tokens,
-        costUsd: r.cost_usd,
-        toolCalls: r.tool_calls,
-        timestamp: r.timestamp
-      })
-    ),
+    usage: pagedTable(conn, usageEventsTable, (e) => ({ kind: "usage" as const, ...e })),
     device: paged(conn, "MainStoreAdmin.export", `SELECT ${DEVICE_COLUMNS} FROM devices`, ["device_id"], (r: DeviceRow) => ({
       kind: "device" as const,
       ...toDevice(r)
@@ -178,12 +150,7 @@ export const makeMain = (conn: SqliteConnection) => {
         )
         return
       case "usage":
-        // Usage events are immutable facts: one already present is kept, never counted twice.
-        conn.run(
-          `INSERT INTO usage_events (id, agent_id, model, input_tokens, output_tokens, cost_usd, tool_calls, timestamp)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
-          [r.id, r.agentId, r.model, r.inputTokens, r.outputTokens, r.costUsd, r.toolCalls, r.timestamp]
-        )
+        conn.run(upsertInto(usageEventsTable, "sqlite"), usageEventsTable.values(r))
         return
       case "device":
         conn.run(

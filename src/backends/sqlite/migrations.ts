@@ -1,7 +1,8 @@
 /**
- * The SQLite schema: the SQL of each migration version (the same version numbers and names as on
- * PostgreSQL) and the `MigrationDriver` that runs them for src/core/migrator.ts under `BEGIN
- * IMMEDIATE`, plus the embedding-space bootstrap that runs after them.
+ * The SQLite schema: the SQL of each migration version (a version number means the same change as
+ * on PostgreSQL; a version whose change SQLite's schema does not need is absent here) and the
+ * `MigrationDriver` that runs them for src/core/migrator.ts under `BEGIN IMMEDIATE`, plus the
+ * embedding-space bootstrap that runs after them.
  *
  * Conventions of the schema: timestamps are INTEGER epoch milliseconds from the Effect Clock; JSON is
  * TEXT; strings compare with SQLite's BINARY collation, which is code point order on UTF-8.

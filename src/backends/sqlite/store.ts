@@ -29,6 +29,7 @@ import * as Sessions from "./sessions.js"
 import * as Structured from "./structured.js"
 import { makeStructuredStore } from "../../core/structured.js"
 import { makeTaskQueue } from "../../core/taskQueue.js"
+import { makeUsageStore } from "../../core/usageStore.js"
 import * as Tasks from "./tasks.js"
 import * as Usage from "./usage.js"
 
@@ -53,7 +54,7 @@ export const makeMain = (
         structured: makeStructuredStore(Structured.port(conn)),
         knowledge: Knowledge.make(conn),
         sessions: Sessions.make(conn),
-        usage: Usage.make(conn),
+        usage: makeUsageStore(Usage.port(conn)),
         devices: Devices.make(conn),
         tasks: makeTaskQueue(Tasks.port(conn)),
         audit,
