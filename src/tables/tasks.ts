@@ -1,13 +1,14 @@
 /** The `tasks` table: one row per task, the same columns in SQLite and PostgreSQL. */
 import { Schema } from "effect"
-import { AgentId, TaskId } from "../domain/ids.js"
 import { type Task, TaskStatus } from "../domain/task.js"
 import { EpochMillis } from "../domain/time.js"
 import type { TaskState } from "../core/tasks.js"
-import { table } from "./table.js"
+import { storedBrand, table } from "./table.js"
+
+const AgentId = storedBrand("AgentId")
 
 export const TaskRow = Schema.Struct({
-  id: TaskId,
+  id: storedBrand("TaskId"),
   title: Schema.String,
   description: Schema.String,
   status: TaskStatus,

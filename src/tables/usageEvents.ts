@@ -4,14 +4,13 @@
  * shapes of the aggregates read from it, decoded like rows.
  */
 import { Schema } from "effect"
-import { AgentId, UsageEventId } from "../domain/ids.js"
 import { EpochMillis } from "../domain/time.js"
 import { DailyUsage, ModelUsage, type UsageEvent, UsageSummary } from "../domain/usage.js"
-import { table } from "./table.js"
+import { storedBrand, table } from "./table.js"
 
 export const UsageEventRow = Schema.Struct({
-  id: UsageEventId,
-  agent_id: AgentId,
+  id: storedBrand("UsageEventId"),
+  agent_id: storedBrand("AgentId"),
   model: Schema.String,
   input_tokens: Schema.Number,
   output_tokens: Schema.Number,

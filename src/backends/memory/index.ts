@@ -1,6 +1,6 @@
 /**
- * MemoryTest: all nine services in memory, with the same semantics as the real backends
- * (SPEC R-BE-7) — for users' own specs and as the reference the conformance suites are checked against.
+ * MemoryTest: all nine services in memory, with the same semantics as the real backends — for
+ * users' own specs and as the reference the conformance suites are checked against.
  */
 import { Config, Context, Effect, Layer } from "effect"
 import { semanticLimits } from "../../core/semantic.js"

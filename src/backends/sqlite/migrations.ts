@@ -200,8 +200,8 @@ const DIMENSIONS_KEY = "embedding.dimensions"
 
 /**
  * Record the store's embedding space on first use and create the vector table for it; on every
- * later open, check that the configured space is the recorded one (R-DOM-5). Runs under `BEGIN
- * IMMEDIATE` like the migrations, so two processes initialising one file agree on a single space.
+ * later open, check that the configured space is the recorded one (a store has one space). Runs
+ * under `BEGIN IMMEDIATE` like the migrations, so two processes initialising one file agree on it.
  *
  * The vector table: partitioned by agent (a KNN reads only that agent's vectors), cosine distance,
  * and as metadata columns exactly what recall filters on, so filters apply inside the KNN.
