@@ -159,7 +159,15 @@ type ServiceName = keyof typeof calls
  * The services whose methods are instrumented so far. Services move into this list as they are
  * written once over their store port; when every service is there, the list is `Object.keys(calls)`.
  */
-const INSTRUMENTED: ReadonlyArray<ServiceName> = ["StructuredStore", "KnowledgeStore", "DeviceStore", "SessionStore", "AuditLog"]
+const INSTRUMENTED: ReadonlyArray<ServiceName> = [
+  "StructuredStore",
+  "KnowledgeStore",
+  "DeviceStore",
+  "SessionStore",
+  "AuditLog",
+  "UsageStore",
+  "TaskQueue"
+]
 
 interface Recorded {
   readonly name: string

@@ -137,6 +137,8 @@ export const instrument = <S extends object>(
           ? { "engram.backend": backend }
           : { "engram.backend": backend, "engram.agent_id": agent },
         kind: "client" as const,
+        // The call site Effect would record is always this file (the span starts here, not at the
+        // caller), and capturing it costs about as much as the rest of the span.
         captureStackTrace: false
       }
     }

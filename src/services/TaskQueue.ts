@@ -15,7 +15,7 @@ import type {
 type E = InvalidInput | StoreFailure
 type Fenced = E | TaskNotFound | TaskNotClaimed | StaleAttempt
 
-/** Work shared between agents, with leases and fencing (SPEC §2.7). */
+/** Work shared between agents, with leases and fencing. */
 export class TaskQueue extends Context.Tag("engram/TaskQueue")<TaskQueue, {
   readonly post: (input: TaskInput) => Effect.Effect<TaskId, E>
   /**

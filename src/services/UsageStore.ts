@@ -14,7 +14,7 @@ import type {
 type E = InvalidInput | StoreFailure
 
 /**
- * LLM usage metering and budgets (SPEC §2.5). Windows: hour = the last 60 minutes (rolling),
+ * LLM usage metering and budgets. Windows: hour = the last 60 minutes (rolling),
  * day = since UTC midnight, month = since the first of the UTC month; "now" is the Effect Clock.
  */
 export class UsageStore extends Context.Tag("engram/UsageStore")<UsageStore, {

@@ -75,3 +75,10 @@ export const upsertInto = <Row, A>(
 ): string =>
   `${insertInto(t, dialect)} ON CONFLICT (${t.key.join(", ")}) DO UPDATE SET ` +
   update.map((c) => `${c} = excluded.${c}`).join(", ")
+
+/**
+ * A column holding a branded string (an id) that was checked against its rules when it was written:
+ * reading it back decodes its type and brand but does not run those rules again (they cost several
+ * times the rest of a row's decode, on every row of every read).
+ */
+export const storedBrand = <const B extends string>(brand: B) => Schema.String.pipe(Schema.brand(brand))

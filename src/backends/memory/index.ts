@@ -24,6 +24,8 @@ import { makeSessionStore } from "../../core/sessions.js"
 import { makeStructuredStore } from "../../core/structured.js"
 import { makeDeviceStore } from "../../core/devices.js"
 import { makeKnowledgeStore } from "../../core/knowledge.js"
+import { makeTaskQueue } from "../../core/taskQueue.js"
+import { makeUsageStore } from "../../core/usageStore.js"
 import * as Tasks from "./tasks.js"
 import * as Usage from "./usage.js"
 
@@ -47,9 +49,9 @@ export const make = (
       structured: makeStructuredStore(Structured.port(db)),
       knowledge: makeKnowledgeStore(Knowledge.port(db)),
       sessions: makeSessionStore(Sessions.port(db)),
-      usage: Usage.make(db),
+      usage: makeUsageStore(Usage.port(db)),
       devices: makeDeviceStore(Devices.port(db)),
-      tasks: Tasks.make(db),
+      tasks: makeTaskQueue(Tasks.port(db)),
       audit,
       admin: Admin.makeMain(db)
     })

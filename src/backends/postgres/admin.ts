@@ -10,13 +10,12 @@ import { adminInputs } from "../../core/inputs.js"
 import { auditAppends, checkMemoryRecords, EXPORT_PAGE, MAIN_KIND_ORDER } from "../../core/transfer.js"
 import type { EmbeddingSpace } from "../../domain/embedding.js"
 import { AuditIntegrityError, type StoreFailure } from "../../domain/errors.js"
-import type { AgentId, UsageEventId } from "../../domain/ids.js"
+import type { AgentId } from "../../domain/ids.js"
 import type { MainRecord, MemoryRecord } from "../../domain/transfer.js"
 import { MainStoreAdmin, SemanticStoreAdmin } from "../../services/Admin.js"
 import { auditLock } from "./audit.js"
 import { decodeRows, type PgClient, type Queryable, type Statement } from "./client.js"
 import { columns, type MemoryRow, textIndex, toMemory, vectorText } from "./semantic.js"
-import { TASK_COLUMNS, type TaskRow, toTask } from "./tasks.js"
 import { agentsTable } from "../../tables/agents.js"
 import { auditLogTable, selectLastEntry } from "../../tables/auditLog.js"
 import { canonicalSessionsTable } from "../../tables/canonicalSessions.js"
@@ -25,6 +24,8 @@ import { entitiesTable } from "../../tables/entities.js"
 import { kvTable } from "../../tables/kv.js"
 import { relationsTable } from "../../tables/relations.js"
 import { sessionsTable } from "../../tables/sessions.js"
+import { tasksTable } from "../../tables/tasks.js"
+import { usageEventsTable } from "../../tables/usageEvents.js"
 import { insertInto, selectFrom, type Table, upsertInto } from "../../tables/table.js"
 
 const { agentId } = adminInputs
@@ -64,17 +65,6 @@ const paged = <Row extends object, Rec>(
 const pagedTable = <Row extends object, A, Rec>(client: PgClient, t: Table<Row, A>, toRecord: (a: A) => Rec) =>
   paged<Row, Rec>(client, "MainStoreAdmin.export", selectFrom(t), t.key, (row) => toRecord(t.decode(row)))
 
-interface UsageRow {
-  readonly id: string
-  readonly agent_id: string
-  readonly model: string
-  readonly input_tokens: number
-  readonly output_tokens: number
-  readonly cost_usd: number
-  readonly tool_calls: number
-  readonly at: number
-}
-
 /** The statement that writes one main-store record verbatim, replacing a record with the same key. */
 const upsert = (r: Exclude<MainRecord, { readonly kind: "audit" }>): Statement => {
   switch (r.kind) {
@@ -91,29 +81,11 @@ const upsert = (r: Exclude<MainRecord, { readonly kind: "audit" }>): Statement =
     case "canonical":
       return { text: upsertInto(canonicalSessionsTable, "postgres"), values: canonicalSessionsTable.values(r) }
     case "usage":
-      return {
-        text: `INSERT INTO usage_events (id, agent_id, model, input_tokens, output_tokens, cost_usd, tool_calls, at)
-               VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-               ON CONFLICT (id) DO UPDATE SET agent_id = excluded.agent_id, model = excluded.model,
-                 input_tokens = excluded.input_tokens, output_tokens = excluded.output_tokens,
-                 cost_usd = excluded.cost_usd, tool_calls = excluded.tool_calls, at = excluded.at`,
-        values: [r.id, r.agentId, r.model, r.inputTokens, r.outputTokens, r.costUsd, r.toolCalls, r.timestamp]
-      }
+      return { text: upsertInto(usageEventsTable, "postgres"), values: usageEventsTable.values(r) }
     case "device":
       return { text: upsertInto(devicesTable, "postgres"), values: devicesTable.values(r) }
     case "task":
-      return {
-        text: `INSERT INTO tasks (${TASK_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
-               ON CONFLICT (id) DO UPDATE SET title = excluded.title, description = excluded.description,
-                 status = excluded.status, priority = excluded.priority, assigned_to = excluded.assigned_to,
-                 created_by = excluded.created_by, claimed_by = excluded.claimed_by, attempt = excluded.attempt,
-                 lease_expires_at = excluded.lease_expires_at, result = excluded.result, error = excluded.error,
-                 created_at = excluded.created_at, updated_at = excluded.updated_at, completed_at = excluded.completed_at`,
-        values: [
-          r.id, r.title, r.description, r.status, r.priority, r.assignedTo, r.createdBy, r.claimedBy, r.attempt,
-          r.leaseExpiresAt, r.result, r.error, r.createdAt, r.updatedAt, r.completedAt
-        ]
-      }
+      return { text: upsertInto(tasksTable, "postgres"), values: tasksTable.values(r) }
   }
 }
 
@@ -143,7 +115,6 @@ const kindRank = new Map(MAIN_KIND_ORDER.map((k, i) => [k, i]))
 
 /** The main-store admin over `client`. */
 export const makeMain = (client: PgClient) => {
-  const op = "MainStoreAdmin.export"
   const streams: ReadonlyArray<Stream.Stream<MainRecord, StoreFailure>> = [
     pagedTable(client, agentsTable, (a): MainRecord => ({ kind: "agent", ...a })),
     pagedTable(client, kvTable, (e): MainRecord => ({ kind: "kv", ...e })),
@@ -151,25 +122,9 @@ export const makeMain = (client: PgClient) => {
     pagedTable(client, relationsTable, (r): MainRecord => ({ kind: "relation", ...r })),
     pagedTable(client, sessionsTable, (s): MainRecord => ({ kind: "session", ...s })),
     pagedTable(client, canonicalSessionsTable, (c): MainRecord => ({ kind: "canonical", ...c })),
-    paged(
-      client,
-      op,
-      "SELECT id, agent_id, model, input_tokens, output_tokens, cost_usd, tool_calls, at FROM usage_events",
-      ["id"],
-      (r: UsageRow): MainRecord => ({
-        kind: "usage",
-        id: r.id as UsageEventId,
-        agentId: r.agent_id as AgentId,
-        model: r.model,
-        inputTokens: r.input_tokens,
-        outputTokens: r.output_tokens,
-        costUsd: r.cost_usd,
-        toolCalls: r.tool_calls,
-        timestamp: r.at
-      })
-    ),
+    pagedTable(client, usageEventsTable, (e): MainRecord => ({ kind: "usage", ...e })),
     pagedTable(client, devicesTable, (d): MainRecord => ({ kind: "device", ...d })),
-    paged(client, op, `SELECT ${TASK_COLUMNS} FROM tasks`, ["id"], (r: TaskRow): MainRecord => ({ kind: "task", ...toTask(r) })),
+    pagedTable(client, tasksTable, (t): MainRecord => ({ kind: "task", ...t })),
     pagedTable(client, auditLogTable, (e): MainRecord => ({ kind: "audit", ...e }))
   ]
 

@@ -187,6 +187,17 @@ export const MIGRATIONS: ReadonlyArray<Migration> = [
     statements: [`ALTER TABLE entities RENAME COLUMN name_fold TO name_folded`]
   },
   {
+    // SQLite names the time of a usage event `timestamp`; with the same name here one codec
+    // (src/tables/usageEvents.ts) serves both. The indexes take SQLite's names too.
+    version: 3,
+    name: "usage_events_timestamp",
+    statements: [
+      `ALTER TABLE usage_events RENAME COLUMN at TO timestamp`,
+      `ALTER INDEX usage_agent_at RENAME TO usage_by_agent`,
+      `ALTER INDEX usage_at RENAME TO usage_by_time`
+    ]
+  },
+  {
     // The audit table's columns become SQLite's, so one codec (src/tables/auditLog.ts) serves both.
     // SQLite needs no version 4: its table already has these names.
     version: 4,

@@ -32,6 +32,8 @@ import { makeSessionStore } from "../../core/sessions.js"
 import { makeStructuredStore } from "../../core/structured.js"
 import { makeDeviceStore } from "../../core/devices.js"
 import { makeKnowledgeStore } from "../../core/knowledge.js"
+import { makeTaskQueue } from "../../core/taskQueue.js"
+import { makeUsageStore } from "../../core/usageStore.js"
 import * as Tasks from "./tasks.js"
 import * as Usage from "./usage.js"
 
@@ -72,9 +74,9 @@ export const makeMain = (
       structured: makeStructuredStore(Structured.port(client)),
       knowledge: makeKnowledgeStore(Knowledge.port(client)),
       sessions: makeSessionStore(Sessions.port(client)),
-      usage: Usage.make(client),
+      usage: makeUsageStore(Usage.port(client)),
       devices: makeDeviceStore(Devices.port(client)),
-      tasks: Tasks.make(client),
+      tasks: makeTaskQueue(Tasks.port(client)),
       audit,
       admin: Admin.makeMain(client)
     }))

@@ -9,9 +9,7 @@ import { adminInputs } from "../../core/inputs.js"
 import { auditAppends, checkMemoryRecords, EXPORT_PAGE, MAIN_KIND_ORDER } from "../../core/transfer.js"
 import type { EmbeddingSpace } from "../../domain/embedding.js"
 import { AuditIntegrityError, type StorageError } from "../../domain/errors.js"
-import type { AgentId } from "../../domain/ids.js"
 import type { MainRecord, MemoryRecord } from "../../domain/transfer.js"
-import type { UsageEvent } from "../../domain/usage.js"
 import { MainStoreAdmin, SemanticStoreAdmin } from "../../services/Admin.js"
 import { attempt, type SqliteConnection } from "./client.js"
 import {
@@ -24,7 +22,6 @@ import {
   storeMemory,
   toMemory
 } from "./semantic.js"
-import { TASK_COLUMNS, type TaskRow, toTask } from "./tasks.js"
 import { agentsTable } from "../../tables/agents.js"
 import { auditLogTable, selectLastEntry } from "../../tables/auditLog.js"
 import { canonicalSessionsTable } from "../../tables/canonicalSessions.js"
@@ -33,6 +30,8 @@ import { entitiesTable } from "../../tables/entities.js"
 import { kvTable } from "../../tables/kv.js"
 import { relationsTable } from "../../tables/relations.js"
 import { sessionsTable } from "../../tables/sessions.js"
+import { tasksTable } from "../../tables/tasks.js"
+import { usageEventsTable } from "../../tables/usageEvents.js"
 import { insertInto, selectFrom, type Table, upsertInto } from "../../tables/table.js"
 
 const { agentId } = adminInputs
@@ -69,17 +68,6 @@ const paged = <Row, Rec>(
 const pagedTable = <Row, A, Rec>(conn: SqliteConnection, t: Table<Row, A>, toRecord: (a: A) => Rec) =>
   paged<Row, Rec>(conn, "MainStoreAdmin.export", selectFrom(t), t.key, (row) => toRecord(t.decode(row)))
 
-interface UsageRow {
-  readonly id: string
-  readonly agent_id: string
-  readonly model: string
-  readonly input_tokens: number
-  readonly output_tokens: number
-  readonly cost_usd: number
-  readonly tool_calls: number
-  readonly timestamp: number
-}
-
 /** The main-store admin over `conn`. */
 export const makeMain = (conn: SqliteConnection) => {
   const streams: Record<MainRecord["kind"], Stream.Stream<MainRecord, StorageError>> = {
@@ -89,28 +77,9 @@ export const makeMain = (conn: SqliteConnection) => {
     relation: pagedTable(conn, relationsTable, (r) => ({ kind: "relation" as const, ...r })),
     session: pagedTable(conn, sessionsTable, (s) => ({ kind: "session" as const, ...s })),
     canonical: pagedTable(conn, canonicalSessionsTable, (c) => ({ kind: "canonical" as const, ...c })),
-    usage: paged(
-      conn,
-      "MainStoreAdmin.export",
-      `SELECT id, agent_id, model, input_tokens, output_tokens, cost_usd, tool_calls, timestamp FROM usage_events`,
-      ["id"],
-      (r: UsageRow) => ({
-        kind: "usage" as const,
-        id: r.id as UsageEvent["id"],
-        agentId: r.agent_id as AgentId,
-        model: r.model,
-        inputTokens: r.input_tokens,
-        outputTokens: r.output_tokens,
-        costUsd: r.cost_usd,
-        toolCalls: r.tool_calls,
-        timestamp: r.timestamp
-      })
-    ),
+    usage: pagedTable(conn, usageEventsTable, (e) => ({ kind: "usage" as const, ...e })),
     device: pagedTable(conn, devicesTable, (d) => ({ kind: "device" as const, ...d })),
-    task: paged(conn, "MainStoreAdmin.export", `SELECT ${TASK_COLUMNS} FROM tasks`, ["id"], (r: TaskRow) => ({
-      kind: "task" as const,
-      ...toTask(r)
-    })),
+    task: pagedTable(conn, tasksTable, (t) => ({ kind: "task" as const, ...t })),
     audit: pagedTable(conn, auditLogTable, (e) => ({ kind: "audit" as const, ...e }))
   }
 
@@ -136,29 +105,13 @@ export const makeMain = (conn: SqliteConnection) => {
         conn.run(upsertInto(canonicalSessionsTable, "sqlite"), canonicalSessionsTable.values(r))
         return
       case "usage":
-        // Usage events are immutable facts: one already present is kept, never counted twice.
-        conn.run(
-          `INSERT INTO usage_events (id, agent_id, model, input_tokens, output_tokens, cost_usd, tool_calls, timestamp)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
-          [r.id, r.agentId, r.model, r.inputTokens, r.outputTokens, r.costUsd, r.toolCalls, r.timestamp]
-        )
+        conn.run(upsertInto(usageEventsTable, "sqlite"), usageEventsTable.values(r))
         return
       case "device":
         conn.run(upsertInto(devicesTable, "sqlite"), devicesTable.values(r))
         return
       case "task":
-        conn.run(
-          `INSERT INTO tasks (${TASK_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-           ON CONFLICT (id) DO UPDATE SET title = excluded.title, description = excluded.description,
-             status = excluded.status, priority = excluded.priority, assigned_to = excluded.assigned_to,
-             created_by = excluded.created_by, claimed_by = excluded.claimed_by, attempt = excluded.attempt,
-             lease_expires_at = excluded.lease_expires_at, result = excluded.result, error = excluded.error,
-             created_at = excluded.created_at, updated_at = excluded.updated_at, completed_at = excluded.completed_at`,
-          [
-            r.id, r.title, r.description, r.status, r.priority, r.assignedTo, r.createdBy, r.claimedBy, r.attempt,
-            r.leaseExpiresAt, r.result, r.error, r.createdAt, r.updatedAt, r.completedAt
-          ]
-        )
+        conn.run(upsertInto(tasksTable, "sqlite"), tasksTable.values(r))
         return
       case "audit":
         // Audit entries are appended after the check, in chain order (see import).

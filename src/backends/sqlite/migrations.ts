@@ -1,8 +1,8 @@
 /**
- * The SQLite schema: the SQL of each migration version (a version number names the same schema
- * change as on PostgreSQL; version 2 gives PostgreSQL's folded-name column the name it already has
- * here, so SQLite has no version 2) and the `MigrationDriver` that runs them for src/core/migrator.ts
- * under `BEGIN IMMEDIATE`, plus the embedding-space bootstrap that runs after them.
+ * The SQLite schema: the SQL of each migration version (a version number means the same change as
+ * on PostgreSQL; a version whose change SQLite's schema does not need is absent here) and the
+ * `MigrationDriver` that runs them for src/core/migrator.ts under `BEGIN IMMEDIATE`, plus the
+ * embedding-space bootstrap that runs after them.
  *
  * Conventions of the schema: timestamps are INTEGER epoch milliseconds from the Effect Clock; JSON is
  * TEXT; strings compare with SQLite's BINARY collation, which is code point order on UTF-8.
@@ -198,8 +198,8 @@ const DIMENSIONS_KEY = "embedding.dimensions"
 
 /**
  * Record the store's embedding space on first use and create the vector table for it; on every
- * later open, check that the configured space is the recorded one. Runs under `BEGIN
- * IMMEDIATE` like the migrations, so two processes initialising one file agree on a single space.
+ * later open, check that the configured space is the recorded one (a store has one space). Runs
+ * under `BEGIN IMMEDIATE` like the migrations, so two processes initialising one file agree on it.
  *
  * The vector table: partitioned by agent (a KNN reads only that agent's vectors), cosine distance,
  * and as metadata columns exactly what recall filters on, so filters apply inside the KNN.

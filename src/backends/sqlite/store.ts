@@ -32,6 +32,8 @@ import { makeSessionStore } from "../../core/sessions.js"
 import { makeStructuredStore } from "../../core/structured.js"
 import { makeDeviceStore } from "../../core/devices.js"
 import { makeKnowledgeStore } from "../../core/knowledge.js"
+import { makeTaskQueue } from "../../core/taskQueue.js"
+import { makeUsageStore } from "../../core/usageStore.js"
 import * as Tasks from "./tasks.js"
 import * as Usage from "./usage.js"
 
@@ -60,9 +62,9 @@ export const makeMain = (
         structured: makeStructuredStore(Structured.port(conn)),
         knowledge: makeKnowledgeStore(Knowledge.port(conn)),
         sessions: makeSessionStore(Sessions.port(conn)),
-        usage: Usage.make(conn),
+        usage: makeUsageStore(Usage.port(conn)),
         devices: makeDeviceStore(Devices.port(conn)),
-        tasks: Tasks.make(conn),
+        tasks: makeTaskQueue(Tasks.port(conn)),
         audit,
         admin: Admin.makeMain(conn)
       }))

@@ -1,196 +1,84 @@
 /**
- * TaskQueue on SQLite. A claim reads the best claimable row and writes the core's `claimed` state in
- * one `BEGIN IMMEDIATE` transaction: SQLite admits one writer at a time, across processes, so two
- * claimers can never take the same task. Fenced transitions (heartbeat, complete, fail) read the row,
- * apply the core's `fence` and transition, and write, in one transaction as well.
+ * TaskQueue's port on SQLite. A claim reads the best claimable row and writes the claimed task in one
+ * `BEGIN IMMEDIATE` transaction: SQLite admits one writer at a time, across processes, so two
+ * claimers can never take the same task. A fenced write reads the row, checks the claim with the
+ * core's `holds` and writes, in one such transaction as well.
  */
-import { Clock, Effect, Option } from "effect"
-import { decodeCursor, pageOf } from "../../core/cursor.js"
-import { taskInputs } from "../../core/inputs.js"
-import {
-  claimable,
-  claimed,
-  completed,
-  failed,
-  fencedTransition,
-  heartbeated,
-  isRefusal,
-  posted
-} from "../../core/tasks.js"
-import { mintTaskId } from "../../domain/ids.js"
+import { Option } from "effect"
+import type { TaskPort } from "../../core/taskQueue.js"
+import { applyChange, claimable, holds } from "../../core/tasks.js"
 import type { Task } from "../../domain/task.js"
-import { TaskQueue } from "../../services/TaskQueue.js"
+import { tasksTable, transitionColumns, transitionValues } from "../../tables/tasks.js"
+import { insertInto, selectFrom } from "../../tables/table.js"
 import { attempt, type SqliteConnection } from "./client.js"
 
-const { agentId, claimOptions, completeInput, failInput, heartbeatInput, listOptions, taskId, taskInput } = taskInputs
-
-export interface TaskRow {
-  readonly id: string
-  readonly title: string
-  readonly description: string
-  readonly status: string
-  readonly priority: number
-  readonly assigned_to: string | null
-  readonly created_by: string | null
-  readonly claimed_by: string | null
-  readonly attempt: number
-  readonly lease_expires_at: number | null
-  readonly result: string | null
-  readonly error: string | null
-  readonly created_at: number
-  readonly updated_at: number
-  readonly completed_at: number | null
-}
-
-export const TASK_COLUMNS =
-  "id, title, description, status, priority, assigned_to, created_by, claimed_by, attempt, lease_expires_at, result, error, created_at, updated_at, completed_at"
-
-export const toTask = (r: TaskRow): Task => ({
-  id: r.id as Task["id"],
-  title: r.title,
-  description: r.description,
-  status: r.status as Task["status"],
-  priority: r.priority,
-  assignedTo: r.assigned_to as Task["assignedTo"],
-  createdBy: r.created_by as Task["createdBy"],
-  claimedBy: r.claimed_by as Task["claimedBy"],
-  attempt: r.attempt,
-  leaseExpiresAt: r.lease_expires_at,
-  result: r.result,
-  error: r.error,
-  createdAt: r.created_at,
-  updatedAt: r.updated_at,
-  completedAt: r.completed_at
-})
-
-/** The service over `conn`; prepares its statements (and so may throw, at layer build). */
-export const make = (conn: SqliteConnection) => {
-  const byId = conn.db.prepare(`SELECT ${TASK_COLUMNS} FROM tasks WHERE id = ?`)
+/** The port over `conn`; prepares its statements (and so may throw, at layer build). */
+export const port = (conn: SqliteConnection): TaskPort => {
+  const byId = conn.db.prepare(`${selectFrom(tasksTable)} WHERE id = ?`)
   // The core's `claimable` and `claimOrder` in SQL, over the index of open tasks.
   const best = conn.db.prepare(
-    `SELECT ${TASK_COLUMNS} FROM tasks
+    `${selectFrom(tasksTable)}
      WHERE status IN ('pending', 'in_progress')
        AND (assigned_to IS NULL OR assigned_to = ?)
        AND (status = 'pending' OR (lease_expires_at IS NOT NULL AND lease_expires_at <= ?))
      ORDER BY priority DESC, created_at, id LIMIT 1`
   )
-  const write = conn.db.prepare(
-    `UPDATE tasks SET status = ?, claimed_by = ?, attempt = ?, lease_expires_at = ?, result = ?, error = ?,
-       updated_at = ?, completed_at = ? WHERE id = ?`
-  )
-  const insert = conn.db.prepare(`INSERT INTO tasks (${TASK_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+  // Only the columns a transition changes, so the indexes on the others are left alone.
+  const write = conn.db.prepare(`UPDATE tasks SET ${transitionColumns.map((c) => `${c} = ?`).join(", ")} WHERE id = ?`)
+  const insert = conn.db.prepare(insertInto(tasksTable, "sqlite"))
 
+  const read = (id: string): Task | undefined => {
+    const row = byId.get(id)
+    return row === undefined ? undefined : tasksTable.decode(row)
+  }
   const store = (t: Task): void => {
-    write.run(t.status, t.claimedBy, t.attempt, t.leaseExpiresAt, t.result, t.error, t.updatedAt, t.completedAt, t.id)
+    write.run(...transitionValues(t), t.id)
   }
 
-  /** Apply a fenced transition atomically; the refusal, if any, is returned as a value. */
-  const fenced = (
-    operation: string,
-    id: string,
-    input: { readonly agentId: string; readonly attempt: number },
-    next: (task: Task, now: number) => Task
-  ) =>
-    Effect.gen(function*() {
-      const now = yield* Clock.currentTimeMillis
-      const result = yield* attempt(operation, () =>
-        conn.immediate(() => {
-          const row = byId.get(id) as TaskRow | undefined
-          const result = fencedTransition(id, row === undefined ? undefined : toTask(row), input, (task) => next(task, now))
-          if (!isRefusal(result)) store(result)
-          return result
-        }))
-      if (isRefusal(result)) return yield* result
-      return result
-    })
+  const listSql = (status: boolean, assignedTo: boolean, after: boolean) =>
+    `${selectFrom(tasksTable)} WHERE 1 = 1` +
+    (status ? ` AND status = ?` : "") +
+    (assignedTo ? ` AND assigned_to = ?` : "") +
+    (after ? ` AND (created_at < ? OR (created_at = ? AND id < ?))` : "") +
+    ` ORDER BY created_at DESC, id DESC LIMIT ?`
 
-  return TaskQueue.of({
-    post: (input) =>
-      Effect.gen(function*() {
-        const t = yield* taskInput(input)
-        const now = yield* Clock.currentTimeMillis
-        const id = yield* mintTaskId
-        const task = posted(id, t, now)
-        yield* attempt("TaskQueue.post", () =>
-          insert.run(
-            task.id,
-            task.title,
-            task.description,
-            task.status,
-            task.priority,
-            task.assignedTo,
-            task.createdBy,
-            task.claimedBy,
-            task.attempt,
-            task.leaseExpiresAt,
-            task.result,
-            task.error,
-            task.createdAt,
-            task.updatedAt,
-            task.completedAt
-          ))
-        return id
+  return {
+    backend: "sqlite",
+    insert: (task) =>
+      attempt("post", () => {
+        insert.run(...tasksTable.values(task))
       }),
-    claim: (a, options) =>
-      Effect.gen(function*() {
-        const agent = yield* agentId(a)
-        const o = yield* claimOptions(options)
-        const now = yield* Clock.currentTimeMillis
-        return yield* attempt("TaskQueue.claim", () =>
-          conn.immediate(() => {
-            const row = best.get(agent, now) as TaskRow | undefined
-            if (row === undefined) return Option.none<Task>()
-            const task = toTask(row)
-            // The SQL is the core's rule; if they ever disagree, fail loudly rather than hand it out.
-            if (!claimable(task, agent, now)) throw new Error(`claim selected task ${task.id}, which is not claimable`)
-            const next = claimed(task, agent, o.leaseMs, now)
-            store(next)
-            return Option.some(next)
-          }))
-      }),
-    heartbeat: (i, input) =>
-      Effect.gen(function*() {
-        const [id, h] = [yield* taskId(i), yield* heartbeatInput(input)]
-        return yield* fenced("TaskQueue.heartbeat", id, h, (t, now) => heartbeated(t, h.leaseMs, now))
-      }),
-    complete: (i, input) =>
-      Effect.gen(function*() {
-        const [id, c] = [yield* taskId(i), yield* completeInput(input)]
-        return yield* fenced("TaskQueue.complete", id, c, (t, now) => completed(t, c.result, now))
-      }),
-    fail: (i, input) =>
-      Effect.gen(function*() {
-        const [id, f] = [yield* taskId(i), yield* failInput(input)]
-        return yield* fenced("TaskQueue.fail", id, f, (t, now) => failed(t, f.error, f.retry, now))
-      }),
-    get: (i) =>
-      Effect.flatMap(taskId(i), (id) =>
-        attempt("TaskQueue.get", () => Option.map(Option.fromNullable(byId.get(id) as TaskRow | undefined), toTask))),
-    list: (options) =>
-      Effect.gen(function*() {
-        const o = yield* listOptions(options)
-        const after = o.cursor === undefined ? undefined : yield* decodeCursor(o.cursor, ["number", "string"])
+    claimBest: (agent, now, change) =>
+      attempt("claim", () =>
+        conn.immediate(() => {
+          const row = best.get(agent, now)
+          if (row === undefined) return Option.none<Task>()
+          const task = tasksTable.decode(row)
+          // The SQL above is the core's rule; if they ever disagree, fail loudly rather than hand it out.
+          if (!claimable(task, agent, now)) throw new Error(`claim selected task ${task.id}, which is not claimable`)
+          const next = applyChange(task, change)
+          store(next)
+          return Option.some(next)
+        })),
+    replaceIfCurrent: (id, claim, change) =>
+      attempt("replaceIfCurrent", () =>
+        conn.immediate(() => {
+          const current = read(id)
+          if (current === undefined || !holds(current, claim)) return { refused: Option.fromNullable(current) }
+          const next = applyChange(current, change)
+          store(next)
+          return { written: next }
+        })),
+    get: (id) => attempt("get", () => Option.fromNullable(read(id))),
+    list: (range) =>
+      attempt("list", () => {
         const params: Array<unknown> = []
-        let where = ""
-        if (o.status !== undefined) {
-          where += " AND status = ?"
-          params.push(o.status)
-        }
-        if (o.assignedTo !== undefined) {
-          where += " AND assigned_to = ?"
-          params.push(o.assignedTo)
-        }
-        if (after !== undefined) {
-          where += " AND (created_at < ? OR (created_at = ? AND id < ?))"
-          params.push(after[0], after[0], after[1])
-        }
-        params.push(o.limit + 1)
-        const rows = yield* attempt("TaskQueue.list", () =>
-          conn.all<TaskRow>(
-            `SELECT ${TASK_COLUMNS} FROM tasks WHERE 1 = 1${where} ORDER BY created_at DESC, id DESC LIMIT ?`,
-            params
-          ))
-        return pageOf(rows.map(toTask), o.limit, (last) => [last.createdAt, last.id])
+        if (range.status !== undefined) params.push(range.status)
+        if (range.assignedTo !== undefined) params.push(range.assignedTo)
+        if (range.after !== undefined) params.push(range.after[0], range.after[0], range.after[1])
+        params.push(range.limit)
+        const sql = listSql(range.status !== undefined, range.assignedTo !== undefined, range.after !== undefined)
+        return conn.all(sql, params).map(tasksTable.decode)
       })
-  })
+  }
 }

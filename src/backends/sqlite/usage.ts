@@ -1,119 +1,75 @@
 /**
- * UsageStore on SQLite. Windows and budget decisions come from the core; this file sums in SQL.
- * `recordWithinBudget` reads the spend and inserts in one `BEGIN IMMEDIATE` transaction, so
- * concurrent callers in several processes are serialised and never overspend.
+ * UsageStore's port on SQLite: sums in SQL. `admitWithinBudget` reads the spend and inserts in one
+ * `BEGIN IMMEDIATE` transaction, so concurrent callers in several processes are serialised and never
+ * overspend.
  */
-import { Clock, Effect, Option } from "effect"
-import { admissionRefused, budgetExceeded } from "../../core/budget.js"
-import { usageInputs } from "../../core/inputs.js"
-import { newUsageEvent } from "../../core/usage.js"
-import { breakdownStart, retentionCutoff, utcDate, windowStart } from "../../core/windows.js"
-import type { BudgetWindow } from "../../domain/errors.js"
+import { Option } from "effect"
+import type { UsagePort } from "../../core/usageStore.js"
 import { DAY_MS } from "../../domain/time.js"
-import type { DailyUsage, ModelUsage, UsageEvent, UsageSummary } from "../../domain/usage.js"
-import { UsageStore } from "../../services/UsageStore.js"
+import { usageAggregates as aggregate, usageEventsTable } from "../../tables/usageEvents.js"
+import { insertInto } from "../../tables/table.js"
 import { attempt, type SqliteConnection } from "./client.js"
 
-const { budgetInput, days, limitsInput, optionalAgent, retentionDays, spendQuery, usageInput } = usageInputs
+const TOTALS = `total(input_tokens) AS inputTokens, total(output_tokens) AS outputTokens,
+  total(cost_usd) AS costUsd, count(*) AS calls, total(tool_calls) AS toolCalls`
 
-/** The service over `conn`; prepares its statements (and so may throw, at layer build). */
-export const make = (conn: SqliteConnection) => {
-  const spentByAgent = conn.db.prepare(
-    `SELECT total(cost_usd) FROM usage_events WHERE agent_id = ? AND timestamp >= ?`
-  ).pluck()
+/** The port over `conn`; prepares its hot statements (and so may throw, at layer build). */
+export const port = (conn: SqliteConnection): UsagePort => {
+  const spentByAgent = conn.db.prepare(`SELECT total(cost_usd) FROM usage_events WHERE agent_id = ? AND timestamp >= ?`).pluck()
   const spentByAll = conn.db.prepare(`SELECT total(cost_usd) FROM usage_events WHERE timestamp >= ?`).pluck()
-  const insert = conn.db.prepare(
-    `INSERT INTO usage_events (id, agent_id, model, input_tokens, output_tokens, cost_usd, tool_calls, timestamp)
-     VALUES (?, ?, ?, ?, ?, ?, ?, ?)`
-  )
+  const insert = conn.db.prepare(insertInto(usageEventsTable, "sqlite"))
 
-  /** USD spent in `window` at `now`, by one agent or by all (synchronous; inside a transaction). */
-  const spent = (agent: string | undefined, window: BudgetWindow, now: number): number => {
-    const start = windowStart(window, now)
-    return (agent === undefined ? spentByAll.get(start) : spentByAgent.get(agent, start)) as number
-  }
+  /** USD spent at or after `since`, by one agent or by all (synchronous; inside a transaction). */
+  const spent = (agent: string | undefined, since: number): number =>
+    aggregate.amount(agent === undefined ? spentByAll.get(since) : spentByAgent.get(agent, since))
 
-  const store = (e: UsageEvent): void => {
-    insert.run(e.id, e.agentId, e.model, e.inputTokens, e.outputTokens, e.costUsd, e.toolCalls, e.timestamp)
-  }
-
-  return UsageStore.of({
-    record: (input) =>
-      Effect.gen(function*() {
-        const u = yield* usageInput(input)
-        const event = yield* newUsageEvent(u, yield* Clock.currentTimeMillis)
-        yield* attempt("UsageStore.record", () => store(event))
-        return event
+  return {
+    backend: "sqlite",
+    insert: (event) =>
+      attempt("insert", () => {
+        insert.run(...usageEventsTable.values(event))
       }),
-    spend: (query) =>
-      Effect.gen(function*() {
-        const q = yield* spendQuery(query)
-        const now = yield* Clock.currentTimeMillis
-        return yield* attempt("UsageStore.spend", () => spent(q.agentId, q.window, now))
-      }),
-    summary: (a) =>
-      Effect.gen(function*() {
-        const agent = yield* optionalAgent(a)
-        const columns = `total(input_tokens) AS inputTokens, total(output_tokens) AS outputTokens,
-          total(cost_usd) AS costUsd, count(*) AS calls, total(tool_calls) AS toolCalls`
-        return yield* attempt("UsageStore.summary", () =>
-          (agent === undefined
-            ? conn.get<UsageSummary>(`SELECT ${columns} FROM usage_events`)
-            : conn.get<UsageSummary>(`SELECT ${columns} FROM usage_events WHERE agent_id = ?`, [agent]))!)
-      }),
+    spentSince: (agent, since) =>
+      attempt("spentSince", () =>
+        // Several sums are read in one transaction, so they come from one snapshot.
+        since.length === 1 ? [spent(agent, since[0]!)] : conn.read(() => since.map((s) => spent(agent, s)))),
+    summary: (agent) =>
+      attempt("summary", () =>
+        aggregate.summary(
+          agent === undefined
+            ? conn.get(`SELECT ${TOTALS} FROM usage_events`)
+            : conn.get(`SELECT ${TOTALS} FROM usage_events WHERE agent_id = ?`, [agent])
+        )),
     byModel: () =>
-      attempt("UsageStore.byModel", () =>
-        conn.all<ModelUsage>(
+      attempt("byModel", () =>
+        conn.all(
           `SELECT model, total(cost_usd) AS costUsd, total(input_tokens) AS inputTokens,
              total(output_tokens) AS outputTokens, count(*) AS calls
-           FROM usage_events GROUP BY model ORDER BY costUsd DESC, model`
-        )),
-    dailyBreakdown: (n) =>
-      Effect.gen(function*() {
-        const count = yield* days(n)
-        const start = breakdownStart(count, yield* Clock.currentTimeMillis)
+           FROM usage_events GROUP BY model`
+        ).map(aggregate.byModel)),
+    daily: (since) =>
+      attempt("daily", () =>
         // Integer division of non-negative epoch milliseconds gives the UTC day number.
-        const rows = yield* attempt("UsageStore.dailyBreakdown", () =>
-          conn.all<{ day: number; costUsd: number; tokens: number; calls: number }>(
-            `SELECT timestamp / ${DAY_MS} AS day, total(cost_usd) AS costUsd,
-               total(input_tokens + output_tokens) AS tokens, count(*) AS calls
-             FROM usage_events WHERE timestamp >= ? GROUP BY day ORDER BY day`,
-            [start]
-          ))
-        return rows.map((r): DailyUsage => ({ date: utcDate(r.day * DAY_MS), costUsd: r.costUsd, tokens: r.tokens, calls: r.calls }))
-      }),
+        conn.all(
+          `SELECT timestamp / ${DAY_MS} AS day, total(cost_usd) AS costUsd,
+             total(input_tokens + output_tokens) AS tokens, count(*) AS calls
+           FROM usage_events WHERE timestamp >= ? GROUP BY day`,
+          [since]
+        ).map(aggregate.day)),
     firstEventAt: () =>
-      attempt("UsageStore.firstEventAt", () =>
-        Option.fromNullable(conn.get<{ first: number | null }>(`SELECT min(timestamp) AS first FROM usage_events`)!.first)),
-    deleteOlderThan: (n) =>
-      Effect.gen(function*() {
-        const cutoff = retentionCutoff(yield* retentionDays(n), yield* Clock.currentTimeMillis)
-        return yield* attempt("UsageStore.deleteOlderThan", () =>
-          conn.run(`DELETE FROM usage_events WHERE timestamp < ?`, [cutoff]).changes)
-      }),
-    checkBudget: (a, l) =>
-      Effect.gen(function*() {
-        const agent = yield* optionalAgent(a)
-        const limits = yield* limitsInput(l)
-        const now = yield* Clock.currentTimeMillis
-        const error = yield* attempt("UsageStore.checkBudget", () =>
-          conn.read(() => budgetExceeded(agent, limits, (w) => spent(agent, w, now))))
-        if (error !== undefined) return yield* error
-      }),
-    recordWithinBudget: (input, b) =>
-      Effect.gen(function*() {
-        const u = yield* usageInput(input)
-        const budget = yield* budgetInput(b)
-        const now = yield* Clock.currentTimeMillis
-        const event = yield* newUsageEvent(u, now)
-        const refused = yield* attempt("UsageStore.recordWithinBudget", () =>
-          conn.immediate(() => {
-            const error = admissionRefused(u, budget, (w) => spent(u.agentId, w, now), (w) => spent(undefined, w, now))
-            if (error === undefined) store(event)
-            return error
-          }))
-        if (refused !== undefined) return yield* refused
-        return event
-      })
-  })
+      attempt("firstEventAt", () =>
+        Option.fromNullable(aggregate.first(conn.get(`SELECT min(timestamp) AS first FROM usage_events`)).first)),
+    deleteBefore: (cutoff) =>
+      attempt("deleteBefore", () => conn.run(`DELETE FROM usage_events WHERE timestamp < ?`, [cutoff]).changes),
+    admitWithinBudget: (event, since, refuse) =>
+      attempt("admitWithinBudget", () =>
+        conn.immediate(() => {
+          const refused = refuse({
+            agent: since.agent.map((s) => spent(event.agentId, s)),
+            global: since.global.map((s) => spent(undefined, s))
+          })
+          if (refused === undefined) insert.run(...usageEventsTable.values(event))
+          return refused
+        }))
+  }
 }
