@@ -158,7 +158,7 @@ type ServiceName = keyof typeof calls
  * The services whose methods are instrumented so far. Services move into this list as they are
  * written once over their store port; when every service is there, the list is `Object.keys(calls)`.
  */
-const INSTRUMENTED: ReadonlyArray<ServiceName> = ["StructuredStore"]
+const INSTRUMENTED: ReadonlyArray<ServiceName> = ["StructuredStore", "SemanticStore", "Consolidation", "SemanticStoreAdmin"]
 
 interface Recorded {
   readonly name: string

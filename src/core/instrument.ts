@@ -60,9 +60,19 @@ const agentOf = (args: ReadonlyArray<unknown>, position: number | undefined): st
     : undefined
 }
 
-/** The same error with `operation` set to the public method's name. */
+/**
+ * The same error with `operation` set to the public method's name. Its fields are named one by one:
+ * an error's `message` is not an own enumerable property, so a spread would lose it.
+ */
 const renamed = (operation: string) => <E>(e: E): E =>
-  e instanceof StorageError && e.operation !== operation ? new StorageError({ ...e, operation }) as E : e
+  e instanceof StorageError && e.operation !== operation
+    ? new StorageError({
+      backend: e.backend,
+      operation,
+      message: e.message,
+      ...(e.cause === undefined ? {} : { cause: e.cause })
+    }) as E
+    : e
 
 /** A service method, seen structurally: some arguments, an Effect (or a Stream, for exports) back. */
 type Method = (...args: ReadonlyArray<never>) => unknown
@@ -112,9 +122,17 @@ export const instrument = <S extends object>(
       } catch (defect) {
         result = Effect.die(defect)
       }
-      // An export is a Stream: its span covers the whole stream, and its errors are renamed too.
+      // An export is a Stream: its span, count and duration cover the whole stream, and its errors
+      // are renamed too.
       if (typeof result === "object" && result !== null && Stream.StreamTypeId in result) {
-        return Stream.withSpan(Stream.mapError(result as Stream.Stream<unknown, unknown>, rename), operation, options)
+        const stream = result as Stream.Stream<unknown, unknown>
+        return Stream.suspend(() => {
+          const started = performance.now()
+          return Stream.mapError(stream, rename).pipe(
+            Stream.ensuringWith((exit) => measure(counters, latency, exit, started)),
+            Stream.withSpan(operation, options)
+          )
+        })
       }
       return (result as Effect.Effect<unknown, unknown>).pipe(
         Effect.tap((value) => {
@@ -144,9 +162,17 @@ const timed = (
 <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
   Effect.suspend(() => {
     const started = performance.now()
-    return Effect.onExit(self, (exit) =>
-      Effect.zipRight(
-        Metric.increment(counters[outcomeOf(exit)]),
-        Metric.update(latency, (performance.now() - started) / 1000)
-      ))
+    return Effect.onExit(self, (exit) => measure(counters, latency, exit, started))
   })
+
+/** Count a call that ended with `exit` by its outcome, and record its duration since `started`. */
+const measure = (
+  counters: Record<Outcome, Metric.Metric.Counter<number>>,
+  latency: Metric.Metric.Histogram<number>,
+  exit: Exit.Exit<unknown, unknown>,
+  started: number
+): Effect.Effect<void> =>
+  Effect.zipRight(
+    Metric.increment(counters[outcomeOf(exit)]),
+    Metric.update(latency, (performance.now() - started) / 1000)
+  )

@@ -363,7 +363,7 @@ describe("QdrantSemanticLive: what is stored and sent", () => {
         assert.strictEqual(internal._tag, "StorageError")
         assert.deepStrictEqual(
           internal._tag === "StorageError" ? [internal.backend, internal.operation] : [],
-          ["qdrant", "vector recall"]
+          ["qdrant", "SemanticStore.recall"]
         )
         assert.match(internal.message, /500.*boom/)
         server.failNext({ path: /\/points$/, method: "PUT", status: 503, error: "overloaded" })

@@ -1,10 +1,13 @@
 /**
  * HttpSemanticLive: SemanticStore, Consolidation and SemanticStoreAdmin served by an engram gateway
- * (`engram serve`) over HTTP (SPEC R-BE-6). Building the layer asks the gateway for its info and checks the embedding
+ * (`engram serve`) over HTTP. Building the layer asks the gateway for its info and checks the embedding
  * space; it fails with BackendUnavailable when the gateway cannot be reached within the deadline,
  * EmbeddingSpaceMismatch for another space, ConfigError for bad options or a refused token.
  */
 import { Config, Context, Effect, Layer } from "effect"
+import { makeConsolidation } from "../../core/consolidation.js"
+import { makeSemanticStore } from "../../core/semantic.js"
+import { makeSemanticStoreAdmin } from "../../core/semanticAdmin.js"
 import type { BackendUnavailable, ConfigError, EmbeddingSpaceMismatch } from "../../domain/errors.js"
 import { SemanticStoreAdmin } from "../../services/Admin.js"
 import type { SemanticServices } from "../../services/index.js"
@@ -28,9 +31,9 @@ export type HttpSemanticServices = SemanticServices | SemanticStoreAdmin
 /** The three services over one connection (needs an HttpClient; `layer` provides the platform's fetch). */
 export const make = (options: HttpSemanticOptions) =>
   Effect.map(connect(options), (connection): Context.Context<HttpSemanticServices> =>
-    Context.make(SemanticStore, Semantic.make(connection)).pipe(
-      Context.add(Consolidation, Consolidate.make(connection)),
-      Context.add(SemanticStoreAdmin, Admin.make(connection))
+    Context.make(SemanticStore, makeSemanticStore(Semantic.port(connection), connection.limits)).pipe(
+      Context.add(Consolidation, makeConsolidation(Consolidate.port(connection), { decayRate: options.decayRate })),
+      Context.add(SemanticStoreAdmin, makeSemanticStoreAdmin(Admin.port(connection), connection.info.embedding))
     ))
 
 /** SemanticStore + Consolidation + SemanticStoreAdmin of the gateway at `options.url`. */

@@ -1,9 +1,12 @@
 /**
  * MemoryTest: all nine services in memory, with the same semantics as the real backends
- * (SPEC R-BE-7) — for users' own specs and as the reference the conformance suites are checked against.
+ — for users' own specs and as the reference the conformance suites are checked against.
  */
 import { Config, Context, Effect, Layer } from "effect"
-import { semanticLimits } from "../../core/semantic.js"
+import { makeConsolidation } from "../../core/consolidation.js"
+import { semanticLimits } from "../../core/memoryInputs.js"
+import { makeSemanticStore } from "../../core/semantic.js"
+import { makeSemanticStoreAdmin } from "../../core/semanticAdmin.js"
 import { mainContext, semanticContext } from "../../composition/storeLayers.js"
 import type { EmbeddingSpace } from "../../domain/embedding.js"
 import type { AuditIntegrityError } from "../../domain/errors.js"
@@ -50,9 +53,9 @@ export const make = (
       admin: Admin.makeMain(db)
     })
     const semantic = semanticContext({
-      semantic: Semantic.make(db, semanticLimits(options)),
-      consolidation: Consolidate.make(db),
-      admin: Admin.makeSemantic(db, options.embedding)
+      semantic: makeSemanticStore(Semantic.port(db), semanticLimits(options)),
+      consolidation: makeConsolidation(Consolidate.port(db), { decayRate: options.decayRate }),
+      admin: makeSemanticStoreAdmin(Admin.semanticPort(db), options.embedding)
     })
     return Context.merge(main, semantic)
   })

@@ -4,7 +4,10 @@
  */
 import { Clock, type Context, Effect, Schema, type Scope } from "effect"
 import { decode } from "../../core/decode.js"
-import { checkStoreOptions } from "../../core/semantic.js"
+import { makeConsolidation } from "../../core/consolidation.js"
+import { checkStoreOptions } from "../../core/memoryInputs.js"
+import { makeSemanticStore } from "../../core/semantic.js"
+import { makeSemanticStoreAdmin } from "../../core/semanticAdmin.js"
 import { mainContext, type MainStoreServices, semanticContext, type SemanticStoreServices } from "../../composition/storeLayers.js"
 import type {
   AuditIntegrityError,
@@ -87,9 +90,9 @@ export const makeSemantic = (
     const limits = yield* checkStoreOptions(options)
     yield* ensureEmbeddingSpace(client, limits.space)
     return semanticContext({
-      semantic: Semantic.make(client, limits),
-      consolidation: Consolidate.make(client),
-      admin: Admin.makeSemantic(client, limits.space)
+      semantic: makeSemanticStore(Semantic.port(client, limits.space), limits),
+      consolidation: makeConsolidation(Consolidate.port(client), { decayRate: options.decayRate }),
+      admin: makeSemanticStoreAdmin(Admin.semanticPort(client), limits.space)
     })
   })
 

@@ -3,6 +3,10 @@
  * semantic services over it. `index.ts` loads this module when a layer is built.
  */
 import { Context, Effect } from "effect"
+import { makeConsolidation } from "../../core/consolidation.js"
+import { semanticLimits } from "../../core/memoryInputs.js"
+import { makeSemanticStore } from "../../core/semantic.js"
+import { makeSemanticStoreAdmin } from "../../core/semanticAdmin.js"
 import type { BackendUnavailable, EmbeddingSpaceMismatch, StorageError } from "../../domain/errors.js"
 import { SemanticStoreAdmin } from "../../services/Admin.js"
 import type { SemanticServices } from "../../services/index.js"
@@ -23,12 +27,8 @@ export const make = (
 > =>
   Effect.gen(function*() {
     const conn = yield* open(options)
-    const limits = {
-      space: options.embedding,
-      ...(options.maxContentBytes === undefined ? {} : { maxContentBytes: options.maxContentBytes })
-    }
-    return Context.make(SemanticStore, Semantic.make(conn, limits)).pipe(
-      Context.add(Consolidation, Consolidate.make(conn)),
-      Context.add(SemanticStoreAdmin, Admin.make(conn, options.embedding))
+    return Context.make(SemanticStore, makeSemanticStore(Semantic.port(conn), semanticLimits(options))).pipe(
+      Context.add(Consolidation, makeConsolidation(Consolidate.port(conn), { decayRate: options.decayRate })),
+      Context.add(SemanticStoreAdmin, makeSemanticStoreAdmin(Admin.port(conn), options.embedding))
     )
   })

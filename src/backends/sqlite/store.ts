@@ -4,7 +4,10 @@
  */
 import { Clock, type Context, Effect, type Scope } from "effect"
 import { migrate } from "../../core/migrator.js"
-import { checkStoreOptions } from "../../core/semantic.js"
+import { makeConsolidation } from "../../core/consolidation.js"
+import { checkStoreOptions } from "../../core/memoryInputs.js"
+import { makeSemanticStore } from "../../core/semantic.js"
+import { makeSemanticStoreAdmin } from "../../core/semanticAdmin.js"
 import { mainContext, type MainStoreServices, semanticContext, type SemanticStoreServices } from "../../composition/storeLayers.js"
 import type {
   AuditIntegrityError,
@@ -70,9 +73,9 @@ export const makeSemantic = (
     yield* ensureEmbeddingSpace(conn, limits.space)
     return yield* attempt("prepare statements", () =>
       semanticContext({
-        semantic: Semantic.make(conn, limits),
-        consolidation: Consolidate.make(conn),
-        admin: Admin.makeSemantic(conn, limits.space)
+        semantic: makeSemanticStore(Semantic.port(conn), limits),
+        consolidation: makeConsolidation(Consolidate.port(conn), { decayRate: options.decayRate }),
+        admin: makeSemanticStoreAdmin(Admin.semanticPort(conn), limits.space)
       }))
   })
 
