@@ -1,8 +1,8 @@
 /**
- * Composition (SPEC §4): a MemoryConfig becomes one Layer providing all nine services (and the two
+ * Composition: a MemoryConfig becomes one Layer providing all nine services (and the two
  * admin services), for every pair of main store (sqlite | postgres) and semantic store
  * (sqlite | postgres | qdrant | http), honouring the choice made. Backends are loaded with dynamic
- * `import()` only when selected (R-CFG-3): a SQLite-only process never loads `pg` or the Qdrant client.
+ * `import()` only when selected: a SQLite-only process never loads `pg` or the Qdrant client.
  * When both stores use the same SQL backend they share one connection (or pool).
  */
 import { mkdir } from "node:fs/promises"
@@ -29,6 +29,7 @@ const load = <M>(name: string, importer: () => Promise<M>) => loadBackend(name, 
 
 const storeOptions = (c: MemoryConfig): StoreOptions => ({
   embedding: c.embedding,
+  decayRate: c.decayRate,
   ...(c.maxContentBytes === undefined ? {} : { maxContentBytes: c.maxContentBytes })
 })
 

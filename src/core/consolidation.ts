@@ -88,7 +88,7 @@ const withDefaults = (options: ConsolidationOptions | undefined, defaults: Conso
 }
 
 /** Decode options; `decayRate` must lie strictly between 0 and 1. */
-export const consolidationSettings = (
+const consolidationSettings = (
   options: ConsolidationOptions | undefined
 ): Effect.Effect<ConsolidationSettings, InvalidInput> =>
   Effect.flatMap(decodeOptions(options ?? {}), (o) =>

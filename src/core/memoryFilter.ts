@@ -76,9 +76,6 @@ export const filterPredicate = (f: Filter): (m: Memory) => boolean => {
   return (m) => conditions.every((c) => meets(m, c))
 }
 
-/** True when `m` passes every condition of `f`. */
-export const matchesFilter = (m: Memory, f: Filter): boolean => filterPredicate(f)(m)
-
 /** Filter fields as a decoded query or filter holds them (a field may be present but undefined). */
 type FilterFields = { readonly [K in keyof Filter]?: Filter[K] | undefined }
 

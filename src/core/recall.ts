@@ -93,7 +93,7 @@ export const hitOrder = (a: Hit, b: Hit): number =>
   b.score - a.score || b.memory.createdAt - a.memory.createdAt || byIdDesc(a.memory.id, b.memory.id)
 
 /** Order of "newest" recall: createdAt desc, then id desc. */
-export const newestOrder = (a: Memory, b: Memory): number => b.createdAt - a.createdAt || byIdDesc(a.id, b.id)
+const newestOrder = (a: Memory, b: Memory): number => b.createdAt - a.createdAt || byIdDesc(a.id, b.id)
 
 /** The best `limit` hits in result order. */
 export const topHits = (hits: ReadonlyArray<Hit>, limit: number): Array<Hit> => [...hits].sort(hitOrder).slice(0, limit)
@@ -112,7 +112,7 @@ export const rankNearest = (embedding: ReadonlyArray<number>, memories: Readonly
  * Hybrid results: the vector and text rankings (each taken to depth `limit`, which is enough for
  * `limit` fused results whenever that many memories match) fused by reciprocal rank fusion.
  */
-export const fuseHybrid = (vector: ReadonlyArray<Hit>, text: ReadonlyArray<Hit>, limit: number): Array<Hit> => {
+const fuseHybrid = (vector: ReadonlyArray<Hit>, text: ReadonlyArray<Hit>, limit: number): Array<Hit> => {
   const byId = new Map<string, Memory>()
   for (const h of [...vector, ...text]) byId.set(h.memory.id, h.memory)
   return topHits(

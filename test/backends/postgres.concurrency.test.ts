@@ -1,7 +1,7 @@
 /**
- * PgLive when several processes share one database, and when the database misbehaves
- * (SPEC R-BE-2, R-BE-4; reliability-anchors §1.6, §2, §4, §7). Workers are separate Node processes
- * (test/support/pgWorker.ts) on one fresh schema per test.
+ * PgLive when several processes share one database (task claims, audit appends, migrations, budget
+ * admission), when the database misbehaves (killed connections, an exhausted pool), and HNSW recall
+ * quality. Workers are separate Node processes (test/support/pgWorker.ts) on one fresh schema per test.
  */
 import { assert, it } from "@effect/vitest"
 import { Cause, Context, Duration, Effect, Either, Exit, Fiber, Layer, Option, Redacted } from "effect"

@@ -27,7 +27,7 @@ const space: EmbeddingSpace = { model: "conformance", dimensions: 8 }
 
 const freshCollection = () => `engram_test_${randomUUID().replaceAll("-", "")}`
 
-// ---------------------------------------------------------------- the specifics (plain tests first: pitfall P1)
+// ---------------------------------------------------------------- the specifics (plain tests before any `layer` block: @effect/vitest 0.30 lets a root `layer` leak into later blocks)
 
 interface Harness {
   readonly server: QdrantTestServer

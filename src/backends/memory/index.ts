@@ -1,13 +1,10 @@
 /**
- * MemoryTest: all nine services in memory, with the same semantics as the real backends
- — for users' own specs and as the reference the conformance suites are checked against.
+ * MemoryTest: all nine services in memory, with the same semantics as the real backends — for
+ * users' own specs and as the reference the conformance suites are checked against.
  */
 import { Config, Context, Effect, Layer } from "effect"
-import { makeConsolidation } from "../../core/consolidation.js"
 import { semanticLimits } from "../../core/memoryInputs.js"
-import { makeSemanticStore } from "../../core/semantic.js"
-import { makeSemanticStoreAdmin } from "../../core/semanticAdmin.js"
-import { mainContext, semanticContext } from "../../composition/storeLayers.js"
+import { mainContext, semanticServices } from "../../composition/storeLayers.js"
 import type { EmbeddingSpace } from "../../domain/embedding.js"
 import type { AuditIntegrityError } from "../../domain/errors.js"
 import type { StoreOptions } from "../../domain/options.js"
@@ -52,11 +49,11 @@ export const make = (
       audit,
       admin: Admin.makeMain(db)
     })
-    const semantic = semanticContext({
-      semantic: makeSemanticStore(Semantic.port(db), semanticLimits(options)),
-      consolidation: makeConsolidation(Consolidate.port(db), { decayRate: options.decayRate }),
-      admin: makeSemanticStoreAdmin(Admin.semanticPort(db), options.embedding)
-    })
+    const semantic = semanticServices(
+      { semantic: Semantic.port(db), consolidation: Consolidate.port(db), admin: Admin.semanticPort(db) },
+      semanticLimits(options),
+      options
+    )
     return Context.merge(main, semantic)
   })
 

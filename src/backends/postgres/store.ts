@@ -4,11 +4,8 @@
  */
 import { Clock, type Context, Effect, Schema, type Scope } from "effect"
 import { decode } from "../../core/decode.js"
-import { makeConsolidation } from "../../core/consolidation.js"
 import { checkStoreOptions } from "../../core/memoryInputs.js"
-import { makeSemanticStore } from "../../core/semantic.js"
-import { makeSemanticStoreAdmin } from "../../core/semanticAdmin.js"
-import { mainContext, type MainStoreServices, semanticContext, type SemanticStoreServices } from "../../composition/storeLayers.js"
+import { mainContext, type MainStoreServices, semanticServices, type SemanticStoreServices } from "../../composition/storeLayers.js"
 import type {
   AuditIntegrityError,
   AuditLoadError,
@@ -89,10 +86,10 @@ export const makeSemantic = (
   Effect.gen(function*() {
     const limits = yield* checkStoreOptions(options)
     yield* ensureEmbeddingSpace(client, limits.space)
-    return semanticContext({
-      semantic: makeSemanticStore(Semantic.port(client, limits.space), limits),
-      consolidation: makeConsolidation(Consolidate.port(client), { decayRate: options.decayRate }),
-      admin: makeSemanticStoreAdmin(Admin.semanticPort(client), limits.space)
-    })
+    return semanticServices(
+      { semantic: Semantic.port(client, limits.space), consolidation: Consolidate.port(client), admin: Admin.semanticPort(client) },
+      limits,
+      options
+    )
   })
 

@@ -14,7 +14,7 @@ import { META_POINT_ID, type QdrantConnection, VECTOR } from "./client.js"
 type PointLike = { readonly id: string | number; readonly payload?: Record<string, unknown> | null | undefined }
 
 /** Page size of scrolls that read every match (text recall, counts, consolidation). */
-export const SCROLL_PAGE = 256
+const SCROLL_PAGE = 256
 /** Most bytes of point JSON sent in one upsert (Qdrant's default request limit is 32 MiB). */
 const MAX_UPSERT_BYTES = 16 * 1024 * 1024
 

@@ -80,7 +80,7 @@ export const memoryOf = (row: unknown, embedding: ReadonlyArray<number> | null):
   withEmbedding(memoriesTable.decode(row), embedding)
 
 /** The stored vector of a located memory, or null when it has none. */
-export const embeddingAt = (s: Statements, at: Located): ReadonlyArray<number> | null =>
+const embeddingAt = (s: Statements, at: Located): ReadonlyArray<number> | null =>
   at.hasEmbedding ? fromBlob(decodeBlob(s.vectorOf.get(BigInt(at.rid)))) : null
 
 /** The memory of a row selected with `MEMORY_COLUMNS`, its vector read from `memories_vec`. */

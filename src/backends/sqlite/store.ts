@@ -4,11 +4,8 @@
  */
 import { Clock, type Context, Effect, type Scope } from "effect"
 import { migrate } from "../../core/migrator.js"
-import { makeConsolidation } from "../../core/consolidation.js"
 import { checkStoreOptions } from "../../core/memoryInputs.js"
-import { makeSemanticStore } from "../../core/semantic.js"
-import { makeSemanticStoreAdmin } from "../../core/semanticAdmin.js"
-import { mainContext, type MainStoreServices, semanticContext, type SemanticStoreServices } from "../../composition/storeLayers.js"
+import { mainContext, type MainStoreServices, semanticServices, type SemanticStoreServices } from "../../composition/storeLayers.js"
 import type {
   AuditIntegrityError,
   AuditLoadError,
@@ -72,10 +69,10 @@ export const makeSemantic = (
     const limits = yield* checkStoreOptions(options)
     yield* ensureEmbeddingSpace(conn, limits.space)
     return yield* attempt("prepare statements", () =>
-      semanticContext({
-        semantic: makeSemanticStore(Semantic.port(conn), limits),
-        consolidation: makeConsolidation(Consolidate.port(conn), { decayRate: options.decayRate }),
-        admin: makeSemanticStoreAdmin(Admin.semanticPort(conn), limits.space)
-      }))
+      semanticServices(
+        { semantic: Semantic.port(conn), consolidation: Consolidate.port(conn), admin: Admin.semanticPort(conn) },
+        limits,
+        options
+      ))
   })
 
