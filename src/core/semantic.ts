@@ -4,14 +4,18 @@
  * `SemanticPort`, the storage primitives over decoded values.
  */
 import { type Context, Effect, type Option } from "effect"
-import { type InvalidEmbedding, type InvalidInput, MemoryNotFound, type StoreFailure } from "../domain/errors.js"
+import {
+  type BackendName,
+  type InvalidEmbedding,
+  type InvalidInput,
+  MemoryNotFound,
+  type StoreFailure
+} from "../domain/errors.js"
 import type { AgentId, MemoryId } from "../domain/ids.js"
 import type { Memory } from "../domain/memory.js"
-import type { BackendName } from "../domain/errors.js"
 import { SemanticStore } from "../services/SemanticStore.js"
 import { instrument } from "./instrument.js"
-import type { Filter } from "./memoryFilter.js"
-import { prepareFilter } from "./memoryFilter.js"
+import { type Filter, prepareFilter } from "./memoryFilter.js"
 import {
   decodeAgentId,
   decodeMemoryId,

@@ -27,23 +27,26 @@ export const MemoryRow = Schema.Struct({
   access_count: Schema.Number
 })
 
+/** The memory fields of a decoded row. */
+export const memoryFields = (r: typeof MemoryRow.Type): MemoryFields => ({
+  id: r.id,
+  agentId: r.agent_id,
+  content: r.content,
+  source: r.source,
+  scope: r.scope,
+  metadata: JSON.parse(r.metadata) as JsonObject,
+  confidence: r.confidence,
+  createdAt: r.created_at,
+  accessedAt: r.accessed_at,
+  accessCount: r.access_count
+})
+
 export const memoriesTable = table({
   name: "memories",
   row: MemoryRow,
   key: ["id"],
-  fromRow: (r): MemoryFields => ({
-    id: r.id,
-    agentId: r.agent_id,
-    content: r.content,
-    source: r.source,
-    scope: r.scope,
-    metadata: JSON.parse(r.metadata) as JsonObject,
-    confidence: r.confidence,
-    createdAt: r.created_at,
-    accessedAt: r.accessed_at,
-    accessCount: r.access_count
-  }),
-  toRow: (m) => ({
+  fromRow: memoryFields,
+  toRow: (m: MemoryFields) => ({
     id: m.id,
     agent_id: m.agentId,
     content: m.content,

@@ -5,19 +5,37 @@
  */
 import { Schema } from "effect"
 import type { Memory } from "../../domain/memory.js"
-import { memoriesTable, type MemoryRow, withEmbedding } from "../../tables/memories.js"
+import { memoriesTable, memoryFields, MemoryRow, withEmbedding } from "../../tables/memories.js"
 import { textIndex, tsvectorOf } from "./textIndex.js"
 import { decodeVector, vectorText } from "./vectorCodec.js"
 
 /** The columns of a memory row as selected: the vector in pgvector's binary form. */
 export const MEMORY_COLUMNS = `${memoriesTable.columnList}, vector_send(embedding) AS embedding`
 
-const decodeVectorColumn = Schema.decodeUnknownSync(Schema.Struct({ embedding: Schema.NullOr(Schema.Uint8ArrayFromSelf) }))
+// One decode per row (recall reads rows on its hot path): the shared columns and the vector, plus
+// the distance or the text score a ranking query adds.
+const StoredRow = { ...MemoryRow.fields, embedding: Schema.NullOr(Schema.Uint8ArrayFromSelf) }
+const Stored = Schema.Struct(StoredRow)
+const decodeStored = Schema.decodeUnknownSync(Stored)
+const decodeDistanced = Schema.decodeUnknownSync(Schema.Struct({ ...StoredRow, d: Schema.Number }))
+const decodeScored = Schema.decodeUnknownSync(Schema.Struct({ ...StoredRow, score: Schema.Number }))
+
+const memoryOfRow = (r: typeof Stored.Type): Memory =>
+  withEmbedding(memoryFields(r), r.embedding === null ? null : decodeVector(r.embedding))
 
 /** The memory of a row selected with `MEMORY_COLUMNS` (throws when it does not decode). */
-export const memoryOf = (row: unknown): Memory => {
-  const { embedding } = decodeVectorColumn(row)
-  return withEmbedding(memoriesTable.decode(row), embedding === null ? null : decodeVector(embedding))
+export const memoryOf = (row: unknown): Memory => memoryOfRow(decodeStored(row))
+
+/** The memory of a row selected with `MEMORY_COLUMNS` and its pgvector distance `d`. */
+export const distancedMemory = (row: unknown): { readonly memory: Memory; readonly d: number } => {
+  const r = decodeDistanced(row)
+  return { memory: memoryOfRow(r), d: r.d }
+}
+
+/** The memory of a row selected with `MEMORY_COLUMNS` and its text `score`. */
+export const scoredMemory = (row: unknown): { readonly memory: Memory; readonly score: number } => {
+  const r = decodeScored(row)
+  return { memory: memoryOfRow(r), score: r.score }
 }
 
 /** The array type of each shared column, for `unnest`. */

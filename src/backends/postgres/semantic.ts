@@ -12,7 +12,17 @@ import type { EmbeddingSpace } from "../../domain/embedding.js"
 import type { StoreFailure } from "../../domain/errors.js"
 import type { Memory } from "../../domain/memory.js"
 import { type Connection, decodeRows, type PgClient, type Queryable, sqlState } from "./client.js"
-import { chunks, INPUT_NAMES, INPUT_ROWS, INSERT_CHUNK, inputValues, insertFrom, MEMORY_COLUMNS, memoryOf } from "./memories.js"
+import {
+  chunks,
+  INPUT_NAMES,
+  INPUT_ROWS,
+  INSERT_CHUNK,
+  inputValues,
+  insertFrom,
+  MEMORY_COLUMNS,
+  memoryOf,
+  scoredMemory
+} from "./memories.js"
 import { filterSql } from "./memoryFilter.js"
 import { Params } from "./params.js"
 import { textSql } from "./textIndex.js"
@@ -41,7 +51,6 @@ const touch = (q: Queryable, ids: ReadonlyArray<string>, now: number) =>
   }))
 
 const decodeConflict = Schema.decodeUnknownSync(Schema.Struct({ conflict: Schema.NullOr(Schema.Number) }))
-const decodeScore = Schema.decodeUnknownSync(Schema.Struct({ score: Schema.Number }))
 const decodeCount = Schema.decodeUnknownSync(Schema.Struct({ n: Schema.Number }))
 
 /**
@@ -119,7 +128,7 @@ export const port = (client: PgClient, space: EmbeddingSpace): SemanticPort => {
                ORDER BY score DESC, created_at DESC, id DESC LIMIT ${p.add(plan.limit)}`,
         values: p.values
       })
-      return yield* decodeRows("recall", rows, (r) => ({ memory: memoryOf(r), score: decodeScore(r).score }))
+      return yield* decodeRows("recall", rows, scoredMemory)
     })
 
   const newest = (q: Queryable, plan: RecallPlan) =>

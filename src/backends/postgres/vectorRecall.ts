@@ -21,7 +21,7 @@ import type { RecallPlan } from "../../core/recall.js"
 import type { StoreFailure } from "../../domain/errors.js"
 import type { Memory } from "../../domain/memory.js"
 import { type Connection, decodeRows, DEFAULT_EF_SEARCH, type PgClient, type Queryable } from "./client.js"
-import { MEMORY_COLUMNS, memoryOf } from "./memories.js"
+import { distancedMemory, MEMORY_COLUMNS } from "./memories.js"
 import { filterSql } from "./memoryFilter.js"
 import { Params } from "./params.js"
 import { vectorText } from "./vectorCodec.js"
@@ -35,10 +35,8 @@ interface Distanced {
   readonly d: number
 }
 
-const decodeDistance = Schema.decodeUnknownSync(Schema.Struct({ d: Schema.Number }))
-
 const distanced = (operation: string, rows: ReadonlyArray<unknown>): Effect.Effect<ReadonlyArray<Distanced>, StoreFailure> =>
-  decodeRows(operation, rows, (row) => ({ memory: memoryOf(row), d: decodeDistance(row).d }))
+  decodeRows(operation, rows, distancedMemory)
 
 /**
  * How far apart two pgvector distances must be for their order to be the exact (double precision)

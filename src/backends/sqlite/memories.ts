@@ -5,10 +5,12 @@
  * the FTS5 row with the same rowid. This file writes, reads and removes a memory across the three.
  * Every function is synchronous, runs inside the caller's transaction, and may throw.
  */
+import type Database from "better-sqlite3"
 import { Schema } from "effect"
 import { tokenize } from "../../core/textSearch.js"
 import type { Memory } from "../../domain/memory.js"
-import { memoriesTable, withEmbedding } from "../../tables/memories.js"
+import type { MemoryFields } from "../../tables/memories.js"
+import { memoriesTable, memoryFields, MemoryRow, withEmbedding } from "../../tables/memories.js"
 import type { SqliteConnection } from "./client.js"
 
 /** The columns of a memory row as recall, get and export select them (`m` is `memories`). */
@@ -46,11 +48,25 @@ export const fromBlob = (b: Uint8Array): Array<number> => {
   return out
 }
 
-const decodeBlob = Schema.decodeUnknownSync(Schema.Uint8ArrayFromSelf)
-const decodeBlobColumn = Schema.decodeUnknownSync(Schema.Struct({ embedding: Schema.Uint8ArrayFromSelf }))
+/** A stored vector as the driver returns it: sqlite-vec keeps vectors as blobs. */
+const blob = (value: unknown): Uint8Array => {
+  if (value instanceof Uint8Array) return value
+  throw new Error("a stored vector is not a blob")
+}
+
+// One decode per row (recall reads rows on its hot path): the shared columns with SQLite's own.
+const decodeStored = Schema.decodeUnknownSync(
+  Schema.Struct({ ...MemoryRow.fields, rid: Schema.Number, has_embedding: Schema.Literal(0, 1) })
+)
+const decodeWithBlob = Schema.decodeUnknownSync(Schema.Struct({ ...MemoryRow.fields, embedding: Schema.Uint8ArrayFromSelf }))
+
+/** The names of the statements every memory operation shares. */
+type StatementName =
+  | "insertMemory" | "ownerOf" | "locate" | "insertVector" | "updateVector" | "markEmbedded" | "vectorOf"
+  | "insertTokens" | "deleteVector" | "deleteTokens" | "deleteMemory" | "setConfidence" | "setVectorConfidence" | "byId"
 
 /** The statements every memory operation shares; prepared once per port. */
-export const statements = (conn: SqliteConnection) => ({
+export const statements = (conn: SqliteConnection): Record<StatementName, Database.Statement> => ({
   insertMemory: conn.db.prepare(
     `INSERT INTO memories (${memoriesTable.columnList}, has_embedding)
      VALUES (${memoriesTable.columns.map(() => "?").join(", ")}, ?) ON CONFLICT (id) DO NOTHING`
@@ -73,21 +89,25 @@ export const statements = (conn: SqliteConnection) => ({
   byId: conn.db.prepare(`SELECT ${MEMORY_COLUMNS} FROM memories m WHERE m.id = ? AND m.agent_id = ?`)
 })
 
-export type Statements = ReturnType<typeof statements>
+export type Statements = Record<StatementName, Database.Statement>
 
-/** The memory of a row selected with `MEMORY_COLUMNS`, given its vector. */
-export const memoryOf = (row: unknown, embedding: ReadonlyArray<number> | null): Memory =>
-  withEmbedding(memoriesTable.decode(row), embedding)
-
-/** The stored vector of a located memory, or null when it has none. */
-const embeddingAt = (s: Statements, at: Located): ReadonlyArray<number> | null =>
-  at.hasEmbedding ? fromBlob(decodeBlob(s.vectorOf.get(BigInt(at.rid)))) : null
+/** A row selected with `MEMORY_COLUMNS`: the memory without its vector, and where its other rows are. */
+export const storedRow = (row: unknown): { readonly fields: MemoryFields; readonly at: Located } => {
+  const r = decodeStored(row)
+  return { fields: memoryFields(r), at: { rid: r.rid, hasEmbedding: r.has_embedding === 1 } }
+}
 
 /** The memory of a row selected with `MEMORY_COLUMNS`, its vector read from `memories_vec`. */
-export const readMemory = (s: Statements, row: unknown): Memory => memoryOf(row, embeddingAt(s, located(row)))
+export const readMemory = (s: Statements, row: unknown): Memory => {
+  const { at, fields } = storedRow(row)
+  return withEmbedding(fields, at.hasEmbedding ? fromBlob(blob(s.vectorOf.get(BigInt(at.rid)))) : null)
+}
 
 /** The memory of a row selected with `MEMORY_COLUMNS` and its vector blob as `embedding`. */
-export const memoryWithBlob = (row: unknown): Memory => memoryOf(row, fromBlob(decodeBlobColumn(row).embedding))
+export const memoryWithBlob = (row: unknown): Memory => {
+  const r = decodeWithBlob(row)
+  return withEmbedding(memoryFields(r), fromBlob(r.embedding))
+}
 
 /** Remove a memory's rows from all three tables. */
 export const deleteMemory = (s: Statements, at: Located): void => {
@@ -109,7 +129,7 @@ export const storeMemory = (s: Statements, m: Memory): boolean => {
 }
 
 /** Give a located memory this vector (a new `memories_vec` row when it had none). */
-export const setVector = (s: Statements, at: Located, row: Memory, embedding: ReadonlyArray<number>): void => {
+export const setVector = (s: Statements, at: Located, row: MemoryFields, embedding: ReadonlyArray<number>): void => {
   const rid = BigInt(at.rid)
   if (at.hasEmbedding) {
     s.updateVector.run(toBlob(embedding), rid)

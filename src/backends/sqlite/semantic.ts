@@ -16,13 +16,12 @@ import type { Memory } from "../../domain/memory.js"
 import { attempt, type SqliteConnection } from "./client.js"
 import {
   deleteMemory,
-  located,
   MEMORY_COLUMNS,
-  memoryOf,
   memoryWithBlob,
   readMemory,
   setVector,
   statements,
+  storedRow,
   storeMemory,
   toBlob
 } from "./memories.js"
@@ -163,7 +162,7 @@ export const port = (conn: SqliteConnection): SemanticPort => {
         conn.immediate(() => {
           const r = s.byId.get(id, agent)
           if (r === undefined) return false
-          deleteMemory(s, located(r))
+          deleteMemory(s, storedRow(r).at)
           return true
         })),
     updateEmbedding: (agent, id, embedding) =>
@@ -171,7 +170,8 @@ export const port = (conn: SqliteConnection): SemanticPort => {
         conn.immediate(() => {
           const r = s.byId.get(id, agent)
           if (r === undefined) return false
-          setVector(s, located(r), memoryOf(r, null), embedding)
+          const { at, fields } = storedRow(r)
+          setVector(s, at, fields, embedding)
           return true
         })),
     count: (agent, filter) =>
