@@ -7,7 +7,7 @@ import { Schema } from "effect"
 import type { ConsolidationPort } from "../../core/consolidation.js"
 import { AgentId, MemoryId } from "../../domain/ids.js"
 import { attempt, type SqliteConnection } from "./client.js"
-import { deleteMemory, fromBlob, located, setConfidence, statements } from "./memories.js"
+import { deleteMemory, fromBlob, setConfidence, statements } from "./memories.js"
 
 /** Memories decayed per transaction. */
 const DECAY_PAGE = 1000
@@ -61,7 +61,7 @@ export const port = (conn: SqliteConnection): ConsolidationPort => {
           for (const r of rows) {
             const confidence = decay({ confidence: r.confidence, accessedAt: r.accessed_at })
             if (confidence === undefined) continue
-            setConfidence(s, located(r), confidence)
+            setConfidence(s, { rid: r.rid, hasEmbedding: r.has_embedding === 1 }, confidence)
             n++
           }
           return { decayed: n, next: rows.length === DECAY_PAGE ? rows[rows.length - 1]!.id : undefined }

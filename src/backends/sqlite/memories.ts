@@ -55,9 +55,7 @@ const blob = (value: unknown): Uint8Array => {
 }
 
 // One decode per row (recall reads rows on its hot path): the shared columns with SQLite's own.
-const decodeStored = Schema.decodeUnknownSync(
-  Schema.Struct({ ...MemoryRow.fields, rid: Schema.Number, has_embedding: Schema.Literal(0, 1) })
-)
+const decodeStored = Schema.decodeUnknownSync(Schema.Struct({ ...MemoryRow.fields, ...StorageColumns.fields }))
 const decodeWithBlob = Schema.decodeUnknownSync(Schema.Struct({ ...MemoryRow.fields, embedding: Schema.Uint8ArrayFromSelf }))
 
 /** The names of the statements every memory operation shares. */
