@@ -166,7 +166,10 @@ const INSTRUMENTED: ReadonlyArray<ServiceName> = [
   "SessionStore",
   "AuditLog",
   "UsageStore",
-  "TaskQueue"
+  "TaskQueue",
+  "SemanticStore",
+  "Consolidation",
+  "SemanticStoreAdmin"
 ]
 
 interface Recorded {

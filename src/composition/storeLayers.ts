@@ -5,6 +5,10 @@
  * service of a layer shares one connection that closes with the layer's scope.
  */
 import { type Config, type ConfigError, Context, Effect, Layer, type Scope } from "effect"
+import { type ConsolidationPort, makeConsolidation, type RemoteConsolidationPort } from "../core/consolidation.js"
+import type { SemanticLimits } from "../core/memoryInputs.js"
+import { makeSemanticStore, type SemanticPort } from "../core/semantic.js"
+import { makeSemanticStoreAdmin, type SemanticAdminPort } from "../core/semanticAdmin.js"
 import { MainStoreAdmin, SemanticStoreAdmin } from "../services/Admin.js"
 import { AuditLog } from "../services/AuditLog.js"
 import { Consolidation } from "../services/Consolidation.js"
@@ -58,6 +62,25 @@ export const semanticContext = (s: SemanticImplementations): Context.Context<Sem
     Context.add(Consolidation, s.consolidation),
     Context.add(SemanticStoreAdmin, s.admin)
   )
+
+/** The ports a semantic store provides. */
+export interface SemanticPorts {
+  readonly semantic: SemanticPort
+  readonly consolidation: ConsolidationPort | RemoteConsolidationPort
+  readonly admin: SemanticAdminPort
+}
+
+/** The semantic services over a store's ports, with its limits and its default decay rate. */
+export const semanticServices = (
+  ports: SemanticPorts,
+  limits: SemanticLimits,
+  options: { readonly decayRate?: number | undefined }
+): Context.Context<SemanticStoreServices> =>
+  semanticContext({
+    semantic: makeSemanticStore(ports.semantic, limits),
+    consolidation: makeConsolidation(ports.consolidation, { decayRate: options.decayRate }),
+    admin: makeSemanticStoreAdmin(ports.admin, limits.space)
+  })
 
 /** What a database backend supplies: opening a migrated connection, and its services over one. */
 export interface StoreParts<Options, Conn, E> {

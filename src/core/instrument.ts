@@ -149,17 +149,17 @@ export const instrument = <S extends object>(
       } catch (defect) {
         result = Effect.die(defect)
       }
-      // An export is a Stream: its span covers the whole stream, and it is counted when it ends.
+      // An export is a Stream: its span, count and duration cover the whole stream, and its errors
+      // are renamed too.
       if (typeof result === "object" && result !== null && Stream.StreamTypeId in result) {
-        const stream = Stream.mapError(result as Stream.Stream<unknown, unknown>, rename)
-        return Stream.unwrap(Effect.sync(() => {
+        const stream = result as Stream.Stream<unknown, unknown>
+        return Stream.suspend(() => {
           const started = performance.now()
-          return Stream.withSpan(
-            Stream.onEnd(Stream.tapErrorCause(stream, (cause) => record(Exit.failCause(cause), started)), record(Exit.void, started)),
-            operation,
-            spanOptions(args)
+          return Stream.mapError(stream, rename).pipe(
+            Stream.ensuringWith((exit) => record(exit, started)),
+            Stream.withSpan(operation, spanOptions(args))
           )
-        }))
+        })
       }
       const effect = Effect.mapError(result as Effect.Effect<unknown, unknown>, rename)
       return Effect.tracerWith((tracer) => {

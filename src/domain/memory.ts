@@ -1,4 +1,4 @@
-/** Semantic memory: what is remembered, how it is recalled, and consolidation (SPEC §2.2, §2.8). */
+/** Semantic memory: what is remembered, how it is recalled, and consolidation. */
 import { Schema } from "effect"
 import { Embedding } from "./embedding.js"
 import { AgentId, MemoryId } from "./ids.js"

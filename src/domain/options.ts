@@ -6,4 +6,9 @@ export interface StoreOptions {
   readonly embedding: EmbeddingSpace
   /** Largest memory content accepted, in UTF-8 bytes (default 1 MiB). */
   readonly maxContentBytes?: number
+  /**
+   * The decay rate `Consolidation.consolidate` applies when its options name none, strictly between
+   * 0 and 1 (default 0.1).
+   */
+  readonly decayRate?: number
 }

@@ -5,7 +5,7 @@
  */
 import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
 import { Effect, Option } from "effect"
-import { hitOrder } from "../core/semantic.js"
+import { hitOrder } from "../core/recall.js"
 import { queryTerms } from "../core/textSearch.js"
 import { InvalidInput, type StoreFailure } from "../domain/errors.js"
 import type { MemorySource } from "../domain/memory.js"

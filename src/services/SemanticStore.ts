@@ -6,7 +6,7 @@ import type { Memory, MemoryFilter, RecallHit, RecallQuery, RememberInput } from
 
 type E = InvalidInput | InvalidEmbedding | StoreFailure
 
-/** Memories with optional vectors: vector, full-text and hybrid recall inside one agent (SPEC §2.2). */
+/** Memories with optional vectors: vector, full-text and hybrid recall inside one agent. */
 export class SemanticStore extends Context.Tag("engram/SemanticStore")<SemanticStore, {
   /** The store's embedding space; every vector must have `dimensions` entries. */
   readonly embeddingSpace: EmbeddingSpace

@@ -27,7 +27,7 @@ const space: EmbeddingSpace = { model: "conformance", dimensions: 8 }
 
 const freshCollection = () => `engram_test_${randomUUID().replaceAll("-", "")}`
 
-// ---------------------------------------------------------------- the specifics (plain tests first: pitfall P1)
+// ---------------------------------------------------------------- the specifics (plain tests before any `layer` block: @effect/vitest 0.30 lets a root `layer` leak into later blocks)
 
 interface Harness {
   readonly server: QdrantTestServer
@@ -363,7 +363,7 @@ describe("QdrantSemanticLive: what is stored and sent", () => {
         assert.strictEqual(internal._tag, "StorageError")
         assert.deepStrictEqual(
           internal._tag === "StorageError" ? [internal.backend, internal.operation] : [],
-          ["qdrant", "vector recall"]
+          ["qdrant", "SemanticStore.recall"]
         )
         assert.match(internal.message, /500.*boom/)
         server.failNext({ path: /\/points$/, method: "PUT", status: 503, error: "overloaded" })

@@ -1,5 +1,5 @@
 /**
- * SemanticStoreAdmin over an engram gateway (`/v1/agents`, `/v1/admin/*`), so `engram copy` can
+ * SemanticStoreAdmin's port over an engram gateway (`/v1/agents`, `/v1/admin/*`), so `engram copy` can
  * stream memories from and into a gateway and an agent can be purged remotely. Export and import
  * need a token not limited to agents; agents and purge are confined to the token's agents (a
  * refusal is a StorageError naming it, as for every other call).
@@ -16,22 +16,19 @@
  * Import batches: the gateway refuses a body over its limit (`maxBodyBytes` of `/v1/info`), so
  * `import` sends the records in batches of at most `MAX_IMPORT_BATCH` records whose JSON body fits
  * that limit, one store transaction each. Everything that can be checked here — each record against
- * the `MemoryRecord` schema (which the gateway decodes the body with), every embedding against the
- * gateway's space, and that each record fits a request on its own — is checked for the whole call
- * before the first batch is sent, so such a refusal writes nothing. A failure after some
+ * the `MemoryRecord` schema (which the gateway decodes the body with) and every embedding against the
+ * gateway's space (both by the core), and that each record fits a request on its own — is checked
+ * for the whole call before the first batch is sent, so such a refusal writes nothing. A failure after some
  * batches were written (the gateway's store failed, a deadline passed) leaves those batches written;
  * running the same import again completes it, since it replaces by id.
  */
-import { Chunk, Effect, Option, Stream } from "effect"
-import { decodeSync } from "../../core/decode.js"
+import { Effect } from "effect"
 import { compareCodePoints } from "../../core/order.js"
-import { decodeAgentId } from "../../core/semantic.js"
-import { checkMemoryRecords } from "../../core/transfer.js"
+import type { SemanticAdminPort } from "../../core/semanticAdmin.js"
 import { InvalidInput, type StoreFailure, StorageError } from "../../domain/errors.js"
 import type { MemoryId } from "../../domain/ids.js"
-import { MemoryRecord } from "../../domain/transfer.js"
+import type { MemoryRecord } from "../../domain/transfer.js"
 import { MAX_EXPORT_PAGE, MAX_IMPORT_BATCH } from "../../gateway/Api.js"
-import { SemanticStoreAdmin } from "../../services/Admin.js"
 import type { CallError, GatewayConnection } from "./client.js"
 
 const retried = (field: string) => ({ idempotent: true, field }) as const
@@ -98,69 +95,48 @@ export const importBatches = (
     return Effect.succeed(batches)
   })
 
-const decodeRecord = decodeSync(MemoryRecord)
-
-/**
- * Each record as the gateway will decode it: a record breaking a rule of the schema (text without
- * NUL, a UUID id, finite JSON metadata…) is InvalidInput here, before any batch is sent.
- */
-const checkRecords = (records: ReadonlyArray<MemoryRecord>): Effect.Effect<void, InvalidInput> =>
-  Effect.suspend(() => {
-    for (const [i, record] of records.entries()) {
-      const decoded = decodeRecord(record)
-      if (decoded instanceof InvalidInput) {
-        const at = decoded.field === "input" ? "" : `.${decoded.field}`
-        return Effect.fail(new InvalidInput({ field: `records[${i}]${at}`, message: decoded.message }))
-      }
-    }
-    return Effect.void
-  })
-
-/** The SemanticStoreAdmin of the connected gateway. */
-export const make = (c: GatewayConnection) =>
-  SemanticStoreAdmin.of({
-    export: () =>
-      Stream.paginateChunkEffect(Option.none<MemoryId>(), (after) =>
-        Effect.gen(function*() {
-          const page = yield* c.call(
-            "export",
-            retried("after"),
-            c.api.admin.exportMemories({
-              urlParams: Option.isSome(after) ? { after: after.value, limit: EXPORT_PAGE_SIZE } : { limit: EXPORT_PAGE_SIZE }
-            })
-          )
-          // Each page must move forward in id order and end at its cursor, or a broken gateway could
-          // make the stream loop or skip memories.
-          let previous = Option.getOrUndefined(after)
-          for (const m of page.memories) {
-            if (previous !== undefined && compareCodePoints(m.id, previous) <= 0) {
-              return yield* new StorageError({ backend: "http", operation: "export", message: "the gateway's export page is not in id order" })
-            }
-            previous = m.id
-          }
-          if (page.next !== null && (page.memories.length === 0 || page.next !== previous)) {
-            return yield* new StorageError({ backend: "http", operation: "export", message: "the gateway's export page does not end at its cursor" })
-          }
-          return [Chunk.fromIterable(page.memories), Option.map(Option.fromNullable(page.next), Option.some)] as const
-        }).pipe(unexpected("export"))),
-    import: (records) =>
-      Effect.gen(function*() {
-        yield* checkRecords(records)
-        yield* checkMemoryRecords(records, c.info.embedding)
-        const batches = yield* importBatches(records, c.info.maxBodyBytes)
-        for (const batch of batches) {
-          yield* c.call("import", retried("records"), c.api.admin.importMemories({ payload: { records: batch } }))
-        }
-      }).pipe(onlyInvalidInput("import")),
-    purgeAgent: (a) =>
-      Effect.gen(function*() {
-        const agentId = yield* decodeAgentId(a)
-        const { purged } = yield* c.call("purgeAgent", retried("agentId"), c.api.admin.purge({ payload: { agentId } }))
-        return purged
-      }).pipe(onlyInvalidInput("purgeAgent")),
-    agents: () =>
-      c.call("agents", retried("agents"), c.api.admin.agents()).pipe(
-        Effect.map(({ agents }) => agents),
-        unexpected("agents")
+/** The port of the connected gateway. */
+export const port = (c: GatewayConnection): SemanticAdminPort => ({
+  backend: "http",
+  exportPage: (cursor) =>
+    Effect.gen(function*() {
+      const page = yield* c.call(
+        "export",
+        retried("after"),
+        c.api.admin.exportMemories({
+          urlParams: cursor === undefined ? { limit: EXPORT_PAGE_SIZE } : { after: cursor as MemoryId, limit: EXPORT_PAGE_SIZE }
+        })
       )
-  })
+      // Each page must move forward in id order and end at its cursor, or a broken gateway could
+      // make the stream loop or skip memories.
+      let previous: string | undefined = cursor
+      for (const m of page.memories) {
+        if (previous !== undefined && compareCodePoints(m.id, previous) <= 0) {
+          return yield* new StorageError({ backend: "http", operation: "export", message: "the gateway's export page is not in id order" })
+        }
+        previous = m.id
+      }
+      if (page.next !== null && (page.memories.length === 0 || page.next !== previous)) {
+        return yield* new StorageError({ backend: "http", operation: "export", message: "the gateway's export page does not end at its cursor" })
+      }
+      return { memories: page.memories, next: page.next ?? undefined }
+    }).pipe(unexpected("export")),
+  import: (memories) =>
+    Effect.gen(function*() {
+      const records = memories.map((m): MemoryRecord => ({ kind: "memory", ...m }))
+      const batches = yield* importBatches(records, c.info.maxBodyBytes)
+      for (const batch of batches) {
+        yield* c.call("import", retried("records"), c.api.admin.importMemories({ payload: { records: batch } }))
+      }
+    }).pipe(onlyInvalidInput("import")),
+  purgeAgent: (agentId) =>
+    Effect.map(
+      c.call("purgeAgent", retried("agentId"), c.api.admin.purge({ payload: { agentId } })),
+      ({ purged }) => purged
+    ).pipe(onlyInvalidInput("purgeAgent")),
+  agents: () =>
+    c.call("agents", retried("agents"), c.api.admin.agents()).pipe(
+      Effect.map(({ agents }) => agents),
+      unexpected("agents")
+    )
+})

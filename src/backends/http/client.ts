@@ -14,7 +14,7 @@ import * as HttpClient from "@effect/platform/HttpClient"
 import * as HttpClientError from "@effect/platform/HttpClientError"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import { Clock, Data, Duration, Effect, ParseResult, type Redacted, Schedule } from "effect"
-import type { SemanticLimits } from "../../core/semantic.js"
+import type { SemanticLimits } from "../../core/memoryInputs.js"
 import { describe } from "../../core/storage.js"
 import {
   BackendUnavailable,

@@ -4,12 +4,11 @@
  * space; it fails with BackendUnavailable when the gateway cannot be reached within the deadline,
  * EmbeddingSpaceMismatch for another space, ConfigError for bad options or a refused token.
  */
-import { Config, Context, Effect, Layer } from "effect"
+import { Config, type Context, Effect, Layer } from "effect"
+import { semanticServices } from "../../composition/storeLayers.js"
 import type { BackendUnavailable, ConfigError, EmbeddingSpaceMismatch } from "../../domain/errors.js"
-import { SemanticStoreAdmin } from "../../services/Admin.js"
+import type { SemanticStoreAdmin } from "../../services/Admin.js"
 import type { SemanticServices } from "../../services/index.js"
-import { Consolidation } from "../../services/Consolidation.js"
-import { SemanticStore } from "../../services/SemanticStore.js"
 import * as Admin from "./admin.js"
 import { connect, HttpClientLive, type HttpSemanticOptions } from "./client.js"
 import * as Consolidate from "./consolidation.js"
@@ -28,9 +27,10 @@ export type HttpSemanticServices = SemanticServices | SemanticStoreAdmin
 /** The three services over one connection (needs an HttpClient; `layer` provides the platform's fetch). */
 export const make = (options: HttpSemanticOptions) =>
   Effect.map(connect(options), (connection): Context.Context<HttpSemanticServices> =>
-    Context.make(SemanticStore, Semantic.make(connection)).pipe(
-      Context.add(Consolidation, Consolidate.make(connection)),
-      Context.add(SemanticStoreAdmin, Admin.make(connection))
+    semanticServices(
+      { semantic: Semantic.port(connection), consolidation: Consolidate.port(connection), admin: Admin.port(connection) },
+      connection.limits,
+      options
     ))
 
 /** SemanticStore + Consolidation + SemanticStoreAdmin of the gateway at `options.url`. */

@@ -1,14 +1,14 @@
-/** MainStoreAdmin and SemanticStoreAdmin in memory. */
+/** MainStoreAdmin in memory, and SemanticStoreAdmin's port. */
 import { Effect, Option, Stream } from "effect"
 import { headOf } from "../../core/audit.js"
 import { adminInputs } from "../../core/inputs.js"
 import { compareCodePoints } from "../../core/order.js"
-import { auditAppends, checkMemoryRecords } from "../../core/transfer.js"
-import type { EmbeddingSpace } from "../../domain/embedding.js"
+import type { SemanticAdminPort } from "../../core/semanticAdmin.js"
+import { auditAppends } from "../../core/transfer.js"
 import { AuditIntegrityError } from "../../domain/errors.js"
 import type { AgentId } from "../../domain/ids.js"
-import type { MainRecord, MemoryRecord } from "../../domain/transfer.js"
-import { MainStoreAdmin, SemanticStoreAdmin } from "../../services/Admin.js"
+import type { MainRecord } from "../../domain/transfer.js"
+import { MainStoreAdmin } from "../../services/Admin.js"
 import { bucket, type MemoryDb } from "./client.js"
 
 const { agentId } = adminInputs
@@ -106,33 +106,25 @@ export const makeMain = (db: MemoryDb) =>
         }))
   })
 
-export const makeSemantic = (db: MemoryDb, space: EmbeddingSpace) =>
-  SemanticStoreAdmin.of({
-    export: () =>
-      Stream.suspend(() =>
-        Stream.fromIterable(
-          [...db.memories.values()].sort(byCodePoint((m) => m.id)).map((m): MemoryRecord => ({ kind: "memory", ...m }))
-        )
-      ),
-    import: (records) =>
-      Effect.zipRight(
-        checkMemoryRecords(records, space),
-        Effect.sync(() => {
-          for (const { kind: _, ...m } of records) db.memories.set(m.id, m)
-        })
-      ),
-    purgeAgent: (a) =>
-      Effect.flatMap(agentId(a), (agent) =>
-        Effect.sync(() => {
-          let n = 0
-          for (const [id, m] of db.memories) {
-            if (m.agentId === agent) {
-              db.memories.delete(id)
-              n++
-            }
-          }
-          return n
-        })),
-    agents: () =>
-      Effect.sync(() => [...new Set([...db.memories.values()].map((m) => m.agentId))].sort(compareCodePoints))
-  })
+/** SemanticStoreAdmin's port in memory: the whole export is one page. */
+export const semanticPort = (db: MemoryDb): SemanticAdminPort => ({
+  backend: "memory",
+  exportPage: () =>
+    Effect.sync(() => ({ memories: [...db.memories.values()].sort(byCodePoint((m) => m.id)), next: undefined })),
+  import: (memories) =>
+    Effect.sync(() => {
+      for (const m of memories) db.memories.set(m.id, m)
+    }),
+  purgeAgent: (agent) =>
+    Effect.sync(() => {
+      let n = 0
+      for (const [id, m] of db.memories) {
+        if (m.agentId === agent) {
+          db.memories.delete(id)
+          n++
+        }
+      }
+      return n
+    }),
+  agents: () => Effect.sync(() => [...new Set([...db.memories.values()].map((m) => m.agentId))])
+})

@@ -3,8 +3,8 @@
  * own specs and as the reference the conformance suites are checked against.
  */
 import { Config, Context, Effect, Layer } from "effect"
-import { semanticLimits } from "../../core/semantic.js"
-import { mainContext, semanticContext } from "../../composition/storeLayers.js"
+import { semanticLimits } from "../../core/memoryInputs.js"
+import { mainContext, semanticServices } from "../../composition/storeLayers.js"
 import type { EmbeddingSpace } from "../../domain/embedding.js"
 import type { AuditIntegrityError } from "../../domain/errors.js"
 import type { StoreOptions } from "../../domain/options.js"
@@ -55,11 +55,11 @@ export const make = (
       audit,
       admin: Admin.makeMain(db)
     })
-    const semantic = semanticContext({
-      semantic: Semantic.make(db, semanticLimits(options)),
-      consolidation: Consolidate.make(db),
-      admin: Admin.makeSemantic(db, options.embedding)
-    })
+    const semantic = semanticServices(
+      { semantic: Semantic.port(db), consolidation: Consolidate.port(db), admin: Admin.semanticPort(db) },
+      semanticLimits(options),
+      options
+    )
     return Context.merge(main, semantic)
   })
 

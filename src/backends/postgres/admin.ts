@@ -1,21 +1,21 @@
 /**
- * MainStoreAdmin and SemanticStoreAdmin on PostgreSQL: export as keyset-paged streams (memory stays
- * flat however large a table is), verbatim import in one transaction — audit records are checked
- * against the head by the core's rule under the audit lock before anything is written — and purge
- * of one agent's data in one transaction.
+ * MainStoreAdmin on PostgreSQL, and SemanticStoreAdmin's port: export as keyset-paged reads (memory
+ * stays flat however large a table is), verbatim import in one transaction — audit records are
+ * checked against the head by the core's rule under the audit lock before anything is written — and
+ * purge of one agent's data in one transaction.
  */
-import { Chunk, Effect, Option, Stream } from "effect"
+import { Chunk, Effect, Option, Schema, Stream } from "effect"
 import { headOf } from "../../core/audit.js"
 import { adminInputs } from "../../core/inputs.js"
-import { auditAppends, checkMemoryRecords, EXPORT_PAGE, MAIN_KIND_ORDER } from "../../core/transfer.js"
-import type { EmbeddingSpace } from "../../domain/embedding.js"
+import type { SemanticAdminPort } from "../../core/semanticAdmin.js"
+import { auditAppends, EXPORT_PAGE, MAIN_KIND_ORDER } from "../../core/transfer.js"
 import { AuditIntegrityError, type StoreFailure } from "../../domain/errors.js"
-import type { AgentId } from "../../domain/ids.js"
-import type { MainRecord, MemoryRecord } from "../../domain/transfer.js"
-import { MainStoreAdmin, SemanticStoreAdmin } from "../../services/Admin.js"
+import { AgentId } from "../../domain/ids.js"
+import type { MainRecord } from "../../domain/transfer.js"
+import { MainStoreAdmin } from "../../services/Admin.js"
 import { auditLock } from "./audit.js"
 import { decodeRows, type PgClient, type Queryable, type Statement } from "./client.js"
-import { columns, type MemoryRow, textIndex, toMemory, vectorText } from "./semantic.js"
+import { chunks, INPUT_NAMES, INPUT_ROWS, inputValues, insertFrom, MEMORY_COLUMNS, memoryOf, REPLACE_ON_CONFLICT } from "./memories.js"
 import { agentsTable } from "../../tables/agents.js"
 import { auditLogTable, selectLastEntry } from "../../tables/auditLog.js"
 import { canonicalSessionsTable } from "../../tables/canonicalSessions.js"
@@ -165,73 +165,30 @@ export const makeMain = (client: PgClient) => {
   })
 }
 
-/** Largest number of memories one import statement carries. */
-const IMPORT_CHUNK = 1000
+/** SemanticStoreAdmin's port over `client`. */
+export const semanticPort = (client: PgClient): SemanticAdminPort => ({
+  backend: "postgres",
+  exportPage: (cursor) =>
+    Effect.map(
+      client.rows("export", {
+        text: `SELECT ${MEMORY_COLUMNS} FROM memories WHERE id > $1 ORDER BY id LIMIT $2`,
+        values: [cursor ?? "", EXPORT_PAGE]
+      }, memoryOf),
+      (memories) => ({ memories, next: memories.length === EXPORT_PAGE ? memories[memories.length - 1]!.id : undefined })
+    ),
+  import: (memories) =>
+    client.transaction("import", (q) =>
+      Effect.forEach(
+        chunks(memories),
+        (chunk) =>
+          q.execute({
+            text: `${insertFrom("u")} FROM ${INPUT_ROWS} AS u(${INPUT_NAMES}) ${REPLACE_ON_CONFLICT}`,
+            values: inputValues(chunk)
+          }),
+        { discard: true }
+      )),
+  purgeAgent: (agent) => client.execute("purgeAgent", { text: "DELETE FROM memories WHERE agent_id = $1", values: [agent] }),
+  agents: () => client.rows("agents", "SELECT DISTINCT agent_id FROM memories", (r) => decodeAgentRow(r).agent_id)
+})
 
-/** The semantic-store admin over `client`; imported vectors must fit `space`. */
-export const makeSemantic = (client: PgClient, space: EmbeddingSpace) =>
-  SemanticStoreAdmin.of({
-    export: () =>
-      paged(client, "SemanticStoreAdmin.export", `SELECT ${columns()} FROM memories`, ["id"], (r: MemoryRow): MemoryRecord => ({
-        kind: "memory",
-        ...toMemory(r)
-      })),
-    import: (records) =>
-      Effect.zipRight(
-        checkMemoryRecords(records, space),
-        client.transaction("SemanticStoreAdmin.import", (q) =>
-          Effect.forEach(
-            Array.from({ length: Math.ceil(records.length / IMPORT_CHUNK) }, (_, i) => records.slice(i * IMPORT_CHUNK, (i + 1) * IMPORT_CHUNK)),
-            (chunk) => {
-              const text = chunk.map((r) => textIndex(r.content))
-              return q.execute({
-                text: `INSERT INTO memories (id, agent_id, content, source, scope, metadata, confidence, created_at,
-                                             accessed_at, access_count, embedding, tsv, tf, len_norm)
-                       SELECT id, agent_id, content, source, scope, metadata, confidence, created_at, accessed_at,
-                              access_count, embedding::vector,
-                              CASE WHEN lexemes IS NULL THEN NULL ELSE array_to_tsvector(string_to_array(lexemes, ' ')) END,
-                              tf::jsonb, len_norm
-                       FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::float8[],
-                                   $8::bigint[], $9::bigint[], $10::bigint[], $11::text[], $12::text[], $13::text[], $14::float8[])
-                         AS u(id, agent_id, content, source, scope, metadata, confidence, created_at, accessed_at,
-                              access_count, embedding, lexemes, tf, len_norm)
-                       ON CONFLICT (id) DO UPDATE SET agent_id = excluded.agent_id, content = excluded.content,
-                         source = excluded.source, scope = excluded.scope, metadata = excluded.metadata,
-                         confidence = excluded.confidence, created_at = excluded.created_at,
-                         accessed_at = excluded.accessed_at, access_count = excluded.access_count,
-                         embedding = excluded.embedding, tsv = excluded.tsv, tf = excluded.tf, len_norm = excluded.len_norm`,
-                values: [
-                  chunk.map((r) => r.id),
-                  chunk.map((r) => r.agentId),
-                  chunk.map((r) => r.content),
-                  chunk.map((r) => r.source),
-                  chunk.map((r) => r.scope),
-                  chunk.map((r) => JSON.stringify(r.metadata)),
-                  chunk.map((r) => r.confidence),
-                  chunk.map((r) => r.createdAt),
-                  chunk.map((r) => r.accessedAt),
-                  chunk.map((r) => r.accessCount),
-                  chunk.map((r) => (r.embedding === null ? null : vectorText(r.embedding))),
-                  text.map((t) => t.lexemes),
-                  text.map((t) => t.tf),
-                  text.map((t) => t.lenNorm)
-                ]
-              })
-            },
-            { discard: true }
-          ))
-      ),
-    purgeAgent: (a) =>
-      Effect.gen(function*() {
-        const agent = yield* agentId(a)
-        return yield* client.execute("SemanticStoreAdmin.purgeAgent", {
-          text: "DELETE FROM memories WHERE agent_id = $1",
-          values: [agent]
-        })
-      }),
-    agents: () =>
-      Effect.map(
-        client.query<{ agent_id: string }>("SemanticStoreAdmin.agents", "SELECT DISTINCT agent_id FROM memories ORDER BY agent_id"),
-        (rows) => rows.map((r) => r.agent_id as AgentId)
-      )
-  })
+const decodeAgentRow = Schema.decodeUnknownSync(Schema.Struct({ agent_id: AgentId }))

@@ -4,8 +4,8 @@
  */
 import { Clock, type Context, Effect, Schema, type Scope } from "effect"
 import { decode } from "../../core/decode.js"
-import { checkStoreOptions } from "../../core/semantic.js"
-import { mainContext, type MainStoreServices, semanticContext, type SemanticStoreServices } from "../../composition/storeLayers.js"
+import { checkStoreOptions } from "../../core/memoryInputs.js"
+import { mainContext, type MainStoreServices, semanticServices, type SemanticStoreServices } from "../../composition/storeLayers.js"
 import type {
   AuditIntegrityError,
   AuditLoadError,
@@ -92,10 +92,10 @@ export const makeSemantic = (
   Effect.gen(function*() {
     const limits = yield* checkStoreOptions(options)
     yield* ensureEmbeddingSpace(client, limits.space)
-    return semanticContext({
-      semantic: Semantic.make(client, limits),
-      consolidation: Consolidate.make(client),
-      admin: Admin.makeSemantic(client, limits.space)
-    })
+    return semanticServices(
+      { semantic: Semantic.port(client, limits.space), consolidation: Consolidate.port(client), admin: Admin.semanticPort(client) },
+      limits,
+      options
+    )
   })
 

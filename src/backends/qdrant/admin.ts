@@ -1,87 +1,53 @@
 /**
- * SemanticStoreAdmin on Qdrant (src/services/Admin.ts): export streams the memory points in id
- * order (Qdrant scrolls by id; lower-case UUIDs order the same as code points), import upserts
- * memories verbatim, purgeAgent deletes by the agent condition.
+ * SemanticStoreAdmin's port on Qdrant: export scrolls the memory points in id order (Qdrant scrolls
+ * by id; lower-case UUIDs order the same as code points), import upserts memories verbatim,
+ * purgeAgent deletes by the agent condition.
  */
 import type { Schemas } from "@qdrant/js-client-rest"
-import { Chunk, Effect, Either, Option, Schema, Stream } from "effect"
-import type { EmbeddingSpace } from "../../domain/embedding.js"
-import { StorageError } from "../../domain/errors.js"
-import { AgentId } from "../../domain/ids.js"
-import { compareCodePoints } from "../../core/order.js"
-import { decodeAgentId } from "../../core/semantic.js"
+import { Effect, Schema } from "effect"
 import { invalid } from "../../core/decode.js"
-import { checkMemoryRecords, EXPORT_PAGE } from "../../core/transfer.js"
-import type { MemoryRecord } from "../../domain/transfer.js"
-import { SemanticStoreAdmin } from "../../services/Admin.js"
+import type { SemanticAdminPort } from "../../core/semanticAdmin.js"
+import { EXPORT_PAGE } from "../../core/transfer.js"
+import { AgentId } from "../../domain/ids.js"
 import { META_POINT_ID, type QdrantConnection } from "./client.js"
-import { memoryOf, scrollPages, upsertAll } from "./semantic.js"
+import { memoryOf, NOT_A_MEMORY, payloadFields, scrollPage, scrollPages, upsertAll } from "./memories.js"
+import { match } from "./memoryFilter.js"
 
 /** Every point but the reserved one that records the embedding space. */
-const MEMORIES: Schemas["Filter"] = { must_not: [{ has_id: [META_POINT_ID] }] }
+const MEMORIES: Schemas["Filter"] = { must_not: [...NOT_A_MEMORY] }
 
-const decodeAgent = Schema.decodeUnknownEither(AgentId)
+const ofAgent = (agentId: string): Schemas["Filter"] => ({ must: [match("agent_id", agentId)] })
 
-const agentCondition = (agentId: string): Schemas["Filter"] => ({ must: [{ key: "agent_id", match: { value: agentId } }] })
-
-export const make = (conn: QdrantConnection, space: EmbeddingSpace) =>
-  SemanticStoreAdmin.of({
-    export: () =>
-      Stream.paginateChunkEffect(
-        Option.none<Schemas["ExtendedPointId"]>(),
-        (from) =>
-          Effect.gen(function*() {
-            const page = yield* conn.run("export", (c) =>
-              c.scroll(conn.collection, {
-                filter: MEMORIES,
-                limit: EXPORT_PAGE,
-                with_payload: true,
-                with_vector: false,
-                ...(Option.isSome(from) ? { offset: from.value } : {})
-              }))
-            const memories = yield* Effect.forEach(page.points, memoryOf("export"))
-            const next = page.next_page_offset
-            return [
-              Chunk.fromIterable(memories.map((m): MemoryRecord => ({ kind: "memory", ...m }))),
-              typeof next === "string" || typeof next === "number" ? Option.some(Option.some(next)) : Option.none()
-            ] as const
-          })
-      ),
-    import: (records) =>
+export const port = (conn: QdrantConnection): SemanticAdminPort => {
+  const readAgent = payloadFields(Schema.Struct({ agent_id: AgentId }), "list agents")
+  return {
+    backend: "qdrant",
+    exportPage: (cursor) =>
       Effect.gen(function*() {
-        yield* checkMemoryRecords(records, space)
-        const reserved = records.findIndex((r) => r.id === META_POINT_ID)
-        if (reserved >= 0) return yield* invalid(`records[${reserved}].id`, "is reserved by the Qdrant backend")
-        yield* upsertAll(conn, records.map(({ kind: _, ...m }) => m))
+        const page = yield* scrollPage(conn, "export", MEMORIES, true, cursor, EXPORT_PAGE)
+        const memories = yield* Effect.forEach(page.points, memoryOf("export"))
+        return { memories, next: page.next === undefined ? undefined : String(page.next) }
       }),
-    purgeAgent: (a) =>
+    import: (memories) =>
       Effect.gen(function*() {
-        const agentId = yield* decodeAgentId(a)
-        const { count } = yield* conn.run("purge agent", (c) =>
-          c.count(conn.collection, { filter: agentCondition(agentId), exact: true }))
-        if (count > 0) {
-          yield* conn.run("purge agent", (c) => c.delete(conn.collection, { wait: true, filter: agentCondition(agentId) }))
-        }
+        const reserved = memories.findIndex((m) => m.id === META_POINT_ID)
+        if (reserved >= 0) return yield* invalid(`records[${reserved}].id`, "is reserved by the Qdrant backend")
+        yield* upsertAll(conn, memories)
+      }),
+    purgeAgent: (agent) =>
+      Effect.gen(function*() {
+        const { count } = yield* conn.run("purge agent", (c) => c.count(conn.collection, { filter: ofAgent(agent), exact: true }))
+        if (count > 0) yield* conn.run("purge agent", (c) => c.delete(conn.collection, { wait: true, filter: ofAgent(agent) }))
         return count
       }),
     agents: () =>
       Effect.gen(function*() {
-        const agents = new Map<string, AgentId>()
+        const agents = new Set<AgentId>()
         yield* scrollPages(conn, "list agents", MEMORIES, ["agent_id"], (points) =>
           Effect.gen(function*() {
-            for (const p of points) {
-              const agent = decodeAgent(p.payload?.["agent_id"])
-              if (Either.isLeft(agent)) {
-                return yield* new StorageError({
-                  backend: "qdrant",
-                  operation: "list agents",
-                  message: `point ${String(p.id)} does not hold a valid memory: ${agent.left.message}`,
-                  cause: agent.left
-                })
-              }
-              agents.set(agent.right, agent.right)
-            }
+            for (const p of points) agents.add((yield* readAgent(p)).agent_id)
           }))
-        return [...agents.values()].sort(compareCodePoints)
+        return [...agents]
       })
-  })
+  }
+}

@@ -1,21 +1,19 @@
 /**
- * Consolidation on Qdrant (SPEC §2.8): decay and merge run where the memories live. The decay and
- * merge rules are the core's (src/core/consolidation.ts); this file scrolls the candidates page by
- * page with Qdrant filters and writes the results with batch payload updates.
+ * Consolidation's port on Qdrant: candidates are scrolled page by page with Qdrant filters, results
+ * written with batch payload updates. Qdrant has no transactions: a memory recalled between a page's
+ * read and its write may still be decayed once.
  */
 import type { Schemas } from "@qdrant/js-client-rest"
-import { Clock, Effect, Either, Schema } from "effect"
-import { StorageError } from "../../domain/errors.js"
-import { consolidationSettings, decayed, isStale, type MergeCandidate, planMerges } from "../../core/consolidation.js"
-import { Consolidation } from "../../services/Consolidation.js"
-import { META_POINT_ID, type QdrantConnection } from "./client.js"
-import { scrollPages } from "./semantic.js"
-
-/** Most operations sent in one batch request. */
-const MAX_BATCH_OPERATIONS = 500
+import { Effect, Schema } from "effect"
+import type { ConsolidationPort, MergePartition } from "../../core/consolidation.js"
+import type { MergeCandidate } from "../../core/merge.js"
+import { AgentId } from "../../domain/ids.js"
+import type { QdrantConnection } from "./client.js"
+import { applyBatches, NOT_A_MEMORY, payloadFields, scrollPage, scrollPages } from "./memories.js"
+import { match } from "./memoryFilter.js"
 
 const StaleFields = Schema.Struct({ confidence: Schema.Number, accessed_at: Schema.Number })
-const GroupFields = Schema.Struct({ agent_id: Schema.String, scope: Schema.String })
+const PartitionFields = Schema.Struct({ agent_id: AgentId, scope: Schema.String })
 const MergeFields = Schema.Struct({
   created_at: Schema.Number,
   access_count: Schema.Number,
@@ -23,105 +21,74 @@ const MergeFields = Schema.Struct({
   embedding: Schema.Array(Schema.Number)
 })
 
-/** Decode the payload fields a step needs; a point without them is a StorageError. */
-const fields = <A, I>(schema: Schema.Schema<A, I>, operation: string) => {
-  const decode = Schema.decodeUnknownEither(schema)
-  return (point: Schemas["Record"]): Effect.Effect<A, StorageError> => {
-    const result = decode(point.payload ?? {})
-    return Either.isRight(result)
-      ? Effect.succeed(result.right)
-      : Effect.fail(
-        new StorageError({
-          backend: "qdrant",
-          operation,
-          message: `point ${String(point.id)} does not hold a valid memory: ${result.left.message}`,
-          cause: result.left
-        })
-      )
-  }
-}
-
-/** For `must_not`: the reserved point that records the embedding space is not a memory. */
-const NOT_A_MEMORY: ReadonlyArray<Schemas["Condition"]> = [{ has_id: [META_POINT_ID] }]
-/** For `must_not`: also memories without an embedding (their payload holds `embedding: null`). */
+/** For `must_not`: memories without an embedding too (their payload holds `embedding: null`). */
 const NOT_EMBEDDED: ReadonlyArray<Schemas["Condition"]> = [...NOT_A_MEMORY, { is_empty: { key: "embedding" } }]
 
-const applyBatches = (conn: QdrantConnection, operation: string, operations: ReadonlyArray<Schemas["UpdateOperation"]>) =>
-  Effect.gen(function*() {
-    for (let i = 0; i < operations.length; i += MAX_BATCH_OPERATIONS) {
-      const chunk = operations.slice(i, i + MAX_BATCH_OPERATIONS)
-      yield* conn.run(operation, (c) => c.batchUpdate(conn.collection, { wait: true, operations: chunk }))
-    }
-  })
+/** A cursor of ours from Qdrant's page offset (point ids are memory ids: strings). */
+const cursorOf = (next: string | number | undefined): string | undefined => (next === undefined ? undefined : String(next))
 
-export const make = (conn: QdrantConnection) =>
-  Consolidation.of({
-    consolidate: Effect.fn("Consolidation.consolidate")(function*(options) {
-      const s = yield* consolidationSettings(options)
-      const started = Date.now()
-      const now = yield* Clock.currentTimeMillis
-
-      // Decay: the stale memories above the floor, one batch of set_payload per page (one
-      // operation per resulting confidence). Scrolling continues by point id, so a decayed point
-      // is never visited twice.
-      let decayedCount = 0
-      const readStale = fields(StaleFields, "decay")
-      yield* scrollPages(
-        conn,
-        "decay",
-        {
-          must: [
-            { key: "accessed_at", range: { lt: now - s.staleAfterMs } },
-            { key: "confidence", range: { gt: s.floor } }
-          ],
-          must_not: [...NOT_A_MEMORY]
-        },
-        ["confidence", "accessed_at"],
-        (points) =>
+export const port = (conn: QdrantConnection): ConsolidationPort => {
+  const readStale = payloadFields(StaleFields, "decay")
+  const readPartition = payloadFields(PartitionFields, "merge")
+  const readCandidate = payloadFields(MergeFields, "merge")
+  return {
+    backend: "qdrant",
+    // The query form of the core's `staleBound`. Scrolling continues by point id, so a decayed point
+    // is never visited twice; one set_payload per resulting confidence.
+    decayPage: (bound, cursor, decay) =>
+      Effect.gen(function*() {
+        const page = yield* scrollPage(
+          conn,
+          "decay",
+          {
+            must: [
+              { key: "accessed_at", range: { lt: bound.accessedBefore } },
+              { key: "confidence", range: { gt: bound.confidenceAbove } }
+            ],
+            must_not: [...NOT_A_MEMORY]
+          },
+          ["confidence", "accessed_at"],
+          cursor
+        )
+        const byValue = new Map<number, Array<Schemas["ExtendedPointId"]>>()
+        let n = 0
+        for (const point of page.points) {
+          const p = yield* readStale(point)
+          const value = decay({ confidence: p.confidence, accessedAt: p.accessed_at })
+          if (value === undefined) continue
+          const ids = byValue.get(value)
+          if (ids === undefined) byValue.set(value, [point.id])
+          else ids.push(point.id)
+          n++
+        }
+        yield* applyBatches(
+          conn,
+          "decay",
+          [...byValue].map(([confidence, ids]) => ({
+            set_payload: { payload: { confidence }, filter: { must: [{ has_id: ids }] } }
+          }))
+        )
+        return { decayed: n, next: cursorOf(page.next) }
+      }),
+    partitions: () =>
+      Effect.gen(function*() {
+        const found = new Map<string, MergePartition>()
+        yield* scrollPages(conn, "merge", { must_not: [...NOT_EMBEDDED] }, ["agent_id", "scope"], (points) =>
           Effect.gen(function*() {
-            const byValue = new Map<number, Array<Schemas["ExtendedPointId"]>>()
             for (const point of points) {
-              const p = yield* readStale(point)
-              if (!isStale(p.accessed_at, p.confidence, now, s)) continue
-              const value = decayed(p.confidence, s)
-              const ids = byValue.get(value)
-              if (ids === undefined) byValue.set(value, [point.id])
-              else ids.push(point.id)
-              decayedCount++
+              const p = yield* readPartition(point)
+              found.set(JSON.stringify([p.agent_id, p.scope]), { agentId: p.agent_id, scope: p.scope })
             }
-            yield* applyBatches(
-              conn,
-              "decay",
-              [...byValue].map(([confidence, ids]) => ({
-                set_payload: { payload: { confidence }, filter: { must: [{ has_id: ids }] } }
-              }))
-            )
-          })
-      )
-
-      // Merge, one agent and scope at a time so memory is bounded by the largest group: first the
-      // groups (a light scroll), then each group's vectors, planned by the core.
-      const groups = new Map<string, { readonly agentId: string; readonly scope: string }>()
-      const readGroup = fields(GroupFields, "merge")
-      yield* scrollPages(conn, "merge", { must_not: [...NOT_EMBEDDED] }, ["agent_id", "scope"], (points) =>
-        Effect.gen(function*() {
-          for (const point of points) {
-            const g = yield* readGroup(point)
-            groups.set(JSON.stringify([g.agent_id, g.scope]), { agentId: g.agent_id, scope: g.scope })
-          }
-        }))
-
-      let merged = 0
-      const readCandidate = fields(MergeFields, "merge")
-      for (const { agentId, scope } of groups.values()) {
+          }))
+        return [...found.values()]
+      }),
+    mergePartition: ({ agentId, scope }, plan) =>
+      Effect.gen(function*() {
         const candidates: Array<MergeCandidate> = []
         yield* scrollPages(
           conn,
           "merge",
-          {
-            must: [{ key: "agent_id", match: { value: agentId } }, { key: "scope", match: { value: scope } }],
-            must_not: [...NOT_EMBEDDED]
-          },
+          { must: [match("agent_id", agentId), match("scope", scope)], must_not: [...NOT_EMBEDDED] },
           ["created_at", "access_count", "confidence", "embedding"],
           (points) =>
             Effect.gen(function*() {
@@ -137,22 +104,22 @@ export const make = (conn: QdrantConnection) =>
               }
             })
         )
-        const plans = planMerges(candidates, s.mergeThreshold)
         const operations: Array<Schemas["UpdateOperation"]> = []
-        for (const plan of plans) {
+        let n = 0
+        for (const g of plan(candidates)) {
           operations.push(
             {
               set_payload: {
-                payload: { access_count: plan.accessCount, confidence: plan.confidence },
-                filter: { must: [{ has_id: [plan.keep] }] }
+                payload: { access_count: g.accessCount, confidence: g.confidence },
+                filter: { must: [{ has_id: [g.keep] }] }
               }
             },
-            { delete: { points: [...plan.others] } }
+            { delete: { points: [...g.others] } }
           )
-          merged += plan.others.length
+          n += g.others.length
         }
         yield* applyBatches(conn, "merge", operations)
-      }
-      return { decayed: decayedCount, merged, durationMs: Date.now() - started }
-    })
-  })
+        return n
+      })
+  }
+}

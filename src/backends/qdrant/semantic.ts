@@ -1,204 +1,47 @@
 /**
- * SemanticStore on Qdrant. All validation, ids, time, ranking rules and filter semantics come from
- * src/core/semantic.ts; this file holds the point mapping and the client calls.
+ * SemanticStore's port on Qdrant (a memory as a point: memories.ts).
  *
- * Every read sends the agent and every filter field to Qdrant as conditions. Metadata equality is
- * sent too where Qdrant can express a condition that keeps every true match (Qdrant's `match`
- * also accepts arrays that merely contain the value, and cannot compare objects or arrays), and the
- * candidates are then checked exactly with the core `matchesFilter`; reads page on until `limit`
- * exact matches are known, so a filter that Qdrant cannot express exactly still returns `limit`
- * results whenever that many match.
+ * Every read sends the agent and every filter condition Qdrant can express (memoryFilter.ts), and
+ * the candidates are checked again with the core's predicate, including the agent (never trust a
+ * condition to have been applied); reads page on until they certainly hold what the core needs, so
+ * a filter that Qdrant can only narrow still gives `limit` results whenever that many match.
  */
 import type { Schemas } from "@qdrant/js-client-rest"
-import { Effect, Either, Option, Schema } from "effect"
-import { type BackendUnavailable, InvalidInput, MemoryNotFound, StorageError } from "../../domain/errors.js"
-import { type Memory, Memory as MemorySchema, type RecallQuery } from "../../domain/memory.js"
-import {
-  accessed,
-  decodeAgentId,
-  decodeMemoryId,
-  type Filter,
-  fuseHybrid,
-  hitOrder,
-  matchesFilter,
-  newestOrder,
-  planRecall,
-  prepareEmbedding,
-  prepareFilter,
-  prepareRemember,
-  prepareRememberMany,
-  type RecallPlan,
-  type SemanticLimits
-} from "../../core/semantic.js"
+import { Effect, Option } from "effect"
+import { type Filter, filterPredicate } from "../../core/memoryFilter.js"
+import { type Candidates, type Hit, rankNearest, type RecallPlan, topHits } from "../../core/recall.js"
+import type { SemanticPort } from "../../core/semantic.js"
 import { textScore, tokenize } from "../../core/textSearch.js"
-import { cosine } from "../../core/vector.js"
-import { SemanticStore } from "../../services/SemanticStore.js"
+import type { BackendUnavailable, StorageError } from "../../domain/errors.js"
+import type { Memory } from "../../domain/memory.js"
 import { type QdrantConnection, statusOf, VECTOR } from "./client.js"
+import { memoryOf, scrollPages, upsertAll } from "./memories.js"
+import { conditionsOf, match } from "./memoryFilter.js"
 
 type Condition = Schemas["Condition"]
-type QdrantFilter = Schemas["Filter"]
-type Hit = { readonly memory: Memory; readonly score: number }
-type PointLike = { readonly id: string | number; readonly payload?: Record<string, unknown> | null | undefined }
 
 /** Largest page asked of Qdrant in one request. */
-export const MAX_PAGE = 1000
-/** Page size of scrolls that read every match (text recall, counts, consolidation). */
-export const SCROLL_PAGE = 256
-/** Most bytes of point JSON sent in one upsert (Qdrant's default request limit is 32 MiB). */
-const MAX_UPSERT_BYTES = 16 * 1024 * 1024
+const MAX_PAGE = 1000
 /**
- * Qdrant scores cosine in float32 from normalised vectors; exact scores are recomputed here in
- * double precision from the stored vectors. Paging stops only once Qdrant's scores fall this far
- * below the `limit`-th exact score, so a near-tie at the boundary is never cut off.
+ * Qdrant scores cosine in float32 from normalised vectors; the core ranks by the double-precision
+ * cosine of the stored vectors. Paging stops only once Qdrant's scores fall this far below the
+ * `limit`-th exact score, so a near-tie at the boundary is never cut off.
  */
 const SCORE_SLACK = 1e-4
 
-// ---------------------------------------------------------------- point mapping
-
-/** The payload of a memory: every field, the core tokens of its content, and the exact embedding. */
-export const toPayload = (m: Memory): Record<string, unknown> => ({
-  agent_id: m.agentId,
-  content: m.content,
-  tokens: tokenize(m.content).join(" "),
-  source: m.source,
-  scope: m.scope,
-  metadata: m.metadata,
-  confidence: m.confidence,
-  created_at: m.createdAt,
-  accessed_at: m.accessedAt,
-  access_count: m.accessCount,
-  embedding: m.embedding === null ? null : [...m.embedding]
-})
-
-/** A memory without an embedding is a point without the named vector: vector queries never see it. */
-const toPoint = (m: Memory): Schemas["PointStruct"] => ({
-  id: m.id,
-  vector: m.embedding === null ? {} : { [VECTOR]: [...m.embedding] },
-  payload: toPayload(m)
-})
-
-const decodeMemory = Schema.decodeUnknownEither(MemorySchema)
-
-/** The memory a point holds; a point that does not hold one is a StorageError, never silently dropped. */
-export const memoryOf = (operation: string) => (point: PointLike): Effect.Effect<Memory, StorageError> => {
-  const p = point.payload ?? {}
-  const decoded = decodeMemory({
-    id: point.id,
-    agentId: p["agent_id"],
-    content: p["content"],
-    source: p["source"],
-    scope: p["scope"],
-    metadata: p["metadata"],
-    confidence: p["confidence"],
-    createdAt: p["created_at"],
-    accessedAt: p["accessed_at"],
-    accessCount: p["access_count"],
-    embedding: p["embedding"]
-  })
-  return Either.isRight(decoded)
-    ? Effect.succeed(decoded.right)
-    : Effect.fail(
-      new StorageError({
-        backend: "qdrant",
-        operation,
-        message: `point ${String(point.id)} does not hold a valid memory: ${decoded.left.message}`,
-        cause: decoded.left
-      })
-    )
+/** The core's verdict on a candidate, agent included. */
+const acceptor = (agentId: string, filter: Filter) => {
+  const passes = filterPredicate(filter)
+  return (m: Memory): boolean => m.agentId === agentId && passes(m)
 }
 
-// ---------------------------------------------------------------- filters
-
-const match = (key: string, value: string | boolean): Condition => ({ key, match: { value } })
-
-/** Metadata keys Qdrant's key syntax takes literally (others contain path syntax such as `.` or `[`). */
-const PLAIN_KEY = /^[A-Za-z_][A-Za-z0-9_]*$/
-
-/**
- * Qdrant conditions for the agent and a filter. `exact` is true when Qdrant's answer is exactly
- * the core's; with a metadata filter it is false, and the conditions only narrow the candidates
- * (each keeps every memory the core would accept).
- */
-export const conditionsOf = (
-  agentId: string,
-  f: Filter
-): { readonly must: ReadonlyArray<Condition>; readonly exact: boolean } => {
-  const must: Array<Condition> = [match("agent_id", agentId)]
-  if (f.scope !== undefined) must.push(match("scope", f.scope))
-  if (f.source !== undefined) must.push(match("source", f.source))
-  if (f.minConfidence !== undefined) must.push({ key: "confidence", range: { gte: f.minConfidence } })
-  if (f.after !== undefined || f.before !== undefined) {
-    must.push({
-      key: "created_at",
-      range: { ...(f.after === undefined ? {} : { gt: f.after }), ...(f.before === undefined ? {} : { lt: f.before }) }
-    })
-  }
-  let exact = true
-  for (const [k, v] of Object.entries(f.metadata ?? {})) {
-    exact = false
-    if (!PLAIN_KEY.test(k)) continue
-    const key = `metadata.${k}`
-    if (typeof v === "string" || typeof v === "boolean") must.push(match(key, v))
-    // A range, not an integer match: Qdrant's integer match skips values it stored as floats.
-    else if (typeof v === "number") must.push({ key, range: { gte: v, lte: v } })
-    else if (v === null) must.push({ is_null: { key } })
-    // Arrays and objects: no Qdrant condition compares them whole; checked in code only.
-  }
-  return { must, exact }
-}
-
-/** The core's verdict on a candidate, including the agent (never trust a filter to have been applied). */
-const accepts = (plan: { readonly agentId: string; readonly filter: Filter }, m: Memory): boolean =>
-  m.agentId === plan.agentId && matchesFilter(m, plan.filter)
-
-// ---------------------------------------------------------------- reads
-
-/** Visit every point matching `filter`, one page at a time (nothing is kept between pages). */
-export const scrollPages = <E>(
-  conn: QdrantConnection,
-  operation: string,
-  filter: QdrantFilter,
-  withPayload: Schemas["WithPayloadInterface"],
-  onPage: (points: ReadonlyArray<Schemas["Record"]>) => Effect.Effect<void, E>
-): Effect.Effect<void, E | StorageError | BackendUnavailable> =>
-  Effect.gen(function*() {
-    let offset: Schemas["ExtendedPointId"] | undefined = undefined
-    do {
-      const from: Schemas["ExtendedPointId"] | undefined = offset
-      const page: Schemas["ScrollResult"] = yield* conn.run(operation, (c) =>
-        c.scroll(conn.collection, {
-          filter,
-          limit: SCROLL_PAGE,
-          with_payload: withPayload,
-          with_vector: false,
-          ...(from === undefined ? {} : { offset: from })
-        }))
-      yield* onPage(page.points)
-      const next = page.next_page_offset
-      offset = typeof next === "string" || typeof next === "number" ? next : undefined
-    } while (offset !== undefined)
-  })
-
-/** Every point matching `filter`. */
-const scrollAll = (conn: QdrantConnection, operation: string, filter: QdrantFilter) =>
-  Effect.gen(function*() {
-    const all: Array<Schemas["Record"]> = []
-    yield* scrollPages(conn, operation, filter, true, (points) => Effect.sync(() => all.push(...points)))
-    return all
-  })
-
-/** Keep only the best `limit` hits by the core order (so reading many pages needs bounded memory). */
-const keepBest = (hits: Array<Hit>, limit: number): void => {
-  hits.sort(hitOrder)
-  hits.length = Math.min(hits.length, limit)
-}
-
-const vectorHits = (conn: QdrantConnection, plan: RecallPlan, embedding: ReadonlyArray<number>) =>
+const nearest = (conn: QdrantConnection, plan: RecallPlan, embedding: ReadonlyArray<number>) =>
   Effect.gen(function*() {
     const { exact, must } = conditionsOf(plan.agentId, plan.filter)
+    const accepts = acceptor(plan.agentId, plan.filter)
     const limit = plan.limit
     const pageSize = Math.min(MAX_PAGE, exact ? limit + 10 : Math.max(2 * limit, 100))
-    const hits: Array<Hit> = []
+    let best: Array<Hit> = []
     for (let offset = 0;; offset += pageSize) {
       const page = yield* conn.run("vector recall", (c) =>
         c.query(conn.collection, {
@@ -210,26 +53,25 @@ const vectorHits = (conn: QdrantConnection, plan: RecallPlan, embedding: Readonl
           with_payload: true,
           with_vector: false
         }))
+      const found: Array<Memory> = []
       for (const point of page.points) {
         const m = yield* memoryOf("vector recall")(point)
-        if (m.embedding !== null && accepts(plan, m)) hits.push({ memory: m, score: cosine(embedding, m.embedding) })
+        if (m.embedding !== null && accepts(m)) found.push(m)
       }
+      // The exact ranking so far, kept to `limit` so reading many pages needs bounded memory.
+      best = rankNearest(embedding, [...best.map((h) => h.memory), ...found], limit)
       if (page.points.length < pageSize) break
-      if (hits.length >= limit) {
-        keepBest(hits, limit)
-        const lowestSeen = page.points[page.points.length - 1]!.score
-        if (lowestSeen < hits[limit - 1]!.score - SCORE_SLACK) break
-      }
+      if (best.length >= limit && page.points[page.points.length - 1]!.score < best[limit - 1]!.score - SCORE_SLACK) break
     }
-    keepBest(hits, limit)
-    return hits
+    return best.map((h) => h.memory)
   })
 
-const textHits = (conn: QdrantConnection, plan: RecallPlan, terms: ReadonlyArray<string>) =>
+const matches = (conn: QdrantConnection, plan: RecallPlan, terms: ReadonlyArray<string>) =>
   Effect.gen(function*() {
     const { must } = conditionsOf(plan.agentId, plan.filter)
+    const accepts = acceptor(plan.agentId, plan.filter)
     // Ranking needs every match's relevance, so every match is read; only the best `limit` are kept.
-    const hits: Array<Hit> = []
+    let best: Array<Hit> = []
     yield* scrollPages(
       conn,
       "text recall",
@@ -237,24 +79,27 @@ const textHits = (conn: QdrantConnection, plan: RecallPlan, terms: ReadonlyArray
       true,
       (points) =>
         Effect.gen(function*() {
+          const found: Array<Hit> = []
           for (const point of points) {
             const m = yield* memoryOf("text recall")(point)
-            const score = accepts(plan, m) ? textScore(terms, tokenize(m.content)) : undefined
-            if (score !== undefined) hits.push({ memory: m, score })
+            const score = accepts(m) ? textScore(terms, tokenize(m.content)) : undefined
+            if (score !== undefined) found.push({ memory: m, score })
           }
-          keepBest(hits, plan.limit)
+          best = topHits([...best, ...found], plan.limit)
         })
     )
-    return hits
+    return best
   })
 
 /**
  * Newest first: Qdrant orders by `created_at` (range index), a page at a time. Points sharing the
- * oldest instant of a page are all read, so the createdAt-desc, id-desc order is exact across pages.
+ * oldest instant of a page are all read, so every memory that could be among the newest `limit` is
+ * a candidate, whatever the order among equal instants.
  */
-const newestHits = (conn: QdrantConnection, plan: RecallPlan) =>
+const newest = (conn: QdrantConnection, plan: RecallPlan) =>
   Effect.gen(function*() {
     const { exact, must } = conditionsOf(plan.agentId, plan.filter)
+    const accepts = acceptor(plan.agentId, plan.filter)
     const pageSize = Math.min(MAX_PAGE, exact ? plan.limit + 1 : Math.max(2 * plan.limit, 100))
     const found: Array<Memory> = []
     let below: number | undefined
@@ -272,83 +117,67 @@ const newestHits = (conn: QdrantConnection, plan: RecallPlan) =>
       const memories = yield* Effect.forEach(page.points, memoryOf("newest recall"))
       const oldest = Math.min(...memories.map((m) => m.createdAt))
       const complete = page.points.length < pageSize
-      for (const m of memories) if ((complete || m.createdAt > oldest) && accepts(plan, m)) found.push(m)
+      for (const m of memories) if ((complete || m.createdAt > oldest) && accepts(m)) found.push(m)
       if (!complete) {
-        const tied = yield* scrollAll(conn, "newest recall", {
-          must: [...must, { key: "created_at", range: { gte: oldest, lte: oldest } }]
-        })
-        for (const point of tied) {
-          const m = yield* memoryOf("newest recall")(point)
-          if (accepts(plan, m)) found.push(m)
-        }
+        yield* scrollPages(
+          conn,
+          "newest recall",
+          { must: [...must, { key: "created_at", range: { gte: oldest, lte: oldest } }] },
+          true,
+          (points) =>
+            Effect.gen(function*() {
+              for (const point of points) {
+                const m = yield* memoryOf("newest recall")(point)
+                if (accepts(m)) found.push(m)
+              }
+            })
+        )
       }
       if (complete || found.length >= plan.limit) break
       below = oldest
     }
-    return found.sort(newestOrder).slice(0, plan.limit).map((memory): Hit => ({ memory, score: 0 }))
+    return found
   })
 
-const answer = (conn: QdrantConnection, plan: RecallPlan): Effect.Effect<ReadonlyArray<Hit>, StorageError | BackendUnavailable> => {
+const candidates = (conn: QdrantConnection, plan: RecallPlan): Effect.Effect<Candidates, StorageError | BackendUnavailable> => {
   switch (plan.mode) {
     case "vector":
-      return vectorHits(conn, plan, plan.embedding)
+      return Effect.map(nearest(conn, plan, plan.embedding), (found) => ({ nearest: found }))
     case "text":
-      return textHits(conn, plan, plan.terms)
+      return Effect.map(matches(conn, plan, plan.terms), (found) => ({ matches: found }))
     case "hybrid":
       return Effect.map(
-        Effect.all([vectorHits(conn, plan, plan.embedding), textHits(conn, plan, plan.terms)], { concurrency: 2 }),
-        ([vector, text]) => fuseHybrid(vector, text, plan.limit)
+        Effect.all([nearest(conn, plan, plan.embedding), matches(conn, plan, plan.terms)], { concurrency: 2 }),
+        ([vector, text]) => ({ nearest: vector, matches: text })
       )
     case "newest":
-      return newestHits(conn, plan)
+      return Effect.map(newest(conn, plan), (found) => ({ newest: found }))
   }
 }
 
-// ---------------------------------------------------------------- writes
-
-/** Record an access on the returned memories: one `set_payload` per resulting count, in one request. */
+/**
+ * Record the access of the returned memories (their counts as `pick` left them): one `set_payload`
+ * per resulting count, in one request. A filter selector, not a point list: a memory forgotten
+ * meanwhile is skipped instead of failing the recall.
+ */
 const recordAccess = (conn: QdrantConnection, hits: ReadonlyArray<Hit>, now: number) => {
   if (hits.length === 0) return Effect.void
   const byCount = new Map<number, Array<string>>()
   for (const { memory } of hits) {
-    const n = memory.accessCount + 1
-    const ids = byCount.get(n)
-    if (ids === undefined) byCount.set(n, [memory.id])
+    const ids = byCount.get(memory.accessCount)
+    if (ids === undefined) byCount.set(memory.accessCount, [memory.id])
     else ids.push(memory.id)
   }
-  // A filter selector, not a point list: a memory forgotten meanwhile is skipped instead of failing the recall.
   const operations: Array<Schemas["UpdateOperation"]> = [...byCount].map(([count, ids]) => ({
     set_payload: { payload: { accessed_at: now, access_count: count }, filter: { must: [{ has_id: ids }] } }
   }))
   return Effect.asVoid(conn.run("record access", (c) => c.batchUpdate(conn.collection, { wait: true, operations })))
 }
 
-/** Upsert points, split so that no request exceeds Qdrant's body limit. */
-export const upsertAll = (conn: QdrantConnection, memories: ReadonlyArray<Memory>) =>
-  Effect.gen(function*() {
-    let batch: Array<Schemas["PointStruct"]> = []
-    let bytes = 0
-    const flush = (points: Array<Schemas["PointStruct"]>) =>
-      conn.run("remember", (c) => c.upsert(conn.collection, { wait: true, points }))
-    for (const m of memories) {
-      const point = toPoint(m)
-      const size = JSON.stringify(point).length
-      if (batch.length > 0 && bytes + size > MAX_UPSERT_BYTES) {
-        yield* flush(batch)
-        batch = []
-        bytes = 0
-      }
-      batch.push(point)
-      bytes += size
-    }
-    if (batch.length > 0) yield* flush(batch)
-  })
-
 /** The owning agent of each existing point among `ids` (null for a point that is not a memory). */
 const ownersOf = (conn: QdrantConnection, ids: ReadonlyArray<string>) =>
   Effect.map(
-    conn.run("read owners", (c) =>
-      c.retrieve(conn.collection, { ids: [...ids], with_payload: ["agent_id"], with_vector: false })),
+    conn.run("read owners", (c) => c.retrieve(conn.collection, { ids: [...ids], with_payload: ["agent_id"], with_vector: false })),
     (records) => {
       const owners = new Map<string, string | null>()
       for (const r of records) {
@@ -362,64 +191,43 @@ const ownersOf = (conn: QdrantConnection, ids: ReadonlyArray<string>) =>
 const owns = (conn: QdrantConnection, agentId: string, id: string) =>
   Effect.map(ownersOf(conn, [id]), (owners) => owners.get(id) === agentId)
 
-const inUse = (field: string) => new InvalidInput({ field, message: "is already in use" })
-
-// ---------------------------------------------------------------- the service
-
-export const make = (conn: QdrantConnection, limits: SemanticLimits) =>
-  SemanticStore.of({
-    embeddingSpace: limits.space,
-    remember: Effect.fn("SemanticStore.remember")(function*(input) {
-      const m = yield* prepareRemember(input, limits)
-      if (input.id !== undefined) {
-        // A caller id makes remember idempotent: a replay by its owner stores nothing new.
-        const owners = yield* ownersOf(conn, [m.id])
-        if (owners.has(m.id)) {
-          if (owners.get(m.id) === m.agentId) return m.id
-          return yield* inUse("input.id")
-        }
-      }
-      yield* upsertAll(conn, [m])
-      return m.id
+export const port = (conn: QdrantConnection): SemanticPort => ({
+  backend: "qdrant",
+  insert: (memories, { minted }) =>
+    Effect.gen(function*() {
+      // Caller ids make remember idempotent: an id its agent already holds is a replay that stores nothing.
+      const owners = minted ? new Map<string, string | null>() : yield* ownersOf(conn, memories.map((m) => m.id))
+      const conflict = memories.findIndex((m) => owners.has(m.id) && owners.get(m.id) !== m.agentId)
+      if (conflict >= 0) return conflict
+      yield* upsertAll(conn, memories.filter((m) => !owners.has(m.id)))
+      return undefined
     }),
-    rememberMany: Effect.fn("SemanticStore.rememberMany")(function*(inputs) {
-      const ms = yield* prepareRememberMany(inputs, limits)
-      const given = ms.filter((_, i) => inputs[i]?.id !== undefined).map((m) => m.id)
-      const owners = given.length === 0 ? new Map<string, string | null>() : yield* ownersOf(conn, given)
-      for (const [i, m] of ms.entries()) {
-        if (owners.has(m.id) && owners.get(m.id) !== m.agentId) return yield* inUse(`inputs[${i}].id`)
-      }
-      yield* upsertAll(conn, ms.filter((m) => !owners.has(m.id)))
-      return ms.map((m) => m.id)
-    }),
-    recall: Effect.fn("SemanticStore.recall")(function*(query: RecallQuery) {
-      const plan = yield* planRecall(query, limits)
-      const hits = yield* answer(conn, plan)
+  recall: (plan, pick) =>
+    Effect.gen(function*() {
+      const hits = pick(yield* candidates(conn, plan))
       yield* recordAccess(conn, hits, plan.now)
-      return hits.map((h) => ({ memory: accessed(h.memory, plan.now), score: h.score }))
+      return hits
     }),
-    get: Effect.fn("SemanticStore.get")(function*(a, i) {
-      const [agent, id] = [yield* decodeAgentId(a), yield* decodeMemoryId(i)]
-      const [record] = yield* conn.run("get", (c) =>
-        c.retrieve(conn.collection, { ids: [id], with_payload: true, with_vector: false }))
+  get: (agent, id) =>
+    Effect.gen(function*() {
+      const [record] = yield* conn.run("get", (c) => c.retrieve(conn.collection, { ids: [id], with_payload: true, with_vector: false }))
       if (record === undefined || record.payload?.["agent_id"] !== agent) return Option.none()
       return Option.some(yield* memoryOf("get")(record))
     }),
-    forget: Effect.fn("SemanticStore.forget")(function*(a, i) {
-      const [agent, id] = [yield* decodeAgentId(a), yield* decodeMemoryId(i)]
+  forget: (agent, id) =>
+    Effect.gen(function*() {
       if (!(yield* owns(conn, agent, id))) return false
       // The agent condition again, so a point that changed hands meanwhile is never deleted.
       yield* conn.run("forget", (c) =>
         c.delete(conn.collection, { wait: true, filter: { must: [{ has_id: [id] }, match("agent_id", agent)] } }))
       return true
     }),
-    updateEmbedding: Effect.fn("SemanticStore.updateEmbedding")(function*(a, i, e) {
-      const [agent, id] = [yield* decodeAgentId(a), yield* decodeMemoryId(i)]
-      const embedding = yield* prepareEmbedding(e, limits)
-      if (!(yield* owns(conn, agent, id))) return yield* new MemoryNotFound({ agentId: agent, memoryId: id })
+  updateEmbedding: (agent, id, embedding) =>
+    Effect.gen(function*() {
+      if (!(yield* owns(conn, agent, id))) return false
       // Update the vector only (an upsert would replace the whole point and erase its payload),
       // plus the exact copy of the embedding kept in the payload, merged into it.
-      yield* conn.run("update embedding", (c) =>
+      return yield* conn.run("update embedding", (c) =>
         c.batchUpdate(conn.collection, {
           wait: true,
           operations: [
@@ -427,25 +235,23 @@ export const make = (conn: QdrantConnection, limits: SemanticLimits) =>
             { set_payload: { payload: { embedding: [...embedding] }, points: [id] } }
           ]
         })).pipe(
-          Effect.catchIf(
-            (err) => err._tag === "StorageError" && statusOf(err.cause) === 404,
-            () => Effect.fail(new MemoryNotFound({ agentId: agent, memoryId: id }))
-          )
+          Effect.as(true),
+          Effect.catchIf((err) => err._tag === "StorageError" && statusOf(err.cause) === 404, () => Effect.succeed(false))
         )
     }),
-    count: Effect.fn("SemanticStore.count")(function*(a, f) {
-      const agentId = yield* decodeAgentId(a)
-      const filter = yield* prepareFilter(f)
-      const { exact, must } = conditionsOf(agentId, filter)
+  count: (agent, filter) =>
+    Effect.gen(function*() {
+      const { exact, must } = conditionsOf(agent, filter)
       if (exact) {
         const result = yield* conn.run("count", (c) => c.count(conn.collection, { filter: { must: [...must] }, exact: true }))
         return result.count
       }
+      const accepts = acceptor(agent, filter)
       let n = 0
       yield* scrollPages(conn, "count", { must: [...must] }, true, (points) =>
         Effect.gen(function*() {
-          for (const point of points) if (accepts({ agentId, filter }, yield* memoryOf("count")(point))) n++
+          for (const point of points) if (accepts(yield* memoryOf("count")(point))) n++
         }))
       return n
     })
-  })
+})

@@ -2,12 +2,13 @@
  * How a Qdrant store is put together: the connection (health check, collection bootstrap) and the
  * semantic services over it. `index.ts` loads this module when a layer is built.
  */
-import { Context, Effect } from "effect"
+import type { Context } from "effect"
+import { Effect } from "effect"
+import { semanticServices } from "../../composition/storeLayers.js"
+import { semanticLimits } from "../../core/memoryInputs.js"
 import type { BackendUnavailable, EmbeddingSpaceMismatch, StorageError } from "../../domain/errors.js"
-import { SemanticStoreAdmin } from "../../services/Admin.js"
+import type { SemanticStoreAdmin } from "../../services/Admin.js"
 import type { SemanticServices } from "../../services/index.js"
-import { Consolidation } from "../../services/Consolidation.js"
-import { SemanticStore } from "../../services/SemanticStore.js"
 import * as Admin from "./admin.js"
 import { open } from "./client.js"
 import * as Consolidate from "./consolidation.js"
@@ -21,14 +22,9 @@ export const make = (
   Context.Context<SemanticServices | SemanticStoreAdmin>,
   BackendUnavailable | EmbeddingSpaceMismatch | StorageError
 > =>
-  Effect.gen(function*() {
-    const conn = yield* open(options)
-    const limits = {
-      space: options.embedding,
-      ...(options.maxContentBytes === undefined ? {} : { maxContentBytes: options.maxContentBytes })
-    }
-    return Context.make(SemanticStore, Semantic.make(conn, limits)).pipe(
-      Context.add(Consolidation, Consolidate.make(conn)),
-      Context.add(SemanticStoreAdmin, Admin.make(conn, options.embedding))
-    )
-  })
+  Effect.map(open(options), (conn) =>
+    semanticServices(
+      { semantic: Semantic.port(conn), consolidation: Consolidate.port(conn), admin: Admin.port(conn) },
+      semanticLimits(options),
+      options
+    ))

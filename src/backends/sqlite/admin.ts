@@ -1,27 +1,19 @@
 /**
- * MainStoreAdmin and SemanticStoreAdmin on SQLite: export as keyset-paged streams, verbatim import in
- * one `BEGIN IMMEDIATE` transaction (audit records checked against the head by the core's rule before
- * anything is written), and purge of one agent's data in one transaction.
+ * MainStoreAdmin on SQLite, and SemanticStoreAdmin's port: export as keyset-paged reads, verbatim
+ * import in one `BEGIN IMMEDIATE` transaction (audit records checked against the head by the core's
+ * rule before anything is written), and purge of one agent's data in one transaction.
  */
-import { Chunk, Effect, Option, Stream } from "effect"
+import { Chunk, Effect, Option, Schema, Stream } from "effect"
 import { headOf } from "../../core/audit.js"
 import { adminInputs } from "../../core/inputs.js"
-import { auditAppends, checkMemoryRecords, EXPORT_PAGE, MAIN_KIND_ORDER } from "../../core/transfer.js"
-import type { EmbeddingSpace } from "../../domain/embedding.js"
+import type { SemanticAdminPort } from "../../core/semanticAdmin.js"
+import { auditAppends, EXPORT_PAGE, MAIN_KIND_ORDER } from "../../core/transfer.js"
 import { AuditIntegrityError, type StorageError } from "../../domain/errors.js"
-import type { MainRecord, MemoryRecord } from "../../domain/transfer.js"
-import { MainStoreAdmin, SemanticStoreAdmin } from "../../services/Admin.js"
+import { AgentId } from "../../domain/ids.js"
+import type { MainRecord } from "../../domain/transfer.js"
+import { MainStoreAdmin } from "../../services/Admin.js"
 import { attempt, type SqliteConnection } from "./client.js"
-import {
-  agentsOf,
-  deleteMemory,
-  embeddingOf,
-  MEMORY_COLUMNS,
-  type MemoryRow,
-  statements,
-  storeMemory,
-  toMemory
-} from "./semantic.js"
+import { deleteMemory, located, MEMORY_COLUMNS, readMemory, statements, storeMemory } from "./memories.js"
 import { agentsTable } from "../../tables/agents.js"
 import { auditLogTable, selectLastEntry } from "../../tables/auditLog.js"
 import { canonicalSessionsTable } from "../../tables/canonicalSessions.js"
@@ -162,48 +154,39 @@ export const makeMain = (conn: SqliteConnection) => {
   })
 }
 
-/** The semantic-store admin over `conn`; prepares its statements (and so may throw, at layer build). */
-export const makeSemantic = (conn: SqliteConnection, space: EmbeddingSpace) => {
+/** SemanticStoreAdmin's port over `conn`; prepares its statements (and so may throw, at layer build). */
+export const semanticPort = (conn: SqliteConnection): SemanticAdminPort => {
   const s = statements(conn)
-  const existing = conn.db.prepare(`SELECT rid, has_embedding FROM memories WHERE id = ?`)
   const ofAgent = conn.db.prepare(`SELECT rid, has_embedding FROM memories WHERE agent_id = ?`)
-  return SemanticStoreAdmin.of({
-    export: () =>
-      Stream.paginateChunkEffect(Option.none<string>(), (after) =>
-        attempt("SemanticStoreAdmin.export", () =>
-          conn.read(() => {
-            const rows = Option.match(after, {
-              onNone: () => conn.all<MemoryRow>(`SELECT ${MEMORY_COLUMNS} FROM memories m ORDER BY m.id LIMIT ?`, [EXPORT_PAGE]),
-              onSome: (id) =>
-                conn.all<MemoryRow>(`SELECT ${MEMORY_COLUMNS} FROM memories m WHERE m.id > ? ORDER BY m.id LIMIT ?`, [id, EXPORT_PAGE])
-            })
-            const last = rows[rows.length - 1]
-            return [
-              Chunk.fromIterable(rows.map((r): MemoryRecord => ({ kind: "memory", ...toMemory(r, embeddingOf(s, r)) }))),
-              rows.length === EXPORT_PAGE && last !== undefined ? Option.some(Option.some(last.id)) : Option.none()
-            ] as const
-          }))),
-    import: (records) =>
-      Effect.zipRight(
-        checkMemoryRecords(records, space),
-        attempt("SemanticStoreAdmin.import", () =>
-          conn.immediate(() => {
-            for (const { kind: _, ...m } of records) {
-              // Verbatim: a memory with the same id is replaced, counters and timestamps included.
-              const old = existing.get(m.id) as { rid: number; has_embedding: number } | undefined
-              if (old !== undefined) deleteMemory(s, old.rid, old.has_embedding === 1)
-              storeMemory(s, m)
-            }
-          }))
-      ),
-    purgeAgent: (a) =>
-      Effect.flatMap(agentId(a), (agent) =>
-        attempt("SemanticStoreAdmin.purgeAgent", () =>
-          conn.immediate(() => {
-            const rows = ofAgent.all(agent) as Array<{ rid: number; has_embedding: number }>
-            for (const r of rows) deleteMemory(s, r.rid, r.has_embedding === 1)
-            return rows.length
-          }))),
-    agents: () => attempt("SemanticStoreAdmin.agents", () => agentsOf(conn))
-  })
+  const page = conn.db.prepare(`SELECT ${MEMORY_COLUMNS} FROM memories m WHERE m.id > ? ORDER BY m.id LIMIT ?`)
+  return {
+    backend: "sqlite",
+    exportPage: (cursor) =>
+      attempt("export", () =>
+        conn.read(() => {
+          const rows = page.all(cursor ?? "", EXPORT_PAGE).map((r) => readMemory(s, r))
+          return { memories: rows, next: rows.length === EXPORT_PAGE ? rows[rows.length - 1]!.id : undefined }
+        })),
+    import: (memories) =>
+      attempt("import", () =>
+        conn.immediate(() => {
+          for (const m of memories) {
+            // Verbatim: a memory with the same id is replaced, counters and timestamps included.
+            const old = s.locate.get(m.id)
+            if (old !== undefined) deleteMemory(s, located(old))
+            storeMemory(s, m)
+          }
+        })),
+    purgeAgent: (agent) =>
+      attempt("purgeAgent", () =>
+        conn.immediate(() => {
+          const rows = ofAgent.all(agent).map(located)
+          for (const r of rows) deleteMemory(s, r)
+          return rows.length
+        })),
+    agents: () =>
+      attempt("agents", () => conn.all(`SELECT DISTINCT agent_id FROM memories`).map((r) => decodeAgentRow(r).agent_id))
+  }
 }
+
+const decodeAgentRow = Schema.decodeUnknownSync(Schema.Struct({ agent_id: AgentId }))

@@ -1,92 +1,97 @@
 /**
- * Consolidation on the SQLite memories: decay, then merge of near-duplicates within each agent and
- * scope. The rules (staleness, the decay formula, the merge plan) are the core's; this file reads
- * candidates and writes results. Decay is one `BEGIN IMMEDIATE` transaction; each (agent, scope)
- * group is merged in its own, so the plan is made and applied under the same lock without holding
- * it for the whole store at once.
+ * Consolidation's port on SQLite. Each decay page and each (agent, scope) merge is one
+ * `BEGIN IMMEDIATE` transaction, so a page's or a group's plan is made and applied under the same
+ * lock without holding it for the whole store at once.
  */
-import { Effect } from "effect"
-import { consolidationRun, decayed, isStale, planMerges } from "../../core/consolidation.js"
-import { Consolidation } from "../../services/Consolidation.js"
+import { Schema } from "effect"
+import type { ConsolidationPort } from "../../core/consolidation.js"
+import { AgentId, MemoryId } from "../../domain/ids.js"
 import { attempt, type SqliteConnection } from "./client.js"
-import { deleteMemory, fromBlob, statements } from "./semantic.js"
+import { deleteMemory, fromBlob, setConfidence, statements } from "./memories.js"
 
-interface Candidate {
-  readonly rid: number
-  readonly id: string
-  readonly created_at: number
-  readonly access_count: number
-  readonly confidence: number
-  readonly embedding: Buffer
-}
+/** Memories decayed per transaction. */
+const DECAY_PAGE = 1000
 
-/** The service over `conn`; prepares its statements (and so may throw, at layer build). */
-export const make = (conn: SqliteConnection) => {
+const StaleRow = Schema.Struct({
+  rid: Schema.Number,
+  has_embedding: Schema.Literal(0, 1),
+  id: MemoryId,
+  confidence: Schema.Number,
+  accessed_at: Schema.Number
+})
+const decodeStale = Schema.decodeUnknownSync(StaleRow)
+
+const PartitionRow = Schema.Struct({ agent_id: AgentId, scope: Schema.String })
+const decodePartition = Schema.decodeUnknownSync(PartitionRow)
+
+const MemberRow = Schema.Struct({
+  rid: Schema.Number,
+  id: MemoryId,
+  created_at: Schema.Number,
+  access_count: Schema.Number,
+  confidence: Schema.Number,
+  embedding: Schema.Uint8ArrayFromSelf
+})
+const decodeMember = Schema.decodeUnknownSync(MemberRow)
+
+/** The port over `conn`; prepares its statements (and so may throw, at layer build). */
+export const port = (conn: SqliteConnection): ConsolidationPort => {
   const s = statements(conn)
+  // The SQL form of the core's `staleBound`, in id order from the cursor.
   const stale = conn.db.prepare(
-    `SELECT rid, confidence, accessed_at, has_embedding FROM memories WHERE accessed_at < ? AND confidence > ?`
+    `SELECT rid, has_embedding, id, confidence, accessed_at FROM memories
+     WHERE accessed_at < ? AND confidence > ? AND id > ? ORDER BY id LIMIT ?`
   )
-  const groups = conn.db.prepare(`SELECT DISTINCT agent_id, scope FROM memories WHERE has_embedding = 1`)
+  const partitions = conn.db.prepare(`SELECT DISTINCT agent_id, scope FROM memories WHERE has_embedding = 1`)
   // CROSS JOIN: the group's rows drive, each vector is fetched by rowid.
   const members = conn.db.prepare(
     `SELECT m.rid, m.id, m.created_at, m.access_count, m.confidence, v.embedding
      FROM memories m CROSS JOIN memories_vec v ON v.rowid = m.rid
      WHERE m.agent_id = ? AND m.scope = ? AND m.has_embedding = 1`
   )
-  const setCounts = conn.db.prepare(`UPDATE memories SET access_count = ?, confidence = ? WHERE rid = ?`)
+  const setCounts = conn.db.prepare(`UPDATE memories SET access_count = ? WHERE rid = ?`)
 
-  return Consolidation.of({
-    consolidate: (options) =>
-      consolidationRun(options, (settings, now) =>
-        Effect.gen(function*() {
-          const decayedCount = yield* attempt("Consolidation.decay", () =>
-            conn.immediate(() => {
-              let n = 0
-              for (const row of stale.all(now - settings.staleAfterMs, settings.floor) as Array<{
-                rid: number
-                confidence: number
-                accessed_at: number
-                has_embedding: number
-              }>) {
-                if (!isStale(row.accessed_at, row.confidence, now, settings)) continue
-                const confidence = decayed(row.confidence, settings)
-                s.setConfidence.run(confidence, row.rid)
-                // The vector table filters minConfidence inside the KNN: keep its copy in step.
-                if (row.has_embedding === 1) s.setVectorConfidence.run(confidence, BigInt(row.rid))
-                n++
-              }
-              return n
-            }))
-          const keys = yield* attempt("Consolidation.merge", () =>
-            groups.all() as Array<{ agent_id: string; scope: string }>)
-          let merged = 0
-          for (const key of keys) {
-            merged += yield* attempt("Consolidation.merge", () =>
-              conn.immediate(() => {
-                const rows = members.all(key.agent_id, key.scope) as Array<Candidate>
-                const byId = new Map(rows.map((r) => [r.id, r]))
-                const plans = planMerges(
-                  rows.map((r) => ({
-                    id: r.id,
-                    createdAt: r.created_at,
-                    embedding: fromBlob(r.embedding),
-                    accessCount: r.access_count,
-                    confidence: r.confidence
-                  })),
-                  settings.mergeThreshold
-                )
-                let n = 0
-                for (const p of plans) {
-                  const keep = byId.get(p.keep)!
-                  setCounts.run(p.accessCount, p.confidence, keep.rid)
-                  s.setVectorConfidence.run(p.confidence, BigInt(keep.rid))
-                  for (const id of p.others) deleteMemory(s, byId.get(id)!.rid, true)
-                  n += p.others.length
-                }
-                return n
-              }))
+  return {
+    backend: "sqlite",
+    decayPage: (bound, cursor, decay) =>
+      attempt("decay", () =>
+        conn.immediate(() => {
+          const rows = stale.all(bound.accessedBefore, bound.confidenceAbove, cursor ?? "", DECAY_PAGE).map((r) => decodeStale(r))
+          let n = 0
+          for (const r of rows) {
+            const confidence = decay({ confidence: r.confidence, accessedAt: r.accessed_at })
+            if (confidence === undefined) continue
+            setConfidence(s, { rid: r.rid, hasEmbedding: r.has_embedding === 1 }, confidence)
+            n++
           }
-          return { decayed: decayedCount, merged }
+          return { decayed: n, next: rows.length === DECAY_PAGE ? rows[rows.length - 1]!.id : undefined }
+        })),
+    partitions: () =>
+      attempt("merge", () => partitions.all().map((r) => {
+        const p = decodePartition(r)
+        return { agentId: p.agent_id, scope: p.scope }
+      })),
+    mergePartition: ({ agentId, scope }, plan) =>
+      attempt("merge", () =>
+        conn.immediate(() => {
+          const rows = members.all(agentId, scope).map((r) => decodeMember(r))
+          const rid = new Map(rows.map((r) => [r.id as string, r.rid]))
+          const groups = plan(rows.map((r) => ({
+            id: r.id,
+            createdAt: r.created_at,
+            embedding: fromBlob(r.embedding),
+            accessCount: r.access_count,
+            confidence: r.confidence
+          })))
+          let n = 0
+          for (const g of groups) {
+            const keep = { rid: rid.get(g.keep)!, hasEmbedding: true }
+            setCounts.run(g.accessCount, keep.rid)
+            setConfidence(s, keep, g.confidence)
+            for (const id of g.others) deleteMemory(s, { rid: rid.get(id)!, hasEmbedding: true })
+            n += g.others.length
+          }
+          return n
         }))
-  })
+  }
 }

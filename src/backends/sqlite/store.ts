@@ -4,8 +4,8 @@
  */
 import { Clock, type Context, Effect, type Scope } from "effect"
 import { migrate } from "../../core/migrator.js"
-import { checkStoreOptions } from "../../core/semantic.js"
-import { mainContext, type MainStoreServices, semanticContext, type SemanticStoreServices } from "../../composition/storeLayers.js"
+import { checkStoreOptions } from "../../core/memoryInputs.js"
+import { mainContext, type MainStoreServices, semanticServices, type SemanticStoreServices } from "../../composition/storeLayers.js"
 import type {
   AuditIntegrityError,
   AuditLoadError,
@@ -79,10 +79,10 @@ export const makeSemantic = (
     const limits = yield* checkStoreOptions(options)
     yield* ensureEmbeddingSpace(conn, limits.space)
     return yield* attempt("prepare statements", () =>
-      semanticContext({
-        semantic: Semantic.make(conn, limits),
-        consolidation: Consolidate.make(conn),
-        admin: Admin.makeSemantic(conn, limits.space)
-      }))
+      semanticServices(
+        { semantic: Semantic.port(conn), consolidation: Consolidate.port(conn), admin: Admin.semanticPort(conn) },
+        limits,
+        options
+      ))
   })
 

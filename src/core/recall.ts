@@ -1,0 +1,172 @@
+/**
+ * How a recall is answered, the same on every backend: the plan (which mode, which filters), the
+ * order of results, the exact ranking of candidates a store read, hybrid fusion, and the access
+ * counters of what is returned. A store only reads candidates (see `Candidates`) and counts the
+ * access of the hits `pickHits` chose.
+ */
+import { Clock, Effect } from "effect"
+import type { InvalidEmbedding, InvalidInput } from "../domain/errors.js"
+import type { AgentId } from "../domain/ids.js"
+import { type Memory, RecallQuery } from "../domain/memory.js"
+import { decode, invalid } from "./decode.js"
+import { type Filter, filterOf } from "./memoryFilter.js"
+import type { SemanticLimits } from "./memoryInputs.js"
+import { reciprocalRankFusion } from "./rrf.js"
+import { queryTerms } from "./textSearch.js"
+import { cosine, validateEmbedding } from "./vector.js"
+
+/** A memory with its score. */
+export interface Hit {
+  readonly memory: Memory
+  readonly score: number
+}
+
+/** How a recall is answered. */
+export type RecallPlan =
+  & {
+    readonly agentId: AgentId
+    readonly limit: number
+    readonly filter: Filter
+    readonly now: number
+  }
+  & (
+    | { readonly mode: "vector"; readonly embedding: ReadonlyArray<number> }
+    | { readonly mode: "text"; readonly text: string; readonly terms: ReadonlyArray<string> }
+    | {
+      readonly mode: "hybrid"
+      readonly embedding: ReadonlyArray<number>
+      readonly text: string
+      readonly terms: ReadonlyArray<string>
+    }
+    | { readonly mode: "newest" }
+  )
+
+const decodeQuery = decode(RecallQuery, "query")
+
+/**
+ * Decide how to answer a query. The mode defaults to hybrid when both text and an embedding are
+ * given, vector with an embedding, text with text, and "newest" with neither. Asking for a mode
+ * whose input is missing is an InvalidInput, and so is text without any word in it.
+ */
+export const planRecall = (
+  query: RecallQuery,
+  limits: SemanticLimits
+): Effect.Effect<RecallPlan, InvalidInput | InvalidEmbedding> =>
+  Effect.gen(function*() {
+    const q = yield* decodeQuery(query)
+    const now = yield* Clock.currentTimeMillis
+    const base = { agentId: q.agentId, limit: q.limit, filter: filterOf(q), now }
+    const embedding = q.embedding === undefined ? undefined : yield* validateEmbedding(q.embedding, limits.space)
+    let terms: ReadonlyArray<string> | undefined
+    if (q.text !== undefined) {
+      terms = queryTerms(q.text)
+      if (terms.length === 0) return yield* invalid("query.text", "contains no words to search for")
+    }
+    const text = q.text ?? ""
+    const mode = q.mode ?? (embedding !== undefined && terms !== undefined
+      ? "hybrid"
+      : embedding !== undefined
+      ? "vector"
+      : terms !== undefined
+      ? "text"
+      : undefined)
+    switch (mode) {
+      case undefined:
+        return { ...base, mode: "newest" as const }
+      case "vector":
+        if (embedding === undefined) return yield* invalid("query.embedding", "is required for vector recall")
+        return { ...base, mode: "vector" as const, embedding }
+      case "text":
+        if (terms === undefined) return yield* invalid("query.text", "is required for text recall")
+        return { ...base, mode: "text" as const, text, terms }
+      case "hybrid":
+        if (embedding === undefined) return yield* invalid("query.embedding", "is required for hybrid recall")
+        if (terms === undefined) return yield* invalid("query.text", "is required for hybrid recall")
+        return { ...base, mode: "hybrid" as const, embedding, text, terms }
+    }
+  })
+
+const byIdDesc = (a: string, b: string) => (a < b ? 1 : a > b ? -1 : 0)
+
+/** Result order: score desc, then createdAt desc, then id desc (newest first on ties). */
+export const hitOrder = (a: Hit, b: Hit): number =>
+  b.score - a.score || b.memory.createdAt - a.memory.createdAt || byIdDesc(a.memory.id, b.memory.id)
+
+/** Order of "newest" recall: createdAt desc, then id desc. */
+const newestOrder = (a: Memory, b: Memory): number => b.createdAt - a.createdAt || byIdDesc(a.id, b.id)
+
+/** The best `limit` hits in result order. */
+export const topHits = (hits: ReadonlyArray<Hit>, limit: number): Array<Hit> => [...hits].sort(hitOrder).slice(0, limit)
+
+/**
+ * The exact vector ranking: memories with an embedding scored by the double-precision cosine of
+ * their stored vector with the query, the best `limit` in result order.
+ */
+export const rankNearest = (embedding: ReadonlyArray<number>, memories: ReadonlyArray<Memory>, limit: number): Array<Hit> =>
+  topHits(
+    memories.flatMap((m) => (m.embedding === null ? [] : [{ memory: m, score: cosine(embedding, m.embedding) }])),
+    limit
+  )
+
+/**
+ * Hybrid results: the vector and text rankings (each taken to depth `limit`, which is enough for
+ * `limit` fused results whenever that many memories match) fused by reciprocal rank fusion.
+ */
+const fuseHybrid = (vector: ReadonlyArray<Hit>, text: ReadonlyArray<Hit>, limit: number): Array<Hit> => {
+  const byId = new Map<string, Memory>()
+  for (const h of [...vector, ...text]) byId.set(h.memory.id, h.memory)
+  return topHits(
+    reciprocalRankFusion([vector.map((h) => h.memory.id), text.map((h) => h.memory.id)])
+      .map(({ id, score }) => ({ memory: byId.get(id)!, score })),
+    limit
+  )
+}
+
+/**
+ * What a store read for a plan; each kind is read only when the plan's mode needs it. Every
+ * candidate belongs to the plan's agent and passes its filter.
+ */
+export interface Candidates {
+  /**
+   * Vector and hybrid: memories with an embedding, including at least every memory of the exact top
+   * `limit` by `rankNearest` (more are fine: they are ranked here).
+   */
+  readonly nearest?: ReadonlyArray<Memory>
+  /**
+   * Text and hybrid: memories containing every query term, each with its relevance score, including
+   * at least the `limit` most relevant (score desc, then createdAt desc, id desc).
+   */
+  readonly matches?: ReadonlyArray<Hit>
+  /** Newest: at least the `limit` newest memories (createdAt desc, id desc). */
+  readonly newest?: ReadonlyArray<Memory>
+}
+
+/** The memory as returned by recall: accessed now, one more access. */
+export const accessed = (m: Memory, now: number): Memory => ({ ...m, accessedAt: now, accessCount: m.accessCount + 1 })
+
+/**
+ * The hits a recall returns from the candidates a store read: ranked, cut to `limit`, and each
+ * memory as it is after this access (the store records that access for exactly these memories).
+ */
+export const pickHits = (plan: RecallPlan) => (found: Candidates): ReadonlyArray<Hit> => {
+  let hits: ReadonlyArray<Hit>
+  switch (plan.mode) {
+    case "vector":
+      hits = rankNearest(plan.embedding, found.nearest ?? [], plan.limit)
+      break
+    case "text":
+      hits = topHits(found.matches ?? [], plan.limit)
+      break
+    case "hybrid":
+      hits = fuseHybrid(
+        rankNearest(plan.embedding, found.nearest ?? [], plan.limit),
+        topHits(found.matches ?? [], plan.limit),
+        plan.limit
+      )
+      break
+    case "newest":
+      hits = [...(found.newest ?? [])].sort(newestOrder).slice(0, plan.limit).map((memory) => ({ memory, score: 0 }))
+      break
+  }
+  return hits.map((h) => ({ memory: accessed(h.memory, plan.now), score: h.score }))
+}

@@ -1,0 +1,67 @@
+/**
+ * The `memories` table: the columns of a memory that both SQL backends store alike, metadata as its
+ * canonical JSON text (so equal metadata is equal text, which SQLite's metadata filter relies on).
+ * Where the vector lives differs per dialect — a sqlite-vec `vec0` table beside this one, a pgvector
+ * column of it — as do each dialect's text-index columns, so the `embedding` of a memory is added by
+ * the dialect that reads it.
+ */
+import { Schema } from "effect"
+import { AgentId, MemoryId } from "../domain/ids.js"
+import { canonicalJson, type JsonObject } from "../domain/json.js"
+import { type Memory, MemorySource } from "../domain/memory.js"
+import { table } from "./table.js"
+
+/** A memory without its vector: what the shared columns hold. */
+export type MemoryFields = Omit<Memory, "embedding">
+
+export const MemoryRow = Schema.Struct({
+  id: MemoryId,
+  agent_id: AgentId,
+  content: Schema.String,
+  source: MemorySource,
+  scope: Schema.String,
+  metadata: Schema.String,
+  confidence: Schema.Number,
+  created_at: Schema.Number,
+  accessed_at: Schema.Number,
+  access_count: Schema.Number
+})
+
+/** The memory fields of a decoded row. */
+export const memoryFields = (r: typeof MemoryRow.Type): MemoryFields => ({
+  id: r.id,
+  agentId: r.agent_id,
+  content: r.content,
+  source: r.source,
+  scope: r.scope,
+  metadata: JSON.parse(r.metadata) as JsonObject,
+  confidence: r.confidence,
+  createdAt: r.created_at,
+  accessedAt: r.accessed_at,
+  accessCount: r.access_count
+})
+
+export const memoriesTable = table({
+  name: "memories",
+  row: MemoryRow,
+  key: ["id"],
+  fromRow: memoryFields,
+  toRow: (m: MemoryFields) => ({
+    id: m.id,
+    agent_id: m.agentId,
+    content: m.content,
+    source: m.source,
+    scope: m.scope,
+    metadata: canonicalJson(m.metadata),
+    confidence: m.confidence,
+    created_at: m.createdAt,
+    accessed_at: m.accessedAt,
+    access_count: m.accessCount
+  })
+})
+
+/** The memory of a decoded row and its vector (null when it has none). */
+export const withEmbedding = (fields: MemoryFields, embedding: ReadonlyArray<number> | null): Memory => ({
+  ...fields,
+  embedding
+})
