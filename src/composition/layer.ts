@@ -17,7 +17,7 @@ import {
   type MemoryConfigInput
 } from "../config.js"
 import { describe } from "../core/storage.js"
-import { loadBackend } from "./loadBackend.js"
+import { loadBackend } from "../core/loadBackend.js"
 import { BackendUnavailable, type ConfigError, type StoreLayerError } from "../domain/errors.js"
 import type { MainStoreAdmin, SemanticStoreAdmin } from "../services/Admin.js"
 import type { MainServices, SemanticServices } from "../services/index.js"

@@ -1,7 +1,7 @@
 /** A backend whose driver package is missing is a ConfigError naming the package, not a crash. */
 import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
-import { loadBackend } from "../../src/composition/loadBackend.js"
+import { loadBackend } from "../../src/core/loadBackend.js"
 
 // A specifier held in a variable, so TypeScript does not resolve it: the import fails at run time
 // exactly as `import("pg")` does where pg is not installed.

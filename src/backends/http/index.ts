@@ -5,7 +5,7 @@
  * EmbeddingSpaceMismatch for another space, ConfigError for bad options or a refused token.
  */
 import { Config, type Context, Effect, Layer } from "effect"
-import { semanticServices } from "../../composition/storeLayers.js"
+import { semanticServices } from "../../core/storeLayers.js"
 import type { BackendUnavailable, ConfigError, EmbeddingSpaceMismatch } from "../../domain/errors.js"
 import type { SemanticStoreAdmin } from "../../services/Admin.js"
 import type { SemanticServices } from "../../services/index.js"

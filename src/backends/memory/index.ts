@@ -4,7 +4,7 @@
  */
 import { Config, Context, Effect, Layer } from "effect"
 import { semanticLimits } from "../../core/memoryInputs.js"
-import { mainContext, semanticServices } from "../../composition/storeLayers.js"
+import { mainContext, semanticServices } from "../../core/storeLayers.js"
 import type { EmbeddingSpace } from "../../domain/embedding.js"
 import type { AuditIntegrityError } from "../../domain/errors.js"
 import type { StoreOptions } from "../../domain/options.js"

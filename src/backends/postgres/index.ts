@@ -7,8 +7,8 @@
  * type, and the pool closes with the layer's scope.
  */
 import { type Config, type ConfigError as EffectConfigError, type Context, Effect, Layer, type Scope } from "effect"
-import { loadBackend } from "../../composition/loadBackend.js"
-import { storeLayers } from "../../composition/storeLayers.js"
+import { loadBackend } from "../../core/loadBackend.js"
+import { storeLayers } from "../../core/storeLayers.js"
 import type { ConfigError, StoreLayerError } from "../../domain/errors.js"
 import type { StoreOptions } from "../../domain/options.js"
 import type { MainStoreAdmin, SemanticStoreAdmin } from "../../services/Admin.js"

@@ -5,7 +5,7 @@
  * (`@qdrant/js-client-rest`) is an optional peer dependency, loaded when a layer is built.
  */
 import { type Config, type ConfigError as EffectConfigError, type Context, Effect, Layer } from "effect"
-import { loadBackend } from "../../composition/loadBackend.js"
+import { loadBackend } from "../../core/loadBackend.js"
 import type { BackendUnavailable, ConfigError, EmbeddingSpaceMismatch, StorageError } from "../../domain/errors.js"
 import type { SemanticStoreAdmin } from "../../services/Admin.js"
 import type { SemanticServices } from "../../services/index.js"

@@ -4,7 +4,7 @@
  */
 import type { Context } from "effect"
 import { Effect } from "effect"
-import { semanticServices } from "../../composition/storeLayers.js"
+import { semanticServices } from "../../core/storeLayers.js"
 import { semanticLimits } from "../../core/memoryInputs.js"
 import type { BackendUnavailable, EmbeddingSpaceMismatch, StorageError } from "../../domain/errors.js"
 import type { SemanticStoreAdmin } from "../../services/Admin.js"

@@ -6,7 +6,7 @@
  * fail is in the layer's error type, and the connection closes with the layer's scope.
  */
 import type { Config, ConfigError, Context, Effect, Layer, Scope } from "effect"
-import { storeLayers } from "../../composition/storeLayers.js"
+import { storeLayers } from "../../core/storeLayers.js"
 import type { StoreLayerError } from "../../domain/errors.js"
 import type { StoreOptions } from "../../domain/options.js"
 import type { MainStoreAdmin, SemanticStoreAdmin } from "../../services/Admin.js"

@@ -5,7 +5,7 @@
 import { Clock, type Context, Effect, type Scope } from "effect"
 import { migrate } from "../../core/migrator.js"
 import { checkStoreOptions } from "../../core/memoryInputs.js"
-import { mainContext, type MainStoreServices, semanticServices, type SemanticStoreServices } from "../../composition/storeLayers.js"
+import { mainContext, type MainStoreServices, semanticServices, type SemanticStoreServices } from "../../core/storeLayers.js"
 import type {
   AuditIntegrityError,
   AuditLoadError,

@@ -6,7 +6,7 @@
  */
 import { Effect } from "effect"
 import { ConfigError } from "../domain/errors.js"
-import { describe } from "../core/storage.js"
+import { describe } from "./storage.js"
 
 const isMissing = (cause: unknown, pkg: string): boolean =>
   typeof cause === "object" && cause !== null && "code" in cause &&

@@ -5,10 +5,10 @@
  * service of a layer shares one connection that closes with the layer's scope.
  */
 import { type Config, type ConfigError, Context, Effect, Layer, type Scope } from "effect"
-import { type ConsolidationPort, makeConsolidation, type RemoteConsolidationPort } from "../core/consolidation.js"
-import type { SemanticLimits } from "../core/memoryInputs.js"
-import { makeSemanticStore, type SemanticPort } from "../core/semantic.js"
-import { makeSemanticStoreAdmin, type SemanticAdminPort } from "../core/semanticAdmin.js"
+import { type ConsolidationPort, makeConsolidation, type RemoteConsolidationPort } from "./consolidation.js"
+import type { SemanticLimits } from "./memoryInputs.js"
+import { makeSemanticStore, type SemanticPort } from "./semantic.js"
+import { makeSemanticStoreAdmin, type SemanticAdminPort } from "./semanticAdmin.js"
 import { MainStoreAdmin, SemanticStoreAdmin } from "../services/Admin.js"
 import { AuditLog } from "../services/AuditLog.js"
 import { Consolidation } from "../services/Consolidation.js"
