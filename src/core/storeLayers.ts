@@ -98,16 +98,21 @@ export interface StoreParts<Options, Conn, E> {
  * backend's public types, the same for each of its layers.
  */
 export const storeLayers = <Options, E>() => <Conn>(parts: StoreParts<Options, Conn, E>) => {
-  /** All nine services (and both admin services) over one connection, closed with the scope. */
-  const make = (
+  /** All nine services (and both admin services) over an open connection. */
+  const servicesOn = (
+    conn: Conn,
     options: Options
-  ): Effect.Effect<Context.Context<MainStoreServices | SemanticStoreServices>, E, Scope.Scope> =>
+  ): Effect.Effect<Context.Context<MainStoreServices | SemanticStoreServices>, E> =>
     Effect.gen(function*() {
-      const conn = yield* parts.connect(options)
       const semantic = yield* parts.makeSemantic(conn, options)
       const main = yield* parts.makeMain(conn)
       return Context.merge(main, semantic)
     })
+  /** All nine services (and both admin services) over one connection, closed with the scope. */
+  const make = (
+    options: Options
+  ): Effect.Effect<Context.Context<MainStoreServices | SemanticStoreServices>, E, Scope.Scope> =>
+    Effect.flatMap(parts.connect(options), (conn) => servicesOn(conn, options))
   /** All nine services and both admin services. */
   const layer = (options: Options): Layer.Layer<MainStoreServices | SemanticStoreServices, E> =>
     Layer.scopedContext(make(options))
@@ -122,5 +127,5 @@ export const storeLayers = <Options, E>() => <Conn>(parts: StoreParts<Options, C
     config: Config.Config<Options>
   ): Layer.Layer<MainStoreServices | SemanticStoreServices, E | ConfigError.ConfigError> =>
     Layer.unwrapEffect(Effect.map(config, layer))
-  return { make, layer, layerMain, layerSemantic, layerConfig }
+  return { make, servicesOn, layer, layerMain, layerSemantic, layerConfig }
 }

@@ -18,11 +18,16 @@
  * The URL stays `Redacted`: only the driver sees the password, and errors carry a URL without it.
  */
 import { createHash } from "node:crypto"
-import { Effect, Exit, Redacted } from "effect"
+import { Effect, Exit, Option, Redacted } from "effect"
 import pg from "pg"
 import { BackendUnavailable, StorageError, type StoreFailure } from "../../domain/errors.js"
 import { describe } from "../../core/storage.js"
+import { identityOf, inSavepoint, joinedConnection } from "./interop.js"
 import type { PgOptions } from "./options.js"
+
+/** The driver's error behind an @effect/sql `SqlError` (its SQLSTATE is what callers look at). */
+const unwrapSqlError = (e: unknown): unknown =>
+  typeof e === "object" && e !== null && "_tag" in e && e._tag === "SqlError" && "cause" in e ? e.cause : e
 
 /** Decode rows with a table's codec; a row that does not decode is a driver failure. */
 export const decodeRows = <A>(
@@ -108,12 +113,18 @@ export class Connection {
     this.broken = true
   }
 
-  constructor(readonly client: pg.PoolClient, private readonly done: (release?: Error | boolean) => void) {
-    client.on("error", this.onError)
+  constructor(
+    readonly client: pg.ClientBase,
+    private readonly done: (release?: Error | boolean) => void,
+    /** The connection of an application's transaction (interop.ts): settings last until it ends. */
+    readonly joined = false
+  ) {
+    if (!joined) client.on("error", this.onError)
   }
 
   /** Give the connection back to the pool, or destroy it when it is broken or mid-transaction. */
   release(): void {
+    if (this.joined) return
     this.client.off("error", this.onError)
     this.done(this.broken || this.inTransaction ? new Error("engram: connection discarded") : undefined)
   }
@@ -136,20 +147,30 @@ export interface Queryable {
 /** The pool plus the error mapping every backend method uses. */
 export class PgClient {
   /** Per-connection `hnsw.ef_search`, so a recall only issues `SET` when the value must change. */
-  readonly efSearch = new WeakMap<pg.PoolClient, number>()
+  readonly efSearch = new WeakMap<pg.ClientBase, number>()
   /**
    * The schema the store lives in (the first of the search path), set when the pool connects. It
    * scopes advisory-lock keys, which are per database, to this store.
    */
   schema = ""
 
+  /** The database this store talks to (server, port, database, user), for joining transactions. */
+  readonly identity: string
+
+  /** Connections of a shared pool that have engram's session settings. */
+  private readonly prepared = new WeakSet<pg.ClientBase>()
+
   constructor(
     readonly pool: pg.Pool,
     /** The URL without password, for messages. */
     readonly url: string,
     readonly poolSize: number,
-    readonly acquireTimeoutMs: number
-  ) {}
+    readonly acquireTimeoutMs: number,
+    /** True for an application's pool (fromPool): engram neither configured nor ends it. */
+    readonly shared = false
+  ) {
+    this.identity = identityOf(pool.options)
+  }
 
   /** The typed error for a driver failure of `operation`. */
   fail(operation: string, cause: unknown): StoreFailure {
@@ -166,9 +187,16 @@ export class PgClient {
   acquire(operation: string): Effect.Effect<Connection, StoreFailure> {
     return Effect.async<Connection, StoreFailure>((resume) => {
       let cancelled = false
+      // engram's own deadline: a pool it did not configure (fromPool) may have none, and a checkout
+      // would then wait forever.
+      const timer = setTimeout(() => {
+        cancelled = true
+        resume(Effect.fail(this.fail(operation, new Error("timeout exceeded when trying to connect"))))
+      }, this.acquireTimeoutMs)
       this.pool.connect((error, client, done) => {
+        clearTimeout(timer)
         if (cancelled) {
-          // The caller was interrupted while waiting: hand the connection straight back.
+          // The caller was interrupted (or gave up) while waiting: hand the connection straight back.
           if (client !== undefined) done()
           return
         }
@@ -179,9 +207,22 @@ export class PgClient {
         resume(Effect.succeed(new Connection(client, done)))
       })
       return Effect.sync(() => {
+        clearTimeout(timer)
         cancelled = true
       })
     })
+  }
+
+  /**
+   * Connections of an application's pool (fromPool) were not opened with engram's session settings:
+   * set them once on each such connection engram uses (they change only pgvector's HNSW scans).
+   */
+  private prepare(conn: Connection, operation: string): Effect.Effect<void, StoreFailure> {
+    if (!this.shared || this.prepared.has(conn.client)) return Effect.void
+    return Effect.tap(
+      this.run(conn, operation, SESSION_SETTINGS.map(([k, v]) => `SET ${k} = ${v}`).join("; ")),
+      () => Effect.sync(() => this.prepared.add(conn.client))
+    )
   }
 
   /** Run one statement on `conn`. An interrupted statement leaves the connection to be destroyed. */
@@ -190,10 +231,13 @@ export class PgClient {
     operation: string,
     statement: Statement | string
   ): Effect.Effect<pg.QueryResult<R>, StoreFailure> {
+    // The parsers travel with each statement: on an application's pool (fromPool) the connections
+    // were made with the application's parsers, not engram's.
     const config: pg.QueryConfig = typeof statement === "string"
-      ? { text: statement }
+      ? { text: statement, types }
       : {
         text: statement.text,
+        types,
         ...(statement.values === undefined ? {} : { values: [...statement.values] }),
         ...(statement.name === undefined ? {} : { name: statement.name })
       }
@@ -220,14 +264,29 @@ export class PgClient {
     }
   }
 
-  /** Run `body` with one checked-out connection (no transaction). */
+  /**
+   * Run `body` with one connection (no transaction of its own): inside the application's transaction
+   * on this database, its connection within a savepoint (interop.ts); otherwise one of the pool's.
+   */
   withConnection<A, E>(
+    operation: string,
+    body: (q: Queryable, conn: Connection) => Effect.Effect<A, E>
+  ): Effect.Effect<A, E | StoreFailure> {
+    return Effect.flatMap(joinedConnection(this.identity), (joined) =>
+      Option.isSome(joined)
+        ? inSavepoint(joined.value, (cause) => this.fail(operation, unwrapSqlError(cause)), (q) =>
+          body(q, new Connection(joined.value.pg, () => {}, true)))
+        : this.pooled(operation, body))
+  }
+
+  /** Run `body` with a connection checked out of the pool. */
+  private pooled<A, E>(
     operation: string,
     body: (q: Queryable, conn: Connection) => Effect.Effect<A, E>
   ): Effect.Effect<A, E | StoreFailure> {
     return Effect.acquireUseRelease(
       this.acquire(operation),
-      (conn) => body(this.queryable(conn, operation), conn),
+      (conn) => Effect.zipRight(this.prepare(conn, operation), body(this.queryable(conn, operation), conn)),
       (conn, exit) =>
         Effect.sync(() => {
           if (Exit.isInterrupted(exit)) conn.broken = true
@@ -264,7 +323,18 @@ export class PgClient {
     operation: string,
     body: (q: Queryable) => Effect.Effect<A, E>
   ): Effect.Effect<A, E | StoreFailure> {
-    return this.withConnection(operation, (q, conn) =>
+    return Effect.flatMap(joinedConnection(this.identity), (joined) =>
+      Option.isSome(joined)
+        // Inside the application's transaction: a savepoint is the unit (it commits with theirs).
+        ? inSavepoint(joined.value, (cause) => this.fail(operation, unwrapSqlError(cause)), body)
+        : this.ownTransaction(operation, body))
+  }
+
+  private ownTransaction<A, E>(
+    operation: string,
+    body: (q: Queryable) => Effect.Effect<A, E>
+  ): Effect.Effect<A, E | StoreFailure> {
+    return this.pooled(operation, (q, conn) =>
       Effect.gen(function*() {
         yield* q.execute("BEGIN")
         conn.inTransaction = true
@@ -357,20 +427,37 @@ export const make = (options: PgOptions) =>
       }),
       (c) => closePool(c.pool)
     )
-    const probe = yield* client.query<{ schema: string }>("connect", "SELECT coalesce(current_schema(), '') AS schema").pipe(
-      Effect.mapError((e) =>
-        e._tag === "BackendUnavailable"
-          ? e
-          : new BackendUnavailable({
-            backend: "postgres",
-            url: client.url,
-            message: `cannot connect to PostgreSQL at ${client.url}: ${e.message}`,
-            cause: e
-          })
-      )
-    )
-    client.schema = probe[0]?.schema ?? ""
-    return client
+    return yield* probe(client)
+  })
+
+/** Learn the store's schema (the first of the search path); unreachable → BackendUnavailable. */
+const probe = (client: PgClient) =>
+  client.query<{ schema: string }>("connect", "SELECT coalesce(current_schema(), '') AS schema").pipe(
+    Effect.mapError((e) =>
+      e._tag === "BackendUnavailable"
+        ? e
+        : new BackendUnavailable({
+          backend: "postgres",
+          url: client.url,
+          message: `cannot connect to PostgreSQL at ${client.url}: ${e.message}`,
+          cause: e
+        })
+    ),
+    Effect.map((rows) => {
+      client.schema = rows[0]?.schema ?? ""
+      return client
+    })
+  )
+
+/**
+ * A client over an application's pool: the pool is theirs — engram neither configures nor ends it —
+ * and engram keeps its own acquire deadline and parsers on it.
+ */
+export const fromPool = (pool: pg.Pool, options: { readonly acquireTimeoutMs?: number | undefined }) =>
+  Effect.suspend(() => {
+    const params = new pg.Client(pool.options)
+    const url = `postgres://${params.user ?? ""}@${params.host}:${params.port}/${params.database ?? ""}`
+    return probe(new PgClient(pool, url, pool.options.max ?? 10, options.acquireTimeoutMs ?? 10_000, true))
   })
 
 /** End the pool; gives up after a second of real time so a leaked connection cannot hang the scope. */

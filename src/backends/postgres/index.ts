@@ -6,7 +6,7 @@
  * loads and verifies the audit chain (main layers) — every way that can fail is in the layer's error
  * type, and the pool closes with the layer's scope.
  */
-import { type Config, type ConfigError as EffectConfigError, type Context, Effect, Layer, type Scope } from "effect"
+import { type Config, type ConfigError as EffectConfigError, Context, Effect, Layer, type Scope } from "effect"
 import { loadBackend } from "../../core/loadBackend.js"
 import { storeLayers } from "../../core/storeLayers.js"
 import type { ConfigError, StoreLayerError } from "../../domain/errors.js"
@@ -58,6 +58,38 @@ export const layerSemantic = (options: PgStoreOptions): Layer.Layer<PgSemanticSe
 export const layerConfig = (
   config: Config.Config<PgStoreOptions>
 ): Layer.Layer<PgServices, PgLayerError | EffectConfigError.ConfigError> => Layer.unwrapEffect(Effect.map(config, layer))
+
+/**
+ * An application's node-postgres `Pool` for `layerFromPool` (typed structurally, so that this module's
+ * types do not require `@types/pg`; at run time it must be a `pg.Pool`).
+ */
+export class PgPool extends Context.Tag("engram/postgres/PgPool")<PgPool, {
+  readonly options: object
+  readonly totalCount: number
+  readonly idleCount: number
+}>() {}
+
+/** What a store on an application's pool takes: the store options and engram's acquire deadline. */
+export type PgPoolStoreOptions = StoreOptions & { readonly acquireTimeoutMs?: number }
+
+/**
+ * All nine services on the application's pool (`PgPool`): one pool, whose lifecycle is the
+ * application's Layer scope. engram keeps its fast paths on it (named statements, its own acquire
+ * deadline and parsers) and sets pgvector's HNSW session settings on the connections it uses. Inside
+ * the application's `sql.withTransaction` (an @effect/sql-pg client on the same database — for
+ * instance `PgClient.layerFromPool` over the same pool), engram's writes join that transaction.
+ */
+export const layerFromPool = (options: PgPoolStoreOptions): Layer.Layer<PgServices, PgLayerError, PgPool> =>
+  Layer.unwrapEffect(Effect.map(
+    loadBackend("postgres", "pg", () => import("./store.js")),
+    (store) =>
+      Layer.scopedContext(Effect.gen(function*() {
+        const pool = yield* PgPool
+        const client = yield* store.connectToPool(pool, options)
+        const semantic = yield* store.makeSemantic(client, options)
+        return Context.merge(yield* store.makeMain(client), semantic)
+      }))
+  ))
 
 /** All nine services on PostgreSQL + pgvector. */
 export const PgLive = layer

@@ -6,11 +6,11 @@ import { Clock, type Context, Effect, Schema, type Scope } from "effect"
 import { decode } from "../../core/decode.js"
 import { checkStoreOptions } from "../../core/memoryInputs.js"
 import { mainContext, type MainStoreServices, semanticServices, type SemanticStoreServices } from "../../core/storeLayers.js"
-import type {
-  AuditIntegrityError,
-  AuditLoadError,
-  BackendUnavailable,
-  EmbeddingSpaceMismatch,
+import {
+  type AuditIntegrityError,
+  type AuditLoadError,
+  type BackendUnavailable,
+  type EmbeddingSpaceMismatch,
   InvalidInput,
   MigrationError,
   StorageError
@@ -18,6 +18,7 @@ import type {
 import type { StoreOptions } from "../../domain/options.js"
 import * as Admin from "./admin.js"
 import * as Audit from "./audit.js"
+import pg from "pg"
 import * as Client from "./client.js"
 import * as Consolidate from "./consolidation.js"
 import * as Devices from "./devices.js"
@@ -61,6 +62,24 @@ export const connect = (
       statementTimeoutMs: options.statementTimeoutMs
     })
     const client = yield* Client.make(options)
+    yield* runMigrations(client, yield* Clock.currentTimeMillis)
+    return client
+  })
+
+/**
+ * Use an application's pool (its lifecycle is the application's) and bring the schema up to date.
+ * The pool must be a node-postgres `Pool` of the same `pg` package engram loads.
+ */
+export const connectToPool = (
+  pool: unknown,
+  options: { readonly acquireTimeoutMs?: number | undefined }
+): Effect.Effect<Client.PgClient, InvalidInput | BackendUnavailable | MigrationError> =>
+  Effect.gen(function*() {
+    if (!(pool instanceof pg.Pool)) {
+      return yield* new InvalidInput({ field: "PgPool", message: "must be a node-postgres Pool (pg.Pool)" })
+    }
+    yield* checkPool({ acquireTimeoutMs: options.acquireTimeoutMs })
+    const client = yield* Client.fromPool(pool, options)
     yield* runMigrations(client, yield* Clock.currentTimeMillis)
     return client
   })

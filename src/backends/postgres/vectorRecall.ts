@@ -52,6 +52,9 @@ const BAND_MARGIN = 16
 const ensureEfSearch = (client: PgClient, q: Queryable, conn: Connection, rows: number) =>
   Effect.suspend(() => {
     const wanted = Math.min(1000, Math.max(DEFAULT_EF_SEARCH, Math.ceil(rows / 20) * 20))
+    // On an application's transaction connection the setting ends with the transaction (SET LOCAL),
+    // so it is set every time rather than remembered.
+    if (conn.joined) return q.execute(`SET LOCAL hnsw.ef_search = ${wanted}`)
     if ((client.efSearch.get(conn.client) ?? DEFAULT_EF_SEARCH) === wanted) return Effect.void
     return Effect.tap(q.execute(`SET hnsw.ef_search = ${wanted}`), () => Effect.sync(() => client.efSearch.set(conn.client, wanted)))
   })

@@ -9,7 +9,7 @@
  * framework cost (see the README's benchmark figures).
  */
 import Database from "better-sqlite3"
-import { Effect } from "effect"
+import { Context, Effect, Option } from "effect"
 import * as SqliteVec from "sqlite-vec"
 import { BackendUnavailable, StorageError } from "../../domain/errors.js"
 import { describe } from "../../core/storage.js"
@@ -91,8 +91,9 @@ export class SqliteConnection {
    * other write keeps the configured level.
    */
   immediateStatistics<A>(fn: () => A): A {
-    // Outside WAL mode (":memory:") NORMAL has other trade-offs; nothing to relax there anyway.
-    if (!this.wal) return this.immediate(fn)
+    // Outside WAL mode (":memory:") NORMAL has other trade-offs; nothing to relax there anyway. Inside
+    // an application's transaction (see interop.ts) the level cannot change, and the commit is theirs.
+    if (!this.wal || this.db.inTransaction) return this.immediate(fn)
     this.db.exec(this.relax)
     try {
       return this.tx.immediate(fn) as A
@@ -200,6 +201,22 @@ export const attempt = <A>(
   fn: () => A,
   deadlineMs: number = DEFAULT_BUSY_DEADLINE_MS
 ): Effect.Effect<A, StorageError> =>
+  openAppTransactions.size === 0 ? unit(operation, fn, deadlineMs) : Effect.flatMap(
+    Effect.serviceOption(TransactionConnection),
+    (joined) =>
+      // Inside the application's transaction: run now, as part of it (see interop.ts). Otherwise wait
+      // until the open application transactions have ended, so this unit neither joins one nor
+      // sees its uncommitted rows.
+      Option.isSome(joined)
+        ? unit(operation, fn, deadlineMs)
+        : Effect.zipRight(appTransactionsEnded, Effect.suspend(() => attempt(operation, fn, deadlineMs)))
+  )
+
+/**
+ * One unit of work with the busy retry described at `attempt`, without waiting for application
+ * transactions: for the statements of such a transaction itself (interop.ts), which its lock orders.
+ */
+export const unit = <A>(operation: string, fn: () => A, deadlineMs: number): Effect.Effect<A, StorageError> =>
   Effect.suspend(() => {
     const started = Date.now()
     const run = (wait: number): Effect.Effect<A, StorageError> => {
@@ -223,3 +240,34 @@ export const attempt = <A>(
     }
     return run(4)
   })
+
+/**
+ * The transaction an application opened through a store's `SqlClient` (interop.ts) is visible in
+ * its fiber as this @effect/sql context entry; the tag is named by its key, so this module does not
+ * load @effect/sql.
+ */
+const TransactionConnection = Context.GenericTag<"TransactionConnection", readonly [unknown, number]>(
+  "@effect/sql/SqlClient/TransactionConnection"
+)
+
+/**
+ * The locks of the application transactions open right now, on any store of this process. Units of
+ * engram work are synchronous, so they never interleave with each other; an application transaction
+ * spans awaits, and work of other fibers must not slip into it.
+ */
+const openAppTransactions = new Set<Effect.Semaphore>()
+
+/** Record an application transaction as open while it holds `lock` (interop.ts). */
+export const appTransactionOpened = (lock: Effect.Semaphore): void => {
+  openAppTransactions.add(lock)
+}
+
+/** Record the end of that transaction. */
+export const appTransactionClosed = (lock: Effect.Semaphore): void => {
+  openAppTransactions.delete(lock)
+}
+
+/** Wait until every application transaction open now has ended (taking and returning each lock). */
+const appTransactionsEnded: Effect.Effect<void> = Effect.suspend(() =>
+  Effect.forEach([...openAppTransactions], (lock) => lock.withPermits(1)(Effect.void), { discard: true })
+)
