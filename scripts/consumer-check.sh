@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Prove the packed package works as a user gets it: pack the tarball, install it into a fresh
 # consumer project outside the repository (from npm's cache where it can), typecheck the README's
-# "Using it from Effect" example and a file importing every entry point under strict settings
-# (skipLibCheck off, exactOptionalPropertyTypes, NodeNext, lib ES2022, declaration emit), compile it
-# with tsc, run it with plain node, and run engram/testing's suites against MemoryTest with vitest.
+# "Using it from Effect" example, its SQLite "Inside your application's transactions" example (with
+# @effect/sql as the application's own dependency) and a file importing every entry point under strict
+# settings (skipLibCheck off, exactOptionalPropertyTypes, NodeNext, lib ES2022, declaration emit),
+# compile them with tsc, run both examples with plain node, and run engram/testing's suites against
+# MemoryTest with vitest.
 #
 # Usage: scripts/consumer-check.sh [work-dir]   (default: a new temporary directory, removed afterwards)
 set -euo pipefail
@@ -40,7 +42,10 @@ cat > "$app/package.json" <<JSON
   "scripts": { "build": "tsc", "start": "node dist/main.js" },
   "dependencies": {
     "engram": "file:../$tarball",
-    "effect": "$(dev effect)"
+    "effect": "$(dev effect)",
+    "@effect/sql": "$(dev @effect/sql)",
+    "@effect/experimental": "$(dev @effect/experimental)",
+    "@effect/platform": "$(dev @effect/platform)"
   },
   "devDependencies": {
     "typescript": "$(dev typescript)",
@@ -67,7 +72,18 @@ cat > "$app/tsconfig.json" <<'JSON'
     "outDir": "dist",
     "rootDir": "src"
   },
-  "include": ["src"]
+  "include": ["src"],
+  "exclude": ["src/checkout.ts"]
+}
+JSON
+# The transaction example imports @effect/sql, whose own declarations (through @effect/experimental
+# and @effect/platform) name the DOM's Crypto and Storage types: it is compiled with the DOM library.
+cat > "$app/tsconfig.sql.json" <<'JSON'
+{
+  "extends": "./tsconfig.json",
+  "compilerOptions": { "lib": ["ES2022", "DOM"] },
+  "include": ["src/checkout.ts"],
+  "exclude": []
 }
 JSON
 
@@ -75,6 +91,10 @@ JSON
 awk '/^## Using it from Effect/ { on = 1; next } on && /^```ts/ { grab = 1; next } grab && /^```/ { exit } grab { print }' \
   "$repo/README.md" > "$app/src/main.ts"
 if [ ! -s "$app/src/main.ts" ]; then say "no example found in the README" >&2; exit 1; fi
+# The SQLite transaction example: the first ts block after "Inside your application's transactions".
+awk '/^## Inside your application.s transactions/ { on = 1; next } on && /^```ts/ { grab = 1; next } grab && /^```/ { exit } grab { print }' \
+  "$repo/README.md" > "$app/src/checkout.ts"
+if [ ! -s "$app/src/checkout.ts" ]; then say "no transaction example found in the README" >&2; exit 1; fi
 
 # Every entry point, with exported layers whose types the consumer's declaration emit must name.
 cat > "$app/src/entries.ts" <<'TS'
@@ -136,12 +156,24 @@ say "installing into $app (prefer npm's cache)"
 (cd "$app" && npm install --prefer-offline --no-audit --no-fund --loglevel=error)
 
 say "typechecking and compiling (strict, skipLibCheck off, lib ES2022, declaration emit)"
-(cd "$app" && npx tsc -p tsconfig.json)
+(cd "$app" && npx tsc -p tsconfig.json && npx tsc -p tsconfig.sql.json)
 
 say "running the README example with plain node"
 out="$(cd "$app" && node dist/main.js)"
 printf '%s\n' "$out"
 case "$out" in *"Ada prefers dark mode"*) ;; *) say "the example did not recall its memory" >&2; exit 1 ;; esac
+
+say "running the README's SQLite transaction example, then reading what it committed"
+(cd "$app" && rm -f shop.db shop.db-wal shop.db-shm && node dist/checkout.js)
+(cd "$app" && node --input-type=module -e '
+import Database from "better-sqlite3"
+const db = new Database("shop.db", { readonly: true })
+const count = (sql) => db.prepare(sql).pluck().get()
+const orders = count("SELECT count(*) FROM orders"), audit = count("SELECT count(*) FROM audit_log")
+const memories = count("SELECT count(*) FROM memories")
+console.log(`orders: ${orders}, memories: ${memories}, audit entries: ${audit}`)
+if (orders !== 1 || memories !== 1 || audit !== 1) { console.error("the transaction example did not commit its unit"); process.exit(1) }
+')
 
 say "building a backend whose driver is not installed"
 (cd "$app" && node dist/missingDriver.js)

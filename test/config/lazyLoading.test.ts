@@ -31,13 +31,13 @@ const loadedBy = (config: unknown, dir: string) =>
 const loads = (urls: ReadonlyArray<string>, fragment: string) => urls.some((u) => u.includes(fragment))
 
 describe("backends are loaded only when selected", () => {
-  it.scoped("a SQLite-only process never loads pg, the PostgreSQL backend or the Qdrant client", () =>
+  it.scoped("a SQLite-only process never loads @effect/sql, pg, the PostgreSQL backend or the Qdrant client", () =>
     Effect.gen(function*() {
       const dir = yield* tempDir
       const urls = yield* loadedBy({ sqlite: { path: join(dir, "lazy.db") } }, dir)
       assert.isTrue(loads(urls, "/src/backends/sqlite/"), "the SQLite backend was loaded")
       assert.isTrue(loads(urls, "/node_modules/better-sqlite3/"), "its driver was loaded")
-      for (const fragment of ["/node_modules/pg/", "/node_modules/pg-pool/", "/src/backends/postgres/", "/node_modules/@qdrant/", "/src/backends/qdrant/", "/src/backends/http/"]) {
+      for (const fragment of ["/node_modules/@effect/sql/", "/node_modules/@effect/experimental/", "/node_modules/pg/", "/node_modules/pg-pool/", "/src/backends/postgres/", "/node_modules/@qdrant/", "/src/backends/qdrant/", "/src/backends/http/"]) {
         assert.isFalse(loads(urls, fragment), `${fragment} must not be loaded`)
       }
     }), 60_000)

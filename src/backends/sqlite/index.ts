@@ -4,17 +4,17 @@
  * keys, sqlite-vec), runs the migrations under `BEGIN IMMEDIATE`, records or checks the embedding
  * space (semantic layers), and loads and verifies the audit chain (main layers) — every way that can
  * fail is in the layer's error type, and the connection closes with the layer's scope.
+ *
+ * The @effect/sql interop (`layerWithSqlClient`) is a separate entry point, `engram/sqlite/sql`, so
+ * that an application without @effect/sql installed never loads it.
  */
-import * as Reactivity from "@effect/experimental/Reactivity"
-import * as SqlClient from "@effect/sql/SqlClient"
-import { type Config, type ConfigError, Context, Effect, Layer, type Scope } from "effect"
+import type { Config, ConfigError, Context, Effect, Layer, Scope } from "effect"
 import { storeLayers } from "../../core/storeLayers.js"
 import type { StoreLayerError } from "../../domain/errors.js"
 import type { StoreOptions } from "../../domain/options.js"
 import type { MainStoreAdmin, SemanticStoreAdmin } from "../../services/Admin.js"
 import type { EngramServices, MainServices, SemanticServices } from "../../services/index.js"
 import type { SqliteOptions } from "./options.js"
-import { makeSqlClient } from "./interop.js"
 import { connect, makeMain, makeSemantic } from "./store.js"
 
 export type { SqliteOptions, Synchronous } from "./options.js"
@@ -55,21 +55,6 @@ export const layerSemantic: (options: SqliteStoreOptions) => Layer.Layer<SqliteS
 export const layerConfig: (
   config: Config.Config<SqliteStoreOptions>
 ) => Layer.Layer<SqliteServices, SqliteLayerError | ConfigError.ConfigError> = layers.layerConfig
-
-/**
- * All nine services and an @effect/sql `SqlClient` over the same connection: the application's own
- * tables live in the same file, and inside `sql.withTransaction` engram's writes join the
- * application's transaction (they commit and roll back with it). See interop.ts.
- */
-export const layerWithSqlClient = (
-  options: SqliteStoreOptions
-): Layer.Layer<SqliteServices | SqlClient.SqlClient, SqliteLayerError> =>
-  Layer.scopedContext(Effect.gen(function*() {
-    const conn = yield* connect(options)
-    const services = yield* layers.servicesOn(conn, options)
-    const sql = yield* Effect.provide(makeSqlClient(conn), Reactivity.layer)
-    return Context.add(services, SqlClient.SqlClient, sql)
-  }))
 
 /** All nine services on SQLite: the embedded default. */
 export const SqliteLive = layer

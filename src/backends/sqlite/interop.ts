@@ -25,8 +25,11 @@ import type { Connection } from "@effect/sql/SqlConnection"
 import { SqlError } from "@effect/sql/SqlError"
 import * as Statement from "@effect/sql/Statement"
 import type Database from "better-sqlite3"
-import { Effect, Layer, Option, Scope, Stream } from "effect"
+import { Context, Effect, Layer, Option, Scope, Stream } from "effect"
 import { appTransactionClosed, appTransactionOpened, type SqliteConnection, unit } from "./client.js"
+import { storeLayers } from "../../core/storeLayers.js"
+import type { SqliteLayerError, SqliteServices, SqliteStoreOptions } from "./index.js"
+import { connect, makeMain, makeSemantic } from "./store.js"
 
 /**
  * A statement of the application, run with the store's busy retry; failures are SqlErrors. The
@@ -81,7 +84,7 @@ const connectionOf = (conn: SqliteConnection): Connection => {
 }
 
 /** Make the store's `SqlClient` (needs Reactivity, as every @effect/sql client does). */
-export const makeSqlClient = (conn: SqliteConnection): Effect.Effect<SqlClient.SqlClient, never, Reactivity.Reactivity> =>
+const makeSqlClient = (conn: SqliteConnection): Effect.Effect<SqlClient.SqlClient, never, Reactivity.Reactivity> =>
   Effect.gen(function*() {
     const connection = connectionOf(conn)
     // One transaction at a time on the connection; a statement outside a transaction waits for it.
@@ -132,6 +135,19 @@ export const makeSqlClient = (conn: SqliteConnection): Effect.Effect<SqlClient.S
     return Object.assign(client, { withTransaction })
   })
 
-/** The store's `SqlClient` as a layer over an open connection. */
-export const sqlClientLayer = (conn: SqliteConnection): Layer.Layer<SqlClient.SqlClient> =>
-  Layer.effect(SqlClient.SqlClient, makeSqlClient(conn)).pipe(Layer.provide(Reactivity.layer))
+const { servicesOn } = storeLayers<SqliteStoreOptions, SqliteLayerError>()({ connect, makeMain, makeSemantic })
+
+/**
+ * All nine services and an @effect/sql `SqlClient` over the same connection: the application's own
+ * tables live in the same file, and inside `sql.withTransaction` engram's writes join the
+ * application's transaction (they commit and roll back with it).
+ */
+export const layerWithSqlClient = (
+  options: SqliteStoreOptions
+): Layer.Layer<SqliteServices | SqlClient.SqlClient, SqliteLayerError> =>
+  Layer.scopedContext(Effect.gen(function*() {
+    const conn = yield* connect(options)
+    const services = yield* servicesOn(conn, options)
+    const sql = yield* Effect.provide(makeSqlClient(conn), Reactivity.layer)
+    return Context.add(services, SqlClient.SqlClient, sql)
+  }))
