@@ -8,8 +8,9 @@ import { Effect, Schema } from "effect"
 import type { ConsolidationPort, MergePartition } from "../../core/consolidation.js"
 import type { MergeCandidate } from "../../core/merge.js"
 import { AgentId } from "../../domain/ids.js"
-import type { QdrantConnection } from "./client.js"
-import { applyBatches, NOT_A_MEMORY, payloadFields, scrollPage, scrollPages } from "./memories.js"
+import { StorageError } from "../../domain/errors.js"
+import { type QdrantConnection, VECTOR } from "./client.js"
+import { applyBatches, EMBEDDING_KEYS, embeddingOf, NOT_A_MEMORY, payloadFields, scrollPage, scrollPages } from "./memories.js"
 import { match } from "./memoryFilter.js"
 
 const StaleFields = Schema.Struct({ confidence: Schema.Number, accessed_at: Schema.Number })
@@ -17,12 +18,11 @@ const PartitionFields = Schema.Struct({ agent_id: AgentId, scope: Schema.String 
 const MergeFields = Schema.Struct({
   created_at: Schema.Number,
   access_count: Schema.Number,
-  confidence: Schema.Number,
-  embedding: Schema.Array(Schema.Number)
+  confidence: Schema.Number
 })
 
-/** For `must_not`: memories without an embedding too (their payload holds `embedding: null`). */
-const NOT_EMBEDDED: ReadonlyArray<Schemas["Condition"]> = [...NOT_A_MEMORY, { is_empty: { key: "embedding" } }]
+/** For `must_not`: memories without an embedding too (their payload holds `embedding_norm: null`). */
+const NOT_EMBEDDED: ReadonlyArray<Schemas["Condition"]> = [...NOT_A_MEMORY, { is_empty: { key: "embedding_norm" } }]
 
 /** A cursor of ours from Qdrant's page offset (point ids are memory ids: strings). */
 const cursorOf = (next: string | number | undefined): string | undefined => (next === undefined ? undefined : String(next))
@@ -89,20 +89,29 @@ export const port = (conn: QdrantConnection): ConsolidationPort => {
           conn,
           "merge",
           { must: [match("agent_id", agentId), match("scope", scope)], must_not: [...NOT_EMBEDDED] },
-          ["created_at", "access_count", "confidence", "embedding"],
+          ["created_at", "access_count", "confidence", ...EMBEDDING_KEYS],
           (points) =>
             Effect.gen(function*() {
               for (const point of points) {
                 const p = yield* readCandidate(point)
+                const embedding = embeddingOf(point)
+                if (embedding === null || typeof embedding === "string") {
+                  return yield* new StorageError({
+                    backend: "qdrant",
+                    operation: "merge",
+                    message: `point ${String(point.id)} does not hold a valid embedding: ${embedding ?? "none"}`
+                  })
+                }
                 candidates.push({
                   id: String(point.id),
                   createdAt: p.created_at,
-                  embedding: p.embedding,
+                  embedding,
                   accessCount: p.access_count,
                   confidence: p.confidence
                 })
               }
-            })
+            }),
+          [VECTOR]
         )
         const operations: Array<Schemas["UpdateOperation"]> = []
         let n = 0
