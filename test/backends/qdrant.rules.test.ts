@@ -11,7 +11,8 @@ import * as http2 from "node:http2"
 import * as net from "node:net"
 import { QdrantClient } from "@qdrant/js-client-rest"
 import { assert, describe, it } from "@effect/vitest"
-import { Context, Effect, Layer, type Scope, TestClock } from "effect"
+import { Context, Effect, Layer, type Option, type Scope, TestClock } from "effect"
+import * as Memory from "../../src/backends/memory/index.js"
 import * as Qdrant from "../../src/backends/qdrant/index.js"
 import type { EmbeddingSpace } from "../../src/domain/embedding.js"
 import { Consolidation } from "../../src/services/Consolidation.js"
@@ -197,6 +198,48 @@ describe("QdrantSemanticLive as a real Qdrant behaves", () => {
           assert.isTrue(Array.isArray(selector), `${JSON.stringify(r.body)}: a payload selector, not the whole payload`)
           assert.notInclude(selector as Array<string>, "content", "the content is not read to filter or rank")
         }
+      })))
+
+  it.effect("confidence after decay comes back exactly as MemoryTest computes it, through Qdrant's lossy float parsing", () =>
+    withStore(({ store, consolidation }) =>
+      Effect.gen(function*() {
+        const reference = yield* Layer.build(Memory.layer({ embedding: space }))
+        const refStore = Context.get(reference, SemanticStore)
+        const refConsolidation = Context.get(reference, Consolidation)
+        const inputs = Array.from({ length: 40 }, (_, i) => ({
+          id: `0190a000-0000-7000-8000-${String(i).padStart(12, "0")}`,
+          agentId: "a",
+          content: `memory ${i}`,
+          source: "system" as const
+        }))
+        yield* store.rememberMany(inputs)
+        yield* refStore.rememberMany(inputs)
+        const confidences = (xs: ReadonlyArray<Option.Option<{ readonly confidence: number }>>) =>
+          xs.map((x) => (x._tag === "Some" ? x.value.confidence : -1))
+        for (let round = 1; round <= 6; round++) {
+          yield* TestClock.setTime(round * 30 * 86_400_000)
+          // 1 × (1 − 0.01 − 2/37) × (1 − 0.01 − 1/37) = 0.9012906501095691: 17 digits, read one unit off by Qdrant.
+          const rate = 0.01 + round / 37
+          yield* consolidation.consolidate({ decayRate: rate, mergeThreshold: 1 })
+          yield* refConsolidation.consolidate({ decayRate: rate, mergeThreshold: 1 })
+          const expected = confidences(yield* Effect.forEach(inputs, (m) => refStore.get("a", m.id)))
+          const actual = confidences(yield* Effect.forEach(inputs, (m) => store.get("a", m.id)))
+          assert.deepStrictEqual(actual, expected, `round ${round}`)
+          assert.strictEqual(yield* store.count("a", { minConfidence: expected[0]! }), 40, `round ${round}`)
+        }
+      })))
+
+  it.effect("metadata numbers come back exactly and match their own value, through Qdrant's lossy float parsing", () =>
+    withStore(({ store }) =>
+      Effect.gen(function*() {
+        const x = Math.fround(0.013) // sent as 0.013000000268220901, read by Qdrant as 0.0130000002682209
+        const metadata = { x, nested: { list: [x, 2, "s"] }, big: 2 ** 60, plain: 7 }
+        const id = yield* store.remember({ agentId: "a", content: "measured", source: "system", metadata })
+        const got = yield* store.get("a", id)
+        assert.deepStrictEqual(got._tag === "Some" ? got.value.metadata : null, metadata)
+        const hits = yield* store.recall({ agentId: "a", text: "measured", metadata: { x } })
+        assert.deepStrictEqual(hits.map((h) => h.memory.id), [id])
+        assert.strictEqual(yield* store.count("a", { metadata: { x } }), 1)
       })))
 
   it.effect("a collection of the old layout (cosine vector, payload format 1) is refused with a StorageError saying how to migrate", () =>

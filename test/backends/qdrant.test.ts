@@ -229,6 +229,7 @@ describe("QdrantSemanticLive: what is stored and sent", () => {
           scope: "work",
           metadata: { n: 1, tags: ["x"] },
           confidence: 1,
+          confidence_exact: "1",
           created_at: 1_234,
           accessed_at: 1_234,
           access_count: 0,

@@ -10,10 +10,20 @@ import type { MergeCandidate } from "../../core/merge.js"
 import { AgentId } from "../../domain/ids.js"
 import { StorageError } from "../../domain/errors.js"
 import { type QdrantConnection, VECTOR } from "./client.js"
-import { applyBatches, EMBEDDING_KEYS, embeddingOf, NOT_A_MEMORY, payloadFields, scrollPage, scrollPages } from "./memories.js"
-import { match } from "./memoryFilter.js"
+import {
+  applyBatches,
+  confidencePayload,
+  EMBEDDING_KEYS,
+  embeddingOf,
+  NOT_A_MEMORY,
+  payloadFields,
+  scrollPage,
+  scrollPages
+} from "./memories.js"
+import { match, slightlyBelow } from "./memoryFilter.js"
 
 const StaleFields = Schema.Struct({ confidence: Schema.Number, accessed_at: Schema.Number })
+const CONFIDENCE_KEYS = ["confidence", "confidence_exact"]
 const PartitionFields = Schema.Struct({ agent_id: AgentId, scope: Schema.String })
 const MergeFields = Schema.Struct({
   created_at: Schema.Number,
@@ -43,11 +53,12 @@ export const port = (conn: QdrantConnection): ConsolidationPort => {
           {
             must: [
               { key: "accessed_at", range: { lt: bound.accessedBefore } },
-              { key: "confidence", range: { gt: bound.confidenceAbove } }
+              // Narrowing only (the core's `decay` checks each exactly): see slightlyBelow.
+              { key: "confidence", range: { gt: slightlyBelow(bound.confidenceAbove) } }
             ],
             must_not: [...NOT_A_MEMORY]
           },
-          ["confidence", "accessed_at"],
+          [...CONFIDENCE_KEYS, "accessed_at"],
           cursor
         )
         const byValue = new Map<number, Array<Schemas["ExtendedPointId"]>>()
@@ -65,7 +76,7 @@ export const port = (conn: QdrantConnection): ConsolidationPort => {
           conn,
           "decay",
           [...byValue].map(([confidence, ids]) => ({
-            set_payload: { payload: { confidence }, filter: { must: [{ has_id: ids }] } }
+            set_payload: { payload: confidencePayload(confidence), filter: { must: [{ has_id: ids }] } }
           }))
         )
         return { decayed: n, next: cursorOf(page.next) }
@@ -89,7 +100,7 @@ export const port = (conn: QdrantConnection): ConsolidationPort => {
           conn,
           "merge",
           { must: [match("agent_id", agentId), match("scope", scope)], must_not: [...NOT_EMBEDDED] },
-          ["created_at", "access_count", "confidence", ...EMBEDDING_KEYS],
+          ["created_at", "access_count", ...CONFIDENCE_KEYS, ...EMBEDDING_KEYS],
           (points) =>
             Effect.gen(function*() {
               for (const point of points) {
@@ -119,7 +130,7 @@ export const port = (conn: QdrantConnection): ConsolidationPort => {
           operations.push(
             {
               set_payload: {
-                payload: { access_count: g.accessCount, confidence: g.confidence },
+                payload: { access_count: g.accessCount, ...confidencePayload(g.confidence) },
                 filter: { must: [{ has_id: [g.keep] }] }
               }
             },

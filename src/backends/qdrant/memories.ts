@@ -37,6 +37,48 @@ export const WHOLE: { readonly with_payload: true; readonly with_vector: Array<s
   with_vector: [VECTOR]
 }
 
+/**
+ * Qdrant 1.12 reads a JSON number with a fraction with up to one unit of error in the last place
+ * (serde_json without round-trip precision), and returns what it read. So the numbers a memory must
+ * give back exactly are also kept as text: the confidence always (`confidence_exact`; `confidence`
+ * stays a number for range filters, which therefore only narrow — memoryFilter.ts), and the
+ * metadata as JSON text when it holds a number that is not a safe integer (`metadata_json`;
+ * `metadata` stays an object for match filters). Integers are read exactly.
+ */
+export const confidencePayload = (confidence: number): Record<string, unknown> => ({
+  confidence,
+  confidence_exact: String(confidence)
+})
+
+/** True when Qdrant may read a number in this JSON value differently from what was sent. */
+const misreadable = (j: unknown): boolean => {
+  if (typeof j === "number") return !Number.isSafeInteger(j)
+  if (Array.isArray(j)) return j.some(misreadable)
+  return typeof j === "object" && j !== null && Object.values(j).some(misreadable)
+}
+
+const metadataPayload = (metadata: Memory["metadata"]): Record<string, unknown> =>
+  misreadable(metadata) ? { metadata, metadata_json: JSON.stringify(metadata) } : { metadata }
+
+/** The exact confidence of a payload (the text when present; left as is when it does not parse, so decoding fails). */
+export const confidenceOf = (p: Record<string, unknown>): unknown => {
+  const text = p["confidence_exact"]
+  if (typeof text !== "string") return p["confidence"]
+  const n = Number(text)
+  return text.trim() !== "" && Number.isFinite(n) ? n : text
+}
+
+const metadataOf = (p: Record<string, unknown>): unknown => {
+  const text = p["metadata_json"]
+  if (typeof text !== "string") return p["metadata"]
+  try {
+    return JSON.parse(text) as unknown
+  } catch {
+    // Left as the text: decoding then reports the payload as not a valid memory.
+    return text
+  }
+}
+
 /** The payload of a memory: every field, the core tokens of its content, and the embedding's length and fixes. */
 const toPayload = (m: Memory, stored: StoredEmbedding | undefined): Record<string, unknown> => ({
   agent_id: m.agentId,
@@ -44,8 +86,8 @@ const toPayload = (m: Memory, stored: StoredEmbedding | undefined): Record<strin
   tokens: tokenize(m.content).join(" "),
   source: m.source,
   scope: m.scope,
-  metadata: m.metadata,
-  confidence: m.confidence,
+  ...metadataPayload(m.metadata),
+  ...confidencePayload(m.confidence),
   created_at: m.createdAt,
   accessed_at: m.accessedAt,
   access_count: m.accessCount,
@@ -110,8 +152,8 @@ export const memoryOf = (operation: string) => (point: PointLike): Effect.Effect
     content: p["content"],
     source: p["source"],
     scope: p["scope"],
-    metadata: p["metadata"],
-    confidence: p["confidence"],
+    metadata: metadataOf(p),
+    confidence: confidenceOf(p),
     createdAt: p["created_at"],
     accessedAt: p["accessed_at"],
     accessCount: p["access_count"],
@@ -124,7 +166,7 @@ export const memoryOf = (operation: string) => (point: PointLike): Effect.Effect
 
 /** The payload keys the filter check of a read needs (metadata only when the filter has a metadata condition). */
 export const filterKeys = (withMetadata: boolean): Array<string> =>
-  ["agent_id", "scope", "source", "confidence", "created_at", ...(withMetadata ? ["metadata"] : [])]
+  ["agent_id", "scope", "source", "confidence", "confidence_exact", "created_at", ...(withMetadata ? ["metadata", "metadata_json"] : [])]
 
 /**
  * The memory as far as a filter check sees it, from a point read with only `filterKeys` (plus any
@@ -139,6 +181,7 @@ export const filterViewOf = (operation: string) => (point: PointLike): Effect.Ef
       ...p,
       content: "(not read)",
       metadata: p["metadata"] ?? {},
+      ...(p["metadata_json"] === undefined ? {} : { metadata_json: p["metadata_json"] }),
       accessed_at: 0,
       access_count: 0,
       embedding_norm: null
@@ -146,11 +189,12 @@ export const filterViewOf = (operation: string) => (point: PointLike): Effect.Ef
   })
 }
 
-/** Decode the payload fields a step needs from a point. */
+/** Decode the payload fields a step needs from a point (`confidence` is the exact one: select `confidence_exact` too). */
 export const payloadFields = <A, I>(schema: Schema.Schema<A, I>, operation: string) => {
   const decode = Schema.decodeUnknownEither(schema)
   return (point: PointLike): Effect.Effect<A, StorageError> => {
-    const result = decode(point.payload ?? {})
+    const p = point.payload ?? {}
+    const result = decode("confidence" in p ? { ...p, confidence: confidenceOf(p) } : p)
     return Either.isRight(result)
       ? Effect.succeed(result.right)
       : Effect.fail(notAMemory(operation, point, result.left.message, result.left))
