@@ -1,7 +1,6 @@
 /**
  * The Qdrant connection: the official REST client (`@qdrant/js-client-rest` 1.18, the last release
- * for Node 20), the health check, and the collection bootstrap that runs while the layer builds
- * (SPEC R-BE-5).
+ * for Node 20), the health check, and the collection bootstrap that runs while the layer builds.
  *
  * Collection layout (one collection per store; payload format 2):
  * - one named dense vector, `embedding`, with the store's dimension and dot distance, holding each
