@@ -11,10 +11,11 @@ import * as http2 from "node:http2"
 import * as net from "node:net"
 import { QdrantClient } from "@qdrant/js-client-rest"
 import { assert, describe, it } from "@effect/vitest"
-import { Context, Effect, Layer, type Option, type Scope, TestClock } from "effect"
+import { Chunk, Context, Effect, Layer, type Option, type Scope, Stream, TestClock } from "effect"
 import * as Memory from "../../src/backends/memory/index.js"
 import * as Qdrant from "../../src/backends/qdrant/index.js"
 import type { EmbeddingSpace } from "../../src/domain/embedding.js"
+import { SemanticStoreAdmin } from "../../src/services/Admin.js"
 import { Consolidation } from "../../src/services/Consolidation.js"
 import { SemanticStore } from "../../src/services/SemanticStore.js"
 import { axis } from "../../src/testing/harness.js"
@@ -117,6 +118,32 @@ describe("QdrantSemanticLive as a real Qdrant behaves", () => {
         assert.match(error.message, /32 MiB/)
         assert.strictEqual(server.points(collection)!.length, 1, "nothing but the collection record")
       })))
+
+  it.effect("(b) import splits by UTF-8 bytes: 17 × 1 MiB of CJK is imported whole, every request within 32 MiB", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const server = yield* startQdrantServer()
+      const admin = (collection: string) =>
+        Effect.map(Layer.build(Qdrant.layer({ url: server.url, collection, embedding: space })), (ctx) => ({
+          store: Context.get(ctx, SemanticStore),
+          admin: Context.get(ctx, SemanticStoreAdmin)
+        }))
+      const source = yield* admin(freshCollection())
+      const content = "語".repeat(349_000)
+      // About 2.1 MB of request each (the content and its tokens): 17 need two requests.
+      for (const n of [9, 8]) {
+        yield* source.store.rememberMany(Array.from({ length: n }, () => ({ agentId: "a", content, source: "system" as const })))
+      }
+      const records = Chunk.toReadonlyArray(yield* Stream.runCollect(source.admin.export()))
+      assert.strictEqual(records.length, 17)
+      const target = freshCollection()
+      const { store } = yield* admin(target)
+      server.clearRequests()
+      yield* (yield* admin(target)).admin.import(records)
+      const upserts = server.requests.filter((r) => r.method === "PUT" && r.path === `/collections/${target}/points`)
+      assert.isAtLeast(upserts.length, 2)
+      for (const r of upserts) assert.isAtMost(Buffer.byteLength(JSON.stringify(r.body), "utf8"), 32 * 1024 * 1024)
+      assert.strictEqual(yield* store.count("a"), 17)
+    })))
 
   it.effect("(c) the embedding is stored once (no copy in the payload) and comes back bit-exact, through Qdrant's lossy float parsing", () =>
     withStore(({ collection, server, store }) =>
