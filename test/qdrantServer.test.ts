@@ -7,7 +7,7 @@ import { QdrantClient } from "@qdrant/js-client-rest"
 import type { Schemas } from "@qdrant/js-client-rest"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
-import { type QdrantServerOptions, type QdrantTestServer, startQdrantServer } from "./support/qdrantServer.js"
+import { type QdrantServerOptions, type QdrantTestServer, serdeNumber, startQdrantServer } from "./support/qdrantServer.js"
 
 const C = "things"
 
@@ -139,6 +139,52 @@ describe("Qdrant test server", () => {
         const threshold = yield* call(() => client.query(C, { query: [1, 0, 0], using: "v", score_threshold: 0.5 }))
         assert.deepStrictEqual(ids(threshold.points), [1, 2])
       })))
+
+  it.effect("cosine normalisation follows Qdrant 1.12: a vector shorter than ~3.45e-4, or already of length 1 ± 1e-6, is kept as is", () =>
+    withServer((server, client) =>
+      Effect.gen(function*() {
+        const tiny = [3e-4, 0, 0] // squared length 9e-8 < f32::EPSILON: not normalised
+        const small = [4e-4, 0, 0] // squared length 1.6e-7 ≥ f32::EPSILON: normalised
+        const nearlyUnit = [0.6, 0.8000002, 0]
+        yield* call(() => client.upsert(C, { wait: true, points: [point(1, tiny, {}), point(2, small, {}), point(3, nearlyUnit, {})] }))
+        const stored = server.points(C)!.map((p) => p.vectors["v"])
+        assert.deepStrictEqual(stored[0], tiny.map(Math.fround))
+        assert.deepStrictEqual(stored[1], [1, 0, 0])
+        assert.deepStrictEqual(stored[2], nearlyUnit.map(Math.fround))
+      })))
+
+  it.effect("a body above 32 MiB is a 400 with actix's message, and nothing of it is applied", () =>
+    withServer((server, client) =>
+      Effect.gen(function*() {
+        const big = "語".repeat(12 * 1024 * 1024) // 12 Mi characters, 36 MiB of UTF-8
+        const r = yield* rejection(() => client.upsert(C, { wait: true, points: [point(1, [1, 0, 0], { big })] }))
+        assert.strictEqual(r.status, 400)
+        assert.match(r.error, /^JSON payload \(\d+ bytes\) is larger than allowed \(limit: 33554432 bytes\)\.$/)
+        assert.deepStrictEqual(server.points(C), [])
+      })))
+
+  it.effect("JSON numbers are read as Qdrant 1.12 reads them (serde_json): some come back one unit in the last place away", () =>
+    Effect.gen(function*() {
+      // float32 0.013 is sent as 0.013000000268220901 (17 digits): 13000000268220901 is rounded to
+      // a double, then divided by 1e18 — a second rounding, one unit in the last place off.
+      const f = Math.fround(0.013)
+      assert.strictEqual(serdeNumber(f), 0.0130000002682209)
+      assert.notStrictEqual(serdeNumber(f), f)
+      assert.strictEqual(serdeNumber(0.5), 0.5)
+      assert.strictEqual(serdeNumber(1234567), 1234567)
+      const lossy = yield* withServer((server, client) =>
+        Effect.gen(function*() {
+          yield* call(() => client.upsert(C, { wait: true, points: [point(1, [1, 0, 0], { x: f, n: 7 })] }))
+          return server.points(C)![0]!.payload
+        }))
+      assert.deepStrictEqual(lossy, { x: 0.0130000002682209, n: 7 })
+      const exact = yield* withServer((server, client) =>
+        Effect.gen(function*() {
+          yield* call(() => client.upsert(C, { wait: true, points: [point(1, [1, 0, 0], { x: f })] }))
+          return server.points(C)![0]!.payload
+        }), { exactFloats: true })
+      assert.deepStrictEqual(exact, { x: f })
+    }))
 
   it.effect("named vectors may be absent: such points are stored but never returned by a query on the vector", () =>
     withServer((server, client) =>

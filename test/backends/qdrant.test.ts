@@ -155,18 +155,18 @@ describe("QdrantSemanticLive: startup", () => {
       assert.strictEqual(got._tag === "Some" ? got.value.content : "", "kept across opens")
 
       const client = new QdrantClient({ url: server.url, checkCompatibility: false })
-      const dot = freshCollection()
-      yield* Effect.promise(() => client.createCollection(dot, { vectors: { embedding: { size: 8, distance: "Dot" } } }))
-      const distance = yield* buildFailure({ url: server.url, collection: dot, embedding: space })
+      const euclid = freshCollection()
+      yield* Effect.promise(() => client.createCollection(euclid, { vectors: { embedding: { size: 8, distance: "Euclid" } } }))
+      const distance = yield* buildFailure({ url: server.url, collection: euclid, embedding: space })
       assert.strictEqual(distance._tag, "EmbeddingSpaceMismatch")
-      assert.match(distance._tag === "EmbeddingSpaceMismatch" ? distance.actual.model : "", /Dot/)
+      assert.match(distance._tag === "EmbeddingSpaceMismatch" ? distance.actual.model : "", /Euclid/)
       const unnamed = freshCollection()
       yield* Effect.promise(() => client.createCollection(unnamed, { vectors: { size: 8, distance: "Cosine" } }))
       const foreign = yield* buildFailure({ url: server.url, collection: unnamed, embedding: space })
       assert.strictEqual(foreign._tag, "StorageError")
       // A collection with the right vector but no record (made by hand) is adopted for the configured model.
       const bare = freshCollection()
-      yield* Effect.promise(() => client.createCollection(bare, { vectors: { embedding: { size: 8, distance: "Cosine" } } }))
+      yield* Effect.promise(() => client.createCollection(bare, { vectors: { embedding: { size: 8, distance: "Dot" } } }))
       yield* open({ url: server.url, collection: bare, embedding: space })
       const adopted = yield* buildFailure({ url: server.url, collection: bare, embedding: { model: "another", dimensions: 8 } })
       assert.strictEqual(adopted._tag, "EmbeddingSpaceMismatch")
@@ -184,17 +184,16 @@ describe("QdrantSemanticLive: startup", () => {
 })
 
 describe("QdrantSemanticLive: what is stored and sent", () => {
-  it.effect("the collection has the named cosine vector, every payload index, and the embedding-space record", () =>
+  it.effect("the collection has the named dot vector, every payload index (not the access counters), and the embedding-space record", () =>
     withStore(({ collection, server }) =>
       Effect.sync(() => {
-        assert.deepStrictEqual([...(server.vectorConfig(collection) ?? [])], [["embedding", { size: 8, distance: "Cosine" }]])
+        assert.deepStrictEqual([...(server.vectorConfig(collection) ?? [])], [["embedding", { size: 8, distance: "Dot" }]])
         const indexes = Object.fromEntries([...(server.indexes(collection) ?? [])].map(([k, v]) => [k, v.dataType]))
         assert.deepStrictEqual(indexes, {
           agent_id: "keyword",
           scope: "keyword",
           source: "keyword",
           created_at: "integer",
-          accessed_at: "integer",
           confidence: "float",
           tokens: "text"
         })
@@ -202,7 +201,7 @@ describe("QdrantSemanticLive: what is stored and sent", () => {
         assert.deepStrictEqual([text?.["tokenizer"], text?.["lowercase"]], ["whitespace", false])
         const points = server.points(collection) ?? []
         assert.strictEqual(points.length, 1)
-        assert.deepStrictEqual(points[0]!.payload, { engram: "collection", format: 1, model: "conformance", dimensions: 8 })
+        assert.deepStrictEqual(points[0]!.payload, { engram: "collection", format: 2, model: "conformance", dimensions: 8 })
         assert.deepStrictEqual(points[0]!.vectors, {})
       })))
 
@@ -230,14 +229,16 @@ describe("QdrantSemanticLive: what is stored and sent", () => {
           scope: "work",
           metadata: { n: 1, tags: ["x"] },
           confidence: 1,
+          confidence_exact: "1",
           created_at: 1_234,
           accessed_at: 1_234,
           access_count: 0,
-          embedding
+          embedding_norm: 5,
+          embedding_fix: []
         })
-        assert.deepStrictEqual(p.vectors, { embedding: [0.6, 0.8, 0, 0, 0, 0, 0, 0].map(Math.fround) }, "Qdrant keeps the normalised vector")
+        assert.deepStrictEqual(p.vectors, { embedding: [0.6, 0.8, 0, 0, 0, 0, 0, 0].map(Math.fround) }, "the unit vector, once")
         assert.deepStrictEqual(points.get(bare)!.vectors, {})
-        assert.isNull(points.get(bare)!.payload["embedding"])
+        assert.isNull(points.get(bare)!.payload["embedding_norm"])
       })))
 
   it.effect("every write waits until applied, and every read of a store method carries the agent condition", () =>
@@ -294,9 +295,15 @@ describe("QdrantSemanticLive: what is stored and sent", () => {
         const next = [0.5, 0.25, 0, 0, 0, 0, 0, 1]
         yield* store.updateEmbedding("agent-1", id, next)
         const after = (server.points(collection) ?? []).find((p) => p.id === id)!
-        assert.deepStrictEqual(after.payload, { ...before.payload, embedding: next })
-        assert.strictEqual(after.payload["access_count"], 1)
         const norm = Math.hypot(...next)
+        assert.deepStrictEqual(after.payload, {
+          ...before.payload,
+          embedding_norm: Math.fround(norm),
+          embedding_fix: after.payload["embedding_fix"] ?? null
+        })
+        assert.strictEqual(after.payload["access_count"], 1)
+        const got = yield* store.get("agent-1", id)
+        assert.deepStrictEqual(got._tag === "Some" ? got.value.embedding : null, next)
         after.vectors["embedding"]!.forEach((x, i) => assert.closeTo(x, next[i]! / norm, 1e-6))
         assert.isFalse(server.requests.some((r) => r.method === "PUT" && r.path.endsWith("/points")), "no upsert")
       })))

@@ -11,8 +11,12 @@
  *   `null`), and a non-number in a vector is a 400 format error; values beyond float32 become ±Inf
  *   as in Qdrant, whose cosine then yields NaN scores that sort first (qdrant#9201);
  * - named vectors may be absent from a point; such points never match a query on that vector;
- * - cosine: vectors are normalised when stored (and returned normalised), scores are float32 dot
+ * - cosine: vectors are normalised when stored (and returned normalised) unless their length is
+ *   below ~3.45e-4 or already within 1e-6 of 1, as Qdrant 1.12 decides; scores are float32 dot
  *   products; dot, euclid and manhattan are supported too;
+ * - JSON numbers are read as Qdrant 1.12 reads them (serde_json without round-trip precision: a
+ *   number with a fraction may come back one unit in the last place away), unless `exactFloats`;
+ * - a request body above 32 MiB is answered 400 with actix's message before any of it is parsed;
  * - upsert replaces the whole point; `set_payload` merges top-level keys (or sets at `key`);
  *   overwrite replaces the payload; update_vectors changes only the given vectors and keeps the
  *   payload (404 for a missing point); delete by ids or filter; batch operations in order;
@@ -107,6 +111,11 @@ export interface QdrantServerOptions {
   readonly apiKey?: string
   /** How long an unawaited write stays queued before it is applied (default 150 ms). */
   readonly applyDelayMs?: number
+  /**
+   * Parse JSON numbers exactly (default false: as Qdrant 1.12 does, where a number with a
+   * fraction may come out one unit in the last place away — see `serdeNumber`).
+   */
+  readonly exactFloats?: boolean
   /** Reported by `GET /` (default "1.12.0"). */
   readonly version?: string
 }
@@ -134,6 +143,10 @@ export interface QdrantTestServer {
   readonly collections: () => ReadonlyArray<string>
   /** Apply every queued unawaited write now. */
   readonly flush: () => void
+  /** Called with each request once it is logged, before it is answered (undefined: none). */
+  readonly onRequest: (hook: ((request: LoggedRequest) => void) | undefined) => void
+  /** Upsert points now, as `PUT /collections/{name}/points` with `wait=true` would (for tests that race a request). */
+  readonly upsertNow: (collection: string, points: ReadonlyArray<PointSnapshot>) => void
 }
 
 // ---------------------------------------------------------------- errors
@@ -189,6 +202,37 @@ const arrayAt = (u: unknown, what: string): ReadonlyArray<unknown> => {
 
 const clone = <A extends Json>(j: A): A => structuredClone(j)
 
+// ---------------------------------------------------------------- JSON numbers as Qdrant parses them
+
+/** The powers of ten serde_json multiplies or divides by (each a correctly rounded double). */
+const POW10: ReadonlyArray<number> = Array.from({ length: 309 }, (_, i) => Number(`1e${i}`))
+
+/**
+ * A JSON number as Qdrant 1.12 reads it: serde_json without `float_roundtrip` takes the decimal
+ * digits as an integer, converts it to a double and then multiplies or divides by a power of ten
+ * — two roundings, so about one value in ten comes out one unit in the last place away from the
+ * number sent (integers without a fraction or exponent are exact). The sender is a JavaScript
+ * client, whose JSON text of a number is `String(x)`.
+ */
+export const serdeNumber = (x: number): number => {
+  const m = /^(-?)(\d+)(?:\.(\d+))?(?:e([+-]\d+))?$/.exec(String(x))
+  if (m === null || (m[3] === undefined && m[4] === undefined)) return x
+  const digits = `${m[2]!}${m[3] ?? ""}`
+  let exponent = Number(m[4] ?? 0) - (m[3]?.length ?? 0)
+  let f = Number(BigInt(digits))
+  for (;;) {
+    const pow = POW10[Math.abs(exponent)]
+    if (pow !== undefined) {
+      f = exponent >= 0 ? f * pow : f / pow
+      break
+    }
+    if (f === 0) break
+    f /= 1e308
+    exponent += 308
+  }
+  return m[1] === "-" ? -f : f
+}
+
 // ---------------------------------------------------------------- point ids
 
 const UUID_HYPHENATED = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
@@ -234,12 +278,22 @@ const parseVectorParams = (u: unknown, what: string): VectorParams => {
   return { size, distance: distance as Distance }
 }
 
-/** float32 values, normalised for cosine (a zero vector is kept as is, like Qdrant). */
+/** `f32::EPSILON`: Qdrant leaves a cosine vector as is when its squared length is below it. */
+const F32_EPSILON = 2 ** -23
+
+/**
+ * float32 values, normalised for cosine as Qdrant 1.12 does (`cosine_preprocess`): the squared
+ * length is summed in float32, and a vector whose squared length is below `f32::EPSILON` (length
+ * below ~3.45e-4) or within 1e-6 of 1 is kept as is — only the others are divided by their length.
+ */
 const storedVector = (values: ReadonlyArray<number>, distance: Distance): ReadonlyArray<number> => {
   const f = values.map(Math.fround)
   if (distance !== "Cosine") return f
-  const norm = Math.sqrt(f.reduce((s, x) => s + x * x, 0))
-  return norm < Number.EPSILON ? f : f.map((x) => Math.fround(x / norm))
+  let squared = 0
+  for (const x of f) squared = Math.fround(squared + Math.fround(x * x))
+  if (squared < F32_EPSILON || Math.abs(squared - 1) <= 1e-6) return f
+  const length = Math.fround(Math.sqrt(squared))
+  return f.map((x) => Math.fround(x / length))
 }
 
 const parseValues = (u: unknown, name: string, params: VectorParams): ReadonlyArray<number> => {
@@ -741,6 +795,7 @@ export const startQdrantServer = (options: QdrantServerOptions = {}): Effect.Eff
       const backgroundErrors: Array<string> = []
       const failures: Array<InjectedFailure> = []
       let hanging = false
+      let hook: ((request: LoggedRequest) => void) | undefined
       const applyDelayMs = options.applyDelayMs ?? 150
 
       const flushCollection = (c: Collection) => {
@@ -1066,25 +1121,39 @@ export const startQdrantServer = (options: QdrantServerOptions = {}): Effect.Eff
       const MAX_BODY = 32 * 1024 * 1024
       const OPEN_PATHS = new Set(["/", "/healthz", "/livez", "/readyz"])
 
+      const reviver = options.exactFloats === true
+        ? undefined
+        : (_key: string, value: unknown) => (typeof value === "number" ? serdeNumber(value) : value)
+
       const server = http.createServer((req, res) => {
         const started = performance.now()
         const chunks: Array<Buffer> = []
         let size = 0
-        let tooLarge = false
+        const declared = Number(req.headers["content-length"] ?? Number.NaN)
+        // Qdrant (actix) refuses a body above the limit before reading or parsing any of it: with
+        // a declared length at once, otherwise as soon as the limit is crossed.
+        let tooLarge: string | undefined = declared > MAX_BODY
+          ? `JSON payload (${declared} bytes) is larger than allowed (limit: ${MAX_BODY} bytes).`
+          : undefined
         req.on("data", (chunk: Buffer) => {
           size += chunk.length
-          if (size > MAX_BODY) tooLarge = true
-          else chunks.push(chunk)
+          if (size > MAX_BODY) tooLarge ??= `JSON payload has exceeded limit (${MAX_BODY} bytes).`
+          if (tooLarge === undefined) chunks.push(chunk)
         })
         req.on("end", () => {
           if (hanging) return
           const url = new URL(req.url ?? "/", "http://127.0.0.1")
           const queryParams = Object.fromEntries(url.searchParams)
           const method = req.method ?? "GET"
+          if (tooLarge !== undefined) {
+            requests.push({ method, path: url.pathname, query: queryParams, body: `(${size} bytes, refused)` })
+            send(res, 400, { result: null, status: { error: tooLarge }, time: 0 }, started)
+            return
+          }
           const text = Buffer.concat(chunks).toString("utf8")
           let body: unknown
           try {
-            body = text === "" ? undefined : JSON.parse(text)
+            body = text === "" ? undefined : JSON.parse(text, reviver)
           } catch (e) {
             requests.push({ method, path: url.pathname, query: queryParams, body: text })
             send(res, 400, { status: { error: `Format error in JSON body: ${e instanceof Error ? e.message : String(e)}` }, time: 0 }, started)
@@ -1092,7 +1161,7 @@ export const startQdrantServer = (options: QdrantServerOptions = {}): Effect.Eff
           }
           requests.push({ method, path: url.pathname, query: queryParams, body })
           try {
-            if (tooLarge) throw new HttpError(413, "Payload too large")
+            hook?.(requests[requests.length - 1]!)
             if (options.apiKey !== undefined && !OPEN_PATHS.has(url.pathname)) {
               const bearer = /^Bearer (.*)$/.exec(req.headers.authorization ?? "")?.[1]
               const key = req.headers["api-key"] ?? bearer
@@ -1142,6 +1211,12 @@ export const startQdrantServer = (options: QdrantServerOptions = {}): Effect.Eff
           collections: () => [...collections.keys()],
           flush: () => {
             for (const c of collections.values()) flushCollection(c)
+          },
+          onRequest: (h) => void (hook = h),
+          upsertNow: (name, points) => {
+            const c = getCollection(name)
+            const body: JsonObject = { points: points.map((p) => ({ id: p.id, vector: clone(p.vectors as JsonObject), payload: clone(p.payload) })) }
+            write(c, [prepareUpsert(c, body, stampOf(c))], true)
           }
         }
         resume(Effect.succeed({ server, api, stop }))

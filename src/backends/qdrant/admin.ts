@@ -9,7 +9,7 @@ import { invalid } from "../../core/decode.js"
 import type { SemanticAdminPort } from "../../core/semanticAdmin.js"
 import { EXPORT_PAGE } from "../../core/transfer.js"
 import { AgentId } from "../../domain/ids.js"
-import { META_POINT_ID, type QdrantConnection } from "./client.js"
+import { META_POINT_ID, type QdrantConnection, VECTOR } from "./client.js"
 import { memoryOf, NOT_A_MEMORY, payloadFields, scrollPage, scrollPages, upsertAll } from "./memories.js"
 import { match } from "./memoryFilter.js"
 
@@ -24,7 +24,7 @@ export const port = (conn: QdrantConnection): SemanticAdminPort => {
     backend: "qdrant",
     exportPage: (cursor) =>
       Effect.gen(function*() {
-        const page = yield* scrollPage(conn, "export", MEMORIES, true, cursor, EXPORT_PAGE)
+        const page = yield* scrollPage(conn, "export", MEMORIES, true, cursor, EXPORT_PAGE, [VECTOR])
         const memories = yield* Effect.forEach(page.points, memoryOf("export"))
         return { memories, next: page.next === undefined ? undefined : String(page.next) }
       }),

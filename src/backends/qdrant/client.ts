@@ -1,18 +1,19 @@
 /**
  * The Qdrant connection: the official REST client (`@qdrant/js-client-rest` 1.18, the last release
- * for Node 20), the health check, and the collection bootstrap that runs while the layer builds
- * (SPEC R-BE-5).
+ * for Node 20), the health check, and the collection bootstrap that runs while the layer builds.
  *
- * Collection layout (one collection per store):
- * - one named dense vector, `embedding`, with the store's dimension and cosine distance. A memory
- *   stored without an embedding is a point without that vector, so Qdrant never returns it from a
- *   vector query (a named vector may be absent; an unnamed one may not);
+ * Collection layout (one collection per store; payload format 2):
+ * - one named dense vector, `embedding`, with the store's dimension and dot distance, holding each
+ *   embedding's unit vector (vectorCodec.ts: the dot product of unit vectors is their cosine; the
+ *   embedding's length and exactness fixes are in the payload, so it is stored once and comes back
+ *   bit-exact). A memory stored without an embedding is a point without that vector, so Qdrant never
+ *   returns it from a vector query (a named vector may be absent; an unnamed one may not);
  * - point id = memory id; every memory field is in the payload (snake_case), plus `tokens`, the
  *   content's words as the core tokenizer splits them (src/core/textSearch.ts), joined by spaces
  *   and indexed full-text with the whitespace tokenizer and no lower-casing — so Qdrant matches
  *   exactly the set every other backend matches;
- * - the payload also keeps the embedding exactly as given (float32 values): Qdrant normalises
- *   vectors stored for cosine distance, and memories must come back with the vector they were given;
+ * - the access counters (`accessed_at`, `access_count`) are not indexed: recall updates them on
+ *   every returned point, and updating an indexed field is what makes Qdrant rebuild index entries;
  * - a reserved point (`META_POINT_ID`, no vector, no `agent_id`) records the embedding model, so a
  *   store opened with another model of the same dimension is refused too.
  */
@@ -33,16 +34,25 @@ export const VECTOR = "embedding"
 /** Id of the point that records the store's embedding space (it has no `agent_id`, so no query sees it). */
 export const META_POINT_ID = "00000000-0000-0000-0000-000000000000"
 
-/** Version of the payload layout written by this code. */
-export const PAYLOAD_FORMAT = 1
+/**
+ * Version of the collection layout written by this code. Format 1 (engram before issue 14) had a
+ * cosine vector and a JSON copy of each embedding in the payload; this code refuses it.
+ */
+export const PAYLOAD_FORMAT = 2
 
-/** Payload indexes the store needs: agent and filters (keyword / range), and full-text on the tokens. */
+/** The vector distance of format 2: dot products of unit vectors. */
+const DISTANCE = "Dot"
+
+/**
+ * Payload indexes the store needs: agent and filters (keyword / range), and full-text on the
+ * tokens. Not the access counters, which every recall writes (decay filters on `accessed_at`
+ * unindexed, once per consolidation).
+ */
 export const PAYLOAD_INDEXES: ReadonlyArray<readonly [string, Schemas["PayloadFieldSchema"]]> = [
   ["agent_id", "keyword"],
   ["scope", "keyword"],
   ["source", "keyword"],
   ["created_at", "integer"],
-  ["accessed_at", "integer"],
   ["confidence", "float"],
   ["tokens", { type: "text", tokenizer: "whitespace", lowercase: false }]
 ]
@@ -158,6 +168,49 @@ const recordedModel = (payload: Record<string, unknown> | null | undefined): str
     ? payload["model"]
     : undefined
 
+const recordedFormat = (payload: Record<string, unknown> | null | undefined): number | undefined =>
+  payload !== null && payload !== undefined && payload["engram"] === "collection" && typeof payload["format"] === "number"
+    ? payload["format"]
+    : undefined
+
+/** Why a collection written in another payload format cannot be used, and what to do. */
+const otherFormat = (collection: string, format: number) =>
+  new StorageError({
+    backend: "qdrant",
+    operation: "verify collection",
+    message: format < PAYLOAD_FORMAT
+      ? `collection ${collection} has payload format ${format} (an earlier engram: cosine vector, embeddings copied ` +
+        `in the payload); this engram writes format ${PAYLOAD_FORMAT} and does not use it. To migrate, run ` +
+        "`engram export` with the engram version that wrote it, then `engram import` into a new collection " +
+        "(or delete the collection to start empty)"
+      : `collection ${collection} has payload format ${format}, written by a newer engram; this one reads format ${PAYLOAD_FORMAT} only`
+  })
+
+/** Qdrant's gRPC port: engram's client speaks REST (HTTP/1.1 + JSON), by default on 6333. */
+const GRPC_PORT = "6334"
+
+/**
+ * A hint for a health check that failed because the URL points at Qdrant's gRPC port (or any
+ * server that does not answer HTTP/1.1), the usual mistake with configurations written for gRPC
+ * clients.
+ */
+const grpcHint = (url: string, cause: unknown): string => {
+  let port: string | undefined
+  try {
+    port = new URL(url).port
+  } catch {
+    port = undefined
+  }
+  const text = `${describe(cause)} ${cause instanceof Error && cause.cause !== undefined ? describe(cause.cause) : ""}`
+  if (port === GRPC_PORT) {
+    return ` — ${GRPC_PORT} is Qdrant's gRPC port; engram talks to Qdrant's REST API, by default on port 6333 (e.g. http://localhost:6333)`
+  }
+  if (/HTTP\/1\.1 protocol|HPE_|Parse Error|other side closed|SocketError/i.test(text)) {
+    return " — the server does not answer HTTP/1.1; if this is Qdrant's gRPC port (6334), use its REST port instead: engram talks REST, by default on port 6333"
+  }
+  return ""
+}
+
 /**
  * Connect, check health, and create or verify the collection and its payload indexes.
  * Unreachable (or refusing our credentials) → BackendUnavailable naming the url; another embedding
@@ -185,7 +238,9 @@ export const open = (
 
     // Health check: the root endpoint answers without touching any collection.
     yield* conn.run("health check", (c) => c.versionInfo()).pipe(
-      Effect.mapError((e) => unavailable(options, `Qdrant health check failed at ${options.url}: ${e.message}`, e))
+      Effect.mapError((e) =>
+        unavailable(options, `Qdrant health check failed at ${options.url}: ${e.message}${grpcHint(options.url, e.cause)}`, e)
+      )
     )
     // The first call that needs credentials: a refused API key means the store cannot be used.
     const exists = yield* conn.run("collection exists", (c) => c.collectionExists(collection)).pipe(
@@ -197,7 +252,7 @@ export const open = (
 
     if (!exists.exists) {
       const created = yield* conn.run("create collection", (c) =>
-        c.createCollection(collection, { vectors: { [VECTOR]: { size: space.dimensions, distance: "Cosine" } } })).pipe(
+        c.createCollection(collection, { vectors: { [VECTOR]: { size: space.dimensions, distance: DISTANCE } } })).pipe(
           Effect.as(true),
           // Another process created it between our check and our create: verify theirs instead.
           Effect.catchIf((e) => e._tag === "StorageError" && statusOf(e.cause) === 409, () => Effect.succeed(false))
@@ -220,12 +275,14 @@ export const open = (
     const [meta] = yield* conn.run("read embedding space", (c) =>
       c.retrieve(collection, { ids: [META_POINT_ID], with_payload: true, with_vector: false }))
     const model = recordedModel(meta?.payload)
-    if (params.size !== space.dimensions || params.distance !== "Cosine" || (model !== undefined && model !== space.model)) {
+    const format = recordedFormat(meta?.payload)
+    if (format !== undefined && format !== PAYLOAD_FORMAT) return yield* otherFormat(collection, format)
+    if (params.size !== space.dimensions || params.distance !== DISTANCE || (model !== undefined && model !== space.model)) {
       const actualModel = model ?? "(not recorded)"
       return yield* new EmbeddingSpaceMismatch({
         expected: { model: space.model, dimensions: space.dimensions },
         actual: {
-          model: params.distance === "Cosine" ? actualModel : `${actualModel} with ${params.distance} distance`,
+          model: params.distance === DISTANCE ? actualModel : `${actualModel} with ${params.distance} distance`,
           dimensions: params.size
         }
       })

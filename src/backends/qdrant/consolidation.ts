@@ -8,21 +8,31 @@ import { Effect, Schema } from "effect"
 import type { ConsolidationPort, MergePartition } from "../../core/consolidation.js"
 import type { MergeCandidate } from "../../core/merge.js"
 import { AgentId } from "../../domain/ids.js"
-import type { QdrantConnection } from "./client.js"
-import { applyBatches, NOT_A_MEMORY, payloadFields, scrollPage, scrollPages } from "./memories.js"
-import { match } from "./memoryFilter.js"
+import { StorageError } from "../../domain/errors.js"
+import { type QdrantConnection, VECTOR } from "./client.js"
+import {
+  applyBatches,
+  confidencePayload,
+  EMBEDDING_KEYS,
+  embeddingOf,
+  NOT_A_MEMORY,
+  payloadFields,
+  scrollPage,
+  scrollPages
+} from "./memories.js"
+import { match, slightlyBelow } from "./memoryFilter.js"
 
 const StaleFields = Schema.Struct({ confidence: Schema.Number, accessed_at: Schema.Number })
+const CONFIDENCE_KEYS = ["confidence", "confidence_exact"]
 const PartitionFields = Schema.Struct({ agent_id: AgentId, scope: Schema.String })
 const MergeFields = Schema.Struct({
   created_at: Schema.Number,
   access_count: Schema.Number,
-  confidence: Schema.Number,
-  embedding: Schema.Array(Schema.Number)
+  confidence: Schema.Number
 })
 
-/** For `must_not`: memories without an embedding too (their payload holds `embedding: null`). */
-const NOT_EMBEDDED: ReadonlyArray<Schemas["Condition"]> = [...NOT_A_MEMORY, { is_empty: { key: "embedding" } }]
+/** For `must_not`: memories without an embedding too (their payload holds `embedding_norm: null`). */
+const NOT_EMBEDDED: ReadonlyArray<Schemas["Condition"]> = [...NOT_A_MEMORY, { is_empty: { key: "embedding_norm" } }]
 
 /** A cursor of ours from Qdrant's page offset (point ids are memory ids: strings). */
 const cursorOf = (next: string | number | undefined): string | undefined => (next === undefined ? undefined : String(next))
@@ -43,11 +53,12 @@ export const port = (conn: QdrantConnection): ConsolidationPort => {
           {
             must: [
               { key: "accessed_at", range: { lt: bound.accessedBefore } },
-              { key: "confidence", range: { gt: bound.confidenceAbove } }
+              // Narrowing only (the core's `decay` checks each exactly): see slightlyBelow.
+              { key: "confidence", range: { gt: slightlyBelow(bound.confidenceAbove) } }
             ],
             must_not: [...NOT_A_MEMORY]
           },
-          ["confidence", "accessed_at"],
+          [...CONFIDENCE_KEYS, "accessed_at"],
           cursor
         )
         const byValue = new Map<number, Array<Schemas["ExtendedPointId"]>>()
@@ -65,7 +76,7 @@ export const port = (conn: QdrantConnection): ConsolidationPort => {
           conn,
           "decay",
           [...byValue].map(([confidence, ids]) => ({
-            set_payload: { payload: { confidence }, filter: { must: [{ has_id: ids }] } }
+            set_payload: { payload: confidencePayload(confidence), filter: { must: [{ has_id: ids }] } }
           }))
         )
         return { decayed: n, next: cursorOf(page.next) }
@@ -89,20 +100,29 @@ export const port = (conn: QdrantConnection): ConsolidationPort => {
           conn,
           "merge",
           { must: [match("agent_id", agentId), match("scope", scope)], must_not: [...NOT_EMBEDDED] },
-          ["created_at", "access_count", "confidence", "embedding"],
+          ["created_at", "access_count", ...CONFIDENCE_KEYS, ...EMBEDDING_KEYS],
           (points) =>
             Effect.gen(function*() {
               for (const point of points) {
                 const p = yield* readCandidate(point)
+                const embedding = embeddingOf(point)
+                if (embedding === null || typeof embedding === "string") {
+                  return yield* new StorageError({
+                    backend: "qdrant",
+                    operation: "merge",
+                    message: `point ${String(point.id)} does not hold a valid embedding: ${embedding ?? "none"}`
+                  })
+                }
                 candidates.push({
                   id: String(point.id),
                   createdAt: p.created_at,
-                  embedding: p.embedding,
+                  embedding,
                   accessCount: p.access_count,
                   confidence: p.confidence
                 })
               }
-            })
+            }),
+          [VECTOR]
         )
         const operations: Array<Schemas["UpdateOperation"]> = []
         let n = 0
@@ -110,7 +130,7 @@ export const port = (conn: QdrantConnection): ConsolidationPort => {
           operations.push(
             {
               set_payload: {
-                payload: { access_count: g.accessCount, confidence: g.confidence },
+                payload: { access_count: g.accessCount, ...confidencePayload(g.confidence) },
                 filter: { must: [{ has_id: [g.keep] }] }
               }
             },

@@ -10,6 +10,9 @@ import { type Filter, type FilterCondition, filterConditions } from "../../core/
 
 type Condition = Schemas["Condition"]
 
+/** A number a few units in the last place below `x` (Qdrant's JSON float reading errs by at most one). */
+export const slightlyBelow = (x: number): number => x - Math.abs(x) * 8 * Number.EPSILON - Number.MIN_VALUE
+
 export const match = (key: string, value: string | boolean): Condition => ({ key, match: { value } })
 
 /** Metadata keys Qdrant's key syntax takes literally (others contain path syntax such as `.` or `[`). */
@@ -41,7 +44,9 @@ const condition = (c: FilterCondition): { readonly condition?: Condition; readon
     case "source":
       return { condition: match("source", c.value), exact: true }
     case "minConfidence":
-      return { condition: { key: "confidence", range: { gte: c.value } }, exact: true }
+      // Qdrant may hold the confidence (and read the bound) one unit in the last place off: a bound
+      // a few units lower keeps every memory meeting it, and the exact check is the core's.
+      return { condition: { key: "confidence", range: { gte: slightlyBelow(c.value) } }, exact: false }
     case "after":
       return { condition: { key: "created_at", range: { gt: c.value } }, exact: true }
     case "before":

@@ -4,7 +4,7 @@ import type { StoreOptions } from "../../domain/options.js"
 
 /** Connection options of QdrantSemanticLive. */
 export interface QdrantOptions extends StoreOptions {
-  /** REST endpoint, e.g. `http://localhost:6333`. */
+  /** REST endpoint, e.g. `http://localhost:6333` (engram speaks REST; 6334 is Qdrant's gRPC port). */
   readonly url: string
   /** Sent as the `api-key` header. */
   readonly apiKey?: Redacted.Redacted<string>

@@ -1,5 +1,5 @@
 /**
- * SemanticStore's port on Qdrant (a memory as a point: memories.ts).
+ * SemanticStore's port on Qdrant (a memory as a point: memories.ts; its embedding: vectorCodec.ts).
  *
  * Every read sends the agent and every filter condition Qdrant can express (memoryFilter.ts), and
  * the candidates are checked again with the core's predicate, including the agent (never trust a
@@ -7,24 +7,25 @@
  * a filter that Qdrant can only narrow still gives `limit` results whenever that many match.
  */
 import type { Schemas } from "@qdrant/js-client-rest"
-import { Effect, Option } from "effect"
-import { type Filter, filterPredicate } from "../../core/memoryFilter.js"
+import { Effect, Option, Schema } from "effect"
+import { type Filter, filterConditions, filterPredicate } from "../../core/memoryFilter.js"
 import { type Candidates, type Hit, rankNearest, type RecallPlan, topHits } from "../../core/recall.js"
 import type { SemanticPort } from "../../core/semantic.js"
-import { textScore, tokenize } from "../../core/textSearch.js"
+import { textScore } from "../../core/textSearch.js"
 import type { BackendUnavailable, StorageError } from "../../domain/errors.js"
 import type { Memory } from "../../domain/memory.js"
 import { type QdrantConnection, statusOf, VECTOR } from "./client.js"
-import { memoryOf, scrollPages, upsertAll } from "./memories.js"
+import { embeddingPayload, filterKeys, filterViewOf, memoryOf, payloadFields, scrollPages, upsertOnce, WHOLE } from "./memories.js"
 import { conditionsOf, match } from "./memoryFilter.js"
+import { encodeEmbedding, unitVector } from "./vectorCodec.js"
 
 type Condition = Schemas["Condition"]
 
 /** Largest page asked of Qdrant in one request. */
 const MAX_PAGE = 1000
 /**
- * Qdrant scores cosine in float32 from normalised vectors; the core ranks by the double-precision
- * cosine of the stored vectors. Paging stops only once Qdrant's scores fall this far below the
+ * Qdrant scores the float32 dot product of unit vectors; the core ranks by the double-precision
+ * cosine of the stored embeddings. Reading stops only once Qdrant's scores fall this far below the
  * `limit`-th exact score, so a near-tie at the boundary is never cut off.
  */
 const SCORE_SLACK = 1e-4
@@ -35,60 +36,97 @@ const acceptor = (agentId: string, filter: Filter) => {
   return (m: Memory): boolean => m.agentId === agentId && passes(m)
 }
 
+const TokensField = Schema.Struct({ tokens: Schema.String })
+
+const hasMetadataCondition = (filter: Filter): boolean => filterConditions(filter).some((c) => c.kind === "metadata")
+
+/**
+ * The nearest candidates, without `offset` paging: each request asks for the next best points
+ * among those not read yet (their ids excluded by the filter), so a point written between two
+ * requests cannot shift a page and be read twice, and Qdrant's order among equal scores (which it
+ * does not define) cannot hide one. Reading goes on, asking for more each time, until Qdrant's
+ * scores fall below the exact `limit`-th score.
+ */
 const nearest = (conn: QdrantConnection, plan: RecallPlan, embedding: ReadonlyArray<number>) =>
   Effect.gen(function*() {
     const { exact, must } = conditionsOf(plan.agentId, plan.filter)
     const accepts = acceptor(plan.agentId, plan.filter)
     const limit = plan.limit
-    const pageSize = Math.min(MAX_PAGE, exact ? limit + 10 : Math.max(2 * limit, 100))
+    const query = unitVector(embedding)
+    const seen = new Set<string>()
+    let want = Math.min(MAX_PAGE, exact ? limit + 10 : Math.max(2 * limit, 100))
     let best: Array<Hit> = []
-    for (let offset = 0;; offset += pageSize) {
+    for (;;) {
       const page = yield* conn.run("vector recall", (c) =>
         c.query(conn.collection, {
-          query: [...embedding],
+          query,
           using: VECTOR,
-          filter: { must: [...must] },
-          limit: pageSize,
-          offset,
-          with_payload: true,
-          with_vector: false
+          filter: { must: [...must], ...(seen.size === 0 ? {} : { must_not: [{ has_id: [...seen] }] }) },
+          limit: want,
+          ...WHOLE
         }))
       const found: Array<Memory> = []
       for (const point of page.points) {
+        const id = String(point.id)
+        if (seen.has(id)) continue
+        seen.add(id)
         const m = yield* memoryOf("vector recall")(point)
         if (m.embedding !== null && accepts(m)) found.push(m)
       }
-      // The exact ranking so far, kept to `limit` so reading many pages needs bounded memory.
+      // The exact ranking so far, kept to `limit` so reading many rounds needs bounded memory.
       best = rankNearest(embedding, [...best.map((h) => h.memory), ...found], limit)
-      if (page.points.length < pageSize) break
+      if (page.points.length < want) break
       if (best.length >= limit && page.points[page.points.length - 1]!.score < best[limit - 1]!.score - SCORE_SLACK) break
+      want = Math.min(MAX_PAGE, want * 2)
     }
     return best.map((h) => h.memory)
   })
 
+/** Whole memories by id, in no particular order (ids no longer there are left out). */
+const retrieveWhole = (conn: QdrantConnection, operation: string, ids: ReadonlyArray<string>) =>
+  Effect.gen(function*() {
+    if (ids.length === 0) return new Map<string, Memory>()
+    const records = yield* conn.run(operation, (c) => c.retrieve(conn.collection, { ids: [...ids], ...WHOLE }))
+    const out = new Map<string, Memory>()
+    for (const r of records) out.set(String(r.id), yield* memoryOf(operation)(r))
+    return out
+  })
+
+/**
+ * Text candidates: every match is scored (ranking needs every relevance), reading only the
+ * filter's fields and the tokens; then the best `limit` are read whole.
+ */
 const matches = (conn: QdrantConnection, plan: RecallPlan, terms: ReadonlyArray<string>) =>
   Effect.gen(function*() {
     const { must } = conditionsOf(plan.agentId, plan.filter)
     const accepts = acceptor(plan.agentId, plan.filter)
-    // Ranking needs every match's relevance, so every match is read; only the best `limit` are kept.
+    const view = filterViewOf("text recall")
+    const readTokens = payloadFields(TokensField, "text recall")
     let best: Array<Hit> = []
     yield* scrollPages(
       conn,
       "text recall",
       { must: [...must, { key: "tokens", match: { text: terms.join(" ") } }] },
-      true,
+      [...filterKeys(hasMetadataCondition(plan.filter)), "tokens"],
       (points) =>
         Effect.gen(function*() {
           const found: Array<Hit> = []
           for (const point of points) {
-            const m = yield* memoryOf("text recall")(point)
-            const score = accepts(m) ? textScore(terms, tokenize(m.content)) : undefined
+            const m = yield* view(point)
+            if (!accepts(m)) continue
+            const { tokens } = yield* readTokens(point)
+            const score = textScore(terms, tokens === "" ? [] : tokens.split(" "))
             if (score !== undefined) found.push({ memory: m, score })
           }
           best = topHits([...best, ...found], plan.limit)
         })
     )
-    return best
+    const whole = yield* retrieveWhole(conn, "text recall", best.map((h) => h.memory.id))
+    // A memory forgotten or changed since it was scored is left out rather than returned stale.
+    return best.flatMap((h) => {
+      const m = whole.get(h.memory.id)
+      return m !== undefined && accepts(m) ? [{ memory: m, score: h.score }] : []
+    })
   })
 
 /**
@@ -109,8 +147,7 @@ const newest = (conn: QdrantConnection, plan: RecallPlan) =>
         c.scroll(conn.collection, {
           filter: { must: [...must, ...bound] },
           limit: pageSize,
-          with_payload: true,
-          with_vector: false,
+          ...WHOLE,
           order_by: { key: "created_at", direction: "desc" }
         }))
       if (page.points.length === 0) break
@@ -130,7 +167,8 @@ const newest = (conn: QdrantConnection, plan: RecallPlan) =>
                 const m = yield* memoryOf("newest recall")(point)
                 if (accepts(m)) found.push(m)
               }
-            })
+            }),
+          [VECTOR]
         )
       }
       if (complete || found.length >= plan.limit) break
@@ -157,8 +195,9 @@ const candidates = (conn: QdrantConnection, plan: RecallPlan): Effect.Effect<Can
 
 /**
  * Record the access of the returned memories (their counts as `pick` left them): one `set_payload`
- * per resulting count, in one request. A filter selector, not a point list: a memory forgotten
- * meanwhile is skipped instead of failing the recall.
+ * per resulting count, in one request, on the access counters only — fields without a payload
+ * index (client.ts). A filter selector, not a point list: a memory forgotten meanwhile is skipped
+ * instead of failing the recall.
  */
 const recordAccess = (conn: QdrantConnection, hits: ReadonlyArray<Hit>, now: number) => {
   if (hits.length === 0) return Effect.void
@@ -199,7 +238,7 @@ export const port = (conn: QdrantConnection): SemanticPort => ({
       const owners = minted ? new Map<string, string | null>() : yield* ownersOf(conn, memories.map((m) => m.id))
       const conflict = memories.findIndex((m) => owners.has(m.id) && owners.get(m.id) !== m.agentId)
       if (conflict >= 0) return conflict
-      yield* upsertAll(conn, memories.filter((m) => !owners.has(m.id)))
+      yield* upsertOnce(conn, memories.filter((m) => !owners.has(m.id)))
       return undefined
     }),
   recall: (plan, pick) =>
@@ -210,7 +249,7 @@ export const port = (conn: QdrantConnection): SemanticPort => ({
     }),
   get: (agent, id) =>
     Effect.gen(function*() {
-      const [record] = yield* conn.run("get", (c) => c.retrieve(conn.collection, { ids: [id], with_payload: true, with_vector: false }))
+      const [record] = yield* conn.run("get", (c) => c.retrieve(conn.collection, { ids: [id], ...WHOLE }))
       if (record === undefined || record.payload?.["agent_id"] !== agent) return Option.none()
       return Option.some(yield* memoryOf("get")(record))
     }),
@@ -226,13 +265,14 @@ export const port = (conn: QdrantConnection): SemanticPort => ({
     Effect.gen(function*() {
       if (!(yield* owns(conn, agent, id))) return false
       // Update the vector only (an upsert would replace the whole point and erase its payload),
-      // plus the exact copy of the embedding kept in the payload, merged into it.
+      // plus the embedding's length and fixes, merged into the payload — in one request.
+      const stored = encodeEmbedding(embedding)
       return yield* conn.run("update embedding", (c) =>
         c.batchUpdate(conn.collection, {
           wait: true,
           operations: [
-            { update_vectors: { points: [{ id, vector: { [VECTOR]: [...embedding] } }] } },
-            { set_payload: { payload: { embedding: [...embedding] }, points: [id] } }
+            { update_vectors: { points: [{ id, vector: { [VECTOR]: stored.unit } }] } },
+            { set_payload: { payload: embeddingPayload(stored), points: [id] } }
           ]
         })).pipe(
           Effect.as(true),
@@ -246,11 +286,13 @@ export const port = (conn: QdrantConnection): SemanticPort => ({
         const result = yield* conn.run("count", (c) => c.count(conn.collection, { filter: { must: [...must] }, exact: true }))
         return result.count
       }
+      // Qdrant can only narrow this filter: each candidate is checked, reading only the filter's fields.
       const accepts = acceptor(agent, filter)
+      const view = filterViewOf("count")
       let n = 0
-      yield* scrollPages(conn, "count", { must: [...must] }, true, (points) =>
+      yield* scrollPages(conn, "count", { must: [...must] }, filterKeys(hasMetadataCondition(filter)), (points) =>
         Effect.gen(function*() {
-          for (const point of points) if (accepts(yield* memoryOf("count")(point))) n++
+          for (const point of points) if (accepts(yield* view(point))) n++
         }))
       return n
     })
