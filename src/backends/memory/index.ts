@@ -20,6 +20,7 @@ import * as Semantic from "./semantic.js"
 import * as Sessions from "./sessions.js"
 import * as Structured from "./structured.js"
 import { makeAuditLog } from "../../core/auditLog.js"
+import { makeMainStoreAdmin } from "../../core/mainStoreAdmin.js"
 import { makeSessionStore } from "../../core/sessions.js"
 import { makeStructuredStore } from "../../core/structured.js"
 import { makeDeviceStore } from "../../core/devices.js"
@@ -53,7 +54,7 @@ export const make = (
       devices: makeDeviceStore(Devices.port(db)),
       tasks: makeTaskQueue(Tasks.port(db)),
       audit,
-      admin: Admin.makeMain(db)
+      admin: makeMainStoreAdmin(Admin.mainPort(db))
     })
     const semantic = semanticServices(
       { semantic: Semantic.port(db), consolidation: Consolidate.port(db), admin: Admin.semanticPort(db) },

@@ -29,6 +29,7 @@ import * as Semantic from "./semantic.js"
 import * as Sessions from "./sessions.js"
 import * as Structured from "./structured.js"
 import { makeAuditLog } from "../../core/auditLog.js"
+import { makeMainStoreAdmin } from "../../core/mainStoreAdmin.js"
 import { makeSessionStore } from "../../core/sessions.js"
 import { makeStructuredStore } from "../../core/structured.js"
 import { makeDeviceStore } from "../../core/devices.js"
@@ -97,7 +98,7 @@ export const makeMain = (
       devices: makeDeviceStore(Devices.port(client)),
       tasks: makeTaskQueue(Tasks.port(client)),
       audit,
-      admin: Admin.makeMain(client)
+      admin: makeMainStoreAdmin(Admin.mainPort(client))
     }))
 
 /** The semantic services over a migrated pool; records or checks the embedding space. */

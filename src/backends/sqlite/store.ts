@@ -28,6 +28,7 @@ import * as Semantic from "./semantic.js"
 import * as Sessions from "./sessions.js"
 import * as Structured from "./structured.js"
 import { auditLoadError, makeAuditLog } from "../../core/auditLog.js"
+import { makeMainStoreAdmin } from "../../core/mainStoreAdmin.js"
 import { makeSessionStore } from "../../core/sessions.js"
 import { makeStructuredStore } from "../../core/structured.js"
 import { makeDeviceStore } from "../../core/devices.js"
@@ -66,7 +67,7 @@ export const makeMain = (
         devices: makeDeviceStore(Devices.port(conn)),
         tasks: makeTaskQueue(Tasks.port(conn)),
         audit,
-        admin: Admin.makeMain(conn)
+        admin: makeMainStoreAdmin(Admin.mainPort(conn))
       }))
   })
 
