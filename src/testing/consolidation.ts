@@ -1,5 +1,5 @@
 /**
- * Consolidation conformance (SPEC §2.8 and the JSDoc of src/services/Consolidation.ts): decay of
+ * Consolidation conformance (the contract is the JSDoc of src/services/Consolidation.ts): decay of
  * stale memories and merge of near-duplicates, observed only through SemanticStore reads.
  *
  * Decay and merge are exercised in separate runs wherever both could touch the same memory, so the

@@ -1,4 +1,4 @@
-/** DeviceStore conformance (SPEC §2.6 and the JSDoc of src/services/DeviceStore.ts). */
+/** DeviceStore conformance (the contract is the JSDoc of src/services/DeviceStore.ts). */
 import { assert, describe } from "@effect/vitest"
 import { Effect, Logger, Option, Redacted, TestClock } from "effect"
 import { inspect } from "node:util"

@@ -1,4 +1,4 @@
-/** KnowledgeStore conformance (SPEC §2.3 and the JSDoc of src/services/KnowledgeStore.ts). */
+/** KnowledgeStore conformance (the contract is the JSDoc of src/services/KnowledgeStore.ts). */
 import { assert, describe } from "@effect/vitest"
 import { Effect, Option, TestClock } from "effect"
 import type { AgentId, EntityId, RelationId } from "../domain/ids.js"

@@ -1,5 +1,6 @@
 /**
- * SemanticStore conformance (SPEC §2.2, R-DOM-4, R-DOM-5 and the JSDoc of src/services/SemanticStore.ts).
+ * SemanticStore conformance (the contract is the JSDoc of src/services/SemanticStore.ts, with the text
+ * rules of src/domain/text.ts and the embedding rules of src/domain/embedding.ts).
  *
  * Backend-neutral by construction: the dimension comes from the store's embedding space, cosine
  * scores are compared with a float32 tolerance, text relevance is only compared where every sane

@@ -1,4 +1,4 @@
-/** StructuredStore conformance (SPEC §2.1). */
+/** StructuredStore conformance (the contract is the JSDoc of src/services/StructuredStore.ts). */
 import { assert, describe } from "@effect/vitest"
 import { Effect, Option, TestClock } from "effect"
 import type { Json } from "../domain/json.js"

@@ -1,4 +1,4 @@
-/** TaskQueue conformance (SPEC §2.7 and the JSDoc of src/services/TaskQueue.ts). */
+/** TaskQueue conformance (the contract is the JSDoc of src/services/TaskQueue.ts). */
 import { assert, describe } from "@effect/vitest"
 import { Effect, Option, TestClock } from "effect"
 import type { AgentId, TaskId } from "../domain/ids.js"

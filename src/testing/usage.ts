@@ -1,4 +1,4 @@
-/** UsageStore conformance (SPEC §2.5 and the JSDoc of src/services/UsageStore.ts). */
+/** UsageStore conformance (the contract is the JSDoc of src/services/UsageStore.ts). */
 import { assert, describe } from "@effect/vitest"
 import { Effect, Either, Option, TestClock } from "effect"
 import { isUuidV7 } from "../domain/ids.js"
