@@ -6,7 +6,7 @@
  * scores are compared with a float32 tolerance, text relevance is only compared where every sane
  * relevance function agrees (the scores themselves are backend-specific), and match sets are exact.
  */
-import { assert, describe } from "@effect/vitest"
+import { assert } from "@effect/vitest"
 import { Effect, Either, Option, TestClock } from "effect"
 import { isUuidV7 } from "../domain/ids.js"
 import type { JsonObject } from "../domain/json.js"
@@ -20,7 +20,7 @@ import type {
   RememberInput
 } from "../domain/memory.js"
 import { SemanticStore } from "../services/SemanticStore.js"
-import { angled, axis, type FreshLayer, sorted, storeTest, vec } from "./harness.js"
+import { angled, axis, sorted, conformance, vec } from "./harness.js"
 
 type Store = SemanticStore["Type"]
 
@@ -102,9 +102,7 @@ const note = (D: number, key: string, extra: Partial<RememberInput> = {}): Remem
 })
 const notes = (...keys: ReadonlyArray<string>) => keys.map((k) => `note ${k}`)
 
-export const semanticStoreSuite = (name: string, layer: FreshLayer<SemanticStore>) =>
-  describe(`SemanticStore conformance: ${name}`, () => {
-    const test = storeTest(layer)
+export const semanticStoreSuite = conformance<SemanticStore>("SemanticStore", (test) => {
 
     // ---------------------------------------------------------------- remember / get
 
