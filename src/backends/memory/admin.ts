@@ -6,7 +6,7 @@ import type { SemanticAdminPort } from "../../core/semanticAdmin.js"
 import { AuditIntegrityError } from "../../domain/errors.js"
 import type { AgentId } from "../../domain/ids.js"
 import type { MainRecord } from "../../domain/transfer.js"
-import { bucket, type MemoryDb } from "./client.js"
+import { bucket, deleteWhere, type MemoryDb } from "./client.js"
 
 const byCodePoint = <A>(key: (a: A) => string) => (a: A, b: A) => compareCodePoints(key(a), key(b))
 
@@ -42,33 +42,16 @@ const recordsOf = (db: MemoryDb, kind: MainKind): ReadonlyArray<MainRecord> => {
 const write = (db: MemoryDb, r: TableRecord): void => {
   const { kind: _, ...row } = r
   switch (r.kind) {
-    case "agent":
-      db.agents.set(r.id, row as typeof r)
-      return
-    case "kv":
-      bucket(db.kv, r.agentId).set(r.key, { value: r.value, version: r.version, updatedAt: r.updatedAt })
-      return
-    case "entity":
-      bucket(db.entities, r.agentId).set(r.id, row as typeof r)
-      return
-    case "relation":
-      bucket(db.relations, r.agentId).set(r.id, row as typeof r)
-      return
-    case "session":
-      db.sessions.set(r.id, row as typeof r)
-      return
-    case "canonical":
-      db.canonical.set(r.agentId, row as typeof r)
-      return
-    case "usage":
-      if (!db.usage.some((u) => u.id === r.id)) db.usage.push(row as typeof r)
-      return
-    case "device":
-      db.devices.set(r.deviceId, row as typeof r)
-      return
-    case "task":
-      db.tasks.set(r.id, row as typeof r)
-      return
+    case "agent": return void db.agents.set(r.id, row as typeof r)
+    case "kv": return void bucket(db.kv, r.agentId).set(r.key, { value: r.value, version: r.version, updatedAt: r.updatedAt })
+    case "entity": return void bucket(db.entities, r.agentId).set(r.id, row as typeof r)
+    case "relation": return void bucket(db.relations, r.agentId).set(r.id, row as typeof r)
+    case "session": return void db.sessions.set(r.id, row as typeof r)
+    case "canonical": return void db.canonical.set(r.agentId, row as typeof r)
+    // Usage events are immutable: one already held is kept.
+    case "usage": return void (db.usage.some((u) => u.id === r.id) || db.usage.push(row as typeof r))
+    case "device": return void db.devices.set(r.deviceId, row as typeof r)
+    case "task": return void db.tasks.set(r.id, row as typeof r)
   }
 }
 
@@ -96,13 +79,7 @@ export const mainPort = (db: MemoryDb): MainAdminPort => ({
       const relations = db.relations.get(agent)?.size ?? 0
       db.entities.delete(agent)
       db.relations.delete(agent)
-      let sessions = 0
-      for (const [id, s] of db.sessions) {
-        if (s.agentId === agent) {
-          db.sessions.delete(id)
-          sessions++
-        }
-      }
+      const sessions = deleteWhere(db.sessions, (s) => s.agentId === agent)
       const canonical = db.canonical.delete(agent) ? 1 : 0
       const before = db.usage.length
       const kept = db.usage.filter((u) => u.agentId !== agent)
@@ -121,16 +98,6 @@ export const semanticPort = (db: MemoryDb): SemanticAdminPort => ({
     Effect.sync(() => {
       for (const m of memories) db.memories.set(m.id, m)
     }),
-  purgeAgent: (agent) =>
-    Effect.sync(() => {
-      let n = 0
-      for (const [id, m] of db.memories) {
-        if (m.agentId === agent) {
-          db.memories.delete(id)
-          n++
-        }
-      }
-      return n
-    }),
+  purgeAgent: (agent) => Effect.sync(() => deleteWhere(db.memories, (m) => m.agentId === agent)),
   agents: () => Effect.sync(() => [...new Set([...db.memories.values()].map((m) => m.agentId))])
 })
