@@ -1,5 +1,5 @@
 /**
- * Convenience operations over the services (SPEC R-CFG-4): with an `Embedder` in the context, content is
+ * Convenience operations over the services: with an `Embedder` in the context, content is
  * embedded on remember and the query text on recall; without one they pass straight through. The
  * embedder must produce the store's embedding space, or the call fails with EmbeddingSpaceMismatch
  * (rather than storing vectors from two models side by side).

@@ -155,23 +155,6 @@ const calls = {
 
 type ServiceName = keyof typeof calls
 
-/**
- * The services whose methods are instrumented so far. Services move into this list as they are
- * written once over their store port; when every service is there, the list is `Object.keys(calls)`.
- */
-const INSTRUMENTED: ReadonlyArray<ServiceName> = [
-  "StructuredStore",
-  "KnowledgeStore",
-  "DeviceStore",
-  "SessionStore",
-  "AuditLog",
-  "UsageStore",
-  "TaskQueue",
-  "SemanticStore",
-  "Consolidation",
-  "SemanticStoreAdmin"
-]
-
 interface Recorded {
   readonly name: string
   readonly parent: Option.Option<string>
@@ -222,7 +205,7 @@ const checkLayer = <R>(
     const spans: Array<Recorded> = []
     const tracer = yield* recording(spans)
     const context = yield* Layer.build(layer)
-    for (const name of services.filter((s) => INSTRUMENTED.includes(s))) {
+    for (const name of services) {
       const { methods, tag } = calls[name]
       const service = Context.unsafeGet(context, tag as Context.Tag<unknown, object>)
       for (const [method, args] of Object.entries(methods)) {

@@ -1,4 +1,4 @@
-/** Budget decisions (SPEC §2.5), the same on every backend; backends only supply the spend figures. */
+/** Budget decisions, the same on every backend; backends only supply the spend figures. */
 import type { BudgetWindow } from "../domain/errors.js"
 import { QuotaExceeded } from "../domain/errors.js"
 import type { Budget, BudgetLimits } from "../domain/usage.js"

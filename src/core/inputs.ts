@@ -1,5 +1,6 @@
 /**
- * The boundary decoders of the main-store services (SPEC R-DOM-1), one object per service. Every
+ * The boundary decoders of the main-store services (every input is decoded by a Schema
+ * before a backend sees it), one object per service. Every
  * backend decodes with these, so the same bad input is reported with the same field path
  * (`InvalidInput.field`) on every backend by construction. Semantic memory and consolidation decode
  * inside their own core modules (semantic.ts, consolidation.ts), whose preparation steps use the
@@ -53,7 +54,7 @@ export const sessionInputs = {
   messages: decode(Schema.Array(Message), "messages"),
   threshold: decode(Schema.Int.pipe(Schema.between(1, 1_000_000)), "threshold"),
   window: decode(Schema.Int.pipe(Schema.between(0, 1_000_000)), "window"),
-  // The summary is stored text like any other (R-DOM-4): no NUL, well-formed Unicode.
+  // The summary is stored text like any other: no NUL, well-formed Unicode.
   summary: decode(Text, "summary")
 }
 

@@ -1,6 +1,6 @@
 /**
- * The migration runner shared by SQLite and PostgreSQL (SPEC R-BE-2). It closes the gaps measured in
- * Effect's Migrator (reliability-anchors §4, recipes P3/P6): the whole run holds a cross-process lock
+ * The migration runner shared by SQLite and PostgreSQL (the same version numbers on
+ * both, forward only). It closes gaps of Effect's own Migrator: the whole run holds a cross-process lock
  * (SQLite `BEGIN IMMEDIATE`, PostgreSQL `pg_advisory_xact_lock`) so concurrent starters wait for the
  * schema instead of racing past it; every applied migration is checksummed, so an edited migration or
  * an unapplied lower version refuses to start; and every failure, including a failing statement, is a

@@ -5,6 +5,13 @@
  * service of a layer shares one connection that closes with the layer's scope.
  */
 import { type Config, type ConfigError, Context, Effect, Layer, type Scope } from "effect"
+import { type DevicePort, makeDeviceStore } from "./devices.js"
+import { type KnowledgePort, makeKnowledgeStore } from "./knowledge.js"
+import { type MainAdminPort, makeMainStoreAdmin } from "./mainStoreAdmin.js"
+import { makeSessionStore, type SessionPort } from "./sessions.js"
+import { makeStructuredStore, type StructuredPort } from "./structured.js"
+import { makeTaskQueue, type TaskPort } from "./taskQueue.js"
+import { makeUsageStore, type UsagePort } from "./usageStore.js"
 import { type ConsolidationPort, makeConsolidation, type RemoteConsolidationPort } from "./consolidation.js"
 import type { SemanticLimits } from "./memoryInputs.js"
 import { makeSemanticStore, type SemanticPort } from "./semantic.js"
@@ -62,6 +69,41 @@ export const semanticContext = (s: SemanticImplementations): Context.Context<Sem
     Context.add(Consolidation, s.consolidation),
     Context.add(SemanticStoreAdmin, s.admin)
   )
+
+/**
+ * The modules of a backend folder that provide the main-store ports, each over the store's
+ * connection (the house's file names: structured.ts, knowledge.ts, … admin.ts).
+ */
+export interface MainPortModules<Conn> {
+  readonly Structured: { readonly port: (conn: Conn) => StructuredPort }
+  readonly Knowledge: { readonly port: (conn: Conn) => KnowledgePort }
+  readonly Sessions: { readonly port: (conn: Conn) => SessionPort }
+  readonly Usage: { readonly port: (conn: Conn) => UsagePort }
+  readonly Devices: { readonly port: (conn: Conn) => DevicePort }
+  readonly Tasks: { readonly port: (conn: Conn) => TaskPort }
+  readonly Admin: { readonly mainPort: (conn: Conn) => MainAdminPort }
+}
+
+/**
+ * The main-store services over a store's port modules and its audit log (built by the backend
+ * first, with `makeAuditLog`: building it verifies the chain). Building a port may throw (a SQL
+ * store prepares its statements): the caller wraps this in its `attempt`.
+ */
+export const mainServices = <Conn>(
+  conn: Conn,
+  m: MainPortModules<Conn>,
+  audit: Context.Tag.Service<typeof AuditLog>
+): Context.Context<MainStoreServices> =>
+  mainContext({
+    structured: makeStructuredStore(m.Structured.port(conn)),
+    knowledge: makeKnowledgeStore(m.Knowledge.port(conn)),
+    sessions: makeSessionStore(m.Sessions.port(conn)),
+    usage: makeUsageStore(m.Usage.port(conn)),
+    devices: makeDeviceStore(m.Devices.port(conn)),
+    tasks: makeTaskQueue(m.Tasks.port(conn)),
+    audit,
+    admin: makeMainStoreAdmin(m.Admin.mainPort(conn))
+  })
 
 /** The ports a semantic store provides. */
 export interface SemanticPorts {

@@ -11,13 +11,14 @@ import { StaleAttempt, TaskNotClaimed, TaskNotFound } from "../domain/errors.js"
 import type { AgentId, TaskId } from "../domain/ids.js"
 import type { Task, TaskInput } from "../domain/task.js"
 
-/** A newly posted task: pending, never claimed, created and updated now. */
+/**
+ * A newly posted task: the posted fields as decoded (so a field with a default in `TaskInput` and the
+ * same name in `Task` needs no line here), pending, never claimed, created and updated now.
+ */
 export const posted = (id: TaskId, input: typeof TaskInput.Type, now: number): Task => ({
+  ...input,
   id,
-  title: input.title,
-  description: input.description,
   status: "pending",
-  priority: input.priority,
   assignedTo: input.assignedTo ?? null,
   createdBy: input.createdBy ?? null,
   claimedBy: null,

@@ -1,5 +1,5 @@
 /**
- * Full-text matching rules shared by every backend (SPEC §2.2): a memory matches when its content
+ * Full-text matching rules shared by every backend: a memory matches when its content
  * contains every word of the query; words are maximal runs of Unicode letters and digits (with their combining marks), compared
  * after Unicode lower-casing, with no stemming and no accent folding. Backends index the output of
  * `tokenize`, so they all match exactly the same set.

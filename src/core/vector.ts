@@ -1,4 +1,4 @@
-/** Vector validation and cosine similarity, identical on every backend (SPEC R-DOM-5). */
+/** Vector validation and cosine similarity, written once so every backend accepts and scores exactly the same vectors. */
 import { Effect } from "effect"
 import type { EmbeddingSpace } from "../domain/embedding.js"
 import { InvalidEmbedding } from "../domain/errors.js"

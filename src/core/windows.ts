@@ -1,4 +1,4 @@
-/** Usage time windows, computed from Clock now so every backend agrees (SPEC §2.5, R-DOM-3). */
+/** Usage time windows, computed from Clock now so every backend agrees. */
 import type { BudgetWindow } from "../domain/errors.js"
 import { DAY_MS, HOUR_MS } from "../domain/time.js"
 

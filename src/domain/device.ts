@@ -1,4 +1,4 @@
-/** Paired devices (SPEC §2.6). Push tokens are `Redacted`: they never print in logs or errors. */
+/** Paired devices. Push tokens are `Redacted`: they never print in logs or errors. */
 import { Schema } from "effect"
 import { DeviceId } from "./ids.js"
 import { Name, Text } from "./text.js"

@@ -1,5 +1,5 @@
 /**
- * Embeddings (SPEC R-DOM-5). A store has exactly one embedding space, recorded when it is first
+ * Embeddings. A store has exactly one embedding space, recorded when it is first
  * initialised. Vectors are float32 everywhere: values are rounded to float32 on the way in, so every
  * backend stores and returns the same numbers.
  */

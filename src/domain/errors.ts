@@ -1,6 +1,6 @@
 /**
- * Every way an engram operation can fail, as `Schema.TaggedError`s (SPEC: "typed error" means one of
- * these in the error channel — never a defect, a thrown exception or a silently empty result).
+ * Every way an engram operation can fail, as `Schema.TaggedError`s (a "typed error" is one of these
+ * in the error channel — never a defect, a thrown exception or a silently empty result).
  * They are Schemas so the gateway can send them over HTTP and the HTTP backend can decode them back.
  */
 import { Schema } from "effect"
@@ -15,7 +15,8 @@ export class InvalidInput extends Schema.TaggedError<InvalidInput>()("InvalidInp
   message: Schema.String
 }) {}
 
-/** A vector with NaN/±Infinity, the wrong length, or no magnitude (SPEC R-DOM-5). */
+/** A vector with NaN/±Infinity, the wrong length, or no magnitude: such a vector has no direction, so no
+ * cosine similarity could be computed for it. */
 export class InvalidEmbedding extends Schema.TaggedError<InvalidEmbedding>()("InvalidEmbedding", {
   message: Schema.String,
   expectedDimensions: Schema.optional(Schema.Number),

@@ -1,5 +1,5 @@
 /**
- * Identifiers (SPEC R-DOM-2). Agent and entity ids are chosen by callers and compared exactly.
+ * Identifiers. Agent and entity ids are chosen by callers and compared exactly.
  * Ids the library mints are UUIDv7 strings — time-ordered, so ids minted later sort later —
  * branded per kind so a task id cannot be passed where a memory id is expected.
  */

@@ -1,4 +1,4 @@
-/** The knowledge graph: entities and relations owned by an agent (SPEC §2.3). */
+/** The knowledge graph: entities and relations owned by an agent. */
 import { Schema } from "effect"
 import { AgentId, EntityId, RelationId } from "./ids.js"
 import { JsonObject } from "./json.js"

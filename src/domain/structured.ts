@@ -1,4 +1,4 @@
-/** Key-value entries and the agent registry (SPEC §2.1). */
+/** Key-value entries and the agent registry. */
 import { Schema } from "effect"
 import { AgentId } from "./ids.js"
 import { Json, JsonObject } from "./json.js"

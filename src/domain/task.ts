@@ -1,4 +1,4 @@
-/** The shared task queue with leases and fencing by attempt (SPEC §2.7). */
+/** The shared task queue with leases and fencing by attempt. */
 import { Schema } from "effect"
 import { AgentId, TaskId } from "./ids.js"
 import { Text } from "./text.js"

@@ -1,5 +1,5 @@
 /**
- * Text rules shared by every backend (SPEC R-DOM-4): well-formed Unicode, no NUL.
+ * Text rules shared by every backend: well-formed Unicode, no NUL.
  * The same string gets the same classification on SQLite, PostgreSQL, Qdrant and HTTP,
  * because it is checked here before any driver sees it.
  */

@@ -1,4 +1,5 @@
-/** Time in the domain is UTC epoch milliseconds (SPEC R-DOM-3); "now" always comes from Effect's Clock. */
+/** Time in the domain is UTC epoch milliseconds; "now" always comes from Effect's Clock, so
+ * tests can drive time with TestClock and every backend agrees on the same instant. */
 import { Schema } from "effect"
 
 /** A UTC instant in epoch milliseconds. */

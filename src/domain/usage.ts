@@ -1,4 +1,4 @@
-/** LLM usage metering and budgets (SPEC §2.5). Costs are USD. */
+/** LLM usage metering and budgets. Costs are USD. */
 import { Schema } from "effect"
 import { BudgetWindow } from "./errors.js"
 import { AgentId, UsageEventId } from "./ids.js"

@@ -1,8 +1,8 @@
 /**
- * The engram gateway's HTTP contract (SPEC §5, R-BE-6): the semantic API that `HttpSemanticLive`
+ * The engram gateway's HTTP contract: the semantic API that `HttpSemanticLive`
  * calls, consolidation, the administrative routes (listing agents, purging one, and paged export /
  * batch import of memories for `engram copy`), the store's info, health, and the memory-api
- * compatibility routes (reference §15). Imported by the gateway (which implements it) and by the HTTP backend (which
+ * compatibility routes (memoryApi.ts). Imported by the gateway (which implements it) and by the HTTP backend (which
  * derives its client from it), and nothing server-only lives here.
  *
  * Validation: request bodies are checked here for their JSON structure only (the encoded side of the
@@ -181,7 +181,7 @@ export const PurgeBody = Schema.Struct({ agentId: Schema.String })
 // ---------------------------------------------------------------------------- memory-api protocol
 
 /**
- * memory-api store request (reference §15). `source` is the protocol's lower-cased variant name
+ * memory-api store request. `source` is the protocol's lower-cased variant name
  * (`userprovided` is accepted for `user_provided`); `importance` and `tags` go into the metadata.
  * Unknown keys are ignored, as that protocol's servers do.
  */
@@ -322,7 +322,7 @@ export class AdminGroup extends HttpApiGroup.make("admin")
   .prefix("/v1")
 {}
 
-/** The memory-api protocol (reference §15), so that protocol's existing clients work against engram. */
+/** The memory-api protocol (the routes of memoryApi.ts), so that protocol's existing clients work against engram. */
 export class MemoryApiGroup extends HttpApiGroup.make("memoryApi")
   .add(
     HttpApiEndpoint.post("store", "/memory/store")

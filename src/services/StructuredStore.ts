@@ -6,7 +6,7 @@ import type { AgentInput, AgentRecord, KvEntry, KvListOptions } from "../domain/
 
 type E = InvalidInput | StoreFailure
 
-/** Key-value storage per agent, plus the agent registry (SPEC §2.1). */
+/** Key-value storage per agent, plus the agent registry. */
 export class StructuredStore extends Context.Tag("engram/StructuredStore")<StructuredStore, {
   /** The value under `key`, if any. */
   readonly get: (agentId: string, key: string) => Effect.Effect<Option.Option<Json>, E>

@@ -82,3 +82,14 @@ export const upsertInto = <Row, A>(
  * times the rest of a row's decode, on every row of every read).
  */
 export const storedBrand = <const B extends string>(brand: B) => Schema.String.pipe(Schema.brand(brand))
+
+/**
+ * One page of `t` in primary-key order, `LIMIT` as the last parameter: the first page (`after`
+ * false) or the page after a key (`after` true: the key's values are the first parameters), so a
+ * table of any size is read with flat memory.
+ */
+export const selectPage = <Row, A>(t: Table<Row, A>, dialect: Dialect, after: boolean): string => {
+  const order = t.key.join(", ")
+  const where = after ? ` WHERE (${order}) > (${params(dialect, t.key.length)})` : ""
+  return `${selectFrom(t)}${where} ORDER BY ${order} LIMIT ${param(dialect, after ? t.key.length + 1 : 1)}`
+}

@@ -3,7 +3,7 @@
  * same kind gives the same store, the audit chain survives the copy, imports are idempotent and
  * all-or-nothing, and purgeAgent removes exactly one agent's data.
  */
-import { assert, describe } from "@effect/vitest"
+import { assert } from "@effect/vitest"
 import { Effect, Layer, Option, Redacted, Stream, TestClock } from "effect"
 import type { MainRecord, MemoryRecord } from "../domain/transfer.js"
 import { MainStoreAdmin, SemanticStoreAdmin } from "../services/Admin.js"
@@ -16,7 +16,7 @@ import { SessionStore } from "../services/SessionStore.js"
 import { StructuredStore } from "../services/StructuredStore.js"
 import { TaskQueue } from "../services/TaskQueue.js"
 import { UsageStore } from "../services/UsageStore.js"
-import { axis, type FreshLayer, storeTest, vec } from "./harness.js"
+import { axis, type FreshLayer, conformance, vec } from "./harness.js"
 
 /** A record as comparable plain data (Redacted push tokens revealed), keyed for order-free comparison. */
 const plain = (r: MainRecord | MemoryRecord): string =>
@@ -64,9 +64,7 @@ const populateMain = Effect.gen(function*() {
 const exportMain = Effect.flatMap(MainStoreAdmin, (a) => Effect.map(Stream.runCollect(a.export()), (c) => [...c]))
 const exportSemantic = Effect.flatMap(SemanticStoreAdmin, (a) => Effect.map(Stream.runCollect(a.export()), (c) => [...c]))
 
-export const mainAdminSuite = (name: string, layer: FreshLayer<MainServices | MainStoreAdmin>) =>
-  describe(`MainStoreAdmin conformance: ${name}`, () => {
-    const test = storeTest(layer)
+export const mainAdminSuite = conformance<MainServices | MainStoreAdmin>("MainStoreAdmin", (test, layer) => {
 
     test("an empty store exports nothing", () =>
       Effect.gen(function*() {
@@ -226,9 +224,7 @@ export const mainAdminSuite = (name: string, layer: FreshLayer<MainServices | Ma
       }))
   })
 
-export const semanticAdminSuite = (name: string, layer: FreshLayer<SemanticServices | SemanticStoreAdmin>) =>
-  describe(`SemanticStoreAdmin conformance: ${name}`, () => {
-    const test = storeTest(layer)
+export const semanticAdminSuite = conformance<SemanticServices | SemanticStoreAdmin>("SemanticStoreAdmin", (test, layer) => {
 
     const populate = Effect.gen(function*() {
       const store = yield* SemanticStore

@@ -3,13 +3,13 @@
  * to the stored rows through `AuditTamper`, the way someone with write access to the table would,
  * and expect `verify()` to name the first broken seq.
  */
-import { assert, describe } from "@effect/vitest"
+import { assert } from "@effect/vitest"
 import { Effect, TestClock } from "effect"
 import { hashEntry } from "../core/audit.js"
 import { type AuditEntry, GENESIS_HASH } from "../domain/audit.js"
 import { AuditLog } from "../services/AuditLog.js"
 import { AuditTamper } from "./auditTamper.js"
-import { type FreshLayer, storeTest } from "./harness.js"
+import { conformance } from "./harness.js"
 
 type Log = AuditLog["Type"]
 type Failure = { readonly _tag: string; readonly field?: string }
@@ -54,9 +54,7 @@ const expectBrokenAt = (log: Log, seq: number) =>
     }
   })
 
-export const auditLogSuite = (name: string, layer: FreshLayer<AuditLog | AuditTamper>) =>
-  describe(`AuditLog conformance: ${name}`, () => {
-    const test = storeTest(layer)
+export const auditLogSuite = conformance<AuditLog | AuditTamper>("AuditLog", (test) => {
 
     test("append returns the persisted entry: seq from 1, contiguous, timestamp from the Clock", () =>
       Effect.gen(function*() {

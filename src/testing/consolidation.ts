@@ -1,17 +1,17 @@
 /**
- * Consolidation conformance (SPEC §2.8 and the JSDoc of src/services/Consolidation.ts): decay of
+ * Consolidation conformance (the contract is the JSDoc of src/services/Consolidation.ts): decay of
  * stale memories and merge of near-duplicates, observed only through SemanticStore reads.
  *
  * Decay and merge are exercised in separate runs wherever both could touch the same memory, so the
  * suite does not depend on the order in which a backend applies them within one run. Confidence
  * values are compared with a tolerance (a store may keep them in float32).
  */
-import { assert, describe } from "@effect/vitest"
+import { assert } from "@effect/vitest"
 import { Effect, Either, Option, TestClock } from "effect"
 import type { ConsolidationOptions } from "../domain/memory.js"
 import { Consolidation } from "../services/Consolidation.js"
 import { SemanticStore } from "../services/SemanticStore.js"
-import { angled, axis, type FreshLayer, sorted, storeTest, vec } from "./harness.js"
+import { angled, axis, sorted, conformance, vec } from "./harness.js"
 
 type Store = SemanticStore["Type"]
 
@@ -42,9 +42,7 @@ const remember = (store: Store, content: string, embedding?: ReadonlyArray<numbe
     ...(scope === undefined ? {} : { scope })
   })
 
-export const consolidationSuite = (name: string, layer: FreshLayer<SemanticStore | Consolidation>) =>
-  describe(`Consolidation conformance: ${name}`, () => {
-    const test = storeTest(layer)
+export const consolidationSuite = conformance<SemanticStore | Consolidation>("Consolidation", (test) => {
 
     test("an empty store: nothing decayed, nothing merged, a finite duration", () =>
       Effect.gen(function*() {

@@ -1,10 +1,10 @@
-/** DeviceStore conformance (SPEC §2.6 and the JSDoc of src/services/DeviceStore.ts). */
-import { assert, describe } from "@effect/vitest"
+/** DeviceStore conformance (the contract is the JSDoc of src/services/DeviceStore.ts). */
+import { assert } from "@effect/vitest"
 import { Effect, Logger, Option, Redacted, TestClock } from "effect"
 import { inspect } from "node:util"
 import type { Device, DeviceInput } from "../domain/device.js"
 import { DeviceStore } from "../services/DeviceStore.js"
-import { type FreshLayer, storeTest } from "./harness.js"
+import { conformance } from "./harness.js"
 
 /** A device with its push token revealed, for comparing with what was saved. */
 const revealed = (d: Device): DeviceInput => ({
@@ -35,9 +35,7 @@ const renderings = (value: unknown): ReadonlyArray<string> => [
   value instanceof Error ? value.message : ""
 ]
 
-export const deviceStoreSuite = (name: string, layer: FreshLayer<DeviceStore>) =>
-  describe(`DeviceStore conformance: ${name}`, () => {
-    const test = storeTest(layer)
+export const deviceStoreSuite = conformance<DeviceStore>("DeviceStore", (test) => {
 
     test("save returns the device and get returns it unchanged; an unknown id is None", () =>
       Effect.gen(function*() {

@@ -3,7 +3,7 @@
  * layer afresh (a new database, schema or collection), so tests never see each other's data and a
  * backend passes exactly when it behaves like the contract, whatever order the tests run in.
  */
-import { it } from "@effect/vitest"
+import { describe, it } from "@effect/vitest"
 import { Effect, type Layer, type Scope } from "effect"
 
 /** A store factory: every build must give an empty, independent store. */
@@ -13,6 +13,16 @@ export type FreshLayer<S> = Layer.Layer<S, unknown, never>
 export const storeTest = <S>(layer: FreshLayer<S>) =>
 (name: string, body: () => Effect.Effect<unknown, unknown, S | Scope.Scope>, timeout?: number) =>
   it.effect(name, () => Effect.scoped(Effect.provide(Effect.scoped(Effect.suspend(body)), layer)), timeout)
+
+/** A test of a suite: see `storeTest`. */
+export type StoreTest<S> = ReturnType<typeof storeTest<S>>
+
+/**
+ * A conformance suite of `service`: for a backend's `name` and `layer`, a vitest suite whose tests
+ * (defined by `tests` with the `test` of `storeTest`) each run on a fresh build of the layer.
+ */
+export const conformance = <S>(service: string, tests: (test: StoreTest<S>, layer: FreshLayer<S>) => void) =>
+(name: string, layer: FreshLayer<S>) => describe(`${service} conformance: ${name}`, () => tests(storeTest(layer), layer))
 
 /** A unit vector along axis `i` (mod dims). */
 export const axis = (i: number, dims: number): Array<number> =>

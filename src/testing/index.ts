@@ -20,7 +20,7 @@ import { usageStoreSuite } from "./usage.js"
 
 export { AuditTamper } from "./auditTamper.js"
 export { memoryStoreWithTamper } from "./memoryStore.js"
-export { type FreshLayer, storeTest } from "./harness.js"
+export { conformance, type FreshLayer, type StoreTest, storeTest } from "./harness.js"
 export {
   auditLogSuite,
   mainAdminSuite,

@@ -1,10 +1,10 @@
-/** KnowledgeStore conformance (SPEC §2.3 and the JSDoc of src/services/KnowledgeStore.ts). */
-import { assert, describe } from "@effect/vitest"
+/** KnowledgeStore conformance (the contract is the JSDoc of src/services/KnowledgeStore.ts). */
+import { assert } from "@effect/vitest"
 import { Effect, Option, TestClock } from "effect"
 import type { AgentId, EntityId, RelationId } from "../domain/ids.js"
 import type { Entity, GraphMatch, GraphQuery } from "../domain/knowledge.js"
 import { KnowledgeStore } from "../services/KnowledgeStore.js"
-import { type FreshLayer, storeTest } from "./harness.js"
+import { conformance } from "./harness.js"
 
 type Graph = KnowledgeStore["Type"]
 type Failure = { readonly _tag: string; readonly field?: string }
@@ -25,9 +25,7 @@ const show = (m: GraphMatch): string =>
 
 const shows = (g: Graph, query: GraphQuery) => Effect.map(g.query(query), (ms) => ms.map(show))
 
-export const knowledgeStoreSuite = (name: string, layer: FreshLayer<KnowledgeStore>) =>
-  describe(`KnowledgeStore conformance: ${name}`, () => {
-    const test = storeTest(layer)
+export const knowledgeStoreSuite = conformance<KnowledgeStore>("KnowledgeStore", (test) => {
 
     test("upsertEntity with an id stores the entity under that id; getEntity returns it whole", () =>
       Effect.gen(function*() {

@@ -1,11 +1,12 @@
 /**
- * SemanticStore conformance (SPEC §2.2, R-DOM-4, R-DOM-5 and the JSDoc of src/services/SemanticStore.ts).
+ * SemanticStore conformance (the contract is the JSDoc of src/services/SemanticStore.ts, with the text
+ * rules of src/domain/text.ts and the embedding rules of src/domain/embedding.ts).
  *
  * Backend-neutral by construction: the dimension comes from the store's embedding space, cosine
  * scores are compared with a float32 tolerance, text relevance is only compared where every sane
  * relevance function agrees (the scores themselves are backend-specific), and match sets are exact.
  */
-import { assert, describe } from "@effect/vitest"
+import { assert } from "@effect/vitest"
 import { Effect, Either, Option, TestClock } from "effect"
 import { isUuidV7 } from "../domain/ids.js"
 import type { JsonObject } from "../domain/json.js"
@@ -19,7 +20,7 @@ import type {
   RememberInput
 } from "../domain/memory.js"
 import { SemanticStore } from "../services/SemanticStore.js"
-import { angled, axis, type FreshLayer, sorted, storeTest, vec } from "./harness.js"
+import { angled, axis, sorted, conformance, vec } from "./harness.js"
 
 type Store = SemanticStore["Type"]
 
@@ -101,9 +102,7 @@ const note = (D: number, key: string, extra: Partial<RememberInput> = {}): Remem
 })
 const notes = (...keys: ReadonlyArray<string>) => keys.map((k) => `note ${k}`)
 
-export const semanticStoreSuite = (name: string, layer: FreshLayer<SemanticStore>) =>
-  describe(`SemanticStore conformance: ${name}`, () => {
-    const test = storeTest(layer)
+export const semanticStoreSuite = conformance<SemanticStore>("SemanticStore", (test) => {
 
     // ---------------------------------------------------------------- remember / get
 

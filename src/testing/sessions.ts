@@ -1,11 +1,11 @@
 /** SessionStore conformance (the contract is the JSDoc of src/services/SessionStore.ts and src/core/compaction.ts). */
-import { assert, describe } from "@effect/vitest"
+import { assert } from "@effect/vitest"
 import { Effect, Option, TestClock } from "effect"
 import { randomUUID } from "node:crypto"
 import { isUuidV7 } from "../domain/ids.js"
 import type { Message, MessageInput, Role } from "../domain/session.js"
 import { SessionStore } from "../services/SessionStore.js"
-import { type FreshLayer, storeTest } from "./harness.js"
+import { conformance } from "./harness.js"
 
 /** The error `effect` fails with, which must carry `tag`; success or another error fails the test. */
 const failsWith = <E extends { readonly _tag: string }, T extends E["_tag"], R>(
@@ -49,9 +49,7 @@ const newestBytes = (s: string, max: number): string => {
 
 const summaryKeys = ["agentId", "createdAt", "id", "label", "messageCount", "updatedAt"]
 
-export const sessionStoreSuite = (name: string, layer: FreshLayer<SessionStore>) =>
-  describe(`SessionStore conformance: ${name}`, () => {
-    const test = storeTest(layer)
+export const sessionStoreSuite = conformance<SessionStore>("SessionStore", (test) => {
 
     // ---- sessions -------------------------------------------------------------------------------
 

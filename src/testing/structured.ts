@@ -1,16 +1,14 @@
-/** StructuredStore conformance (SPEC §2.1). */
-import { assert, describe } from "@effect/vitest"
+/** StructuredStore conformance (the contract is the JSDoc of src/services/StructuredStore.ts). */
+import { assert } from "@effect/vitest"
 import { Effect, Option, TestClock } from "effect"
 import type { Json } from "../domain/json.js"
 import { StructuredStore } from "../services/StructuredStore.js"
-import { type FreshLayer, storeTest } from "./harness.js"
+import { conformance } from "./harness.js"
 
 const keysOf = (store: StructuredStore["Type"], agent: string, options?: Parameters<StructuredStore["Type"]["list"]>[1]) =>
   Effect.map(store.list(agent, options), (p) => p.items.map((e) => e.key))
 
-export const structuredStoreSuite = (name: string, layer: FreshLayer<StructuredStore>) =>
-  describe(`StructuredStore conformance: ${name}`, () => {
-    const test = storeTest(layer)
+export const structuredStoreSuite = conformance<StructuredStore>("StructuredStore", (test) => {
 
     test("get of a missing key is None", () =>
       Effect.gen(function*() {

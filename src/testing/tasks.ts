@@ -1,10 +1,10 @@
-/** TaskQueue conformance (SPEC §2.7 and the JSDoc of src/services/TaskQueue.ts). */
-import { assert, describe } from "@effect/vitest"
+/** TaskQueue conformance (the contract is the JSDoc of src/services/TaskQueue.ts). */
+import { assert } from "@effect/vitest"
 import { Effect, Option, TestClock } from "effect"
 import type { AgentId, TaskId } from "../domain/ids.js"
 import type { ClaimOptions, Task, TaskListOptions } from "../domain/task.js"
 import { TaskQueue } from "../services/TaskQueue.js"
-import { type FreshLayer, sorted, storeTest } from "./harness.js"
+import { sorted, conformance } from "./harness.js"
 
 type Queue = TaskQueue["Type"]
 type Failure = { readonly _tag: string; readonly field?: string }
@@ -44,9 +44,7 @@ const listAll = (q: Queue, options: Omit<TaskListOptions, "cursor">) =>
     }
   })
 
-export const taskQueueSuite = (name: string, layer: FreshLayer<TaskQueue>) =>
-  describe(`TaskQueue conformance: ${name}`, () => {
-    const test = storeTest(layer)
+export const taskQueueSuite = conformance<TaskQueue>("TaskQueue", (test) => {
 
     test("post returns a minted id and stores a pending task with the documented defaults", () =>
       Effect.gen(function*() {

@@ -1,10 +1,10 @@
-/** UsageStore conformance (SPEC §2.5 and the JSDoc of src/services/UsageStore.ts). */
-import { assert, describe } from "@effect/vitest"
+/** UsageStore conformance (the contract is the JSDoc of src/services/UsageStore.ts). */
+import { assert } from "@effect/vitest"
 import { Effect, Either, Option, TestClock } from "effect"
 import { isUuidV7 } from "../domain/ids.js"
 import type { BudgetWindow, UsageInput } from "../domain/usage.js"
 import { UsageStore } from "../services/UsageStore.js"
-import { type FreshLayer, storeTest } from "./harness.js"
+import { conformance } from "./harness.js"
 
 /** The error `effect` fails with, which must carry `tag`; success or another error fails the test. */
 const failsWith = <E extends { readonly _tag: string }, T extends E["_tag"], R>(
@@ -36,9 +36,7 @@ const recordAt = (store: UsageStore["Type"], at: number, input: UsageInput) =>
 const spendAll = (store: UsageStore["Type"], agentId?: string) =>
   Effect.all(WINDOWS.map((window) => store.spend(agentId === undefined ? { window } : { agentId, window })))
 
-export const usageStoreSuite = (name: string, layer: FreshLayer<UsageStore>) =>
-  describe(`UsageStore conformance: ${name}`, () => {
-    const test = storeTest(layer)
+export const usageStoreSuite = conformance<UsageStore>("UsageStore", (test) => {
 
     test("record stamps the event with Clock now and returns it; omitted counts are 0", () =>
       Effect.gen(function*() {

@@ -49,6 +49,18 @@ export const makeDb = (): MemoryDb => ({
   audit: []
 })
 
+/** Delete every entry of `map` whose value is `owned`; how many. */
+export const deleteWhere = <K, V>(map: Map<K, V>, owned: (v: V) => boolean): number => {
+  let n = 0
+  for (const [k, v] of map) {
+    if (owned(v)) {
+      map.delete(k)
+      n++
+    }
+  }
+  return n
+}
+
 /** The map under `key`, created on first use. */
 export const bucket = <K, V>(outer: Map<string, Map<K, V>>, key: string): Map<K, V> => {
   let inner = outer.get(key)

@@ -4,7 +4,7 @@
  */
 import { Config, Context, Effect, Layer } from "effect"
 import { semanticLimits } from "../../core/memoryInputs.js"
-import { mainContext, semanticServices } from "../../core/storeLayers.js"
+import { mainServices, semanticServices } from "../../core/storeLayers.js"
 import type { EmbeddingSpace } from "../../domain/embedding.js"
 import type { AuditIntegrityError } from "../../domain/errors.js"
 import type { StoreOptions } from "../../domain/options.js"
@@ -20,12 +20,6 @@ import * as Semantic from "./semantic.js"
 import * as Sessions from "./sessions.js"
 import * as Structured from "./structured.js"
 import { makeAuditLog } from "../../core/auditLog.js"
-import { makeSessionStore } from "../../core/sessions.js"
-import { makeStructuredStore } from "../../core/structured.js"
-import { makeDeviceStore } from "../../core/devices.js"
-import { makeKnowledgeStore } from "../../core/knowledge.js"
-import { makeTaskQueue } from "../../core/taskQueue.js"
-import { makeUsageStore } from "../../core/usageStore.js"
 import * as Tasks from "./tasks.js"
 import * as Usage from "./usage.js"
 
@@ -45,16 +39,7 @@ export const make = (
   Effect.gen(function*() {
     const db = existing ?? makeDb()
     const audit = yield* makeAuditLog(Audit.port(db))
-    const main = mainContext({
-      structured: makeStructuredStore(Structured.port(db)),
-      knowledge: makeKnowledgeStore(Knowledge.port(db)),
-      sessions: makeSessionStore(Sessions.port(db)),
-      usage: makeUsageStore(Usage.port(db)),
-      devices: makeDeviceStore(Devices.port(db)),
-      tasks: makeTaskQueue(Tasks.port(db)),
-      audit,
-      admin: Admin.makeMain(db)
-    })
+    const main = mainServices(db, { Structured, Knowledge, Sessions, Usage, Devices, Tasks, Admin }, audit)
     const semantic = semanticServices(
       { semantic: Semantic.port(db), consolidation: Consolidate.port(db), admin: Admin.semanticPort(db) },
       semanticLimits(options),

@@ -4,7 +4,7 @@ import { compareCodePoints } from "../../core/order.js"
 import { labelTaken, type SessionPort } from "../../core/sessions.js"
 import type { AgentId } from "../../domain/ids.js"
 import type { Session } from "../../domain/session.js"
-import type { MemoryDb } from "./client.js"
+import { deleteWhere, type MemoryDb } from "./client.js"
 
 /** True when a session of `agent` other than `except` holds `label`. */
 const holder = (db: MemoryDb, agent: AgentId, label: string | null, except: string): boolean =>
@@ -31,17 +31,7 @@ export const port = (db: MemoryDb): SessionPort => ({
       return saved
     }),
   delete: (id) => Effect.sync(() => db.sessions.delete(id)),
-  deleteForAgent: (agent) =>
-    Effect.sync(() => {
-      let n = 0
-      for (const [id, s] of db.sessions) {
-        if (s.agentId === agent) {
-          db.sessions.delete(id)
-          n++
-        }
-      }
-      return n
-    }),
+  deleteForAgent: (agent) => Effect.sync(() => deleteWhere(db.sessions, (s) => s.agentId === agent)),
   list: (agent) =>
     Effect.sync(() =>
       [...db.sessions.values()]

@@ -13,7 +13,7 @@
  *   unhandled 'error' event that crashes the process; a connection whose query was interrupted, or
  *   that failed below SQL, is destroyed rather than returned to the pool;
  * - every timeout is a driver timer, not an Effect timer, so it also fires when the layer is built
- *   under `TestClock` (recipes P2).
+ *   under `TestClock` (an Effect timer would wait for the test to move the clock).
  *
  * The URL stays `Redacted`: only the driver sees the password, and errors carry a URL without it.
  */

@@ -5,7 +5,7 @@
 import { Clock, type Context, Effect, Schema, type Scope } from "effect"
 import { decode } from "../../core/decode.js"
 import { checkStoreOptions } from "../../core/memoryInputs.js"
-import { mainContext, type MainStoreServices, semanticServices, type SemanticStoreServices } from "../../core/storeLayers.js"
+import { mainServices, type MainStoreServices, semanticServices, type SemanticStoreServices } from "../../core/storeLayers.js"
 import {
   type AuditIntegrityError,
   type AuditLoadError,
@@ -29,12 +29,6 @@ import * as Semantic from "./semantic.js"
 import * as Sessions from "./sessions.js"
 import * as Structured from "./structured.js"
 import { makeAuditLog } from "../../core/auditLog.js"
-import { makeSessionStore } from "../../core/sessions.js"
-import { makeStructuredStore } from "../../core/structured.js"
-import { makeDeviceStore } from "../../core/devices.js"
-import { makeKnowledgeStore } from "../../core/knowledge.js"
-import { makeTaskQueue } from "../../core/taskQueue.js"
-import { makeUsageStore } from "../../core/usageStore.js"
 import * as Tasks from "./tasks.js"
 import * as Usage from "./usage.js"
 
@@ -89,16 +83,7 @@ export const makeMain = (
   client: Client.PgClient
 ): Effect.Effect<Context.Context<MainStoreServices>, AuditLoadError | AuditIntegrityError> =>
   Effect.map(makeAuditLog(Audit.port(client)), (audit) =>
-    mainContext({
-      structured: makeStructuredStore(Structured.port(client)),
-      knowledge: makeKnowledgeStore(Knowledge.port(client)),
-      sessions: makeSessionStore(Sessions.port(client)),
-      usage: makeUsageStore(Usage.port(client)),
-      devices: makeDeviceStore(Devices.port(client)),
-      tasks: makeTaskQueue(Tasks.port(client)),
-      audit,
-      admin: Admin.makeMain(client)
-    }))
+    mainServices(client, { Structured, Knowledge, Sessions, Usage, Devices, Tasks, Admin }, audit))
 
 /** The semantic services over a migrated pool; records or checks the embedding space. */
 export const makeSemantic = (

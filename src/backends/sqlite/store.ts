@@ -5,7 +5,7 @@
 import { Clock, type Context, Effect, type Scope } from "effect"
 import { migrate } from "../../core/migrator.js"
 import { checkStoreOptions } from "../../core/memoryInputs.js"
-import { mainContext, type MainStoreServices, semanticServices, type SemanticStoreServices } from "../../core/storeLayers.js"
+import { mainServices, type MainStoreServices, semanticServices, type SemanticStoreServices } from "../../core/storeLayers.js"
 import type {
   AuditIntegrityError,
   AuditLoadError,
@@ -28,12 +28,6 @@ import * as Semantic from "./semantic.js"
 import * as Sessions from "./sessions.js"
 import * as Structured from "./structured.js"
 import { auditLoadError, makeAuditLog } from "../../core/auditLog.js"
-import { makeSessionStore } from "../../core/sessions.js"
-import { makeStructuredStore } from "../../core/structured.js"
-import { makeDeviceStore } from "../../core/devices.js"
-import { makeKnowledgeStore } from "../../core/knowledge.js"
-import { makeTaskQueue } from "../../core/taskQueue.js"
-import { makeUsageStore } from "../../core/usageStore.js"
 import * as Tasks from "./tasks.js"
 import * as Usage from "./usage.js"
 
@@ -58,16 +52,7 @@ export const makeMain = (
       makeAuditLog
     )
     return yield* attempt("prepare statements", () =>
-      mainContext({
-        structured: makeStructuredStore(Structured.port(conn)),
-        knowledge: makeKnowledgeStore(Knowledge.port(conn)),
-        sessions: makeSessionStore(Sessions.port(conn)),
-        usage: makeUsageStore(Usage.port(conn)),
-        devices: makeDeviceStore(Devices.port(conn)),
-        tasks: makeTaskQueue(Tasks.port(conn)),
-        audit,
-        admin: Admin.makeMain(conn)
-      }))
+      mainServices(conn, { Structured, Knowledge, Sessions, Usage, Devices, Tasks, Admin }, audit))
   })
 
 /** The semantic services over an open, migrated connection; records or checks the embedding space. */
