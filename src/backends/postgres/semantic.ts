@@ -25,6 +25,7 @@ import {
   memoryOf,
   scoredMemory
 } from "./memories.js"
+import { withIndexDeferred } from "./bulkLoad.js"
 import { filterSql } from "./memoryFilter.js"
 import { Params } from "./params.js"
 import { textSql } from "./textIndex.js"
@@ -95,16 +96,21 @@ const insertMemories = (client: PgClient, memories: ReadonlyArray<Memory>, minte
   const run: Effect.Effect<number | undefined, StoreFailure> = memories.length <= INSERT_CHUNK
     ? client.withConnection("remember", (q) => insertChunk(q, memories, minted))
     : client.transaction("rememberMany", (q) =>
-      Effect.gen(function*() {
-        let at = 0
-        for (const chunk of chunks(memories)) {
-          const conflict = yield* insertChunk(q, chunk, minted)
-          // Failing rolls the whole batch back.
-          if (conflict !== undefined) return yield* new IdConflict({ index: at + conflict })
-          at += chunk.length
-        }
-        return undefined
-      })).pipe(Effect.catchTag("IdConflict", (e) => Effect.succeed(e.index)))
+      // A load large relative to the table rebuilds the HNSW index once instead of growing it row by row.
+      withIndexDeferred(
+        q,
+        memories.length,
+        Effect.gen(function*() {
+          let at = 0
+          for (const chunk of chunks(memories)) {
+            const conflict = yield* insertChunk(q, chunk, minted)
+            // Failing rolls the whole batch back.
+            if (conflict !== undefined) return yield* new IdConflict({ index: at + conflict })
+            at += chunk.length
+          }
+          return undefined
+        })
+      )).pipe(Effect.catchTag("IdConflict", (e) => Effect.succeed(e.index)))
   return run.pipe(Effect.catchIf((e) => e._tag === "StorageError" && sqlState(e.cause) === "23505", () => run))
 }
 
