@@ -26,8 +26,11 @@ import type { Progress } from "./progress.js"
 /** Records of the main store per import transaction. */
 export const BATCH = 500
 
-/** Embedding values (memories × dimensions) per memory batch: about 160 MB of vectors in memory. */
-const MEMORY_BATCH_VALUES = 20_000_000
+/**
+ * Embedding values (memories × dimensions) per memory batch: about 320 MB of vectors in memory, so
+ * 100,000 memories of 384 dimensions are one load.
+ */
+const MEMORY_BATCH_VALUES = 40_000_000
 
 /** Memories per import transaction: large (a bulk load), but bounded in memory by the vectors' size. */
 export const memoryBatch = (dimensions: number): number =>

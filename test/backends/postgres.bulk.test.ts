@@ -72,18 +72,25 @@ describePg("PgLive bulk loads", () => {
         assert.strictEqual(hits[0]!.memory.content, "memory 3")
       })), 300_000)
 
-  it("a load smaller than the table (or than BULK_MIN) keeps the index in place", () =>
+  it("a load smaller than half the table (or than BULK_MIN) keeps the index in place; a third of the result rebuilds it", () =>
     onStore((schema) =>
       Effect.gen(function*() {
         const store = yield* SemanticStore
-        yield* store.rememberMany(inputs(0, BULK_MIN + 2_000))
+        yield* store.rememberMany(inputs(0, 2 * BULK_MIN))
+        const first = yield* embeddingIndex(schema)
+        yield* store.rememberMany(inputs(2 * BULK_MIN, 1_500))
         const big = yield* embeddingIndex(schema)
-        yield* store.rememberMany(inputs(BULK_MIN + 2_000, BULK_MIN))
+        assert.strictEqual(big!.oid, first!.oid, "a load below BULK_MIN grows the index in place")
+        // 11,500 rows already: more than twice BULK_MIN.
+        yield* store.rememberMany(inputs(2 * BULK_MIN + 1_500, BULK_MIN))
         const afterLarge = yield* embeddingIndex(schema)
-        assert.strictEqual(afterLarge!.oid, big!.oid, "a load smaller than the table grows the index in place")
-        yield* store.rememberMany(inputs(2 * BULK_MIN + 2_000, 1_500))
-        assert.strictEqual((yield* embeddingIndex(schema))!.oid, big!.oid, "a load below BULK_MIN grows the index in place")
-        assert.strictEqual(yield* count(schema), 2 * BULK_MIN + 3_500)
+        assert.strictEqual(afterLarge!.oid, big!.oid, "a load smaller than half the table grows the index in place")
+        // 16,500 rows: a load of 8,500 is more than half of them.
+        yield* store.rememberMany(inputs(3 * BULK_MIN + 1_500, 8_500))
+        const rebuilt = yield* embeddingIndex(schema)
+        assert.notStrictEqual(rebuilt!.oid, big!.oid, "a load of a third of the result rebuilds the index")
+        assert.isTrue(rebuilt!.valid)
+        assert.strictEqual(yield* count(schema), 3 * BULK_MIN + 10_000)
       })), 300_000)
 
   it("a bulk rememberMany refused for another agent's id writes nothing and keeps the index", () =>

@@ -1,7 +1,7 @@
 /**
  * Large loads into `memories` (rememberMany, import, copy). Keeping pgvector's HNSW graph current
  * costs far more per row than building it once over the loaded table, so a load that is large
- * relative to the table drops the index, writes the rows, and builds the index again — all in the
+ * relative to the table (`REBUILD_RATIO`) drops the index, writes the rows, and builds the index again — all in the
  * load's own transaction, so the index is valid at commit and a failed load leaves the old one.
  *
  * While such a load runs, DROP INDEX holds the table's ACCESS EXCLUSIVE lock until commit: every
@@ -27,7 +27,15 @@ const BUILD_MEMORY = "1GB"
 
 const decodeN = Schema.decodeUnknownSync(Schema.Struct({ n: Schema.Number }))
 
-/** Whether a load of `incoming` memories should rebuild the index: the table holds at most as many rows. */
+/**
+ * How many times the incoming rows the table may already hold for a rebuild to pay. Growing the graph
+ * costs several times more per row than building it, so a load of a third of the result (or more) is
+ * cheaper rebuilt; and a large import that arrives in several batches is rebuilt once per batch
+ * rather than grown row by row from its second batch on.
+ */
+const REBUILD_RATIO = 2
+
+/** Whether a load of `incoming` memories should rebuild the index (see `REBUILD_RATIO`). */
 const rebuildWorthIt = (q: Queryable, incoming: number) =>
   Effect.gen(function*() {
     if (incoming < BULK_MIN) return false
@@ -37,13 +45,16 @@ const rebuildWorthIt = (q: Queryable, incoming: number) =>
       (r) => decodeN(r).n
     )
     if (index !== 1) return false
-    // Counting stops past `incoming`: on a large table this reads only that many index entries.
+    // Counting stops past the threshold: on a large table this reads only that many rows.
     const [rows] = yield* decodeRows(
       "bulk load",
-      yield* q.query({ text: "SELECT count(*)::int AS n FROM (SELECT 1 FROM memories LIMIT $1) t", values: [incoming + 1] }),
+      yield* q.query({
+        text: "SELECT count(*)::int AS n FROM (SELECT 1 FROM memories LIMIT $1) t",
+        values: [REBUILD_RATIO * incoming + 1]
+      }),
       (r) => decodeN(r).n
     )
-    return (rows ?? 0) <= incoming
+    return (rows ?? 0) <= REBUILD_RATIO * incoming
   })
 
 /**
