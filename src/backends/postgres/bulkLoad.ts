@@ -7,7 +7,8 @@
  * While such a load runs, DROP INDEX holds the table's ACCESS EXCLUSIVE lock until commit: every
  * other reader and writer of `memories` (recall, get, count, remember) waits for the load to finish
  * rather than seeing the table without its index. Smaller loads insert with the index in place, as
- * online remember does, and block nobody.
+ * online remember does, and block nobody. Inside an application's transaction (a savepoint of it) the
+ * lock, like every lock, lasts until the application commits.
  */
 import { Effect, Schema } from "effect"
 import type { StoreFailure } from "../../domain/errors.js"
