@@ -4,13 +4,17 @@
  * figures (see bench/protocol.ts for the conversation with the parent).
  */
 import Database from "better-sqlite3"
-import { Context, Effect, Exit, Layer, Redacted, Scope } from "effect"
+import { Context, Effect, Exit, Layer, Redacted, Scope, Stream } from "effect"
 import { join } from "node:path"
 import { createInterface } from "node:readline"
 import { layer as httpLayer } from "../src/backends/http/index.js"
 import { layer as pgLayer, layerMain as pgLayerMain, layerSemantic as pgLayerSemantic } from "../src/backends/postgres/index.js"
 import { layer as sqliteLayer, layerMain as sqliteLayerMain, layerSemantic as sqliteLayerSemantic } from "../src/backends/sqlite/index.js"
+import type { Progress } from "../src/cli/progress.js"
+import { importRecords } from "../src/cli/transfer.js"
 import type { AuditEntry } from "../src/domain/audit.js"
+import type { AgentId, MemoryId } from "../src/domain/ids.js"
+import type { MemoryRecord } from "../src/domain/transfer.js"
 import type { EmbeddingSpace } from "../src/domain/embedding.js"
 import { serve } from "../src/gateway/server.js"
 import { AuditLog } from "../src/services/AuditLog.js"
@@ -23,6 +27,7 @@ import { engramDriver, type EngramMain, engramTaskDriver } from "./drivers/engra
 import { pgRawDriver, pgRawTaskDriver, rawPool } from "./drivers/pgRaw.js"
 import { sqliteRawDriver, sqliteRawTaskDriver } from "./drivers/sqliteRaw.js"
 import type {
+  BulkKind,
   ChildConfig,
   Driver,
   KvOp,
@@ -34,7 +39,7 @@ import type {
   TaskDriver,
   TaskResult
 } from "./protocol.js"
-import { latencyFigures, now, perSecond } from "./stats.js"
+import { latencyFigures, now, perSecond, since } from "./stats.js"
 import {
   agentName,
   AGENTS,
@@ -137,6 +142,77 @@ const sqliteEngram = async (dir: string): Promise<Driver> => {
   })
 }
 
+/** Whether the HNSW index of `memories` in `schema` exists and is valid (a bulk load must leave it so). */
+const embeddingIndexValid = async (pool: ReturnType<typeof rawPool>): Promise<boolean> => {
+  const r = await pool.query<{ valid: boolean }>(
+    `SELECT i.indisvalid AS valid FROM pg_index i WHERE i.indexrelid = to_regclass('memories_embedding')`
+  )
+  return r.rows[0]?.valid === true
+}
+
+/** The memory records `engram import` reads from an export, for `inputs`. */
+const memoryRecords = (inputs: ReadonlyArray<MemoryInput>): Array<MemoryRecord> => {
+  const at = Date.now()
+  return inputs.map((m) => ({
+    kind: "memory" as const,
+    id: m.id as MemoryId,
+    agentId: m.agentId as AgentId,
+    content: m.content,
+    source: "document" as const,
+    scope: "episodic",
+    metadata: { n: m.metadata.n, cluster: m.metadata.cluster },
+    confidence: 1,
+    createdAt: at,
+    accessedAt: at,
+    accessCount: 0,
+    embedding: m.embedding
+  }))
+}
+
+/**
+ * engram's bulk loads into an empty PgLive store (built before the clock starts): one rememberMany,
+ * or the import path of `engram import` / `engram copy` (the same function, fed the records).
+ */
+const pgEngramBulk = (target: PgTarget) => async (kind: BulkKind, inputs: ReadonlyArray<MemoryInput>): Promise<number> => {
+  const schema = target.bulkSchemas![kind]
+  const s = scoped()
+  const check = rawPool(target.url, schema, "", 1)
+  try {
+    const ctx = await s.build(pgLayer({ url: Redacted.make(schemaUrl(target.url, schema)), embedding: SPACE }))
+    const quiet: Progress = { add: () => Effect.void, done: Effect.void }
+    let ns: number
+    if (kind === "rememberMany") {
+      const store = Context.get(ctx, SemanticStore)
+      const batch = inputs.map((m) => ({
+        id: m.id,
+        agentId: m.agentId,
+        content: m.content,
+        source: "document" as const,
+        metadata: { n: m.metadata.n, cluster: m.metadata.cluster },
+        embedding: m.embedding
+      }))
+      ns = await Effect.runPromise(Effect.gen(function*() {
+        const start = now()
+        const ids = yield* store.rememberMany(batch)
+        if (ids.length !== batch.length) throw new Error(`rememberMany stored ${ids.length} of ${batch.length}`)
+        return since(start)
+      }))
+    } else {
+      const records = memoryRecords(inputs)
+      ns = await Effect.runPromise(Effect.gen(function*() {
+        const start = now()
+        yield* importRecords(Stream.fromIterable(records), quiet)
+        return since(start)
+      }).pipe(Effect.provide(ctx)))
+    }
+    if (!(await embeddingIndexValid(check))) throw new Error(`engram's ${kind} bulk load left no valid HNSW index`)
+    return ns
+  } finally {
+    await check.end()
+    await s.close()
+  }
+}
+
 const pgEngram = async (target: PgTarget): Promise<Driver> => {
   const s = scoped()
   const ctx = await s.build(pgLayer({ url: Redacted.make(schemaUrl(target.url, target.schema)), embedding: SPACE }))
@@ -166,6 +242,7 @@ const pgEngram = async (target: PgTarget): Promise<Driver> => {
       await side.query("ANALYZE memories")
       await soloSide.query("ANALYZE memories")
     },
+    ...(target.bulkSchemas === undefined ? {} : { bulk: pgEngramBulk(target) }),
     close: async () => {
       await side.end()
       await soloSide.end()
@@ -321,6 +398,28 @@ const mainPhases = async (cfg: MainConfig, d: Driver): Promise<Figures> => {
   return figures
 }
 
+/** The most memories one rememberMany takes. */
+const REMEMBER_MANY_MAX = 10_000
+
+/**
+ * Bulk loads into empty stores (PostgreSQL): one rememberMany of up to 10,000 memories, then all N
+ * through the import path; rows/s of each, the inputs prepared before the clock starts.
+ */
+const bulkPhase = async (cfg: MainConfig, bulk: NonNullable<Driver["bulk"]>): Promise<Figures> => {
+  await gate(cfg, "bulk")
+  progress("bulk", 0)
+  const all: Array<MemoryInput> = []
+  for (const batch of memoryBatches(cfg.seed, cfg.n, cfg.counts.batch)) all.push(...toInputs(batch))
+  const few = all.slice(0, REMEMBER_MANY_MAX)
+  const figures: Figures = {}
+  figures["bulk.rememberMany.rowsPerSec"] = perSecond(few.length, await bulk("rememberMany", few))
+  figures["bulk.rememberMany.rows"] = few.length
+  progress("bulk", 0.3)
+  figures["bulk.import.rowsPerSec"] = perSecond(all.length, await bulk("import", all))
+  progress("bulk", 1)
+  return figures
+}
+
 const runMain = async (cfg: MainConfig): Promise<MainResult> => {
   let driver: Driver
   let baseline: Driver | undefined
@@ -329,7 +428,7 @@ const runMain = async (cfg: MainConfig): Promise<MainResult> => {
       driver = cfg.side === "engram" ? await sqliteEngram(cfg.dir!) : sqliteRawDriver(join(cfg.dir!, "raw.db"))
       break
     case "postgres":
-      driver = cfg.side === "engram" ? await pgEngram(cfg.pg!) : await pgRawDriver(cfg.pg!.url, cfg.pg!.schema)
+      driver = cfg.side === "engram" ? await pgEngram(cfg.pg!) : await pgRawDriver(cfg.pg!.url, cfg.pg!.schema, cfg.pg!.bulkSchemas)
       break
     case "http": {
       const h = await httpEngram(cfg.dir!)
@@ -353,6 +452,7 @@ const runMain = async (cfg: MainConfig): Promise<MainResult> => {
     await gate(cfg, "recall")
     const recalls = await recallPhases(cfg, baseline === undefined ? [driver] : [driver, baseline])
     Object.assign(figures, recalls[0]!.figures, await mainPhases(cfg, driver))
+    if (driver.bulk !== undefined) Object.assign(figures, await bulkPhase(cfg, driver.bulk))
     return {
       figures,
       returned: recalls[0]!.returned,

@@ -40,7 +40,16 @@ export interface PgTarget {
   readonly schema: string
   /** The schema of engram's single-agent store (recall without the agent filter). */
   readonly soloSchema: string
+  /** Empty schemas for the bulk loads (`Driver.bulk`), one per kind of load. */
+  readonly bulkSchemas?: Readonly<Record<BulkKind, string>> | undefined
 }
+
+/**
+ * The bulk loads timed on PostgreSQL, each into an empty store of its own: one rememberMany of
+ * 10,000 memories (engram's largest call), and all N memories through the path of `engram import`
+ * and `engram copy`.
+ */
+export type BulkKind = "rememberMany" | "import"
 
 export interface MainConfig {
   readonly role: "main"
@@ -163,6 +172,12 @@ export interface Driver {
   readonly text: (queries: ReadonlyArray<TextRecall>, variant: RecallVariant) => Promise<Measured>
   /** Which recall variants this implementation has. */
   readonly variants: ReadonlyArray<RecallVariant>
+  /**
+   * Load `inputs` into an empty store in bulk (PostgreSQL); nanoseconds, the vector index valid
+   * and in use afterwards. The raw driver inserts without the HNSW index and builds it after, in
+   * one transaction — the textbook way to bulk-load pgvector.
+   */
+  readonly bulk?: (kind: BulkKind, inputs: ReadonlyArray<MemoryInput>) => Promise<number>
   readonly main?: MainDriver
   readonly close: () => Promise<void>
 }

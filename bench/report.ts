@@ -75,14 +75,15 @@ const storeRows = (backend: "sqlite" | "postgres"): ReadonlyArray<RowDef> => {
       better: "higher",
       target: rateAtLeast(sqlite ? 0.8 : 0.9, 100_000)
     },
-    ...latency("vector recall, agent filter,", "vector.agent", "vector.agent", ratioAtMost(sqlite ? 1.15 : 1.2, 100_000)),
+    // PostgreSQL: issue 17 asks ≤ 1.1 × raw pgvector (iterative scan) at every N, recall@10 ≥ 0.97.
+    ...latency("vector recall, agent filter,", "vector.agent", "vector.agent", sqlite ? ratioAtMost(1.15, 100_000) : ratioAtMost(1.1)),
     {
       label: "vector recall, agent filter, recall@10",
       engram: "vector.agent.recallAt10",
       raw: "vector.agent.recallAt10",
       unit: "",
       better: "higher",
-      ...(sqlite ? {} : { target: { text: "engram ≥ 0.95", atN: 100_000, met: (e: number) => e >= 0.95 } })
+      ...(sqlite ? {} : { target: { text: "engram ≥ 0.97", met: (e: number) => e >= 0.97 } })
     },
     {
       label: "vector recall, agent filter, p50 vs raw KNN alone",
@@ -142,9 +143,29 @@ const storeRows = (backend: "sqlite" | "postgres"): ReadonlyArray<RowDef> => {
       unit: "MB",
       better: "lower"
     },
-    { label: "peak RSS of the process", engram: "rss.peakMb", raw: "rss.peakMb", unit: "MB", better: "lower" }
+    { label: "peak RSS of the process", engram: "rss.peakMb", raw: "rss.peakMb", unit: "MB", better: "lower" },
+    ...(sqlite ? [] : pgBulkRows)
   ]
 }
+
+/** PostgreSQL bulk loads into empty stores (raw: insert without the HNSW index, build it after). */
+const pgBulkRows: ReadonlyArray<RowDef> = [
+  {
+    label: "bulk: one rememberMany of 10,000 (N if fewer) into an empty store",
+    engram: "bulk.rememberMany.rowsPerSec",
+    raw: "bulk.rememberMany.rowsPerSec",
+    unit: "rows/s",
+    better: "higher"
+  },
+  {
+    label: "bulk: all N through engram import / copy into an empty store",
+    engram: "bulk.import.rowsPerSec",
+    raw: "bulk.import.rowsPerSec",
+    unit: "rows/s",
+    better: "higher",
+    target: { text: "engram ≥ 5,000 rows/s", atN: 100_000, met: (e: number) => e >= 5000 }
+  }
+]
 
 /** The HTTP rows: engram over a loopback gateway vs SqliteLive called directly. */
 const httpRows: ReadonlyArray<RowDef> = [

@@ -10,6 +10,14 @@
  * --n <N>[,<N>…], --repeat <runs>, --quick, --seed <seed>, --out-dir <dir> (default bench/results),
  * --name <file name without extension> (default "latest", or "quick" with --quick),
  * --pg-url <url> (or ENGRAM_BENCH_PG_URL; default postgres://postgres@127.0.0.1:5432/test).
+ * ENGRAM_BENCH_N=<N>[,<N>…] sets the default of --n, e.g.
+ *
+ *   npm run bench -- --backend postgres --n 20000 --repeat 1  # PgLive vs raw pgvector in a few minutes
+ *   ENGRAM_BENCH_N=100000 npm run bench -- --backend postgres  # the same at 100,000
+ *
+ * On PostgreSQL each run also times bulk loads into empty stores (one rememberMany of 10,000, and all
+ * N through the import path of `engram import` / `engram copy`) against raw pgvector's textbook bulk
+ * load (rows without the HNSW index, then the index built once), and checks the index is valid after.
  *
  * Every store lives in its own child process (bundled once with esbuild), so one side's heap, caches
  * and peak RSS never touch the other's. Progress goes to stderr; the markdown table to stdout and,
@@ -101,6 +109,10 @@ export const parseOptions = (args: ReadonlyArray<string>): Options => {
     if (v === undefined || !Number.isInteger(n) || n < 1) throw new Error(`${flag} needs a positive integer\n${usage}`)
     return n
   }
+  const envN = process.env.ENGRAM_BENCH_N
+  const envNs = envN === undefined || envN === ""
+    ? undefined
+    : envN.split(",").map((v) => positive("ENGRAM_BENCH_N", v.replaceAll("_", "")))
   for (let i = 0; i < args.length; i++) {
     const flag = args[i]!
     const value = () => {
@@ -148,7 +160,7 @@ export const parseOptions = (args: ReadonlyArray<string>): Options => {
   }
   return {
     backends: backends.length === 0 ? BACKENDS : backends,
-    ns: ns ?? (quick ? [2000] : [10_000, 100_000]),
+    ns: ns ?? (quick ? [2000] : envNs ?? [10_000, 100_000]),
     repeat: repeat ?? (quick ? 1 : 3),
     quick,
     seed,
@@ -402,7 +414,8 @@ const PHASES: ReadonlyArray<readonly [string, number]> = [
   ["kv", 0.06],
   ["canonical", 0.06],
   ["usage", 0.06],
-  ["audit", 0.12]
+  ["audit", 0.12],
+  ["bulk", 0.1]
 ]
 
 /** The fraction of a main child done when `phase` is `fraction` done. */
@@ -416,7 +429,7 @@ const childFraction = (phase: string, fraction: number): number => {
 }
 
 /** Steps of the main children in their order (see `pairJob`). */
-const STEPS = ["insert", "insert (single agent)", "prepare", "recall", "kv", "canonical", "usage", "audit"]
+const STEPS = ["insert", "insert (single agent)", "prepare", "recall", "kv", "canonical", "usage", "audit", "bulk"]
 
 /**
  * Run the engram and raw children of one backend side by side in lockstep: both start, and each
@@ -524,6 +537,13 @@ const runBackend = async (
     pgSchemas.push(schema, soloSchema)
     return { url: ctx.pg!.url, schema, soloSchema }
   }
+  /** A main store's target, with the empty schemas of its bulk loads. */
+  const pgMainTarget = async (schema: string): Promise<PgTarget> => {
+    const bulkSchemas = { rememberMany: `${schema}_bulk_many`, import: `${schema}_bulk_import` }
+    await ctx.pg!.schemas(Object.values(bulkSchemas))
+    pgSchemas.push(...Object.values(bulkSchemas))
+    return { ...await pgTarget(schema), bulkSchemas }
+  }
   try {
     if (backend === "http") {
       const start = Date.now()
@@ -544,7 +564,7 @@ const runBackend = async (
     for (const side of sides) {
       const place = backend === "sqlite"
         ? { dir: mkdtempSync(join(dir, `${side}-`)) }
-        : { pg: await pgTarget(`b${repeat}_${side}`) }
+        : { pg: await pgMainTarget(`b${repeat}_${side}`) }
       configs[side] = mainConfig(ctx, n, backend, side, place)
     }
     const pairStart = Date.now()

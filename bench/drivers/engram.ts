@@ -34,6 +34,8 @@ export interface EngramStores {
   readonly solo: SemanticStore["Type"]
   readonly main?: EngramMain | undefined
   readonly afterLoad?: (() => Promise<void>) | undefined
+  /** Bulk loads into empty stores of their own (PostgreSQL). */
+  readonly bulk?: Driver["bulk"] | undefined
   readonly close: () => Promise<void>
 }
 
@@ -146,6 +148,7 @@ export const engramDriver = (stores: EngramStores): Driver => ({
   variants: ["full"],
   ...(stores.main === undefined ? {} : { main: mainDriver(stores.main) }),
   ...(stores.afterLoad === undefined ? {} : { afterLoad: stores.afterLoad }),
+  ...(stores.bulk === undefined ? {} : { bulk: stores.bulk }),
   close: stores.close
 })
 

@@ -18,7 +18,7 @@
  */
 import { randomUUID } from "node:crypto"
 import pg from "pg"
-import type { Driver, KvOp, MainDriver, Measured, MemoryInput, RecallVariant, TaskDriver, TextRecall, VectorRecall } from "../protocol.js"
+import type { BulkKind, Driver, KvOp, MainDriver, Measured, MemoryInput, RecallVariant, TaskDriver, TextRecall, VectorRecall } from "../protocol.js"
 import { now, since } from "../stats.js"
 import { DIMENSIONS, indexOfId, TOP_K } from "../workload.js"
 import { auditHash, compact, GENESIS } from "./sqliteRaw.js"
@@ -282,21 +282,65 @@ const mainDriver = async (pool: pg.Pool): Promise<MainDriver> => {
   }
 }
 
+const MEMORIES_TABLE = `
+  CREATE TABLE memories (
+    id text PRIMARY KEY, agent_id text NOT NULL, content text NOT NULL, metadata jsonb NOT NULL,
+    created_at bigint NOT NULL, accessed_at bigint NOT NULL, access_count integer NOT NULL DEFAULT 0,
+    embedding vector(${DIMENSIONS}) NOT NULL,
+    tsv tsvector GENERATED ALWAYS AS (to_tsvector('simple', content)) STORED
+  ) WITH (fillfactor = 80);
+  CREATE INDEX memories_agent ON memories (agent_id);
+  CREATE INDEX memories_tsv ON memories USING gin (tsv);
+`
+const EMBEDDING_INDEX = "CREATE INDEX memories_embedding ON memories USING hnsw (embedding vector_cosine_ops)"
+
+/** One multi-row INSERT of `batch` (arrays per column through unnest), created and accessed at `at`. */
+const insertRows = (batch: ReadonlyArray<MemoryInput>, at: number): pg.QueryConfig => ({
+  name: "memories_insert",
+  text: `INSERT INTO memories (id, agent_id, content, metadata, created_at, accessed_at, embedding)
+         SELECT id, a, c, m::jsonb, $5, $5, e::vector FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $6::text[]) AS u(id, a, c, m, e)`,
+  values: [
+    batch.map((m) => m.id),
+    batch.map((m) => m.agentId),
+    batch.map((m) => m.content),
+    batch.map((m) => JSON.stringify(m.metadata)),
+    at,
+    batch.map((m) => JSON.stringify(m.embedding))
+  ]
+})
+
+/**
+ * The textbook bulk load into an empty pgvector table: the rows in multi-row INSERTs of 5,000
+ * without the HNSW index, then the index built once over them (with 1 GB of maintenance_work_mem,
+ * engram's setting for its builds), in one transaction.
+ */
+const rawBulk = (url: string, bulkSchemas: Readonly<Record<BulkKind, string>>) =>
+async (kind: BulkKind, inputs: ReadonlyArray<MemoryInput>): Promise<number> => {
+  const pool = rawPool(url, bulkSchemas[kind], "", 1)
+  try {
+    await pool.query(MEMORIES_TABLE)
+    const start = now()
+    await transaction(pool, async (c) => {
+      const at = Date.now()
+      for (let i = 0; i < inputs.length; i += 5000) await c.query(insertRows(inputs.slice(i, i + 5000), at))
+      await c.query("SET LOCAL maintenance_work_mem = '1GB'")
+      await c.query(EMBEDDING_INDEX)
+    })
+    return since(start)
+  } finally {
+    await pool.end()
+  }
+}
+
 /** The raw PostgreSQL driver in the (empty) schema `schema` of the database at `url`. */
-export const pgRawDriver = async (url: string, schema: string): Promise<Driver> => {
+export const pgRawDriver = async (
+  url: string,
+  schema: string,
+  bulkSchemas?: Readonly<Record<BulkKind, string>>
+): Promise<Driver> => {
   const pool = rawPool(url, schema, "-c hnsw.iterative_scan=relaxed_order", 10)
   const counterPool = rawPool(url, schema, "-c synchronous_commit=off", 2)
-  await pool.query(`
-    CREATE TABLE memories (
-      id text PRIMARY KEY, agent_id text NOT NULL, content text NOT NULL, metadata jsonb NOT NULL,
-      created_at bigint NOT NULL, accessed_at bigint NOT NULL, access_count integer NOT NULL DEFAULT 0,
-      embedding vector(${DIMENSIONS}) NOT NULL,
-      tsv tsvector GENERATED ALWAYS AS (to_tsvector('simple', content)) STORED
-    ) WITH (fillfactor = 80);
-    CREATE INDEX memories_agent ON memories (agent_id);
-    CREATE INDEX memories_embedding ON memories USING hnsw (embedding vector_cosine_ops);
-    CREATE INDEX memories_tsv ON memories USING gin (tsv);
-  `)
+  await pool.query(`${MEMORIES_TABLE}; ${EMBEDDING_INDEX}`)
   const touch = async (ids: ReadonlyArray<string>) => {
     if (ids.length === 0) return
     await counterPool.query({
@@ -326,20 +370,7 @@ export const pgRawDriver = async (url: string, schema: string): Promise<Driver> 
   return {
     insert: async (batch: ReadonlyArray<MemoryInput>) => {
       const start = now()
-      const at = Date.now()
-      await pool.query({
-        name: "memories_insert",
-        text: `INSERT INTO memories (id, agent_id, content, metadata, created_at, accessed_at, embedding)
-               SELECT id, a, c, m::jsonb, $5, $5, e::vector FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $6::text[]) AS u(id, a, c, m, e)`,
-        values: [
-          batch.map((m) => m.id),
-          batch.map((m) => m.agentId),
-          batch.map((m) => m.content),
-          batch.map((m) => JSON.stringify(m.metadata)),
-          at,
-          batch.map((m) => JSON.stringify(m.embedding))
-        ]
-      })
+      await pool.query(insertRows(batch, Date.now()))
       return since(start)
     },
     afterLoad: async () => {
@@ -367,6 +398,7 @@ export const pgRawDriver = async (url: string, schema: string): Promise<Driver> 
         values: [q.agentId, q.text]
       })),
     variants: ["knn", "full"],
+    ...(bulkSchemas === undefined ? {} : { bulk: rawBulk(url, bulkSchemas) }),
     main,
     close: async () => {
       await pool.end()

@@ -3,7 +3,9 @@
  * is a header naming the format version and the embedding space; then the main store's records in
  * dependency order (agents, key-value, entities, relations, sessions, canonical sessions, usage,
  * devices, tasks, audit by seq), then the memories. Import and copy write in batches of one
- * transaction each, and audit entries must continue the target's chain, so a copy verifies.
+ * transaction each, and audit entries must continue the target's chain, so a copy verifies. Memories
+ * go in much larger batches than the other records: a backend can then load them in bulk (PgLive
+ * builds its vector index once over a large load instead of growing it row by row).
  */
 import { createReadStream, createWriteStream } from "node:fs"
 import { createInterface } from "node:readline"
@@ -21,8 +23,44 @@ import { MainStoreAdmin, SemanticStoreAdmin } from "../services/Admin.js"
 import { SemanticStore } from "../services/SemanticStore.js"
 import type { Progress } from "./progress.js"
 
-/** Records per import transaction. */
+/** Records of the main store per import transaction. */
 export const BATCH = 500
+
+/**
+ * Embedding values (memories × dimensions) per memory batch: about 320 MB of vectors in memory, so
+ * 100,000 memories of 384 dimensions are one load.
+ */
+const MEMORY_BATCH_VALUES = 40_000_000
+
+/** Memories per import transaction: large (a bulk load), but bounded in memory by the vectors' size. */
+export const memoryBatch = (dimensions: number): number =>
+  Math.min(100_000, Math.max(BATCH, Math.floor(MEMORY_BATCH_VALUES / Math.max(1, dimensions))))
+
+type Transferred = MainRecord | MemoryRecord
+
+/**
+ * Cut `stream` into batches: at most `BATCH` main-store records, or at most `memories` memories; a
+ * batch never mixes the two.
+ */
+const batches = <E, R>(stream: Stream.Stream<Transferred, E, R>, memories: number) =>
+  // Suspended: each run accumulates into an array of its own.
+  Stream.suspend(() => Stream.concat(Stream.map(stream, Option.some), Stream.make(Option.none<Transferred>())).pipe(
+    Stream.mapAccum(
+      [] as Array<Transferred>,
+      (batch, next): readonly [Array<Transferred>, Option.Option<ReadonlyArray<Transferred>>] => {
+        if (Option.isNone(next)) return [[], batch.length > 0 ? Option.some(batch) : Option.none()]
+        const r = next.value
+        const head = batch[0]
+        const full = head !== undefined &&
+          ((head.kind === "memory") !== (r.kind === "memory") || batch.length >= (head.kind === "memory" ? memories : BATCH))
+        if (full) return [[r], Option.some(batch)]
+        // The batch is this stream's own array, so growing it in place is safe.
+        batch.push(r)
+        return [batch, Option.none()]
+      }
+    ),
+    Stream.filterMap((b) => b)
+  ))
 
 const encodeRecord = Schema.encodeSync(TransferRecord)
 const decodeRecord = Schema.decodeUnknownEither(TransferRecord)
@@ -72,11 +110,11 @@ const importBatch = (batch: ReadonlyArray<MainRecord | MemoryRecord>, progress: 
 
 /** Import a stream of records into the current store. */
 export const importRecords = <E, R>(stream: Stream.Stream<MainRecord | MemoryRecord, E, R>, progress: Progress) =>
-  stream.pipe(
-    Stream.grouped(BATCH),
-    Stream.runForEach((chunk) => importBatch([...chunk], progress)),
-    Effect.zipRight(progress.done)
-  )
+  Effect.gen(function*() {
+    const dimensions = (yield* SemanticStore).embeddingSpace.dimensions
+    yield* batches(stream, memoryBatch(dimensions)).pipe(Stream.runForEach((batch) => importBatch(batch, progress)))
+    yield* progress.done
+  })
 
 /** Refuse a header of a newer format or of another embedding space than the target's. */
 export const checkHeader = (h: TransferHeader) =>

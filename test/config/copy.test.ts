@@ -1,7 +1,8 @@
 /**
  * `engram copy` from SQLite to PostgreSQL (issue 7): 10,000 memories plus data in every other domain
  * → equal counts, equal content on a sample, recall works on the target, and the audit chain — copied
- * verbatim — verifies on the target and continues there.
+ * verbatim — verifies on the target and continues there. The memories arrive as one bulk load: the
+ * target's HNSW index is built once over them (a new index, valid at the end).
  */
 import { assert, it } from "@effect/vitest"
 import { join } from "node:path"
@@ -20,7 +21,7 @@ import { StructuredStore } from "../../src/services/StructuredStore.js"
 import { TaskQueue } from "../../src/services/TaskQueue.js"
 import { UsageStore } from "../../src/services/UsageStore.js"
 import { DeviceStore } from "../../src/services/DeviceStore.js"
-import { describePg, freshSchemaScoped, urlForSchema } from "../support/postgres.js"
+import { describePg, freshSchemaScoped, sql, urlForSchema } from "../support/postgres.js"
 import { tempDir } from "../support/sqlite.js"
 
 const SPACE = { model: "copy-test", dimensions: 16 }
@@ -73,6 +74,16 @@ const exportAll = Effect.gen(function*() {
   return [...main, ...memories] as Array<TransferRecord>
 })
 
+/** The target's HNSW index: its oid (a rebuild gives a new one) and whether it is valid. */
+const embeddingIndex = (schema: string) =>
+  Effect.promise(() =>
+    sql<{ oid: number; valid: boolean }>(
+      schema,
+      `SELECT c.oid::int AS oid, i.indisvalid AS valid FROM pg_class c JOIN pg_index i ON i.indexrelid = c.oid
+       WHERE c.oid = to_regclass('memories_embedding')`
+    )
+  )
+
 const countByKind = (records: ReadonlyArray<TransferRecord>) => {
   const counts: Record<string, number> = {}
   for (const r of records) counts[r.kind] = (counts[r.kind] ?? 0) + 1
@@ -88,6 +99,10 @@ describePg("engram copy: SQLite → PostgreSQL", () => {
       const target = yield* memoryConfig({ backend: "postgres", postgres: { url: urlForSchema(schema) }, embedding: SPACE })
 
       yield* Effect.scoped(Effect.flatMap(Layer.build(layerFromConfig(source)), (ctx) => Effect.provide(populate, ctx)))
+      // The target's tables and index, as an empty store has them.
+      yield* Effect.scoped(Layer.build(layerFromConfig(target)))
+      const [indexBefore] = yield* embeddingIndex(schema)
+      assert.isDefined(indexBefore)
 
       const lines: Array<string> = []
       const { records } = yield* copy(layerFromConfig(source), layerFromConfig(target), (total) => makeProgress("copy", total, (s) => void lines.push(s)))
@@ -100,6 +115,9 @@ describePg("engram copy: SQLite → PostgreSQL", () => {
       assert.strictEqual(countByKind(before)["memory"], MEMORIES)
       assert.deepStrictEqual(countByKind(after), countByKind(before))
       assert.isTrue(lines.some((l) => l.includes(`${records}/${records}`)), "the progress bar reached the total")
+      const [indexAfter] = yield* embeddingIndex(schema)
+      assert.isTrue(indexAfter?.valid, "the HNSW index is valid after the copy")
+      assert.notStrictEqual(indexAfter?.oid, indexBefore?.oid, "the memories were loaded in bulk: the index was built once over them")
 
       // Equal content on a sample: every 97th memory and every record of the smaller kinds.
       const key = (r: TransferRecord) => JSON.stringify([r.kind, "id" in r ? r.id : "seq" in r ? r.seq : "key" in r ? [r.agentId, r.key] : "deviceId" in r ? r.deviceId : r.agentId])

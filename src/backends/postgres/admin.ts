@@ -15,7 +15,8 @@ import { purgedTables, recordOf, tableOf } from "../../tables/mainRecords.js"
 import { insertInto, selectPage, upsertInto } from "../../tables/table.js"
 import { auditLock } from "./audit.js"
 import { decodeRows, type PgClient } from "./client.js"
-import { chunks, INPUT_NAMES, INPUT_ROWS, inputValues, insertFrom, MEMORY_COLUMNS, memoryOf, REPLACE_ON_CONFLICT } from "./memories.js"
+import { importMemories } from "./bulkLoad.js"
+import { MEMORY_COLUMNS, memoryOf } from "./memories.js"
 
 /** MainStoreAdmin's port over `client`: keyset-paged reads, import and purge each one transaction. */
 export const mainPort = (client: PgClient): MainAdminPort => ({
@@ -80,17 +81,7 @@ export const semanticPort = (client: PgClient): SemanticAdminPort => ({
       }, memoryOf),
       (memories) => ({ memories, next: memories.length === EXPORT_PAGE ? memories[memories.length - 1]!.id : undefined })
     ),
-  import: (memories) =>
-    client.transaction("import", (q) =>
-      Effect.forEach(
-        chunks(memories),
-        (chunk) =>
-          q.execute({
-            text: `${insertFrom("u")} FROM ${INPUT_ROWS} AS u(${INPUT_NAMES}) ${REPLACE_ON_CONFLICT}`,
-            values: inputValues(chunk)
-          }),
-        { discard: true }
-      )),
+  import: (memories) => importMemories(client, memories),
   purgeAgent: (agent) => client.execute("purgeAgent", { text: "DELETE FROM memories WHERE agent_id = $1", values: [agent] }),
   agents: () => client.rows("agents", "SELECT DISTINCT agent_id FROM memories", (r) => decodeAgentRow(r).agent_id)
 })

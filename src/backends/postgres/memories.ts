@@ -18,6 +18,7 @@ const StoredRow = { ...MemoryRow.fields, embedding: Schema.NullOr(Schema.Uint8Ar
 const Stored = Schema.Struct(StoredRow)
 const decodeStored = Schema.decodeUnknownSync(Stored)
 const decodeDistanced = Schema.decodeUnknownSync(Schema.Struct({ ...StoredRow, d: Schema.Number }))
+const decodeSettled = Schema.decodeUnknownSync(Schema.Struct({ ...StoredRow, d: Schema.Number, settled: Schema.Boolean }))
 const decodeScored = Schema.decodeUnknownSync(Schema.Struct({ ...StoredRow, score: Schema.Number }))
 
 const memoryOfRow = (r: typeof Stored.Type): Memory =>
@@ -30,6 +31,12 @@ export const memoryOf = (row: unknown): Memory => memoryOfRow(decodeStored(row))
 export const distancedMemory = (row: unknown): { readonly memory: Memory; readonly d: number } => {
   const r = decodeDistanced(row)
   return { memory: memoryOfRow(r), d: r.d }
+}
+
+/** The memory of a row selected with `MEMORY_COLUMNS`, its distance `d` and a recall's verdict `settled`. */
+export const settledMemory = (row: unknown): { readonly memory: Memory; readonly d: number; readonly settled: boolean } => {
+  const r = decodeSettled(row)
+  return { memory: memoryOfRow(r), d: r.d, settled: r.settled }
 }
 
 /** The memory of a row selected with `MEMORY_COLUMNS` and its text `score`. */

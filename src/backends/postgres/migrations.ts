@@ -250,6 +250,9 @@ export const driver = (client: PgClient): MigrationDriver => ({
 /** Apply every pending migration; returns the versions this call applied. */
 export const runMigrations = (client: PgClient, now: number) => migrate(driver(client), MIGRATIONS, now)
 
+/** The HNSW cosine index of the memories' vectors (dropped and rebuilt around bulk loads: bulkLoad.ts). */
+export const EMBEDDING_INDEX = "CREATE INDEX memories_embedding ON memories USING hnsw (embedding vector_cosine_ops)"
+
 /** pgvector's HNSW index accepts `vector` columns of at most 2,000 dimensions. */
 const HNSW_MAX_DIMENSIONS = 2000
 
@@ -275,7 +278,7 @@ export const ensureEmbeddingSpace = (client: PgClient, space: EmbeddingSpace) =>
         const d = space.dimensions
         yield* q.execute(`ALTER TABLE memories ADD COLUMN embedding vector(${d})`)
         if (d <= HNSW_MAX_DIMENSIONS) {
-          yield* q.execute(`CREATE INDEX memories_embedding ON memories USING hnsw (embedding vector_cosine_ops)`)
+          yield* q.execute(EMBEDDING_INDEX)
         }
         yield* q.execute({
           text: "INSERT INTO engram_meta (key, value) VALUES ($1, $2), ($3, $4)",

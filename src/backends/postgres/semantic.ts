@@ -1,9 +1,11 @@
 /**
  * SemanticStore's port on PostgreSQL + pgvector (a memory's row: memories.ts). Vector candidates
  * come from vectorRecall.ts, text matches from the index of textIndex.ts with the core's score
- * computed in SQL, filters from memoryFilter.ts. Every recall is two short statements on one
- * connection: the candidate read, then the access counters of exactly the memories returned (a
- * prepared statement, committed asynchronously).
+ * computed in SQL, filters from memoryFilter.ts. A vector recall is usually one statement that reads
+ * the candidates and counts the access of exactly the memories returned (vectorRecall.ts); other
+ * recalls, and a vector recall whose boundary needs settling, are two short statements on one
+ * connection: the candidate read, then the access counters of the hits (a prepared statement). The
+ * counter updates commit asynchronously.
  */
 import { Data, Effect, Option, Schema } from "effect"
 import type { Candidates, RecallPlan } from "../../core/recall.js"
@@ -23,19 +25,12 @@ import {
   memoryOf,
   scoredMemory
 } from "./memories.js"
+import { withIndexDeferred } from "./bulkLoad.js"
 import { filterSql } from "./memoryFilter.js"
 import { Params } from "./params.js"
 import { textSql } from "./textIndex.js"
 import { vectorText } from "./vectorCodec.js"
-import { distanceTolerance, nearestCandidates, settledCandidates } from "./vectorRecall.js"
-
-/**
- * A CTE that makes the statement's own transaction commit without waiting for the WAL flush. Only
- * the access-counter updates of recall use it: they are visible to every reader at once like any
- * commit, and a server crash can lose at most the last fraction of a second of them — never a
- * memory — while a recall no longer waits for a disk flush.
- */
-const ASYNC_COMMIT = "relaxed AS (SELECT set_config('synchronous_commit', 'off', true) AS setting)"
+import { ASYNC_COMMIT, distanceTolerance, nearestCounted, settledCandidates } from "./vectorRecall.js"
 
 /**
  * Set accessedAt = now and accessCount + 1 on the memories a recall returns. A prepared statement,
@@ -101,16 +96,21 @@ const insertMemories = (client: PgClient, memories: ReadonlyArray<Memory>, minte
   const run: Effect.Effect<number | undefined, StoreFailure> = memories.length <= INSERT_CHUNK
     ? client.withConnection("remember", (q) => insertChunk(q, memories, minted))
     : client.transaction("rememberMany", (q) =>
-      Effect.gen(function*() {
-        let at = 0
-        for (const chunk of chunks(memories)) {
-          const conflict = yield* insertChunk(q, chunk, minted)
-          // Failing rolls the whole batch back.
-          if (conflict !== undefined) return yield* new IdConflict({ index: at + conflict })
-          at += chunk.length
-        }
-        return undefined
-      })).pipe(Effect.catchTag("IdConflict", (e) => Effect.succeed(e.index)))
+      // A load large relative to the table rebuilds the HNSW index once instead of growing it row by row.
+      withIndexDeferred(
+        q,
+        memories.length,
+        Effect.gen(function*() {
+          let at = 0
+          for (const chunk of chunks(memories)) {
+            const conflict = yield* insertChunk(q, chunk, minted)
+            // Failing rolls the whole batch back.
+            if (conflict !== undefined) return yield* new IdConflict({ index: at + conflict })
+            at += chunk.length
+          }
+          return undefined
+        })
+      )).pipe(Effect.catchTag("IdConflict", (e) => Effect.succeed(e.index)))
   return run.pipe(Effect.catchIf((e) => e._tag === "StorageError" && sqlState(e.cause) === "23505", () => run))
 }
 
@@ -145,7 +145,7 @@ export const port = (client: PgClient, space: EmbeddingSpace): SemanticPort => {
   const candidates = (q: Queryable, conn: Connection, plan: RecallPlan): Effect.Effect<Candidates, StoreFailure> => {
     switch (plan.mode) {
       case "vector":
-        return Effect.map(nearestCandidates(client, q, conn, plan, eps), (nearest) => ({ nearest }))
+        return Effect.map(settledCandidates(client, q, conn, plan, eps), (nearest) => ({ nearest }))
       case "text":
         return Effect.map(matches(q, plan), (found) => ({ matches: found }))
       case "hybrid":
@@ -164,6 +164,11 @@ export const port = (client: PgClient, space: EmbeddingSpace): SemanticPort => {
     recall: (plan, pick) =>
       client.withConnection("recall", (q, conn) =>
         Effect.gen(function*() {
+          if (plan.mode === "vector") {
+            // Counted in the same statement: every candidate is a hit (there are at most `limit`).
+            const counted = yield* nearestCounted(client, q, conn, plan, eps)
+            if (counted !== undefined) return pick({ nearest: counted })
+          }
           const hits = pick(yield* candidates(q, conn, plan))
           yield* touch(q, hits.map((h) => h.memory.id), plan.now)
           return hits

@@ -16,12 +16,13 @@
  * scan that gave up early) the boundary band is fetched — exactly, without the index, when the
  * candidates are not known to contain it.
  */
+import { createHash } from "node:crypto"
 import { Effect, Schema } from "effect"
 import type { RecallPlan } from "../../core/recall.js"
 import type { StoreFailure } from "../../domain/errors.js"
 import type { Memory } from "../../domain/memory.js"
-import { type Connection, decodeRows, DEFAULT_EF_SEARCH, type PgClient, type Queryable } from "./client.js"
-import { distancedMemory, MEMORY_COLUMNS } from "./memories.js"
+import { type Connection, decodeRows, DEFAULT_EF_SEARCH, type PgClient, type Queryable, type Statement } from "./client.js"
+import { distancedMemory, MEMORY_COLUMNS, settledMemory } from "./memories.js"
 import { filterSql } from "./memoryFilter.js"
 import { Params } from "./params.js"
 import { vectorText } from "./vectorCodec.js"
@@ -47,6 +48,21 @@ export const distanceTolerance = (dimensions: number): number => 16 * Math.sqrt(
 
 /** Candidates fetched past `limit` when the boundary has to be settled exactly. */
 const BAND_MARGIN = 16
+
+/** A statement prepared once per connection under a name derived from its text (its shape). */
+export const prepared = (text: string, values: ReadonlyArray<unknown>): Statement => ({
+  name: `engram_${createHash("sha1").update(text).digest("hex").slice(0, 20)}`,
+  text,
+  values
+})
+
+/**
+ * A CTE that makes the statement's own transaction commit without waiting for the WAL flush. Only
+ * the access-counter updates of recall use it: they are visible to every reader at once like any
+ * commit, and a server crash can lose at most the last fraction of a second of them — never a
+ * memory — while a recall no longer waits for a disk flush.
+ */
+export const ASYNC_COMMIT = "relaxed AS (SELECT set_config('synchronous_commit', 'off', true) AS setting)"
 
 /** Raise `hnsw.ef_search` on this connection when a query asks for more rows than it holds. */
 const ensureEfSearch = (client: PgClient, q: Queryable, conn: Connection, rows: number) =>
@@ -106,36 +122,53 @@ export const settledCandidates = (client: PgClient, q: Queryable, conn: Connecti
     return rows.map((r) => r.memory)
   })
 
-const byIdDesc = (a: string, b: string) => (a < b ? 1 : a > b ? -1 : 0)
+/**
+ * Vector recall in one statement: the `limit + 1` nearest rows by pgvector distance (the HNSW index
+ * for a large filtered set, an exact scan of a small one: the planner's choice), whether they settle
+ * the boundary (the `limit`-th and the next further apart than `eps`; or fewer came back and nothing
+ * else matches), and — only when they do — the access counters of the first `limit`, which are then
+ * exactly the hits the core returns. Each row carries the verdict (`settled`). The limits are
+ * written into the text so that the plan PostgreSQL caches for the prepared statement is made for
+ * them.
+ */
+export const recallStatement = (plan: VectorPlan, eps: number): Statement => {
+  const p = new Params()
+  const where = filterSql(plan.agentId, plan.filter, p)
+  const qv = `${p.add(vectorText(plan.embedding))}::vector`
+  const limit = plan.limit
+  const k = limit + 1
+  const text = `WITH hits AS MATERIALIZED (
+      SELECT ${MEMORY_COLUMNS}, embedding <=> ${qv} AS d FROM memories
+      WHERE ${where} AND embedding IS NOT NULL ORDER BY embedding <=> ${qv} LIMIT ${k}
+    ),
+    ranked AS (SELECT id, d, row_number() OVER (ORDER BY d) AS rn FROM hits),
+    edge AS (
+      SELECT count(*) AS n, max(d) FILTER (WHERE rn = ${limit}) AS dl, max(d) FILTER (WHERE rn = ${k}) AS dk FROM ranked
+    ),
+    verdict AS (
+      SELECT CASE WHEN n = ${k} THEN dk - dl > ${p.add(eps)}::float8
+        ELSE n = (SELECT count(*) FROM (SELECT 1 FROM memories WHERE ${where} AND embedding IS NOT NULL LIMIT ${k}) c)
+      END AS settled FROM edge
+    ),
+    ${ASYNC_COMMIT},
+    touched AS (
+      UPDATE memories m SET accessed_at = ${p.add(plan.now)}::bigint, access_count = m.access_count + 1
+      FROM ranked r, verdict v, relaxed WHERE v.settled AND m.id = r.id AND r.rn <= ${limit}
+    )
+    SELECT h.*, v.settled FROM hits h, verdict v`
+  return prepared(text, p.values)
+}
 
 /**
- * The vector candidates, usually from one short statement: the `limit + 1` nearest rows by pgvector
- * distance (the HNSW index, or an exact scan when the planner finds the filtered set small). When
- * their order settles the boundary the first `limit` are the candidates; otherwise
- * `settledCandidates` reads more.
+ * Vector recall in one round trip when the nearest rows settle the boundary: the candidates, their
+ * access already counted (see `recallStatement`). `undefined` when they do not — nothing was
+ * counted, and the caller reads `settledCandidates` and counts the hits itself.
  */
-export const nearestCandidates = (client: PgClient, q: Queryable, conn: Connection, plan: VectorPlan, eps: number) =>
+export const nearestCounted = (client: PgClient, q: Queryable, conn: Connection, plan: VectorPlan, eps: number) =>
   Effect.gen(function*() {
-    const k = plan.limit + 1
-    yield* ensureEfSearch(client, q, conn, k)
-    const p = new Params()
-    const where = filterSql(plan.agentId, plan.filter, p)
-    const qv = p.add(vectorText(plan.embedding))
-    const rows = yield* distanced(
-      "recall",
-      yield* q.query({
-        text: `SELECT ${MEMORY_COLUMNS}, embedding <=> ${qv}::vector AS d FROM memories
-               WHERE ${where} AND embedding IS NOT NULL
-               ORDER BY embedding <=> ${qv}::vector LIMIT ${p.add(k)}`,
-        values: p.values
-      })
-    )
-    // Relaxed-order index scans return candidates nearly sorted: sort them, ties like the core.
-    const sorted = [...rows].sort((a, b) =>
-      a.d - b.d || b.memory.createdAt - a.memory.createdAt || byIdDesc(a.memory.id, b.memory.id)
-    )
-    const settled = sorted.length === k
-      ? sorted[k - 1]!.d - sorted[plan.limit - 1]!.d > eps
-      : (yield* countVectors(q, plan, k)) === sorted.length
-    return settled ? sorted.slice(0, plan.limit).map((r) => r.memory) : yield* settledCandidates(client, q, conn, plan, eps)
+    yield* ensureEfSearch(client, q, conn, plan.limit + 1)
+    const rows = yield* decodeRows("recall", yield* q.query(recallStatement(plan, eps)), settledMemory)
+    if (rows.length === 0 || !rows[0]!.settled) return undefined
+    const sorted = [...rows].sort((a, b) => a.d - b.d)
+    return sorted.slice(0, plan.limit).map((r) => r.memory)
   })
