@@ -5,7 +5,7 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import { execFile, spawn } from "node:child_process"
-import { readFileSync, writeFileSync } from "node:fs"
+import { existsSync, readFileSync, writeFileSync } from "node:fs"
 import { join, resolve } from "node:path"
 import { promisify } from "node:util"
 import { Effect, Layer, Stream } from "effect"
@@ -87,6 +87,24 @@ describe("engram CLI", () => {
       assert.strictEqual(doctor.code, 1)
       assert.match(doctor.stdout, /FAIL\s+main audit chain: AuditIntegrityError/)
       assert.match(doctor.stdout, /ok\s+main connectivity/)
+    }), 60_000)
+
+  it.scoped("deleting the last audit rows makes audit verify and doctor fail (the anchor beside the file)", () =>
+    Effect.gen(function*() {
+      const dir = yield* tempDir
+      const config = tomlFor(dir, "a")
+      yield* withStore(dir, "a", populate)
+      assert.isTrue(existsSync(join(dir, "a.db.audit-anchor")), "the anchor file is written beside the database")
+      const db = openRaw(join(dir, "a.db"))
+      db.prepare("DELETE FROM audit_log WHERE seq >= 4").run()
+      db.close()
+      const verify = yield* engram(dir, ["audit", "verify", "--config", config])
+      assert.strictEqual(verify.code, 1)
+      assert.include(verify.stderr, "AuditIntegrityError")
+      assert.include(verify.stderr, "truncated")
+      const doctor = yield* engram(dir, ["doctor", "--config", config])
+      assert.strictEqual(doctor.code, 1)
+      assert.match(doctor.stdout, /FAIL\s+main audit chain: AuditIntegrityError/)
     }), 60_000)
 
   it.scoped("migrate brings a fresh store up to date; audit verify counts the entries", () =>

@@ -7,7 +7,7 @@
  */
 import { HttpApi } from "@effect/platform"
 import { assert, describe, it } from "@effect/vitest"
-import { Clock, Context, Deferred, Effect, Either, Exit, Fiber, Layer, Option, Redacted, Scope, Stream, TestClock } from "effect"
+import { Cause, Clock, Context, Deferred, Effect, Either, Exit, Fiber, Layer, Option, Redacted, Scope, Stream, TestClock } from "effect"
 import { request as httpRequest } from "node:http"
 import { connect as netConnect, type Socket } from "node:net"
 import { layer as httpLayer } from "../src/backends/http/index.js"
@@ -995,5 +995,96 @@ describe("gateway: memory-api protocol", () => {
       assert.deepStrictEqual(results.map((r) => r.agentId), ["alice", "carol"])
       assert.isAbove(results[0]!.score, results[1]!.score)
       assert.strictEqual(field(reply, "count"), 2)
+    }))
+})
+
+describe("gateway: methods, limits and error messages", () => {
+  it.scoped("a known path asked with another method is 405 with Allow; an unknown path stays 404", () =>
+    Effect.gen(function*() {
+      const { url } = yield* startGateway()
+      const health = yield* call(`${url}/health`, { method: "POST", body: {} })
+      assert.strictEqual(health.status, 405, health.text)
+      assert.strictEqual(health.headers.get("allow"), "GET")
+      assert.strictEqual(field(health, "_tag"), "MethodNotAllowed")
+      assert.isString(field(health, "message"))
+      const store = yield* call(`${url}/memory/store`, { token: ADMIN })
+      assert.strictEqual(store.status, 405, store.text)
+      assert.strictEqual(store.headers.get("allow"), "POST")
+      const byId = yield* call(`${url}/v1/memories/${SAMPLE_ID}`, { method: "PATCH", token: ADMIN })
+      assert.strictEqual(byId.status, 405)
+      assert.strictEqual(byId.headers.get("allow"), "DELETE, GET")
+      const admin = yield* call(`${url}/v1/admin/memories`, { method: "DELETE", token: ADMIN })
+      assert.strictEqual(admin.headers.get("allow"), "GET, POST")
+      assert.strictEqual((yield* call(`${url}/openapi.json`, { method: "POST", token: ADMIN, body: {} })).status, 405)
+      // Without a token nothing about the API is told: still 401 before the method is looked at.
+      assert.strictEqual((yield* call(`${url}/memory/store`)).status, 401)
+      assert.strictEqual((yield* call(`${url}/no/such/route`, { method: "POST", token: ADMIN, body: {} })).status, 404)
+      assert.strictEqual((yield* call(`${url}/health`)).status, 200)
+    }))
+
+  it.scoped("/memory/search refuses limit 0, over the maximum or not an integer with 400, even with no memories", () =>
+    Effect.gen(function*() {
+      const { url } = yield* startGateway()
+      for (const limit of [0, -1, 1001, 5000, 2.5]) {
+        const reply = yield* call(`${url}/memory/search`, { token: ADMIN, body: { query: "x", limit } })
+        assert.strictEqual(reply.status, 400, `limit ${limit}: ${reply.text}`)
+        assert.deepStrictEqual([field(reply, "_tag"), field(reply, "field")], ["InvalidInput", "limit"])
+      }
+      for (const limit of [1, 1000]) {
+        assert.strictEqual((yield* call(`${url}/memory/search`, { token: ADMIN, body: { query: "x", limit } })).status, 200)
+      }
+    }))
+
+  it.scoped("a 404 for a missing memory carries a message", () =>
+    Effect.gen(function*() {
+      const { url } = yield* startGateway()
+      const reply = yield* call(`${url}/v1/memories/${SAMPLE_ID}/embedding`, {
+        method: "PUT",
+        token: ADMIN,
+        body: { agentId: "alice", embedding: [1, 0, 0, 0] }
+      })
+      assert.strictEqual(reply.status, 404, reply.text)
+      assert.strictEqual(field(reply, "_tag"), "MemoryNotFound")
+      assert.strictEqual(field(reply, "message"), `memory ${SAMPLE_ID} not found for agent alice`)
+    }))
+
+  it.scoped("HttpSemanticLive still gets a typed MemoryNotFound from the 404", () =>
+    Effect.gen(function*() {
+      const { url } = yield* startGateway()
+      const services = yield* Layer.build(httpLayer({ url, token: Redacted.make(ADMIN), embedding }))
+      const store = Context.get(services, SemanticStore)
+      const exit = yield* Effect.exit(store.updateEmbedding("alice", SAMPLE_ID as MemoryId, [1, 0, 0, 0]))
+      assert.isTrue(Exit.isFailure(exit))
+      if (Exit.isFailure(exit)) {
+        const failure = Cause.failureOption(exit.cause)
+        assert.strictEqual(Option.isSome(failure) ? failure.value._tag : "none", "MemoryNotFound")
+      }
+    }))
+
+  it.scoped("a decode error carries a short message naming the field, not the schema", () =>
+    Effect.gen(function*() {
+      const { url } = yield* startGateway()
+      const reply = yield* call(`${url}/v1/memories`, { token: ADMIN, body: { agentId: "a", content: 5, source: "system" } })
+      assert.strictEqual(reply.status, 400)
+      assert.strictEqual(field(reply, "_tag"), "HttpApiDecodeError")
+      const message = String(field(reply, "message"))
+      assert.match(message, /^content: /)
+      assert.notInclude(message, "\n")
+      assert.isBelow(message.length, 260)
+      const huge = yield* call(`${url}/v1/memories`, { token: ADMIN, body: { agentId: "a", content: { x: "y".repeat(100_000) }, source: "system" } })
+      assert.strictEqual(huge.status, 400)
+      assert.isBelow(huge.text.length, 2000)
+    }))
+
+  it.scoped("a body nested thousands of levels deep is 400 with a message, not an empty 500", () =>
+    Effect.gen(function*() {
+      const { url } = yield* startGateway()
+      const raw = `{"agentId":"a","source":"system","content":${"[".repeat(5000)}${"]".repeat(5000)}}`
+      for (const path of ["/v1/memories", "/v1/recall", "/memory/store", "/v1/admin/memories"]) {
+        const reply = yield* call(`${url}${path}`, { token: ADMIN, raw })
+        assert.strictEqual(reply.status, 400, `${path}: ${reply.text}`)
+        assert.strictEqual(field(reply, "_tag"), "InvalidInput")
+        assert.match(String(field(reply, "field")), /^body\.content/)
+      }
     }))
 })

@@ -1,16 +1,18 @@
 /**
  * AuditLog written once: decoding, the Clock, the hash chain (core/audit.ts), loading and verifying
- * the stored chain when the layer is built, and instrumentation live here; a backend provides
+ * the stored chain when the layer is built, keeping the anchor (core/auditAnchor.ts) and
+ * instrumentation live here; a backend provides
  * `AuditPort`, the storage primitives over decoded values. The one rule a backend must enforce itself
  * is isolation: `append` computes and stores the next entry under a lock every appender of the same
  * store (in any process) takes, so the chain stays linear.
  */
-import { Clock, type Context, Effect, type Option } from "effect"
-import type { AuditEntry } from "../domain/audit.js"
-import { AuditIntegrityError, AuditLoadError, type BackendName, type StoreFailure } from "../domain/errors.js"
+import { Clock, type Context, Effect, Option } from "effect"
+import type { AuditEntry, AuditHead } from "../domain/audit.js"
+import { AuditIntegrityError, AuditLoadError, type BackendName, StorageError, type StoreFailure } from "../domain/errors.js"
 import type { AgentId } from "../domain/ids.js"
 import { AuditLog } from "../services/AuditLog.js"
 import { headOf, nextEntry, verifyChain } from "./audit.js"
+import type { AuditAnchorStore } from "./auditAnchor.js"
 import { auditInputs } from "./inputs.js"
 import { instrument } from "./instrument.js"
 
@@ -38,6 +40,12 @@ export interface AuditPort<E = StoreFailure> {
   readonly entries: (range: AuditRange) => Effect.Effect<ReadonlyArray<AuditEntry>, E>
   /** The entry with the highest seq. */
   readonly last: () => Effect.Effect<Option.Option<AuditEntry>, E>
+  /**
+   * True when an append just made is not committed yet, because it joined an application's open
+   * transaction (absent: appends always commit). The anchor is not moved then: the transaction may
+   * still roll back, and an anchor ahead of the log would read as a truncation.
+   */
+  readonly uncommitted?: Effect.Effect<boolean>
 }
 
 /** The failure of a stored audit log that cannot be read while its layer is built. */
@@ -47,36 +55,77 @@ export const auditLoadError = (e: StoreFailure): AuditLoadError =>
 /** Entries a verification holds in memory at once. */
 const VERIFY_CHUNK = 1000
 
-/** The log over a port that cannot fail: building it fails only on a broken chain. */
+/** The log over a port that cannot fail, without an anchor: building it fails only on a broken chain. */
 export function makeAuditLog(
   port: AuditPort<never>
 ): Effect.Effect<Context.Tag.Service<typeof AuditLog>, AuditIntegrityError>
 /**
  * The log over a backend's port, built by loading and verifying the whole stored chain (fail closed):
- * a log that cannot be read is `AuditLoadError`, a broken chain `AuditIntegrityError`.
+ * a log that cannot be read is `AuditLoadError`, a broken chain `AuditIntegrityError`. With an
+ * `anchor`, a chain that ends before the anchored head (its last entries deleted) or differs from it
+ * is `AuditIntegrityError` too, at build and on `verify`; the anchor then follows every append.
  */
 export function makeAuditLog(
-  port: AuditPort
+  port: AuditPort,
+  anchor?: AuditAnchorStore
 ): Effect.Effect<Context.Tag.Service<typeof AuditLog>, AuditIntegrityError | AuditLoadError>
 export function makeAuditLog(
-  port: AuditPort
+  port: AuditPort,
+  anchor?: AuditAnchorStore
 ): Effect.Effect<Context.Tag.Service<typeof AuditLog>, AuditIntegrityError | AuditLoadError> {
   const page = (afterSeq: number, limit: number) => port.entries({ agentId: undefined, fromSeq: afterSeq + 1, limit })
+  const anchorFailure = (operation: string) => (e: { readonly message: string; readonly cause?: unknown }) =>
+    new StorageError({ backend: port.backend, operation, message: e.message, cause: e.cause })
+  /** The anchored head, if any (an empty option without an anchor). */
+  const readAnchor: Effect.Effect<Option.Option<AuditHead>, StorageError> = anchor === undefined
+    ? Effect.succeed(Option.none())
+    : Effect.mapError(anchor.read, anchorFailure("read the audit anchor"))
+  const verifyAgainst = (anchored: Option.Option<AuditHead>, chunk: number) =>
+    verifyChain(page, { chunk, ...(Option.isSome(anchored) ? { anchor: anchored.value } : {}) })
+  // The entry is stored before the anchor moves: a failure here leaves the anchor one step behind
+  // (the entry is not lost, only its truncation would go unnoticed), and is reported, not hidden.
+  const advance = (entry: AuditEntry): Effect.Effect<AuditEntry, StorageError> =>
+    anchor === undefined ? Effect.succeed(entry) : Effect.flatMap(port.uncommitted ?? Effect.succeed(false), (open) =>
+      open ? Effect.succeed(entry) : writeAnchor(anchor, entry))
+  const writeAnchor = (anchor: AuditAnchorStore, entry: AuditEntry): Effect.Effect<AuditEntry, StorageError> =>
+    anchor.write({ seq: entry.seq, hash: entry.hash }).pipe(
+      Effect.mapError((e) =>
+        new StorageError({
+          backend: port.backend,
+          operation: "append",
+          message: `audit entry ${entry.seq} was stored, but the anchor (${anchor.location}) was not updated: ${e.message}`,
+          cause: e.cause
+        })
+      ),
+      Effect.as(entry)
+    )
   const service = instrument(
     "AuditLog",
     port.backend,
     AuditLog.of({
       append: (input) =>
         Effect.flatMap(auditInput(input), (a) =>
-          Effect.flatMap(Clock.currentTimeMillis, (now) => port.append((last) => nextEntry(headOf(last), a, now)))),
+          Effect.flatMap(Clock.currentTimeMillis, (now) => port.append((last) => nextEntry(headOf(last), a, now)))).pipe(
+            Effect.flatMap(advance)
+          ),
       entries: (query) =>
         Effect.flatMap(auditQuery(query), (q) => port.entries({ agentId: q.agentId, fromSeq: q.fromSeq ?? 1, limit: q.limit })),
       head: () => Effect.map(port.last(), headOf),
-      verify: () => verifyChain(page, { chunk: VERIFY_CHUNK })
+      verify: () => Effect.flatMap(readAnchor, (anchored) => verifyAgainst(anchored, VERIFY_CHUNK))
     })
   )
-  return verifyChain(page).pipe(
-    Effect.mapError((e) => (e instanceof AuditIntegrityError ? e : auditLoadError(e))),
-    Effect.as(service)
-  )
+  return Effect.gen(function*() {
+    const anchored = yield* readAnchor
+    const verified = yield* verifyAgainst(anchored, 5000)
+    if (anchor !== undefined) {
+      if (Option.isNone(anchored) && verified.entries > 0) {
+        yield* Effect.logWarning(
+          `no audit anchor at ${anchor.location}: anchoring the current head (seq ${verified.entries}); ` +
+            "entries deleted before now cannot be detected"
+        )
+      }
+      yield* Effect.mapError(anchor.write({ seq: verified.entries, hash: verified.headHash }), anchorFailure("write the audit anchor"))
+    }
+    return service
+  }).pipe(Effect.mapError((e) => (e instanceof AuditIntegrityError ? e : auditLoadError(e))))
 }

@@ -114,7 +114,10 @@ const runLocally = (port: ConsolidationPort, s: ConsolidationSettings, now: numb
     return { decayed: decayedCount, merged }
   })
 
-/** Consolidation over a store's port (or a remote store's); `durationMs` is the run's wall-clock time. */
+/**
+ * Consolidation over a store's port (or a remote store's); `durationMs` is the run's elapsed time by
+ * the Effect Clock's high-resolution time (so a test clock decides it, and a wall-clock step does not).
+ */
 export const makeConsolidation = (
   port: ConsolidationPort | RemoteConsolidationPort,
   defaults: ConsolidationDefaults = {}
@@ -124,9 +127,10 @@ export const makeConsolidation = (
       Effect.gen(function*() {
         const given = withDefaults(options, defaults)
         const settings = yield* consolidationSettings(given)
-        const started = Date.now()
+        const started = yield* Clock.currentTimeNanos
         const now = yield* Clock.currentTimeMillis
         const counts = "consolidate" in port ? yield* port.consolidate(given) : yield* runLocally(port, settings, now)
-        return { decayed: counts.decayed, merged: counts.merged, durationMs: Date.now() - started }
+        const ended = yield* Clock.currentTimeNanos
+        return { decayed: counts.decayed, merged: counts.merged, durationMs: Number(ended - started) / 1e6 }
       })
   }))

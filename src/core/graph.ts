@@ -6,9 +6,10 @@
  */
 import { Effect } from "effect"
 import type { Entity, GraphMatch, Relation } from "../domain/knowledge.js"
+import { foldCase } from "./textSearch.js"
 
-/** Case-insensitive (Unicode) form of an entity name, as stored for lookups. */
-export const foldName = (name: string): string => name.normalize("NFC").toLowerCase()
+/** Case-insensitive (Unicode case-folded) form of an entity name, as stored for lookups. */
+export const foldName = (name: string): string => foldCase(name)
 
 /** True when `ref` names `entity`: its exact id or its name, case-insensitively. */
 export const entityMatches = (entity: Entity, ref: string): boolean =>

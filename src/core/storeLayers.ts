@@ -129,7 +129,7 @@ export interface StoreParts<Options, Conn, E> {
   /** Open the connection (or pool) in the current scope and bring its schema up to date. */
   readonly connect: (options: Options) => Effect.Effect<Conn, E, Scope.Scope>
   /** The main-store services over a migrated connection (verifies the audit chain). */
-  readonly makeMain: (conn: Conn) => Effect.Effect<Context.Context<MainStoreServices>, E>
+  readonly makeMain: (conn: Conn, options: Options) => Effect.Effect<Context.Context<MainStoreServices>, E>
   /** The semantic services over a migrated connection (records or checks the embedding space). */
   readonly makeSemantic: (conn: Conn, options: Options) => Effect.Effect<Context.Context<SemanticStoreServices>, E>
 }
@@ -147,7 +147,7 @@ export const storeLayers = <Options, E>() => <Conn>(parts: StoreParts<Options, C
   ): Effect.Effect<Context.Context<MainStoreServices | SemanticStoreServices>, E> =>
     Effect.gen(function*() {
       const semantic = yield* parts.makeSemantic(conn, options)
-      const main = yield* parts.makeMain(conn)
+      const main = yield* parts.makeMain(conn, options)
       return Context.merge(main, semantic)
     })
   /** All nine services (and both admin services) over one connection, closed with the scope. */
@@ -160,7 +160,7 @@ export const storeLayers = <Options, E>() => <Conn>(parts: StoreParts<Options, C
     Layer.scopedContext(make(options))
   /** The main store only; the embedding space is not touched. */
   const layerMain = (options: Options): Layer.Layer<MainStoreServices, E> =>
-    Layer.scopedContext(Effect.flatMap(parts.connect(options), parts.makeMain))
+    Layer.scopedContext(Effect.flatMap(parts.connect(options), (conn) => parts.makeMain(conn, options)))
   /** Semantic memory and its consolidation only. */
   const layerSemantic = (options: Options): Layer.Layer<SemanticStoreServices, E> =>
     Layer.scopedContext(Effect.flatMap(parts.connect(options), (conn) => parts.makeSemantic(conn, options)))

@@ -1,16 +1,28 @@
 /**
  * Full-text matching rules shared by every backend: a memory matches when its content
  * contains every word of the query; words are maximal runs of Unicode letters and digits (with their combining marks), compared
- * after Unicode lower-casing, with no stemming and no accent folding. Backends index the output of
- * `tokenize`, so they all match exactly the same set.
+ * after Unicode case folding (`foldCase`), with no stemming and no accent folding. Backends index the
+ * output of `tokenize`, so they all match exactly the same set. The stored content stays as written.
  */
 
 const WORD = /[\p{L}\p{N}\p{M}]+/gu
 
-/** The lower-cased words of `text`, in order (with repeats). */
+/**
+ * Unicode full case folding, in NFC: "STRASSE", "Straße" and "strasse" fold alike, as do "ﬁnance" and
+ * "finance", and "ΣΟΦΟΣ" and "σοφος". Lower-casing alone keeps "ß" and "ﬁ" apart from "ss" and "fi".
+ * Folding is lower-casing the upper-cased text: the upper-casing applies the one-to-many special
+ * casings (ß → SS, ﬁ → FI), and the pair yields the equivalence classes of Unicode's CaseFolding
+ * (C + F) for every code point except dotless ı, which folds with i here (more matches, never fewer).
+ * Lower-casing picks final ς or σ from the context, so σ is written for both, as case folding does.
+ * Every backend (and any index a backend builds, e.g. Qdrant's token payload) must call this — or
+ * `tokenize`, which does — on both the indexed text and the query.
+ */
+export const foldCase = (text: string): string => text.normalize("NFC").toUpperCase().toLowerCase().replaceAll("ς", "σ").normalize("NFC")
+
+/** The case-folded words of `text` (see `foldCase`), in order (with repeats). */
 export const tokenize = (text: string): ReadonlyArray<string> => {
   const out: Array<string> = []
-  for (const m of text.normalize("NFC").toLowerCase().matchAll(WORD)) out.push(m[0])
+  for (const m of foldCase(text).matchAll(WORD)) out.push(m[0])
   return out
 }
 

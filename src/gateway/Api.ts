@@ -64,6 +64,25 @@ export class PublicBackendUnavailable extends Schema.TaggedError<PublicBackendUn
   message: Schema.String
 }, HttpApiSchema.annotations({ status: 503 })) {}
 
+/**
+ * `MemoryNotFound` on the wire: the error's fields plus its `message`, so a 404 says what was not
+ * found (the domain error computes its message, which its own schema does not encode).
+ */
+export const WireMemoryNotFound = Schema.transform(
+  Schema.Struct({
+    _tag: Schema.Literal("MemoryNotFound"),
+    agentId: Schema.String,
+    memoryId: Schema.String,
+    message: Schema.optional(Schema.String)
+  }),
+  Schema.instanceOf(MemoryNotFound),
+  {
+    strict: true,
+    decode: (wire) => new MemoryNotFound({ agentId: wire.agentId, memoryId: wire.memoryId }),
+    encode: (e) => ({ _tag: "MemoryNotFound" as const, agentId: e.agentId, memoryId: e.memoryId, message: e.message })
+  }
+).annotations({ identifier: "MemoryNotFound" })
+
 // ---------------------------------------------------------------------------- authorization
 
 /** What the request's token may do: `agents` is None for a token that may use every agent. */
@@ -257,7 +276,7 @@ export class SemanticGroup extends HttpApiGroup.make("semantic")
       .setPath(IdPath)
       .setPayload(EmbeddingBody)
       .addSuccess(HttpApiSchema.NoContent)
-      .addError(MemoryNotFound, { status: 404 })
+      .addError(WireMemoryNotFound, { status: 404 })
   )
   .add(
     HttpApiEndpoint.post("count", "/count")

@@ -4,11 +4,13 @@
  * answered 413. Both close the connection, so the rest of the body is never read. A body that is
  * not JSON is answered 400 (HttpApi would turn the parse failure into a defect, i.e. a 500).
  */
+import { HttpApiDecodeError } from "@effect/platform/HttpApiError"
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import type * as HttpApp from "@effect/platform/HttpApp"
 import * as NodeHttpServerRequest from "@effect/platform-node/NodeHttpServerRequest"
-import { Context, Effect, Option } from "effect"
+import { Cause, Context, Effect, Option } from "effect"
 import type { IncomingMessage } from "node:http"
+import { tooDeep } from "../core/decode.js"
 import { errorResponse } from "./requests.js"
 
 const tooLarge = (limit: number) =>
@@ -18,7 +20,29 @@ const tooLarge = (limit: number) =>
     message: `the request body is larger than the gateway's limit of ${limit} bytes`
   }, true)
 
-const badBody = (message: string) => errorResponse(400, { _tag: "InvalidInput", field: "body", message })
+const badBody = (message: string, field = "body") => errorResponse(400, { _tag: "InvalidInput", field, message })
+
+/** Longest message of a decode error's issue sent to a client. */
+const MAX_ISSUE_MESSAGE = 200
+/** Most issues of one decode error sent to a client. */
+const MAX_ISSUES = 5
+
+const shorten = (message: string): string => {
+  const line = message.split("\n")[0] ?? ""
+  return line.length > MAX_ISSUE_MESSAGE || line !== message ? `${line.slice(0, MAX_ISSUE_MESSAGE)}…` : line
+}
+
+/**
+ * A decode error as a client gets it: its first issues, each message one short line, and a message
+ * naming the first issue's path — not HttpApi's full tree, which describes the whole schema and the
+ * rejected value.
+ */
+const shortDecodeError = (e: HttpApiDecodeError): HttpApiDecodeError => {
+  const issues = e.issues.slice(0, MAX_ISSUES).map((issue) => ({ ...issue, message: shorten(issue.message) }))
+  const first = issues[0]
+  const at = first === undefined || first.path.length === 0 ? "body" : first.path.map(String).join(".")
+  return new HttpApiDecodeError({ issues, message: first === undefined ? "the request does not match the API" : `${at}: ${first.message}` })
+}
 
 /** Read a chunked body, stopping (and pausing the socket) as soon as it passes `limit` bytes. */
 const readAtMost = (incoming: IncomingMessage, limit: number): Effect.Effect<Option.Option<Buffer>, Error> =>
@@ -90,10 +114,10 @@ export const limitBody = (limit: number) => (app: HttpApp.Default): HttpApp.Defa
 
 /**
  * Inside the API (so the server still answers through the original Node request): give HttpApi a
- * request holding a chunked body read by `limitBody`, and answer a body that is not JSON with 400
- * here.
+ * request holding a chunked body read by `limitBody`, answer a body that is not JSON (or nested
+ * deeper than any input may be) with 400 here, and shorten HttpApi's decode errors.
  */
-export const decodeBody = (app: HttpApp.Default): HttpApp.Default =>
+export const decodeBody = (app: HttpApp.Default): HttpApp.Default<HttpApiDecodeError> =>
   Effect.gen(function*() {
     const request = yield* HttpServerRequest.HttpServerRequest
     const buffered = yield* Effect.serviceOption(BufferedBody)
@@ -116,11 +140,21 @@ export const decodeBody = (app: HttpApp.Default): HttpApp.Default =>
       // `text` is cached on the request, so HttpApi reads these same bytes again without I/O.
       const text = yield* Effect.either(effective.text)
       if (text._tag === "Left") return badBody("the request body could not be read")
+      let parsed: unknown
       try {
-        JSON.parse(text.right)
+        parsed = JSON.parse(text.right)
       } catch {
         return badBody("is not valid JSON")
       }
+      // A body nested this deep is refused before HttpApi decodes it: describing it would overflow the stack.
+      const deep = tooDeep(parsed)
+      if (deep !== undefined) return badBody("is nested too deeply", ["body", ...deep.slice(0, 8)].join("."))
     }
-    return yield* (effective === request ? app : Effect.provideService(app, HttpServerRequest.HttpServerRequest, effective))
+    return yield* (effective === request ? app : Effect.provideService(app, HttpServerRequest.HttpServerRequest, effective)).pipe(
+      // The router is typed as never failing, but it fails with the API's errors (encoded after this).
+      Effect.catchAllCause((cause) => {
+        const error = Cause.isFailure(cause) ? Cause.squash(cause) : undefined
+        return error instanceof HttpApiDecodeError ? Effect.fail(shortDecodeError(error)) : Effect.failCause(cause)
+      })
+    )
   })

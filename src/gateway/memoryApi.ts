@@ -8,7 +8,7 @@ import { Effect, Option } from "effect"
 import { hitOrder } from "../core/recall.js"
 import { queryTerms } from "../core/textSearch.js"
 import { InvalidInput, type StoreFailure } from "../domain/errors.js"
-import type { MemorySource } from "../domain/memory.js"
+import { MAX_RECALL_LIMIT, type MemorySource } from "../domain/memory.js"
 import { SemanticStoreAdmin } from "../services/Admin.js"
 import { SemanticStore } from "../services/SemanticStore.js"
 import { allowAgent } from "./agentAccess.js"
@@ -33,6 +33,17 @@ const memoryApiSource = (source: string | undefined): Effect.Effect<MemorySource
     ? Effect.fail(new InvalidInput({ field: "source", message: `must be one of ${Object.keys(MEMORY_API_SOURCES).join(", ")}` }))
     : Effect.succeed(known)
 }
+
+/**
+ * The search limit: 10 when absent, else an integer in 1..MAX_RECALL_LIMIT — checked before any
+ * agent is searched, so a bad limit is refused even when no agent has memories yet.
+ */
+const searchLimit = (limit: number | undefined): Effect.Effect<number, InvalidInput> =>
+  limit === undefined
+    ? Effect.succeed(10)
+    : Number.isInteger(limit) && limit >= 1 && limit <= MAX_RECALL_LIMIT
+    ? Effect.succeed(limit)
+    : Effect.fail(new InvalidInput({ field: "limit", message: `must be an integer from 1 to ${MAX_RECALL_LIMIT}` }))
 
 /** Most agents one memory-api search recalls from at the same time. */
 const SEARCH_CONCURRENCY = 4
@@ -76,8 +87,8 @@ export const MemoryApiGroupLive = HttpApiBuilder.group(EngramApi, "memoryApi", (
         }).pipe(publicErrors("memory/store")))
       .handle("search", ({ payload }) =>
         Effect.gen(function*() {
+          const limit = yield* searchLimit(payload.limit)
           const agents = yield* agentsToSearch(payload.agentId)
-          const limit = payload.limit ?? 10
           // A query without any word cannot be matched as text: it asks for the newest memories.
           const text = queryTerms(payload.query).length > 0 ? { text: payload.query } : {}
           const scope = payload.category === undefined ? {} : { scope: payload.category }

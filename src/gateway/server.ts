@@ -1,8 +1,8 @@
 /**
  * The gateway server: the API of `Api.ts` on a Node HTTP server, over whatever provides
  * SemanticStore, Consolidation and SemanticStoreAdmin (every semantic backend does). In front of the
- * API, in order: CORS (cors.ts), early authorization (auth.ts), the body limit (bodyLimit.ts) and
- * `/openapi.json` (openApi.ts); the handlers are in handlers.ts; shutdown closes connections itself
+ * API, in order: CORS (cors.ts), early authorization (auth.ts), 405 for a known path asked with
+ * another method (methods.ts), the body limit (bodyLimit.ts) and `/openapi.json` (openApi.ts); the handlers are in handlers.ts; shutdown closes connections itself
  * (connections.ts). The server logs its address and where its token came from, never a token.
  */
 import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
@@ -24,6 +24,7 @@ import { decodeBody, limitBody } from "./bodyLimit.js"
 import { SHUTDOWN_GRACE_MS, trackConnections } from "./connections.js"
 import { withCors } from "./cors.js"
 import { ApiLive } from "./handlers.js"
+import { methodNotAllowed, routeTable } from "./methods.js"
 import { openApiRoute } from "./openApi.js"
 import { type GatewayOptions, settingsOf } from "./settings.js"
 
@@ -54,13 +55,16 @@ export const serve = (
   Effect.gen(function*() {
     const settings = yield* settingsOf(options)
     const document = OpenApi.fromApi(EngramApi)
+    const routes = routeTable([["GET", "/openapi.json"]])
     const middleware = (app: HttpApp.Default): HttpApp.Default =>
       withCors(settings.corsOrigins)(
-        authorizeEarly(settings.authenticate)(limitBody(settings.maxBodyBytes)(openApiRoute(settings.authenticate, document)(app)))
+        authorizeEarly(settings.authenticate)(
+          methodNotAllowed(routes)(limitBody(settings.maxBodyBytes)(openApiRoute(settings.authenticate, document)(app)))
+        )
       )
     let connections: ReturnType<typeof trackConnections> | undefined
     const server = HttpApiBuilder.serve(middleware).pipe(
-      Layer.provide(HttpApiBuilder.middleware(decodeBody)),
+      Layer.provide(HttpApiBuilder.middleware(EngramApi, decodeBody)),
       Layer.provide(ApiLive(settings)),
       Layer.provideMerge(
         NodeHttpServer.layer(() => {

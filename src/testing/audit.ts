@@ -3,13 +3,13 @@
  * to the stored rows through `AuditTamper`, the way someone with write access to the table would,
  * and expect `verify()` to name the first broken seq.
  */
-import { assert } from "@effect/vitest"
+import { assert, describe } from "@effect/vitest"
 import { Effect, TestClock } from "effect"
 import { hashEntry } from "../core/audit.js"
 import { type AuditEntry, GENESIS_HASH } from "../domain/audit.js"
 import { AuditLog } from "../services/AuditLog.js"
 import { AuditTamper } from "./auditTamper.js"
-import { conformance } from "./harness.js"
+import { type FreshLayer, storeTest } from "./harness.js"
 
 type Log = AuditLog["Type"]
 type Failure = { readonly _tag: string; readonly field?: string }
@@ -54,7 +54,17 @@ const expectBrokenAt = (log: Log, seq: number) =>
     }
   })
 
-export const auditLogSuite = conformance<AuditLog | AuditTamper>("AuditLog", (test) => {
+/**
+ * `anchored`: the layer keeps an audit anchor outside the table (see core/auditAnchor.ts), so deleting
+ * the last entries and consistent rewrites are detected too.
+ */
+export const auditLogSuite = (
+  name: string,
+  layer: FreshLayer<AuditLog | AuditTamper>,
+  options: { readonly anchored?: boolean } = {}
+) =>
+  describe(`AuditLog conformance: ${name}${options.anchored === true ? " (anchored)" : ""}`, () => {
+    const test = storeTest(layer)
 
     test("append returns the persisted entry: seq from 1, contiguous, timestamp from the Clock", () =>
       Effect.gen(function*() {
@@ -247,21 +257,57 @@ export const auditLogSuite = conformance<AuditLog | AuditTamper>("AuditLog", (te
         yield* expectBrokenAt(log, 1)
       }))
 
-    test("a consistently re-hashed rewrite is not detectable without an anchor (expected)", () =>
-      Effect.gen(function*() {
-        const log = yield* AuditLog
-        const tamper = yield* AuditTamper
-        const all = yield* seed(log, 5)
-        const original = yield* log.head()
-        // Rewrite entry 2 and re-hash everything after it: the chain is valid again. Only an anchor
-        // kept outside the table can tell; verify() alone is expected to pass.
-        const rewritten = rechain([{ ...all[1]!, detail: "rewritten history" }, ...all.slice(2)], all[0]!.hash)
-        yield* overwrite(tamper, rewritten)
-        const verified = yield* log.verify()
-        assert.deepStrictEqual(verified, { entries: 5, headHash: rewritten[3]!.hash })
-        assert.notStrictEqual(verified.headHash, original.hash, "the head hash is what an anchor would compare")
-        assert.strictEqual((yield* log.entries({ fromSeq: 2, limit: 1 }))[0]!.detail, "rewritten history")
-      }))
+    if (options.anchored === true) {
+      test("with an anchor: a consistently re-hashed rewrite is detected at the anchored head", () =>
+        Effect.gen(function*() {
+          const log = yield* AuditLog
+          const tamper = yield* AuditTamper
+          const all = yield* seed(log, 5)
+          const rewritten = rechain([{ ...all[1]!, detail: "rewritten history" }, ...all.slice(2)], all[0]!.hash)
+          yield* overwrite(tamper, rewritten)
+          yield* expectBrokenAt(log, 5)
+        }))
+
+      test("with an anchor: deleting the last entries is detected (the log ends before the anchor)", () =>
+        Effect.gen(function*() {
+          const log = yield* AuditLog
+          const tamper = yield* AuditTamper
+          yield* seed(log, 5)
+          yield* tamper.remove(5)
+          yield* tamper.remove(4)
+          const error = yield* Effect.flip(log.verify())
+          assert.strictEqual(error._tag, "AuditIntegrityError")
+          if (error._tag === "AuditIntegrityError") {
+            assert.strictEqual(error.seq, 4)
+            assert.include(error.reason, "truncated")
+          }
+        }))
+
+      test("with an anchor: the anchor follows appends (a new entry after a verified head is not a truncation)", () =>
+        Effect.gen(function*() {
+          const log = yield* AuditLog
+          yield* seed(log, 3)
+          assert.strictEqual((yield* log.verify()).entries, 3)
+          yield* seed(log, 2)
+          assert.strictEqual((yield* log.verify()).entries, 5)
+        }))
+    } else {
+      test("a consistently re-hashed rewrite is not detectable without an anchor (expected)", () =>
+        Effect.gen(function*() {
+          const log = yield* AuditLog
+          const tamper = yield* AuditTamper
+          const all = yield* seed(log, 5)
+          const original = yield* log.head()
+          // Rewrite entry 2 and re-hash everything after it: the chain is valid again. Only an anchor
+          // kept outside the table can tell; verify() alone is expected to pass.
+          const rewritten = rechain([{ ...all[1]!, detail: "rewritten history" }, ...all.slice(2)], all[0]!.hash)
+          yield* overwrite(tamper, rewritten)
+          const verified = yield* log.verify()
+          assert.deepStrictEqual(verified, { entries: 5, headHash: rewritten[3]!.hash })
+          assert.notStrictEqual(verified.headHash, original.hash, "the head hash is what an anchor would compare")
+          assert.strictEqual((yield* log.entries({ fromSeq: 2, limit: 1 }))[0]!.detail, "rewritten history")
+        }))
+    }
 
     test("invalid input is a typed InvalidInput naming the field, and nothing is appended", () =>
       Effect.gen(function*() {

@@ -7,7 +7,7 @@
  * values are compared with a tolerance (a store may keep them in float32).
  */
 import { assert } from "@effect/vitest"
-import { Effect, Either, Option, TestClock } from "effect"
+import { Clock, Effect, Either, Option, TestClock } from "effect"
 import type { ConsolidationOptions } from "../domain/memory.js"
 import { Consolidation } from "../services/Consolidation.js"
 import { SemanticStore } from "../services/SemanticStore.js"
@@ -50,6 +50,22 @@ export const consolidationSuite = conformance<SemanticStore | Consolidation>("Co
         assert.strictEqual(report.decayed, 0)
         assert.strictEqual(report.merged, 0)
         assert.isTrue(Number.isFinite(report.durationMs) && report.durationMs >= 0)
+      }))
+
+    test("durationMs is measured with the Effect Clock (a clock that steps 1.5 s per reading gives 1500)", () =>
+      Effect.gen(function*() {
+        const base = yield* Effect.clock
+        let nanos = base.unsafeCurrentTimeNanos()
+        const stepping: Clock.Clock = {
+          [Clock.ClockTypeId]: Clock.ClockTypeId,
+          unsafeCurrentTimeMillis: () => base.unsafeCurrentTimeMillis(),
+          currentTimeMillis: base.currentTimeMillis,
+          unsafeCurrentTimeNanos: () => (nanos += 1_500_000_000n),
+          currentTimeNanos: Effect.sync(() => (nanos += 1_500_000_000n)),
+          sleep: (d) => base.sleep(d)
+        }
+        const report = yield* Effect.withClock((yield* Consolidation).consolidate(), stepping)
+        assert.strictEqual(report.durationMs, 1500)
       }))
 
     test("defaults: memories not accessed for 7 days lose 10% confidence; recent ones are untouched", () =>

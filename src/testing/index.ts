@@ -37,12 +37,13 @@ export {
 
 /**
  * The seven main-store suites. `audit` must build the same kind of store and also provide an
- * `AuditTamper` over its stored audit rows.
+ * `AuditTamper` over its stored audit rows; `anchored` when its audit log keeps an anchor.
  */
 export const mainStoreSuites = (
   name: string,
   layer: FreshLayer<MainServices>,
-  audit: FreshLayer<AuditLog | AuditTamper>
+  audit: FreshLayer<AuditLog | AuditTamper>,
+  options: { readonly anchored?: boolean } = {}
 ): void => {
   structuredStoreSuite(name, layer)
   knowledgeStoreSuite(name, layer)
@@ -50,7 +51,7 @@ export const mainStoreSuites = (
   usageStoreSuite(name, layer)
   deviceStoreSuite(name, layer)
   taskQueueSuite(name, layer)
-  auditLogSuite(name, audit)
+  auditLogSuite(name, audit, options)
 }
 
 /** The semantic-store suites (SemanticStore and its Consolidation). */

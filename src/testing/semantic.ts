@@ -650,6 +650,24 @@ export const semanticStoreSuite = conformance<SemanticStore>("SemanticStore", (t
         assert.deepStrictEqual(yield* text("καλημερα"), ["ΚΑΛΗΜΕΡΑ κόσμε"])
       }))
 
+    test("text matching case-folds (STRASSE = straße, finance = ﬁnance, ΣΟΦΟΣ = σοφος); content stays as written", () =>
+      Effect.gen(function*() {
+        const store = yield* SemanticStore
+        for (const content of ["Die Straße ist lang", "STRASSE 5", "ﬁnance report", "Finance Team", "σοφός", "ΣΟΦΟΣ", "cafe"]) {
+          yield* store.remember({ agentId: "agent-1", content, source: "conversation" })
+        }
+        const text = (q: string) => Effect.map(store.recall({ agentId: "agent-1", text: q }), (h) => sorted(contents(h)))
+        const street = sorted(["Die Straße ist lang", "STRASSE 5"])
+        assert.deepStrictEqual(yield* text("STRASSE"), street)
+        assert.deepStrictEqual(yield* text("straße"), street)
+        assert.deepStrictEqual(yield* text("Strasse"), street)
+        const finance = sorted(["ﬁnance report", "Finance Team"])
+        assert.deepStrictEqual(yield* text("finance"), finance)
+        assert.deepStrictEqual(yield* text("ﬁnance"), finance)
+        assert.deepStrictEqual(yield* text("ΣΟΦΌΣ"), sorted(["σοφός"]))
+        assert.deepStrictEqual(yield* text("σοφοσ"), sorted(["ΣΟΦΟΣ"]))
+      }))
+
     test("no accent folding: cafe and café are different words", () =>
       Effect.gen(function*() {
         const store = yield* SemanticStore

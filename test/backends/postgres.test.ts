@@ -13,7 +13,9 @@ import { KnowledgeStore } from "../../src/services/KnowledgeStore.js"
 import { AuditLog } from "../../src/services/AuditLog.js"
 import { SemanticStore } from "../../src/services/SemanticStore.js"
 import { StructuredStore } from "../../src/services/StructuredStore.js"
-import { mainAdminSuite, mainStoreSuites, semanticAdminSuite, semanticStoreSuites } from "../../src/testing/index.js"
+import { auditLogSuite, mainAdminSuite, mainStoreSuites, semanticAdminSuite, semanticStoreSuites } from "../../src/testing/index.js"
+import { join } from "node:path"
+import { tempDir } from "../support/sqlite.js"
 import { AuditTamper } from "../../src/testing/auditTamper.js"
 import {
   auditTamper,
@@ -28,8 +30,17 @@ import {
 
 const Fresh = freshSchema((url) => layer({ url, embedding: TEST_SPACE }))
 
-/** The store and a raw-SQL tamper tool over the same schema. */
-const FreshWithTamper = freshSchema((url, schema) =>
+/** The store (with an audit anchor file) and a raw-SQL tamper tool over the same schema. */
+const FreshWithTamper = Layer.unwrapScoped(Effect.map(tempDir, (dir) =>
+  freshSchema((url, schema) =>
+    Layer.merge(
+      layer({ url, embedding: TEST_SPACE, auditAnchorPath: join(dir, "audit-anchor") }),
+      Layer.succeed(AuditTamper, auditTamper(schema))
+    )
+  )))
+
+/** The same without an anchor (the default on PostgreSQL): what the chain alone detects. */
+const FreshUnanchored = freshSchema((url, schema) =>
   Layer.merge(layer({ url, embedding: TEST_SPACE }), Layer.succeed(AuditTamper, auditTamper(schema)))
 )
 
@@ -42,7 +53,8 @@ const withSchema = <A, E>(body: (schema: string, url: Redacted.Redacted<string>)
   )
 
 describePg("PgLive (PostgreSQL + pgvector)", () => {
-  mainStoreSuites("postgres", Fresh, FreshWithTamper)
+  mainStoreSuites("postgres", Fresh, FreshWithTamper, { anchored: true })
+  auditLogSuite("postgres", FreshUnanchored)
   semanticStoreSuites("postgres", Fresh)
   mainAdminSuite("postgres", Fresh)
   semanticAdminSuite("postgres", Fresh)

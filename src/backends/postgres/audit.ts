@@ -9,6 +9,7 @@ import type { AuditPort } from "../../core/auditLog.js"
 import { auditLogTable as audit, selectLastEntry } from "../../tables/auditLog.js"
 import { insertInto, selectFrom } from "../../tables/table.js"
 import { decodeRows, lockKey, type PgClient } from "./client.js"
+import { joinedConnection } from "./interop.js"
 
 /** The advisory lock every writer of the chain holds (appends, and admin imports of audit records). */
 export const auditLock = (client: PgClient): string => lockKey(client.schema, "audit")
@@ -42,6 +43,7 @@ export const port = (client: PgClient): AuditPort => {
           : { name: "engram_audit_entries_of_agent", text: ENTRIES_OF_AGENT, values: [agentId, fromSeq, limit] },
         audit.decode
       ),
-    last: () => Effect.map(client.rows("last", { name: "engram_audit_last", text: selectLastEntry }, audit.decode), first)
+    last: () => Effect.map(client.rows("last", { name: "engram_audit_last", text: selectLastEntry }, audit.decode), first),
+    uncommitted: Effect.map(joinedConnection(client.identity), Option.isSome)
   }
 }

@@ -70,7 +70,7 @@ export class PgPool extends Context.Tag("engram/postgres/PgPool")<PgPool, {
 }>() {}
 
 /** What a store on an application's pool takes: the store options and engram's acquire deadline. */
-export type PgPoolStoreOptions = StoreOptions & { readonly acquireTimeoutMs?: number }
+export type PgPoolStoreOptions = StoreOptions & { readonly acquireTimeoutMs?: number; readonly auditAnchorPath?: string }
 
 /**
  * All nine services on the application's pool (`PgPool`): one pool, whose lifecycle is the
@@ -87,7 +87,7 @@ export const layerFromPool = (options: PgPoolStoreOptions): Layer.Layer<PgServic
         const pool = yield* PgPool
         const client = yield* store.connectToPool(pool, options)
         const semantic = yield* store.makeSemantic(client, options)
-        return Context.merge(yield* store.makeMain(client), semantic)
+        return Context.merge(yield* store.makeMain(client, options), semantic)
       }))
   ))
 

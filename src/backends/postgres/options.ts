@@ -17,4 +17,10 @@ export interface PgOptions {
   readonly statementTimeoutMs?: number
   /** `application_name` reported to the server (default "engram"). */
   readonly applicationName?: string
+  /**
+   * A file for the audit anchor (the last audit head, kept outside the database so that deleting the
+   * last audit entries is detected); default none. An `AuditAnchor` in the layer's context takes
+   * precedence. Every process using the database should point at the same anchor.
+   */
+  readonly auditAnchorPath?: string
 }

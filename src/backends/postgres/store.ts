@@ -2,7 +2,8 @@
  * How a PostgreSQL store is put together: opening the pool and migrating the schema, and the
  * main-store and semantic services over one pool. `index.ts` wires these into the public layers.
  */
-import { Clock, type Context, Effect, Schema, type Scope } from "effect"
+import { Clock, type Context, Effect, Option, Schema, type Scope } from "effect"
+import { AuditAnchor, fileAnchor } from "../../core/auditAnchor.js"
 import { decode } from "../../core/decode.js"
 import { checkStoreOptions } from "../../core/memoryInputs.js"
 import { mainServices, type MainStoreServices, semanticServices, type SemanticStoreServices } from "../../core/storeLayers.js"
@@ -78,11 +79,21 @@ export const connectToPool = (
     return client
   })
 
-/** The main-store services over a migrated pool; verifies the audit chain. */
+/**
+ * The audit anchor: the application's `AuditAnchor` if it provides one, else the file
+ * `auditAnchorPath`, else none (a table in the same database would not be outside the reach of
+ * whoever can truncate the log).
+ */
+const anchorOf = (options: { readonly auditAnchorPath?: string | undefined }) =>
+  Effect.map(Effect.serviceOption(AuditAnchor), (given) =>
+    Option.getOrElse(given, () => options.auditAnchorPath === undefined ? undefined : fileAnchor(options.auditAnchorPath)))
+
+/** The main-store services over a migrated pool; verifies the audit chain against its anchor, if any. */
 export const makeMain = (
-  client: Client.PgClient
+  client: Client.PgClient,
+  options: { readonly auditAnchorPath?: string | undefined } = {}
 ): Effect.Effect<Context.Context<MainStoreServices>, AuditLoadError | AuditIntegrityError> =>
-  Effect.map(makeAuditLog(Audit.port(client)), (audit) =>
+  Effect.map(Effect.flatMap(anchorOf(options), (anchor) => makeAuditLog(Audit.port(client), anchor)), (audit) =>
     mainServices(client, { Structured, Knowledge, Sessions, Usage, Devices, Tasks, Admin }, audit))
 
 /** The semantic services over a migrated pool; records or checks the embedding space. */

@@ -4,7 +4,7 @@
  * processes, and exactly that entry is stored (seq is the primary key, so a second writer of seq n is
  * impossible).
  */
-import { Option } from "effect"
+import { Effect, Option } from "effect"
 import type { AuditPort } from "../../core/auditLog.js"
 import { auditLogTable as audit, selectLastEntry } from "../../tables/auditLog.js"
 import { insertInto, selectFrom } from "../../tables/table.js"
@@ -29,6 +29,7 @@ export const port = (conn: SqliteConnection): AuditPort => {
     entries: ({ agentId, fromSeq, limit }) =>
       attempt("entries", () =>
         (agentId === undefined ? from.all(fromSeq, limit) : ofAgent.all(agentId, fromSeq, limit)).map(audit.decode)),
-    last: () => attempt("last", readLast)
+    last: () => attempt("last", readLast),
+    uncommitted: Effect.sync(() => conn.db.inTransaction)
   }
 }

@@ -11,4 +11,10 @@ export interface SqliteOptions {
   readonly synchronous?: Synchronous
   /** How long a writer waits for another process's lock before failing (default 5000 ms). */
   readonly busyTimeoutMs?: number
+  /**
+   * Where the audit anchor (the last audit head, kept outside the database so that deleting the last
+   * audit entries is detected) is written: default `<path>.audit-anchor`; `false` for none. An
+   * `AuditAnchor` in the layer's context takes precedence. ":memory:" databases have none.
+   */
+  readonly auditAnchorPath?: string | false
 }

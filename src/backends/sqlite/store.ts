@@ -2,7 +2,8 @@
  * How a SQLite store is put together: opening and migrating the file, and the main-store and semantic
  * services over one open connection. `index.ts` wires these into the public layers.
  */
-import { Clock, type Context, Effect, type Scope } from "effect"
+import { Clock, type Context, Effect, Option, type Scope } from "effect"
+import { AuditAnchor, fileAnchor, sidecarPath } from "../../core/auditAnchor.js"
 import { migrate } from "../../core/migrator.js"
 import { checkStoreOptions } from "../../core/memoryInputs.js"
 import { mainServices, type MainStoreServices, semanticServices, type SemanticStoreServices } from "../../core/storeLayers.js"
@@ -41,16 +42,27 @@ export const connect = (
     return conn
   })
 
-/** The main-store services over an open, migrated connection; verifies the audit chain. */
+/**
+ * The audit anchor of a database: the application's `AuditAnchor` if it provides one, else the file
+ * `auditAnchorPath` (default `<database>.audit-anchor`); none for an in-memory database or when
+ * `auditAnchorPath` is false.
+ */
+const anchorOf = (conn: SqliteConnection, options: Pick<SqliteOptions, "auditAnchorPath">) =>
+  Effect.map(Effect.serviceOption(AuditAnchor), (given) =>
+    Option.getOrElse(given, () =>
+      options.auditAnchorPath === false || conn.path === ":memory:" || conn.path === ""
+        ? undefined
+        : fileAnchor(options.auditAnchorPath ?? sidecarPath(conn.path))))
+
+/** The main-store services over an open, migrated connection; verifies the audit chain against its anchor. */
 export const makeMain = (
-  conn: SqliteConnection
+  conn: SqliteConnection,
+  options: Pick<SqliteOptions, "auditAnchorPath"> = {}
 ): Effect.Effect<Context.Context<MainStoreServices>, AuditLoadError | AuditIntegrityError | StorageError> =>
   Effect.gen(function*() {
     // The audit log's statements are prepared first: a table that cannot be read is AuditLoadError.
-    const audit = yield* Effect.flatMap(
-      Effect.mapError(attempt("prepare the audit log", () => Audit.port(conn)), auditLoadError),
-      makeAuditLog
-    )
+    const port = yield* Effect.mapError(attempt("prepare the audit log", () => Audit.port(conn)), auditLoadError)
+    const audit = yield* makeAuditLog(port, yield* anchorOf(conn, options))
     return yield* attempt("prepare statements", () =>
       mainServices(conn, { Structured, Knowledge, Sessions, Usage, Devices, Tasks, Admin }, audit))
   })
