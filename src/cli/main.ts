@@ -17,6 +17,7 @@ import { randomBytes } from "node:crypto"
 import { mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs"
 import { dirname, join } from "node:path"
 import { DEFAULT_MAX_BODY_BYTES, gatewayConfigFromEnv, gatewaySettings, type MemoryConfig } from "../config.js"
+import { embedderLayerFromConfig } from "../composition/embedder.js"
 import { semanticLayerFromConfig } from "../composition/layer.js"
 import { loadConfig, subcommands } from "./commands.js"
 import { ConfigError } from "../domain/errors.js"
@@ -83,7 +84,12 @@ export const serve = (config: MemoryConfig, overrides: { readonly host?: string;
   }
   // The HTTP server is loaded only by `serve`, so the other commands start without it.
   const { serve: serveGateway } = yield* Effect.promise(() => import("../gateway/server.js"))
-  const services = yield* Layer.build(semanticLayerFromConfig(config))
+  // The configured embedder (checked against the store's space) makes the memory-api semantic.
+  const embedder = embedderLayerFromConfig(config)
+  const stores = semanticLayerFromConfig(config)
+  const services = yield* Layer.build(
+    Option.match(embedder, { onNone: () => stores, onSome: (e) => Layer.provideMerge(e, stores) })
+  )
   const address = yield* serveGateway({
     host: overrides.host ?? env.host,
     port: overrides.port ?? env.port,
@@ -97,6 +103,13 @@ export const serve = (config: MemoryConfig, overrides: { readonly host?: string;
   yield* Console.log([
     `engram gateway listening on ${address.url}`,
     `  store:  ${storeDescription(config)} (embedding space ${config.embedding.model}/${config.embedding.dimensions})`,
+    `  embed:  ${
+      Option.isNone(embedder)
+        ? "none (clients bring their vectors; memory-api search matches words)"
+        : config.embedder === undefined
+        ? "built-in hash embedder (offline)"
+        : `${config.embedding.model} at ${config.embedder.url}`
+    }`,
     token === undefined
       ? "  auth:   DISABLED (loopback only)"
       : `  token:  ${token.source}${env.agents === undefined ? "" : `, limited to agents ${env.agents.join(", ")}`}`,
