@@ -54,6 +54,16 @@ const RecalledMemory = Schema.Struct({
 
 const failure = ToolError
 
+/**
+ * Any JSON value, described so that JSON Schema generation accepts it (an empty description is not
+ * taken as one, and MCP needs every parameter described).
+ */
+const AnyJson = Json.annotations({
+  jsonSchema: {
+    anyOf: [{ type: "object" }, { type: "array" }, { type: "string" }, { type: "number" }, { type: "boolean" }, { type: "null" }]
+  }
+})
+
 export const Remember = Tool.make("remember", {
   description: "Store a memory for an agent (embedded when the server has an embedding model).",
   parameters: RememberInput.fields,
@@ -84,7 +94,7 @@ export const KvGet = Tool.make("kv_get", {
 
 export const KvSet = Tool.make("kv_set", {
   description: "Write an agent's key-value entry (any JSON value); answers the entry's new version.",
-  parameters: { ...agent, key: Text, value: Json },
+  parameters: { ...agent, key: Text, value: AnyJson },
   success: Schema.Struct({ version: Schema.Number }),
   failure
 })
