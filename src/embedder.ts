@@ -1,12 +1,19 @@
 /**
- * The optional Embedder service (SPEC R-CFG-4) and a deterministic, dependency-free embedder for tests
- * and demos. With an Embedder in the context, the convenience operations (src/operations.ts) embed
- * content on remember and the query on recall.
+ * Embeddings through @effect/ai's `EmbeddingModel`. engram's `Embedder` is an adapter over an
+ * `EmbeddingModel`: it names the embedding space the model produces (model name and dimensions, which
+ * `EmbeddingModel` does not carry), maps `AiError` to `EmbedderError`, and checks every vector it
+ * returns. With an Embedder in the context, the convenience operations (src/operations.ts) embed content
+ * on remember and the query on recall. The deterministic hash embedder is the offline default, itself an
+ * `EmbeddingModel` layer; src/openAiEmbedder.ts provides one for any OpenAI-compatible endpoint.
  */
+import * as EmbeddingModel from "@effect/ai/EmbeddingModel"
 import { Context, Effect, Layer, Schema } from "effect"
 import { tokenize } from "./core/textSearch.js"
+import type { EmbeddingSpace } from "./domain/embedding.js"
+import { EmbeddingSpaceMismatch } from "./domain/errors.js"
+import { SemanticStore } from "./services/SemanticStore.js"
 
-/** An embedding model failed. */
+/** An embedding model failed, or answered something that is not a vector of its space. */
 export class EmbedderError extends Schema.TaggedError<EmbedderError>()("EmbedderError", {
   model: Schema.String,
   message: Schema.String,
@@ -20,6 +27,66 @@ export class Embedder extends Context.Tag("engram/Embedder")<Embedder, {
   /** One vector per text, in order. */
   readonly embed: (texts: ReadonlyArray<string>) => Effect.Effect<ReadonlyArray<ReadonlyArray<number>>, EmbedderError>
 }>() {}
+
+/** Why a vector is not one of the space's, or undefined when it is. */
+const vectorProblem = (v: ReadonlyArray<number>, dimensions: number): string | undefined => {
+  if (v.length !== dimensions) return `returned a vector of ${v.length} dimensions, expected ${dimensions}`
+  for (const x of v) if (!Number.isFinite(x)) return "returned a vector holding a non-finite number"
+  return undefined
+}
+
+/**
+ * engram's Embedder over an `EmbeddingModel` producing `space`. The model's failures become
+ * EmbedderError (the AiError is kept as the cause); so does a vector of the wrong length, or a count
+ * of vectors other than the count of texts.
+ */
+export const embedderOf = (space: EmbeddingSpace, model: EmbeddingModel.Service): Embedder["Type"] =>
+  Embedder.of({
+    model: space.model,
+    dimensions: space.dimensions,
+    embed: (texts) =>
+      texts.length === 0 ? Effect.succeed([]) : model.embedMany(texts).pipe(
+        Effect.mapError((cause) => new EmbedderError({ model: space.model, message: cause.message, cause })),
+        Effect.flatMap((vectors) => {
+          if (vectors.length !== texts.length) {
+            return Effect.fail(new EmbedderError({
+              model: space.model,
+              message: `returned ${vectors.length} vectors for ${texts.length} texts`
+            }))
+          }
+          for (const v of vectors) {
+            const problem = vectorProblem(v, space.dimensions)
+            if (problem !== undefined) return Effect.fail(new EmbedderError({ model: space.model, message: problem }))
+          }
+          return Effect.succeed(vectors)
+        })
+      )
+  })
+
+/** The Embedder over the `EmbeddingModel` in the context, for the space that model produces. */
+export const EmbedderFromModel = (space: EmbeddingSpace): Layer.Layer<Embedder, never, EmbeddingModel.EmbeddingModel> =>
+  Layer.effect(Embedder, Effect.map(EmbeddingModel.EmbeddingModel, (model) => embedderOf(space, model)))
+
+/**
+ * Check at layer build that the Embedder produces the store's embedding space, so a misconfigured
+ * model is refused before anything is embedded (rather than storing vectors of two models side by side).
+ */
+export const checkEmbedderSpace: Effect.Effect<void, EmbeddingSpaceMismatch, Embedder | SemanticStore> = Effect.gen(function*() {
+  const embedder = yield* Embedder
+  const store = yield* SemanticStore
+  if (embedder.model !== store.embeddingSpace.model || embedder.dimensions !== store.embeddingSpace.dimensions) {
+    return yield* new EmbeddingSpaceMismatch({
+      expected: { model: embedder.model, dimensions: embedder.dimensions },
+      actual: store.embeddingSpace
+    })
+  }
+})
+
+/** The Embedder of `embedder`, refused at build unless it produces the store's embedding space. */
+export const EmbedderChecked = <E, R>(
+  embedder: Layer.Layer<Embedder, E, R>
+): Layer.Layer<Embedder, E | EmbeddingSpaceMismatch, R | SemanticStore> =>
+  Layer.effect(Embedder, Effect.tap(Embedder, () => checkEmbedderSpace)).pipe(Layer.provideMerge(embedder))
 
 /** 32-bit FNV-1a. */
 const fnv1a = (s: string, seed: number): number => {
@@ -62,14 +129,20 @@ export const hashEmbedding = (text: string, dimensions: number): ReadonlyArray<n
 /** The deterministic embedder's model name for a dimension. */
 export const hashModelName = "engram-hash-v1"
 
-/** The deterministic embedder. */
-export const makeHashEmbedder = (dimensions = 384): Embedder["Type"] =>
-  Embedder.of({
-    model: hashModelName,
-    dimensions,
-    embed: (texts) => Effect.sync(() => texts.map((t) => hashEmbedding(t, dimensions)))
-  })
+/** Most texts the hash model embeds in one batch (it has no limit of its own; this bounds a batch's memory). */
+const HASH_MAX_BATCH = 256
 
-/** A layer providing the deterministic embedder. */
+/** The deterministic embedder as an @effect/ai `EmbeddingModel` (offline, no dependencies). */
+export const HashEmbeddingModel = (dimensions = 384): Layer.Layer<EmbeddingModel.EmbeddingModel> =>
+  Layer.effect(
+    EmbeddingModel.EmbeddingModel,
+    EmbeddingModel.make({
+      embedMany: (inputs) =>
+        Effect.sync(() => inputs.map((text, index) => ({ index, embeddings: [...hashEmbedding(text, dimensions)] }))),
+      maxBatchSize: HASH_MAX_BATCH
+    })
+  )
+
+/** The deterministic embedder (engram's Embedder over `HashEmbeddingModel`). */
 export const HashEmbedderLive = (dimensions = 384): Layer.Layer<Embedder> =>
-  Layer.succeed(Embedder, makeHashEmbedder(dimensions))
+  EmbedderFromModel({ model: hashModelName, dimensions }).pipe(Layer.provide(HashEmbeddingModel(dimensions)))

@@ -12,12 +12,13 @@ import * as Options from "@effect/cli/Options"
 import * as ValidationError from "@effect/cli/ValidationError"
 import * as NodeContext from "@effect/platform-node/NodeContext"
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
-import { Console, Effect, Layer, Option, Redacted } from "effect"
+import { Console, Effect, Layer, Logger, Option, Redacted } from "effect"
 import { randomBytes } from "node:crypto"
 import { mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs"
 import { dirname, join } from "node:path"
 import { DEFAULT_MAX_BODY_BYTES, gatewayConfigFromEnv, gatewaySettings, type MemoryConfig } from "../config.js"
-import { semanticLayerFromConfig } from "../composition/layer.js"
+import { embedderLayerFromConfig } from "../composition/embedder.js"
+import { layerFromConfig } from "../composition/layer.js"
 import { loadConfig, subcommands } from "./commands.js"
 import { ConfigError } from "../domain/errors.js"
 
@@ -83,7 +84,13 @@ export const serve = (config: MemoryConfig, overrides: { readonly host?: string;
   }
   // The HTTP server is loaded only by `serve`, so the other commands start without it.
   const { serve: serveGateway } = yield* Effect.promise(() => import("../gateway/server.js"))
-  const services = yield* Layer.build(semanticLayerFromConfig(config))
+  // The configured embedder (checked against the store's space) makes the memory-api semantic; every
+  // store is opened because `POST /mcp` reaches all of them.
+  const embedder = embedderLayerFromConfig(config)
+  const { McpHttpLive } = yield* Effect.promise(() => import("../mcp/server.js"))
+  const stores = layerFromConfig(config)
+  const withEmbedder = Option.match(embedder, { onNone: () => stores, onSome: (e) => Layer.provideMerge(e, stores) })
+  const services = yield* Layer.build(Layer.provideMerge(McpHttpLive, withEmbedder))
   const address = yield* serveGateway({
     host: overrides.host ?? env.host,
     port: overrides.port ?? env.port,
@@ -97,9 +104,17 @@ export const serve = (config: MemoryConfig, overrides: { readonly host?: string;
   yield* Console.log([
     `engram gateway listening on ${address.url}`,
     `  store:  ${storeDescription(config)} (embedding space ${config.embedding.model}/${config.embedding.dimensions})`,
+    `  embed:  ${
+      Option.isNone(embedder)
+        ? "none (clients bring their vectors; memory-api search matches words)"
+        : config.embedder === undefined
+        ? "built-in hash embedder (offline)"
+        : `${config.embedding.model} at ${config.embedder.url}`
+    }`,
     token === undefined
       ? "  auth:   DISABLED (loopback only)"
       : `  token:  ${token.source}${env.agents === undefined ? "" : `, limited to agents ${env.agents.join(", ")}`}`,
+    `  mcp:    POST ${address.url}/mcp (streamable HTTP, same token)`,
     `  try:    curl ${address.url}/health`
   ].join("\n"))
   return yield* Effect.never
@@ -120,9 +135,41 @@ const serveCommand = Command.make("serve", {
       ...(Option.isSome(port) ? { port: port.value } : {})
     }))).pipe(Command.withDescription("Run the memory gateway over the configured semantic store"))
 
+/**
+ * `engram mcp`: the MCP server on stdin/stdout over the configured stores (and embedder), for hosts
+ * that spawn it. `--agent` (repeatable) confines every call to those agents; without it, every agent.
+ * Nothing but MCP messages is written to stdout.
+ */
+export const mcp = (config: MemoryConfig, agents: ReadonlyArray<string>) =>
+  Effect.gen(function*() {
+    const { McpStdioLive } = yield* Effect.promise(() => import("../mcp/server.js"))
+    const embedder = embedderLayerFromConfig(config)
+    const stores = layerFromConfig(config)
+    const withEmbedder = Option.match(embedder, { onNone: () => stores, onSome: (e) => Layer.provideMerge(e, stores) })
+    const confinement = agents.length === 0 ? Option.none() : Option.some(new Set(agents))
+    return yield* Layer.launch(McpStdioLive(confinement).pipe(Layer.provide(withEmbedder)))
+  }).pipe(
+    // stdout carries the protocol: every log line goes to stderr.
+    Effect.provide(Logger.replace(Logger.defaultLogger, Logger.withConsoleError(Logger.logfmtLogger)))
+  )
+
+const mcpCommand = Command.make("mcp", {
+  config: Options.file("config").pipe(
+    Options.withAlias("c"),
+    Options.withDescription("a TOML file with a [memory] table (default: the ENGRAM_* environment)"),
+    Options.optional
+  ),
+  agent: Options.text("agent").pipe(
+    Options.withDescription("an agent the MCP client may use (repeat for several; default: every agent)"),
+    Options.repeated
+  )
+}, ({ config, agent }) => Effect.flatMap(loadConfig(config), (c) => mcp(c, agent))).pipe(
+  Command.withDescription("Run the MCP server on stdio over the configured stores")
+)
+
 const engram = Command.make("engram").pipe(
   Command.withDescription("engram: memory storage for AI agents"),
-  Command.withSubcommands([serveCommand, ...subcommands])
+  Command.withSubcommands([serveCommand, mcpCommand, ...subcommands])
 )
 
 /** "<Tag>: <message>" of a typed error. */

@@ -24,6 +24,11 @@ const fromEnv = (setting: Setting): Config.Config<Option.Option<unknown>> => {
       return Config.option(Config.string(name)).pipe(Config.map(Option.map((s) =>
         s.trim() !== "" && Number.isFinite(Number(s)) ? Number(s) : `${name}=${s}`
       )))
+    case "boolean":
+      return Config.option(Config.string(name)).pipe(Config.map(Option.map((s) => {
+        const v = s.trim().toLowerCase()
+        return v === "true" ? true : v === "false" ? false : `${name}=${s}`
+      })))
     case "list":
       return Config.option(Config.string(name)).pipe(Config.map(Option.map((s) =>
         s.split(",").map((x) => x.trim()).filter((x) => x !== "")

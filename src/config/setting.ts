@@ -7,8 +7,8 @@
 import { Redacted, Schema } from "effect"
 import { ConfigError } from "../domain/errors.js"
 
-/** How an environment variable spells a value: as it is, a number, a secret, or a comma-separated list. */
-export type EnvForm = "text" | "number" | "secret" | "list"
+/** How an environment variable spells a value: as it is, a number, a secret, a comma-separated list, or true/false. */
+export type EnvForm = "text" | "number" | "secret" | "list" | "boolean"
 
 /** The type of a setting: the Schema of its value and how an environment variable spells it. */
 export interface Kind<S extends Schema.Schema.AnyNoContext> {

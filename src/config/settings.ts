@@ -180,11 +180,51 @@ const everyStore = {
   })
 }
 
+/**
+ * The embedding model engram calls itself (to embed what is remembered and recalled without a vector):
+ * an OpenAI-compatible endpoint. The model asked for and its vectors' length are the embedding space's
+ * (`embedding.model`, `embedding.dimensions`). Without this section the hash embedder serves the
+ * default space `engram-hash-v1`, and any other space has no embedder (callers bring their vectors).
+ */
+const embedderSection = {
+  embedder: optionalSection({
+    url: setting(url, {
+      required: true,
+      env: "ENGRAM_EMBEDDER_URL",
+      description: "an OpenAI-compatible API base, `POST <url>/embeddings` (e.g. `http://127.0.0.1:11434/v1`)"
+    }),
+    apiKey: setting(secret, {
+      env: "ENGRAM_EMBEDDER_API_KEY",
+      description: "sent as `Authorization: Bearer …` to the embeddings endpoint"
+    }),
+    timeoutMs: setting(positiveInt, {
+      default: 30_000,
+      env: "ENGRAM_EMBEDDER_TIMEOUT_MS",
+      description: "deadline of each embeddings request, in ms"
+    }),
+    retries: setting(kind(Schema.Int.pipe(Schema.between(0, 10)), "number"), {
+      default: 3,
+      env: "ENGRAM_EMBEDDER_RETRIES",
+      description: "extra attempts after a 408, 429 (honouring `Retry-After`), 5xx or timeout"
+    }),
+    batchSize: setting(intBetween(1, 2048), {
+      default: 256,
+      env: "ENGRAM_EMBEDDER_BATCH_SIZE",
+      description: "most texts sent in one embeddings request"
+    }),
+    requestDimensions: setting(kind(Schema.Boolean, "boolean"), {
+      default: false,
+      env: "ENGRAM_EMBEDDER_REQUEST_DIMENSIONS",
+      description: "send `dimensions` in each request (models that can shorten their vectors)"
+    })
+  })
+}
+
 /** The settings every store takes: what `storeOptions` hands to each backend. */
 export const storeSettingNames = Object.keys(everyStore) as ReadonlyArray<keyof typeof everyStore>
 
 /** The MemoryConfig's settings. */
-export const memorySettings = { ...choice, ...backends, ...everyStore }
+export const memorySettings = { ...choice, ...backends, ...everyStore, ...embedderSection }
 
 /** The settings of `engram serve`'s gateway (environment variables only). */
 export const gatewaySettings = {

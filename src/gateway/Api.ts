@@ -83,6 +83,15 @@ export const WireMemoryNotFound = Schema.transform(
   }
 ).annotations({ identifier: "MemoryNotFound" })
 
+/**
+ * The gateway's embedding model failed (unreachable, rate-limited past its retries, or answering
+ * vectors of another space). The public form of `EmbedderError`: no cause, the model's name only.
+ */
+export class PublicEmbedderError extends Schema.TaggedError<PublicEmbedderError>()("EmbedderError", {
+  model: Schema.String,
+  message: Schema.String
+}, HttpApiSchema.annotations({ status: 502 })) {}
+
 // ---------------------------------------------------------------------------- authorization
 
 /** What the request's token may do: `agents` is None for a token that may use every agent. */
@@ -359,6 +368,7 @@ export class MemoryApiGroup extends HttpApiGroup.make("memoryApi")
   .addError(Forbidden)
   .addError(PublicStorageError)
   .addError(PublicBackendUnavailable)
+  .addError(PublicEmbedderError)
 {}
 
 /** `GET /health`: the one route without authorization (the memory-api protocol sends none). */

@@ -1,18 +1,23 @@
 /**
  * The memory-api protocol (`POST /memory/store`, `POST /memory/search`) over the semantic store, so
  * existing clients of that protocol work unchanged, with the agent filter honoured and every result
- * carrying its real owner.
+ * carrying its real owner. With an Embedder in the gateway's context, what is stored is embedded and
+ * a search embeds its query: hybrid recall, so a question finds a memory that shares its meaning but
+ * not all its words. Scores are `relevance` (src/core/relevance.ts): one scale in [0, 1], the same
+ * on every backend.
  */
 import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
-import { Effect, Option } from "effect"
-import { hitOrder } from "../core/recall.js"
+import { Cause, Effect, Option } from "effect"
+import { type Hit, hitOrder } from "../core/recall.js"
+import { relevance } from "../core/relevance.js"
 import { queryTerms } from "../core/textSearch.js"
 import { InvalidInput, type StoreFailure } from "../domain/errors.js"
 import { MAX_RECALL_LIMIT, type MemorySource } from "../domain/memory.js"
+import { Embedder, EmbedderError } from "../embedder.js"
 import { SemanticStoreAdmin } from "../services/Admin.js"
 import { SemanticStore } from "../services/SemanticStore.js"
 import { allowAgent } from "./agentAccess.js"
-import { Caller, EngramApi, type Forbidden } from "./Api.js"
+import { Caller, EngramApi, type Forbidden, PublicEmbedderError } from "./Api.js"
 import { publicErrors } from "./publicErrors.js"
 
 /** memory-api source names (the lower-cased variant names that protocol's client sends). */
@@ -45,6 +50,14 @@ const searchLimit = (limit: number | undefined): Effect.Effect<number, InvalidIn
     ? Effect.succeed(limit)
     : Effect.fail(new InvalidInput({ field: "limit", message: `must be an integer from 1 to ${MAX_RECALL_LIMIT}` }))
 
+/** The embedder's failure as clients see it; the full error (with its cause) goes to the server log. */
+const publicEmbedderError = (operation: string) => <A, E, R>(self: Effect.Effect<A, E | EmbedderError, R>) =>
+  Effect.catchIf(self, (e): e is EmbedderError => e instanceof EmbedderError, (e) =>
+    Effect.zipRight(
+      Effect.logError(`gateway ${operation}: EmbedderError`, Cause.fail(e)),
+      Effect.fail(new PublicEmbedderError({ model: e.model, message: `the embedding model ${e.model} failed: ${e.message}` }))
+    ))
+
 /** Most agents one memory-api search recalls from at the same time. */
 const SEARCH_CONCURRENCY = 4
 
@@ -59,6 +72,12 @@ export const MemoryApiGroupLive = HttpApiBuilder.group(EngramApi, "memoryApi", (
   Effect.gen(function*() {
     const store = yield* SemanticStore
     const admin = yield* SemanticStoreAdmin
+    const embedder = yield* Effect.serviceOption(Embedder)
+    const embedOne = (text: string) =>
+      Option.match(embedder, {
+        onNone: () => Effect.succeed(undefined),
+        onSome: (e) => Effect.map(e.embed([text]), (vectors) => vectors[0])
+      })
     const agentsToSearch = (narrow: string | undefined): Effect.Effect<ReadonlyArray<string>, Forbidden | StoreFailure, Caller> =>
       Effect.gen(function*() {
         if (narrow !== undefined) {
@@ -73,7 +92,9 @@ export const MemoryApiGroupLive = HttpApiBuilder.group(EngramApi, "memoryApi", (
         Effect.gen(function*() {
           yield* allowAgent(payload.agentId)
           const source = yield* memoryApiSource(payload.source)
+          const embedding = yield* embedOne(payload.content)
           const id = yield* store.remember({
+            ...(embedding === undefined ? {} : { embedding }),
             agentId: payload.agentId,
             content: payload.content,
             source,
@@ -84,20 +105,27 @@ export const MemoryApiGroupLive = HttpApiBuilder.group(EngramApi, "memoryApi", (
             }
           })
           return { id, deduplicated: false }
-        }).pipe(publicErrors("memory/store")))
+        }).pipe(publicEmbedderError("memory/store"), publicErrors("memory/store")))
       .handle("search", ({ payload }) =>
         Effect.gen(function*() {
           const limit = yield* searchLimit(payload.limit)
           const agents = yield* agentsToSearch(payload.agentId)
-          // A query without any word cannot be matched as text: it asks for the newest memories.
-          const text = queryTerms(payload.query).length > 0 ? { text: payload.query } : {}
+          const terms = queryTerms(payload.query)
+          // A query without any word cannot be matched as text: without an embedder it asks for the
+          // newest memories.
+          const text = terms.length > 0 ? { text: payload.query } : {}
+          const embedding = yield* embedOne(payload.query)
+          const vector = embedding === undefined ? {} : { embedding }
           const scope = payload.category === undefined ? {} : { scope: payload.category }
           const perAgent = yield* Effect.forEach(
             agents,
-            (agentId) => store.recall({ agentId, limit, ...text, ...scope }),
+            (agentId) => store.recall({ agentId, limit, ...text, ...vector, ...scope }),
             { concurrency: SEARCH_CONCURRENCY }
           )
-          const hits = perAgent.flat().sort(hitOrder).slice(0, limit)
+          const hits = perAgent.flat()
+            .map(({ memory }): Hit => ({ memory, score: relevance({ terms, embedding }, memory) }))
+            .sort(hitOrder)
+            .slice(0, limit)
           return {
             results: hits.map(({ memory, score }) => ({
               id: memory.id,
@@ -109,5 +137,5 @@ export const MemoryApiGroupLive = HttpApiBuilder.group(EngramApi, "memoryApi", (
             })),
             count: hits.length
           }
-        }).pipe(publicErrors("memory/search")))
+        }).pipe(publicEmbedderError("memory/search"), publicErrors("memory/search")))
   }))

@@ -11,6 +11,7 @@ import * as OpenApi from "@effect/platform/OpenApi"
 import type * as HttpApp from "@effect/platform/HttpApp"
 import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
 import { Context, Effect, Layer, type Scope } from "effect"
+import { McpHttp } from "../mcp/server.js"
 import { createServer } from "node:http"
 import { isIP } from "node:net"
 import { describe } from "../core/storage.js"
@@ -21,6 +22,7 @@ import type { SemanticStore } from "../services/SemanticStore.js"
 import { EngramApi } from "./Api.js"
 import { authorizeEarly } from "./auth.js"
 import { decodeBody, limitBody } from "./bodyLimit.js"
+import { mcpRoute } from "./mcpRoute.js"
 import { SHUTDOWN_GRACE_MS, trackConnections } from "./connections.js"
 import { withCors } from "./cors.js"
 import { ApiLive } from "./handlers.js"
@@ -55,11 +57,15 @@ export const serve = (
   Effect.gen(function*() {
     const settings = yield* settingsOf(options)
     const document = OpenApi.fromApi(EngramApi)
+    // With McpHttp in the context (engram serve provides it), `POST /mcp` serves the MCP server.
+    const mcp = yield* Effect.serviceOption(McpHttp)
     const routes = routeTable([["GET", "/openapi.json"]])
     const middleware = (app: HttpApp.Default): HttpApp.Default =>
       withCors(settings.corsOrigins)(
         authorizeEarly(settings.authenticate)(
-          methodNotAllowed(routes)(limitBody(settings.maxBodyBytes)(openApiRoute(settings.authenticate, document)(app)))
+          methodNotAllowed(routes)(
+            limitBody(settings.maxBodyBytes)(mcpRoute(settings.authenticate, mcp)(openApiRoute(settings.authenticate, document)(app)))
+          )
         )
       )
     let connections: ReturnType<typeof trackConnections> | undefined

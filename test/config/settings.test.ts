@@ -42,7 +42,13 @@ const everyVariable: Record<string, string> = {
   ENGRAM_EMBEDDING_MODEL: "m",
   ENGRAM_EMBEDDING_DIMENSIONS: "8",
   ENGRAM_MAX_CONTENT_BYTES: "4096",
-  ENGRAM_DECAY_RATE: "0.25"
+  ENGRAM_DECAY_RATE: "0.25",
+  ENGRAM_EMBEDDER_URL: "http://127.0.0.1:11434/v1",
+  ENGRAM_EMBEDDER_API_KEY: "ek",
+  ENGRAM_EMBEDDER_TIMEOUT_MS: "555",
+  ENGRAM_EMBEDDER_RETRIES: "2",
+  ENGRAM_EMBEDDER_BATCH_SIZE: "64",
+  ENGRAM_EMBEDDER_REQUEST_DIMENSIONS: "true"
 }
 
 const valueAt = (config: unknown, path: ReadonlyArray<string>): unknown =>
