@@ -1,5 +1,5 @@
 /**
- * The gateway over real loopback HTTP (SPEC §5): authorization on every route (an inventory of the
+ * The gateway over real loopback HTTP: authorization on every route (an inventory of the
  * HttpApi, so a route added without it fails here), agent confinement per token, the administrative
  * routes (agents, purge, paged export, batched import) and who may use them, the body limit,
  * error bodies without SQL text or stacks, the OpenAPI document, CORS, option checks, and the

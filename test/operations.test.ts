@@ -1,5 +1,5 @@
 /**
- * The convenience operations (SPEC R-CFG-4): embedding on remember/recall when an Embedder is present
+ * The convenience operations: embedding on remember/recall when an Embedder is present
  * (and only then), refusing an embedder of another space, and purgeAgent across every store.
  */
 import { assert, describe, it } from "@effect/vitest"

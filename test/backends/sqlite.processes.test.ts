@@ -1,5 +1,5 @@
 /**
- * SqliteLive with several processes on one file (SPEC R-BE-2, R-BE-3, §2.7, §2.9): concurrent audit
+ * SqliteLive with several processes on one file: concurrent audit
  * appenders keep one chain, concurrent starters migrate once and all serve, concurrent claimers never
  * share a task, and a writer killed with SIGKILL loses nothing it acknowledged.
  */

@@ -1,5 +1,5 @@
 /**
- * R-CFG-3: the composition code has no static import of any backend. A process configured for SQLite
+ * The composition code has no static import of any backend. A process configured for SQLite
  * only never loads `pg`, the PostgreSQL backend or the Qdrant client; configured for PostgreSQL it
  * does load `pg` (so the tracking is seen to work).
  */

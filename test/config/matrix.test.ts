@@ -1,5 +1,5 @@
 /**
- * The 2 × 4 matrix (SPEC R-CFG-1): every pair of main store and semantic store builds from a
+ * The 2 × 4 matrix: every pair of main store and semantic store builds from a
  * MemoryConfig and carries a round trip through all nine services — with real PostgreSQL, Qdrant
  * through the Qdrant-compatible test server and HTTP through an in-process gateway — and the data
  * lands in the store that was chosen, checked by looking into that store directly.
