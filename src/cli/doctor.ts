@@ -4,7 +4,7 @@
  * check the embedding space, load and verify the audit chain), so the error a build stops with tells
  * which step failed and that the earlier ones passed.
  */
-import { Effect, Exit, Layer } from "effect"
+import { Effect, Exit, Layer, type Scope } from "effect"
 import type { MemoryConfig } from "../config.js"
 import { describe } from "../core/storage.js"
 import { mainLayerFromConfig, semanticLayerFromConfig } from "../composition/layer.js"
@@ -62,50 +62,42 @@ const report = (store: string, steps: ReadonlyArray<Step>, failure: { readonly _
   return checks
 }
 
+/**
+ * The checks of one store: its connectivity and migrations (both pass when `run` builds it), then
+ * `last`, whose detail is what `run` found; a failure is reported at the step it belongs to.
+ */
+const probe = <E extends { readonly _tag: string; readonly message: string }>(
+  store: string,
+  where: string,
+  last: Step,
+  run: Effect.Effect<string, E, Scope.Scope>
+): Effect.Effect<ReadonlyArray<Check>> =>
+  Effect.map(Effect.exit(Effect.scoped(run)), (exit) =>
+    Exit.isSuccess(exit)
+      ? [
+        { name: `${store} connectivity`, ok: true, detail: where },
+        { name: `${store} migrations`, ok: true, detail: "schema up to date" },
+        { name: last, ok: true, detail: exit.value }
+      ]
+      : report(
+        store,
+        ["connectivity", "migrations", last],
+        exit.cause._tag === "Fail" ? exit.cause.error : { _tag: "Defect", message: describe(exit.cause) }
+      ))
+
 /** Run every check against the configured stores. */
 export const doctor = (c: MemoryConfig): Effect.Effect<ReadonlyArray<Check>> =>
   Effect.gen(function*() {
-    const checks: Array<Check> = []
-    const mainWhere = where(c, c.backend)
-    const main = yield* Effect.exit(Effect.scoped(Effect.gen(function*() {
+    const main = yield* probe("main", where(c, c.backend), "audit chain", Effect.gen(function*() {
       const ctx = yield* Layer.build(mainLayerFromConfig(c))
-      return yield* Effect.flatMap(AuditLog, (a) => a.verify()).pipe(Effect.provide(ctx))
-    })))
-    if (Exit.isSuccess(main)) {
-      checks.push(
-        { name: "main connectivity", ok: true, detail: mainWhere },
-        { name: "main migrations", ok: true, detail: "schema up to date" },
-        {
-          name: "audit chain",
-          ok: true,
-          detail: `${main.value.entries} entries verified, head ${main.value.headHash.slice(0, 16)}…`
-        }
-      )
-    } else {
-      const error = main.cause._tag === "Fail" ? main.cause.error : { _tag: "Defect", message: describe(main.cause) }
-      checks.push(...report("main", ["connectivity", "migrations", "audit chain"], error))
-    }
-    const semWhere = where(c, c.semanticBackend)
-    const semantic = yield* Effect.exit(Effect.scoped(Effect.gen(function*() {
+      const verified = yield* Effect.flatMap(AuditLog, (a) => a.verify()).pipe(Effect.provide(ctx))
+      return `${verified.entries} entries verified, head ${verified.headHash.slice(0, 16)}…`
+    }))
+    const semantic = yield* probe("semantic", where(c, c.semanticBackend), "embedding space", Effect.gen(function*() {
       const ctx = yield* Layer.build(semanticLayerFromConfig(c))
-      const store = yield* Effect.provide(SemanticStore, ctx)
+      const space = (yield* Effect.provide(SemanticStore, ctx)).embeddingSpace
       const agents = yield* Effect.flatMap(SemanticStoreAdmin, (a) => a.agents()).pipe(Effect.provide(ctx))
-      return { space: store.embeddingSpace, agents: agents.length }
-    })))
-    if (Exit.isSuccess(semantic)) {
-      checks.push(
-        { name: "semantic connectivity", ok: true, detail: semWhere },
-        { name: "semantic migrations", ok: true, detail: "schema up to date" },
-        {
-          name: "embedding space",
-          ok: true,
-          detail: `${semantic.value.space.model}/${semantic.value.space.dimensions}, ${semantic.value.agents} agents hold memories`
-        }
-      )
-    } else {
-      const error = semantic.cause._tag === "Fail" ? semantic.cause.error : { _tag: "Defect", message: describe(semantic.cause) }
-      checks.push(...report("semantic", ["connectivity", "migrations", "embedding space"], error))
-    }
-    return checks
+      return `${space.model}/${space.dimensions}, ${agents.length} agents hold memories`
+    }))
+    return [...main, ...semantic]
   })
-

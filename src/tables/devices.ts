@@ -5,41 +5,20 @@
  * error carrying it could end up in a log.
  */
 import { ParseResult, Redacted, Schema } from "effect"
-import type { Device } from "../domain/device.js"
-import { DeviceId } from "../domain/ids.js"
-import { type Table, table } from "./table.js"
+import { Device } from "../domain/device.js"
+import { columnCodec, recordTable } from "./table.js"
 
-/** A row of `devices` as the driver returns it. */
-export const DeviceRow = Schema.Struct({
-  device_id: DeviceId,
-  display_name: Schema.String,
-  platform: Schema.String,
-  paired_at: Schema.Number,
-  last_seen: Schema.Number,
-  push_token: Schema.NullOr(Schema.String)
-})
-export type DeviceRow = typeof DeviceRow.Type
-
-const codec = table({
+const codec = recordTable({
   name: "devices",
-  row: DeviceRow,
+  fields: Device.fields,
   key: ["device_id"],
-  fromRow: (r): Device => ({
-    deviceId: r.device_id,
-    displayName: r.display_name,
-    platform: r.platform,
-    pairedAt: r.paired_at,
-    lastSeen: r.last_seen,
-    ...(r.push_token === null ? {} : { pushToken: Redacted.make(r.push_token) })
-  }),
-  toRow: (d) => ({
-    device_id: d.deviceId,
-    display_name: d.displayName,
-    platform: d.platform,
-    paired_at: d.pairedAt,
-    last_seen: d.lastSeen,
-    push_token: d.pushToken === undefined ? null : Redacted.value(d.pushToken)
-  })
+  codecs: {
+    pushToken: columnCodec(
+      Schema.NullOr(Schema.String),
+      (token) => (token === null ? undefined : Redacted.make(token)),
+      (token) => (token === undefined ? null : Redacted.value(token))
+    )
+  }
 })
 
 /** Where a row failed to decode, without any value of the row. */
@@ -49,7 +28,7 @@ const columnsAt = (error: unknown): string =>
     : "(row)"
 
 /** The codec of `devices`: rows ⇄ `Device`, the push token `Redacted` on the domain side. */
-export const devicesTable: Table<DeviceRow, Device> = {
+export const devicesTable: typeof codec = {
   ...codec,
   decode: (row) => {
     try {

@@ -5,45 +5,14 @@
  */
 import { Schema } from "effect"
 import { foldName } from "../core/graph.js"
-import { AgentId, EntityId } from "../domain/ids.js"
-import type { JsonObject } from "../domain/json.js"
-import type { Entity } from "../domain/knowledge.js"
-import { table } from "./table.js"
-
-/** A row of `entities` as the driver returns it. */
-export const EntityRow = Schema.Struct({
-  agent_id: AgentId,
-  id: EntityId,
-  type: Schema.String,
-  name: Schema.String,
-  name_folded: Schema.String,
-  properties: Schema.String,
-  created_at: Schema.Number,
-  updated_at: Schema.Number
-})
+import { Entity } from "../domain/knowledge.js"
+import { recordTable } from "./table.js"
 
 /** The codec of `entities`: rows ⇄ `Entity` (the folded name is derived from the name on write). */
-export const entitiesTable = table({
+export const entitiesTable = recordTable({
   name: "entities",
-  row: EntityRow,
+  fields: Entity.fields,
   key: ["agent_id", "id"],
-  fromRow: (r): Entity => ({
-    agentId: r.agent_id,
-    id: r.id,
-    type: r.type,
-    name: r.name,
-    properties: JSON.parse(r.properties) as JsonObject,
-    createdAt: r.created_at,
-    updatedAt: r.updated_at
-  }),
-  toRow: (e) => ({
-    agent_id: e.agentId,
-    id: e.id,
-    type: e.type,
-    name: e.name,
-    name_folded: foldName(e.name),
-    properties: JSON.stringify(e.properties),
-    created_at: e.createdAt,
-    updated_at: e.updatedAt
-  })
+  json: ["properties"],
+  computed: { name_folded: { after: "name", schema: Schema.String, write: (e) => foldName(e.name) } }
 })

@@ -3,67 +3,31 @@
  * them, so a listing never has to read or parse the messages.
  */
 import { Schema } from "effect"
-import { AgentId, SessionId } from "../domain/ids.js"
-import type { Message, Session, SessionSummary } from "../domain/session.js"
-import { table } from "./table.js"
+import { Session, SessionSummary } from "../domain/session.js"
+import { recordTable } from "./table.js"
 
-export const SessionRow = Schema.Struct({
-  id: SessionId,
-  agent_id: AgentId,
-  label: Schema.NullOr(Schema.String),
-  messages: Schema.String,
-  message_count: Schema.Number,
-  created_at: Schema.Number,
-  updated_at: Schema.Number
-})
-
-export const sessionsTable = table({
+export const sessionsTable = recordTable({
   name: "sessions",
-  row: SessionRow,
+  fields: Session.fields,
   key: ["id"],
-  fromRow: (r): Session => ({
-    id: r.id,
-    agentId: r.agent_id,
-    label: r.label,
-    // Written by this library from decoded messages.
-    messages: JSON.parse(r.messages) as ReadonlyArray<Message>,
-    createdAt: r.created_at,
-    updatedAt: r.updated_at
-  }),
-  toRow: (s) => ({
-    id: s.id,
-    agent_id: s.agentId,
-    label: s.label,
-    messages: JSON.stringify(s.messages),
-    message_count: s.messages.length,
-    created_at: s.createdAt,
-    updated_at: s.updatedAt
-  })
+  json: ["messages"],
+  computed: { message_count: { after: "messages", schema: Schema.Number, write: (s) => s.messages.length } }
 })
 
-const SummaryRow = SessionRow.omit("messages")
-const decodeSummaryRow = Schema.decodeUnknownSync(SummaryRow)
+/** A listing: every column but the messages, as a `SessionSummary`. */
+const summaries = recordTable({ name: "sessions", fields: SessionSummary.fields, key: ["id"] })
 
 /** The columns of a session listing: every column but the messages. */
-export const summaryColumns = Object.keys(SummaryRow.fields).join(", ")
+export const summaryColumns = summaries.columnList
 
 /** A listing row as a `SessionSummary` (throws when the row does not match its Schema). */
-export const decodeSummary = (row: unknown): SessionSummary => {
-  const r = decodeSummaryRow(row)
-  return {
-    id: r.id,
-    agentId: r.agent_id,
-    label: r.label,
-    messageCount: r.message_count,
-    createdAt: r.created_at,
-    updatedAt: r.updated_at
-  }
-}
+export const decodeSummary = summaries.decode
 
-const OwnerRow = SessionRow.pick("agent_id", "created_at")
+/** What stays with a session when it is saved again: its agent and its creation time. */
+const owners = recordTable({ name: "sessions", fields: Session.pick("agentId", "createdAt").fields, key: [] })
 
-/** The columns that stay with a session when it is saved again: its agent and its creation time. */
-export const ownerColumns = Object.keys(OwnerRow.fields).join(", ")
+/** The columns that stay with a session when it is saved again: `agent_id, created_at`. */
+export const ownerColumns = owners.columnList
 
-/** An owner row (throws when the row does not match its Schema). */
-export const decodeOwner = Schema.decodeUnknownSync(OwnerRow)
+/** An owner row as `{ agentId, createdAt }` (throws when the row does not match its Schema). */
+export const decodeOwner = owners.decode

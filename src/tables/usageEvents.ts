@@ -5,45 +5,10 @@
  */
 import { Schema } from "effect"
 import { EpochMillis } from "../domain/time.js"
-import { DailyUsage, ModelUsage, type UsageEvent, UsageSummary } from "../domain/usage.js"
-import { storedBrand, table } from "./table.js"
+import { DailyUsage, ModelUsage, UsageEvent, UsageSummary } from "../domain/usage.js"
+import { recordTable } from "./table.js"
 
-export const UsageEventRow = Schema.Struct({
-  id: storedBrand("UsageEventId"),
-  agent_id: storedBrand("AgentId"),
-  model: Schema.String,
-  input_tokens: Schema.Number,
-  output_tokens: Schema.Number,
-  cost_usd: Schema.Number,
-  tool_calls: Schema.Number,
-  timestamp: EpochMillis
-})
-
-export const usageEventsTable = table({
-  name: "usage_events",
-  row: UsageEventRow,
-  key: ["id"],
-  fromRow: (r): UsageEvent => ({
-    id: r.id,
-    agentId: r.agent_id,
-    model: r.model,
-    inputTokens: r.input_tokens,
-    outputTokens: r.output_tokens,
-    costUsd: r.cost_usd,
-    toolCalls: r.tool_calls,
-    timestamp: r.timestamp
-  }),
-  toRow: (e) => ({
-    id: e.id,
-    agent_id: e.agentId,
-    model: e.model,
-    input_tokens: e.inputTokens,
-    output_tokens: e.outputTokens,
-    cost_usd: e.costUsd,
-    tool_calls: e.toolCalls,
-    timestamp: e.timestamp
-  })
-})
+export const usageEventsTable = recordTable({ name: "usage_events", fields: UsageEvent.fields, key: ["id"] })
 
 /** A decoder of one row that throws when it does not match (one argument, so it is safe in `map`). */
 const rowDecoder = <A, I>(schema: Schema.Schema<A, I, never>) => {

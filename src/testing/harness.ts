@@ -37,3 +37,16 @@ export const angled = (dims: number, angle: number): Array<number> => vec(dims, 
 
 /** Sort helper for comparing id sets. */
 export const sorted = <A extends string>(xs: Iterable<A>): Array<A> => [...xs].sort()
+
+/** The error `effect` fails with, which must carry `tag`; success or another error fails the test. */
+export const failsWith = <E extends { readonly _tag: string }, T extends E["_tag"], R>(
+  effect: Effect.Effect<unknown, E, R>,
+  tag: T
+): Effect.Effect<Extract<E, { readonly _tag: T }>, never, R> =>
+  Effect.matchEffect(effect, {
+    onSuccess: () => Effect.dieMessage(`expected ${tag}, but the call succeeded`),
+    onFailure: (e) =>
+      e._tag === tag
+        ? Effect.succeed(e as Extract<E, { readonly _tag: T }>)
+        : Effect.dieMessage(`expected ${tag}, got ${e._tag}: ${String(e)}`)
+  })

@@ -10,14 +10,14 @@ import { assert } from "@effect/vitest"
 import { Effect, Either, Option, TestClock } from "effect"
 import { isUuidV7 } from "../domain/ids.js"
 import type { JsonObject } from "../domain/json.js"
-import type {
-  Memory,
-  MemoryFilter,
+import {
+  type Memory,
+  type MemoryFilter,
   MemorySource,
-  RecallHit,
-  RecallMode,
-  RecallQuery,
-  RememberInput
+  type RecallHit,
+  type RecallMode,
+  type RecallQuery,
+  type RememberInput
 } from "../domain/memory.js"
 import { SemanticStore } from "../services/SemanticStore.js"
 import { angled, axis, sorted, conformance, vec } from "./harness.js"
@@ -161,14 +161,7 @@ export const semanticStoreSuite = conformance<SemanticStore>("SemanticStore", (t
     test("every source value and unusual content round-trip unchanged", () =>
       Effect.gen(function*() {
         const store = yield* SemanticStore
-        const sources: ReadonlyArray<MemorySource> = [
-          "conversation",
-          "document",
-          "observation",
-          "inference",
-          "user_provided",
-          "system"
-        ]
+        const sources: ReadonlyArray<MemorySource> = MemorySource.literals
         const texts = [
           "  leading and trailing spaces  ",
           "line 1\nline 2\r\n\ttabbed",

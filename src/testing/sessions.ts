@@ -5,20 +5,7 @@ import { randomUUID } from "node:crypto"
 import { isUuidV7 } from "../domain/ids.js"
 import type { Message, MessageInput, Role } from "../domain/session.js"
 import { SessionStore } from "../services/SessionStore.js"
-import { conformance } from "./harness.js"
-
-/** The error `effect` fails with, which must carry `tag`; success or another error fails the test. */
-const failsWith = <E extends { readonly _tag: string }, T extends E["_tag"], R>(
-  effect: Effect.Effect<unknown, E, R>,
-  tag: T
-): Effect.Effect<Extract<E, { readonly _tag: T }>, never, R> =>
-  Effect.matchEffect(effect, {
-    onSuccess: () => Effect.dieMessage(`expected ${tag}, but the call succeeded`),
-    onFailure: (e) =>
-      e._tag === tag
-        ? Effect.succeed(e as Extract<E, { readonly _tag: T }>)
-        : Effect.dieMessage(`expected ${tag}, got ${e._tag}: ${String(e)}`)
-  })
+import { conformance, failsWith } from "./harness.js"
 
 const ROLES: ReadonlyArray<Role> = ["user", "assistant", "system"]
 const ROLE_NAME: Record<Role, string> = { user: "User", assistant: "Assistant", system: "System" }

@@ -4,20 +4,7 @@ import { Effect, Either, Option, TestClock } from "effect"
 import { isUuidV7 } from "../domain/ids.js"
 import type { BudgetWindow, UsageInput } from "../domain/usage.js"
 import { UsageStore } from "../services/UsageStore.js"
-import { conformance } from "./harness.js"
-
-/** The error `effect` fails with, which must carry `tag`; success or another error fails the test. */
-const failsWith = <E extends { readonly _tag: string }, T extends E["_tag"], R>(
-  effect: Effect.Effect<unknown, E, R>,
-  tag: T
-): Effect.Effect<Extract<E, { readonly _tag: T }>, never, R> =>
-  Effect.matchEffect(effect, {
-    onSuccess: () => Effect.dieMessage(`expected ${tag}, but the call succeeded`),
-    onFailure: (e) =>
-      e._tag === tag
-        ? Effect.succeed(e as Extract<E, { readonly _tag: T }>)
-        : Effect.dieMessage(`expected ${tag}, got ${e._tag}: ${String(e)}`)
-  })
+import { conformance, failsWith } from "./harness.js"
 
 const MINUTE = 60_000
 const HOUR = 60 * MINUTE

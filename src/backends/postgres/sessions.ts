@@ -35,7 +35,7 @@ export const port = (client: PgClient): SessionPort => {
   const ownerOf = (operation: string, id: string) =>
     Effect.map(
       client.rows(operation, { text: `SELECT ${ownerColumns} FROM sessions WHERE id = $1`, values: [id] }, decodeOwner),
-      (rows) => Option.map(first(rows), (r) => r.agent_id)
+      (rows) => Option.map(first(rows), (r) => r.agentId)
     )
 
   return {
@@ -48,7 +48,7 @@ export const port = (client: PgClient): SessionPort => {
     save: (s, now) => {
       const values = sessions.values({ ...s, createdAt: now, updatedAt: now })
       return client.rows("save", { name: "engram_session_save", text: SAVE, values }, decodeOwner).pipe(
-        Effect.map((rows) => ({ ...s, agentId: rows[0]!.agent_id, createdAt: rows[0]!.created_at, updatedAt: now })),
+        Effect.map((rows) => ({ ...s, agentId: rows[0]!.agentId, createdAt: rows[0]!.createdAt, updatedAt: now })),
         Effect.catchIf(isLabelConflict, () =>
           Effect.map(ownerOf("save", s.id), (owner) => labelTaken(Option.getOrElse(owner, () => s.agentId))))
       )

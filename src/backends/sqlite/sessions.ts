@@ -57,9 +57,9 @@ export const port = (conn: SqliteConnection): SessionPort => {
           const row = owner.get(s.id)
           const existing = row === undefined ? undefined : decodeOwner(row)
           // A session belongs to the agent that created it; a save never moves it.
-          const agentId = existing?.agent_id ?? s.agentId
+          const agentId = existing?.agentId ?? s.agentId
           if (taken(agentId, s.label, s.id)) return labelTaken(agentId)
-          const saved = { ...s, agentId, createdAt: existing?.created_at ?? now, updatedAt: now }
+          const saved = { ...s, agentId, createdAt: existing?.createdAt ?? now, updatedAt: now }
           const values = sessions.values(saved)
           upsert.run(...values)
           return asStored(sessions, values)
@@ -74,7 +74,7 @@ export const port = (conn: SqliteConnection): SessionPort => {
           const row = owner.get(id)
           if (row === undefined) return "notFound"
           const s = decodeOwner(row)
-          if (taken(s.agent_id, label, id)) return labelTaken(s.agent_id)
+          if (taken(s.agentId, label, id)) return labelTaken(s.agentId)
           relabel.run(label, now, id)
           return "labelled"
         })),
