@@ -65,12 +65,17 @@ export const prepared = (text: string, values: ReadonlyArray<unknown>): Statemen
 export const ASYNC_COMMIT = "relaxed AS (SELECT set_config('synchronous_commit', 'off', true) AS setting)"
 
 /** Raise `hnsw.ef_search` on this connection when a query asks for more rows than it holds. */
-const ensureEfSearch = (client: PgClient, q: Queryable, conn: Connection, rows: number) =>
-  Effect.suspend(() => {
+const ensureEfSearch = (
+  client: PgClient,
+  q: Queryable,
+  conn: Connection,
+  rows: number
+): Effect.Effect<void, StoreFailure> =>
+  Effect.suspend((): Effect.Effect<void, StoreFailure> => {
     const wanted = Math.min(1000, Math.max(DEFAULT_EF_SEARCH, Math.ceil(rows / 20) * 20))
     // On an application's transaction connection the setting ends with the transaction (SET LOCAL),
     // so it is set every time rather than remembered.
-    if (conn.joined) return q.execute(`SET LOCAL hnsw.ef_search = ${wanted}`)
+    if (conn.joined) return Effect.asVoid(q.execute(`SET LOCAL hnsw.ef_search = ${wanted}`))
     if ((client.efSearch.get(conn.client) ?? DEFAULT_EF_SEARCH) === wanted) return Effect.void
     return Effect.tap(q.execute(`SET hnsw.ef_search = ${wanted}`), () => Effect.sync(() => client.efSearch.set(conn.client, wanted)))
   })
