@@ -8,14 +8,22 @@ import { Context, Effect, Exit, Layer, Redacted, Scope, Stream } from "effect"
 import { join } from "node:path"
 import { createInterface } from "node:readline"
 import { layer as httpLayer } from "../src/backends/http/index.js"
-import { layer as pgLayer, layerMain as pgLayerMain, layerSemantic as pgLayerSemantic } from "../src/backends/postgres/index.js"
-import { layer as sqliteLayer, layerMain as sqliteLayerMain, layerSemantic as sqliteLayerSemantic } from "../src/backends/sqlite/index.js"
+import {
+  layer as pgLayer,
+  layerMain as pgLayerMain,
+  layerSemantic as pgLayerSemantic
+} from "../src/backends/postgres/index.js"
+import {
+  layer as sqliteLayer,
+  layerMain as sqliteLayerMain,
+  layerSemantic as sqliteLayerSemantic
+} from "../src/backends/sqlite/index.js"
 import type { Progress } from "../src/cli/progress.js"
 import { importRecords } from "../src/cli/transfer.js"
 import type { AuditEntry } from "../src/domain/audit.js"
+import type { EmbeddingSpace } from "../src/domain/embedding.js"
 import type { AgentId, MemoryId } from "../src/domain/ids.js"
 import type { MemoryRecord } from "../src/domain/transfer.js"
-import type { EmbeddingSpace } from "../src/domain/embedding.js"
 import { serve } from "../src/gateway/server.js"
 import { AuditLog } from "../src/services/AuditLog.js"
 import { SemanticStore } from "../src/services/SemanticStore.js"
@@ -69,7 +77,8 @@ const nextCommand = (): Promise<string> => {
       if (w !== undefined) w(line.trim())
       else queue.push(line.trim())
     })
-    commands = () => (queue.length > 0 ? Promise.resolve(queue.shift()!) : new Promise((resolve) => waiting.push(resolve)))
+    commands =
+      () => (queue.length > 0 ? Promise.resolve(queue.shift()!) : new Promise((resolve) => waiting.push(resolve)))
   }
   return commands()
 }
@@ -122,7 +131,9 @@ const sqliteAuditWriter = (path: string) => async (entries: ReadonlyArray<AuditE
       `INSERT INTO audit_log (seq, timestamp, agent_id, action, detail, outcome, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`
     )
     db.transaction(() => {
-      for (const e of entries) insert.run(e.seq, e.timestamp, e.agentId, e.action, e.detail, e.outcome, e.prevHash, e.hash)
+      for (const e of entries) {
+        insert.run(e.seq, e.timestamp, e.agentId, e.action, e.detail, e.outcome, e.prevHash, e.hash)
+      }
     }).immediate()
   } finally {
     db.close()
@@ -173,50 +184,55 @@ const memoryRecords = (inputs: ReadonlyArray<MemoryInput>): Array<MemoryRecord> 
  * engram's bulk loads into an empty PgLive store (built before the clock starts): one rememberMany,
  * or the import path of `engram import` / `engram copy` (the same function, fed the records).
  */
-const pgEngramBulk = (target: PgTarget) => async (kind: BulkKind, inputs: ReadonlyArray<MemoryInput>): Promise<number> => {
-  const schema = target.bulkSchemas![kind]
-  const s = scoped()
-  const check = rawPool(target.url, schema, "", 1)
-  try {
-    const ctx = await s.build(pgLayer({ url: Redacted.make(schemaUrl(target.url, schema)), embedding: SPACE }))
-    const quiet: Progress = { add: () => Effect.void, done: Effect.void }
-    let ns: number
-    if (kind === "rememberMany") {
-      const store = Context.get(ctx, SemanticStore)
-      const batch = inputs.map((m) => ({
-        id: m.id,
-        agentId: m.agentId,
-        content: m.content,
-        source: "document" as const,
-        metadata: { n: m.metadata.n, cluster: m.metadata.cluster },
-        embedding: m.embedding
-      }))
-      ns = await Effect.runPromise(Effect.gen(function*() {
-        const start = now()
-        const ids = yield* store.rememberMany(batch)
-        if (ids.length !== batch.length) throw new Error(`rememberMany stored ${ids.length} of ${batch.length}`)
-        return since(start)
-      }))
-    } else {
-      const records = memoryRecords(inputs)
-      ns = await Effect.runPromise(Effect.gen(function*() {
-        const start = now()
-        yield* importRecords(Stream.fromIterable(records), quiet)
-        return since(start)
-      }).pipe(Effect.provide(ctx)))
+const pgEngramBulk =
+  (target: PgTarget) => async (kind: BulkKind, inputs: ReadonlyArray<MemoryInput>): Promise<number> => {
+    const schema = target.bulkSchemas![kind]
+    const s = scoped()
+    const check = rawPool(target.url, schema, "", 1)
+    try {
+      const ctx = await s.build(pgLayer({ url: Redacted.make(schemaUrl(target.url, schema)), embedding: SPACE }))
+      const quiet: Progress = { add: () => Effect.void, done: Effect.void }
+      let ns: number
+      if (kind === "rememberMany") {
+        const store = Context.get(ctx, SemanticStore)
+        const batch = inputs.map((m) => ({
+          id: m.id,
+          agentId: m.agentId,
+          content: m.content,
+          source: "document" as const,
+          metadata: { n: m.metadata.n, cluster: m.metadata.cluster },
+          embedding: m.embedding
+        }))
+        ns = await Effect.runPromise(Effect.gen(function*() {
+          const start = now()
+          const ids = yield* store.rememberMany(batch)
+          if (ids.length !== batch.length) throw new Error(`rememberMany stored ${ids.length} of ${batch.length}`)
+          return since(start)
+        }))
+      } else {
+        const records = memoryRecords(inputs)
+        ns = await Effect.runPromise(
+          Effect.gen(function*() {
+            const start = now()
+            yield* importRecords(Stream.fromIterable(records), quiet)
+            return since(start)
+          }).pipe(Effect.provide(ctx))
+        )
+      }
+      if (!(await embeddingIndexValid(check))) throw new Error(`engram's ${kind} bulk load left no valid HNSW index`)
+      return ns
+    } finally {
+      await check.end()
+      await s.close()
     }
-    if (!(await embeddingIndexValid(check))) throw new Error(`engram's ${kind} bulk load left no valid HNSW index`)
-    return ns
-  } finally {
-    await check.end()
-    await s.close()
   }
-}
 
 const pgEngram = async (target: PgTarget): Promise<Driver> => {
   const s = scoped()
   const ctx = await s.build(pgLayer({ url: Redacted.make(schemaUrl(target.url, target.schema)), embedding: SPACE }))
-  const solo = await s.build(pgLayerSemantic({ url: Redacted.make(schemaUrl(target.url, target.soloSchema)), embedding: SPACE }))
+  const solo = await s.build(
+    pgLayerSemantic({ url: Redacted.make(schemaUrl(target.url, target.soloSchema)), embedding: SPACE })
+  )
   const side = rawPool(target.url, target.schema, "", 2)
   const soloSide = rawPool(target.url, target.soloSchema, "", 1)
   return engramDriver({
@@ -311,13 +327,19 @@ type Returned = Record<string, ReadonlyArray<ReadonlyArray<number>>>
  */
 const recallPhases = async (cfg: MainConfig, drivers: ReadonlyArray<Driver>) => {
   const out = drivers.map(() => ({ figures: {} as Figures, returned: {} as Returned }))
-  const vq = queries(cfg.seed, cfg.counts.queries).map((q) => ({ agentId: agentName(q.agent), embedding: Array.from(q.vector) }))
+  const vq = queries(cfg.seed, cfg.counts.queries).map((q) => ({
+    agentId: agentName(q.agent),
+    embedding: Array.from(q.vector)
+  }))
   const vw = warmupQueries(cfg.seed, cfg.counts.warmupQueries).map((q) => ({
     agentId: agentName(q.agent),
     embedding: Array.from(q.vector)
   }))
   const tq = textQueries(cfg.seed, cfg.counts.textQueries).map((q) => ({ agentId: agentName(q.agent), text: q.text }))
-  const tw = textWarmupQueries(cfg.seed, cfg.counts.warmupQueries).map((q) => ({ agentId: agentName(q.agent), text: q.text }))
+  const tw = textWarmupQueries(cfg.seed, cfg.counts.warmupQueries).map((q) => ({
+    agentId: agentName(q.agent),
+    text: q.text
+  }))
   const steps = drivers.reduce((n, d) => n + d.variants.length * 3, 0)
   let step = 0
   for (const filter of ["agent", "all"] as const) {
@@ -345,7 +367,8 @@ const recallPhases = async (cfg: MainConfig, drivers: ReadonlyArray<Driver>) => 
   return out
 }
 
-const filler = "the user asked about the quarterly report and the assistant summarised the three main findings in detail"
+const filler =
+  "the user asked about the quarterly report and the assistant summarised the three main findings in detail"
 
 /** The non-semantic phases (kv, canonical sessions, usage, audit). */
 const mainPhases = async (cfg: MainConfig, d: Driver): Promise<Figures> => {
@@ -354,7 +377,12 @@ const mainPhases = async (cfg: MainConfig, d: Driver): Promise<Figures> => {
   const c = cfg.counts
   const figures: Figures = {}
   const keys = Array.from({ length: c.kvKeys }, (_, i) => ({ agent: agentName(i % AGENTS), key: `prefs/item-${i}` }))
-  const value = (i: number) => ({ theme: "dark", counter: i, tags: ["alpha", "beta", "gamma"], note: filler.slice(0, 60) })
+  const value = (i: number) => ({
+    theme: "dark",
+    counter: i,
+    tags: ["alpha", "beta", "gamma"],
+    note: filler.slice(0, 60)
+  })
   const op = (k: { agent: string; key: string }, i: number): KvOp => ({ agent: k.agent, key: k.key, value: value(i) })
   await gate(cfg, "kv")
   progress("kv", 0)
@@ -374,7 +402,10 @@ const mainPhases = async (cfg: MainConfig, d: Driver): Promise<Figures> => {
   const agentsFor = (count: number) => Array.from({ length: count }, (_, i) => agentName(i % AGENTS))
   const message = (i: number) => `message ${i}: ${filler}`
   await m.canonicalAppend(agentsFor(c.warmupOps), message)
-  figures["canonical.opsPerSec"] = perSecond(c.canonicalAppends, await m.canonicalAppend(agentsFor(c.canonicalAppends), message))
+  figures["canonical.opsPerSec"] = perSecond(
+    c.canonicalAppends,
+    await m.canonicalAppend(agentsFor(c.canonicalAppends), message)
+  )
   await gate(cfg, "usage")
   progress("usage", 0)
   await m.usage(agentsFor(c.warmupOps))
@@ -428,7 +459,9 @@ const runMain = async (cfg: MainConfig): Promise<MainResult> => {
       driver = cfg.side === "engram" ? await sqliteEngram(cfg.dir!) : sqliteRawDriver(join(cfg.dir!, "raw.db"))
       break
     case "postgres":
-      driver = cfg.side === "engram" ? await pgEngram(cfg.pg!) : await pgRawDriver(cfg.pg!.url, cfg.pg!.schema, cfg.pg!.bulkSchemas)
+      driver = cfg.side === "engram"
+        ? await pgEngram(cfg.pg!)
+        : await pgRawDriver(cfg.pg!.url, cfg.pg!.schema, cfg.pg!.bulkSchemas)
       break
     case "http": {
       const h = await httpEngram(cfg.dir!)

@@ -37,7 +37,7 @@ import * as SqliteVec from "sqlite-vec"
 import type { Backend, ChildConfig, Counts, MainConfig, MainResult, PgTarget, Side, TaskResult } from "./protocol.js"
 import { compare, type Row, table } from "./report.js"
 import { median } from "./stats.js"
-import { AGENTS, CLUSTERS, DIMENSIONS, groundTruth, type GroundTruth, queries, recallAtK, TOP_K } from "./workload.js"
+import { AGENTS, CLUSTERS, DIMENSIONS, type GroundTruth, groundTruth, queries, recallAtK, TOP_K } from "./workload.js"
 
 const here = dirname(fileURLToPath(import.meta.url))
 const root = resolve(here, "..")
@@ -225,11 +225,17 @@ const bundleChild = async (outDir: string): Promise<string> => {
     outfile,
     logLevel: "error",
     // Bundled CommonJS packages (pg) call require() for Node's own modules.
-    banner: { js: "import { createRequire as __engramBenchRequire } from 'node:module'; const require = __engramBenchRequire(import.meta.url);" },
+    banner: {
+      js:
+        "import { createRequire as __engramBenchRequire } from 'node:module'; const require = __engramBenchRequire(import.meta.url);"
+    },
     plugins: [{
       name: "native-drivers",
       setup(build) {
-        build.onResolve({ filter: /^(better-sqlite3|sqlite-vec)$/ }, (args) => ({ path: require.resolve(args.path), external: true }))
+        build.onResolve({ filter: /^(better-sqlite3|sqlite-vec)$/ }, (args) => ({
+          path: require.resolve(args.path),
+          external: true
+        }))
         build.onResolve({ filter: /^pg-native$/ }, () => ({ path: "pg-native", external: true }))
       }
     }]
@@ -246,8 +252,15 @@ interface Child {
   readonly done: Promise<void>
 }
 
-const startChild = (bundle: string, config: ChildConfig, onProgress: (phase: string, fraction: number) => void): Child => {
-  const child = spawn(process.execPath, [bundle, JSON.stringify(config)], { cwd: root, stdio: ["pipe", "pipe", "pipe"] })
+const startChild = (
+  bundle: string,
+  config: ChildConfig,
+  onProgress: (phase: string, fraction: number) => void
+): Child => {
+  const child = spawn(process.execPath, [bundle, JSON.stringify(config)], {
+    cwd: root,
+    stdio: ["pipe", "pipe", "pipe"]
+  })
   const markers: Array<string> = []
   let taken = 0
   const errors: Array<string> = []
@@ -263,19 +276,25 @@ const startChild = (bundle: string, config: ChildConfig, onProgress: (phase: str
     }
   }
   child.stdout!.setEncoding("utf8")
-  child.stdout!.on("data", splitter((line) => {
-    // Other stdout lines (the gateway's log) are not part of the protocol.
-    if (!line.startsWith("@")) return
-    markers.push(line)
-    const w = waiters.shift()
-    if (w !== undefined) w.resolve(markers[taken++]!)
-  }))
+  child.stdout!.on(
+    "data",
+    splitter((line) => {
+      // Other stdout lines (the gateway's log) are not part of the protocol.
+      if (!line.startsWith("@")) return
+      markers.push(line)
+      const w = waiters.shift()
+      if (w !== undefined) w.resolve(markers[taken++]!)
+    })
+  )
   child.stderr!.setEncoding("utf8")
-  child.stderr!.on("data", splitter((line) => {
-    const m = /^@progress (.+) ([\d.]+)$/.exec(line)
-    if (m !== null) onProgress(m[1]!, Number(m[2]))
-    else errors.push(line)
-  }))
+  child.stderr!.on(
+    "data",
+    splitter((line) => {
+      const m = /^@progress (.+) ([\d.]+)$/.exec(line)
+      if (m !== null) onProgress(m[1]!, Number(m[2]))
+      else errors.push(line)
+    })
+  )
   const done = new Promise<void>((resolve, reject) => {
     child.on("close", (code, signal) => {
       if (code === 0) {
@@ -287,7 +306,9 @@ const startChild = (bundle: string, config: ChildConfig, onProgress: (phase: str
         )
         reject(failure)
       }
-      for (const w of waiters.splice(0)) w.reject(failure ?? new Error(`benchmark child ${config.backend}/${config.side} ended early`))
+      for (const w of waiters.splice(0)) {
+        w.reject(failure ?? new Error(`benchmark child ${config.backend}/${config.side} ended early`))
+      }
     })
   })
   // A rejected `done` is always observed through `next` or the caller.
@@ -310,7 +331,9 @@ const startChild = (bundle: string, config: ChildConfig, onProgress: (phase: str
 /** The next protocol line, which must start with `prefix`. */
 const expect = async (child: Child, prefix: string): Promise<string> => {
   const line = await child.next()
-  if (!line.startsWith(prefix)) throw new Error(`benchmark child said "${line.slice(0, 80)}" where "${prefix}" was expected`)
+  if (!line.startsWith(prefix)) {
+    throw new Error(`benchmark child said "${line.slice(0, 80)}" where "${prefix}" was expected`)
+  }
   return line
 }
 
@@ -445,8 +468,18 @@ const pairJob = async (
 ): Promise<Record<Side, MainResult>> => {
   const children = new Map(order.map((side) => [
     side,
-    startChild(ctx.bundle, { ...configs[side], lockstep: true }, (phase, f) =>
-      ctx.progress.report(label(side), `${label(side)}: ${phase} ${Math.round(f * 100)}%`, childFraction(phase, f), 1, `${label(side)}: ${phase}`))
+    startChild(
+      ctx.bundle,
+      { ...configs[side], lockstep: true },
+      (phase, f) =>
+        ctx.progress.report(
+          label(side),
+          `${label(side)}: ${phase} ${Math.round(f * 100)}%`,
+          childFraction(phase, f),
+          1,
+          `${label(side)}: ${phase}`
+        )
+    )
   ]))
   try {
     const pending = new Map<Side, string>()
@@ -479,8 +512,18 @@ const pairJob = async (
 
 /** One child on its own (the HTTP run). */
 const soloJob = async (ctx: Context, label: string, config: MainConfig): Promise<MainResult> => {
-  const child = startChild(ctx.bundle, config, (phase, f) =>
-    ctx.progress.report(label, `${label}: ${phase} ${Math.round(f * 100)}%`, childFraction(phase, f), 1, `${label}: ${phase}`))
+  const child = startChild(
+    ctx.bundle,
+    config,
+    (phase, f) =>
+      ctx.progress.report(
+        label,
+        `${label}: ${phase} ${Math.round(f * 100)}%`,
+        childFraction(phase, f),
+        1,
+        `${label}: ${phase}`
+      )
+  )
   const line = await expect(child, "@result ")
   await child.done
   ctx.progress.complete(label, 1)
@@ -509,7 +552,13 @@ const taskJob = async (
   return cycles / (Number(end - start) / 1e9)
 }
 
-const mainConfig = (ctx: Context, n: number, backend: Backend, side: Side, place: { dir?: string; pg?: PgTarget }): MainConfig => ({
+const mainConfig = (
+  ctx: Context,
+  n: number,
+  backend: Backend,
+  side: Side,
+  place: { dir?: string; pg?: PgTarget }
+): MainConfig => ({
   role: "main",
   backend,
   side,
@@ -550,9 +599,23 @@ const runBackend = async (
       const r = await soloJob(ctx, `${tag} engram over HTTP`, mainConfig(ctx, n, backend, "engram", { dir }))
       const seconds = (Date.now() - start) / 1000
       const rss = { "rss.peakMb": r.maxRssKb / 1024 }
-      records.push({ n, repeat, backend, side: "engram", figures: { ...withRecall(r.figures, r.returned, truth), ...rss }, seconds })
+      records.push({
+        n,
+        repeat,
+        backend,
+        side: "engram",
+        figures: { ...withRecall(r.figures, r.returned, truth), ...rss },
+        seconds
+      })
       if (r.baseline !== undefined) {
-        records.push({ n, repeat, backend, side: "direct", figures: withRecall(r.baseline.figures, r.baseline.returned, truth), seconds })
+        records.push({
+          n,
+          repeat,
+          backend,
+          side: "direct",
+          figures: withRecall(r.baseline.figures, r.baseline.returned, truth),
+          seconds
+        })
       }
       return records
     }
@@ -617,10 +680,15 @@ interface BackendResult {
   readonly rows: ReadonlyArray<Row>
 }
 
-const aggregate = (n: number, runs: ReadonlyArray<RunRecord>, backends: ReadonlyArray<Backend>): Record<string, BackendResult> => {
+const aggregate = (
+  n: number,
+  runs: ReadonlyArray<RunRecord>,
+  backends: ReadonlyArray<Backend>
+): Record<string, BackendResult> => {
   const out: Record<string, BackendResult> = {}
   for (const backend of backends) {
-    const of = (side: RunRecord["side"]) => medians(runs.filter((r) => r.n === n && r.backend === backend && r.side === side))
+    const of = (side: RunRecord["side"]) =>
+      medians(runs.filter((r) => r.n === n && r.backend === backend && r.side === side))
     const engram = of("engram")
     if (Object.keys(engram).length === 0) continue
     let raw = of(backend === "http" ? "direct" : "raw")
@@ -639,7 +707,9 @@ const aggregate = (n: number, runs: ReadonlyArray<RunRecord>, backends: Readonly
 
 const packageVersion = (name: string): string => {
   try {
-    const pkg = JSON.parse(readFileSync(join(root, "node_modules", name, "package.json"), "utf8")) as { version: string }
+    const pkg = JSON.parse(readFileSync(join(root, "node_modules", name, "package.json"), "utf8")) as {
+      version: string
+    }
     return pkg.version
   } catch {
     return "unknown"
@@ -650,7 +720,10 @@ const sqliteVersions = (): { sqlite: string; sqliteVec: string } => {
   const db = new Database(":memory:")
   try {
     SqliteVec.load(db)
-    const r = db.prepare("SELECT sqlite_version() AS sqlite, vec_version() AS vec").get() as { sqlite: string; vec: string }
+    const r = db.prepare("SELECT sqlite_version() AS sqlite, vec_version() AS vec").get() as {
+      sqlite: string
+      vec: string
+    }
     return { sqlite: r.sqlite, sqliteVec: r.vec }
   } finally {
     db.close()
@@ -689,7 +762,11 @@ const METHODOLOGY = [
   "ratio = engram ÷ raw (or direct). For rates (rows/s, ops/s) higher is better; for times lower is better."
 ]
 
-const renderMarkdown = (meta: Record<string, unknown>, results: ReadonlyArray<{ n: number; backends: Record<string, BackendResult> }>, skipped: Record<string, string>): string => {
+const renderMarkdown = (
+  meta: Record<string, unknown>,
+  results: ReadonlyArray<{ n: number; backends: Record<string, BackendResult> }>,
+  skipped: Record<string, string>
+): string => {
   const m = meta as {
     command: string
     date: string
@@ -705,7 +782,9 @@ const renderMarkdown = (meta: Record<string, unknown>, results: ReadonlyArray<{ 
   out.push(`# engram benchmark${m.quick ? " (quick smoke run — not representative)" : ""}`, "")
   out.push(`- Command: \`${m.command}\``)
   out.push(`- Date: ${m.date}; total time ${(m.durationSeconds / 60).toFixed(1)} min`)
-  out.push(`- Machine: ${m.machine.cpu}, ${m.machine.cores} cores, ${m.machine.memoryGiB.toFixed(1)} GiB RAM, ${m.machine.os}`)
+  out.push(
+    `- Machine: ${m.machine.cpu}, ${m.machine.cores} cores, ${m.machine.memoryGiB.toFixed(1)} GiB RAM, ${m.machine.os}`
+  )
   out.push(
     `- Load average (1/5/15 min) at start ${m.loadAverage.start.map((v) => v.toFixed(2)).join(" / ")}, ` +
       `at end ${m.loadAverage.end.map((v) => v.toFixed(2)).join(" / ")}`
@@ -718,7 +797,11 @@ const renderMarkdown = (meta: Record<string, unknown>, results: ReadonlyArray<{ 
   for (const r of results) {
     out.push("", `## N = ${r.n.toLocaleString("en-US")}`)
     for (const [backend, b] of Object.entries(r.backends)) {
-      const title = backend === "sqlite" ? "SqliteLive" : backend === "postgres" ? "PgLive" : "HttpSemanticLive (loopback gateway over SqliteLive)"
+      const title = backend === "sqlite"
+        ? "SqliteLive"
+        : backend === "postgres"
+        ? "PgLive"
+        : "HttpSemanticLive (loopback gateway over SqliteLive)"
       out.push("", `### ${title}`, "", table(backend as Backend, b.rows))
     }
   }
@@ -752,7 +835,9 @@ const main = async (args: ReadonlyArray<string>): Promise<void> => {
       try {
         pgBench = await PgBench.open(options.pgUrl)
       } catch (e) {
-        const why = `PostgreSQL at ${new URL(options.pgUrl).host} is unavailable: ${e instanceof Error ? e.message : String(e)}`
+        const why = `PostgreSQL at ${new URL(options.pgUrl).host} is unavailable: ${
+          e instanceof Error ? e.message : String(e)
+        }`
         // Asked for by name, it must run; as part of "everything", it is skipped loudly.
         if (args.includes("--backend")) throw new Error(why)
         process.stderr.write(`\n${"!".repeat(80)}\n!! SKIPPING postgres: ${why}\n${"!".repeat(80)}\n\n`)
@@ -762,15 +847,21 @@ const main = async (args: ReadonlyArray<string>): Promise<void> => {
     }
     const unitsPerRun = backends.reduce((s, b) => s + (b === "http" ? 1 : 2 + 4 * 0.25), 0)
     const progress = new Progress(options.ns.length * (1 + options.repeat * unitsPerRun))
-    progress.note(`engram benchmark: backends ${backends.join(", ")}; N ${options.ns.join(", ")}; ${options.repeat} run(s) each`)
+    progress.note(
+      `engram benchmark: backends ${backends.join(", ")}; N ${options.ns.join(", ")}; ${options.repeat} run(s) each`
+    )
     const bundle = await bundleChild(tmp)
     const ctx: Context = { options, counts, bundle, progress, pg: pgBench, tmp }
     const runs: Array<RunRecord> = []
     const results: Array<{ n: number; backends: Record<string, BackendResult> }> = []
     for (const n of options.ns) {
       const gtLabel = `N=${n.toLocaleString("en-US")} exact search (ground truth)`
-      const truth = groundTruth(options.seed, n, queries(options.seed, counts.queries), (f) =>
-        progress.report(gtLabel, `${gtLabel} ${Math.round(f * 100)}%`, f, 1, gtLabel))
+      const truth = groundTruth(
+        options.seed,
+        n,
+        queries(options.seed, counts.queries),
+        (f) => progress.report(gtLabel, `${gtLabel} ${Math.round(f * 100)}%`, f, 1, gtLabel)
+      )
       progress.complete(gtLabel, 1)
       for (let repeat = 0; repeat < options.repeat; repeat++) {
         for (const backend of backends) runs.push(...await runBackend(ctx, n, repeat, backend, truth))
@@ -781,10 +872,16 @@ const main = async (args: ReadonlyArray<string>): Promise<void> => {
       node: process.version,
       engram: (JSON.parse(readFileSync(join(root, "package.json"), "utf8")) as { version: string }).version,
       effect: packageVersion("effect"),
-      ...Object.fromEntries(Object.entries(sqliteVersions()).map(([k, v]) => [k === "sqlite" ? "SQLite" : "sqlite-vec", v])),
+      ...Object.fromEntries(
+        Object.entries(sqliteVersions()).map(([k, v]) => [k === "sqlite" ? "SQLite" : "sqlite-vec", v])
+      ),
       "better-sqlite3": packageVersion("better-sqlite3"),
       pg: packageVersion("pg"),
-      ...(pgBench === undefined ? {} : Object.fromEntries(Object.entries(await pgBench.versions()).map(([k, v]) => [k === "postgresql" ? "PostgreSQL" : "pgvector", v])))
+      ...(pgBench === undefined
+        ? {}
+        : Object.fromEntries(
+          Object.entries(await pgBench.versions()).map(([k, v]) => [k === "postgresql" ? "PostgreSQL" : "pgvector", v])
+        ))
     }
     const meta = {
       command: `npm run bench${args.length === 0 ? "" : ` -- ${args.join(" ")}`}`,
@@ -811,7 +908,9 @@ const main = async (args: ReadonlyArray<string>): Promise<void> => {
     writeFileSync(join(options.outDir, `${options.name}.md`), markdown)
     process.stdout.write(markdown)
     progress.note(
-      `wrote ${relative(process.cwd(), join(options.outDir, `${options.name}.md`))} and .json in ${((Date.now() - started) / 60000).toFixed(1)} min`
+      `wrote ${relative(process.cwd(), join(options.outDir, `${options.name}.md`))} and .json in ${
+        ((Date.now() - started) / 60000).toFixed(1)
+      } min`
     )
   } finally {
     process.off("SIGINT", onSignal)

@@ -102,7 +102,8 @@ export class Rng {
 /** Independent streams of one seed: centres, memories, queries, warm-up queries, text queries. */
 const STREAM = { centres: 1, memories: 2, queries: 3, warmup: 4, text: 5, textWarmup: 6 } as const
 
-const streamSeed = (seed: number, stream: number): number => (Math.imul(seed >>> 0, 0x9e3779b1) ^ (stream * 0x632be5ab)) >>> 0
+const streamSeed = (seed: number, stream: number): number =>
+  (Math.imul(seed >>> 0, 0x9e3779b1) ^ (stream * 0x632be5ab)) >>> 0
 
 const normalise = (v: Float64Array): Float64Array => {
   let n = 0
@@ -135,8 +136,26 @@ const around = (rng: Rng, centre: Float64Array, noise: number): Float64Array => 
 
 /** Words every memory may contain; text queries pair a topic with one of them. */
 const COMMON = [
-  "alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel", "india", "juliet",
-  "kilo", "lima", "mike", "november", "oscar", "papa", "quebec", "romeo", "sierra", "tango"
+  "alpha",
+  "bravo",
+  "charlie",
+  "delta",
+  "echo",
+  "foxtrot",
+  "golf",
+  "hotel",
+  "india",
+  "juliet",
+  "kilo",
+  "lima",
+  "mike",
+  "november",
+  "oscar",
+  "papa",
+  "quebec",
+  "romeo",
+  "sierra",
+  "tango"
 ] as const
 /** Size of the long-tail vocabulary (words "w0" … ). */
 const VOCABULARY = 2000

@@ -4,6 +4,18 @@
  * the `ENGRAM_*` reader (config/env.ts), the TOML `[memory]` reader with the modelled system's key
  * names (config/toml.ts) and each backend's options (config/backendOptions.ts).
  */
+export { backendOptions, type BackendSection, storeOptions, type StoreSettings } from "./config/backendOptions.js"
+export { configFromEnv, gatewayConfigFromEnv } from "./config/env.js"
+export {
+  type GatewayConfig,
+  gatewayConfig,
+  GatewayConfigSchema,
+  type MemoryConfig,
+  memoryConfig,
+  type MemoryConfigInput,
+  MemoryConfigSchema
+} from "./config/schema.js"
+export type { EnvForm, Section, Setting } from "./config/setting.js"
 export {
   BackendKind,
   DEFAULT_EMBEDDING,
@@ -15,16 +27,4 @@ export {
   memorySettings,
   SemanticBackendKind
 } from "./config/settings.js"
-export type { EnvForm, Setting, Section } from "./config/setting.js"
-export {
-  type GatewayConfig,
-  gatewayConfig,
-  GatewayConfigSchema,
-  type MemoryConfig,
-  memoryConfig,
-  type MemoryConfigInput,
-  MemoryConfigSchema
-} from "./config/schema.js"
-export { configFromEnv, gatewayConfigFromEnv } from "./config/env.js"
 export { fromTomlTable, loadConfigFile, parseConfigToml } from "./config/toml.js"
-export { backendOptions, type BackendSection, storeOptions, type StoreSettings } from "./config/backendOptions.js"

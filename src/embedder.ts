@@ -71,16 +71,18 @@ export const EmbedderFromModel = (space: EmbeddingSpace): Layer.Layer<Embedder, 
  * Check at layer build that the Embedder produces the store's embedding space, so a misconfigured
  * model is refused before anything is embedded (rather than storing vectors of two models side by side).
  */
-export const checkEmbedderSpace: Effect.Effect<void, EmbeddingSpaceMismatch, Embedder | SemanticStore> = Effect.gen(function*() {
-  const embedder = yield* Embedder
-  const store = yield* SemanticStore
-  if (embedder.model !== store.embeddingSpace.model || embedder.dimensions !== store.embeddingSpace.dimensions) {
-    return yield* new EmbeddingSpaceMismatch({
-      expected: { model: embedder.model, dimensions: embedder.dimensions },
-      actual: store.embeddingSpace
-    })
+export const checkEmbedderSpace: Effect.Effect<void, EmbeddingSpaceMismatch, Embedder | SemanticStore> = Effect.gen(
+  function*() {
+    const embedder = yield* Embedder
+    const store = yield* SemanticStore
+    if (embedder.model !== store.embeddingSpace.model || embedder.dimensions !== store.embeddingSpace.dimensions) {
+      return yield* new EmbeddingSpaceMismatch({
+        expected: { model: embedder.model, dimensions: embedder.dimensions },
+        actual: store.embeddingSpace
+      })
+    }
   }
-})
+)
 
 /** The Embedder of `embedder`, refused at build unless it produces the store's embedding space. */
 export const EmbedderChecked = <E, R>(

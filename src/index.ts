@@ -4,12 +4,12 @@
  * MemoryTest. Backends are separate entry points (`engram/sqlite`, `engram/postgres`,
  * `engram/qdrant`, `engram/http`) so that importing this module loads no database driver.
  */
-export * from "./domain/index.js"
-export * from "./services/index.js"
-export * from "./config.js"
-export * from "./composition/layer.js"
-export * from "./embedder.js"
-export { embedderLayerFromConfig } from "./composition/embedder.js"
-export * as Operations from "./operations.js"
 export { DEFAULT_TEST_SPACE, layer as memoryLayer, MemoryTest } from "./backends/memory/index.js"
+export { embedderLayerFromConfig } from "./composition/embedder.js"
+export * from "./composition/layer.js"
+export * from "./config.js"
 export { AuditAnchor, AuditAnchorError, type AuditAnchorStore, fileAnchor } from "./core/auditAnchor.js"
+export * from "./domain/index.js"
+export * from "./embedder.js"
+export * as Operations from "./operations.js"
+export * from "./services/index.js"

@@ -5,9 +5,9 @@
  * a deadline per attempt, and retries of 408, 429 and 5xx answers and of timeouts — waiting at least
  * what a `Retry-After` header asks, and otherwise backing off exponentially.
  */
-import * as EmbeddingModel from "@effect/ai/EmbeddingModel"
 import * as OpenAiClient from "@effect/ai-openai/OpenAiClient"
 import * as OpenAiEmbeddingModel from "@effect/ai-openai/OpenAiEmbeddingModel"
+import * as EmbeddingModel from "@effect/ai/EmbeddingModel"
 import * as FetchHttpClient from "@effect/platform/FetchHttpClient"
 import * as HttpClient from "@effect/platform/HttpClient"
 import * as HttpClientError from "@effect/platform/HttpClientError"
@@ -58,32 +58,39 @@ export const retryAfterMs = (header: string | undefined, now: number): number | 
  * Deadline and retries around every request of `client`. An answer still retryable after the last
  * attempt is returned as it is, so the OpenAI client reports its status.
  */
-export const resilient = (options: { readonly timeoutMs: number; readonly retries: number; readonly retryBaseMs: number }) =>
-(client: HttpClient.HttpClient): HttpClient.HttpClient =>
-  HttpClient.transform(client, (send, request) => {
-    const backoff = (attempt: number) => options.retryBaseMs * 2 ** attempt
-    const attempt = (n: number): Effect.Effect<HttpClientResponse.HttpClientResponse, HttpClientError.HttpClientError> =>
-      send.pipe(
-        Effect.timeoutFail({
-          duration: Duration.millis(options.timeoutMs),
-          onTimeout: () =>
-            new HttpClientError.RequestError({ request, reason: "Transport", description: `no answer within ${options.timeoutMs} ms` })
-        }),
-        Effect.matchEffect({
-          onFailure: (error) =>
-            error._tag === "RequestError" && error.reason === "Transport" && n < options.retries
-              ? Effect.zipRight(Effect.sleep(Duration.millis(backoff(n))), attempt(n + 1))
-              : Effect.fail(error),
-          onSuccess: (response) => {
-            if (!retryableStatus(response.status) || n >= options.retries) return Effect.succeed(response)
-            const asked = retryAfterMs(response.headers["retry-after"], Date.now())
-            const wait = Math.min(MAX_RETRY_WAIT_MS, Math.max(asked ?? 0, asked === undefined ? backoff(n) : 0))
-            return Effect.zipRight(Effect.sleep(Duration.millis(wait)), attempt(n + 1))
-          }
-        })
-      )
-    return attempt(0)
-  })
+export const resilient =
+  (options: { readonly timeoutMs: number; readonly retries: number; readonly retryBaseMs: number }) =>
+  (client: HttpClient.HttpClient): HttpClient.HttpClient =>
+    HttpClient.transform(client, (send, request) => {
+      const backoff = (attempt: number) => options.retryBaseMs * 2 ** attempt
+      const attempt = (
+        n: number
+      ): Effect.Effect<HttpClientResponse.HttpClientResponse, HttpClientError.HttpClientError> =>
+        send.pipe(
+          Effect.timeoutFail({
+            duration: Duration.millis(options.timeoutMs),
+            onTimeout: () =>
+              new HttpClientError.RequestError({
+                request,
+                reason: "Transport",
+                description: `no answer within ${options.timeoutMs} ms`
+              })
+          }),
+          Effect.matchEffect({
+            onFailure: (error) =>
+              error._tag === "RequestError" && error.reason === "Transport" && n < options.retries
+                ? Effect.zipRight(Effect.sleep(Duration.millis(backoff(n))), attempt(n + 1))
+                : Effect.fail(error),
+            onSuccess: (response) => {
+              if (!retryableStatus(response.status) || n >= options.retries) return Effect.succeed(response)
+              const asked = retryAfterMs(response.headers["retry-after"], Date.now())
+              const wait = Math.min(MAX_RETRY_WAIT_MS, Math.max(asked ?? 0, asked === undefined ? backoff(n) : 0))
+              return Effect.zipRight(Effect.sleep(Duration.millis(wait)), attempt(n + 1))
+            }
+          })
+        )
+      return attempt(0)
+    })
 
 /** The `EmbeddingModel` of an OpenAI-compatible endpoint, over the `HttpClient` in the context. */
 export const OpenAiEmbeddingModelLive = (

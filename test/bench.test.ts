@@ -31,9 +31,18 @@ interface Report {
   }
   readonly results: ReadonlyArray<{
     readonly n: number
-    readonly backends: Record<string, { readonly engram: Record<string, number>; readonly raw: Record<string, number>; readonly rows: ReadonlyArray<Row> }>
+    readonly backends: Record<
+      string,
+      {
+        readonly engram: Record<string, number>
+        readonly raw: Record<string, number>
+        readonly rows: ReadonlyArray<Row>
+      }
+    >
   }>
-  readonly runs: ReadonlyArray<{ readonly backend: string; readonly side: string; readonly figures: Record<string, number> }>
+  readonly runs: ReadonlyArray<
+    { readonly backend: string; readonly side: string; readonly figures: Record<string, number> }
+  >
 }
 
 const runBench = (args: ReadonlyArray<string>) =>
@@ -114,7 +123,8 @@ describe("npm run bench (quick, SQLite)", () => {
       // The table rows: each engram figure beside the raw figure and their ratio.
       assert.isAtLeast(sqlite!.rows.length, expected.length)
       for (const row of sqlite!.rows) {
-        const positive = (v: number | null) => v !== null && Number.isFinite(v) && (mayBeZero(row.label) ? v >= 0 : v > 0)
+        const positive = (v: number | null) =>
+          v !== null && Number.isFinite(v) && (mayBeZero(row.label) ? v >= 0 : v > 0)
         assert.isTrue(row.raw !== null && positive(row.raw), `${row.label}: raw ${row.raw}`)
         assert.isTrue(positive(row.engram), `${row.label}: engram ${row.engram}`)
         if (row.raw !== 0) assert.closeTo(row.ratio!, row.engram / row.raw!, 1e-9, row.label)
@@ -129,7 +139,10 @@ describe("npm run bench (quick, SQLite)", () => {
       )
 
       const markdown = readFileSync(join(out, "smoke.md"), "utf8")
-      assert.include(markdown, "| operation | unit | engram | raw better-sqlite3 + sqlite-vec | engram ÷ raw | target |")
+      assert.include(
+        markdown,
+        "| operation | unit | engram | raw better-sqlite3 + sqlite-vec | engram ÷ raw | target |"
+      )
       assert.include(markdown, "## N = 500")
       assert.include(markdown, report.meta.machine.cpu)
       // The table is also printed on stdout.

@@ -4,13 +4,13 @@
  * README's curl example (store, then search) with the token it wrote.
  */
 import { assert, describe, it } from "@effect/vitest"
+import { Effect, Layer, Stream } from "effect"
 import { execFile, spawn } from "node:child_process"
 import { existsSync, readFileSync, writeFileSync } from "node:fs"
 import { join, resolve } from "node:path"
 import { promisify } from "node:util"
-import { Effect, Layer, Stream } from "effect"
-import { memoryConfig } from "../src/config.js"
 import { layerFromConfig } from "../src/composition/layer.js"
+import { memoryConfig } from "../src/config.js"
 import { MainStoreAdmin, SemanticStoreAdmin } from "../src/services/Admin.js"
 import { AuditLog } from "../src/services/AuditLog.js"
 import { SemanticStore } from "../src/services/SemanticStore.js"
@@ -31,11 +31,18 @@ const engram = (cwd: string, args: ReadonlyArray<string>) =>
 
 const tomlFor = (dir: string, name: string) => {
   const file = join(dir, `${name}.toml`)
-  writeFileSync(file, `[memory]\nsqlite_path = "${join(dir, `${name}.db`)}"\n[memory.embedding]\nmodel = "cli"\ndimensions = 4\n`)
+  writeFileSync(
+    file,
+    `[memory]\nsqlite_path = "${join(dir, `${name}.db`)}"\n[memory.embedding]\nmodel = "cli"\ndimensions = 4\n`
+  )
   return file
 }
 
-const withStore = <A, E>(dir: string, name: string, body: Effect.Effect<A, E, StructuredStore | SemanticStore | AuditLog | MainStoreAdmin | SemanticStoreAdmin>) =>
+const withStore = <A, E>(
+  dir: string,
+  name: string,
+  body: Effect.Effect<A, E, StructuredStore | SemanticStore | AuditLog | MainStoreAdmin | SemanticStoreAdmin>
+) =>
   Effect.flatMap(
     memoryConfig({ sqlite: { path: join(dir, `${name}.db`) }, embedding: { model: "cli", dimensions: 4 } }),
     (c) => Effect.scoped(Effect.flatMap(Layer.build(layerFromConfig(c)), (ctx) => Effect.provide(body, ctx)))
@@ -71,41 +78,49 @@ describe("engram CLI", () => {
       assert.include(r.stdout, "embedding space: cli/4, 2 agents hold memories")
     }), 60_000)
 
-  it.scoped("a tampered audit row makes doctor and audit verify fail with exit code 1 and name the seq", () =>
-    Effect.gen(function*() {
-      const dir = yield* tempDir
-      const config = tomlFor(dir, "a")
-      yield* withStore(dir, "a", populate)
-      const db = openRaw(join(dir, "a.db"))
-      db.prepare("UPDATE audit_log SET detail = 'forged' WHERE seq = 3").run()
-      db.close()
-      const verify = yield* engram(dir, ["audit", "verify", "--config", config])
-      assert.strictEqual(verify.code, 1)
-      assert.include(verify.stderr, "AuditIntegrityError")
-      assert.include(verify.stderr, "seq 3")
-      const doctor = yield* engram(dir, ["doctor", "--config", config])
-      assert.strictEqual(doctor.code, 1)
-      assert.match(doctor.stdout, /FAIL\s+main audit chain: AuditIntegrityError/)
-      assert.match(doctor.stdout, /ok\s+main connectivity/)
-    }), 60_000)
+  it.scoped(
+    "a tampered audit row makes doctor and audit verify fail with exit code 1 and name the seq",
+    () =>
+      Effect.gen(function*() {
+        const dir = yield* tempDir
+        const config = tomlFor(dir, "a")
+        yield* withStore(dir, "a", populate)
+        const db = openRaw(join(dir, "a.db"))
+        db.prepare("UPDATE audit_log SET detail = 'forged' WHERE seq = 3").run()
+        db.close()
+        const verify = yield* engram(dir, ["audit", "verify", "--config", config])
+        assert.strictEqual(verify.code, 1)
+        assert.include(verify.stderr, "AuditIntegrityError")
+        assert.include(verify.stderr, "seq 3")
+        const doctor = yield* engram(dir, ["doctor", "--config", config])
+        assert.strictEqual(doctor.code, 1)
+        assert.match(doctor.stdout, /FAIL\s+main audit chain: AuditIntegrityError/)
+        assert.match(doctor.stdout, /ok\s+main connectivity/)
+      }),
+    60_000
+  )
 
-  it.scoped("deleting the last audit rows makes audit verify and doctor fail (the anchor beside the file)", () =>
-    Effect.gen(function*() {
-      const dir = yield* tempDir
-      const config = tomlFor(dir, "a")
-      yield* withStore(dir, "a", populate)
-      assert.isTrue(existsSync(join(dir, "a.db.audit-anchor")), "the anchor file is written beside the database")
-      const db = openRaw(join(dir, "a.db"))
-      db.prepare("DELETE FROM audit_log WHERE seq >= 4").run()
-      db.close()
-      const verify = yield* engram(dir, ["audit", "verify", "--config", config])
-      assert.strictEqual(verify.code, 1)
-      assert.include(verify.stderr, "AuditIntegrityError")
-      assert.include(verify.stderr, "truncated")
-      const doctor = yield* engram(dir, ["doctor", "--config", config])
-      assert.strictEqual(doctor.code, 1)
-      assert.match(doctor.stdout, /FAIL\s+main audit chain: AuditIntegrityError/)
-    }), 60_000)
+  it.scoped(
+    "deleting the last audit rows makes audit verify and doctor fail (the anchor beside the file)",
+    () =>
+      Effect.gen(function*() {
+        const dir = yield* tempDir
+        const config = tomlFor(dir, "a")
+        yield* withStore(dir, "a", populate)
+        assert.isTrue(existsSync(join(dir, "a.db.audit-anchor")), "the anchor file is written beside the database")
+        const db = openRaw(join(dir, "a.db"))
+        db.prepare("DELETE FROM audit_log WHERE seq >= 4").run()
+        db.close()
+        const verify = yield* engram(dir, ["audit", "verify", "--config", config])
+        assert.strictEqual(verify.code, 1)
+        assert.include(verify.stderr, "AuditIntegrityError")
+        assert.include(verify.stderr, "truncated")
+        const doctor = yield* engram(dir, ["doctor", "--config", config])
+        assert.strictEqual(doctor.code, 1)
+        assert.match(doctor.stdout, /FAIL\s+main audit chain: AuditIntegrityError/)
+      }),
+    60_000
+  )
 
   it.scoped("migrate brings a fresh store up to date; audit verify counts the entries", () =>
     Effect.gen(function*() {
@@ -114,7 +129,9 @@ describe("engram CLI", () => {
       const migrate = yield* engram(dir, ["migrate", "--config", config])
       assert.strictEqual(migrate.code, 0, migrate.stderr)
       assert.include(migrate.stdout, "schema up to date")
-      const tables = openRaw(join(dir, "fresh.db")).prepare("SELECT count(*) AS n FROM engram_migrations").get() as { n: number }
+      const tables = openRaw(join(dir, "fresh.db")).prepare("SELECT count(*) AS n FROM engram_migrations").get() as {
+        n: number
+      }
       assert.strictEqual(tables.n, 1)
       yield* withStore(dir, "fresh", populate)
       const verify = yield* engram(dir, ["audit", "verify", "--config", config])
@@ -122,33 +139,40 @@ describe("engram CLI", () => {
       assert.include(verify.stdout, "5 entries")
     }), 60_000)
 
-  it.scoped("export → import into another store gives the same records; a mismatched embedding space is refused", () =>
-    Effect.gen(function*() {
-      const dir = yield* tempDir
-      const a = tomlFor(dir, "a")
-      const b = tomlFor(dir, "b")
-      yield* withStore(dir, "a", populate)
-      const out = join(dir, "dump.ndjson")
-      const exported = yield* engram(dir, ["export", "--config", a, "--output", out])
-      assert.strictEqual(exported.code, 0, exported.stderr)
-      const lines = readFileSync(out, "utf8").trim().split("\n")
-      assert.strictEqual(JSON.parse(lines[0]!).kind, "engram-export")
-      assert.strictEqual(JSON.parse(lines[0]!).formatVersion, 1)
-      const imported = yield* engram(dir, ["import", "--config", b, "--input", out])
-      assert.strictEqual(imported.code, 0, imported.stderr)
-      assert.strictEqual(yield* withStore(dir, "b", everything), yield* withStore(dir, "a", everything))
+  it.scoped(
+    "export → import into another store gives the same records; a mismatched embedding space is refused",
+    () =>
+      Effect.gen(function*() {
+        const dir = yield* tempDir
+        const a = tomlFor(dir, "a")
+        const b = tomlFor(dir, "b")
+        yield* withStore(dir, "a", populate)
+        const out = join(dir, "dump.ndjson")
+        const exported = yield* engram(dir, ["export", "--config", a, "--output", out])
+        assert.strictEqual(exported.code, 0, exported.stderr)
+        const lines = readFileSync(out, "utf8").trim().split("\n")
+        assert.strictEqual(JSON.parse(lines[0]!).kind, "engram-export")
+        assert.strictEqual(JSON.parse(lines[0]!).formatVersion, 1)
+        const imported = yield* engram(dir, ["import", "--config", b, "--input", out])
+        assert.strictEqual(imported.code, 0, imported.stderr)
+        assert.strictEqual(yield* withStore(dir, "b", everything), yield* withStore(dir, "a", everything))
 
-      const other = join(dir, "other.toml")
-      writeFileSync(other, `[memory]\nsqlite_path = "${join(dir, "other.db")}"\n[memory.embedding]\nmodel = "cli"\ndimensions = 8\n`)
-      const refused = yield* engram(dir, ["import", "--config", other, "--input", out])
-      assert.strictEqual(refused.code, 1)
-      assert.include(refused.stderr, "EmbeddingSpaceMismatch")
-      const bad = join(dir, "bad.ndjson")
-      writeFileSync(bad, `${lines[0]}\n{"kind":"kv","agentId":""}\n`)
-      const invalid = yield* engram(dir, ["import", "--config", b, "--input", bad])
-      assert.strictEqual(invalid.code, 1)
-      assert.include(invalid.stderr, "line 2")
-    }), 90_000)
+        const other = join(dir, "other.toml")
+        writeFileSync(
+          other,
+          `[memory]\nsqlite_path = "${join(dir, "other.db")}"\n[memory.embedding]\nmodel = "cli"\ndimensions = 8\n`
+        )
+        const refused = yield* engram(dir, ["import", "--config", other, "--input", out])
+        assert.strictEqual(refused.code, 1)
+        assert.include(refused.stderr, "EmbeddingSpaceMismatch")
+        const bad = join(dir, "bad.ndjson")
+        writeFileSync(bad, `${lines[0]}\n{"kind":"kv","agentId":""}\n`)
+        const invalid = yield* engram(dir, ["import", "--config", b, "--input", bad])
+        assert.strictEqual(invalid.code, 1)
+        assert.include(invalid.stderr, "line 2")
+      }),
+    90_000
+  )
 
   it.scoped("copy streams one configuration into another and prints its progress", () =>
     Effect.gen(function*() {
@@ -160,45 +184,53 @@ describe("engram CLI", () => {
       assert.strictEqual(yield* withStore(dir, "b", everything), yield* withStore(dir, "a", everything))
     }), 60_000)
 
-  it.scoped("serve answers the README's store-then-search example with the token it wrote", () =>
-    Effect.gen(function*() {
-      const dir = yield* tempDir
-      const child = spawn(process.execPath, [ENGRAM, "serve", "--port", "0"], {
-        cwd: dir,
-        env: { ...process.env, NO_COLOR: "1", ENGRAM_EMBEDDING_DIMENSIONS: "16" }
-      })
-      yield* Effect.addFinalizer(() => Effect.sync(() => child.kill("SIGTERM")))
-      const url = yield* Effect.promise(() =>
-        new Promise<string>((ok, fail) => {
-          let out = ""
-          child.stdout.on("data", (d: Buffer) => {
-            out += d.toString()
-            const m = /listening on (http:\/\/[^\s;]+)/.exec(out)
-            if (m) ok(m[1]!)
-          })
-          child.on("exit", (code) => fail(new Error(`serve exited with ${code}`)))
+  it.scoped(
+    "serve answers the README's store-then-search example with the token it wrote",
+    () =>
+      Effect.gen(function*() {
+        const dir = yield* tempDir
+        const child = spawn(process.execPath, [ENGRAM, "serve", "--port", "0"], {
+          cwd: dir,
+          env: { ...process.env, NO_COLOR: "1", ENGRAM_EMBEDDING_DIMENSIONS: "16" }
         })
-      )
-      const token = readFileSync(join(dir, ".engram", "gateway-token"), "utf8").trim()
-      const post = (path: string, body: unknown) =>
-        Effect.promise(() =>
-          fetch(`${url}${path}`, {
-            method: "POST",
-            headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
-            body: JSON.stringify(body)
-          }).then(async (r) => ({ status: r.status, json: await r.json() as Record<string, unknown> }))
+        yield* Effect.addFinalizer(() => Effect.sync(() => child.kill("SIGTERM")))
+        const url = yield* Effect.promise(() =>
+          new Promise<string>((ok, fail) => {
+            let out = ""
+            child.stdout.on("data", (d: Buffer) => {
+              out += d.toString()
+              const m = /listening on (http:\/\/[^\s;]+)/.exec(out)
+              if (m) ok(m[1]!)
+            })
+            child.on("exit", (code) => fail(new Error(`serve exited with ${code}`)))
+          })
         )
-      const stored = yield* post("/memory/store", {
-        content: "The user prefers dark mode", category: "episodic", agentId: "agent-1", source: "user_provided", importance: 7
-      })
-      assert.strictEqual(stored.status, 200)
-      const found = yield* post("/memory/search", { query: "dark mode", limit: 5 })
-      assert.strictEqual(found.status, 200)
-      const results = found.json["results"] as ReadonlyArray<Record<string, unknown>>
-      assert.strictEqual(results.length, 1)
-      assert.strictEqual(results[0]!["id"], stored.json["id"])
-      assert.strictEqual(results[0]!["agentId"], "agent-1")
-      const unauthorized = yield* Effect.promise(() => fetch(`${url}/memory/search`, { method: "POST", body: "{}" }))
-      assert.strictEqual(unauthorized.status, 401)
-    }), 60_000)
+        const token = readFileSync(join(dir, ".engram", "gateway-token"), "utf8").trim()
+        const post = (path: string, body: unknown) =>
+          Effect.promise(() =>
+            fetch(`${url}${path}`, {
+              method: "POST",
+              headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+              body: JSON.stringify(body)
+            }).then(async (r) => ({ status: r.status, json: await r.json() as Record<string, unknown> }))
+          )
+        const stored = yield* post("/memory/store", {
+          content: "The user prefers dark mode",
+          category: "episodic",
+          agentId: "agent-1",
+          source: "user_provided",
+          importance: 7
+        })
+        assert.strictEqual(stored.status, 200)
+        const found = yield* post("/memory/search", { query: "dark mode", limit: 5 })
+        assert.strictEqual(found.status, 200)
+        const results = found.json["results"] as ReadonlyArray<Record<string, unknown>>
+        assert.strictEqual(results.length, 1)
+        assert.strictEqual(results[0]!["id"], stored.json["id"])
+        assert.strictEqual(results[0]!["agentId"], "agent-1")
+        const unauthorized = yield* Effect.promise(() => fetch(`${url}/memory/search`, { method: "POST", body: "{}" }))
+        assert.strictEqual(unauthorized.status, 401)
+      }),
+    60_000
+  )
 })

@@ -49,13 +49,19 @@ const gateway = <E>(stores: Layer.Layer<Stores, E>, embedderUrl?: string, retrie
     const context = yield* Layer.build(
       embedderUrl === undefined
         ? stores
-        : EmbedderChecked(OpenAiEmbedderLive({ url: embedderUrl, ...SPACE, retries, retryBaseMs: 10 })).pipe(Layer.provideMerge(stores))
+        : EmbedderChecked(OpenAiEmbedderLive({ url: embedderUrl, ...SPACE, retries, retryBaseMs: 10 })).pipe(
+          Layer.provideMerge(stores)
+        )
     )
     const address = yield* serve({ port: 0, tokens: [{ token: Redacted.make(TOKEN) }] }).pipe(Effect.provide(context))
     return { url: address.url, store: yield* Effect.provide(SemanticStore, context) }
   })
 
-const MEMORIES = ["The user prefers dark mode", "Quarterly revenue forecast for the sales team", "The cat sat on the mat"]
+const MEMORIES = [
+  "The user prefers dark mode",
+  "Quarterly revenue forecast for the sales team",
+  "The cat sat on the mat"
+]
 
 /** Store the memories and run the searches through the memory-api; the answers' results. */
 const storeAndSearch = (url: string, queries: ReadonlyArray<string>) =>
@@ -64,11 +70,14 @@ const storeAndSearch = (url: string, queries: ReadonlyArray<string>) =>
       const stored = yield* post(`${url}/memory/store`, { content, agentId: AGENT, category: "episodic" })
       assert.strictEqual(stored.status, 200, JSON.stringify(stored.json))
     }
-    return yield* Effect.forEach(queries, (query) =>
-      Effect.map(post(`${url}/memory/search`, { query, limit: 5 }), (r) => {
-        assert.strictEqual(r.status, 200, JSON.stringify(r.json))
-        return r.json["results"] as ReadonlyArray<Result>
-      }))
+    return yield* Effect.forEach(
+      queries,
+      (query) =>
+        Effect.map(post(`${url}/memory/search`, { query, limit: 5 }), (r) => {
+          assert.strictEqual(r.status, 200, JSON.stringify(r.json))
+          return r.json["results"] as ReadonlyArray<Result>
+        })
+    )
   })
 
 const QUERIES = ["what does the user prefer", "dark mode", "revenue"]
@@ -124,7 +133,10 @@ describe("memory-api with an embedder", () => {
     assert.strictEqual(opposite, 0, "a negative cosine counts as no similarity")
     assert.isAbove(
       relevance({ terms: ["plan"] }, { content: "plan", embedding: null }),
-      relevance({ terms: ["plan"] }, { content: "one plan among very many other words that dilute it", embedding: null })
+      relevance(
+        { terms: ["plan"] },
+        { content: "one plan among very many other words that dilute it", embedding: null }
+      )
     )
   })
 
@@ -138,7 +150,10 @@ describe("memory-api with an embedder", () => {
       ]
       if (pgUnavailable === undefined) {
         const schema = yield* freshSchemaScoped
-        backends.push(["postgres", composedLayer({ backend: "postgres", postgres: { url: urlForSchema(schema) }, embedding: SPACE })])
+        backends.push([
+          "postgres",
+          composedLayer({ backend: "postgres", postgres: { url: urlForSchema(schema) }, embedding: SPACE })
+        ])
       } else {
         console.log(`scores across backends: PostgreSQL skipped (${pgUnavailable})`)
       }

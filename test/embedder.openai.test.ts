@@ -117,7 +117,11 @@ describe("the embedder chosen by configuration", () => {
 
   const rememberAndRead = (layer: Layer.Layer<Embedder, unknown, SemanticStore>, model: string) =>
     Effect.gen(function*() {
-      const id = yield* Operations.remember({ agentId: "a", content: "The user prefers dark mode", source: "user_provided" })
+      const id = yield* Operations.remember({
+        agentId: "a",
+        content: "The user prefers dark mode",
+        source: "user_provided"
+      })
       return Option.getOrThrow(yield* (yield* SemanticStore).get("a", id)).embedding
     }).pipe(Effect.provide(layer.pipe(Layer.provideMerge(storeFor(model)))))
 
@@ -146,15 +150,18 @@ describe("the embedder chosen by configuration", () => {
       const server = yield* openAiServer(DIM)
       const dir = mkdtempSync(join(tmpdir(), "engram-embedder-"))
       const file = join(dir, "engram.toml")
-      writeFileSync(file, [
-        "[memory]",
-        "[memory.embedding]",
-        `model = "fake-embed"`,
-        `dimensions = ${DIM}`,
-        "[memory.embedder]",
-        `url = "${server.url}"`,
-        "retries = 0"
-      ].join("\n"))
+      writeFileSync(
+        file,
+        [
+          "[memory]",
+          "[memory.embedding]",
+          `model = "fake-embed"`,
+          `dimensions = ${DIM}`,
+          "[memory.embedder]",
+          `url = "${server.url}"`,
+          "retries = 0"
+        ].join("\n")
+      )
       const c = yield* loadConfigFile(file)
       assert.strictEqual(c.embedder?.retries, 0)
       const stored = yield* rememberAndRead(Option.getOrThrow(embedderLayerFromConfig(c)), "fake-embed")
@@ -165,17 +172,28 @@ describe("the embedder chosen by configuration", () => {
   it.effect("without an embedder section: the hash embedder for its own space, none for another", () =>
     Effect.gen(function*() {
       assert.isTrue(Option.isSome(embedderLayerFromConfig(yield* memoryConfig({}))))
-      assert.isTrue(Option.isNone(embedderLayerFromConfig(yield* memoryConfig({ embedding: { model: "byo", dimensions: 8 } }))))
-      const bad = Option.getOrThrow(embedderLayerFromConfig(yield* memoryConfig({ embedder: { url: "http://127.0.0.1:1/v1" } })))
-      const error = yield* Effect.flip(Layer.build(bad.pipe(Layer.provide(storeFor("engram-hash-v1")))).pipe(Effect.scoped))
+      assert.isTrue(
+        Option.isNone(embedderLayerFromConfig(yield* memoryConfig({ embedding: { model: "byo", dimensions: 8 } })))
+      )
+      const bad = Option.getOrThrow(
+        embedderLayerFromConfig(yield* memoryConfig({ embedder: { url: "http://127.0.0.1:1/v1" } }))
+      )
+      const error = yield* Effect.flip(
+        Layer.build(bad.pipe(Layer.provide(storeFor("engram-hash-v1")))).pipe(Effect.scoped)
+      )
       assert.strictEqual(error._tag, "ConfigError")
     }))
 
   it.effect("an endpoint configured for another space than the store's is refused at layer build", () =>
     Effect.gen(function*() {
-      const c = yield* memoryConfig({ embedding: { model: "fake-embed", dimensions: DIM }, embedder: { url: "http://127.0.0.1:1/v1" } })
+      const c = yield* memoryConfig({
+        embedding: { model: "fake-embed", dimensions: DIM },
+        embedder: { url: "http://127.0.0.1:1/v1" }
+      })
       const layer = Option.getOrThrow(embedderLayerFromConfig(c))
-      const error = yield* Effect.flip(Layer.build(layer.pipe(Layer.provide(storeFor("other-model")))).pipe(Effect.scoped))
+      const error = yield* Effect.flip(
+        Layer.build(layer.pipe(Layer.provide(storeFor("other-model")))).pipe(Effect.scoped)
+      )
       assert.strictEqual(error._tag, "EmbeddingSpaceMismatch")
     }))
 })

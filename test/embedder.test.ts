@@ -12,8 +12,8 @@ import {
   Embedder,
   EmbedderChecked,
   EmbedderFromModel,
-  hashEmbedding,
   HashEmbedderLive,
+  hashEmbedding,
   HashEmbeddingModel,
   hashModelName
 } from "../src/embedder.js"
@@ -43,10 +43,14 @@ const recordingModel = (
 
 const failingModel = Layer.succeed(EmbeddingModel.EmbeddingModel, {
   embed: () => Effect.fail(new AiError.UnknownError({ module: "Test", method: "embed", description: "model down" })),
-  embedMany: () => Effect.fail(new AiError.UnknownError({ module: "Test", method: "embedMany", description: "model down" }))
+  embedMany: () =>
+    Effect.fail(new AiError.UnknownError({ module: "Test", method: "embedMany", description: "model down" }))
 })
 
-const oddModel = recordingModel([], (t) => t === "short" ? [1, 2, 3] : t === "nan" ? [1, Number.NaN, 0, 0] : [1, 2, 3, 4])
+const oddModel = recordingModel(
+  [],
+  (t) => t === "short" ? [1, 2, 3] : t === "nan" ? [1, Number.NaN, 0, 0] : [1, 2, 3, 4]
+)
 
 describe("Embedder over EmbeddingModel", () => {
   it.effect("the hash EmbeddingModel layer gives the deterministic vectors", () =>
@@ -74,7 +78,9 @@ describe("Embedder over EmbeddingModel", () => {
   it.effect("rememberMany embeds every missing vector in one model call", () => {
     const batches: Array<ReadonlyArray<string>> = []
     return Effect.gen(function*() {
-      const ids = yield* Operations.rememberMany(["one", "two", "three"].map((content) => ({ agentId: "a", content, source: "system" as const })))
+      const ids = yield* Operations.rememberMany(
+        ["one", "two", "three"].map((content) => ({ agentId: "a", content, source: "system" as const }))
+      )
       assert.deepStrictEqual(batches, [["one", "two", "three"]])
       const stored = Option.getOrThrow(yield* (yield* SemanticStore).get("a", ids[2]!))
       assert.deepStrictEqual(stored.embedding, [5, 1, 0, 0])
@@ -114,7 +120,9 @@ describe("Embedder over EmbeddingModel", () => {
 
   it.effect("the store's embedding space is checked when the layer is built", () =>
     Effect.gen(function*() {
-      const wrong = EmbedderChecked(EmbedderFromModel({ model: "counting", dimensions: 8 }).pipe(Layer.provide(recordingModel([]))))
+      const wrong = EmbedderChecked(
+        EmbedderFromModel({ model: "counting", dimensions: 8 }).pipe(Layer.provide(recordingModel([])))
+      )
       const exit = yield* Effect.exit(Layer.build(wrong.pipe(Layer.provide(Store))).pipe(Effect.scoped))
       assert.isTrue(Exit.isFailure(exit))
       const error = yield* Effect.flip(Layer.build(wrong.pipe(Layer.provide(Store))).pipe(Effect.scoped))

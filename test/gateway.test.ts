@@ -7,7 +7,22 @@
  */
 import { HttpApi } from "@effect/platform"
 import { assert, describe, it } from "@effect/vitest"
-import { Cause, Clock, Context, Deferred, Effect, Either, Exit, Fiber, Layer, Option, Redacted, Scope, Stream, TestClock } from "effect"
+import {
+  Cause,
+  Clock,
+  Context,
+  Deferred,
+  Effect,
+  Either,
+  Exit,
+  Fiber,
+  Layer,
+  Option,
+  Redacted,
+  Scope,
+  Stream,
+  TestClock
+} from "effect"
 import { request as httpRequest } from "node:http"
 import { connect as netConnect, type Socket } from "node:net"
 import { layer as httpLayer } from "../src/backends/http/index.js"
@@ -38,11 +53,18 @@ const tokens: GatewayOptions["tokens"] = [
 type Services = SemanticStore | Consolidation | SemanticStoreAdmin
 
 /** A gateway over a fresh in-memory store (or `store`), for the life of the test's scope. */
-const startGateway = (options: GatewayOptions = {}, store: Layer.Layer<Services, unknown> = memoryLayer({ embedding })) =>
+const startGateway = (
+  options: GatewayOptions = {},
+  store: Layer.Layer<Services, unknown> = memoryLayer({ embedding })
+) =>
   Effect.gen(function*() {
     const services = yield* Layer.build(store)
     const gateway = yield* serve({ port: 0, tokens, ...options }).pipe(Effect.provide(services))
-    return { url: gateway.url, store: Context.get(services, SemanticStore), admin: Context.get(services, SemanticStoreAdmin) }
+    return {
+      url: gateway.url,
+      store: Context.get(services, SemanticStore),
+      admin: Context.get(services, SemanticStoreAdmin)
+    }
   })
 
 interface Reply {
@@ -70,7 +92,11 @@ const call = (
     if (options.authorization !== undefined) headers.authorization = options.authorization
     const body = options.raw ?? (options.body === undefined ? undefined : JSON.stringify(options.body))
     if (body !== undefined) headers["content-type"] ??= "application/json"
-    const response = await fetch(url, { method: options.method ?? (body === undefined ? "GET" : "POST"), headers, ...(body === undefined ? {} : { body }) })
+    const response = await fetch(url, {
+      method: options.method ?? (body === undefined ? "GET" : "POST"),
+      headers,
+      ...(body === undefined ? {} : { body })
+    })
     const text = await response.text()
     let json: unknown
     try {
@@ -135,7 +161,12 @@ describe("gateway: authorization", () => {
   it.scoped("every route answers 401 to a missing or wrong token, and not 401 to the right one", () =>
     Effect.gen(function*() {
       const { url } = yield* startGateway()
-      const routes = [...inventory().filter((r) => r.authorized), { method: "GET", path: "/openapi.json", name: "openapi", authorized: true }]
+      const routes = [...inventory().filter((r) => r.authorized), {
+        method: "GET",
+        path: "/openapi.json",
+        name: "openapi",
+        authorized: true
+      }]
       const wrong: ReadonlyArray<readonly [string, Record<string, string>]> = [
         ["no header", {}],
         ["wrong token, same length", { authorization: `Bearer ${ADMIN.replace(/.$/, "X")}` }],
@@ -166,7 +197,9 @@ describe("gateway: authorization", () => {
     Effect.gen(function*() {
       const { url } = yield* startGateway()
       const port = Number(new URL(url).port)
-      const head = `POST /v1/memories HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${50 * 1024 * 1024}\r\n\r\n`
+      const head = `POST /v1/memories HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${
+        50 * 1024 * 1024
+      }\r\n\r\n`
       const { response, closedByServer } = yield* rawExchange(port, head, Buffer.alloc(1024, 0x20))
       assert.match(response, /^HTTP\/1\.1 401 /)
       assert.isTrue(closedByServer)
@@ -195,7 +228,10 @@ describe("gateway: options", () => {
   const configErrorOf = (options: GatewayOptions) =>
     Effect.gen(function*() {
       const result = yield* Effect.either(startGateway(options))
-      assert.isTrue(Either.isLeft(result), `${JSON.stringify(options, (_, v) => (Redacted.isRedacted(v) ? "<redacted>" : v))} must be refused`)
+      assert.isTrue(
+        Either.isLeft(result),
+        `${JSON.stringify(options, (_, v) => (Redacted.isRedacted(v) ? "<redacted>" : v))} must be refused`
+      )
       const error = Either.isLeft(result) ? result.left : undefined
       assert.instanceOf(error, ConfigError)
       return error as ConfigError
@@ -203,21 +239,44 @@ describe("gateway: options", () => {
 
   it.scoped("disabling authorization is refused off loopback; tokens are required otherwise", () =>
     Effect.gen(function*() {
-      assert.strictEqual((yield* configErrorOf({ host: "0.0.0.0", tokens: [], authDisabled: true })).path, "gateway.authDisabled")
-      assert.strictEqual((yield* configErrorOf({ host: "192.168.1.10", tokens: [], authDisabled: true })).path, "gateway.authDisabled")
-      assert.strictEqual((yield* configErrorOf({ tokens: [] })).path, "gateway.tokens")
-      assert.strictEqual((yield* configErrorOf({ tokens: [{ token: Redacted.make("has space") }] })).path, "gateway.tokens[0].token")
-      assert.strictEqual((yield* configErrorOf({ tokens: [{ token: Redacted.make("") }] })).path, "gateway.tokens[0].token")
       assert.strictEqual(
-        (yield* configErrorOf({ tokens: [{ token: Redacted.make("same-token") }, { token: Redacted.make("same-token") }] })).path,
+        (yield* configErrorOf({ host: "0.0.0.0", tokens: [], authDisabled: true })).path,
+        "gateway.authDisabled"
+      )
+      assert.strictEqual(
+        (yield* configErrorOf({ host: "192.168.1.10", tokens: [], authDisabled: true })).path,
+        "gateway.authDisabled"
+      )
+      assert.strictEqual((yield* configErrorOf({ tokens: [] })).path, "gateway.tokens")
+      assert.strictEqual(
+        (yield* configErrorOf({ tokens: [{ token: Redacted.make("has space") }] })).path,
+        "gateway.tokens[0].token"
+      )
+      assert.strictEqual(
+        (yield* configErrorOf({ tokens: [{ token: Redacted.make("") }] })).path,
+        "gateway.tokens[0].token"
+      )
+      assert.strictEqual(
+        (yield* configErrorOf({
+          tokens: [{ token: Redacted.make("same-token") }, { token: Redacted.make("same-token") }]
+        })).path,
         "gateway.tokens[1].token"
       )
-      assert.strictEqual((yield* configErrorOf({ tokens: [{ token: Redacted.make("t-1234"), agents: [] }] })).path, "gateway.tokens[0].agents")
-      assert.strictEqual((yield* configErrorOf({ tokens: [{ token: Redacted.make("t-1234"), agents: [""] }] })).path, "gateway.tokens[0].agents[0]")
+      assert.strictEqual(
+        (yield* configErrorOf({ tokens: [{ token: Redacted.make("t-1234"), agents: [] }] })).path,
+        "gateway.tokens[0].agents"
+      )
+      assert.strictEqual(
+        (yield* configErrorOf({ tokens: [{ token: Redacted.make("t-1234"), agents: [""] }] })).path,
+        "gateway.tokens[0].agents[0]"
+      )
       assert.strictEqual((yield* configErrorOf({ port: 70000 })).path, "gateway.port")
       assert.strictEqual((yield* configErrorOf({ maxBodyBytes: 0 })).path, "gateway.maxBodyBytes")
       assert.strictEqual((yield* configErrorOf({ corsOrigins: ["*"] })).path, "gateway.corsOrigins[0]")
-      assert.strictEqual((yield* configErrorOf({ corsOrigins: ["https://app.example/path"] })).path, "gateway.corsOrigins[0]")
+      assert.strictEqual(
+        (yield* configErrorOf({ corsOrigins: ["https://app.example/path"] })).path,
+        "gateway.corsOrigins[0]"
+      )
     }))
 
   it.scoped("a port already in use is a ConfigError, not a defect", () =>
@@ -235,22 +294,46 @@ describe("gateway: agent confinement", () => {
       const bobs = yield* remember(url, ADMIN, "bob", "bob's secret plan", { embedding: [1, 0, 0, 0] })
       const alices = yield* remember(url, ALICE, "alice", "alice's plan", { embedding: [1, 0, 0, 0] })
       const forbidden: ReadonlyArray<readonly [string, Effect.Effect<Reply>]> = [
-        ["remember", call(`${url}/v1/memories`, { token: ALICE, body: { agentId: "bob", content: "x", source: "system" } })],
+        [
+          "remember",
+          call(`${url}/v1/memories`, { token: ALICE, body: { agentId: "bob", content: "x", source: "system" } })
+        ],
         [
           "rememberMany",
           call(`${url}/v1/memories/batch`, {
             token: ALICE,
-            body: { inputs: [{ agentId: "alice", content: "mine", source: "system" }, { agentId: "bob", content: "x", source: "system" }] }
+            body: {
+              inputs: [
+                { agentId: "alice", content: "mine", source: "system" },
+                { agentId: "bob", content: "x", source: "system" }
+              ]
+            }
           })
         ],
         ["recall", call(`${url}/v1/recall`, { token: ALICE, body: { agentId: "bob", text: "plan" } })],
         ["get", call(`${url}/v1/memories/${bobs}?agentId=bob`, { token: ALICE })],
         ["forget", call(`${url}/v1/memories/${bobs}?agentId=bob`, { token: ALICE, method: "DELETE" })],
-        ["updateEmbedding", call(`${url}/v1/memories/${bobs}/embedding`, { token: ALICE, method: "PUT", body: { agentId: "bob", embedding: [0, 1, 0, 0] } })],
+        [
+          "updateEmbedding",
+          call(`${url}/v1/memories/${bobs}/embedding`, {
+            token: ALICE,
+            method: "PUT",
+            body: { agentId: "bob", embedding: [0, 1, 0, 0] }
+          })
+        ],
         ["count", call(`${url}/v1/count`, { token: ALICE, body: { agentId: "bob" } })],
         ["consolidate", call(`${url}/v1/consolidate`, { token: ALICE, body: {} })],
-        ["memory/store", call(`${url}/memory/store`, { token: ALICE, body: { content: "x", category: "episodic", agentId: "bob", source: "system", importance: 5 } })],
-        ["memory/search narrowed to bob", call(`${url}/memory/search`, { token: ALICE, body: { query: "plan", limit: 5, agentId: "bob" } })]
+        [
+          "memory/store",
+          call(`${url}/memory/store`, {
+            token: ALICE,
+            body: { content: "x", category: "episodic", agentId: "bob", source: "system", importance: 5 }
+          })
+        ],
+        [
+          "memory/search narrowed to bob",
+          call(`${url}/memory/search`, { token: ALICE, body: { query: "plan", limit: 5, agentId: "bob" } })
+        ]
       ]
       for (const [what, effect] of forbidden) {
         const reply = yield* effect
@@ -260,13 +343,18 @@ describe("gateway: agent confinement", () => {
       // Nothing changed for bob, and the half-allowed batch stored nothing for alice either.
       const bob = yield* store.get("bob", bobs)
       assert.isTrue(Option.isSome(bob))
-      assert.deepStrictEqual(Option.map(bob, (m) => [m.content, m.embedding, m.accessCount]), Option.some(["bob's secret plan", [1, 0, 0, 0], 0]))
+      assert.deepStrictEqual(
+        Option.map(bob, (m) => [m.content, m.embedding, m.accessCount]),
+        Option.some(["bob's secret plan", [1, 0, 0, 0], 0])
+      )
       assert.strictEqual(yield* store.count("bob"), 1)
       assert.strictEqual(yield* store.count("alice"), 1)
       // Its own agent works.
       const own = yield* call(`${url}/v1/recall`, { token: ALICE, body: { agentId: "alice", text: "plan" } })
       assert.strictEqual(own.status, 200)
-      assert.deepStrictEqual((field(own, "hits") as Array<{ memory: { id: string } }>).map((h) => h.memory.id), [alices])
+      assert.deepStrictEqual((field(own, "hits") as Array<{ memory: { id: string } }>).map((h) => h.memory.id), [
+        alices
+      ])
     }))
 
   it.scoped("memory-api search without an agent searches exactly the token's agents; results carry their real owner", () =>
@@ -290,8 +378,13 @@ describe("gateway: agent confinement", () => {
         ["bob", "shared word bravo"],
         ["carol", "shared word charlie"]
       ])
-      const narrowed = yield* call(`${url}/memory/search`, { token: TEAM, body: { query: "shared", limit: 10, agentId: "carol" } })
-      assert.deepStrictEqual((field(narrowed, "results") as Array<{ agentId: string }>).map((x) => x.agentId), ["carol"])
+      const narrowed = yield* call(`${url}/memory/search`, {
+        token: TEAM,
+        body: { query: "shared", limit: 10, agentId: "carol" }
+      })
+      assert.deepStrictEqual((field(narrowed, "results") as Array<{ agentId: string }>).map((x) => x.agentId), [
+        "carol"
+      ])
     }))
 
   it.scoped("HttpSemanticLive with a limited token gets a typed error for another agent, never its data", () =>
@@ -306,12 +399,20 @@ describe("gateway: agent confinement", () => {
       assert.isTrue(Either.isLeft(get) && get.left instanceof StorageError, "get of bob is refused")
       assert.strictEqual(yield* store.count("alice"), 0)
       const consolidate = yield* Effect.either(Context.get(services, Consolidation).consolidate())
-      assert.isTrue(Either.isLeft(consolidate) && consolidate.left instanceof StorageError, "consolidation needs an unrestricted token")
+      assert.isTrue(
+        Either.isLeft(consolidate) && consolidate.left instanceof StorageError,
+        "consolidation needs an unrestricted token"
+      )
     }))
 })
 
 /** A memory record written verbatim by import (ids are lower-case UUIDs in code point order of `i`). */
-const memoryRecord = (i: number, agentId: string, content: string, embedding: ReadonlyArray<number> | null = null): MemoryRecord => ({
+const memoryRecord = (
+  i: number,
+  agentId: string,
+  content: string,
+  embedding: ReadonlyArray<number> | null = null
+): MemoryRecord => ({
   kind: "memory",
   id: `01900000-0000-7000-8000-${String(i).padStart(12, "0")}` as MemoryId,
   agentId: agentId as MemoryRecord["agentId"],
@@ -326,7 +427,8 @@ const memoryRecord = (i: number, agentId: string, content: string, embedding: Re
   embedding
 })
 
-const byId = (records: ReadonlyArray<MemoryRecord>) => [...records].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
+const byId = (records: ReadonlyArray<MemoryRecord>) =>
+  [...records].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
 
 interface Page {
   readonly memories: ReadonlyArray<MemoryRecord>
@@ -366,7 +468,10 @@ describe("gateway: administration", () => {
         const refused: ReadonlyArray<readonly [string, Effect.Effect<Reply>]> = [
           ["export", call(`${url}/v1/admin/memories`, { token })],
           ["export after an id", call(`${url}/v1/admin/memories?after=${before[0]!.id}&limit=1`, { token })],
-          ["import of its own agent's memories", call(`${url}/v1/admin/memories`, { token, body: { records: rewritten } })]
+          [
+            "import of its own agent's memories",
+            call(`${url}/v1/admin/memories`, { token, body: { records: rewritten } })
+          ]
         ]
         for (const [what, effect] of refused) {
           const reply = yield* effect
@@ -397,7 +502,10 @@ describe("gateway: administration", () => {
       const imported = yield* call(`${url}/v1/admin/memories`, { token: ADMIN, body: { records: alices } })
       assert.strictEqual(imported.status, 200, imported.text)
       assert.deepStrictEqual(imported.json, { imported: 1 })
-      assert.deepStrictEqual(Option.map(yield* store.get("alice", alices[0]!.id), (m) => m.content), Option.some("alice one"))
+      assert.deepStrictEqual(
+        Option.map(yield* store.get("alice", alices[0]!.id), (m) => m.content),
+        Option.some("alice one")
+      )
     }))
 
   it.scoped("HttpSemanticLive with a limited token: export and import are refused, agents and purge are confined", () =>
@@ -406,7 +514,10 @@ describe("gateway: administration", () => {
       yield* remember(url, ADMIN, "alice", "alice one")
       yield* remember(url, ADMIN, "bob", "bob one")
       const before = [...yield* Stream.runCollect(admin.export())]
-      const remote = Context.get(yield* Layer.build(httpLayer({ url, token: Redacted.make(TEAM), embedding })), SemanticStoreAdmin)
+      const remote = Context.get(
+        yield* Layer.build(httpLayer({ url, token: Redacted.make(TEAM), embedding })),
+        SemanticStoreAdmin
+      )
       const exported = yield* Effect.either(Stream.runCollect(remote.export()))
       assert.isTrue(Either.isLeft(exported) && exported.left instanceof StorageError, "export is refused")
       assert.include(Either.isLeft(exported) ? exported.left.message : "", "not limited to agents")
@@ -418,7 +529,10 @@ describe("gateway: administration", () => {
       assert.isTrue(Either.isLeft(purgeBob) && purgeBob.left instanceof StorageError, "purge of bob is refused")
       assert.strictEqual(yield* store.count("bob"), 1)
       const purgeEmpty = yield* Effect.either(remote.purgeAgent(""))
-      assert.isTrue(Either.isLeft(purgeEmpty) && purgeEmpty.left instanceof InvalidInput, "an invalid agent id is InvalidInput")
+      assert.isTrue(
+        Either.isLeft(purgeEmpty) && purgeEmpty.left instanceof InvalidInput,
+        "an invalid agent id is InvalidInput"
+      )
       assert.strictEqual(yield* remote.purgeAgent("carol"), 0)
       assert.strictEqual(yield* remote.purgeAgent("alice"), 1)
       assert.strictEqual(yield* store.count("alice"), 0)
@@ -428,8 +542,11 @@ describe("gateway: administration", () => {
   it.scoped("export pages: limit and next chain the pages; a page asked for again, or after any id, is the same page", () =>
     Effect.gen(function*() {
       const { url, admin } = yield* startGateway()
-      const records = Array.from({ length: 6 }, (_, i) =>
-        memoryRecord(10 * (i + 1), i % 2 === 0 ? "alice" : "bob", `memory ${i}`, i === 0 ? null : [i, 1, 0, 0]))
+      const records = Array.from(
+        { length: 6 },
+        (_, i) =>
+          memoryRecord(10 * (i + 1), i % 2 === 0 ? "alice" : "bob", `memory ${i}`, i === 0 ? null : [i, 1, 0, 0])
+      )
       yield* admin.import(records)
       const ids = records.map((r) => r.id)
       const first = yield* exportPage(url, "?limit=4")
@@ -448,7 +565,10 @@ describe("gateway: administration", () => {
       assert.deepStrictEqual(yield* exportPage(url, `?after=${half.next}&limit=3`), rest)
       // After an id that is no memory's: the memories that follow it in id order.
       const between = memoryRecord(25, "nobody", "").id
-      assert.deepStrictEqual((yield* exportPage(url, `?after=${between}&limit=2`)).memories.map((m) => m.id), ids.slice(2, 4))
+      assert.deepStrictEqual(
+        (yield* exportPage(url, `?after=${between}&limit=2`)).memories.map((m) => m.id),
+        ids.slice(2, 4)
+      )
       assert.deepStrictEqual(yield* exportPage(url, ""), { memories: records, next: null })
       for (const bad of ["?limit=0", `?limit=${MAX_EXPORT_PAGE + 1}`, "?limit=2.5", "?limit=x", "?after=not-an-id"]) {
         const reply = yield* call(`${url}/v1/admin/memories${bad}`, { token: ADMIN })
@@ -469,16 +589,25 @@ describe("gateway: administration", () => {
       assert.strictEqual(first.next, records[2]!.id)
       const second = yield* exportPage(url, `?after=${first.next}`)
       assert.deepStrictEqual(second, { memories: records.slice(3), next: null })
-      const remote = Context.get(yield* Layer.build(httpLayer({ url, token: Redacted.make(ADMIN), embedding })), SemanticStoreAdmin)
+      const remote = Context.get(
+        yield* Layer.build(httpLayer({ url, token: Redacted.make(ADMIN), embedding })),
+        SemanticStoreAdmin
+      )
       assert.deepStrictEqual([...yield* Stream.runCollect(remote.export())], records)
     }))
 
   it.scoped("HttpSemanticLive exports page by page; concurrent exports each get every memory once, in id order", () =>
     Effect.gen(function*() {
       const { url, admin } = yield* startGateway()
-      const records = Array.from({ length: 2 * MAX_EXPORT_PAGE + 345 }, (_, i) => memoryRecord(i, `agent-${i % 3}`, `bulk ${i}`, [1, i, 0, 0]))
+      const records = Array.from(
+        { length: 2 * MAX_EXPORT_PAGE + 345 },
+        (_, i) => memoryRecord(i, `agent-${i % 3}`, `bulk ${i}`, [1, i, 0, 0])
+      )
       yield* admin.import(records)
-      const remote = Context.get(yield* Layer.build(httpLayer({ url, token: Redacted.make(ADMIN), embedding })), SemanticStoreAdmin)
+      const remote = Context.get(
+        yield* Layer.build(httpLayer({ url, token: Redacted.make(ADMIN), embedding })),
+        SemanticStoreAdmin
+      )
       const exports = yield* Effect.all([1, 2, 3].map(() => Stream.runCollect(remote.export())), { concurrency: 3 })
       for (const exported of exports) assert.deepStrictEqual([...exported], records)
     }))
@@ -501,7 +630,10 @@ describe("gateway: administration", () => {
       const { url, admin } = yield* startGateway({}, counted)
       const records = Array.from({ length: 3 * MAX_EXPORT_PAGE + 1 }, (_, i) => memoryRecord(i, "a", `m ${i}`))
       yield* admin.import(records)
-      const remote = Context.get(yield* Layer.build(httpLayer({ url, token: Redacted.make(ADMIN), embedding })), SemanticStoreAdmin)
+      const remote = Context.get(
+        yield* Layer.build(httpLayer({ url, token: Redacted.make(ADMIN), embedding })),
+        SemanticStoreAdmin
+      )
       assert.strictEqual((yield* Stream.runCollect(remote.export())).length, records.length)
       assert.strictEqual(opened, 1, "one store export for the four pages")
       assert.strictEqual(pulled, records.length, "each memory was read from the store once")
@@ -511,8 +643,14 @@ describe("gateway: administration", () => {
     Effect.gen(function*() {
       const LIMIT = 64 * 1024
       const { url, store, admin } = yield* startGateway({ maxBodyBytes: LIMIT })
-      const remote = Context.get(yield* Layer.build(httpLayer({ url, token: Redacted.make(ADMIN), embedding })), SemanticStoreAdmin)
-      const records = Array.from({ length: 40 }, (_, i) => memoryRecord(i, "many", `${"é".repeat(2048)} ${i}`, [0, 0, 1, i]))
+      const remote = Context.get(
+        yield* Layer.build(httpLayer({ url, token: Redacted.make(ADMIN), embedding })),
+        SemanticStoreAdmin
+      )
+      const records = Array.from(
+        { length: 40 },
+        (_, i) => memoryRecord(i, "many", `${"é".repeat(2048)} ${i}`, [0, 0, 1, i])
+      )
       // All of them in one request would be refused.
       const whole = yield* call(`${url}/v1/admin/memories`, { token: ADMIN, body: { records } })
       assert.strictEqual(whole.status, 413)
@@ -524,7 +662,10 @@ describe("gateway: administration", () => {
       assert.strictEqual(yield* store.count("many"), 40)
 
       // Several batches' worth, so a check made per batch would have written the first ones.
-      const later = Array.from({ length: 30 }, (_, i) => memoryRecord(100 + i, "later", `${"é".repeat(2048)} later ${i}`, [1, 0, 0, 0]))
+      const later = Array.from(
+        { length: 30 },
+        (_, i) => memoryRecord(100 + i, "later", `${"é".repeat(2048)} later ${i}`, [1, 0, 0, 0])
+      )
       const tooLarge = [...later, memoryRecord(200, "later", "x".repeat(LIMIT))]
       const large = yield* Effect.flip(remote.import(tooLarge))
       assert.instanceOf(large, InvalidInput)
@@ -648,34 +789,38 @@ describe("gateway: shutdown", () => {
       assert.isBelow(DELAY + 1_000, SHUTDOWN_GRACE_MS)
     }))
 
-  it.scoped("a request that never finishes holds the shutdown for SHUTDOWN_GRACE_MS at most", () =>
-    Effect.gen(function*() {
-      const entered = yield* Deferred.make<void>()
-      const stuck = Layer.unwrapScoped(Effect.gen(function*() {
-        const services = yield* Layer.build(memoryLayer({ embedding }))
-        const store = Context.get(services, SemanticStore)
-        return Layer.succeedContext(Context.add(services, SemanticStore, {
-          ...store,
-          recall: () => Effect.zipRight(Deferred.succeed(entered, undefined), Effect.never)
+  it.scoped(
+    "a request that never finishes holds the shutdown for SHUTDOWN_GRACE_MS at most",
+    () =>
+      Effect.gen(function*() {
+        const entered = yield* Deferred.make<void>()
+        const stuck = Layer.unwrapScoped(Effect.gen(function*() {
+          const services = yield* Layer.build(memoryLayer({ embedding }))
+          const store = Context.get(services, SemanticStore)
+          return Layer.succeedContext(Context.add(services, SemanticStore, {
+            ...store,
+            recall: () => Effect.zipRight(Deferred.succeed(entered, undefined), Effect.never)
+          }))
         }))
-      }))
-      const scope = yield* Scope.make()
-      const { url } = yield* Scope.extend(startGateway({}, stuck), scope)
-      const request = yield* Effect.fork(Effect.either(Effect.tryPromise(() =>
-        fetch(`${url}/v1/recall`, {
-          method: "POST",
-          headers: { authorization: `Bearer ${ADMIN}`, "content-type": "application/json" },
-          body: JSON.stringify({ agentId: "a" })
-        }).then((r) => r.text())
-      )))
-      yield* Deferred.await(entered)
-      const started = performance.now()
-      yield* Scope.close(scope, Exit.void)
-      const elapsed = performance.now() - started
-      assert.isAtLeast(elapsed, SHUTDOWN_GRACE_MS * 0.9, `closing took ${elapsed.toFixed(0)} ms`)
-      assert.isBelow(elapsed, SHUTDOWN_GRACE_MS + 1_000, `closing took ${elapsed.toFixed(0)} ms`)
-      assert.isTrue(Either.isLeft(yield* Fiber.join(request)), "the request was cut off")
-    }), 20_000)
+        const scope = yield* Scope.make()
+        const { url } = yield* Scope.extend(startGateway({}, stuck), scope)
+        const request = yield* Effect.fork(Effect.either(Effect.tryPromise(() =>
+          fetch(`${url}/v1/recall`, {
+            method: "POST",
+            headers: { authorization: `Bearer ${ADMIN}`, "content-type": "application/json" },
+            body: JSON.stringify({ agentId: "a" })
+          }).then((r) => r.text())
+        )))
+        yield* Deferred.await(entered)
+        const started = performance.now()
+        yield* Scope.close(scope, Exit.void)
+        const elapsed = performance.now() - started
+        assert.isAtLeast(elapsed, SHUTDOWN_GRACE_MS * 0.9, `closing took ${elapsed.toFixed(0)} ms`)
+        assert.isBelow(elapsed, SHUTDOWN_GRACE_MS + 1_000, `closing took ${elapsed.toFixed(0)} ms`)
+        assert.isTrue(Either.isLeft(yield* Fiber.join(request)), "the request was cut off")
+      }),
+    20_000
+  )
 })
 
 describe("gateway: body limit", () => {
@@ -684,7 +829,10 @@ describe("gateway: body limit", () => {
   it.scoped("a declared body over the limit is 413 and the connection closes; a body at the limit is accepted", () =>
     Effect.gen(function*() {
       const { url, store } = yield* startGateway({ maxBodyBytes: LIMIT })
-      const over = yield* call(`${url}/v1/memories`, { token: ADMIN, body: { agentId: "a", content: "x".repeat(LIMIT), source: "system" } })
+      const over = yield* call(`${url}/v1/memories`, {
+        token: ADMIN,
+        body: { agentId: "a", content: "x".repeat(LIMIT), source: "system" }
+      })
       assert.strictEqual(over.status, 413)
       assert.deepStrictEqual(over.json, {
         _tag: "PayloadTooLarge",
@@ -722,13 +870,25 @@ describe("gateway: body limit", () => {
         `Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n`
       const chunk = "x".repeat(LIMIT + 1)
       // One chunk past the limit and no terminating chunk: the server must answer without the end.
-      const { response, closedByServer } = yield* rawExchange(port, head, Buffer.from(`${chunk.length.toString(16)}\r\n${chunk}\r\n`))
+      const { response, closedByServer } = yield* rawExchange(
+        port,
+        head,
+        Buffer.from(`${chunk.length.toString(16)}\r\n${chunk}\r\n`)
+      )
       assert.match(response, /^HTTP\/1\.1 413 /)
       assert.isTrue(closedByServer)
-      const tooBig = yield* chunkedPost(url, "/v1/memories", ["{\"agentId\":\"a\",\"source\":\"system\",\"content\":\"", "z".repeat(LIMIT), "\"}"])
+      const tooBig = yield* chunkedPost(url, "/v1/memories", [
+        "{\"agentId\":\"a\",\"source\":\"system\",\"content\":\"",
+        "z".repeat(LIMIT),
+        "\"}"
+      ])
       assert.strictEqual(tooBig.status, 413)
       // Under the limit, a chunked body reaches the handler intact.
-      const ok = yield* chunkedPost(url, "/v1/memories", ["{\"agentId\":\"a\",", "\"source\":\"system\",", "\"content\":\"chunked ✓\"}"])
+      const ok = yield* chunkedPost(url, "/v1/memories", [
+        "{\"agentId\":\"a\",",
+        "\"source\":\"system\",",
+        "\"content\":\"chunked ✓\"}"
+      ])
       assert.strictEqual(ok.status, 200, ok.body)
       const id = (JSON.parse(ok.body) as { id: string }).id
       assert.deepStrictEqual(Option.map(yield* store.get("a", id), (m) => m.content), Option.some("chunked ✓"))
@@ -740,10 +900,16 @@ describe("gateway: body limit", () => {
       const reply = yield* call(`${url}/v1/memories`, { token: ADMIN, raw: "{\"agentId\": " })
       assert.strictEqual(reply.status, 400)
       assert.deepStrictEqual(reply.json, { _tag: "InvalidInput", field: "body", message: "is not valid JSON" })
-      const structure = yield* call(`${url}/v1/memories`, { token: ADMIN, body: { agentId: "a", content: 5, source: "system" } })
+      const structure = yield* call(`${url}/v1/memories`, {
+        token: ADMIN,
+        body: { agentId: "a", content: 5, source: "system" }
+      })
       assert.strictEqual(structure.status, 400)
       assert.strictEqual(field(structure, "_tag"), "HttpApiDecodeError")
-      const rule = yield* call(`${url}/v1/memories`, { token: ADMIN, body: { agentId: "a", content: "nul \u0000", source: "system" } })
+      const rule = yield* call(`${url}/v1/memories`, {
+        token: ADMIN,
+        body: { agentId: "a", content: "nul \u0000", source: "system" }
+      })
       assert.strictEqual(rule.status, 400)
       assert.deepStrictEqual([field(rule, "_tag"), field(rule, "field")], ["InvalidInput", "input.content"])
     }))
@@ -762,23 +928,29 @@ describe("gateway: error bodies", () => {
   /** A store whose every method ends in `failure`. */
   const failing = (failure: Effect.Effect<never, StorageError | BackendUnavailable>) =>
     Layer.mergeAll(
-      Layer.succeed(SemanticStore, SemanticStore.of({
-        embeddingSpace: embedding,
-        remember: () => failure,
-        rememberMany: () => failure,
-        recall: () => failure,
-        get: () => failure,
-        forget: () => failure,
-        updateEmbedding: () => failure,
-        count: () => failure
-      })),
+      Layer.succeed(
+        SemanticStore,
+        SemanticStore.of({
+          embeddingSpace: embedding,
+          remember: () => failure,
+          rememberMany: () => failure,
+          recall: () => failure,
+          get: () => failure,
+          forget: () => failure,
+          updateEmbedding: () => failure,
+          count: () => failure
+        })
+      ),
       Layer.succeed(Consolidation, Consolidation.of({ consolidate: () => failure })),
-      Layer.succeed(SemanticStoreAdmin, SemanticStoreAdmin.of({
-        export: () => Stream.fromEffect(failure),
-        import: () => failure,
-        purgeAgent: () => failure,
-        agents: () => failure
-      }))
+      Layer.succeed(
+        SemanticStoreAdmin,
+        SemanticStoreAdmin.of({
+          export: () => Stream.fromEffect(failure),
+          import: () => failure,
+          purgeAgent: () => failure,
+          agents: () => failure
+        })
+      )
     )
   const LEAKS = /SELECT|secret|hunter2|password|no such column|db\.internal|ECONNREFUSED|stack|cause|\bat .+:\d+/i
 
@@ -803,7 +975,11 @@ describe("gateway: error bodies", () => {
         assert.strictEqual(reply.status, 500, what)
         assert.strictEqual(field(reply, "_tag"), "StorageError", what)
         assert.strictEqual(field(reply, "backend"), "sqlite", what)
-        assert.deepStrictEqual(Object.keys(reply.json as object).sort(), ["_tag", "backend", "message", "operation"], what)
+        assert.deepStrictEqual(
+          Object.keys(reply.json as object).sort(),
+          ["_tag", "backend", "message", "operation"],
+          what
+        )
         assert.notMatch(reply.text, LEAKS, what)
       }
     }))
@@ -859,7 +1035,11 @@ describe("gateway: OpenAPI and CORS", () => {
       assert.isNull(simple.headers.get("access-control-allow-origin"))
       const preflight = yield* call(`${url}/v1/recall`, {
         method: "OPTIONS",
-        headers: { origin: "https://evil.example", "access-control-request-method": "POST", "access-control-request-headers": "authorization" }
+        headers: {
+          origin: "https://evil.example",
+          "access-control-request-method": "POST",
+          "access-control-request-headers": "authorization"
+        }
       })
       assert.isNull(preflight.headers.get("access-control-allow-origin"))
       assert.isNull(preflight.headers.get("access-control-allow-headers"))
@@ -875,7 +1055,11 @@ describe("gateway: OpenAPI and CORS", () => {
       assert.isNull(other.headers.get("access-control-allow-origin"))
       const preflight = yield* call(`${url}/v1/recall`, {
         method: "OPTIONS",
-        headers: { origin: "https://app.example", "access-control-request-method": "POST", "access-control-request-headers": "authorization, content-type" }
+        headers: {
+          origin: "https://app.example",
+          "access-control-request-method": "POST",
+          "access-control-request-headers": "authorization, content-type"
+        }
       })
       assert.strictEqual(preflight.headers.get("access-control-allow-origin"), "https://app.example")
       assert.include(preflight.headers.get("access-control-allow-headers") ?? "", "authorization")
@@ -906,7 +1090,8 @@ describe("gateway: memory-api protocol", () => {
       yield* TestClock.setTime(1_750_000_000_000)
       // The body exactly as that client builds it: source is the lower-cased variant name
       // ("userprovided"), importance defaults to 5, tags only when metadata.tags is a string array.
-      const body = `{"content":"The user prefers dark mode","category":"episodic","agentId":"${AGENT}","source":"userprovided","importance":7,"tags":["preference","ui"]}`
+      const body =
+        `{"content":"The user prefers dark mode","category":"episodic","agentId":"${AGENT}","source":"userprovided","importance":7,"tags":["preference","ui"]}`
       const reply = yield* call(`${url}/memory/store`, { token: ADMIN, raw: body })
       assert.strictEqual(reply.status, 200, reply.text)
       assert.deepStrictEqual(Object.keys(reply.json as object).sort(), ["deduplicated", "id"])
@@ -916,7 +1101,13 @@ describe("gateway: memory-api protocol", () => {
       assert.match(id as string, UUID, "the client parses the id as a UUID string")
       const stored = yield* store.get(AGENT, id as string)
       assert.deepStrictEqual(
-        Option.map(stored, (m) => ({ content: m.content, source: m.source, scope: m.scope, metadata: m.metadata, createdAt: m.createdAt })),
+        Option.map(stored, (m) => ({
+          content: m.content,
+          source: m.source,
+          scope: m.scope,
+          metadata: m.metadata,
+          createdAt: m.createdAt
+        })),
         Option.some({
           content: "The user prefers dark mode",
           source: "user_provided" as const,
@@ -927,7 +1118,8 @@ describe("gateway: memory-api protocol", () => {
       )
       const noTags = yield* call(`${url}/memory/store`, {
         token: ADMIN,
-        raw: `{"content":"no tags here","category":"semantic","agentId":"${AGENT}","source":"conversation","importance":5}`
+        raw:
+          `{"content":"no tags here","category":"semantic","agentId":"${AGENT}","source":"conversation","importance":5}`
       })
       assert.strictEqual(noTags.status, 200)
       assert.deepStrictEqual(
@@ -939,13 +1131,29 @@ describe("gateway: memory-api protocol", () => {
   it.scoped("every source name that client sends maps to engram's; an unknown one is 400", () =>
     Effect.gen(function*() {
       const { url, store } = yield* startGateway()
-      const names = { conversation: "conversation", document: "document", observation: "observation", inference: "inference", userprovided: "user_provided", system: "system" }
-      for (const [sent, expected] of Object.entries(names)) {
-        const reply = yield* call(`${url}/memory/store`, { token: ADMIN, body: { content: `from ${sent}`, category: "episodic", agentId: AGENT, source: sent, importance: 5 } })
-        assert.strictEqual(reply.status, 200, sent)
-        assert.deepStrictEqual(Option.map(yield* store.get(AGENT, field(reply, "id") as string), (m) => m.source), Option.some(expected))
+      const names = {
+        conversation: "conversation",
+        document: "document",
+        observation: "observation",
+        inference: "inference",
+        userprovided: "user_provided",
+        system: "system"
       }
-      const bad = yield* call(`${url}/memory/store`, { token: ADMIN, body: { content: "x", category: "episodic", agentId: AGENT, source: "chat", importance: 5 } })
+      for (const [sent, expected] of Object.entries(names)) {
+        const reply = yield* call(`${url}/memory/store`, {
+          token: ADMIN,
+          body: { content: `from ${sent}`, category: "episodic", agentId: AGENT, source: sent, importance: 5 }
+        })
+        assert.strictEqual(reply.status, 200, sent)
+        assert.deepStrictEqual(
+          Option.map(yield* store.get(AGENT, field(reply, "id") as string), (m) => m.source),
+          Option.some(expected)
+        )
+      }
+      const bad = yield* call(`${url}/memory/store`, {
+        token: ADMIN,
+        body: { content: "x", category: "episodic", agentId: AGENT, source: "chat", importance: 5 }
+      })
       assert.strictEqual(bad.status, 400)
       assert.deepStrictEqual([field(bad, "_tag"), field(bad, "field")], ["InvalidInput", "source"])
     }))
@@ -956,14 +1164,19 @@ describe("gateway: memory-api protocol", () => {
       yield* TestClock.setTime(1_750_000_000_000)
       const stored = yield* call(`${url}/memory/store`, {
         token: ADMIN,
-        raw: `{"content":"The user prefers dark mode","category":"episodic","agentId":"${AGENT}","source":"userprovided","importance":5}`
+        raw:
+          `{"content":"The user prefers dark mode","category":"episodic","agentId":"${AGENT}","source":"userprovided","importance":5}`
       })
       yield* TestClock.setTime(1_750_000_001_000)
       yield* call(`${url}/memory/store`, {
         token: ADMIN,
-        raw: `{"content":"Dark mode is on in the editor","category":"procedural","agentId":"${AGENT}","source":"observation","importance":5}`
+        raw:
+          `{"content":"Dark mode is on in the editor","category":"procedural","agentId":"${AGENT}","source":"observation","importance":5}`
       })
-      const reply = yield* call(`${url}/memory/search`, { token: ADMIN, raw: `{"query":"dark mode","limit":5,"category":"episodic"}` })
+      const reply = yield* call(`${url}/memory/search`, {
+        token: ADMIN,
+        raw: `{"query":"dark mode","limit":5,"category":"episodic"}`
+      })
       assert.strictEqual(reply.status, 200, reply.text)
       const json = reply.json as { results: Array<Record<string, unknown>>; count: number }
       assert.deepStrictEqual(Object.keys(json).sort(), ["count", "results"])
@@ -972,7 +1185,13 @@ describe("gateway: memory-api protocol", () => {
       assert.deepStrictEqual(Object.keys(hit).sort(), ["agentId", "category", "content", "createdAt", "id", "score"])
       assert.deepStrictEqual(
         { id: hit.id, content: hit.content, category: hit.category, createdAt: hit.createdAt, agentId: hit.agentId },
-        { id: field(stored, "id"), content: "The user prefers dark mode", category: "episodic", createdAt: 1_750_000_000_000, agentId: AGENT }
+        {
+          id: field(stored, "id"),
+          content: "The user prefers dark mode",
+          category: "episodic",
+          createdAt: 1_750_000_000_000,
+          agentId: AGENT
+        }
       )
       assert.isNumber(hit.score)
       assert.isAbove(hit.score as number, 0)
@@ -1031,7 +1250,10 @@ describe("gateway: methods, limits and error messages", () => {
         assert.deepStrictEqual([field(reply, "_tag"), field(reply, "field")], ["InvalidInput", "limit"])
       }
       for (const limit of [1, 1000]) {
-        assert.strictEqual((yield* call(`${url}/memory/search`, { token: ADMIN, body: { query: "x", limit } })).status, 200)
+        assert.strictEqual(
+          (yield* call(`${url}/memory/search`, { token: ADMIN, body: { query: "x", limit } })).status,
+          200
+        )
       }
     }))
 
@@ -1064,14 +1286,20 @@ describe("gateway: methods, limits and error messages", () => {
   it.scoped("a decode error carries a short message naming the field, not the schema", () =>
     Effect.gen(function*() {
       const { url } = yield* startGateway()
-      const reply = yield* call(`${url}/v1/memories`, { token: ADMIN, body: { agentId: "a", content: 5, source: "system" } })
+      const reply = yield* call(`${url}/v1/memories`, {
+        token: ADMIN,
+        body: { agentId: "a", content: 5, source: "system" }
+      })
       assert.strictEqual(reply.status, 400)
       assert.strictEqual(field(reply, "_tag"), "HttpApiDecodeError")
       const message = String(field(reply, "message"))
       assert.match(message, /^content: /)
       assert.notInclude(message, "\n")
       assert.isBelow(message.length, 260)
-      const huge = yield* call(`${url}/v1/memories`, { token: ADMIN, body: { agentId: "a", content: { x: "y".repeat(100_000) }, source: "system" } })
+      const huge = yield* call(`${url}/v1/memories`, {
+        token: ADMIN,
+        body: { agentId: "a", content: { x: "y".repeat(100_000) }, source: "system" }
+      })
       assert.strictEqual(huge.status, 400)
       assert.isBelow(huge.text.length, 2000)
     }))

@@ -8,7 +8,12 @@ import { callsTotal, instrument } from "../src/core/instrument.js"
 import { makeStructuredStore, type StructuredPort } from "../src/core/structured.js"
 import { StorageError } from "../src/domain/errors.js"
 
-const failing = new StorageError({ backend: "sqlite", operation: "get", message: "disk I/O error", cause: new Error("EIO") })
+const failing = new StorageError({
+  backend: "sqlite",
+  operation: "get",
+  message: "disk I/O error",
+  cause: new Error("EIO")
+})
 
 const port: StructuredPort = {
   backend: "sqlite",

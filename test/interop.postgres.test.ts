@@ -56,10 +56,12 @@ const ownPools = <A, E>(body: Effect.Effect<A, E, Services | Scope.Scope>) =>
   }).pipe(Effect.scoped)
 
 describePg("PgLive inside the application's transactions", () => {
-  for (const [setup, run] of [
-    ["on the application's pool", (b: Effect.Effect<void, unknown, Services | Scope.Scope>) => sharedPool(() => b)],
-    ["on its own pool beside PgClient.layer", ownPools]
-  ] as const) {
+  for (
+    const [setup, run] of [
+      ["on the application's pool", (b: Effect.Effect<void, unknown, Services | Scope.Scope>) => sharedPool(() => b)],
+      ["on its own pool beside PgClient.layer", ownPools]
+    ] as const
+  ) {
     it.live(`${setup}: a unit that succeeds leaves everything, one that fails nothing; the chain continues and verifies`, () =>
       run(Effect.gen(function*() {
         const sql = yield* SqlClient.SqlClient
@@ -81,10 +83,15 @@ describePg("PgLive inside the application's transactions", () => {
         const sql = yield* SqlClient.SqlClient
         const usage = yield* UsageStore
         const spend = { agentId: "c", model: "m", inputTokens: 1, outputTokens: 1, costUsd: 6, toolCalls: 0 }
-        yield* Effect.exit(sql.withTransaction(Effect.zipRight(usage.recordWithinBudget(spend, { agent: { day: 10 } }), Effect.fail(new Abort()))))
+        yield* Effect.exit(
+          sql.withTransaction(
+            Effect.zipRight(usage.recordWithinBudget(spend, { agent: { day: 10 } }), Effect.fail(new Abort()))
+          )
+        )
         yield* usage.recordWithinBudget(spend, { agent: { day: 10 } })
         assert.strictEqual(yield* usage.spend({ agentId: "c", window: "day" }), 6)
-      })))
+      })
+    ))
 
   it.live("nested transactions are savepoints; an engram refusal inside does not abort the application's transaction", () =>
     sharedPool(() =>
@@ -104,7 +111,8 @@ describePg("PgLive inside the application's transactions", () => {
         assert.deepStrictEqual(yield* storedOf("inner"), none)
         assert.isTrue(Option.isSome(yield* kv.get("n", "outer")))
         assert.isTrue(Option.isSome(yield* kv.get("n", "after refusal")))
-      })))
+      })
+    ))
 
   it.live("two application transactions at once each get their own engram writes; the chain stays one", () =>
     sharedPool(() =>
@@ -120,7 +128,8 @@ describePg("PgLive inside the application's transactions", () => {
         assert.deepStrictEqual(yield* storedOf("p"), all)
         assert.deepStrictEqual(yield* storedOf("q"), none)
         assert.strictEqual((yield* (yield* AuditLog).verify()).entries, 1)
-      })))
+      })
+    ))
 
   it.live("outside a transaction engram uses its own connection: a write of another fiber outlives the rollback", () =>
     sharedPool(() =>
@@ -133,12 +142,16 @@ describePg("PgLive inside the application's transactions", () => {
           return yield* Effect.fail(new Abort())
         }))))
         yield* Effect.sleep("30 millis")
-        assert.isTrue(Option.isNone(yield* kv.get("app", "k")), "an uncommitted row was visible outside the transaction")
+        assert.isTrue(
+          Option.isNone(yield* kv.get("app", "k")),
+          "an uncommitted row was visible outside the transaction"
+        )
         yield* kv.set("other", "k", 2)
         yield* Fiber.join(app)
         assert.isTrue(Option.isNone(yield* kv.get("app", "k")))
         assert.isTrue(Option.isSome(yield* kv.get("other", "k")))
-      })))
+      })
+    ))
 
   it.live("an exhausted shared pool ends engram's call with a typed BackendUnavailable at its deadline", () =>
     sharedPool(() =>
@@ -171,7 +184,10 @@ describePg("PgLive inside the application's transactions", () => {
         }
         yield* sql.withTransaction(unitOfWork("t")).pipe(Effect.withSpan("checkout"), Effect.withTracer(tracer))
         const names = spans.map((s) => s.name)
-        for (const name of ["sql.transaction", "sql.execute", "SemanticStore.remember", "AuditLog.append"]) assert.include(names, name)
+        for (const name of ["sql.transaction", "sql.execute", "SemanticStore.remember", "AuditLog.append"]) {
+          assert.include(names, name)
+        }
         assert.strictEqual(new Set(spans.map((s) => s.traceId)).size, 1)
-      })))
+      })
+    ))
 })

@@ -20,7 +20,13 @@ import { openRaw, tempDir, TEST_SPACE } from "./support/sqlite.js"
 
 /** A fresh store file with the application's table, and its path. */
 const withStore = <A, E>(
-  body: (path: string) => Effect.Effect<A, E, SqlClient.SqlClient | Layer.Layer.Success<ReturnType<typeof layerWithSqlClient>> | Scope.Scope>
+  body: (
+    path: string
+  ) => Effect.Effect<
+    A,
+    E,
+    SqlClient.SqlClient | Layer.Layer.Success<ReturnType<typeof layerWithSqlClient>> | Scope.Scope
+  >
 ) =>
   Effect.gen(function*() {
     const path = join(yield* tempDir, "app.db")
@@ -42,7 +48,8 @@ describe("SqliteLive inside the application's transactions", () => {
         yield* sql.withTransaction(unitOfWork("a"))
         assert.deepStrictEqual(yield* storedOf("a"), all)
         assert.strictEqual((yield* (yield* AuditLog).verify()).entries, 1)
-      })))
+      })
+    ))
 
   it.live("a unit that fails leaves none of it; the next append continues the chain, which verifies", () =>
     withStore(() =>
@@ -56,7 +63,8 @@ describe("SqliteLive inside the application's transactions", () => {
         const next = yield* log.append({ agentId: "x", action: "after" })
         assert.deepStrictEqual([next.seq, next.prevHash], [2, first.hash])
         assert.deepStrictEqual(yield* log.verify(), { entries: 2, headHash: next.hash })
-      })))
+      })
+    ))
 
   it.live("a budget admitted inside a rolled-back transaction is not spent", () =>
     withStore(() =>
@@ -64,11 +72,16 @@ describe("SqliteLive inside the application's transactions", () => {
         const sql = yield* SqlClient.SqlClient
         const usage = yield* UsageStore
         const spend = { agentId: "c", model: "m", inputTokens: 1, outputTokens: 1, costUsd: 6, toolCalls: 0 }
-        yield* Effect.exit(sql.withTransaction(Effect.zipRight(usage.recordWithinBudget(spend, { agent: { day: 10 } }), Effect.fail(new Abort()))))
+        yield* Effect.exit(
+          sql.withTransaction(
+            Effect.zipRight(usage.recordWithinBudget(spend, { agent: { day: 10 } }), Effect.fail(new Abort()))
+          )
+        )
         // The rolled-back 6 USD does not count: another 6 fits in the 10 USD day.
         yield* usage.recordWithinBudget(spend, { agent: { day: 10 } })
         assert.strictEqual(yield* usage.spend({ agentId: "c", window: "day" }), 6)
-      })))
+      })
+    ))
 
   it.live("nested transactions are savepoints: a failed inner one takes only its own writes back", () =>
     withStore(() =>
@@ -83,7 +96,8 @@ describe("SqliteLive inside the application's transactions", () => {
         assert.deepStrictEqual(yield* storedOf("inner"), none)
         assert.isTrue(Option.isSome(yield* kv.get("n", "outer")))
         assert.isTrue(Option.isSome(yield* kv.get("n", "second")))
-      })))
+      })
+    ))
 
   it.live("two application transactions at once are serialised; both commit whole", () =>
     withStore(() =>
@@ -94,7 +108,8 @@ describe("SqliteLive inside the application's transactions", () => {
         assert.deepStrictEqual(yield* storedOf("p"), all)
         assert.deepStrictEqual(yield* storedOf("q"), all)
         assert.strictEqual((yield* (yield* AuditLog).verify()).entries, 2)
-      })))
+      })
+    ))
 
   it.live("another fiber's engram write waits for the open transaction and survives its rollback", () =>
     withStore(() =>
@@ -117,7 +132,8 @@ describe("SqliteLive inside the application's transactions", () => {
         assert.isTrue(Option.isNone(yield* kv.get("app", "k")))
         assert.isTrue(Option.isSome(yield* kv.get("other", "k")))
         assert.strictEqual(yield* memory.count("other"), 1)
-      })))
+      })
+    ))
 
   it.live("a COMMIT that fails is a typed SqlError, the transaction is rolled back and the store keeps working", () =>
     withStore(() =>
@@ -137,7 +153,8 @@ describe("SqliteLive inside the application's transactions", () => {
         assert.isTrue(Option.isNone(yield* (yield* StructuredStore).get("f", "k")))
         yield* (yield* StructuredStore).set("f", "after", 1)
         assert.isTrue(Option.isSome(yield* (yield* StructuredStore).get("f", "after")))
-      })))
+      })
+    ))
 
   it.live("BEGIN waits while another process holds the write lock, then commits", () =>
     withStore((path) =>
@@ -150,7 +167,8 @@ describe("SqliteLive inside the application's transactions", () => {
         yield* sql.withTransaction(unitOfWork("w"))
         clearTimeout(release)
         assert.deepStrictEqual(yield* storedOf("w"), all)
-      })))
+      })
+    ))
 
   it.live("the application's statements are sql spans beside engram's, in the same trace", () =>
     withStore(() =>
@@ -173,5 +191,6 @@ describe("SqliteLive inside the application's transactions", () => {
         assert.include(names, "SemanticStore.remember")
         assert.include(names, "AuditLog.append")
         assert.strictEqual(new Set(spans.map((s) => s.traceId)).size, 1)
-      })))
+      })
+    ))
 })

@@ -3,12 +3,16 @@
  * place of a collector's) receives engram's spans, named `<Service>.<method>` and parented to the
  * caller's span, and its metrics `engram_calls_total` and `engram_call_duration_seconds`.
  */
-import { readFileSync } from "node:fs"
 import { NodeSdk } from "@effect/opentelemetry"
-import { PeriodicExportingMetricReader, type PushMetricExporter, type ResourceMetrics } from "@opentelemetry/sdk-metrics"
-import { BatchSpanProcessor, type ReadableSpan, type SpanExporter } from "@opentelemetry/sdk-trace-base"
 import { assert, describe, it } from "@effect/vitest"
+import {
+  PeriodicExportingMetricReader,
+  type PushMetricExporter,
+  type ResourceMetrics
+} from "@opentelemetry/sdk-metrics"
+import { BatchSpanProcessor, type ReadableSpan, type SpanExporter } from "@opentelemetry/sdk-trace-base"
 import { Effect, Layer } from "effect"
+import { readFileSync } from "node:fs"
 import * as Memory from "../src/backends/memory/index.js"
 import { SemanticStore } from "../src/services/SemanticStore.js"
 import { StructuredStore } from "../src/services/StructuredStore.js"

@@ -5,13 +5,13 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Layer, Option } from "effect"
 import { layer as memoryLayer } from "../src/backends/memory/index.js"
-import { Embedder, hashEmbedding, HashEmbedderLive, hashModelName } from "../src/embedder.js"
+import { cosine } from "../src/core/vector.js"
+import { Embedder, HashEmbedderLive, hashEmbedding, hashModelName } from "../src/embedder.js"
 import * as Operations from "../src/operations.js"
 import { AuditLog } from "../src/services/AuditLog.js"
 import { KnowledgeStore } from "../src/services/KnowledgeStore.js"
 import { SemanticStore } from "../src/services/SemanticStore.js"
 import { StructuredStore } from "../src/services/StructuredStore.js"
-import { cosine } from "../src/core/vector.js"
 
 const Store = memoryLayer({ embedding: { model: hashModelName, dimensions: 64 } })
 const WithEmbedder = Layer.merge(Store, HashEmbedderLive(64))
@@ -31,7 +31,11 @@ describe("the deterministic embedder", () => {
 describe("convenience operations", () => {
   it.effect("with an Embedder, remember stores a vector and recall embeds the query (hybrid)", () =>
     Effect.gen(function*() {
-      const id = yield* Operations.remember({ agentId: "a", content: "the user prefers dark mode", source: "user_provided" })
+      const id = yield* Operations.remember({
+        agentId: "a",
+        content: "the user prefers dark mode",
+        source: "user_provided"
+      })
       yield* Operations.remember({ agentId: "a", content: "quarterly revenue forecast", source: "document" })
       const stored = Option.getOrThrow(yield* (yield* SemanticStore).get("a", id))
       assert.deepStrictEqual(stored.embedding, hashEmbedding("the user prefers dark mode", 64))
@@ -60,7 +64,14 @@ describe("convenience operations", () => {
       const error = yield* Effect.flip(Operations.remember({ agentId: "a", content: "x", source: "system" }))
       assert.strictEqual(error._tag, "EmbeddingSpaceMismatch")
       assert.strictEqual(yield* (yield* SemanticStore).count("a"), 0)
-    }).pipe(Effect.provide(Layer.merge(Store, Layer.succeed(Embedder, Embedder.of({ model: "other", dimensions: 64, embed: () => Effect.succeed([]) }))))))
+    }).pipe(
+      Effect.provide(
+        Layer.merge(
+          Store,
+          Layer.succeed(Embedder, Embedder.of({ model: "other", dimensions: 64, embed: () => Effect.succeed([]) }))
+        )
+      )
+    ))
 
   it.effect("purgeAgent removes the agent's data from every store, keeps its neighbours', and is audited", () =>
     Effect.gen(function*() {

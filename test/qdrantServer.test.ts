@@ -3,11 +3,16 @@
  * pin the Qdrant behaviours the backend tests rely on, so that a backend bug (a payload erased by an
  * update, a missing agent filter, a filter not applied, a write not awaited) fails a test there.
  */
-import { QdrantClient } from "@qdrant/js-client-rest"
-import type { Schemas } from "@qdrant/js-client-rest"
 import { assert, describe, it } from "@effect/vitest"
+import type { Schemas } from "@qdrant/js-client-rest"
+import { QdrantClient } from "@qdrant/js-client-rest"
 import { Effect } from "effect"
-import { type QdrantServerOptions, type QdrantTestServer, serdeNumber, startQdrantServer } from "./support/qdrantServer.js"
+import {
+  type QdrantServerOptions,
+  type QdrantTestServer,
+  serdeNumber,
+  startQdrantServer
+} from "./support/qdrantServer.js"
 
 const C = "things"
 
@@ -41,7 +46,11 @@ const rejection = (f: () => Promise<unknown>) =>
 
 const ids = (points: ReadonlyArray<{ readonly id: string | number }>) => points.map((p) => p.id)
 
-const point = (id: number | string, v: ReadonlyArray<number> | null, payload: Record<string, unknown>): Schemas["PointStruct"] => ({
+const point = (
+  id: number | string,
+  v: ReadonlyArray<number> | null,
+  payload: Record<string, unknown>
+): Schemas["PointStruct"] => ({
   id,
   vector: v === null ? {} : { v: [...v] },
   payload
@@ -63,11 +72,18 @@ describe("Qdrant test server", () => {
             field_name: "body",
             field_schema: { type: "text", tokenizer: "whitespace", lowercase: false },
             wait: true
-          }))
+          })
+        )
         const after = yield* call(() => client.getCollection(C))
         assert.strictEqual(after.payload_schema["agent"]?.data_type, "keyword")
-        assert.deepStrictEqual(after.payload_schema["body"]?.params, { type: "text", tokenizer: "whitespace", lowercase: false })
-        const conflict = yield* rejection(() => client.createCollection(C, { vectors: { v: { size: 3, distance: "Cosine" } } }))
+        assert.deepStrictEqual(after.payload_schema["body"]?.params, {
+          type: "text",
+          tokenizer: "whitespace",
+          lowercase: false
+        })
+        const conflict = yield* rejection(() =>
+          client.createCollection(C, { vectors: { v: { size: 3, distance: "Cosine" } } })
+        )
         assert.strictEqual(conflict.status, 409)
         const missing = yield* rejection(() => client.getCollection("nope"))
         assert.strictEqual(missing.status, 404)
@@ -76,8 +92,12 @@ describe("Qdrant test server", () => {
         assert.deepStrictEqual(yield* call(() => client.collectionExists(C)), { exists: true })
         const unnamed = yield* call(() => client.createCollection("plain", { vectors: { size: 4, distance: "Dot" } }))
         assert.isTrue(unnamed)
-        assert.deepStrictEqual((yield* call(() => client.getCollection("plain"))).config.params.vectors, { size: 4, distance: "Dot" })
-      })))
+        assert.deepStrictEqual((yield* call(() => client.getCollection("plain"))).config.params.vectors, {
+          size: 4,
+          distance: "Dot"
+        })
+      })
+    ))
 
   it.effect("vector size is enforced (400) on upsert, update_vectors and query; nothing is stored", () =>
     withServer((server, client) =>
@@ -89,7 +109,9 @@ describe("Qdrant test server", () => {
         assert.strictEqual(long.status, 400)
         assert.deepStrictEqual(server.points(C), [])
         yield* call(() => client.upsert(C, { wait: true, points: [point(1, [1, 0, 0], { a: 1 })] }))
-        const update = yield* rejection(() => client.updateVectors(C, { wait: true, points: [{ id: 1, vector: { v: [1] } }] }))
+        const update = yield* rejection(() =>
+          client.updateVectors(C, { wait: true, points: [{ id: 1, vector: { v: [1] } }] })
+        )
         assert.strictEqual(update.status, 400)
         const query = yield* rejection(() => client.query(C, { query: [1, 0], using: "v" }))
         assert.strictEqual(query.status, 400)
@@ -97,7 +119,8 @@ describe("Qdrant test server", () => {
         assert.strictEqual(name.status, 400)
         assert.match(name.error, /Not existing vector name/)
         assert.deepStrictEqual(server.points(C)?.[0]?.vectors, { v: [1, 0, 0] })
-      })))
+      })
+    ))
 
   it.effect("JSON cannot carry NaN or Infinity: they arrive as null and the request is a 400 format error", () =>
     withServer((server, client) =>
@@ -113,10 +136,12 @@ describe("Qdrant test server", () => {
             method: "PUT",
             headers: { "content-type": "application/json" },
             body: "{\"points\":[{\"id\":1,\"vector\":{\"v\":[NaN,0,0]}}]}"
-          }))
+          })
+        )
         assert.strictEqual(raw.status, 400)
         assert.deepStrictEqual(server.points(C), [])
-      })))
+      })
+    ))
 
   it.effect("cosine: vectors are stored normalised, scores are cosine similarities, best first", () =>
     withServer((server, client) =>
@@ -124,8 +149,14 @@ describe("Qdrant test server", () => {
         yield* call(() =>
           client.upsert(C, {
             wait: true,
-            points: [point(1, [3, 0, 0], {}), point(2, [1, 1, 0], {}), point(3, [-2, 0, 0], {}), point(4, [0, 0, 5], {})]
-          }))
+            points: [
+              point(1, [3, 0, 0], {}),
+              point(2, [1, 1, 0], {}),
+              point(3, [-2, 0, 0], {}),
+              point(4, [0, 0, 5], {})
+            ]
+          })
+        )
         assert.deepStrictEqual(server.points(C)?.[0]?.vectors["v"], [1, 0, 0])
         const r = yield* call(() => client.query(C, { query: [10, 0, 0], using: "v", with_vector: true }))
         assert.deepStrictEqual(ids(r.points), [1, 2, 4, 3])
@@ -138,7 +169,8 @@ describe("Qdrant test server", () => {
         assert.isUndefined(limited.points[0]!.payload ?? undefined, "query returns no payload unless asked")
         const threshold = yield* call(() => client.query(C, { query: [1, 0, 0], using: "v", score_threshold: 0.5 }))
         assert.deepStrictEqual(ids(threshold.points), [1, 2])
-      })))
+      })
+    ))
 
   it.effect("cosine normalisation follows Qdrant 1.12: a vector shorter than ~3.45e-4, or already of length 1 ± 1e-6, is kept as is", () =>
     withServer((server, client) =>
@@ -146,12 +178,15 @@ describe("Qdrant test server", () => {
         const tiny = [3e-4, 0, 0] // squared length 9e-8 < f32::EPSILON: not normalised
         const small = [4e-4, 0, 0] // squared length 1.6e-7 ≥ f32::EPSILON: normalised
         const nearlyUnit = [0.6, 0.8000002, 0]
-        yield* call(() => client.upsert(C, { wait: true, points: [point(1, tiny, {}), point(2, small, {}), point(3, nearlyUnit, {})] }))
+        yield* call(() =>
+          client.upsert(C, { wait: true, points: [point(1, tiny, {}), point(2, small, {}), point(3, nearlyUnit, {})] })
+        )
         const stored = server.points(C)!.map((p) => p.vectors["v"])
         assert.deepStrictEqual(stored[0], tiny.map(Math.fround))
         assert.deepStrictEqual(stored[1], [1, 0, 0])
         assert.deepStrictEqual(stored[2], nearlyUnit.map(Math.fround))
-      })))
+      })
+    ))
 
   it.effect("a body above 32 MiB is a 400 with actix's message, and nothing of it is applied", () =>
     withServer((server, client) =>
@@ -161,7 +196,8 @@ describe("Qdrant test server", () => {
         assert.strictEqual(r.status, 400)
         assert.match(r.error, /^JSON payload \(\d+ bytes\) is larger than allowed \(limit: 33554432 bytes\)\.$/)
         assert.deepStrictEqual(server.points(C), [])
-      })))
+      })
+    ))
 
   it.effect("JSON numbers are read as Qdrant 1.12 reads them (serde_json): some come back one unit in the last place away", () =>
     Effect.gen(function*() {
@@ -176,7 +212,8 @@ describe("Qdrant test server", () => {
         Effect.gen(function*() {
           yield* call(() => client.upsert(C, { wait: true, points: [point(1, [1, 0, 0], { x: f, n: 7 })] }))
           return server.points(C)![0]!.payload
-        }))
+        })
+      )
       assert.deepStrictEqual(lossy, { x: 0.0130000002682209, n: 7 })
       const exact = yield* withServer((server, client) =>
         Effect.gen(function*() {
@@ -190,7 +227,11 @@ describe("Qdrant test server", () => {
     withServer((server, client) =>
       Effect.gen(function*() {
         yield* call(() =>
-          client.upsert(C, { wait: true, points: [point(1, [1, 0, 0], { k: "with" }), point(2, null, { k: "without" })] }))
+          client.upsert(C, {
+            wait: true,
+            points: [point(1, [1, 0, 0], { k: "with" }), point(2, null, { k: "without" })]
+          })
+        )
         const r = yield* call(() => client.query(C, { query: [1, 0, 0], using: "v", limit: 10 }))
         assert.deepStrictEqual(ids(r.points), [1])
         assert.deepStrictEqual(ids((yield* call(() => client.scroll(C, {}))).points), [1, 2])
@@ -201,7 +242,8 @@ describe("Qdrant test server", () => {
         const now = yield* call(() => client.query(C, { query: [0, 1, 0], using: "v", with_payload: true }))
         assert.deepStrictEqual(ids(now.points), [2, 1])
         assert.deepStrictEqual(now.points[0]!.payload, { k: "without" }, "adding a vector keeps the payload")
-      })))
+      })
+    ))
 
   it.effect("upsert replaces the whole point: the old payload and vectors are gone", () =>
     withServer((server, client) =>
@@ -211,7 +253,8 @@ describe("Qdrant test server", () => {
         assert.deepStrictEqual(server.points(C), [{ id: 1, vectors: {}, payload: { c: 3 } }])
         yield* call(() => client.upsert(C, { wait: true, points: [{ id: 1, vector: { v: [0, 1, 0] } }] }))
         assert.deepStrictEqual(server.points(C), [{ id: 1, vectors: { v: [0, 1, 0] }, payload: {} }])
-      })))
+      })
+    ))
 
   it.effect("set_payload merges, overwrite_payload replaces, update_vectors keeps the payload", () =>
     withServer((server, client) =>
@@ -221,26 +264,37 @@ describe("Qdrant test server", () => {
         yield* call(() => client.updateVectors(C, { wait: true, points: [{ id: 1, vector: { v: [0, 2, 0] } }] }))
         assert.deepStrictEqual(server.points(C), [{ id: 1, vectors: { v: [0, 1, 0] }, payload }])
         yield* call(() => client.setPayload(C, { wait: true, points: [1], payload: { count: 2, content: "changed" } }))
-        assert.deepStrictEqual(server.points(C)?.[0]?.payload, { agent: "a", content: "changed", meta: { x: 1 }, count: 2 })
+        assert.deepStrictEqual(server.points(C)?.[0]?.payload, {
+          agent: "a",
+          content: "changed",
+          meta: { x: 1 },
+          count: 2
+        })
         yield* call(() => client.setPayload(C, { wait: true, points: [1], payload: { y: 2 }, key: "meta" }))
         assert.deepStrictEqual(server.points(C)?.[0]?.payload["meta"], { x: 1, y: 2 })
-        yield* call(() => client.setPayload(C, { wait: true, filter: { must: [{ has_id: [1] }] }, payload: { by: "filter" } }))
+        yield* call(() =>
+          client.setPayload(C, { wait: true, filter: { must: [{ has_id: [1] }] }, payload: { by: "filter" } })
+        )
         assert.strictEqual(server.points(C)?.[0]?.payload["by"], "filter")
         yield* call(() => client.overwritePayload(C, { wait: true, points: [1], payload: { only: true } }))
         assert.deepStrictEqual(server.points(C), [{ id: 1, vectors: { v: [0, 1, 0] }, payload: { only: true } }])
-      })))
+      })
+    ))
 
   it.effect("updating a missing point by id is 404; by a filter that matches nothing is a no-op", () =>
     withServer((server, client) =>
       Effect.gen(function*() {
         yield* call(() => client.upsert(C, { wait: true, points: [point(1, [1, 0, 0], { a: 1 })] }))
-        const vectors = yield* rejection(() => client.updateVectors(C, { wait: true, points: [{ id: 9, vector: { v: [1, 0, 0] } }] }))
+        const vectors = yield* rejection(() =>
+          client.updateVectors(C, { wait: true, points: [{ id: 9, vector: { v: [1, 0, 0] } }] })
+        )
         assert.strictEqual(vectors.status, 404)
         const payload = yield* rejection(() => client.setPayload(C, { wait: true, points: [9], payload: { a: 2 } }))
         assert.strictEqual(payload.status, 404)
         yield* call(() => client.setPayload(C, { wait: true, filter: { must: [{ has_id: [9] }] }, payload: { a: 2 } }))
         assert.deepStrictEqual(server.points(C)?.map((p) => p.payload), [{ a: 1 }])
-      })))
+      })
+    ))
 
   it.effect("match value is typed (1, \"1\" and true differ), arrays match any element, keys are paths", () =>
     withServer((_server, client) =>
@@ -255,8 +309,10 @@ describe("Qdrant test server", () => {
               point(4, null, { list: [{ name: "p" }, { name: "q" }] }),
               point(5, null, { "m.n": 1 })
             ]
-          }))
-        const by = (key: string, value: string | number | boolean) => scrollIds(client, { must: [{ key, match: { value } }] })
+          })
+        )
+        const by = (key: string, value: string | number | boolean) =>
+          scrollIds(client, { must: [{ key, match: { value } }] })
         assert.deepStrictEqual(yield* by("m.n", 1), [1])
         assert.deepStrictEqual(yield* by("m.n", "1"), [2])
         assert.deepStrictEqual(yield* by("m.flag", true), [1])
@@ -266,12 +322,15 @@ describe("Qdrant test server", () => {
         assert.deepStrictEqual(yield* by("list[].name", "q"), [4])
         assert.deepStrictEqual(yield* by("list.name", "q"), [], "a key does not descend into an array without []")
         assert.deepStrictEqual(yield* by("\"m.n\"", 1), [5], "a quoted key is literal")
-        const float = yield* rejection(() => client.scroll(C, { filter: { must: [{ key: "m.n", match: { value: 1.5 } }] } }))
+        const float = yield* rejection(() =>
+          client.scroll(C, { filter: { must: [{ key: "m.n", match: { value: 1.5 } }] } })
+        )
         assert.strictEqual(float.status, 400, "floats cannot be matched, only ranged")
         assert.deepStrictEqual(yield* scrollIds(client, { must: [{ key: "m.n", range: { gte: 1.5, lte: 1.5 } }] }), [3])
         assert.deepStrictEqual(yield* scrollIds(client, { must: [{ key: "m.n", match: { any: [1, 2] } }] }), [1])
         assert.deepStrictEqual(yield* scrollIds(client, { must: [{ key: "m.tags", match: { any: ["b", "z"] } }] }), [1])
-      })))
+      })
+    ))
 
   it.effect("must, should, must_not, nested filters, range, is_empty, is_null and has_id", () =>
     withServer((_server, client) =>
@@ -285,26 +344,46 @@ describe("Qdrant test server", () => {
               point(3, null, { agent: "b", t: 30, e: [1] }),
               point(4, null, { agent: "ab", t: 40 })
             ]
-          }))
+          })
+        )
         const agent = (a: string): Schemas["Condition"] => ({ key: "agent", match: { value: a } })
-        assert.deepStrictEqual(yield* scrollIds(client, { must: [agent("a")] }), [1, 2], "keyword match is exact, not a prefix")
+        assert.deepStrictEqual(
+          yield* scrollIds(client, { must: [agent("a")] }),
+          [1, 2],
+          "keyword match is exact, not a prefix"
+        )
         assert.deepStrictEqual(yield* scrollIds(client, { must: [agent("a"), { key: "t", range: { gt: 10 } }] }), [2])
         assert.deepStrictEqual(yield* scrollIds(client, { should: [agent("b"), agent("ab")] }), [3, 4])
         assert.deepStrictEqual(yield* scrollIds(client, { must_not: [agent("a")] }), [3, 4])
         assert.deepStrictEqual(yield* scrollIds(client, { must: [{ key: "t", range: { gte: 20, lt: 40 } }] }), [2, 3])
         assert.deepStrictEqual(yield* scrollIds(client, { must: [{ key: "t", range: { lte: 10 } }] }), [1])
-        assert.deepStrictEqual(yield* scrollIds(client, { must: [{ is_empty: { key: "e" } }] }), [1, 4], "missing and null are empty")
-        assert.deepStrictEqual(yield* scrollIds(client, { must: [{ is_empty: { key: "x" } }] }), [1, 2, 3, 4], "[] is empty")
+        assert.deepStrictEqual(
+          yield* scrollIds(client, { must: [{ is_empty: { key: "e" } }] }),
+          [1, 4],
+          "missing and null are empty"
+        )
+        assert.deepStrictEqual(
+          yield* scrollIds(client, { must: [{ is_empty: { key: "x" } }] }),
+          [1, 2, 3, 4],
+          "[] is empty"
+        )
         assert.deepStrictEqual(yield* scrollIds(client, { must: [{ is_null: { key: "e" } }] }), [1])
         assert.deepStrictEqual(yield* scrollIds(client, { must: [{ has_id: [2, 4, 99] }] }), [2, 4])
         assert.deepStrictEqual(
           yield* scrollIds(client, { must: [{ should: [agent("a"), agent("b")] }], must_not: [{ has_id: [1] }] }),
           [2, 3]
         )
-        assert.deepStrictEqual(yield* scrollIds(client, { must: [agent("a")], should: [] }), [1, 2], "an empty should is no constraint")
-        const unknown = yield* rejection(() => client.scroll(C, { filter: { must: [{ key: "agent", values_count: { gt: 1 } }] } }))
+        assert.deepStrictEqual(
+          yield* scrollIds(client, { must: [agent("a")], should: [] }),
+          [1, 2],
+          "an empty should is no constraint"
+        )
+        const unknown = yield* rejection(() =>
+          client.scroll(C, { filter: { must: [{ key: "agent", values_count: { gt: 1 } }] } })
+        )
         assert.strictEqual(unknown.status, 400, "an unimplemented condition is refused, not ignored")
-      })))
+      })
+    ))
 
   it.effect("match text: every query token, by the index's tokenizer and lowercase setting; substring without an index", () =>
     withServer((_server, client) =>
@@ -317,15 +396,22 @@ describe("Qdrant test server", () => {
               point(2, null, { exact: "quick thinking", lower: "QUICK", raw: "cat" }),
               point(3, null, { exact: "Brown Fox", lower: "slow", raw: "dog" })
             ]
-          }))
+          })
+        )
         yield* call(() =>
           client.createPayloadIndex(C, {
             field_name: "exact",
             field_schema: { type: "text", tokenizer: "whitespace", lowercase: false },
             wait: true
-          }))
+          })
+        )
         yield* call(() =>
-          client.createPayloadIndex(C, { field_name: "lower", field_schema: { type: "text", tokenizer: "word" }, wait: true }))
+          client.createPayloadIndex(C, {
+            field_name: "lower",
+            field_schema: { type: "text", tokenizer: "word" },
+            wait: true
+          })
+        )
         const text = (key: string, t: string) => scrollIds(client, { must: [{ key, match: { text: t } }] })
         assert.deepStrictEqual(yield* text("exact", "brown fox"), [1])
         assert.deepStrictEqual(yield* text("exact", "fox brown"), [1], "any order")
@@ -335,7 +421,8 @@ describe("Qdrant test server", () => {
         assert.deepStrictEqual(yield* text("exact", "Brown"), [3], "no lower-casing when lowercase is false")
         assert.deepStrictEqual(yield* text("lower", "quick"), [1, 2], "lower-cased by default")
         assert.deepStrictEqual(yield* text("raw", "cat"), [1, 2], "without an index: substring")
-      })))
+      })
+    ))
 
   it.effect("scroll pages in id order with offset / next_page_offset; order_by needs a range index and refuses offset", () =>
     withServer((_server, client) =>
@@ -348,19 +435,26 @@ describe("Qdrant test server", () => {
               ...[5, 3, 9, 1, 7].map((id) => point(id, null, { t: id % 4 })),
               ...uuids.map((id, i) => point(id.toUpperCase(), null, { t: 10 + i }))
             ]
-          }))
+          })
+        )
         const seen: Array<string | number> = []
         let offset: Schemas["ExtendedPointId"] | undefined
         let pages = 0
         do {
           const from = offset
-          const page = yield* call(() => client.scroll(C, { limit: 2, ...(from === undefined ? {} : { offset: from }) }))
+          const page = yield* call(() =>
+            client.scroll(C, { limit: 2, ...(from === undefined ? {} : { offset: from }) })
+          )
           seen.push(...ids(page.points))
           const next = page.next_page_offset
           offset = typeof next === "string" || typeof next === "number" ? next : undefined
           pages++
         } while (offset !== undefined)
-        assert.deepStrictEqual(seen, [1, 3, 5, 7, 9, uuids[1]!, uuids[0]!], "integers first, UUIDs normalised and ordered")
+        assert.deepStrictEqual(
+          seen,
+          [1, 3, 5, 7, 9, uuids[1]!, uuids[0]!],
+          "integers first, UUIDs normalised and ordered"
+        )
         assert.strictEqual(pages, 4)
         const noIndex = yield* rejection(() => client.scroll(C, { order_by: { key: "t", direction: "desc" } }))
         assert.strictEqual(noIndex.status, 400)
@@ -369,11 +463,14 @@ describe("Qdrant test server", () => {
         const desc = yield* call(() => client.scroll(C, { order_by: { key: "t", direction: "desc" }, limit: 4 }))
         assert.deepStrictEqual(ids(desc.points), [uuids[1]!, uuids[0]!, 3, 7], "t desc, ties by id")
         assert.strictEqual(desc.next_page_offset ?? null, null)
-        const from = yield* call(() => client.scroll(C, { order_by: { key: "t", direction: "asc", start_from: 1 }, limit: 2 }))
+        const from = yield* call(() =>
+          client.scroll(C, { order_by: { key: "t", direction: "asc", start_from: 1 }, limit: 2 })
+        )
         assert.deepStrictEqual(ids(from.points), [1, 5])
         const withOffset = yield* rejection(() => client.scroll(C, { order_by: "t", offset: 1 }))
         assert.strictEqual(withOffset.status, 400)
-      })))
+      })
+    ))
 
   it.effect("query and count honour the filter; with_payload selects keys", () =>
     withServer((_server, client) =>
@@ -386,7 +483,8 @@ describe("Qdrant test server", () => {
               point(2, [0.9, 0.1, 0], { agent: "b", body: "y" }),
               point(3, [0, 1, 0], { agent: "a", body: "z" })
             ]
-          }))
+          })
+        )
         const filter = { must: [{ key: "agent", match: { value: "a" } }] }
         const r = yield* call(() => client.query(C, { query: [1, 0, 0], using: "v", filter, with_payload: ["body"] }))
         assert.deepStrictEqual(ids(r.points), [1, 3], "the other agent's nearer point is filtered out")
@@ -395,7 +493,8 @@ describe("Qdrant test server", () => {
         assert.deepStrictEqual(yield* call(() => client.count(C, {})), { count: 3 })
         const got = yield* call(() => client.retrieve(C, { ids: [3, 1, 42], with_payload: { exclude: ["body"] } }))
         assert.deepStrictEqual(got.map((p) => [p.id, p.payload]), [[3, { agent: "a" }], [1, { agent: "a" }]])
-      })))
+      })
+    ))
 
   it.effect("batch update applies its operations in order, each with its own result", () =>
     withServer((server, client) =>
@@ -409,13 +508,19 @@ describe("Qdrant test server", () => {
               { update_vectors: { points: [{ id: 2, vector: { v: [0, 0, 1] } }] } },
               { delete: { points: [1] } }
             ]
-          }))
+          })
+        )
         assert.deepStrictEqual(results.map((r) => r.status), ["completed", "completed", "completed", "completed"])
         assert.deepStrictEqual(server.points(C), [{ id: 2, vectors: { v: [0, 0, 1] }, payload: { a: 2 } }])
         const missing = yield* rejection(() =>
-          client.batchUpdate(C, { wait: true, operations: [{ update_vectors: { points: [{ id: 5, vector: { v: [1, 0, 0] } }] } }] }))
+          client.batchUpdate(C, {
+            wait: true,
+            operations: [{ update_vectors: { points: [{ id: 5, vector: { v: [1, 0, 0] } }] } }]
+          })
+        )
         assert.strictEqual(missing.status, 404)
-      })))
+      })
+    ))
 
   it.live("wait: an unawaited write is acknowledged and applied later; a waited write applies everything queued first", () =>
     withServer((server, client) =>
@@ -428,15 +533,25 @@ describe("Qdrant test server", () => {
         assert.deepStrictEqual(ids(yield* call(() => client.retrieve(C, { ids: [1] }))), [1], "applied after the delay")
         // The client's delete does not wait unless told to.
         yield* call(() => client.delete(C, { points: [1] }))
-        assert.deepStrictEqual(ids(yield* call(() => client.retrieve(C, { ids: [1] }))), [1], "an unawaited delete is not applied yet")
-        const done = yield* call(() => client.setPayload(C, { wait: true, filter: { must: [{ has_id: [1] }] }, payload: { b: 2 } }))
+        assert.deepStrictEqual(
+          ids(yield* call(() => client.retrieve(C, { ids: [1] }))),
+          [1],
+          "an unawaited delete is not applied yet"
+        )
+        const done = yield* call(() =>
+          client.setPayload(C, { wait: true, filter: { must: [{ has_id: [1] }] }, payload: { b: 2 } })
+        )
         assert.strictEqual(done.status, "completed")
         assert.deepStrictEqual(server.points(C), [], "the queued delete ran before the waited write")
-        const late = yield* call(() => client.updateVectors(C, { wait: false, points: [{ id: 7, vector: { v: [1, 0, 0] } }] }))
+        const late = yield* call(() =>
+          client.updateVectors(C, { wait: false, points: [{ id: 7, vector: { v: [1, 0, 0] } }] })
+        )
         assert.strictEqual(late.status, "acknowledged")
         server.flush()
         assert.match(server.backgroundErrors[0] ?? "", /No point with id 7/)
-        const wrongWait = yield* call(() => fetch(`${server.url}/collections/${C}/points?wait=yes`, { method: "PUT", body: "{}" }))
+        const wrongWait = yield* call(() =>
+          fetch(`${server.url}/collections/${C}/points?wait=yes`, { method: "PUT", body: "{}" })
+        )
         assert.strictEqual(wrongWait.status, 400)
       }), { applyDelayMs: 100 }))
 
@@ -447,7 +562,10 @@ describe("Qdrant test server", () => {
       assert.isString((yield* call(() => anonymous.versionInfo())).version, "/ needs no key")
       const refused = yield* rejection(() => anonymous.getCollections())
       assert.strictEqual(refused.status, 401)
-      const wrong = yield* rejection(() => new QdrantClient({ url: server.url, checkCompatibility: false, headers: { "api-key": "nope" } }).getCollections())
+      const wrong = yield* rejection(() =>
+        new QdrantClient({ url: server.url, checkCompatibility: false, headers: { "api-key": "nope" } })
+          .getCollections()
+      )
       assert.strictEqual(wrong.status, 401)
       const authed = new QdrantClient({ url: server.url, checkCompatibility: false, headers: { "api-key": "s3cret" } })
       assert.deepStrictEqual(yield* call(() => authed.getCollections()), { collections: [] })
@@ -455,10 +573,17 @@ describe("Qdrant test server", () => {
       yield* call(() => authed.createCollection(C, { vectors: { v: { size: 3, distance: "Cosine" } } }))
       yield* call(() => authed.upsert(C, { wait: true, points: [point(1, [1, 0, 0], {})] }))
       const logged = server.requests.map((r) => [r.method, r.path, r.query["wait"]])
-      assert.deepStrictEqual(logged, [["PUT", `/collections/${C}`, undefined], ["PUT", `/collections/${C}/points`, "true"]])
+      assert.deepStrictEqual(logged, [
+        ["PUT", `/collections/${C}`, undefined],
+        ["PUT", `/collections/${C}/points`, "true"]
+      ])
       server.failNext({ path: /\/points\/query$/, status: 500, error: "injected" })
       const injected = yield* rejection(() => authed.query(C, { query: [1, 0, 0], using: "v" }))
       assert.deepStrictEqual(injected, { status: 500, error: "injected" })
-      assert.strictEqual((yield* call(() => authed.query(C, { query: [1, 0, 0], using: "v" }))).points.length, 1, "only once")
+      assert.strictEqual(
+        (yield* call(() => authed.query(C, { query: [1, 0, 0], using: "v" }))).points.length,
+        1,
+        "only once"
+      )
     })))
 })

@@ -55,7 +55,14 @@ const calls = {
       upsertEntity: [{ agentId: agent, type: "person", name: "Ada", properties: {} }],
       getEntity: [agent, "e"],
       deleteEntity: [agent, "e"],
-      addRelation: [{ agentId: agent, source: "a", relation: "knows_about", target: "b", properties: {}, confidence: 1 }],
+      addRelation: [{
+        agentId: agent,
+        source: "a",
+        relation: "knows_about",
+        target: "b",
+        properties: {},
+        confidence: 1
+      }],
       query: [{ agentId: agent }]
     }
   },
@@ -185,13 +192,16 @@ const runMethod = (service: object, method: string, args: ReadonlyArray<unknown>
 /** Calls counted for one method, over every outcome. */
 const callCount = (service: string, method: string, backend: string) =>
   Effect.map(
-    Effect.forEach(["success", "failure", "defect", "interrupted"], (outcome) =>
-      Metric.value(Metric.taggedWithLabels(callsTotal, [
-        MetricLabel.make("service", service),
-        MetricLabel.make("method", method),
-        MetricLabel.make("backend", backend),
-        MetricLabel.make("outcome", outcome)
-      ]))),
+    Effect.forEach(
+      ["success", "failure", "defect", "interrupted"],
+      (outcome) =>
+        Metric.value(Metric.taggedWithLabels(callsTotal, [
+          MetricLabel.make("service", service),
+          MetricLabel.make("method", method),
+          MetricLabel.make("backend", backend),
+          MetricLabel.make("outcome", outcome)
+        ]))
+    ),
     (states) => states.reduce((sum, s) => sum + s.count, 0)
   )
 
@@ -219,7 +229,11 @@ const checkLayer = <R>(
         )
         const own = spans.find((s) => s.name === `${name}.${method}`)
         assert.isDefined(own, `${backend}: no span ${name}.${method}; saw ${spans.map((s) => s.name).join(", ")}`)
-        assert.deepStrictEqual(own!.parent, Option.some(parent.spanId), `${backend}: ${name}.${method} is not a child of the caller`)
+        assert.deepStrictEqual(
+          own!.parent,
+          Option.some(parent.spanId),
+          `${backend}: ${name}.${method} is not a child of the caller`
+        )
         assert.strictEqual(own!.attributes.get("engram.backend"), backend)
         const after = yield* callCount(name, method, backend)
         assert.isAbove(after, before, `${backend}: ${name}.${method} did not count its call`)
@@ -243,21 +257,32 @@ describe("every method is a span and a counted call", () => {
   it.live("MemoryTest", () => checkLayer("memory", Memory.layer({ embedding }), [...main, ...semantic]))
 
   it.live("SqliteLive", () =>
-    Effect.flatMap(tempDir, (dir) => checkLayer("sqlite", Sqlite.layer({ path: `${dir}/t.db`, embedding }), [...main, ...semantic])).pipe(
+    Effect.flatMap(
+      tempDir,
+      (dir) => checkLayer("sqlite", Sqlite.layer({ path: `${dir}/t.db`, embedding }), [...main, ...semantic])
+    ).pipe(
       Effect.scoped
     ))
 
   it.live("PgLive", () =>
     unavailable !== undefined
       ? Effect.sync(() => console.log(`[tracing] PostgreSQL is not reachable (${unavailable}): PgLive SKIPPED`))
-      : Effect.flatMap(freshSchemaScoped, (schema) =>
-        checkLayer("postgres", Postgres.layer({ url: Redacted.make(urlForSchema(schema)), embedding }), [...main, ...semantic])).pipe(
-          Effect.scoped
-        ))
+      : Effect.flatMap(
+        freshSchemaScoped,
+        (schema) =>
+          checkLayer("postgres", Postgres.layer({ url: Redacted.make(urlForSchema(schema)), embedding }), [
+            ...main,
+            ...semantic
+          ])
+      ).pipe(
+        Effect.scoped
+      ))
 
   it.live("QdrantSemanticLive", () =>
-    Effect.flatMap(startQdrantServer(), (server) =>
-      checkLayer("qdrant", Qdrant.layer({ url: server.url, collection: "tracing", embedding }), semantic)).pipe(Effect.scoped))
+    Effect.flatMap(
+      startQdrantServer(),
+      (server) => checkLayer("qdrant", Qdrant.layer({ url: server.url, collection: "tracing", embedding }), semantic)
+    ).pipe(Effect.scoped))
 
   it.live("HttpSemanticLive", () =>
     Effect.gen(function*() {
@@ -277,6 +302,9 @@ describe("instrument", () => {
       })
       const error = yield* Effect.flip(service.call())
       assert.instanceOf(error, StorageError)
-      assert.deepStrictEqual([error.backend, error.operation, error.message, error.cause], ["sqlite", "Probe.call", "boom", cause])
+      assert.deepStrictEqual(
+        [error.backend, error.operation, error.message, error.cause],
+        ["sqlite", "Probe.call", "boom", cause]
+      )
     }))
 })

@@ -3,8 +3,8 @@
  * and a search returns exactly the top k of an exact cosine scan (ties broken by the caller's
  * order), whatever the data, the filter, removals and updates — never an approximation.
  */
-import { describe, expect, it } from "vitest"
 import { execFileSync } from "node:child_process"
+import { describe, expect, it } from "vitest"
 import { cosine } from "../src/core/vector.js"
 import { Kernel } from "../src/core/vectors/kernel.js"
 import { CHUNK_ROWS, type Scored, VectorIndex } from "../src/core/vectors/vectorIndex.js"
@@ -76,7 +76,11 @@ describe("VectorIndex", () => {
     query: ReadonlyArray<number>,
     limit: number,
     createdAt: (key: number) => number
-  ) => keys.map((key) => ({ key, score: cosine(query, data[key]!), createdAt: createdAt(key) })).sort(order).slice(0, limit)
+  ) =>
+    keys.map((key) => ({ key, score: cosine(query, data[key]!), createdAt: createdAt(key) })).sort(order).slice(
+      0,
+      limit
+    )
 
   for (const [dims, n] of [[8, 300], [384, 3000], [100, 1000]] as const) {
     it(`returns exactly the brute-force top k (${n} × ${dims}, across ${Math.ceil(n / CHUNK_ROWS)} chunks)`, () => {
@@ -84,7 +88,9 @@ describe("VectorIndex", () => {
       const data = clustered(rand, n, dims, 10)
       const createdAt = (key: number) => Math.floor(key / 3) // ties in time too
       const index = new VectorIndex(dims)
-      data.forEach((v, key) => index.put("a", key, v, { createdAt: createdAt(key), confidence: 1, scope: 0, source: 0 }))
+      data.forEach((v, key) =>
+        index.put("a", key, v, { createdAt: createdAt(key), confidence: 1, scope: 0, source: 0 })
+      )
       let rescored = 0
       const rescore = (keys: ReadonlyArray<number>) => {
         rescored += keys.length
@@ -95,7 +101,9 @@ describe("VectorIndex", () => {
         query = t % 5 === 0 ? data[Math.floor(rand() * n)]! : data[0]!.map(() => gaussian(rand))
         const limit = [1, 10, 50][t % 3]!
         const got = index.search("a", query, limit, rescore, order)
-        expect(got.map((h) => h.key)).toEqual(exactTop(data, data.map((_, k) => k), query, limit, createdAt).map((h) => h.key))
+        expect(got.map((h) => h.key)).toEqual(
+          exactTop(data, data.map((_, k) => k), query, limit, createdAt).map((h) => h.key)
+        )
       }
       // Exact, yet most rows were never rescored.
       expect(rescored).toBeLessThan(30 * n * 0.5)
@@ -105,8 +113,11 @@ describe("VectorIndex", () => {
   it("identical vectors tie exactly and the caller's order decides", () => {
     const index = new VectorIndex(8)
     const v = [1, 2, 3, 4, 5, 6, 7, 8]
-    for (let key = 0; key < 40; key++) index.put("a", key, v, { createdAt: key % 4, confidence: 1, scope: 0, source: 0 })
-    const rescore = (keys: ReadonlyArray<number>) => keys.map((key) => ({ key, score: cosine(v, v), createdAt: key % 4 }))
+    for (let key = 0; key < 40; key++) {
+      index.put("a", key, v, { createdAt: key % 4, confidence: 1, scope: 0, source: 0 })
+    }
+    const rescore = (keys: ReadonlyArray<number>) =>
+      keys.map((key) => ({ key, score: cosine(v, v), createdAt: key % 4 }))
     const got = index.search("a", v, 5, rescore, order)
     expect(got.map((h) => h.key)).toEqual([3, 7, 11, 15, 19])
   })
@@ -115,11 +126,21 @@ describe("VectorIndex", () => {
     const rand = random(3)
     const data = clustered(rand, 2000, 32, 4)
     const index = new VectorIndex(32)
-    data.forEach((v, key) => index.put("a", key, v, { createdAt: key, confidence: (key % 10) / 10, scope: key % 3, source: 0 }))
+    data.forEach((v, key) =>
+      index.put("a", key, v, { createdAt: key, confidence: (key % 10) / 10, scope: key % 3, source: 0 })
+    )
     const query = data[5]!
-    const rescore = (keys: ReadonlyArray<number>) => keys.map((key) => ({ key, score: cosine(query, data[key]!), createdAt: key }))
+    const rescore = (keys: ReadonlyArray<number>) =>
+      keys.map((key) => ({ key, score: cosine(query, data[key]!), createdAt: key }))
     // Only scope 2 and confidence ≥ 0.9: 1 in 30 rows, none of them near the query necessarily.
-    const got = index.search("a", query, 20, rescore, order, (i, view) => view.scope[i] === 2 && view.confidence[i]! >= 0.85)
+    const got = index.search(
+      "a",
+      query,
+      20,
+      rescore,
+      order,
+      (i, view) => view.scope[i] === 2 && view.confidence[i]! >= 0.85
+    )
     const passing = data.map((_, k) => k).filter((k) => k % 3 === 2 && (k % 10) / 10 >= 0.85)
     expect(got.map((h) => h.key)).toEqual(exactTop(data, passing, query, 20, (k) => k).map((h) => h.key))
     expect(got.length).toBe(20)
@@ -154,9 +175,14 @@ describe("VectorIndex", () => {
     }
     expect(index.size("a")).toBe(live.size)
     const query = data[17]!
-    const rescore = (keys: ReadonlyArray<number>) => keys.map((key) => ({ key, score: cosine(query, live.get(key)!), createdAt: key }))
+    const rescore = (keys: ReadonlyArray<number>) =>
+      keys.map((key) => ({ key, score: cosine(query, live.get(key)!), createdAt: key }))
     const got = index.search("a", query, 25, rescore, order, (i, view) => view.confidence[i]! > 0.5)
-    const expected = [...live.keys()].filter((k) => conf.get(k)! > 0.5).map((key) => ({ key, score: cosine(query, live.get(key)!), createdAt: key }))
+    const expected = [...live.keys()].filter((k) => conf.get(k)! > 0.5).map((key) => ({
+      key,
+      score: cosine(query, live.get(key)!),
+      createdAt: key
+    }))
       .sort(order).slice(0, 25)
     expect(got.map((h) => h.key)).toEqual(expected.map((h) => h.key))
   })
@@ -164,11 +190,15 @@ describe("VectorIndex", () => {
   it("agents are separate, and dropping one frees its chunks for reuse", () => {
     const index = new VectorIndex(16)
     const v = Array.from({ length: 16 }, (_, i) => i + 1)
-    for (let key = 0; key < 600; key++) index.put(`agent-${key % 2}`, key, v, { createdAt: 0, confidence: 1, scope: 0, source: 0 })
+    for (let key = 0; key < 600; key++) {
+      index.put(`agent-${key % 2}`, key, v, { createdAt: 0, confidence: 1, scope: 0, source: 0 })
+    }
     const before = index.bytes
     index.drop("agent-0")
     expect(index.has("agent-0")).toBe(false)
-    for (let key = 0; key < 300; key++) index.put("agent-2", key, v, { createdAt: 0, confidence: 1, scope: 0, source: 0 })
+    for (let key = 0; key < 300; key++) {
+      index.put("agent-2", key, v, { createdAt: 0, confidence: 1, scope: 0, source: 0 })
+    }
     expect(index.bytes).toBe(before)
     const rescore = (keys: ReadonlyArray<number>) => keys.map((key) => ({ key, score: 1, createdAt: 0 }))
     expect(index.search("agent-1", v, 1000, rescore, order).every((h) => h.key % 2 === 1)).toBe(true)

@@ -13,7 +13,16 @@ import type { SessionStore } from "../../src/services/SessionStore.js"
 import type { StructuredStore } from "../../src/services/StructuredStore.js"
 import type { TaskQueue } from "../../src/services/TaskQueue.js"
 import type { UsageStore } from "../../src/services/UsageStore.js"
-import type { Driver, KvOp, MainDriver, Measured, MemoryInput, TaskDriver, TextRecall, VectorRecall } from "../protocol.js"
+import type {
+  Driver,
+  KvOp,
+  MainDriver,
+  Measured,
+  MemoryInput,
+  TaskDriver,
+  TextRecall,
+  VectorRecall
+} from "../protocol.js"
 import { now, since } from "../stats.js"
 import { indexOfId, SOLO_AGENT, TOP_K } from "../workload.js"
 
@@ -89,22 +98,43 @@ const timeLoop = <E>(count: number, op: (i: number) => Effect.Effect<unknown, E>
   }))
 
 const mainDriver = (m: EngramMain): MainDriver => ({
-  kvSet: (ops: ReadonlyArray<KvOp>) => timeLoop(ops.length, (i) => m.structured.set(ops[i]!.agent, ops[i]!.key, ops[i]!.value)),
+  kvSet: (ops: ReadonlyArray<KvOp>) =>
+    timeLoop(ops.length, (i) => m.structured.set(ops[i]!.agent, ops[i]!.key, ops[i]!.value)),
   kvGet: (ops: ReadonlyArray<KvOp>) =>
-    timeLoop(ops.length, (i) =>
-      Effect.flatMap(m.structured.get(ops[i]!.agent, ops[i]!.key), (v) =>
-        Option.isNone(v) ? Effect.die(new Error(`kv get found no value for ${ops[i]!.key}`)) : Effect.void)),
+    timeLoop(
+      ops.length,
+      (i) =>
+        Effect.flatMap(
+          m.structured.get(ops[i]!.agent, ops[i]!.key),
+          (v) => Option.isNone(v) ? Effect.die(new Error(`kv get found no value for ${ops[i]!.key}`)) : Effect.void
+        )
+    ),
   canonicalAppend: (agents, text) =>
     timeLoop(agents.length, (i) => m.sessions.appendCanonical(agents[i]!, [{ role: "user", content: text(i) }])),
   usage: (agents) =>
     timeLoop(agents.length, (i) =>
       Effect.zipRight(
-        m.usage.record({ agentId: agents[i]!, model: "bench-model", inputTokens: 1200, outputTokens: 300, costUsd: 0.0042, toolCalls: 1 }),
+        m.usage.record({
+          agentId: agents[i]!,
+          model: "bench-model",
+          inputTokens: 1200,
+          outputTokens: 300,
+          costUsd: 0.0042,
+          toolCalls: 1
+        }),
         m.usage.spend({ agentId: agents[i]!, window: "hour" })
       )),
   auditAppend: (count) =>
-    timeLoop(count, (i) =>
-      m.audit.append({ agentId: `agent-${i % 10}`, action: "tool.call", detail: `called tool ${i % 37} with 3 arguments`, outcome: "ok" })),
+    timeLoop(
+      count,
+      (i) =>
+        m.audit.append({
+          agentId: `agent-${i % 10}`,
+          action: "tool.call",
+          detail: `called tool ${i % 37} with 3 arguments`,
+          outcome: "ok"
+        })
+    ),
   auditFill: (total) =>
     run(Effect.gen(function*() {
       let head: { readonly seq: number; readonly hash: string } = yield* m.audit.head()
@@ -140,7 +170,11 @@ export const engramDriver = (stores: EngramStores): Driver => ({
   vector: (queries: ReadonlyArray<VectorRecall>, filter) =>
     recallEach(
       filter === "agent" ? stores.semantic : stores.solo,
-      queries.map((q) => ({ agentId: filter === "agent" ? q.agentId : SOLO_AGENT, embedding: q.embedding, limit: TOP_K }))
+      queries.map((q) => ({
+        agentId: filter === "agent" ? q.agentId : SOLO_AGENT,
+        embedding: q.embedding,
+        limit: TOP_K
+      }))
     ),
   text: (queries: ReadonlyArray<TextRecall>) =>
     recallEach(stores.semantic, queries.map((q) => ({ agentId: q.agentId, text: q.text, limit: TOP_K }))),
@@ -157,7 +191,11 @@ export const engramTaskDriver = (tasks: TaskQueue["Type"], close: () => Promise<
   cycles: (worker, count) =>
     timeLoop(count, (i) =>
       Effect.gen(function*() {
-        yield* tasks.post({ title: `task ${worker} ${i}`, description: "summarise the last conversation", priority: i % 3 })
+        yield* tasks.post({
+          title: `task ${worker} ${i}`,
+          description: "summarise the last conversation",
+          priority: i % 3
+        })
         // Another worker may have taken the task just posted; there is always one more to take.
         let claimed = yield* tasks.claim(worker)
         for (let tries = 1; Option.isNone(claimed); tries++) {

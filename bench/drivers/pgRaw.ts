@@ -18,7 +18,18 @@
  */
 import { randomUUID } from "node:crypto"
 import pg from "pg"
-import type { BulkKind, Driver, KvOp, MainDriver, Measured, MemoryInput, RecallVariant, TaskDriver, TextRecall, VectorRecall } from "../protocol.js"
+import type {
+  BulkKind,
+  Driver,
+  KvOp,
+  MainDriver,
+  Measured,
+  MemoryInput,
+  RecallVariant,
+  TaskDriver,
+  TextRecall,
+  VectorRecall
+} from "../protocol.js"
 import { now, since } from "../stats.js"
 import { DIMENSIONS, indexOfId, TOP_K } from "../workload.js"
 import { auditHash, compact, GENESIS } from "./sqliteRaw.js"
@@ -66,7 +77,8 @@ const toMemory = (r: Row) => ({
   embedding: decodeVector(r.embedding)
 })
 
-const COLUMNS = "id, agent_id, content, metadata, created_at, accessed_at, access_count, vector_send(embedding) AS embedding"
+const COLUMNS =
+  "id, agent_id, content, metadata, created_at, accessed_at, access_count, vector_send(embedding) AS embedding"
 const TASK_COLUMNS =
   "id, title, description, status, priority, assigned_to, created_by, claimed_by, attempt, lease_expires_at, result, error, created_at, updated_at, completed_at"
 
@@ -129,8 +141,18 @@ const mainDriver = async (pool: pg.Pool): Promise<MainDriver> => {
         const at = Date.now()
         await c.query({
           name: "audit_insert",
-          text: "INSERT INTO audit_log (seq, at, agent_id, action, detail, outcome, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-          values: [seq, at, agent, action, detail, outcome, prev, auditHash(seq, at, agent, action, detail, outcome, prev)]
+          text:
+            "INSERT INTO audit_log (seq, at, agent_id, action, detail, outcome, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+          values: [
+            seq,
+            at,
+            agent,
+            action,
+            detail,
+            outcome,
+            prev,
+            auditHash(seq, at, agent, action, detail, outcome, prev)
+          ]
         })
         await c.query("COMMIT")
       } catch (e) {
@@ -221,7 +243,9 @@ const mainDriver = async (pool: pg.Pool): Promise<MainDriver> => {
       return since(start)
     },
     auditFill: async (total) => {
-      const last = await pool.query<{ seq: string; hash: string }>("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1")
+      const last = await pool.query<{ seq: string; hash: string }>(
+        "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1"
+      )
       let seq = Number(last.rows[0]?.seq ?? 0)
       let prev = last.rows[0]?.hash ?? GENESIS
       const at = Date.now()
@@ -263,7 +287,8 @@ const mainDriver = async (pool: pg.Pool): Promise<MainDriver> => {
           hash: string
         }>({
           name: "audit_page",
-          text: "SELECT seq, at, agent_id, action, detail, outcome, prev_hash, hash FROM audit_log WHERE seq > $1 ORDER BY seq LIMIT 5000",
+          text:
+            "SELECT seq, at, agent_id, action, detail, outcome, prev_hash, hash FROM audit_log WHERE seq > $1 ORDER BY seq LIMIT 5000",
           values: [expected - 1]
         })
         for (const r of page.rows) {
@@ -314,23 +339,24 @@ const insertRows = (batch: ReadonlyArray<MemoryInput>, at: number): pg.QueryConf
  * without the HNSW index, then the index built once over them (with 1 GB of maintenance_work_mem,
  * engram's setting for its builds), in one transaction.
  */
-const rawBulk = (url: string, bulkSchemas: Readonly<Record<BulkKind, string>>) =>
-async (kind: BulkKind, inputs: ReadonlyArray<MemoryInput>): Promise<number> => {
-  const pool = rawPool(url, bulkSchemas[kind], "", 1)
-  try {
-    await pool.query(MEMORIES_TABLE)
-    const start = now()
-    await transaction(pool, async (c) => {
-      const at = Date.now()
-      for (let i = 0; i < inputs.length; i += 5000) await c.query(insertRows(inputs.slice(i, i + 5000), at))
-      await c.query("SET LOCAL maintenance_work_mem = '1GB'")
-      await c.query(EMBEDDING_INDEX)
-    })
-    return since(start)
-  } finally {
-    await pool.end()
+const rawBulk =
+  (url: string, bulkSchemas: Readonly<Record<BulkKind, string>>) =>
+  async (kind: BulkKind, inputs: ReadonlyArray<MemoryInput>): Promise<number> => {
+    const pool = rawPool(url, bulkSchemas[kind], "", 1)
+    try {
+      await pool.query(MEMORIES_TABLE)
+      const start = now()
+      await transaction(pool, async (c) => {
+        const at = Date.now()
+        for (let i = 0; i < inputs.length; i += 5000) await c.query(insertRows(inputs.slice(i, i + 5000), at))
+        await c.query("SET LOCAL maintenance_work_mem = '1GB'")
+        await c.query(EMBEDDING_INDEX)
+      })
+      return since(start)
+    } finally {
+      await pool.end()
+    }
   }
-}
 
 /** The raw PostgreSQL driver in the (empty) schema `schema` of the database at `url`. */
 export const pgRawDriver = async (
@@ -381,7 +407,8 @@ export const pgRawDriver = async (
         filter === "agent"
           ? {
             name: "knn_agent",
-            text: `SELECT ${COLUMNS} FROM memories WHERE agent_id = $2 ORDER BY embedding <=> $1::vector LIMIT ${TOP_K}`,
+            text:
+              `SELECT ${COLUMNS} FROM memories WHERE agent_id = $2 ORDER BY embedding <=> $1::vector LIMIT ${TOP_K}`,
             values: [JSON.stringify(q.embedding), q.agentId]
           }
           : {
@@ -422,7 +449,8 @@ export const pgRawTaskDriver = async (url: string, schema: string): Promise<Task
         const at = Date.now()
         await pool.query({
           name: "task_post",
-          text: `INSERT INTO tasks (${TASK_COLUMNS}) VALUES ($1, $2, $3, 'pending', $4, NULL, NULL, NULL, 0, NULL, NULL, NULL, $5, $5, NULL)`,
+          text:
+            `INSERT INTO tasks (${TASK_COLUMNS}) VALUES ($1, $2, $3, 'pending', $4, NULL, NULL, NULL, 0, NULL, NULL, NULL, $5, $5, NULL)`,
           values: [randomUUID(), `task ${worker} ${i}`, "summarise the last conversation", i % 3, at]
         })
         let task: { id: string; attempt: number } | undefined
@@ -447,7 +475,8 @@ export const pgRawTaskDriver = async (url: string, schema: string): Promise<Task
         }
         const done = await pool.query({
           name: "task_complete",
-          text: `UPDATE tasks SET status = 'completed', result = $4, lease_expires_at = NULL, updated_at = $5, completed_at = $5
+          text:
+            `UPDATE tasks SET status = 'completed', result = $4, lease_expires_at = NULL, updated_at = $5, completed_at = $5
                  WHERE id = $1 AND status = 'in_progress' AND claimed_by = $2 AND attempt = $3
                  RETURNING ${TASK_COLUMNS}`,
           values: [task.id, worker, task.attempt, "done", Date.now()]

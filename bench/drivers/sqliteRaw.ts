@@ -14,7 +14,17 @@
 import Database from "better-sqlite3"
 import { createHash, randomUUID } from "node:crypto"
 import * as SqliteVec from "sqlite-vec"
-import type { Driver, KvOp, MainDriver, Measured, MemoryInput, RecallVariant, TaskDriver, TextRecall, VectorRecall } from "../protocol.js"
+import type {
+  Driver,
+  KvOp,
+  MainDriver,
+  Measured,
+  MemoryInput,
+  RecallVariant,
+  TaskDriver,
+  TextRecall,
+  VectorRecall
+} from "../protocol.js"
 import { now, since } from "../stats.js"
 import { DIMENSIONS, indexOfId, TOP_K } from "../workload.js"
 
@@ -103,7 +113,10 @@ export const auditHash = (
   detail: string,
   outcome: string,
   prevHash: string
-): string => createHash("sha256").update(JSON.stringify([1, seq, timestamp, agentId, action, detail, outcome, prevHash])).digest("hex")
+): string =>
+  createHash("sha256").update(JSON.stringify([1, seq, timestamp, agentId, action, detail, outcome, prevHash])).digest(
+    "hex"
+  )
 
 /** The compaction engram's canonical sessions also perform: past 100 messages keep the newest 50. */
 export const compact = (
@@ -114,7 +127,10 @@ export const compact = (
   const folded = messages.slice(0, messages.length - 50)
   const lines = folded.map((m) => `${m.role}: ${m.content.length > 200 ? `${m.content.slice(0, 200)}...` : m.content}`)
   const text = [...(summary === null ? [] : [summary]), ...lines].join("\n")
-  return { messages: messages.slice(messages.length - 50), summary: text.length > 4000 ? text.slice(text.length - 4000) : text }
+  return {
+    messages: messages.slice(messages.length - 50),
+    summary: text.length > 4000 ? text.slice(text.length - 4000) : text
+  }
 }
 
 const mainDriver = (db: Database.Database): MainDriver => {
@@ -140,7 +156,8 @@ const mainDriver = (db: Database.Database): MainDriver => {
   const usageInsert = db.prepare(
     `INSERT INTO usage_events (id, agent_id, model, input_tokens, output_tokens, cost_usd, tool_calls, timestamp) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`
   )
-  const usageSpend = db.prepare(`SELECT total(cost_usd) FROM usage_events WHERE agent_id = ? AND timestamp >= ?`).pluck()
+  const usageSpend = db.prepare(`SELECT total(cost_usd) FROM usage_events WHERE agent_id = ? AND timestamp >= ?`)
+    .pluck()
   const auditLast = db.prepare(`SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1`)
   const auditInsert = db.prepare(
     `INSERT INTO audit_log (seq, timestamp, agent_id, action, detail, outcome, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`
@@ -150,7 +167,16 @@ const mainDriver = (db: Database.Database): MainDriver => {
     const seq = (last?.seq ?? 0) + 1
     const prev = last?.hash ?? GENESIS
     const ts = Date.now()
-    auditInsert.run(seq, ts, agent, action, detail, outcome, prev, auditHash(seq, ts, agent, action, detail, outcome, prev))
+    auditInsert.run(
+      seq,
+      ts,
+      agent,
+      action,
+      detail,
+      outcome,
+      prev,
+      auditHash(seq, ts, agent, action, detail, outcome, prev)
+    )
   })
   return {
     kvSet: async (ops: ReadonlyArray<KvOp>) => {
@@ -208,13 +234,17 @@ const mainDriver = (db: Database.Database): MainDriver => {
     auditVerify: async () => {
       const start = now()
       // One streaming read in seq order: rows are checked as they come, memory stays flat.
-      const rows = db.prepare(`SELECT seq, timestamp, agent_id, action, detail, outcome, prev_hash, hash FROM audit_log ORDER BY seq`)
+      const rows = db.prepare(
+        `SELECT seq, timestamp, agent_id, action, detail, outcome, prev_hash, hash FROM audit_log ORDER BY seq`
+      )
         .raw()
         .iterate() as IterableIterator<[number, number, string, string, string, string, string, string]>
       let expected = 1
       let prev = GENESIS
       for (const [seq, ts, agent, action, detail, outcome, prevHash, hash] of rows) {
-        if (seq !== expected || prevHash !== prev || auditHash(seq, ts, agent, action, detail, outcome, prevHash) !== hash) {
+        if (
+          seq !== expected || prevHash !== prev || auditHash(seq, ts, agent, action, detail, outcome, prevHash) !== hash
+        ) {
           throw new Error(`audit chain broken at seq ${seq}`)
         }
         expected++
@@ -275,7 +305,9 @@ export const sqliteRawDriver = (path: string): Driver => {
     let s = touchStatements.get(rids.length)
     if (s === undefined) {
       s = db.prepare(
-        `UPDATE memories SET accessed_at = ?, access_count = access_count + 1 WHERE rid IN (${rids.map(() => "?").join(", ")})`
+        `UPDATE memories SET accessed_at = ?, access_count = access_count + 1 WHERE rid IN (${
+          rids.map(() => "?").join(", ")
+        })`
       )
       touchStatements.set(rids.length, s)
     }
@@ -297,7 +329,10 @@ export const sqliteRawDriver = (path: string): Driver => {
   })
 
   /** Run recalls with the commit durability engram gives access counters (see the header). */
-  const recallPhase = <Q>(queries: ReadonlyArray<Q>, one: (q: Q) => ReadonlyArray<{ readonly id: string }>): Measured => {
+  const recallPhase = <Q>(
+    queries: ReadonlyArray<Q>,
+    one: (q: Q) => ReadonlyArray<{ readonly id: string }>
+  ): Measured => {
     db.pragma("synchronous = NORMAL")
     try {
       const ns: Array<number> = []
@@ -323,12 +358,16 @@ export const sqliteRawDriver = (path: string): Driver => {
     vector: async (queries: ReadonlyArray<VectorRecall>, filter, variant: RecallVariant) => {
       // The counter update writes, so that transaction takes the write lock up front (as engram's does).
       const tx = variant === "full" ? vectorOnce.immediate : vectorOnce.deferred
-      return recallPhase(queries, (q) => tx(blob(q.embedding), filter === "agent" ? q.agentId : undefined, variant === "full"))
+      return recallPhase(
+        queries,
+        (q) => tx(blob(q.embedding), filter === "agent" ? q.agentId : undefined, variant === "full")
+      )
     },
     text: async (queries: ReadonlyArray<TextRecall>, variant: RecallVariant) => {
       const tx = variant === "full" ? textOnce.immediate : textOnce.deferred
       // Every word quoted: implicitly AND-ed, never read as an FTS5 operator.
-      const match = (text: string) => text.toLowerCase().split(/\s+/).filter((w) => w !== "").map((w) => `"${w}"`).join(" ")
+      const match = (text: string) =>
+        text.toLowerCase().split(/\s+/).filter((w) => w !== "").map((w) => `"${w}"`).join(" ")
       return recallPhase(queries, (q) => tx(match(q.text), q.agentId, variant === "full"))
     },
     variants: ["knn", "full"],

@@ -5,8 +5,8 @@
 import * as Command from "@effect/cli/Command"
 import * as Options from "@effect/cli/Options"
 import { Console, Effect, Layer, Option } from "effect"
-import { configFromEnv, loadConfigFile, type MemoryConfig } from "../config.js"
 import { layerFromConfig } from "../composition/layer.js"
+import { configFromEnv, loadConfigFile, type MemoryConfig } from "../config.js"
 import { AuditLog } from "../services/AuditLog.js"
 import { doctor } from "./doctor.js"
 import { makeProgress } from "./progress.js"
@@ -19,7 +19,9 @@ const configOption = Options.file("config").pipe(
 )
 
 /** The configuration named by `--config`, or the environment's. */
-export const loadConfig = (path: Option.Option<string>): Effect.Effect<MemoryConfig, import("../domain/errors.js").ConfigError> =>
+export const loadConfig = (
+  path: Option.Option<string>
+): Effect.Effect<MemoryConfig, import("../domain/errors.js").ConfigError> =>
   Option.match(path, { onNone: () => configFromEnv, onSome: (p) => loadConfigFile(p) })
 
 const describeStores = (c: MemoryConfig) =>
@@ -30,7 +32,11 @@ const migrate = Command.make("migrate", { config: configOption }, ({ config }) =
     const c = yield* loadConfig(config)
     yield* Effect.scoped(Layer.build(layerFromConfig(c)))
     yield* Console.log(`schema up to date: ${describeStores(c)}`)
-  })).pipe(Command.withDescription("Bring the configured stores' schemas up to date (safe to run from several processes at once)"))
+  })).pipe(
+    Command.withDescription(
+      "Bring the configured stores' schemas up to date (safe to run from several processes at once)"
+    )
+  )
 
 const doctorCommand = Command.make("doctor", { config: configOption }, ({ config }) =>
   Effect.gen(function*() {
@@ -38,7 +44,9 @@ const doctorCommand = Command.make("doctor", { config: configOption }, ({ config
     const checks = yield* doctor(c)
     for (const check of checks) yield* Console.log(`${check.ok ? "ok  " : "FAIL"}  ${check.name}: ${check.detail}`)
     if (checks.some((check) => !check.ok)) yield* Effect.sync(() => void (process.exitCode = 1))
-  })).pipe(Command.withDescription("Check connectivity, migrations, the embedding space and the audit chain, one line each"))
+  })).pipe(
+    Command.withDescription("Check connectivity, migrations, the embedding space and the audit chain, one line each")
+  )
 
 const verify = Command.make("verify", { config: configOption }, ({ config }) =>
   Effect.gen(function*() {
@@ -59,7 +67,11 @@ const audit = Command.make("audit").pipe(
 
 const exportCommand = Command.make("export", {
   config: configOption,
-  output: Options.text("output").pipe(Options.withAlias("o"), Options.withDefault("-"), Options.withDescription("file to write (default: stdout)"))
+  output: Options.text("output").pipe(
+    Options.withAlias("o"),
+    Options.withDefault("-"),
+    Options.withDescription("file to write (default: stdout)")
+  )
 }, ({ config, output }) =>
   Effect.gen(function*() {
     const c = yield* loadConfig(config)
@@ -68,12 +80,18 @@ const exportCommand = Command.make("export", {
 
 const importCommand = Command.make("import", {
   config: configOption,
-  input: Options.text("input").pipe(Options.withAlias("i"), Options.withDefault("-"), Options.withDescription("file to read (default: stdin)"))
+  input: Options.text("input").pipe(
+    Options.withAlias("i"),
+    Options.withDefault("-"),
+    Options.withDescription("file to read (default: stdin)")
+  )
 }, ({ config, input }) =>
   Effect.gen(function*() {
     const c = yield* loadConfig(config)
     yield* importRecords(readExport(input), makeProgress("import")).pipe(Effect.provide(layerFromConfig(c)))
-  })).pipe(Command.withDescription("Load an export into the configured stores (ids, timestamps and the audit chain kept)"))
+  })).pipe(
+    Command.withDescription("Load an export into the configured stores (ids, timestamps and the audit chain kept)")
+  )
 
 const copyCommand = Command.make("copy", {
   from: Options.file("from").pipe(Options.withDescription("TOML configuration of the source")),
@@ -83,7 +101,11 @@ const copyCommand = Command.make("copy", {
     const source = yield* loadConfigFile(from)
     const target = yield* loadConfigFile(to)
     yield* Console.error(`copy: ${describeStores(source)}  →  ${describeStores(target)}`)
-    const { records } = yield* copy(layerFromConfig(source), layerFromConfig(target), (total) => makeProgress("copy", total))
+    const { records } = yield* copy(
+      layerFromConfig(source),
+      layerFromConfig(target),
+      (total) => makeProgress("copy", total)
+    )
     yield* Console.error(`copy: ${records} records copied`)
   })).pipe(Command.withDescription("Stream everything from one configuration to another (e.g. SQLite to PostgreSQL)"))
 

@@ -5,12 +5,12 @@
  * which step failed and that the earlier ones passed.
  */
 import { Effect, Exit, Layer, type Scope } from "effect"
+import { mainLayerFromConfig, semanticLayerFromConfig } from "../composition/layer.js"
 import type { MemoryConfig } from "../config.js"
 import { describe } from "../core/storage.js"
-import { mainLayerFromConfig, semanticLayerFromConfig } from "../composition/layer.js"
+import { SemanticStoreAdmin } from "../services/Admin.js"
 import { AuditLog } from "../services/AuditLog.js"
 import { SemanticStore } from "../services/SemanticStore.js"
-import { SemanticStoreAdmin } from "../services/Admin.js"
 
 export interface Check {
   readonly name: string
@@ -49,7 +49,11 @@ const failedStep = (tag: string): Step => {
   }
 }
 
-const report = (store: string, steps: ReadonlyArray<Step>, failure: { readonly _tag: string; readonly message: string }) => {
+const report = (
+  store: string,
+  steps: ReadonlyArray<Step>,
+  failure: { readonly _tag: string; readonly message: string }
+) => {
   const failed = failedStep(failure._tag)
   const checks: Array<Check> = []
   for (const step of steps) {
@@ -88,16 +92,26 @@ const probe = <E extends { readonly _tag: string; readonly message: string }>(
 /** Run every check against the configured stores. */
 export const doctor = (c: MemoryConfig): Effect.Effect<ReadonlyArray<Check>> =>
   Effect.gen(function*() {
-    const main = yield* probe("main", where(c, c.backend), "audit chain", Effect.gen(function*() {
-      const ctx = yield* Layer.build(mainLayerFromConfig(c))
-      const verified = yield* Effect.flatMap(AuditLog, (a) => a.verify()).pipe(Effect.provide(ctx))
-      return `${verified.entries} entries verified, head ${verified.headHash.slice(0, 16)}…`
-    }))
-    const semantic = yield* probe("semantic", where(c, c.semanticBackend), "embedding space", Effect.gen(function*() {
-      const ctx = yield* Layer.build(semanticLayerFromConfig(c))
-      const space = (yield* Effect.provide(SemanticStore, ctx)).embeddingSpace
-      const agents = yield* Effect.flatMap(SemanticStoreAdmin, (a) => a.agents()).pipe(Effect.provide(ctx))
-      return `${space.model}/${space.dimensions}, ${agents.length} agents hold memories`
-    }))
+    const main = yield* probe(
+      "main",
+      where(c, c.backend),
+      "audit chain",
+      Effect.gen(function*() {
+        const ctx = yield* Layer.build(mainLayerFromConfig(c))
+        const verified = yield* Effect.flatMap(AuditLog, (a) => a.verify()).pipe(Effect.provide(ctx))
+        return `${verified.entries} entries verified, head ${verified.headHash.slice(0, 16)}…`
+      })
+    )
+    const semantic = yield* probe(
+      "semantic",
+      where(c, c.semanticBackend),
+      "embedding space",
+      Effect.gen(function*() {
+        const ctx = yield* Layer.build(semanticLayerFromConfig(c))
+        const space = (yield* Effect.provide(SemanticStore, ctx)).embeddingSpace
+        const agents = yield* Effect.flatMap(SemanticStoreAdmin, (a) => a.agents()).pipe(Effect.provide(ctx))
+        return `${space.model}/${space.dimensions}, ${agents.length} agents hold memories`
+      })
+    )
     return [...main, ...semantic]
   })

@@ -16,11 +16,11 @@ import { Console, Effect, Layer, Logger, Option, Redacted } from "effect"
 import { randomBytes } from "node:crypto"
 import { mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs"
 import { dirname, join } from "node:path"
-import { DEFAULT_MAX_BODY_BYTES, gatewayConfigFromEnv, gatewaySettings, type MemoryConfig } from "../config.js"
 import { embedderLayerFromConfig } from "../composition/embedder.js"
 import { layerFromConfig } from "../composition/layer.js"
-import { loadConfig, subcommands } from "./commands.js"
+import { DEFAULT_MAX_BODY_BYTES, gatewayConfigFromEnv, gatewaySettings, type MemoryConfig } from "../config.js"
 import { ConfigError } from "../domain/errors.js"
+import { loadConfig, subcommands } from "./commands.js"
 
 /** Where `engram serve` keeps its files unless told otherwise. */
 export const DATA_DIR = ".engram"
@@ -45,8 +45,14 @@ const tokenFromFile = (file: string) =>
         if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e
       }
       const mode = statSync(file).mode & 0o777
-      const note = (mode & 0o077) !== 0 ? `it is readable by other users (mode ${mode.toString(8)}); chmod 600 it` : undefined
-      return { token: Redacted.make(readFileSync(file, "utf8").trim()), created: false, ...(note === undefined ? {} : { note }) }
+      const note = (mode & 0o077) !== 0
+        ? `it is readable by other users (mode ${mode.toString(8)}); chmod 600 it`
+        : undefined
+      return {
+        token: Redacted.make(readFileSync(file, "utf8").trim()),
+        created: false,
+        ...(note === undefined ? {} : { note })
+      }
     },
     catch: fsError(file, "cannot read or create the gateway token file")
   })
@@ -70,55 +76,59 @@ const storeDescription = (config: MemoryConfig): string => {
  */
 export const serve = (config: MemoryConfig, overrides: { readonly host?: string; readonly port?: number } = {}) =>
   Effect.gen(function*() {
-  const env = yield* gatewayConfigFromEnv
-  const authDisabled = env.auth === "disabled"
-  let token: { readonly token: Redacted.Redacted<string>; readonly source: string } | undefined
-  if (!authDisabled) {
-    if (env.token !== undefined) {
-      token = { token: env.token, source: `environment variable ${gatewaySettings.token.env}` }
-    } else {
-      const file = yield* tokenFromFile(TOKEN_FILE)
-      token = { token: file.token, source: `file ${TOKEN_FILE}${file.created ? " (created now, mode 0600)" : ""}` }
-      if (file.note !== undefined) yield* Console.error(`warning: ${TOKEN_FILE}: ${file.note}`)
+    const env = yield* gatewayConfigFromEnv
+    const authDisabled = env.auth === "disabled"
+    let token: { readonly token: Redacted.Redacted<string>; readonly source: string } | undefined
+    if (!authDisabled) {
+      if (env.token !== undefined) {
+        token = { token: env.token, source: `environment variable ${gatewaySettings.token.env}` }
+      } else {
+        const file = yield* tokenFromFile(TOKEN_FILE)
+        token = { token: file.token, source: `file ${TOKEN_FILE}${file.created ? " (created now, mode 0600)" : ""}` }
+        if (file.note !== undefined) yield* Console.error(`warning: ${TOKEN_FILE}: ${file.note}`)
+      }
     }
-  }
-  // The HTTP server is loaded only by `serve`, so the other commands start without it.
-  const { serve: serveGateway } = yield* Effect.promise(() => import("../gateway/server.js"))
-  // The configured embedder (checked against the store's space) makes the memory-api semantic; every
-  // store is opened because `POST /mcp` reaches all of them.
-  const embedder = embedderLayerFromConfig(config)
-  const { McpHttpLive } = yield* Effect.promise(() => import("../mcp/server.js"))
-  const stores = layerFromConfig(config)
-  const withEmbedder = Option.match(embedder, { onNone: () => stores, onSome: (e) => Layer.provideMerge(e, stores) })
-  const services = yield* Layer.build(Layer.provideMerge(McpHttpLive, withEmbedder))
-  const address = yield* serveGateway({
-    host: overrides.host ?? env.host,
-    port: overrides.port ?? env.port,
-    tokens: token === undefined ? [] : [{ token: token.token, ...(env.agents === undefined ? {} : { agents: env.agents }) }],
-    authDisabled,
-    corsOrigins: env.corsOrigins,
-    // A memory's content can grow up to 6-fold as JSON (\u00XX escapes): keep room for the largest.
-    maxBodyBytes: env.maxBodyBytes ?? Math.max(DEFAULT_MAX_BODY_BYTES, 6 * (config.maxContentBytes ?? 0) + 64 * 1024),
-    tokenSource: token?.source
-  }).pipe(Effect.provide(services))
-  yield* Console.log([
-    `engram gateway listening on ${address.url}`,
-    `  store:  ${storeDescription(config)} (embedding space ${config.embedding.model}/${config.embedding.dimensions})`,
-    `  embed:  ${
-      Option.isNone(embedder)
-        ? "none (clients bring their vectors; memory-api search matches words)"
-        : config.embedder === undefined
-        ? "built-in hash embedder (offline)"
-        : `${config.embedding.model} at ${config.embedder.url}`
-    }`,
-    token === undefined
-      ? "  auth:   DISABLED (loopback only)"
-      : `  token:  ${token.source}${env.agents === undefined ? "" : `, limited to agents ${env.agents.join(", ")}`}`,
-    `  mcp:    POST ${address.url}/mcp (streamable HTTP, same token)`,
-    `  try:    curl ${address.url}/health`
-  ].join("\n"))
-  return yield* Effect.never
-}).pipe(Effect.scoped)
+    // The HTTP server is loaded only by `serve`, so the other commands start without it.
+    const { serve: serveGateway } = yield* Effect.promise(() => import("../gateway/server.js"))
+    // The configured embedder (checked against the store's space) makes the memory-api semantic; every
+    // store is opened because `POST /mcp` reaches all of them.
+    const embedder = embedderLayerFromConfig(config)
+    const { McpHttpLive } = yield* Effect.promise(() => import("../mcp/server.js"))
+    const stores = layerFromConfig(config)
+    const withEmbedder = Option.match(embedder, { onNone: () => stores, onSome: (e) => Layer.provideMerge(e, stores) })
+    const services = yield* Layer.build(Layer.provideMerge(McpHttpLive, withEmbedder))
+    const address = yield* serveGateway({
+      host: overrides.host ?? env.host,
+      port: overrides.port ?? env.port,
+      tokens: token === undefined
+        ? []
+        : [{ token: token.token, ...(env.agents === undefined ? {} : { agents: env.agents }) }],
+      authDisabled,
+      corsOrigins: env.corsOrigins,
+      // A memory's content can grow up to 6-fold as JSON (\u00XX escapes): keep room for the largest.
+      maxBodyBytes: env.maxBodyBytes ?? Math.max(DEFAULT_MAX_BODY_BYTES, 6 * (config.maxContentBytes ?? 0) + 64 * 1024),
+      tokenSource: token?.source
+    }).pipe(Effect.provide(services))
+    yield* Console.log([
+      `engram gateway listening on ${address.url}`,
+      `  store:  ${
+        storeDescription(config)
+      } (embedding space ${config.embedding.model}/${config.embedding.dimensions})`,
+      `  embed:  ${
+        Option.isNone(embedder)
+          ? "none (clients bring their vectors; memory-api search matches words)"
+          : config.embedder === undefined
+          ? "built-in hash embedder (offline)"
+          : `${config.embedding.model} at ${config.embedder.url}`
+      }`,
+      token === undefined
+        ? "  auth:   DISABLED (loopback only)"
+        : `  token:  ${token.source}${env.agents === undefined ? "" : `, limited to agents ${env.agents.join(", ")}`}`,
+      `  mcp:    POST ${address.url}/mcp (streamable HTTP, same token)`,
+      `  try:    curl ${address.url}/health`
+    ].join("\n"))
+    return yield* Effect.never
+  }).pipe(Effect.scoped)
 
 const serveCommand = Command.make("serve", {
   config: Options.file("config").pipe(
@@ -127,7 +137,10 @@ const serveCommand = Command.make("serve", {
     Options.optional
   ),
   host: Options.text("host").pipe(Options.withDescription("address to bind (default 127.0.0.1)"), Options.optional),
-  port: Options.integer("port").pipe(Options.withDescription("port (default 5500; 0 picks a free one)"), Options.optional)
+  port: Options.integer("port").pipe(
+    Options.withDescription("port (default 5500; 0 picks a free one)"),
+    Options.optional
+  )
 }, ({ config, host, port }) =>
   Effect.flatMap(loadConfig(config), (c) =>
     serve(c, {
@@ -176,7 +189,11 @@ const engram = Command.make("engram").pipe(
 const failureText = (e: unknown): string => {
   if (typeof e === "object" && e !== null) {
     const tag = "_tag" in e && typeof e._tag === "string" ? `${e._tag}: ` : ""
-    const where = "field" in e && typeof e.field === "string" ? `${e.field}: ` : "path" in e && typeof e.path === "string" ? `${e.path}: ` : ""
+    const where = "field" in e && typeof e.field === "string"
+      ? `${e.field}: `
+      : "path" in e && typeof e.path === "string"
+      ? `${e.path}: `
+      : ""
     const message = "message" in e && typeof e.message === "string" ? e.message : String(e)
     return tag + where + message
   }

@@ -31,7 +31,9 @@ export const makeProgress = (
     if (total !== undefined && total > 0) {
       const f = Math.min(n / total, 1)
       const filled = Math.round(f * WIDTH)
-      return `${label} [${"#".repeat(filled)}${"-".repeat(WIDTH - filled)}] ${n}/${total} (${Math.round(f * 100)}%) ${rate}/s  ${kinds}`
+      return `${label} [${"#".repeat(filled)}${"-".repeat(WIDTH - filled)}] ${n}/${total} (${
+        Math.round(f * 100)
+      }%) ${rate}/s  ${kinds}`
     }
     return `${label}: ${n} records ${rate}/s  ${kinds}`
   }

@@ -7,9 +7,9 @@
  * go in much larger batches than the other records: a backend can then load them in bulk (PgLive
  * builds its vector index once over a large load instead of growing it row by row).
  */
+import { Clock, Effect, Either, Layer, Option, Schema, Stream } from "effect"
 import { createReadStream, createWriteStream } from "node:fs"
 import { createInterface } from "node:readline"
-import { Clock, Effect, Either, Layer, Option, Schema, Stream } from "effect"
 import { describe } from "../core/storage.js"
 import { EmbeddingSpaceMismatch, InvalidInput, StorageError } from "../domain/errors.js"
 import {
@@ -44,23 +44,26 @@ type Transferred = MainRecord | MemoryRecord
  */
 const batches = <E, R>(stream: Stream.Stream<Transferred, E, R>, memories: number) =>
   // Suspended: each run accumulates into an array of its own.
-  Stream.suspend(() => Stream.concat(Stream.map(stream, Option.some), Stream.make(Option.none<Transferred>())).pipe(
-    Stream.mapAccum(
-      [] as Array<Transferred>,
-      (batch, next): readonly [Array<Transferred>, Option.Option<ReadonlyArray<Transferred>>] => {
-        if (Option.isNone(next)) return [[], batch.length > 0 ? Option.some(batch) : Option.none()]
-        const r = next.value
-        const head = batch[0]
-        const full = head !== undefined &&
-          ((head.kind === "memory") !== (r.kind === "memory") || batch.length >= (head.kind === "memory" ? memories : BATCH))
-        if (full) return [[r], Option.some(batch)]
-        // The batch is this stream's own array, so growing it in place is safe.
-        batch.push(r)
-        return [batch, Option.none()]
-      }
-    ),
-    Stream.filterMap((b) => b)
-  ))
+  Stream.suspend(() =>
+    Stream.concat(Stream.map(stream, Option.some), Stream.make(Option.none<Transferred>())).pipe(
+      Stream.mapAccum(
+        [] as Array<Transferred>,
+        (batch, next): readonly [Array<Transferred>, Option.Option<ReadonlyArray<Transferred>>] => {
+          if (Option.isNone(next)) return [[], batch.length > 0 ? Option.some(batch) : Option.none()]
+          const r = next.value
+          const head = batch[0]
+          const full = head !== undefined &&
+            ((head.kind === "memory") !== (r.kind === "memory") ||
+              batch.length >= (head.kind === "memory" ? memories : BATCH))
+          if (full) return [[r], Option.some(batch)]
+          // The batch is this stream's own array, so growing it in place is safe.
+          batch.push(r)
+          return [batch, Option.none()]
+        }
+      ),
+      Stream.filterMap((b) => b)
+    )
+  )
 
 const encodeRecord = Schema.encodeSync(TransferRecord)
 const decodeRecord = Schema.decodeUnknownEither(TransferRecord)
@@ -139,7 +142,9 @@ export const exportTo = (path: string, progress: Progress) =>
     const write = (line: string) =>
       Effect.async<void, StorageError>((resume) => {
         const ok = out.write(`${line}\n`, (error) => {
-          if (error) resume(Effect.fail(new StorageError({ backend: "memory", operation: "export", message: describe(error) })))
+          if (error) {
+            resume(Effect.fail(new StorageError({ backend: "memory", operation: "export", message: describe(error) })))
+          }
         })
         if (ok) resume(Effect.void)
         else out.once("drain", () => resume(Effect.void))
@@ -170,7 +175,10 @@ export const readExport = (path: string) =>
   // iterator exists, so an interface created early would lose them while the store is being built.
   Stream.suspend(() =>
     Stream.fromAsyncIterable(
-      createInterface({ input: path === "-" ? process.stdin : createReadStream(path, { encoding: "utf8" }), crlfDelay: Infinity }),
+      createInterface({
+        input: path === "-" ? process.stdin : createReadStream(path, { encoding: "utf8" }),
+        crlfDelay: Infinity
+      }),
       (cause) => new InvalidInput({ field: "file", message: `cannot read ${path}: ${describe(cause)}` })
     )
   ).pipe(
@@ -183,18 +191,23 @@ export const readExport = (path: string) =>
         if (!headerSeen) {
           const h = decodeHeader(json)
           if (Either.isLeft(h)) {
-            return yield* new InvalidInput({ field: `line ${lineNo}`, message: "the first line must be an engram-export header" })
+            return yield* new InvalidInput({
+              field: `line ${lineNo}`,
+              message: "the first line must be an engram-export header"
+            })
           }
           yield* checkHeader(h.right)
           return [true, Option.none<MainRecord | MemoryRecord>()] as const
         }
         const r = decodeRecord(json)
         if (Either.isLeft(r)) {
-          return yield* new InvalidInput({ field: `line ${lineNo}`, message: `not a valid record: ${r.left.message.split("\n")[0]}` })
+          return yield* new InvalidInput({
+            field: `line ${lineNo}`,
+            message: `not a valid record: ${r.left.message.split("\n")[0]}`
+          })
         }
         return [true, Option.some(r.right)] as const
-      })
-    ),
+      })),
     Stream.filterMap((o) => o)
   )
 
@@ -215,7 +228,9 @@ export const copy = <RS, RT, ES, ET>(
     if (from.model !== to.model || from.dimensions !== to.dimensions) {
       return yield* new EmbeddingSpaceMismatch({ expected: to, actual: from })
     }
-    const mainCount = yield* Effect.flatMap(MainStoreAdmin, (a) => Stream.runCount(a.export())).pipe(Effect.provide(src))
+    const mainCount = yield* Effect.flatMap(MainStoreAdmin, (a) => Stream.runCount(a.export())).pipe(
+      Effect.provide(src)
+    )
     const memories = yield* Effect.provide(memoryTotal, src)
     const progress = makeBar(mainCount + memories)
     const stream = yield* Effect.provide(records, src)

@@ -5,9 +5,9 @@
  * `import()` only when selected: a SQLite-only process never loads `pg` or the Qdrant client.
  * When both stores use the same SQL backend they share one connection (or pool).
  */
+import { Effect, Layer } from "effect"
 import { mkdir } from "node:fs/promises"
 import { dirname } from "node:path"
-import { Effect, Layer } from "effect"
 import {
   backendOptions,
   configFromEnv,
@@ -16,8 +16,8 @@ import {
   memoryConfig,
   type MemoryConfigInput
 } from "../config.js"
-import { describe } from "../core/storage.js"
 import { loadBackend } from "../core/loadBackend.js"
+import { describe } from "../core/storage.js"
 import { BackendUnavailable, type ConfigError, type StoreLayerError } from "../domain/errors.js"
 import type { MainStoreAdmin, SemanticStoreAdmin } from "../services/Admin.js"
 import type { MainServices, SemanticServices } from "../services/index.js"
@@ -42,7 +42,11 @@ const sqliteOptions = (c: MemoryConfig) =>
       yield* Effect.tryPromise({
         try: () => mkdir(dirname(path), { recursive: true }),
         catch: (cause) =>
-          new BackendUnavailable({ backend: "sqlite", url: path, message: `cannot create the directory of ${path}: ${describe(cause)}` })
+          new BackendUnavailable({
+            backend: "sqlite",
+            url: path,
+            message: `cannot create the directory of ${path}: ${describe(cause)}`
+          })
       })
     }
     return options

@@ -5,7 +5,7 @@
  */
 import { Config, Effect, Option } from "effect"
 import { ConfigError } from "../domain/errors.js"
-import { memoryConfig, type GatewayConfig, gatewayConfig, type MemoryConfig } from "./schema.js"
+import { type GatewayConfig, gatewayConfig, type MemoryConfig, memoryConfig } from "./schema.js"
 import { entriesOf, setIn, type Setting, type Table } from "./setting.js"
 import { gatewaySettings, memorySettings } from "./settings.js"
 
@@ -21,18 +21,18 @@ const fromEnv = (setting: Setting): Config.Config<Option.Option<unknown>> => {
     case "text":
       return Config.option(Config.string(name))
     case "number":
-      return Config.option(Config.string(name)).pipe(Config.map(Option.map((s) =>
-        s.trim() !== "" && Number.isFinite(Number(s)) ? Number(s) : `${name}=${s}`
-      )))
+      return Config.option(Config.string(name)).pipe(
+        Config.map(Option.map((s) => s.trim() !== "" && Number.isFinite(Number(s)) ? Number(s) : `${name}=${s}`))
+      )
     case "boolean":
       return Config.option(Config.string(name)).pipe(Config.map(Option.map((s) => {
         const v = s.trim().toLowerCase()
         return v === "true" ? true : v === "false" ? false : `${name}=${s}`
       })))
     case "list":
-      return Config.option(Config.string(name)).pipe(Config.map(Option.map((s) =>
-        s.split(",").map((x) => x.trim()).filter((x) => x !== "")
-      )))
+      return Config.option(Config.string(name)).pipe(
+        Config.map(Option.map((s) => s.split(",").map((x) => x.trim()).filter((x) => x !== "")))
+      )
   }
 }
 
@@ -55,7 +55,10 @@ const inputFromEnv = (table: Table): Effect.Effect<Record<string, unknown>, Conf
   })
 
 /** The configuration read from `ENGRAM_*` environment variables (through Effect's `Config`). */
-export const configFromEnv: Effect.Effect<MemoryConfig, ConfigError> = Effect.flatMap(inputFromEnv(memorySettings), memoryConfig)
+export const configFromEnv: Effect.Effect<MemoryConfig, ConfigError> = Effect.flatMap(
+  inputFromEnv(memorySettings),
+  memoryConfig
+)
 
 /** The gateway's settings read from `ENGRAM_GATEWAY_*` environment variables. */
 export const gatewayConfigFromEnv: Effect.Effect<GatewayConfig, ConfigError> = Effect.flatMap(

@@ -30,7 +30,9 @@ export type GatewayConfig = typeof GatewayConfigSchema.Type
 const validator = <A, I>(schema: Schema.Schema<A, I>, table: Table, root: string) => {
   const names = namesOf(table)
   const literals = new Map(
-    entriesOf(table).flatMap((e) => (e.setting.kind.literals === undefined ? [] : [[e.path.join("."), e.setting.kind.literals] as const]))
+    entriesOf(table).flatMap((
+      e
+    ) => (e.setting.kind.literals === undefined ? [] : [[e.path.join("."), e.setting.kind.literals] as const]))
   )
   const at = (path: string) => (root === "" ? path : path === "" ? root : `${root}.${path}`)
 
@@ -38,7 +40,9 @@ const validator = <A, I>(schema: Schema.Schema<A, I>, table: Table, root: string
     for (const [section, allowed] of names) {
       const values = section === "" ? input : input[section]
       if (values === undefined) continue
-      if (!isRecord(values)) return new ConfigError({ path: at(section), message: `${at(section)} must be a table of settings` })
+      if (!isRecord(values)) {
+        return new ConfigError({ path: at(section), message: `${at(section)} must be a table of settings` })
+      }
       for (const key of Object.keys(values)) {
         if (!allowed.includes(key)) {
           const path = at(section === "" ? key : `${section}.${key}`)
@@ -64,7 +68,9 @@ const validator = <A, I>(schema: Schema.Schema<A, I>, table: Table, root: string
 
   return (input: unknown): Effect.Effect<A, ConfigError> => {
     if (!isRecord(input)) {
-      return Effect.fail(new ConfigError({ path: root === "" ? "memory" : root, message: "configuration must be an object" }))
+      return Effect.fail(
+        new ConfigError({ path: root === "" ? "memory" : root, message: "configuration must be an object" })
+      )
     }
     const unknown = unknownName(input)
     return unknown === undefined ? Effect.mapError(decode(input), toConfigError) : Effect.fail(unknown)

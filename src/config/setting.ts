@@ -22,7 +22,9 @@ export interface Kind<S extends Schema.Schema.AnyNoContext> {
 export const kind = <S extends Schema.Schema.AnyNoContext>(schema: S, form: EnvForm): Kind<S> => ({ schema, form })
 
 /** A choice among the given strings. */
-export const oneOf = <const L extends readonly [string, ...Array<string>]>(...literals: L): Kind<Schema.Literal<[...L]>> => ({
+export const oneOf = <const L extends readonly [string, ...Array<string>]>(
+  ...literals: L
+): Kind<Schema.Literal<[...L]>> => ({
   schema: Schema.Literal(...literals),
   form: "text",
   literals
@@ -58,21 +60,32 @@ export interface Setting<
 export function setting<S extends Schema.Schema.AnyNoContext>(
   kind: Kind<S>,
   declaration: Declaration & { readonly default: Schema.Schema.Type<S> }
-): Setting<S, Schema.optionalWith<S, { default: () => Schema.Schema.Type<S> }>> & { readonly default: Schema.Schema.Type<S> }
+): Setting<S, Schema.optionalWith<S, { default: () => Schema.Schema.Type<S> }>> & {
+  readonly default: Schema.Schema.Type<S>
+}
 /** A setting that must be given whenever its section is. */
 export function setting<S extends Schema.Schema.AnyNoContext>(
   kind: Kind<S>,
   declaration: Declaration & { readonly required: true }
 ): Setting<S, S>
 /** A setting that may be left out (and stays absent). */
-export function setting<S extends Schema.Schema.AnyNoContext>(kind: Kind<S>, declaration: Declaration): Setting<S, Schema.optional<S>>
+export function setting<S extends Schema.Schema.AnyNoContext>(
+  kind: Kind<S>,
+  declaration: Declaration
+): Setting<S, Schema.optional<S>>
 export function setting<S extends Schema.Schema.AnyNoContext>(
   kind: Kind<S>,
   declaration: Declaration & { readonly default?: Schema.Schema.Type<S>; readonly required?: true }
 ): Setting<S> {
   const { default: value, required, ...rest } = declaration
   if (value !== undefined) {
-    return { ...rest, _tag: "Setting", kind, default: value, field: Schema.optionalWith(kind.schema, { default: () => value }) }
+    return {
+      ...rest,
+      _tag: "Setting",
+      kind,
+      default: value,
+      field: Schema.optionalWith(kind.schema, { default: () => value })
+    }
   }
   return { ...rest, _tag: "Setting", kind, field: required === true ? kind.schema : Schema.optional(kind.schema) }
 }
@@ -83,7 +96,9 @@ export type FieldsOf<T extends Readonly<Record<string, { readonly field: Schema.
 }
 
 /** The Struct fields of a table of settings, in the table's order. */
-export const fieldsOf = <T extends Readonly<Record<string, { readonly field: Schema.Struct.Field }>>>(table: T): FieldsOf<T> => {
+export const fieldsOf = <T extends Readonly<Record<string, { readonly field: Schema.Struct.Field }>>>(
+  table: T
+): FieldsOf<T> => {
   const fields: Record<string, Schema.Struct.Field> = {}
   for (const [name, entry] of Object.entries(table)) fields[name] = entry.field
   // Object.entries forgets which value belongs to which key; the loop keeps every key with its own field.
@@ -119,7 +134,9 @@ export const defaultedSection = <T extends Readonly<Record<string, Setting & { r
     _tag: "Section",
     settings,
     // Each value is its setting's default, of that setting's type (Object.entries forgets which is which).
-    field: Schema.optionalWith(Schema.Struct(fieldsOf(settings)), { default: () => defaults as Schema.Struct.Type<FieldsOf<T>> })
+    field: Schema.optionalWith(Schema.Struct(fieldsOf(settings)), {
+      default: () => defaults as Schema.Struct.Type<FieldsOf<T>>
+    })
   }
 }
 

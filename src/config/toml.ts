@@ -3,8 +3,8 @@
  * nested tables) and the flat snake_case keys of the system engram is modelled on (each setting's
  * `legacy` / `legacyEnv` key in the table), so an existing file works as it is.
  */
-import { readFile } from "node:fs/promises"
 import { Config, ConfigProvider, Effect, Option, Redacted } from "effect"
+import { readFile } from "node:fs/promises"
 import * as TOML from "smol-toml"
 import { describe } from "../core/storage.js"
 import { ConfigError } from "../domain/errors.js"
@@ -21,7 +21,9 @@ interface LegacyKey {
 const legacyKeys: ReadonlyMap<string, LegacyKey> = new Map(
   entriesOf(memorySettings).flatMap(({ path, setting }): Array<[string, LegacyKey]> => [
     ...(setting.legacy === undefined ? [] : [[setting.legacy, { path, viaEnv: false }] satisfies [string, LegacyKey]]),
-    ...(setting.legacyEnv === undefined ? [] : [[setting.legacyEnv, { path, viaEnv: true }] satisfies [string, LegacyKey]])
+    ...(setting.legacyEnv === undefined
+      ? []
+      : [[setting.legacyEnv, { path, viaEnv: true }] satisfies [string, LegacyKey]])
   ])
 )
 
@@ -81,7 +83,9 @@ export const fromTomlTable = (
       if (legacy?.viaEnv === true) {
         yield* put(legacy.path, yield* secretNamedBy(key, value), key)
       } else if (legacy !== undefined && key === "backend" && value === "http") {
-        warnings.push(`memory.backend = "http" is the legacy spelling of semantic_backend = "http"; using sqlite + http`)
+        warnings.push(
+          `memory.backend = "http" is the legacy spelling of semantic_backend = "http"; using sqlite + http`
+        )
         yield* put(["backend"], "sqlite", key)
         yield* put(["semanticBackend"], "http", key)
       } else if (legacy !== undefined) {
@@ -106,14 +110,19 @@ export const fromTomlTable = (
   }).pipe(withEnv(env))
 
 /** Parse TOML text: its `[memory]` table (other tables belong to the host application). */
-export const parseConfigToml = (text: string, env?: Record<string, string | undefined>): Effect.Effect<MemoryConfig, ConfigError> =>
+export const parseConfigToml = (
+  text: string,
+  env?: Record<string, string | undefined>
+): Effect.Effect<MemoryConfig, ConfigError> =>
   Effect.gen(function*() {
     const doc = yield* Effect.try({
       try: () => TOML.parse(text),
       catch: (e) => new ConfigError({ path: "file", message: `not valid TOML: ${describe(e)}` })
     })
     const memory = doc["memory"]
-    if (memory === undefined) return yield* new ConfigError({ path: "memory", message: "the file has no [memory] table" })
+    if (memory === undefined) {
+      return yield* new ConfigError({ path: "memory", message: "the file has no [memory] table" })
+    }
     if (!isRecord(memory)) return yield* new ConfigError({ path: "memory", message: "[memory] must be a table" })
     const { input, warnings } = yield* fromTomlTable(memory, env)
     for (const w of warnings) yield* Effect.logWarning(w)
@@ -121,7 +130,10 @@ export const parseConfigToml = (text: string, env?: Record<string, string | unde
   })
 
 /** Read and validate a TOML configuration file. */
-export const loadConfigFile = (path: string, env?: Record<string, string | undefined>): Effect.Effect<MemoryConfig, ConfigError> =>
+export const loadConfigFile = (
+  path: string,
+  env?: Record<string, string | undefined>
+): Effect.Effect<MemoryConfig, ConfigError> =>
   Effect.tryPromise({
     try: () => readFile(path, "utf8"),
     catch: (e) => new ConfigError({ path: "file", message: `cannot read ${path}: ${describe(e)}` })

@@ -3,8 +3,8 @@
  * [version, seq, timestamp, agentId, action, detail, outcome, prevHash] — unambiguous, unlike plain
  * concatenation — and verification is a fold over entries in seq order, so it can stream in chunks.
  */
-import { createHash } from "node:crypto"
 import { Effect, Option } from "effect"
+import { createHash } from "node:crypto"
 import { AUDIT_HASH_VERSION, type AuditEntry, type AuditVerification, GENESIS_HASH } from "../domain/audit.js"
 import { AuditIntegrityError } from "../domain/errors.js"
 
@@ -13,7 +13,9 @@ type Unhashed = Omit<AuditEntry, "hash">
 /** Hex SHA-256 of the canonical encoding of an entry's fields. */
 export const hashEntry = (e: Unhashed): string =>
   createHash("sha256")
-    .update(JSON.stringify([AUDIT_HASH_VERSION, e.seq, e.timestamp, e.agentId, e.action, e.detail, e.outcome, e.prevHash]))
+    .update(
+      JSON.stringify([AUDIT_HASH_VERSION, e.seq, e.timestamp, e.agentId, e.action, e.detail, e.outcome, e.prevHash])
+    )
     .digest("hex")
 
 /** The entry that follows `head` (seq 0 / genesis hash when the log is empty). */

@@ -43,7 +43,9 @@ const parse = (path: string, text: string): Effect.Effect<AuditHead, AuditAnchor
     const value: unknown = JSON.parse(text)
     if (typeof value === "object" && value !== null && "seq" in value && "hash" in value) {
       const { seq, hash } = value
-      if (typeof seq === "number" && Number.isSafeInteger(seq) && seq >= 0 && typeof hash === "string" && HEX64.test(hash)) {
+      if (
+        typeof seq === "number" && Number.isSafeInteger(seq) && seq >= 0 && typeof hash === "string" && HEX64.test(hash)
+      ) {
         return Effect.succeed({ seq, hash })
       }
     }

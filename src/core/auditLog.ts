@@ -8,7 +8,13 @@
  */
 import { Clock, type Context, Effect, Option } from "effect"
 import type { AuditEntry, AuditHead } from "../domain/audit.js"
-import { AuditIntegrityError, AuditLoadError, type BackendName, StorageError, type StoreFailure } from "../domain/errors.js"
+import {
+  AuditIntegrityError,
+  AuditLoadError,
+  type BackendName,
+  StorageError,
+  type StoreFailure
+} from "../domain/errors.js"
 import type { AgentId } from "../domain/ids.js"
 import { AuditLog } from "../services/AuditLog.js"
 import { headOf, nextEntry, verifyChain } from "./audit.js"
@@ -85,15 +91,20 @@ export function makeAuditLog(
   // The entry is stored before the anchor moves: a failure here leaves the anchor one step behind
   // (the entry is not lost, only its truncation would go unnoticed), and is reported, not hidden.
   const advance = (entry: AuditEntry): Effect.Effect<AuditEntry, StorageError> =>
-    anchor === undefined ? Effect.succeed(entry) : Effect.flatMap(port.uncommitted ?? Effect.succeed(false), (open) =>
-      open ? Effect.succeed(entry) : writeAnchor(anchor, entry))
+    anchor === undefined ?
+      Effect.succeed(entry) :
+      Effect.flatMap(
+        port.uncommitted ?? Effect.succeed(false),
+        (open) => open ? Effect.succeed(entry) : writeAnchor(anchor, entry)
+      )
   const writeAnchor = (anchor: AuditAnchorStore, entry: AuditEntry): Effect.Effect<AuditEntry, StorageError> =>
     anchor.write({ seq: entry.seq, hash: entry.hash }).pipe(
       Effect.mapError((e) =>
         new StorageError({
           backend: port.backend,
           operation: "append",
-          message: `audit entry ${entry.seq} was stored, but the anchor (${anchor.location}) was not updated: ${e.message}`,
+          message:
+            `audit entry ${entry.seq} was stored, but the anchor (${anchor.location}) was not updated: ${e.message}`,
           cause: e.cause
         })
       ),
@@ -104,12 +115,18 @@ export function makeAuditLog(
     port.backend,
     AuditLog.of({
       append: (input) =>
-        Effect.flatMap(auditInput(input), (a) =>
-          Effect.flatMap(Clock.currentTimeMillis, (now) => port.append((last) => nextEntry(headOf(last), a, now)))).pipe(
-            Effect.flatMap(advance)
-          ),
+        Effect.flatMap(
+          auditInput(input),
+          (a) =>
+            Effect.flatMap(Clock.currentTimeMillis, (now) => port.append((last) => nextEntry(headOf(last), a, now)))
+        ).pipe(
+          Effect.flatMap(advance)
+        ),
       entries: (query) =>
-        Effect.flatMap(auditQuery(query), (q) => port.entries({ agentId: q.agentId, fromSeq: q.fromSeq ?? 1, limit: q.limit })),
+        Effect.flatMap(
+          auditQuery(query),
+          (q) => port.entries({ agentId: q.agentId, fromSeq: q.fromSeq ?? 1, limit: q.limit })
+        ),
       head: () => Effect.map(port.last(), headOf),
       verify: () => Effect.flatMap(readAnchor, (anchored) => verifyAgainst(anchored, VERIFY_CHUNK))
     })
@@ -124,7 +141,10 @@ export function makeAuditLog(
             "entries deleted before now cannot be detected"
         )
       }
-      yield* Effect.mapError(anchor.write({ seq: verified.entries, hash: verified.headHash }), anchorFailure("write the audit anchor"))
+      yield* Effect.mapError(
+        anchor.write({ seq: verified.entries, hash: verified.headHash }),
+        anchorFailure("write the audit anchor")
+      )
     }
     return service
   }).pipe(Effect.mapError((e) => (e instanceof AuditIntegrityError ? e : auditLoadError(e))))

@@ -10,8 +10,8 @@ import type { BackendName, InvalidInput, StoreFailure } from "../domain/errors.j
 import type { AgentId } from "../domain/ids.js"
 import { ConsolidationOptions } from "../domain/memory.js"
 import { Consolidation } from "../services/Consolidation.js"
-import { decode, invalid } from "./decode.js"
 import { decayed, isStale, type StaleBound, staleBound } from "./decay.js"
+import { decode, invalid } from "./decode.js"
 import { instrument } from "./instrument.js"
 import { type MergeCandidate, type MergeGroup, planMerges } from "./merge.js"
 
@@ -82,9 +82,14 @@ export interface ConsolidationDefaults {
 const decodeOptions = decode(ConsolidationOptions, "options")
 
 /** The options of a call with the store's default decay rate filled in. */
-const withDefaults = (options: ConsolidationOptions | undefined, defaults: ConsolidationDefaults): ConsolidationOptions => {
+const withDefaults = (
+  options: ConsolidationOptions | undefined,
+  defaults: ConsolidationDefaults
+): ConsolidationOptions => {
   const given = options ?? {}
-  return defaults.decayRate === undefined || given.decayRate !== undefined ? given : { ...given, decayRate: defaults.decayRate }
+  return defaults.decayRate === undefined || given.decayRate !== undefined
+    ? given
+    : { ...given, decayRate: defaults.decayRate }
 }
 
 /** Decode options; `decayRate` must lie strictly between 0 and 1. */
@@ -100,7 +105,9 @@ const consolidationSettings = (
 const runLocally = (port: ConsolidationPort, s: ConsolidationSettings, now: number) =>
   Effect.gen(function*() {
     const bound = staleBound(now, s)
-    const decay = (m: StaleMemory) => (isStale(m.accessedAt, m.confidence, now, s) ? decayed(m.confidence, s) : undefined)
+    const decay = (
+      m: StaleMemory
+    ) => (isStale(m.accessedAt, m.confidence, now, s) ? decayed(m.confidence, s) : undefined)
     let decayedCount = 0
     let cursor: string | undefined
     do {
@@ -122,15 +129,19 @@ export const makeConsolidation = (
   port: ConsolidationPort | RemoteConsolidationPort,
   defaults: ConsolidationDefaults = {}
 ): Context.Tag.Service<typeof Consolidation> =>
-  instrument("Consolidation", port.backend, Consolidation.of({
-    consolidate: (options) =>
-      Effect.gen(function*() {
-        const given = withDefaults(options, defaults)
-        const settings = yield* consolidationSettings(given)
-        const started = yield* Clock.currentTimeNanos
-        const now = yield* Clock.currentTimeMillis
-        const counts = "consolidate" in port ? yield* port.consolidate(given) : yield* runLocally(port, settings, now)
-        const ended = yield* Clock.currentTimeNanos
-        return { decayed: counts.decayed, merged: counts.merged, durationMs: Number(ended - started) / 1e6 }
-      })
-  }))
+  instrument(
+    "Consolidation",
+    port.backend,
+    Consolidation.of({
+      consolidate: (options) =>
+        Effect.gen(function*() {
+          const given = withDefaults(options, defaults)
+          const settings = yield* consolidationSettings(given)
+          const started = yield* Clock.currentTimeNanos
+          const now = yield* Clock.currentTimeMillis
+          const counts = "consolidate" in port ? yield* port.consolidate(given) : yield* runLocally(port, settings, now)
+          const ended = yield* Clock.currentTimeNanos
+          return { decayed: counts.decayed, merged: counts.merged, durationMs: Number(ended - started) / 1e6 }
+        })
+    })
+  )

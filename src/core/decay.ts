@@ -15,7 +15,8 @@ export const isStale = (accessedAt: number, confidence: number, now: number, s: 
   accessedAt < now - s.staleAfterMs && confidence > s.floor
 
 /** New confidence of a stale memory. */
-export const decayed = (confidence: number, s: DecaySettings): number => Math.max(s.floor, confidence * (1 - s.decayRate))
+export const decayed = (confidence: number, s: DecaySettings): number =>
+  Math.max(s.floor, confidence * (1 - s.decayRate))
 
 /**
  * The bound a store can test in its own query to find the memories that may be stale (the form of

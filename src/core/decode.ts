@@ -92,22 +92,23 @@ const toInvalidInput = (root: string, input: unknown, error: ParseResult.ParseEr
 }
 
 /** Run a decoder, turning anything it throws into an InvalidInput for `root`. */
-const guarded = <A>(
-  root: string,
-  run: (input: unknown) => Either.Either<A, ParseResult.ParseError>
-) =>
-(input: unknown): A | InvalidInput => {
-  try {
-    const result = run(input)
-    return result._tag === "Right" ? result.right : toInvalidInput(root, input, result.left)
-  } catch (cause) {
-    // Only a defect of a schema can throw here; the input is named, never described.
-    return new InvalidInput({
-      field: fieldName(root, []),
-      message: cause instanceof RangeError ? `nested too deeply to be checked` : "cannot be decoded"
-    })
+const guarded =
+  <A>(
+    root: string,
+    run: (input: unknown) => Either.Either<A, ParseResult.ParseError>
+  ) =>
+  (input: unknown): A | InvalidInput => {
+    try {
+      const result = run(input)
+      return result._tag === "Right" ? result.right : toInvalidInput(root, input, result.left)
+    } catch (cause) {
+      // Only a defect of a schema can throw here; the input is named, never described.
+      return new InvalidInput({
+        field: fieldName(root, []),
+        message: cause instanceof RangeError ? `nested too deeply to be checked` : "cannot be decoded"
+      })
+    }
   }
-}
 
 /** Decode `input` with `schema`; `field` prefixes the reported path (e.g. "query"). */
 export const decode = <A, I>(schema: Schema.Schema<A, I, never>, field = "") => {
@@ -122,8 +123,10 @@ export const decode = <A, I>(schema: Schema.Schema<A, I, never>, field = "") => 
 }
 
 /** Synchronous variant for pure code paths; returns the error instead of throwing. */
-export const decodeSync = <A, I>(schema: Schema.Schema<A, I, never>, field = ""): (input: unknown) => A | InvalidInput =>
-  guarded(field, Schema.decodeUnknownEither(schema, options))
+export const decodeSync = <A, I>(
+  schema: Schema.Schema<A, I, never>,
+  field = ""
+): (input: unknown) => A | InvalidInput => guarded(field, Schema.decodeUnknownEither(schema, options))
 
 /** An `InvalidInput` for `field`. */
 export const invalid = (field: string, message: string): InvalidInput => new InvalidInput({ field, message })

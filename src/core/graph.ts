@@ -54,7 +54,7 @@ export const traverse = <E>(
     const resolve = (ids: Iterable<string>) =>
       Effect.gen(function*() {
         const missing = [...new Set(ids)].filter((id) => !cache.has(id))
-        if (missing.length > 0) for (const e of yield* lookups.entities(missing)) cache.set(e.id, e)
+        if (missing.length > 0) { for (const e of yield* lookups.entities(missing)) cache.set(e.id, e) }
       })
     const results: Array<GraphMatch> = []
     if (startEntities !== null && startEntities.length === 0) return results

@@ -16,7 +16,18 @@
  * Each method's tagged metrics are resolved once, when the service is built: tagging per call would
  * make Effect look the metric up in its registry on every call.
  */
-import { Cause, Effect, Exit, Metric, MetricBoundaries, MetricKey, MetricLabel, Option, Stream, type Tracer } from "effect"
+import {
+  Cause,
+  Effect,
+  Exit,
+  Metric,
+  MetricBoundaries,
+  MetricKey,
+  MetricLabel,
+  Option,
+  Stream,
+  type Tracer
+} from "effect"
 import { type BackendName, StorageError } from "../domain/errors.js"
 
 const CALLS = "engram_calls_total"
@@ -121,7 +132,9 @@ export const instrument = <S extends object>(
       interrupted: counter("interrupted")
     }
     const latency = Metric.fromMetricKey(
-      MetricKey.histogram(DURATION, DURATION_BOUNDARIES, DURATION_DESCRIPTION).pipe(MetricKey.taggedWithLabels(labels(tags)))
+      MetricKey.histogram(DURATION, DURATION_BOUNDARIES, DURATION_DESCRIPTION).pipe(
+        MetricKey.taggedWithLabels(labels(tags))
+      )
     )
     /** Count a finished call and record its wall time (a TestClock would record zeros). */
     const record = (exit: Exit.Exit<unknown, unknown>, started: number) => {

@@ -42,7 +42,11 @@ const decodeStoreOptions = decode(
  */
 export const checkStoreOptions = (options: StoreOptions): Effect.Effect<SemanticLimits, InvalidInput> =>
   Effect.map(
-    decodeStoreOptions({ embedding: options.embedding, maxContentBytes: options.maxContentBytes, decayRate: options.decayRate }),
+    decodeStoreOptions({
+      embedding: options.embedding,
+      maxContentBytes: options.maxContentBytes,
+      decayRate: options.decayRate
+    }),
     semanticLimits
   )
 
@@ -90,7 +94,10 @@ const prepareMemory = (
   })
 
 /** Decode and prepare one memory to store. */
-export const prepareRemember = (input: RememberInput, limits: SemanticLimits): Effect.Effect<Prepared, InvalidInput | InvalidEmbedding> =>
+export const prepareRemember = (
+  input: RememberInput,
+  limits: SemanticLimits
+): Effect.Effect<Prepared, InvalidInput | InvalidEmbedding> =>
   Effect.gen(function*() {
     const decoded = yield* decodeRemember(input)
     const memory = yield* prepareMemory(decoded, limits, yield* Clock.currentTimeMillis, "input")

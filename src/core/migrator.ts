@@ -6,8 +6,8 @@
  * an unapplied lower version refuses to start; and every failure, including a failing statement, is a
  * typed `MigrationError` — the transaction rolls back and the schema is unchanged.
  */
-import { createHash } from "node:crypto"
 import { Effect } from "effect"
+import { createHash } from "node:crypto"
 import { type BackendName, MigrationError } from "../domain/errors.js"
 import { describe } from "./storage.js"
 
@@ -37,7 +37,9 @@ export interface MigrationSession {
 export interface MigrationDriver {
   readonly backend: BackendName
   /** Run `body` in one transaction holding the cross-process migration lock; roll back if it fails. */
-  readonly locked: <A>(body: (session: MigrationSession) => Effect.Effect<A, MigrationError>) => Effect.Effect<A, MigrationError>
+  readonly locked: <A>(
+    body: (session: MigrationSession) => Effect.Effect<A, MigrationError>
+  ) => Effect.Effect<A, MigrationError>
 }
 
 /** The SHA-256 of a migration's version, name and statements. */
@@ -61,7 +63,11 @@ export const plan = (
       return new MigrationError({ backend, version: m.version, message: `invalid migration version ${m.version}` })
     }
     if (byVersion.has(m.version)) {
-      return new MigrationError({ backend, version: m.version, message: `migration version ${m.version} is defined twice` })
+      return new MigrationError({
+        backend,
+        version: m.version,
+        message: `migration version ${m.version} is defined twice`
+      })
     }
     byVersion.set(m.version, m)
   }
@@ -72,7 +78,8 @@ export const plan = (
       return new MigrationError({
         backend,
         version: a.version,
-        message: `the database has migration ${a.version} (${a.name}) which this version of engram does not know; it was created by a newer version`
+        message:
+          `the database has migration ${a.version} (${a.name}) which this version of engram does not know; it was created by a newer version`
       })
     }
     if (checksum(m) !== a.checksum) {
@@ -91,7 +98,8 @@ export const plan = (
     return new MigrationError({
       backend,
       version: late.version,
-      message: `migration ${late.version} (${late.name}) is older than the newest applied migration ${newest} but was never applied`
+      message:
+        `migration ${late.version} (${late.name}) is older than the newest applied migration ${newest} but was never applied`
     })
   }
   return pending

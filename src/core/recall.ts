@@ -102,7 +102,11 @@ export const topHits = (hits: ReadonlyArray<Hit>, limit: number): Array<Hit> => 
  * The exact vector ranking: memories with an embedding scored by the double-precision cosine of
  * their stored vector with the query, the best `limit` in result order.
  */
-export const rankNearest = (embedding: ReadonlyArray<number>, memories: ReadonlyArray<Memory>, limit: number): Array<Hit> =>
+export const rankNearest = (
+  embedding: ReadonlyArray<number>,
+  memories: ReadonlyArray<Memory>,
+  limit: number
+): Array<Hit> =>
   topHits(
     memories.flatMap((m) => (m.embedding === null ? [] : [{ memory: m, score: cosine(embedding, m.embedding) }])),
     limit

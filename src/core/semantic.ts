@@ -49,7 +49,10 @@ export interface SemanticPort {
    * that memory is kept as it is (the first write wins). When an id holds another agent's memory,
    * nothing is stored and the result is the position of the first such memory; otherwise undefined.
    */
-  readonly insert: (memories: ReadonlyArray<Memory>, shape: InsertShape) => Effect.Effect<number | undefined, PortFailure>
+  readonly insert: (
+    memories: ReadonlyArray<Memory>,
+    shape: InsertShape
+  ) => Effect.Effect<number | undefined, PortFailure>
   /**
    * Answer a recall: read the `Candidates` the plan's mode needs, let `pick` choose the hits, and
    * record the access of exactly those memories (accessedAt = plan.now, accessCount + 1), in one unit
@@ -74,38 +77,49 @@ export interface SemanticPort {
 }
 
 /** SemanticStore over a backend's port. */
-export const makeSemanticStore = (port: SemanticPort, limits: SemanticLimits): Context.Tag.Service<typeof SemanticStore> =>
-  instrument("SemanticStore", port.backend, SemanticStore.of({
-    embeddingSpace: limits.space,
-    remember: (input) =>
-      Effect.gen(function*() {
-        const { memories, minted } = yield* prepareRemember(input, limits)
-        const conflict = yield* port.insert(memories, { minted, many: false })
-        if (conflict !== undefined) return yield* idInUse("input.id")
-        return memories[0]!.id
-      }),
-    rememberMany: (inputs) =>
-      Effect.gen(function*() {
-        const { memories, minted } = yield* prepareRememberMany(inputs, limits)
-        if (memories.length === 0) return []
-        const conflict = yield* port.insert(memories, { minted, many: true })
-        if (conflict !== undefined) return yield* idInUse(`inputs[${conflict}].id`)
-        return memories.map((m) => m.id)
-      }),
-    recall: (query) => Effect.flatMap(planRecall(query, limits), (plan) => port.recall(plan, pickHits(plan))),
-    get: (a, i) =>
-      Effect.flatMap(decodeAgentId(a), (agent) => Effect.flatMap(decodeMemoryId(i), (id) => port.get(agent, id))),
-    forget: (a, i) =>
-      Effect.flatMap(decodeAgentId(a), (agent) => Effect.flatMap(decodeMemoryId(i), (id) => port.forget(agent, id))),
-    updateEmbedding: (a, i, e) =>
-      Effect.gen(function*() {
-        const agent = yield* decodeAgentId(a)
-        const id = yield* decodeMemoryId(i)
-        const embedding = yield* prepareEmbedding(e, limits)
-        if (!(yield* port.updateEmbedding(agent, id, embedding))) {
-          return yield* new MemoryNotFound({ agentId: agent, memoryId: id })
-        }
-      }),
-    count: (a, f) =>
-      Effect.flatMap(decodeAgentId(a), (agent) => Effect.flatMap(prepareFilter(f), (filter) => port.count(agent, filter)))
-  }), { get: 0, forget: 0, updateEmbedding: 0, count: 0 })
+export const makeSemanticStore = (
+  port: SemanticPort,
+  limits: SemanticLimits
+): Context.Tag.Service<typeof SemanticStore> =>
+  instrument(
+    "SemanticStore",
+    port.backend,
+    SemanticStore.of({
+      embeddingSpace: limits.space,
+      remember: (input) =>
+        Effect.gen(function*() {
+          const { memories, minted } = yield* prepareRemember(input, limits)
+          const conflict = yield* port.insert(memories, { minted, many: false })
+          if (conflict !== undefined) return yield* idInUse("input.id")
+          return memories[0]!.id
+        }),
+      rememberMany: (inputs) =>
+        Effect.gen(function*() {
+          const { memories, minted } = yield* prepareRememberMany(inputs, limits)
+          if (memories.length === 0) return []
+          const conflict = yield* port.insert(memories, { minted, many: true })
+          if (conflict !== undefined) return yield* idInUse(`inputs[${conflict}].id`)
+          return memories.map((m) => m.id)
+        }),
+      recall: (query) => Effect.flatMap(planRecall(query, limits), (plan) => port.recall(plan, pickHits(plan))),
+      get: (a, i) =>
+        Effect.flatMap(decodeAgentId(a), (agent) => Effect.flatMap(decodeMemoryId(i), (id) => port.get(agent, id))),
+      forget: (a, i) =>
+        Effect.flatMap(decodeAgentId(a), (agent) => Effect.flatMap(decodeMemoryId(i), (id) => port.forget(agent, id))),
+      updateEmbedding: (a, i, e) =>
+        Effect.gen(function*() {
+          const agent = yield* decodeAgentId(a)
+          const id = yield* decodeMemoryId(i)
+          const embedding = yield* prepareEmbedding(e, limits)
+          if (!(yield* port.updateEmbedding(agent, id, embedding))) {
+            return yield* new MemoryNotFound({ agentId: agent, memoryId: id })
+          }
+        }),
+      count: (a, f) =>
+        Effect.flatMap(
+          decodeAgentId(a),
+          (agent) => Effect.flatMap(prepareFilter(f), (filter) => port.count(agent, filter))
+        )
+    }),
+    { get: 0, forget: 0, updateEmbedding: 0, count: 0 }
+  )

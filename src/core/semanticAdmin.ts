@@ -69,20 +69,28 @@ export const makeSemanticStoreAdmin = (
   port: SemanticAdminPort,
   space: EmbeddingSpace
 ): Context.Tag.Service<typeof SemanticStoreAdmin> =>
-  instrument("SemanticStoreAdmin", port.backend, SemanticStoreAdmin.of({
-    export: () =>
-      Stream.paginateChunkEffect(Option.none<string>(), (cursor) =>
-        Effect.map(port.exportPage(Option.getOrUndefined(cursor)), (page) =>
-          [
-            Chunk.fromIterable(page.memories.map((m): MemoryRecord => ({ kind: "memory", ...m }))),
-            page.next === undefined ? Option.none() : Option.some(Option.some(page.next))
-          ] as const)),
-    import: (records) =>
-      Effect.gen(function*() {
-        const memories = yield* checkRecords(records)
-        yield* checkMemoryRecords(records, space)
-        if (memories.length > 0) yield* port.import(memories)
-      }),
-    purgeAgent: (a) => Effect.flatMap(decodeAgentId(a), port.purgeAgent),
-    agents: () => Effect.map(port.agents(), (agents) => [...agents].sort(compareCodePoints))
-  }), { purgeAgent: 0 })
+  instrument(
+    "SemanticStoreAdmin",
+    port.backend,
+    SemanticStoreAdmin.of({
+      export: () =>
+        Stream.paginateChunkEffect(
+          Option.none<string>(),
+          (cursor) =>
+            Effect.map(port.exportPage(Option.getOrUndefined(cursor)), (page) =>
+              [
+                Chunk.fromIterable(page.memories.map((m): MemoryRecord => ({ kind: "memory", ...m }))),
+                page.next === undefined ? Option.none() : Option.some(Option.some(page.next))
+              ] as const)
+        ),
+      import: (records) =>
+        Effect.gen(function*() {
+          const memories = yield* checkRecords(records)
+          yield* checkMemoryRecords(records, space)
+          if (memories.length > 0) yield* port.import(memories)
+        }),
+      purgeAgent: (a) => Effect.flatMap(decodeAgentId(a), port.purgeAgent),
+      agents: () => Effect.map(port.agents(), (agents) => [...agents].sort(compareCodePoints))
+    }),
+    { purgeAgent: 0 }
+  )

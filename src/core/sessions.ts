@@ -121,16 +121,24 @@ export const makeSessionStore = (port: SessionPort): Context.Tag.Service<typeof 
           if (isLabelTaken(outcome)) return yield* new DuplicateLabel({ agentId: outcome.agentId, label: label ?? "" })
         }),
       findByLabel: (a, l) =>
-        Effect.flatMap(decodeAgent(a), (agent) => Effect.flatMap(decodeLabel(l), (label) => port.findByLabel(agent, label))),
+        Effect.flatMap(
+          decodeAgent(a),
+          (agent) => Effect.flatMap(decodeLabel(l), (label) => port.findByLabel(agent, label))
+        ),
       loadCanonical: (a) =>
-        Effect.flatMap(decodeAgent(a), (agent) =>
-          Effect.flatMap(port.loadCanonical(agent), (stored) =>
-            Option.isSome(stored)
-              ? Effect.succeed(stored.value)
-              : Effect.map(Clock.currentTimeMillis, (now) => emptyCanonical(agent, now)))),
+        Effect.flatMap(
+          decodeAgent(a),
+          (agent) =>
+            Effect.flatMap(port.loadCanonical(agent), (stored) =>
+              Option.isSome(stored)
+                ? Effect.succeed(stored.value)
+                : Effect.map(Clock.currentTimeMillis, (now) => emptyCanonical(agent, now)))
+        ),
       saveCanonical: (input) =>
-        Effect.flatMap(canonicalInput(input), (c) =>
-          Effect.flatMap(Clock.currentTimeMillis, (now) => port.saveCanonical({ ...c, updatedAt: now }))),
+        Effect.flatMap(
+          canonicalInput(input),
+          (c) => Effect.flatMap(Clock.currentTimeMillis, (now) => port.saveCanonical({ ...c, updatedAt: now }))
+        ),
       deleteCanonical: (a) => Effect.flatMap(decodeAgent(a), port.deleteCanonical),
       modifyCanonical: (a, f) => Effect.flatMap(decodeAgent(a), (agent) => modify(agent, f)),
 
@@ -163,7 +171,12 @@ export const makeSessionStore = (port: SessionPort): Context.Tag.Service<typeof 
           const agent = yield* decodeAgent(a)
           const text = yield* decodeSummary(summary)
           const kept = yield* decodeMessages(keptMessages)
-          return yield* modify(agent, (_current, now) => ({ agentId: agent, messages: kept, summary: text, updatedAt: now }))
+          return yield* modify(agent, (_current, now) => ({
+            agentId: agent,
+            messages: kept,
+            summary: text,
+            updatedAt: now
+          }))
         })
     }),
     {

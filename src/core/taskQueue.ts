@@ -51,7 +51,11 @@ export interface TaskPort {
    * and apply `change` to it; none when there is no such task. No task is ever taken by two claimers,
    * across processes.
    */
-  readonly claimBest: (agentId: AgentId, now: number, change: TaskChange) => Effect.Effect<Option.Option<Task>, StoreFailure>
+  readonly claimBest: (
+    agentId: AgentId,
+    now: number,
+    change: TaskChange
+  ) => Effect.Effect<Option.Option<Task>, StoreFailure>
   /**
    * Atomically apply `change` to the task stored under `id` if `claim` is its current claim (core
    * `fence` lets it through); otherwise write nothing and report the task as it stands.
@@ -68,46 +72,52 @@ export const makeTaskQueue = (port: TaskPort): Context.Tag.Service<typeof TaskQu
    * A fenced transition (heartbeat, complete, fail): the task after the change made from the decoded
    * input, or why the caller may not make it.
    */
-  const fenced = <I extends Claim>(
-    decodeInput: (input: unknown) => Effect.Effect<I, InvalidInput>,
-    change: (input: I, now: number) => TaskChange
-  ) =>
-  (i: string, input: unknown): Effect.Effect<Task, InvalidInput | StoreFailure | TaskRefusal> =>
-    Effect.gen(function*() {
-      const id = yield* taskId(i)
-      const claim = yield* decodeInput(input)
-      const written = yield* port.replaceIfCurrent(id, claim, change(claim, yield* Clock.currentTimeMillis))
-      if ("written" in written) return written.written
-      return yield* refusal(id, Option.getOrUndefined(written.refused), claim)
-    })
-
-  return instrument("TaskQueue", port.backend, TaskQueue.of({
-    post: (input) =>
+  const fenced =
+    <I extends Claim>(
+      decodeInput: (input: unknown) => Effect.Effect<I, InvalidInput>,
+      change: (input: I, now: number) => TaskChange
+    ) =>
+    (i: string, input: unknown): Effect.Effect<Task, InvalidInput | StoreFailure | TaskRefusal> =>
       Effect.gen(function*() {
-        const t = yield* taskInput(input)
-        const now = yield* Clock.currentTimeMillis
-        const id = yield* mintTaskId
-        yield* port.insert(posted(id, t, now))
-        return id
-      }),
-    claim: (a, options) =>
-      Effect.gen(function*() {
-        const agent = yield* agentId(a)
-        const o = yield* claimOptions(options)
-        const now = yield* Clock.currentTimeMillis
-        return yield* port.claimBest(agent, now, claimChange(agent, o.leaseMs, now))
-      }),
-    heartbeat: fenced(heartbeatInput, (h, now) => heartbeatChange(h.leaseMs, now)),
-    complete: fenced(completeInput, (c, now) => completeChange(c.result, now)),
-    fail: fenced(failInput, (f, now) => failChange(f.error, f.retry, now)),
-    get: (i) => Effect.flatMap(taskId(i), port.get),
-    list: (options) =>
-      Effect.gen(function*() {
-        const o = yield* listOptions(options)
-        const after = o.cursor === undefined ? undefined : yield* decodeCursor(o.cursor, ["number", "string"])
-        // One task more than the page tells whether there is a next page.
-        const rows = yield* port.list({ status: o.status, assignedTo: o.assignedTo, after, limit: o.limit + 1 })
-        return pageOf(rows, o.limit, (last) => [last.createdAt, last.id])
+        const id = yield* taskId(i)
+        const claim = yield* decodeInput(input)
+        const written = yield* port.replaceIfCurrent(id, claim, change(claim, yield* Clock.currentTimeMillis))
+        if ("written" in written) return written.written
+        return yield* refusal(id, Option.getOrUndefined(written.refused), claim)
       })
-  }), { claim: 0 })
+
+  return instrument(
+    "TaskQueue",
+    port.backend,
+    TaskQueue.of({
+      post: (input) =>
+        Effect.gen(function*() {
+          const t = yield* taskInput(input)
+          const now = yield* Clock.currentTimeMillis
+          const id = yield* mintTaskId
+          yield* port.insert(posted(id, t, now))
+          return id
+        }),
+      claim: (a, options) =>
+        Effect.gen(function*() {
+          const agent = yield* agentId(a)
+          const o = yield* claimOptions(options)
+          const now = yield* Clock.currentTimeMillis
+          return yield* port.claimBest(agent, now, claimChange(agent, o.leaseMs, now))
+        }),
+      heartbeat: fenced(heartbeatInput, (h, now) => heartbeatChange(h.leaseMs, now)),
+      complete: fenced(completeInput, (c, now) => completeChange(c.result, now)),
+      fail: fenced(failInput, (f, now) => failChange(f.error, f.retry, now)),
+      get: (i) => Effect.flatMap(taskId(i), port.get),
+      list: (options) =>
+        Effect.gen(function*() {
+          const o = yield* listOptions(options)
+          const after = o.cursor === undefined ? undefined : yield* decodeCursor(o.cursor, ["number", "string"])
+          // One task more than the page tells whether there is a next page.
+          const rows = yield* port.list({ status: o.status, assignedTo: o.assignedTo, after, limit: o.limit + 1 })
+          return pageOf(rows, o.limit, (last) => [last.createdAt, last.id])
+        })
+    }),
+    { claim: 0 }
+  )
 }

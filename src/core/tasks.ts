@@ -42,7 +42,10 @@ export const claimOrder = (a: Task, b: Task): number =>
   b.priority - a.priority || a.createdAt - b.createdAt || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)
 
 /** The fields of a task that transitions set. */
-export type TaskState = Pick<Task, "status" | "claimedBy" | "leaseExpiresAt" | "result" | "error" | "updatedAt" | "completedAt">
+export type TaskState = Pick<
+  Task,
+  "status" | "claimedBy" | "leaseExpiresAt" | "result" | "error" | "updatedAt" | "completedAt"
+>
 
 /** A transition: the fields it sets and whether it starts the next attempt (only a claim does). */
 export interface TaskChange {

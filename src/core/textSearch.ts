@@ -17,7 +17,8 @@ const WORD = /[\p{L}\p{N}\p{M}]+/gu
  * Every backend (and any index a backend builds, e.g. Qdrant's token payload) must call this — or
  * `tokenize`, which does — on both the indexed text and the query.
  */
-export const foldCase = (text: string): string => text.normalize("NFC").toUpperCase().toLowerCase().replaceAll("ς", "σ").normalize("NFC")
+export const foldCase = (text: string): string =>
+  text.normalize("NFC").toUpperCase().toLowerCase().replaceAll("ς", "σ").normalize("NFC")
 
 /** The case-folded words of `text` (see `foldCase`), in order (with repeats). */
 export const tokenize = (text: string): ReadonlyArray<string> => {

@@ -4,13 +4,22 @@ import type { AuditEntry, AuditHead } from "../domain/audit.js"
 import type { EmbeddingSpace } from "../domain/embedding.js"
 import { AuditIntegrityError, type InvalidInput } from "../domain/errors.js"
 import type { MainRecord, MemoryRecord } from "../domain/transfer.js"
-import { invalid } from "./decode.js"
 import { hashEntry, verifyStep } from "./audit.js"
+import { invalid } from "./decode.js"
 import { embeddingProblem } from "./vector.js"
 
 /** The order in which main-store kinds are exported and must be imported (dependencies first). */
 export const MAIN_KIND_ORDER: ReadonlyArray<MainRecord["kind"]> = [
-  "agent", "kv", "entity", "relation", "session", "canonical", "usage", "device", "task", "audit"
+  "agent",
+  "kv",
+  "entity",
+  "relation",
+  "session",
+  "canonical",
+  "usage",
+  "device",
+  "task",
+  "audit"
 ]
 
 /** Page size of export streams. */

@@ -11,9 +11,11 @@ export const Device = Schema.Struct({
   pairedAt: EpochMillis,
   lastSeen: EpochMillis,
   // One fixed message for every failure: the default "Expected string, actual …" would echo the token.
-  pushToken: Schema.optional(Schema.Redacted(Text).annotations({
-    message: () => ({ message: "must be well-formed Unicode text without NUL (value not shown)", override: true })
-  }))
+  pushToken: Schema.optional(
+    Schema.Redacted(Text).annotations({
+      message: () => ({ message: "must be well-formed Unicode text without NUL (value not shown)", override: true })
+    })
+  )
 })
 export type Device = typeof Device.Type
 export type DeviceInput = typeof Device.Encoded

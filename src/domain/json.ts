@@ -92,7 +92,8 @@ export const JsonObject: Schema.Schema<JsonObject> = Schema.declare(
   {
     identifier: "JsonObject",
     jsonSchema: { type: "object" },
-    message: (issue) => isPlainObject(issue.actual) ? jsonProblem(issue.actual) ?? "not a JSON object" : "must be a JSON object"
+    message: (issue) =>
+      isPlainObject(issue.actual) ? jsonProblem(issue.actual) ?? "not a JSON object" : "must be a JSON object"
   }
 )
 

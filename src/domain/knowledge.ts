@@ -7,12 +7,27 @@ import { EpochMillis } from "./time.js"
 
 /** Entity types the system knows; any other non-empty name is a custom type. */
 export const KnownEntityTypes = [
-  "person", "organization", "project", "concept", "event", "location", "document", "tool"
+  "person",
+  "organization",
+  "project",
+  "concept",
+  "event",
+  "location",
+  "document",
+  "tool"
 ] as const
 /** Relation types the system knows; any other non-empty name is a custom type. */
 export const KnownRelationTypes = [
-  "works_at", "knows_about", "related_to", "depends_on", "owned_by",
-  "created_by", "located_in", "part_of", "uses", "produces"
+  "works_at",
+  "knows_about",
+  "related_to",
+  "depends_on",
+  "owned_by",
+  "created_by",
+  "located_in",
+  "part_of",
+  "uses",
+  "produces"
 ] as const
 
 export const Entity = Schema.Struct({

@@ -2,9 +2,9 @@
 import { Schema } from "effect"
 import { AgentId } from "./ids.js"
 import { Json, JsonObject } from "./json.js"
+import { PageLimit } from "./page.js"
 import { Name, Text } from "./text.js"
 import { EpochMillis } from "./time.js"
-import { PageLimit } from "./page.js"
 
 /** A key: 1–1024 characters of text without NUL. */
 export const Key = Text.pipe(

@@ -1,9 +1,9 @@
 /** The shared task queue with leases and fencing by attempt. */
 import { Schema } from "effect"
 import { AgentId, TaskId } from "./ids.js"
+import { PageLimit } from "./page.js"
 import { Text } from "./text.js"
 import { EpochMillis } from "./time.js"
-import { PageLimit } from "./page.js"
 
 export const TaskStatus = Schema.Literal("pending", "in_progress", "completed", "failed")
 export type TaskStatus = typeof TaskStatus.Type

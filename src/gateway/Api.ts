@@ -27,7 +27,14 @@ import { Context, type Option, Schema } from "effect"
 import { EmbeddingSpace } from "../domain/embedding.js"
 import { BackendName, InvalidEmbedding, InvalidInput, MemoryNotFound } from "../domain/errors.js"
 import { AgentId, MemoryId } from "../domain/ids.js"
-import { ConsolidationOptions, ConsolidationReport, Memory, MemoryFilter, RecallQuery, RememberInput } from "../domain/memory.js"
+import {
+  ConsolidationOptions,
+  ConsolidationReport,
+  Memory,
+  MemoryFilter,
+  RecallQuery,
+  RememberInput
+} from "../domain/memory.js"
 import { MemoryRecord } from "../domain/transfer.js"
 
 // ---------------------------------------------------------------------------- public errors
@@ -126,7 +133,10 @@ export const RememberManyBody = Schema.Struct({ inputs: Schema.Array(RememberBod
 /** A recall query, as `SemanticStore.recall` takes it. */
 export const RecallBody = strict(RecallQuery, "RecallQuery")
 /** One agent's memory count under an optional filter. */
-export const CountBody = Schema.Struct({ agentId: Schema.String, filter: Schema.optional(strict(MemoryFilter, "MemoryFilter")) })
+export const CountBody = Schema.Struct({
+  agentId: Schema.String,
+  filter: Schema.optional(strict(MemoryFilter, "MemoryFilter"))
+})
 /**
  * A stored vector on the wire: base64 of its float32 values, little-endian. Stored vectors are float32
  * already, so this is exact, and it is about a quarter of the JSON array's size and far cheaper to

@@ -21,4 +21,6 @@ export const allowEveryAgent = (what: string) =>
   Effect.flatMap(Caller, (caller) =>
     Option.isNone(caller.agents)
       ? Effect.void
-      : Effect.fail(new Forbidden({ message: `${what} runs over every agent: it needs a token not limited to agents` })))
+      : Effect.fail(
+        new Forbidden({ message: `${what} runs over every agent: it needs a token not limited to agents` })
+      ))

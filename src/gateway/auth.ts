@@ -7,8 +7,8 @@
  * before its body is read (every path but `/health`), and again by HttpApi's Authorization middleware,
  * which tells the handlers which agents the token may use.
  */
-import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import type * as HttpApp from "@effect/platform/HttpApp"
+import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import { Effect, Layer, Option, Redacted, Schema } from "effect"
 import { createHash, timingSafeEqual } from "node:crypto"
 import { isIP } from "node:net"
@@ -69,7 +69,12 @@ export const authenticatorOf = (
           message: `authorization can only be disabled on a loopback address, not ${host}`
         })
       }
-      if (tokens.length > 0) return yield* new ConfigError({ path: "gateway.tokens", message: "must be empty when authorization is disabled" })
+      if (tokens.length > 0) {
+        return yield* new ConfigError({
+          path: "gateway.tokens",
+          message: "must be empty when authorization is disabled"
+        })
+      }
       return {
         authenticate: () => Effect.succeed({ agents: Option.none() }),
         authSummary: "authorization DISABLED (loopback only)"
@@ -85,7 +90,10 @@ export const authenticatorOf = (
     for (const [i, t] of tokens.entries()) {
       const value = Redacted.value(t.token)
       if (!TOKEN_CHARS.test(value)) {
-        return yield* new ConfigError({ path: `gateway.tokens[${i}].token`, message: "must be non-empty visible ASCII without spaces" })
+        return yield* new ConfigError({
+          path: `gateway.tokens[${i}].token`,
+          message: "must be non-empty visible ASCII without spaces"
+        })
       }
       const digest = sha256(value)
       if (entries.some((e) => timingSafeEqual(e.digest, digest))) {
@@ -93,7 +101,12 @@ export const authenticatorOf = (
       }
       let agents: Option.Option<ReadonlySet<string>> = Option.none()
       if (t.agents !== undefined) {
-        if (t.agents.length === 0) return yield* new ConfigError({ path: `gateway.tokens[${i}].agents`, message: "must list at least one agent" })
+        if (t.agents.length === 0) {
+          return yield* new ConfigError({
+            path: `gateway.tokens[${i}].agents`,
+            message: "must list at least one agent"
+          })
+        }
         for (const [j, a] of t.agents.entries()) {
           if (decodeAgent(a)._tag === "Left") {
             return yield* new ConfigError({
@@ -134,7 +147,8 @@ export const AuthorizationLive = (authenticate: Authenticate): Layer.Layer<Autho
   Layer.succeed(Authorization, {
     // HttpApiSecurity.bearer hands over the header minus its first 7 characters whatever the scheme
     // says; the authenticator reads the whole header so that only "Bearer <token>" is accepted.
-    bearer: () => Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) => authenticate(request.headers.authorization))
+    bearer: () =>
+      Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) => authenticate(request.headers.authorization))
   })
 
 /** The one route open to everyone (the memory-api protocol checks health without a token). */
@@ -151,6 +165,7 @@ export const authorizeEarly = (authenticate: Authenticate) => (app: HttpApp.Defa
     if (PUBLIC_PATHS.has(pathOf(request))) return yield* app
     const caller = yield* Effect.either(authenticate(request.headers.authorization))
     if (caller._tag === "Right") return yield* app
-    const hasBody = request.headers["transfer-encoding"] !== undefined || Number(request.headers["content-length"] ?? "0") > 0
+    const hasBody = request.headers["transfer-encoding"] !== undefined ||
+      Number(request.headers["content-length"] ?? "0") > 0
     return errorResponse(401, { _tag: "Unauthorized", message: caller.left.message }, hasBody)
   })

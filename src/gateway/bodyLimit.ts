@@ -4,10 +4,10 @@
  * answered 413. Both close the connection, so the rest of the body is never read. A body that is
  * not JSON is answered 400 (HttpApi would turn the parse failure into a defect, i.e. a 500).
  */
-import { HttpApiDecodeError } from "@effect/platform/HttpApiError"
-import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
-import type * as HttpApp from "@effect/platform/HttpApp"
 import * as NodeHttpServerRequest from "@effect/platform-node/NodeHttpServerRequest"
+import { HttpApiDecodeError } from "@effect/platform/HttpApiError"
+import type * as HttpApp from "@effect/platform/HttpApp"
+import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import { Cause, Context, Effect, Option } from "effect"
 import type { IncomingMessage } from "node:http"
 import { tooDeep } from "../core/decode.js"
@@ -41,7 +41,10 @@ const shortDecodeError = (e: HttpApiDecodeError): HttpApiDecodeError => {
   const issues = e.issues.slice(0, MAX_ISSUES).map((issue) => ({ ...issue, message: shorten(issue.message) }))
   const first = issues[0]
   const at = first === undefined || first.path.length === 0 ? "body" : first.path.map(String).join(".")
-  return new HttpApiDecodeError({ issues, message: first === undefined ? "the request does not match the API" : `${at}: ${first.message}` })
+  return new HttpApiDecodeError({
+    issues,
+    message: first === undefined ? "the request does not match the API" : `${at}: ${first.message}`
+  })
 }
 
 /** Read a chunked body, stopping (and pausing the socket) as soon as it passes `limit` bytes. */
@@ -150,11 +153,13 @@ export const decodeBody = (app: HttpApp.Default): HttpApp.Default<HttpApiDecodeE
       const deep = tooDeep(parsed)
       if (deep !== undefined) return badBody("is nested too deeply", ["body", ...deep.slice(0, 8)].join("."))
     }
-    return yield* (effective === request ? app : Effect.provideService(app, HttpServerRequest.HttpServerRequest, effective)).pipe(
-      // The router is typed as never failing, but it fails with the API's errors (encoded after this).
-      Effect.catchAllCause((cause) => {
-        const error = Cause.isFailure(cause) ? Cause.squash(cause) : undefined
-        return error instanceof HttpApiDecodeError ? Effect.fail(shortDecodeError(error)) : Effect.failCause(cause)
-      })
-    )
+    return yield* (effective === request
+      ? app
+      : Effect.provideService(app, HttpServerRequest.HttpServerRequest, effective)).pipe(
+        // The router is typed as never failing, but it fails with the API's errors (encoded after this).
+        Effect.catchAllCause((cause) => {
+          const error = Cause.isFailure(cause) ? Cause.squash(cause) : undefined
+          return error instanceof HttpApiDecodeError ? Effect.fail(shortDecodeError(error)) : Effect.failCause(cause)
+        })
+      )
   })

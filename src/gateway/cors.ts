@@ -1,6 +1,6 @@
 /** CORS is off unless origins are listed; only a listed origin is ever echoed (never `*`). */
-import * as HttpMiddleware from "@effect/platform/HttpMiddleware"
 import type * as HttpApp from "@effect/platform/HttpApp"
+import * as HttpMiddleware from "@effect/platform/HttpMiddleware"
 
 /** Answer browsers' preflights and mark answers for the listed origins; nothing when none are listed. */
 export const withCors = (origins: ReadonlyArray<string>) => (app: HttpApp.Default): HttpApp.Default => {

@@ -52,7 +52,8 @@ export const makeExporter = (admin: SemanticStoreAdmin["Type"]) =>
         const all = [...parked.values()]
         parked.clear()
         return Effect.forEach(all, drop, { discard: true })
-      }))
+      })
+    )
 
     const dropIdle = Effect.suspend(() => {
       const now = realTime.unsafeCurrentTimeMillis()
@@ -66,7 +67,12 @@ export const makeExporter = (admin: SemanticStoreAdmin["Type"]) =>
         const scope = yield* Scope.make()
         const all = admin.export()
         const stream = after === undefined ? all : Stream.dropWhile(all, (r) => compareCodePoints(r.id, after) <= 0)
-        const cursor: ExportCursor = { pull: yield* Scope.extend(Stream.toPull(stream), scope), scope, pending: [], parkedAt: 0 }
+        const cursor: ExportCursor = {
+          pull: yield* Scope.extend(Stream.toPull(stream), scope),
+          scope,
+          pending: [],
+          parkedAt: 0
+        }
         return cursor
       })
 

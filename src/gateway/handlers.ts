@@ -29,12 +29,15 @@ export const SemanticGroupLive = (settings: { readonly maxBodyBytes: number }) =
             Effect.map((id) => ({ id })),
             publicErrors("remember")
           ))
-        .handle("rememberMany", ({ payload }) =>
-          Effect.forEach(payload.inputs, (input) => allowAgent(input.agentId), { discard: true }).pipe(
-            Effect.zipRight(store.rememberMany(payload.inputs)),
-            Effect.map((ids) => ({ ids })),
-            publicErrors("rememberMany")
-          ))
+        .handle(
+          "rememberMany",
+          ({ payload }) =>
+            Effect.forEach(payload.inputs, (input) => allowAgent(input.agentId), { discard: true }).pipe(
+              Effect.zipRight(store.rememberMany(payload.inputs)),
+              Effect.map((ids) => ({ ids })),
+              publicErrors("rememberMany")
+            )
+        )
         .handle("recall", ({ payload }) =>
           allowAgent(payload.agentId).pipe(
             Effect.zipRight(store.recall(payload)),
@@ -64,17 +67,34 @@ export const SemanticGroupLive = (settings: { readonly maxBodyBytes: number }) =
             Effect.map((count) => ({ count })),
             publicErrors("count")
           ))
-        .handle("info", () =>
-          Effect.succeed({ embedding: store.embeddingSpace, maxBodyBytes: settings.maxBodyBytes, version: GATEWAY_VERSION }))
+        .handle(
+          "info",
+          () =>
+            Effect.succeed({
+              embedding: store.embeddingSpace,
+              maxBodyBytes: settings.maxBodyBytes,
+              version: GATEWAY_VERSION
+            })
+        )
     }))
 
 /** Consolidation on the gateway's store, for tokens not limited to agents. */
-export const ConsolidationGroupLive = HttpApiBuilder.group(EngramApi, "consolidation", (handlers) =>
-  Effect.gen(function*() {
-    const consolidation = yield* Consolidation
-    return handlers.handle("consolidate", ({ payload }) =>
-      allowEveryAgent("consolidation").pipe(Effect.zipRight(consolidation.consolidate(payload)), publicErrors("consolidate")))
-  }))
+export const ConsolidationGroupLive = HttpApiBuilder.group(
+  EngramApi,
+  "consolidation",
+  (handlers) =>
+    Effect.gen(function*() {
+      const consolidation = yield* Consolidation
+      return handlers.handle(
+        "consolidate",
+        ({ payload }) =>
+          allowEveryAgent("consolidation").pipe(
+            Effect.zipRight(consolidation.consolidate(payload)),
+            publicErrors("consolidate")
+          )
+      )
+    })
+)
 
 /** The semantic store's administration: agents and purge per token, export and import for unrestricted tokens. */
 export const AdminGroupLive = HttpApiBuilder.group(EngramApi, "admin", (handlers) =>
@@ -108,13 +128,22 @@ export const AdminGroupLive = HttpApiBuilder.group(EngramApi, "admin", (handlers
   }))
 
 /** `/health`: the process serves (the store is not probed: that is what the other routes are for). */
-export const HealthGroupLive = HttpApiBuilder.group(EngramApi, "health", (handlers) =>
-  handlers.handle("health", () => Effect.succeed({ status: "ok" })))
+export const HealthGroupLive = HttpApiBuilder.group(
+  EngramApi,
+  "health",
+  (handlers) => handlers.handle("health", () => Effect.succeed({ status: "ok" }))
+)
 
 /** The whole API over the store tags, with the given authenticator. */
 export const ApiLive = (settings: { readonly maxBodyBytes: number; readonly authenticate: Authenticate }) =>
   HttpApiBuilder.api(EngramApi).pipe(
-    Layer.provide([SemanticGroupLive(settings), ConsolidationGroupLive, AdminGroupLive, MemoryApiGroupLive, HealthGroupLive]),
+    Layer.provide([
+      SemanticGroupLive(settings),
+      ConsolidationGroupLive,
+      AdminGroupLive,
+      MemoryApiGroupLive,
+      HealthGroupLive
+    ]),
     // The groups need the middleware too (their handlers are wrapped in it), so it is provided last.
     Layer.provide(AuthorizationLive(settings.authenticate))
   )

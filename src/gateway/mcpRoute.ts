@@ -16,18 +16,18 @@ import { errorResponse, pathOf } from "./requests.js"
 export const MCP_PATH = "/mcp"
 
 /** Serve `/mcp` with the MCP apps of `mcp` (when the gateway has them) in front of `app`. */
-export const mcpRoute = (authenticate: Authenticate, mcp: Option.Option<McpHttp["Type"]>) =>
-(app: HttpApp.Default): HttpApp.Default =>
-  Option.match(mcp, {
-    onNone: () => app,
-    onSome: (servers) =>
-      Effect.gen(function*() {
-        const request = yield* HttpServerRequest.HttpServerRequest
-        if (pathOf(request) !== MCP_PATH) return yield* app
-        if (request.method !== "POST") return HttpServerResponse.empty({ status: 405, headers: { allow: "POST" } })
-        const caller = yield* Effect.either(authenticate(request.headers.authorization))
-        if (caller._tag === "Left") return errorResponse(401, { _tag: "Unauthorized", message: caller.left.message })
-        const serverApp = yield* servers.appFor(caller.right.agents)
-        return yield* Effect.scoped(serverApp)
-      })
-  })
+export const mcpRoute =
+  (authenticate: Authenticate, mcp: Option.Option<McpHttp["Type"]>) => (app: HttpApp.Default): HttpApp.Default =>
+    Option.match(mcp, {
+      onNone: () => app,
+      onSome: (servers) =>
+        Effect.gen(function*() {
+          const request = yield* HttpServerRequest.HttpServerRequest
+          if (pathOf(request) !== MCP_PATH) return yield* app
+          if (request.method !== "POST") return HttpServerResponse.empty({ status: 405, headers: { allow: "POST" } })
+          const caller = yield* Effect.either(authenticate(request.headers.authorization))
+          if (caller._tag === "Left") return errorResponse(401, { _tag: "Unauthorized", message: caller.left.message })
+          const serverApp = yield* servers.appFor(caller.right.agents)
+          return yield* Effect.scoped(serverApp)
+        })
+    })

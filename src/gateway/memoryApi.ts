@@ -35,7 +35,9 @@ const memoryApiSource = (source: string | undefined): Effect.Effect<MemorySource
   if (source === undefined) return Effect.succeed("conversation")
   const known = Object.hasOwn(MEMORY_API_SOURCES, source) ? MEMORY_API_SOURCES[source] : undefined
   return known === undefined
-    ? Effect.fail(new InvalidInput({ field: "source", message: `must be one of ${Object.keys(MEMORY_API_SOURCES).join(", ")}` }))
+    ? Effect.fail(
+      new InvalidInput({ field: "source", message: `must be one of ${Object.keys(MEMORY_API_SOURCES).join(", ")}` })
+    )
     : Effect.succeed(known)
 }
 
@@ -55,7 +57,9 @@ const publicEmbedderError = (operation: string) => <A, E, R>(self: Effect.Effect
   Effect.catchIf(self, (e): e is EmbedderError => e instanceof EmbedderError, (e) =>
     Effect.zipRight(
       Effect.logError(`gateway ${operation}: EmbedderError`, Cause.fail(e)),
-      Effect.fail(new PublicEmbedderError({ model: e.model, message: `the embedding model ${e.model} failed: ${e.message}` }))
+      Effect.fail(
+        new PublicEmbedderError({ model: e.model, message: `the embedding model ${e.model} failed: ${e.message}` })
+      )
     ))
 
 /** Most agents one memory-api search recalls from at the same time. */
@@ -78,7 +82,9 @@ export const MemoryApiGroupLive = HttpApiBuilder.group(EngramApi, "memoryApi", (
         onNone: () => Effect.succeed(undefined),
         onSome: (e) => Effect.map(e.embed([text]), (vectors) => vectors[0])
       })
-    const agentsToSearch = (narrow: string | undefined): Effect.Effect<ReadonlyArray<string>, Forbidden | StoreFailure, Caller> =>
+    const agentsToSearch = (
+      narrow: string | undefined
+    ): Effect.Effect<ReadonlyArray<string>, Forbidden | StoreFailure, Caller> =>
       Effect.gen(function*() {
         if (narrow !== undefined) {
           yield* allowAgent(narrow)

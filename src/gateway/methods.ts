@@ -4,9 +4,9 @@
  * read from the API definition, so a new route is covered without a list to keep in step.
  */
 import * as HttpApi from "@effect/platform/HttpApi"
+import type * as HttpApp from "@effect/platform/HttpApp"
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
-import type * as HttpApp from "@effect/platform/HttpApp"
 import { Effect } from "effect"
 import { EngramApi } from "./Api.js"
 import { errorResponse, pathOf } from "./requests.js"
@@ -18,10 +18,18 @@ interface Route {
 
 /** A route path (`/v1/memories/:id`) as a pattern matching one concrete path. */
 const patternOf = (path: string): RegExp =>
-  new RegExp(`^${path.split("/").map((part) => part.startsWith(":") ? "[^/]+" : part.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")).join("/")}$`)
+  new RegExp(
+    `^${
+      path.split("/").map((part) => part.startsWith(":") ? "[^/]+" : part.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")).join(
+        "/"
+      )
+    }$`
+  )
 
 /** Every path of the API with the methods it serves; `extra` adds routes served outside HttpApi. */
-export const routeTable = (extra: ReadonlyArray<readonly [method: string, path: string]> = []): ReadonlyArray<Route> => {
+export const routeTable = (
+  extra: ReadonlyArray<readonly [method: string, path: string]> = []
+): ReadonlyArray<Route> => {
   const byPath = new Map<string, Set<string>>()
   const add = (method: string, path: string) => {
     const methods = byPath.get(path) ?? new Set<string>()

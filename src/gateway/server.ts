@@ -5,27 +5,27 @@
  * another method (methods.ts), the body limit (bodyLimit.ts) and `/openapi.json` (openApi.ts); the handlers are in handlers.ts; shutdown closes connections itself
  * (connections.ts). The server logs its address and where its token came from, never a token.
  */
+import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
 import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
+import type * as HttpApp from "@effect/platform/HttpApp"
 import * as HttpServer from "@effect/platform/HttpServer"
 import * as OpenApi from "@effect/platform/OpenApi"
-import type * as HttpApp from "@effect/platform/HttpApp"
-import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
 import { Context, Effect, Layer, type Scope } from "effect"
-import { McpHttp } from "../mcp/server.js"
 import { createServer } from "node:http"
 import { isIP } from "node:net"
 import { describe } from "../core/storage.js"
 import { ConfigError } from "../domain/errors.js"
+import { McpHttp } from "../mcp/server.js"
 import type { SemanticStoreAdmin } from "../services/Admin.js"
 import type { Consolidation } from "../services/Consolidation.js"
 import type { SemanticStore } from "../services/SemanticStore.js"
 import { EngramApi } from "./Api.js"
 import { authorizeEarly } from "./auth.js"
 import { decodeBody, limitBody } from "./bodyLimit.js"
-import { mcpRoute } from "./mcpRoute.js"
 import { SHUTDOWN_GRACE_MS, trackConnections } from "./connections.js"
 import { withCors } from "./cors.js"
 import { ApiLive } from "./handlers.js"
+import { mcpRoute } from "./mcpRoute.js"
 import { methodNotAllowed, routeTable } from "./methods.js"
 import { openApiRoute } from "./openApi.js"
 import { type GatewayOptions, settingsOf } from "./settings.js"
@@ -64,7 +64,9 @@ export const serve = (
       withCors(settings.corsOrigins)(
         authorizeEarly(settings.authenticate)(
           methodNotAllowed(routes)(
-            limitBody(settings.maxBodyBytes)(mcpRoute(settings.authenticate, mcp)(openApiRoute(settings.authenticate, document)(app)))
+            limitBody(settings.maxBodyBytes)(
+              mcpRoute(settings.authenticate, mcp)(openApiRoute(settings.authenticate, document)(app))
+            )
           )
         )
       )
@@ -85,7 +87,10 @@ export const serve = (
     )
     const context = yield* Layer.build(server).pipe(
       Effect.mapError((e) =>
-        new ConfigError({ path: "gateway", message: `cannot listen on ${settings.host}:${settings.port}: ${describe(e.cause)}` })
+        new ConfigError({
+          path: "gateway",
+          message: `cannot listen on ${settings.host}:${settings.port}: ${describe(e.cause)}`
+        })
       )
     )
     // Added after the server's own finalizer, so it runs first: when the server's close runs, every
@@ -95,8 +100,10 @@ export const serve = (
     const address = Context.get(context, HttpServer.HttpServer).address
     const port = address._tag === "TcpAddress" ? address.port : settings.port
     const result: GatewayAddress = { host: settings.host, port, url: urlOf(settings.host, port) }
-    yield* Effect.logInfo(`engram gateway listening on ${result.url}; ${settings.authSummary}` +
-      `; CORS ${settings.corsOrigins.length === 0 ? "off" : `for ${settings.corsOrigins.join(", ")}`}`)
+    yield* Effect.logInfo(
+      `engram gateway listening on ${result.url}; ${settings.authSummary}` +
+        `; CORS ${settings.corsOrigins.length === 0 ? "off" : `for ${settings.corsOrigins.join(", ")}`}`
+    )
     return result
   })
 

@@ -52,7 +52,8 @@ export const settingsOf = (options: GatewayOptions): Effect.Effect<ServerSetting
       if (parsed === undefined || parsed.origin !== origin || parsed.origin === "null") {
         return yield* new ConfigError({
           path: `gateway.corsOrigins[${i}]`,
-          message: "must be an origin such as https://app.example.com (scheme, host and port only; \"*\" is not accepted)"
+          message:
+            "must be an origin such as https://app.example.com (scheme, host and port only; \"*\" is not accepted)"
         })
       }
     }

@@ -8,9 +8,9 @@
  */
 import * as McpSchema from "@effect/ai/McpSchema"
 import * as McpServer from "@effect/ai/McpServer"
-import type * as HttpApp from "@effect/platform/HttpApp"
 import * as NodeSink from "@effect/platform-node/NodeSink"
 import * as NodeStream from "@effect/platform-node/NodeStream"
+import type * as HttpApp from "@effect/platform/HttpApp"
 import * as RpcSerialization from "@effect/rpc/RpcSerialization"
 import * as RpcServer from "@effect/rpc/RpcServer"
 import { Context, Effect, Layer, Option, Runtime, Schema, type Scope } from "effect"
@@ -80,7 +80,9 @@ export const McpStdioLive = (confinement: Confinement): Layer.Layer<never, never
 /** The HTTP app of an MCP server confined to `confinement`, built into `scope`. */
 const httpServerFor = (confinement: Confinement, scope: Scope.Scope) =>
   Effect.gen(function*() {
-    const { httpApp, protocol } = yield* RpcServer.makeProtocolWithHttpApp.pipe(Effect.provide(RpcSerialization.layerJsonRpc()))
+    const { httpApp, protocol } = yield* RpcServer.makeProtocolWithHttpApp.pipe(
+      Effect.provide(RpcSerialization.layerJsonRpc())
+    )
     const server = engramMcp(confinement).pipe(
       Layer.provide(McpServer.layer(MCP_SERVER_INFO)),
       Layer.provide(Layer.succeed(RpcServer.Protocol, protocol))

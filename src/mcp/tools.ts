@@ -37,7 +37,9 @@ export type Confinement = Option.Option<ReadonlySet<string>>
 export const allow = (confinement: Confinement, agentId: string): Effect.Effect<void, ToolError> =>
   Option.isNone(confinement) || confinement.value.has(agentId)
     ? Effect.void
-    : Effect.fail(new ToolError({ tag: "Forbidden", message: `this MCP server may not use agent ${JSON.stringify(agentId)}` }))
+    : Effect.fail(
+      new ToolError({ tag: "Forbidden", message: `this MCP server may not use agent ${JSON.stringify(agentId)}` })
+    )
 
 const agent = { agentId: AgentId }
 
@@ -60,7 +62,14 @@ const failure = ToolError
  */
 const AnyJson = Json.annotations({
   jsonSchema: {
-    anyOf: [{ type: "object" }, { type: "array" }, { type: "string" }, { type: "number" }, { type: "boolean" }, { type: "null" }]
+    anyOf: [
+      { type: "object" },
+      { type: "array" },
+      { type: "string" },
+      { type: "number" },
+      { type: "boolean" },
+      { type: "null" }
+    ]
   }
 })
 

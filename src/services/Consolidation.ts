@@ -11,5 +11,7 @@ export class Consolidation extends Context.Tag("engram/Consolidation")<Consolida
    * Decay, then merge. A run that names no `decayRate` applies the store's (its options'
    * `decayRate`, from configuration), 0.1 when the store has none.
    */
-  readonly consolidate: (options?: ConsolidationOptions) => Effect.Effect<ConsolidationReport, InvalidInput | StoreFailure>
+  readonly consolidate: (
+    options?: ConsolidationOptions
+  ) => Effect.Effect<ConsolidationReport, InvalidInput | StoreFailure>
 }>() {}

@@ -1,6 +1,6 @@
 import { Context, type Effect, type Option } from "effect"
-import type { DeviceNotFound, InvalidInput, StoreFailure } from "../domain/errors.js"
 import type { Device, DeviceInput } from "../domain/device.js"
+import type { DeviceNotFound, InvalidInput, StoreFailure } from "../domain/errors.js"
 
 type E = InvalidInput | StoreFailure
 

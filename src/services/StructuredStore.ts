@@ -24,4 +24,3 @@ export class StructuredStore extends Context.Tag("engram/StructuredStore")<Struc
   /** True when an agent was removed. Its other data stays; see `purgeAgent` for removing everything. */
   readonly removeAgent: (id: string) => Effect.Effect<boolean, E>
 }>() {}
-

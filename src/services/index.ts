@@ -21,7 +21,14 @@ import type { TaskQueue } from "./TaskQueue.js"
 import type { UsageStore } from "./UsageStore.js"
 
 /** The services of the main store (everything except semantic memory and its consolidation). */
-export type MainServices = StructuredStore | KnowledgeStore | SessionStore | UsageStore | DeviceStore | TaskQueue | AuditLog
+export type MainServices =
+  | StructuredStore
+  | KnowledgeStore
+  | SessionStore
+  | UsageStore
+  | DeviceStore
+  | TaskQueue
+  | AuditLog
 
 /** The services of a semantic store. */
 export type SemanticServices = SemanticStore | Consolidation

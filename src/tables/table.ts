@@ -118,7 +118,11 @@ export const columnCodec = <S, I, T>(
 })
 
 /** A field stored as its JSON text (written by this library from a decoded value). */
-const jsonCodec: ColumnCodec<unknown> = columnCodec(Schema.String, (s) => JSON.parse(s) as unknown, (v) => JSON.stringify(v))
+const jsonCodec: ColumnCodec<unknown> = columnCodec(
+  Schema.String,
+  (s) => JSON.parse(s) as unknown,
+  (v) => JSON.stringify(v)
+)
 
 /**
  * The Schema a column is read with: the field's Schema without its refinements. What a column holds
@@ -184,9 +188,21 @@ export const recordTable = <
   for (const [field, declared] of Object.entries(options.fields)) {
     const codec = codecs[field]
     if (codec !== undefined) {
-      all.push({ column: snake(field), schema: codec.schema, field, read: codec.read, write: (a) => codec.write(a[field]) })
+      all.push({
+        column: snake(field),
+        schema: codec.schema,
+        field,
+        read: codec.read,
+        write: (a) => codec.write(a[field])
+      })
     } else if (Schema.isSchema(declared)) {
-      all.push({ column: snake(field), schema: Schema.make(storedAst(declared.ast)), field, read: undefined, write: (a) => a[field] })
+      all.push({
+        column: snake(field),
+        schema: Schema.make(storedAst(declared.ast)),
+        field,
+        read: undefined,
+        write: (a) => a[field]
+      })
     } else {
       throw new Error(`table ${options.name}: field ${field} is a property signature; give it a codec`)
     }

@@ -1,6 +1,6 @@
 /** The `tasks` table: one row per task, the same columns in SQLite and PostgreSQL. */
-import { Task } from "../domain/task.js"
 import type { TaskState } from "../core/tasks.js"
+import { Task } from "../domain/task.js"
 import { recordTable, type Snake } from "./table.js"
 
 export const tasksTable = recordTable({ name: "tasks", fields: Task.fields, key: ["id"] })

@@ -16,11 +16,14 @@ import { SessionStore } from "../services/SessionStore.js"
 import { StructuredStore } from "../services/StructuredStore.js"
 import { TaskQueue } from "../services/TaskQueue.js"
 import { UsageStore } from "../services/UsageStore.js"
-import { axis, type FreshLayer, conformance, vec } from "./harness.js"
+import { axis, conformance, type FreshLayer, vec } from "./harness.js"
 
 /** A record as comparable plain data (Redacted push tokens revealed), keyed for order-free comparison. */
 const plain = (r: MainRecord | MemoryRecord): string =>
-  JSON.stringify(r, (_k, v: unknown) => (Redacted.isRedacted(v) ? { redacted: Redacted.value(v as Redacted.Redacted<unknown>) } : v))
+  JSON.stringify(
+    r,
+    (_k, v: unknown) => (Redacted.isRedacted(v) ? { redacted: Redacted.value(v as Redacted.Redacted<unknown>) } : v)
+  )
 
 const bag = (records: ReadonlyArray<MainRecord | MemoryRecord>): Array<string> => records.map(plain).sort()
 
@@ -43,17 +46,33 @@ const populateMain = Effect.gen(function*() {
     yield* kv.set(agent, "color", { hue: `${agent}!` })
     yield* kv.set(agent, "ünïcode", [1, 2, 3])
     const alice = yield* knowledge.upsertEntity({ agentId: agent, id: "alice", type: "person", name: "Alice" })
-    const org = yield* knowledge.upsertEntity({ agentId: agent, type: "organization", name: "Acme Corp", properties: { size: 10 } })
+    const org = yield* knowledge.upsertEntity({
+      agentId: agent,
+      type: "organization",
+      name: "Acme Corp",
+      properties: { size: 10 }
+    })
     yield* knowledge.addRelation({ agentId: agent, source: alice, relation: "works_at", target: org, confidence: 0.9 })
     yield* sessions.create(agent, `label-${agent}`)
     const s = yield* sessions.create(agent)
-    yield* sessions.save({ id: s.id, agentId: agent, messages: [{ role: "user", content: "hello" }, { role: "assistant", content: [{ type: "text", text: "hi" }] }] })
+    yield* sessions.save({
+      id: s.id,
+      agentId: agent,
+      messages: [{ role: "user", content: "hello" }, { role: "assistant", content: [{ type: "text", text: "hi" }] }]
+    })
     yield* sessions.appendCanonical(agent, [{ role: "user", content: `canonical ${agent}` }])
     yield* usage.record({ agentId: agent, model: "m1", inputTokens: 10, outputTokens: 5, costUsd: 0.5, toolCalls: 1 })
     yield* TestClock.adjust("1 minute")
     yield* audit.append({ agentId: agent, action: "tool.call", detail: `by ${agent}`, outcome: "ok" })
   }
-  yield* devices.save({ deviceId: "phone-1", displayName: "Phone", platform: "ios", pairedAt: 1, lastSeen: 2, pushToken: "secret-token" })
+  yield* devices.save({
+    deviceId: "phone-1",
+    displayName: "Phone",
+    platform: "ios",
+    pairedAt: 1,
+    lastSeen: 2,
+    pushToken: "secret-token"
+  })
   yield* tasks.post({ title: "pending task", assignedTo: "acme" })
   const claimedId = yield* tasks.post({ title: "claimed task", priority: 5 })
   const claimed = Option.getOrThrow(yield* tasks.claim("acme-corp"))
@@ -62,170 +81,191 @@ const populateMain = Effect.gen(function*() {
 })
 
 const exportMain = Effect.flatMap(MainStoreAdmin, (a) => Effect.map(Stream.runCollect(a.export()), (c) => [...c]))
-const exportSemantic = Effect.flatMap(SemanticStoreAdmin, (a) => Effect.map(Stream.runCollect(a.export()), (c) => [...c]))
+const exportSemantic = Effect.flatMap(
+  SemanticStoreAdmin,
+  (a) => Effect.map(Stream.runCollect(a.export()), (c) => [...c])
+)
 
 export const mainAdminSuite = conformance<MainServices | MainStoreAdmin>("MainStoreAdmin", (test, layer) => {
+  test("an empty store exports nothing", () =>
+    Effect.gen(function*() {
+      const admin = yield* MainStoreAdmin
+      assert.deepStrictEqual([...yield* Stream.runCollect(admin.export())], [])
+    }))
 
-    test("an empty store exports nothing", () =>
-      Effect.gen(function*() {
-        const admin = yield* MainStoreAdmin
-        assert.deepStrictEqual([...yield* Stream.runCollect(admin.export())], [])
-      }))
+  test("export → import into a fresh store gives the same records, audit entries in seq order", () =>
+    Effect.gen(function*() {
+      yield* populateMain
+      const admin = yield* MainStoreAdmin
+      const records = [...yield* Stream.runCollect(admin.export())]
+      const kinds = new Set(records.map((r) => r.kind))
+      for (
+        const k of ["agent", "kv", "entity", "relation", "session", "canonical", "usage", "device", "task", "audit"]
+      ) {
+        assert.isTrue(kinds.has(k as MainRecord["kind"]), `export holds ${k} records`)
+      }
+      const auditSeqs = records.flatMap((r) => (r.kind === "audit" ? [r.seq] : []))
+      assert.deepStrictEqual(auditSeqs, [1, 2])
+      const target = yield* another(layer)
+      const copied = yield* Effect.gen(function*() {
+        const t = yield* MainStoreAdmin
+        yield* t.import(records)
+        return [...yield* Stream.runCollect(t.export())]
+      }).pipe(Effect.provide(target))
+      assert.deepStrictEqual(bag(copied), bag(records))
+    }))
 
-    test("export → import into a fresh store gives the same records, audit entries in seq order", () =>
-      Effect.gen(function*() {
-        yield* populateMain
-        const admin = yield* MainStoreAdmin
-        const records = [...yield* Stream.runCollect(admin.export())]
-        const kinds = new Set(records.map((r) => r.kind))
-        for (const k of ["agent", "kv", "entity", "relation", "session", "canonical", "usage", "device", "task", "audit"]) {
-          assert.isTrue(kinds.has(k as MainRecord["kind"]), `export holds ${k} records`)
-        }
-        const auditSeqs = records.flatMap((r) => (r.kind === "audit" ? [r.seq] : []))
-        assert.deepStrictEqual(auditSeqs, [1, 2])
-        const target = yield* another(layer)
-        const copied = yield* Effect.gen(function*() {
-          const t = yield* MainStoreAdmin
-          yield* t.import(records)
-          return [...yield* Stream.runCollect(t.export())]
-        }).pipe(Effect.provide(target))
-        assert.deepStrictEqual(bag(copied), bag(records))
-      }))
-
-    test("imported data is served by every service of the target, and its audit chain continues", () =>
-      Effect.gen(function*() {
-        const { claimedId } = yield* populateMain
-        const records = yield* exportMain
-        const sourceHead = yield* (yield* AuditLog).head()
-        const target = yield* another(layer)
-        yield* Effect.gen(function*() {
-          yield* (yield* MainStoreAdmin).import(records)
-          const kv = yield* StructuredStore
-          assert.deepStrictEqual(yield* kv.get("acme", "color"), Option.some({ hue: "acme!" }))
-          assert.strictEqual((yield* kv.list("acme")).items.find((e) => e.key === "color")?.version, 2)
-          assert.strictEqual(Option.getOrThrow(yield* kv.loadAgent("acme-corp")).name, "Agent acme-corp")
-          const matches = yield* (yield* KnowledgeStore).query({ agentId: "acme", source: "ALICE" })
-          assert.deepStrictEqual(matches.map((m) => m.target.name), ["Acme Corp"])
-          const sessions = yield* SessionStore
-          assert.isTrue(Option.isSome(yield* sessions.findByLabel("acme", "label-acme")))
-          assert.strictEqual((yield* sessions.list({ agentId: "acme" })).length, 2)
-          assert.deepStrictEqual((yield* sessions.canonicalContext("acme")).messages, [{ role: "user", content: "canonical acme" }])
-          assert.strictEqual((yield* (yield* UsageStore).summary("acme")).costUsd, 0.5)
-          const device = Option.getOrThrow(yield* (yield* DeviceStore).get("phone-1"))
-          assert.strictEqual(Redacted.value(device.pushToken!), "secret-token")
-          const tasks = yield* TaskQueue
-          const task = Option.getOrThrow(yield* tasks.get(claimedId))
-          assert.strictEqual(task.status, "in_progress")
-          const done = yield* tasks.complete(claimedId, { agentId: "acme-corp", attempt: task.attempt, result: "done" })
-          assert.strictEqual(done.status, "completed")
-          const audit = yield* AuditLog
-          assert.deepStrictEqual(yield* audit.head(), sourceHead)
-          assert.strictEqual((yield* audit.verify()).entries, 2)
-          const next = yield* audit.append({ agentId: "acme", action: "after.copy" })
-          assert.strictEqual(next.seq, 3)
-          assert.strictEqual(next.prevHash, sourceHead.hash)
-        }).pipe(Effect.provide(target))
-      }))
-
-    test("importing the same records twice changes nothing (idempotent)", () =>
-      Effect.gen(function*() {
-        yield* populateMain
-        const records = yield* exportMain
-        const target = yield* another(layer)
-        const twice = yield* Effect.gen(function*() {
-          const t = yield* MainStoreAdmin
-          yield* t.import(records)
-          yield* t.import(records)
-          assert.strictEqual((yield* (yield* UsageStore).summary()).calls, 2, "usage events are not duplicated")
-          assert.strictEqual((yield* (yield* AuditLog).verify()).entries, 2)
-          return [...yield* Stream.runCollect(t.export())]
-        }).pipe(Effect.provide(target))
-        assert.deepStrictEqual(bag(twice), bag(records))
-      }))
-
-    test("audit records that do not continue the target's chain are refused and nothing of the batch is written", () =>
-      Effect.gen(function*() {
-        yield* populateMain
-        const records = yield* exportMain
-        const audits = records.filter((r) => r.kind === "audit")
-        const target = yield* another(layer)
-        yield* Effect.gen(function*() {
-          const t = yield* MainStoreAdmin
-          // Skipping entry 1 leaves a gap: entry 2 cannot follow an empty log.
-          const gap = yield* Effect.flip(t.import([{ kind: "kv", agentId: "x" as never, key: "k", value: 1, version: 1, updatedAt: 0 }, audits[1]!]))
-          assert.strictEqual(gap._tag, "AuditIntegrityError")
-          assert.isTrue(Option.isNone(yield* (yield* StructuredStore).get("x", "k")), "the kv record of the refused batch is not written")
-          // A tampered entry (detail changed, hash left) is refused.
-          const forged = { ...audits[0]!, detail: "forged" }
-          assert.strictEqual((yield* Effect.flip(t.import([forged])))._tag, "AuditIntegrityError")
-          yield* t.import([audits[0]!])
-          // An entry already stored is skipped only when identical.
-          assert.strictEqual((yield* Effect.flip(t.import([forged])))._tag, "AuditIntegrityError")
-          yield* t.import(audits)
-          assert.strictEqual((yield* (yield* AuditLog).verify()).entries, 2)
-        }).pipe(Effect.provide(target))
-      }))
-
-    test("a log that already has other entries cannot take a foreign chain", () =>
-      Effect.gen(function*() {
-        yield* populateMain
-        const records = yield* exportMain
-        const target = yield* another(layer)
-        yield* Effect.gen(function*() {
-          yield* (yield* AuditLog).append({ agentId: "local", action: "local.event" })
-          const error = yield* Effect.flip((yield* MainStoreAdmin).import(records.filter((r) => r.kind === "audit")))
-          assert.strictEqual(error._tag, "AuditIntegrityError")
-          assert.strictEqual((yield* (yield* AuditLog).verify()).entries, 1)
-        }).pipe(Effect.provide(target))
-      }))
-
-    test("export streams every record when a kind spans several pages", () =>
-      Effect.gen(function*() {
+  test("imported data is served by every service of the target, and its audit chain continues", () =>
+    Effect.gen(function*() {
+      const { claimedId } = yield* populateMain
+      const records = yield* exportMain
+      const sourceHead = yield* (yield* AuditLog).head()
+      const target = yield* another(layer)
+      yield* Effect.gen(function*() {
+        yield* (yield* MainStoreAdmin).import(records)
         const kv = yield* StructuredStore
-        for (let i = 0; i < 2500; i++) yield* kv.set("bulk", `key-${String(i).padStart(5, "0")}`, i)
-        const records = yield* exportMain
-        const keys = records.flatMap((r) => (r.kind === "kv" ? [r.key] : []))
-        assert.strictEqual(keys.length, 2500)
-        assert.strictEqual(new Set(keys).size, 2500)
-      }), 120_000)
+        assert.deepStrictEqual(yield* kv.get("acme", "color"), Option.some({ hue: "acme!" }))
+        assert.strictEqual((yield* kv.list("acme")).items.find((e) => e.key === "color")?.version, 2)
+        assert.strictEqual(Option.getOrThrow(yield* kv.loadAgent("acme-corp")).name, "Agent acme-corp")
+        const matches = yield* (yield* KnowledgeStore).query({ agentId: "acme", source: "ALICE" })
+        assert.deepStrictEqual(matches.map((m) => m.target.name), ["Acme Corp"])
+        const sessions = yield* SessionStore
+        assert.isTrue(Option.isSome(yield* sessions.findByLabel("acme", "label-acme")))
+        assert.strictEqual((yield* sessions.list({ agentId: "acme" })).length, 2)
+        assert.deepStrictEqual((yield* sessions.canonicalContext("acme")).messages, [{
+          role: "user",
+          content: "canonical acme"
+        }])
+        assert.strictEqual((yield* (yield* UsageStore).summary("acme")).costUsd, 0.5)
+        const device = Option.getOrThrow(yield* (yield* DeviceStore).get("phone-1"))
+        assert.strictEqual(Redacted.value(device.pushToken!), "secret-token")
+        const tasks = yield* TaskQueue
+        const task = Option.getOrThrow(yield* tasks.get(claimedId))
+        assert.strictEqual(task.status, "in_progress")
+        const done = yield* tasks.complete(claimedId, { agentId: "acme-corp", attempt: task.attempt, result: "done" })
+        assert.strictEqual(done.status, "completed")
+        const audit = yield* AuditLog
+        assert.deepStrictEqual(yield* audit.head(), sourceHead)
+        assert.strictEqual((yield* audit.verify()).entries, 2)
+        const next = yield* audit.append({ agentId: "acme", action: "after.copy" })
+        assert.strictEqual(next.seq, 3)
+        assert.strictEqual(next.prevHash, sourceHead.hash)
+      }).pipe(Effect.provide(target))
+    }))
 
-    test("purgeAgent removes everything the agent owns and nothing of other agents", () =>
-      Effect.gen(function*() {
-        yield* populateMain
-        const admin = yield* MainStoreAdmin
-        const counts = yield* admin.purgeAgent("acme")
-        assert.deepStrictEqual(
-          { kv: counts["kv"], agents: counts["agents"], entities: counts["entities"], relations: counts["relations"], sessions: counts["sessions"], canonical: counts["canonical"], usage: counts["usage"] },
-          { kv: 2, agents: 1, entities: 2, relations: 1, sessions: 2, canonical: 1, usage: 1 }
-        )
-        const kv = yield* StructuredStore
-        assert.isTrue(Option.isNone(yield* kv.get("acme", "color")))
-        assert.isTrue(Option.isNone(yield* kv.loadAgent("acme")))
-        assert.isTrue(Option.isNone(yield* (yield* KnowledgeStore).getEntity("acme", "alice")))
-        assert.strictEqual((yield* (yield* SessionStore).list({ agentId: "acme" })).length, 0)
-        assert.deepStrictEqual((yield* (yield* SessionStore).canonicalContext("acme")).messages, [])
-        assert.strictEqual((yield* (yield* UsageStore).summary("acme")).calls, 0)
-        // The confusable neighbour keeps everything.
-        assert.deepStrictEqual(yield* kv.get("acme-corp", "color"), Option.some({ hue: "acme-corp!" }))
-        assert.isTrue(Option.isSome(yield* (yield* KnowledgeStore).getEntity("acme-corp", "alice")))
-        assert.strictEqual((yield* (yield* SessionStore).list({ agentId: "acme-corp" })).length, 2)
-        assert.strictEqual((yield* (yield* UsageStore).summary("acme-corp")).calls, 1)
-        // Shared work and the audit record stay.
-        assert.strictEqual((yield* (yield* TaskQueue).list()).items.length, 2)
+  test("importing the same records twice changes nothing (idempotent)", () =>
+    Effect.gen(function*() {
+      yield* populateMain
+      const records = yield* exportMain
+      const target = yield* another(layer)
+      const twice = yield* Effect.gen(function*() {
+        const t = yield* MainStoreAdmin
+        yield* t.import(records)
+        yield* t.import(records)
+        assert.strictEqual((yield* (yield* UsageStore).summary()).calls, 2, "usage events are not duplicated")
         assert.strictEqual((yield* (yield* AuditLog).verify()).entries, 2)
-        const again = yield* admin.purgeAgent("acme")
-        assert.isTrue(Object.values(again).every((n) => n === 0), "a second purge finds nothing")
-      }))
+        return [...yield* Stream.runCollect(t.export())]
+      }).pipe(Effect.provide(target))
+      assert.deepStrictEqual(bag(twice), bag(records))
+    }))
 
-    test("purgeAgent with an invalid agent id is InvalidInput", () =>
-      Effect.gen(function*() {
-        const error = yield* Effect.flip((yield* MainStoreAdmin).purgeAgent(""))
-        assert.strictEqual(error._tag, "InvalidInput")
-      }))
-  })
+  test("audit records that do not continue the target's chain are refused and nothing of the batch is written", () =>
+    Effect.gen(function*() {
+      yield* populateMain
+      const records = yield* exportMain
+      const audits = records.filter((r) => r.kind === "audit")
+      const target = yield* another(layer)
+      yield* Effect.gen(function*() {
+        const t = yield* MainStoreAdmin
+        // Skipping entry 1 leaves a gap: entry 2 cannot follow an empty log.
+        const gap = yield* Effect.flip(
+          t.import([{ kind: "kv", agentId: "x" as never, key: "k", value: 1, version: 1, updatedAt: 0 }, audits[1]!])
+        )
+        assert.strictEqual(gap._tag, "AuditIntegrityError")
+        assert.isTrue(
+          Option.isNone(yield* (yield* StructuredStore).get("x", "k")),
+          "the kv record of the refused batch is not written"
+        )
+        // A tampered entry (detail changed, hash left) is refused.
+        const forged = { ...audits[0]!, detail: "forged" }
+        assert.strictEqual((yield* Effect.flip(t.import([forged])))._tag, "AuditIntegrityError")
+        yield* t.import([audits[0]!])
+        // An entry already stored is skipped only when identical.
+        assert.strictEqual((yield* Effect.flip(t.import([forged])))._tag, "AuditIntegrityError")
+        yield* t.import(audits)
+        assert.strictEqual((yield* (yield* AuditLog).verify()).entries, 2)
+      }).pipe(Effect.provide(target))
+    }))
 
-export const semanticAdminSuite = conformance<SemanticServices | SemanticStoreAdmin>("SemanticStoreAdmin", (test, layer) => {
+  test("a log that already has other entries cannot take a foreign chain", () =>
+    Effect.gen(function*() {
+      yield* populateMain
+      const records = yield* exportMain
+      const target = yield* another(layer)
+      yield* Effect.gen(function*() {
+        yield* (yield* AuditLog).append({ agentId: "local", action: "local.event" })
+        const error = yield* Effect.flip((yield* MainStoreAdmin).import(records.filter((r) => r.kind === "audit")))
+        assert.strictEqual(error._tag, "AuditIntegrityError")
+        assert.strictEqual((yield* (yield* AuditLog).verify()).entries, 1)
+      }).pipe(Effect.provide(target))
+    }))
 
+  test("export streams every record when a kind spans several pages", () =>
+    Effect.gen(function*() {
+      const kv = yield* StructuredStore
+      for (let i = 0; i < 2500; i++) yield* kv.set("bulk", `key-${String(i).padStart(5, "0")}`, i)
+      const records = yield* exportMain
+      const keys = records.flatMap((r) => (r.kind === "kv" ? [r.key] : []))
+      assert.strictEqual(keys.length, 2500)
+      assert.strictEqual(new Set(keys).size, 2500)
+    }), 120_000)
+
+  test("purgeAgent removes everything the agent owns and nothing of other agents", () =>
+    Effect.gen(function*() {
+      yield* populateMain
+      const admin = yield* MainStoreAdmin
+      const counts = yield* admin.purgeAgent("acme")
+      assert.deepStrictEqual(
+        {
+          kv: counts["kv"],
+          agents: counts["agents"],
+          entities: counts["entities"],
+          relations: counts["relations"],
+          sessions: counts["sessions"],
+          canonical: counts["canonical"],
+          usage: counts["usage"]
+        },
+        { kv: 2, agents: 1, entities: 2, relations: 1, sessions: 2, canonical: 1, usage: 1 }
+      )
+      const kv = yield* StructuredStore
+      assert.isTrue(Option.isNone(yield* kv.get("acme", "color")))
+      assert.isTrue(Option.isNone(yield* kv.loadAgent("acme")))
+      assert.isTrue(Option.isNone(yield* (yield* KnowledgeStore).getEntity("acme", "alice")))
+      assert.strictEqual((yield* (yield* SessionStore).list({ agentId: "acme" })).length, 0)
+      assert.deepStrictEqual((yield* (yield* SessionStore).canonicalContext("acme")).messages, [])
+      assert.strictEqual((yield* (yield* UsageStore).summary("acme")).calls, 0)
+      // The confusable neighbour keeps everything.
+      assert.deepStrictEqual(yield* kv.get("acme-corp", "color"), Option.some({ hue: "acme-corp!" }))
+      assert.isTrue(Option.isSome(yield* (yield* KnowledgeStore).getEntity("acme-corp", "alice")))
+      assert.strictEqual((yield* (yield* SessionStore).list({ agentId: "acme-corp" })).length, 2)
+      assert.strictEqual((yield* (yield* UsageStore).summary("acme-corp")).calls, 1)
+      // Shared work and the audit record stay.
+      assert.strictEqual((yield* (yield* TaskQueue).list()).items.length, 2)
+      assert.strictEqual((yield* (yield* AuditLog).verify()).entries, 2)
+      const again = yield* admin.purgeAgent("acme")
+      assert.isTrue(Object.values(again).every((n) => n === 0), "a second purge finds nothing")
+    }))
+
+  test("purgeAgent with an invalid agent id is InvalidInput", () =>
+    Effect.gen(function*() {
+      const error = yield* Effect.flip((yield* MainStoreAdmin).purgeAgent(""))
+      assert.strictEqual(error._tag, "InvalidInput")
+    }))
+})
+
+export const semanticAdminSuite = conformance<SemanticServices | SemanticStoreAdmin>(
+  "SemanticStoreAdmin",
+  (test, layer) => {
     const populate = Effect.gen(function*() {
       const store = yield* SemanticStore
       const d = store.embeddingSpace.dimensions
@@ -233,14 +273,16 @@ export const semanticAdminSuite = conformance<SemanticServices | SemanticStoreAd
       const ids: Array<string> = []
       for (const [i, agent] of ["acme", "acme-corp", "a%", "acme"].entries()) {
         yield* TestClock.adjust("1 second")
-        ids.push(yield* store.remember({
-          agentId: agent,
-          content: `memory ${i} of ${agent}`,
-          source: "observation",
-          scope: i % 2 === 0 ? "episodic" : "facts",
-          metadata: { i, nested: { tags: ["x"] } },
-          ...(i === 3 ? {} : { embedding: axis(i, d) })
-        }))
+        ids.push(
+          yield* store.remember({
+            agentId: agent,
+            content: `memory ${i} of ${agent}`,
+            source: "observation",
+            scope: i % 2 === 0 ? "episodic" : "facts",
+            metadata: { i, nested: { tags: ["x"] } },
+            ...(i === 3 ? {} : { embedding: axis(i, d) })
+          })
+        )
       }
       yield* store.recall({ agentId: "acme", text: "memory" })
       return { ids, d }
@@ -312,7 +354,10 @@ export const semanticAdminSuite = conformance<SemanticServices | SemanticStoreAd
     test("agents lists each agent holding memories once, in code point order", () =>
       Effect.gen(function*() {
         yield* populate
-        assert.deepStrictEqual(yield* (yield* SemanticStoreAdmin).agents(), ["a%", "acme", "acme-corp"] as ReadonlyArray<string>)
+        assert.deepStrictEqual(
+          yield* (yield* SemanticStoreAdmin).agents(),
+          ["a%", "acme", "acme-corp"] as ReadonlyArray<string>
+        )
       }))
 
     test("export streams every memory across several pages", () =>
@@ -331,5 +376,5 @@ export const semanticAdminSuite = conformance<SemanticServices | SemanticStoreAd
         assert.strictEqual(records.length, 2400)
         assert.strictEqual(new Set(records.map((r) => r.id)).size, 2400)
       }), 120_000)
-  })
-
+  }
+)

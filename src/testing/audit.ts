@@ -22,7 +22,9 @@ const seed = (log: Log, n: number) =>
     const out: Array<AuditEntry> = []
     for (let i = 0; i < n; i++) {
       yield* TestClock.adjust("1 second")
-      out.push(yield* log.append({ agentId: `agent-${i % 3}`, action: `action-${i}`, detail: `detail ${i}`, outcome: "ok" }))
+      out.push(
+        yield* log.append({ agentId: `agent-${i % 3}`, action: `action-${i}`, detail: `detail ${i}`, outcome: "ok" })
+      )
     }
     return out
   })
@@ -72,12 +74,23 @@ export const auditLogSuite = (
         yield* TestClock.setTime(1_700_000_000_000)
         const a = yield* log.append({ agentId: "agent-1", action: "tool_invoke", detail: "ls -la", outcome: "ok" })
         yield* TestClock.adjust(250)
-        const b = yield* log.append({ agentId: "agent-2", action: "memory_write", detail: "{\"k\":1}", outcome: "denied" })
+        const b = yield* log.append({
+          agentId: "agent-2",
+          action: "memory_write",
+          detail: "{\"k\":1}",
+          outcome: "denied"
+        })
         yield* TestClock.adjust(1)
         const c = yield* log.append({ agentId: "agent-1", action: "shell" })
         assert.deepStrictEqual([a.seq, b.seq, c.seq], [1, 2, 3])
-        assert.deepStrictEqual([a.timestamp, b.timestamp, c.timestamp], [1_700_000_000_000, 1_700_000_000_250, 1_700_000_000_251])
-        assert.deepStrictEqual([b.agentId, b.action, b.detail, b.outcome], ["agent-2", "memory_write", "{\"k\":1}", "denied"])
+        assert.deepStrictEqual(
+          [a.timestamp, b.timestamp, c.timestamp],
+          [1_700_000_000_000, 1_700_000_000_250, 1_700_000_000_251]
+        )
+        assert.deepStrictEqual(
+          [b.agentId, b.action, b.detail, b.outcome],
+          ["agent-2", "memory_write", "{\"k\":1}", "denied"]
+        )
         assert.deepStrictEqual([c.detail, c.outcome], ["", "ok"], "detail defaults to empty and outcome to ok")
         assert.deepStrictEqual(yield* log.entries(), [a, b, c], "exactly the returned entries are stored")
       }))
@@ -88,13 +101,20 @@ export const auditLogSuite = (
         const entries = yield* seed(log, 6)
         assert.strictEqual(GENESIS_HASH, "0".repeat(64))
         assert.strictEqual(entries[0]!.prevHash, "0".repeat(64))
-        for (let i = 1; i < entries.length; i++) assert.strictEqual(entries[i]!.prevHash, entries[i - 1]!.hash, `prevHash of seq ${i + 1}`)
+        for (let i = 1; i < entries.length; i++) {
+          assert.strictEqual(entries[i]!.prevHash, entries[i - 1]!.hash, `prevHash of seq ${i + 1}`)
+        }
       }))
 
     test("every hash is 64 lower-case hex digits and recomputes from the entry's fields", () =>
       Effect.gen(function*() {
         const log = yield* AuditLog
-        yield* log.append({ agentId: "agent-ü", action: "unicode", detail: "😀 \"quoted\" \\ back\nslash", outcome: "ok" })
+        yield* log.append({
+          agentId: "agent-ü",
+          action: "unicode",
+          detail: "😀 \"quoted\" \\ back\nslash",
+          outcome: "ok"
+        })
         yield* seed(log, 4)
         const stored = yield* log.entries()
         assert.strictEqual(stored.length, 5)
@@ -174,7 +194,10 @@ export const auditLogSuite = (
           Array.from({ length: 50 }, (_, i) => log.append({ agentId: `agent-${i % 5}`, action: `concurrent-${i}` })),
           { concurrency: "unbounded" }
         )
-        assert.deepStrictEqual(returned.map((e) => e.seq).sort((a, b) => a - b), Array.from({ length: 50 }, (_, i) => i + 1))
+        assert.deepStrictEqual(
+          returned.map((e) => e.seq).sort((a, b) => a - b),
+          Array.from({ length: 50 }, (_, i) => i + 1)
+        )
         const stored = yield* log.entries()
         assert.deepStrictEqual(stored.map((e) => e.seq), Array.from({ length: 50 }, (_, i) => i + 1))
         const bySeq = new Map(stored.map((e) => [e.seq, e]))
@@ -183,7 +206,9 @@ export const auditLogSuite = (
       }))
 
     // One test per stored field: a changed value anywhere in an entry breaks the chain at that entry.
-    const fieldChanges: ReadonlyArray<readonly [string, (e: AuditEntry, all: ReadonlyArray<AuditEntry>) => Partial<AuditEntry>]> = [
+    const fieldChanges: ReadonlyArray<
+      readonly [string, (e: AuditEntry, all: ReadonlyArray<AuditEntry>) => Partial<AuditEntry>]
+    > = [
       ["timestamp", (e) => ({ timestamp: e.timestamp + 1 })],
       ["agentId", (e) => ({ agentId: `${e.agentId}-intruder` })],
       ["action", (e) => ({ action: `${e.action}x` })],
@@ -253,7 +278,12 @@ export const auditLogSuite = (
         // Re-hashed from a foreign start, so every link is consistent and only the genesis is wrong.
         const rewritten = rechain(all, "f".repeat(64))
         yield* overwrite(tamper, rewritten)
-        assert.deepStrictEqual(rewritten.slice(1).map((e, i) => e.prevHash === rewritten[i]!.hash), [true, true, true, true])
+        assert.deepStrictEqual(rewritten.slice(1).map((e, i) => e.prevHash === rewritten[i]!.hash), [
+          true,
+          true,
+          true,
+          true
+        ])
         yield* expectBrokenAt(log, 1)
       }))
 

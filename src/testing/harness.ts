@@ -10,9 +10,10 @@ import { Effect, type Layer, type Scope } from "effect"
 export type FreshLayer<S> = Layer.Layer<S, unknown, never>
 
 /** Define a test that runs `body` against a fresh build of `layer` (under TestClock at epoch 0). */
-export const storeTest = <S>(layer: FreshLayer<S>) =>
-(name: string, body: () => Effect.Effect<unknown, unknown, S | Scope.Scope>, timeout?: number) =>
-  it.effect(name, () => Effect.scoped(Effect.provide(Effect.scoped(Effect.suspend(body)), layer)), timeout)
+export const storeTest =
+  <S>(layer: FreshLayer<S>) =>
+  (name: string, body: () => Effect.Effect<unknown, unknown, S | Scope.Scope>, timeout?: number) =>
+    it.effect(name, () => Effect.scoped(Effect.provide(Effect.scoped(Effect.suspend(body)), layer)), timeout)
 
 /** A test of a suite: see `storeTest`. */
 export type StoreTest<S> = ReturnType<typeof storeTest<S>>
@@ -21,8 +22,10 @@ export type StoreTest<S> = ReturnType<typeof storeTest<S>>
  * A conformance suite of `service`: for a backend's `name` and `layer`, a vitest suite whose tests
  * (defined by `tests` with the `test` of `storeTest`) each run on a fresh build of the layer.
  */
-export const conformance = <S>(service: string, tests: (test: StoreTest<S>, layer: FreshLayer<S>) => void) =>
-(name: string, layer: FreshLayer<S>) => describe(`${service} conformance: ${name}`, () => tests(storeTest(layer), layer))
+export const conformance =
+  <S>(service: string, tests: (test: StoreTest<S>, layer: FreshLayer<S>) => void) =>
+  (name: string, layer: FreshLayer<S>) =>
+    describe(`${service} conformance: ${name}`, () => tests(storeTest(layer), layer))
 
 /** A unit vector along axis `i` (mod dims). */
 export const axis = (i: number, dims: number): Array<number> =>

@@ -19,15 +19,15 @@ import { taskQueueSuite } from "./tasks.js"
 import { usageStoreSuite } from "./usage.js"
 
 export { AuditTamper } from "./auditTamper.js"
-export { memoryStoreWithTamper } from "./memoryStore.js"
 export { conformance, type FreshLayer, type StoreTest, storeTest } from "./harness.js"
+export { memoryStoreWithTamper } from "./memoryStore.js"
 export {
   auditLogSuite,
-  mainAdminSuite,
-  semanticAdminSuite,
   consolidationSuite,
   deviceStoreSuite,
   knowledgeStoreSuite,
+  mainAdminSuite,
+  semanticAdminSuite,
   semanticStoreSuite,
   sessionStoreSuite,
   structuredStoreSuite,

@@ -73,7 +73,12 @@ const faultProxy = (upstream: string) =>
             res.writeHead(status, { "content-type": "application/json" }).end(JSON.stringify(payload))
           switch (rule(r)) {
             case "500":
-              return json(500, { _tag: "StorageError", backend: "sqlite", operation: "injected", message: "injected failure" })
+              return json(500, {
+                _tag: "StorageError",
+                backend: "sqlite",
+                operation: "injected",
+                message: "injected failure"
+              })
             case "503":
               return json(503, { _tag: "BackendUnavailable", backend: "sqlite", message: "injected outage" })
             case "reset":
@@ -164,10 +169,24 @@ const memoryRecord = (i: number): MemoryRecord => ({
 })
 
 /** One call of every operation, and the request each one sends (to count its attempts). */
-const operations = (store: SemanticStore["Type"], consolidation: Consolidation["Type"], admin: SemanticStoreAdmin["Type"]) =>
+const operations = (
+  store: SemanticStore["Type"],
+  consolidation: Consolidation["Type"],
+  admin: SemanticStoreAdmin["Type"]
+) =>
   [
-    ["remember", "POST /v1/memories", true, store.remember({ agentId: "a", content: "x", source: "system", embedding: V })],
-    ["rememberMany", "POST /v1/memories/batch", true, store.rememberMany([{ agentId: "a", content: "y", source: "system" }])],
+    [
+      "remember",
+      "POST /v1/memories",
+      true,
+      store.remember({ agentId: "a", content: "x", source: "system", embedding: V })
+    ],
+    [
+      "rememberMany",
+      "POST /v1/memories/batch",
+      true,
+      store.rememberMany([{ agentId: "a", content: "y", source: "system" }])
+    ],
     ["recall", "POST /v1/recall", true, store.recall({ agentId: "a", embedding: V })],
     ["get", `GET /v1/memories/${ID}`, true, store.get("a", ID)],
     ["forget", `DELETE /v1/memories/${ID}`, true, store.forget("a", ID)],
@@ -190,24 +209,34 @@ const expectedError: Record<Exclude<Fault, "pass" | "lose">, (e: unknown) => boo
 
 describe("HttpSemanticLive under faults", () => {
   for (const fault of ["500", "503", "reset", "hang"] as const) {
-    it.scoped(`${fault}: every call ends by its deadline with a typed error; only idempotent calls are retried`, () =>
-      Effect.gen(function*() {
-        const { proxy, store, consolidation, admin } = yield* setup()
-        proxy.setRule(() => fault)
-        const ops = operations(store, consolidation, admin)
-        const outcomes = yield* Effect.forEach(ops, ([name, , , effect]) => timedFailure(name, effect), { concurrency: "unbounded" })
-        for (const [i, [name, route, idempotent]] of ops.entries()) {
-          const { error, elapsed } = outcomes[i]!
-          assert.isTrue(expectedError[fault](error), `${name}: ${String(error)}`)
-          assert.notInclude(inspect(error, { depth: Infinity }), TOKEN, `${name}: the token must not appear in errors`)
-          assert.isAtMost(elapsed, TIMEOUT * 1.1, `${name} took ${elapsed.toFixed(0)} ms`)
-          if (fault === "hang") assert.isAtLeast(elapsed, TIMEOUT * 0.9, `${name} ended by its deadline, not earlier`)
-          const attempts = proxy.seen.filter((r) => `${r.method} ${r.path}` === route).length
-          // A hung attempt uses up the whole deadline, so it is never followed by another.
-          const expected = fault === "hang" || !idempotent ? 1 : 3
-          assert.strictEqual(attempts, expected, `${name} attempts`)
-        }
-      }), 20_000)
+    it.scoped(
+      `${fault}: every call ends by its deadline with a typed error; only idempotent calls are retried`,
+      () =>
+        Effect.gen(function*() {
+          const { proxy, store, consolidation, admin } = yield* setup()
+          proxy.setRule(() => fault)
+          const ops = operations(store, consolidation, admin)
+          const outcomes = yield* Effect.forEach(ops, ([name, , , effect]) => timedFailure(name, effect), {
+            concurrency: "unbounded"
+          })
+          for (const [i, [name, route, idempotent]] of ops.entries()) {
+            const { error, elapsed } = outcomes[i]!
+            assert.isTrue(expectedError[fault](error), `${name}: ${String(error)}`)
+            assert.notInclude(
+              inspect(error, { depth: Infinity }),
+              TOKEN,
+              `${name}: the token must not appear in errors`
+            )
+            assert.isAtMost(elapsed, TIMEOUT * 1.1, `${name} took ${elapsed.toFixed(0)} ms`)
+            if (fault === "hang") assert.isAtLeast(elapsed, TIMEOUT * 0.9, `${name} ended by its deadline, not earlier`)
+            const attempts = proxy.seen.filter((r) => `${r.method} ${r.path}` === route).length
+            // A hung attempt uses up the whole deadline, so it is never followed by another.
+            const expected = fault === "hang" || !idempotent ? 1 : 3
+            assert.strictEqual(attempts, expected, `${name} attempts`)
+          }
+        }),
+      20_000
+    )
   }
 
   it.scoped("a transient failure is retried and the call succeeds", () =>
@@ -240,7 +269,15 @@ describe("HttpSemanticLive under faults", () => {
       }
       const batches: Array<ReadonlyArray<string>> = []
       for (let b = 0; b < 5; b++) {
-        batches.push(yield* store.rememberMany(Array.from({ length: 10 }, (_, i) => ({ agentId: "b", content: `batch ${b}.${i}`, source: "system" as const }))))
+        batches.push(
+          yield* store.rememberMany(
+            Array.from({ length: 10 }, (_, i) => ({
+              agentId: "b",
+              content: `batch ${b}.${i}`,
+              source: "system" as const
+            }))
+          )
+        )
       }
       const stores = proxy.seen.filter((r) => r.path === "/v1/memories" || r.path === "/v1/memories/batch")
       assert.strictEqual(stores.length, 2 * (30 + 5), "every store was sent twice")
@@ -253,32 +290,45 @@ describe("HttpSemanticLive under faults", () => {
       }
     }))
 
-  it.scoped("lost answers of import batches and export pages are retried: every memory exactly once", () =>
-    Effect.gen(function*() {
-      const { proxy, admin, directAdmin } = yield* setup()
-      const records = Array.from({ length: 2500 }, (_, i) => memoryRecord(i))
-      const answered = new Set<string>()
-      // The first attempt of every batch is written by the gateway and its answer dropped.
-      proxy.setRule((r) => {
-        if (r.method !== "POST" || r.path !== "/v1/admin/memories" || answered.has(r.body)) return "pass"
-        answered.add(r.body)
-        return "lose"
-      })
-      yield* admin.import(records)
-      assert.strictEqual(proxy.seen.filter((r) => r.method === "POST" && r.path === "/v1/admin/memories").length, 2 * 3, "3 batches, each sent twice")
-      assert.deepStrictEqual([...yield* Stream.runCollect(directAdmin.export())], records)
-      // Every other page request is served by the gateway and its answer dropped.
-      let pages = 0
-      proxy.setRule((r) => (r.method === "GET" && r.path === "/v1/admin/memories" && pages++ % 2 === 0 ? "lose" : "pass"))
-      assert.deepStrictEqual([...yield* Stream.runCollect(admin.export())], records)
-      assert.strictEqual(pages, 2 * 3, "3 pages, each asked for twice")
-    }), 20_000)
+  it.scoped(
+    "lost answers of import batches and export pages are retried: every memory exactly once",
+    () =>
+      Effect.gen(function*() {
+        const { proxy, admin, directAdmin } = yield* setup()
+        const records = Array.from({ length: 2500 }, (_, i) => memoryRecord(i))
+        const answered = new Set<string>()
+        // The first attempt of every batch is written by the gateway and its answer dropped.
+        proxy.setRule((r) => {
+          if (r.method !== "POST" || r.path !== "/v1/admin/memories" || answered.has(r.body)) return "pass"
+          answered.add(r.body)
+          return "lose"
+        })
+        yield* admin.import(records)
+        assert.strictEqual(
+          proxy.seen.filter((r) => r.method === "POST" && r.path === "/v1/admin/memories").length,
+          2 * 3,
+          "3 batches, each sent twice"
+        )
+        assert.deepStrictEqual([...yield* Stream.runCollect(directAdmin.export())], records)
+        // Every other page request is served by the gateway and its answer dropped.
+        let pages = 0
+        proxy.setRule((
+          r
+        ) => (r.method === "GET" && r.path === "/v1/admin/memories" && pages++ % 2 === 0 ? "lose" : "pass"))
+        assert.deepStrictEqual([...yield* Stream.runCollect(admin.export())], records)
+        assert.strictEqual(pages, 2 * 3, "3 pages, each asked for twice")
+      }),
+    20_000
+  )
 
   it.scoped("without retries a lost answer is a typed error, and the memory exists once", () =>
     Effect.gen(function*() {
       const { proxy, store, direct } = yield* setup({ retries: 0 })
       proxy.setRule((r) => (r.path === "/v1/memories" ? "lose" : "pass"))
-      const { error } = yield* timedFailure("remember", store.remember({ agentId: "a", content: "once", source: "system" }))
+      const { error } = yield* timedFailure(
+        "remember",
+        store.remember({ agentId: "a", content: "once", source: "system" })
+      )
       assert.instanceOf(error, BackendUnavailable)
       assert.strictEqual(yield* direct.count("a"), 1)
     }))
@@ -313,7 +363,10 @@ describe("HttpSemanticLive while building", () => {
       const gateway = yield* serve({ port: 0, tokens: [{ token }] }).pipe(Effect.provide(services))
       const proxy = yield* faultProxy(gateway.url)
       proxy.setRule(() => "hang")
-      const { error, elapsed } = yield* timedFailure("build", Layer.build(httpLayer({ url: proxy.url, token, embedding, timeoutMs: TIMEOUT })))
+      const { error, elapsed } = yield* timedFailure(
+        "build",
+        Layer.build(httpLayer({ url: proxy.url, token, embedding, timeoutMs: TIMEOUT }))
+      )
       assert.instanceOf(error, BackendUnavailable)
       assert.isAtLeast(elapsed, TIMEOUT * 0.9)
       assert.isAtMost(elapsed, TIMEOUT * 1.1)
@@ -323,13 +376,21 @@ describe("HttpSemanticLive while building", () => {
     Effect.gen(function*() {
       const services = yield* Layer.build(memoryLayer({ embedding }))
       const gateway = yield* serve({ port: 0, tokens: [{ token }] }).pipe(Effect.provide(services))
-      const mismatch = yield* timedFailure("space", Layer.build(httpLayer({ url: gateway.url, token, embedding: { model: "faults", dimensions: 8 } })))
+      const mismatch = yield* timedFailure(
+        "space",
+        Layer.build(httpLayer({ url: gateway.url, token, embedding: { model: "faults", dimensions: 8 } }))
+      )
       assert.instanceOf(mismatch.error, EmbeddingSpaceMismatch)
       assert.deepStrictEqual(
-        mismatch.error instanceof EmbeddingSpaceMismatch ? [mismatch.error.expected.dimensions, mismatch.error.actual.dimensions] : [],
+        mismatch.error instanceof EmbeddingSpaceMismatch
+          ? [mismatch.error.expected.dimensions, mismatch.error.actual.dimensions]
+          : [],
         [8, 4]
       )
-      const refused = yield* timedFailure("token", Layer.build(httpLayer({ url: gateway.url, token: Redacted.make("wrong-token"), embedding })))
+      const refused = yield* timedFailure(
+        "token",
+        Layer.build(httpLayer({ url: gateway.url, token: Redacted.make("wrong-token"), embedding }))
+      )
       assert.instanceOf(refused.error, ConfigError)
       assert.strictEqual(refused.error instanceof ConfigError ? refused.error.path : undefined, "http.token")
       assert.notInclude(String(refused.error instanceof ConfigError ? refused.error.message : ""), "wrong-token")

@@ -9,9 +9,9 @@ import { Effect, Layer } from "effect"
 import pg from "pg"
 import { layerFromPool, PgPool } from "../../src/backends/postgres/index.js"
 import { distanceTolerance, recallStatement } from "../../src/backends/postgres/vectorRecall.js"
+import { filterOf } from "../../src/core/memoryFilter.js"
 import type { AgentId } from "../../src/domain/ids.js"
 import { SemanticStore } from "../../src/services/SemanticStore.js"
-import { filterOf } from "../../src/core/memoryFilter.js"
 import { createSchema, describePg, dropSchema, sql, urlForSchema } from "../support/postgres.js"
 
 const range = (n: number) => Array.from({ length: n }, (_, i) => i)
@@ -59,117 +59,147 @@ const withCountedStore = async <A>(
 }
 
 describePg("PgLive vector recall", () => {
-  it("a settled vector recall is one statement; the counters of exactly the returned memories are visible to the next read", () =>
-    withCountedStore(8, (_schema, statements) =>
-      Effect.gen(function*() {
-        const store = yield* SemanticStore
-        const rand = seeded(7)
-        const ids = yield* store.rememberMany(range(200).map((i) => ({
-          agentId: `agent-${i % 2}`,
-          content: `memory ${i}`, source: "document" as const,
-          embedding: range(8).map(() => gaussian(rand))
-        })))
-        const query = { agentId: "agent-0", embedding: range(8).map(() => gaussian(rand)), limit: 10 }
-        // Warm the connection (engram's session settings on an application's pool, statement preparation).
-        yield* store.recall({ ...query, agentId: "agent-1" })
-        const before = statements()
-        const hits = yield* store.recall(query)
-        assert.strictEqual(statements() - before, 1, "one statement for the whole recall")
-        assert.strictEqual(hits.length, 10)
-        const returned = new Set(hits.map((h) => h.memory.id))
-        for (const [i, id] of ids.entries()) {
-          if (i % 2 !== 0) continue
-          const m = yield* store.get("agent-0", id)
-          assert.isTrue(m._tag === "Some")
-          if (m._tag !== "Some") continue
-          assert.strictEqual(m.value.accessCount, returned.has(id) ? 1 : 0, `memory ${i}`)
-        }
-        for (const h of hits) assert.strictEqual(h.memory.accessCount, 1)
-      })), 120_000)
+  it(
+    "a settled vector recall is one statement; the counters of exactly the returned memories are visible to the next read",
+    () =>
+      withCountedStore(8, (_schema, statements) =>
+        Effect.gen(function*() {
+          const store = yield* SemanticStore
+          const rand = seeded(7)
+          const ids = yield* store.rememberMany(
+            range(200).map((i) => ({
+              agentId: `agent-${i % 2}`,
+              content: `memory ${i}`,
+              source: "document" as const,
+              embedding: range(8).map(() => gaussian(rand))
+            }))
+          )
+          const query = { agentId: "agent-0", embedding: range(8).map(() => gaussian(rand)), limit: 10 }
+          // Warm the connection (engram's session settings on an application's pool, statement preparation).
+          yield* store.recall({ ...query, agentId: "agent-1" })
+          const before = statements()
+          const hits = yield* store.recall(query)
+          assert.strictEqual(statements() - before, 1, "one statement for the whole recall")
+          assert.strictEqual(hits.length, 10)
+          const returned = new Set(hits.map((h) => h.memory.id))
+          for (const [i, id] of ids.entries()) {
+            if (i % 2 !== 0) continue
+            const m = yield* store.get("agent-0", id)
+            assert.isTrue(m._tag === "Some")
+            if (m._tag !== "Some") continue
+            assert.strictEqual(m.value.accessCount, returned.has(id) ? 1 : 0, `memory ${i}`)
+          }
+          for (const h of hits) assert.strictEqual(h.memory.accessCount, 1)
+        })),
+    120_000
+  )
 
-  it("a tie across the boundary takes the exact path and still counts exactly the returned memories", () =>
-    withCountedStore(8, (_schema, statements) =>
-      Effect.gen(function*() {
-        const store = yield* SemanticStore
-        const same = [1, 2, 3, 4, 5, 6, 7, 8]
-        const ids = yield* store.rememberMany(range(14).map((i) => ({ agentId: "agent-0", content: `twin ${i}`, source: "document" as const, embedding: same })))
-        const before = statements()
-        const hits = yield* store.recall({ agentId: "agent-0", embedding: same, limit: 10 })
-        assert.isAbove(statements() - before, 1, "an unsettled boundary reads again")
-        assert.strictEqual(hits.length, 10)
-        const returned = new Set(hits.map((h) => h.memory.id))
-        let counted = 0
-        for (const id of ids) {
-          const m = yield* store.get("agent-0", id)
-          if (m._tag !== "Some") continue
-          assert.strictEqual(m.value.accessCount, returned.has(id) ? 1 : 0)
-          counted += m.value.accessCount
-        }
-        assert.strictEqual(counted, 10)
-      })), 120_000)
+  it(
+    "a tie across the boundary takes the exact path and still counts exactly the returned memories",
+    () =>
+      withCountedStore(8, (_schema, statements) =>
+        Effect.gen(function*() {
+          const store = yield* SemanticStore
+          const same = [1, 2, 3, 4, 5, 6, 7, 8]
+          const ids = yield* store.rememberMany(
+            range(14).map((i) => ({
+              agentId: "agent-0",
+              content: `twin ${i}`,
+              source: "document" as const,
+              embedding: same
+            }))
+          )
+          const before = statements()
+          const hits = yield* store.recall({ agentId: "agent-0", embedding: same, limit: 10 })
+          assert.isAbove(statements() - before, 1, "an unsettled boundary reads again")
+          assert.strictEqual(hits.length, 10)
+          const returned = new Set(hits.map((h) => h.memory.id))
+          let counted = 0
+          for (const id of ids) {
+            const m = yield* store.get("agent-0", id)
+            if (m._tag !== "Some") continue
+            assert.strictEqual(m.value.accessCount, returned.has(id) ? 1 : 0)
+            counted += m.value.accessCount
+          }
+          assert.strictEqual(counted, 10)
+        })),
+    120_000
+  )
 
-  it("every agent-filtered recall of a 20,000-memory store is an HNSW index scan (custom and cached generic plans)", () =>
-    withCountedStore(64, (schema) =>
-      Effect.gen(function*() {
-        const store = yield* SemanticStore
-        const D = 64
-        const AGENTS = 10
-        const rand = seeded(42)
-        const centers = range(40).map(() => range(D).map(() => gaussian(rand)))
-        const vector = () => centers[Math.floor(rand() * centers.length)]!.map((x) => x + 0.35 * gaussian(rand))
-        for (let start = 0; start < 20_000; start += 5_000) {
-          yield* store.rememberMany(range(5_000).map((i) => ({
-            agentId: `agent-${(start + i) % AGENTS}`,
-            content: `memory ${start + i}`, source: "document" as const,
-            scope: (start + i) % 3 === 0 ? "semantic" as const : "episodic" as const,
-            embedding: vector()
-          })))
-        }
-        yield* Effect.promise(() => sql(schema, "ANALYZE memories"))
-        const plans: Array<string> = []
-        // One connection of its own: prepared statements live on a connection. Its settings are
-        // engram's session settings.
-        const conn = new pg.Client({ connectionString: urlForSchema(schema) })
-        yield* Effect.acquireRelease(
-          Effect.promise(async () => {
-            await conn.connect()
-            await conn.query("SET hnsw.iterative_scan = relaxed_order")
-          }),
-          () => Effect.promise(() => conn.end().catch(() => {}))
-        )
-        const explain = async (text: string, values: ReadonlyArray<unknown>) => {
-          const rows = (await conn.query<{ "QUERY PLAN": unknown }>(`EXPLAIN (FORMAT JSON) ${text}`, [...values])).rows
-          return JSON.stringify(rows[0]!["QUERY PLAN"])
-        }
-        const eps = distanceTolerance(D)
-        for (const [i, filter] of [{}, { scope: "semantic" as const }].entries()) {
-          for (const a of range(AGENTS)) {
-            const statement = recallStatement({
-              mode: "vector",
-              agentId: `agent-${a}` as AgentId,
-              limit: 10,
-              filter: filterOf(filter),
-              now: 1,
-              embedding: vector()
-            }, eps)
-            plans.push(yield* Effect.promise(() => explain(statement.text, statement.values ?? [])))
-            // The prepared form, as the driver runs it: after five executions PostgreSQL may switch
-            // to a generic plan; every one of them must still scan the index.
-            if (a === 0) {
-              yield* Effect.promise(() => conn.query(`PREPARE knn${i} AS ${statement.text}`))
-            }
-            const params = (statement.values ?? []).map((v) => pg.escapeLiteral(String(v)))
-            for (let repeat = 0; repeat < (a === 0 ? 6 : 1); repeat++) {
-              plans.push(yield* Effect.promise(() => explain(`EXECUTE knn${i}(${params.join(", ")})`, [])))
+  it(
+    "every agent-filtered recall of a 20,000-memory store is an HNSW index scan (custom and cached generic plans)",
+    () =>
+      withCountedStore(64, (schema) =>
+        Effect.gen(function*() {
+          const store = yield* SemanticStore
+          const D = 64
+          const AGENTS = 10
+          const rand = seeded(42)
+          const centers = range(40).map(() => range(D).map(() => gaussian(rand)))
+          const vector = () => centers[Math.floor(rand() * centers.length)]!.map((x) => x + 0.35 * gaussian(rand))
+          for (let start = 0; start < 20_000; start += 5_000) {
+            yield* store.rememberMany(
+              range(5_000).map((i) => ({
+                agentId: `agent-${(start + i) % AGENTS}`,
+                content: `memory ${start + i}`,
+                source: "document" as const,
+                scope: (start + i) % 3 === 0 ? "semantic" as const : "episodic" as const,
+                embedding: vector()
+              }))
+            )
+          }
+          yield* Effect.promise(() => sql(schema, "ANALYZE memories"))
+          const plans: Array<string> = []
+          // One connection of its own: prepared statements live on a connection. Its settings are
+          // engram's session settings.
+          const conn = new pg.Client({ connectionString: urlForSchema(schema) })
+          yield* Effect.acquireRelease(
+            Effect.promise(async () => {
+              await conn.connect()
+              await conn.query("SET hnsw.iterative_scan = relaxed_order")
+            }),
+            () => Effect.promise(() => conn.end().catch(() => {}))
+          )
+          const explain = async (text: string, values: ReadonlyArray<unknown>) => {
+            const rows =
+              (await conn.query<{ "QUERY PLAN": unknown }>(`EXPLAIN (FORMAT JSON) ${text}`, [...values])).rows
+            return JSON.stringify(rows[0]!["QUERY PLAN"])
+          }
+          const eps = distanceTolerance(D)
+          for (const [i, filter] of [{}, { scope: "semantic" as const }].entries()) {
+            for (const a of range(AGENTS)) {
+              const statement = recallStatement({
+                mode: "vector",
+                agentId: `agent-${a}` as AgentId,
+                limit: 10,
+                filter: filterOf(filter),
+                now: 1,
+                embedding: vector()
+              }, eps)
+              plans.push(yield* Effect.promise(() => explain(statement.text, statement.values ?? [])))
+              // The prepared form, as the driver runs it: after five executions PostgreSQL may switch
+              // to a generic plan; every one of them must still scan the index.
+              if (a === 0) {
+                yield* Effect.promise(() => conn.query(`PREPARE knn${i} AS ${statement.text}`))
+              }
+              const params = (statement.values ?? []).map((v) => pg.escapeLiteral(String(v)))
+              for (let repeat = 0; repeat < (a === 0 ? 6 : 1); repeat++) {
+                plans.push(yield* Effect.promise(() => explain(`EXECUTE knn${i}(${params.join(", ")})`, [])))
+              }
             }
           }
-        }
-        return plans
-      }).pipe(Effect.scoped)).then((plans) => {
-      // Two filters × (one agent explained and executed 6 times + 9 agents explained and executed once).
-      assert.strictEqual(plans.length, 2 * (7 + 9 * 2))
-      plans.forEach((plan, i) => {
-        assert.match(plan, /"Index Name":"memories_embedding"/, `plan ${i} scans the HNSW index: ${plan.slice(0, 600)}`)
-      })
-    }), 600_000)
+          return plans
+        }).pipe(Effect.scoped)).then((plans) => {
+          // Two filters × (one agent explained and executed 6 times + 9 agents explained and executed once).
+          assert.strictEqual(plans.length, 2 * (7 + 9 * 2))
+          plans.forEach((plan, i) => {
+            assert.match(
+              plan,
+              /"Index Name":"memories_embedding"/,
+              `plan ${i} scans the HNSW index: ${plan.slice(0, 600)}`
+            )
+          })
+        }),
+    600_000
+  )
 })

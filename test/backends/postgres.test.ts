@@ -5,18 +5,23 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Context, Effect, Exit, Layer, Option, Redacted } from "effect"
+import { join } from "node:path"
 import * as Client from "../../src/backends/postgres/client.js"
 import { layer, layerMain, layerSemantic } from "../../src/backends/postgres/index.js"
 import { driver, MIGRATIONS } from "../../src/backends/postgres/migrations.js"
 import { migrate } from "../../src/core/migrator.js"
-import { KnowledgeStore } from "../../src/services/KnowledgeStore.js"
 import { AuditLog } from "../../src/services/AuditLog.js"
+import { KnowledgeStore } from "../../src/services/KnowledgeStore.js"
 import { SemanticStore } from "../../src/services/SemanticStore.js"
 import { StructuredStore } from "../../src/services/StructuredStore.js"
-import { auditLogSuite, mainAdminSuite, mainStoreSuites, semanticAdminSuite, semanticStoreSuites } from "../../src/testing/index.js"
-import { join } from "node:path"
-import { tempDir } from "../support/sqlite.js"
 import { AuditTamper } from "../../src/testing/auditTamper.js"
+import {
+  auditLogSuite,
+  mainAdminSuite,
+  mainStoreSuites,
+  semanticAdminSuite,
+  semanticStoreSuites
+} from "../../src/testing/index.js"
 import {
   auditTamper,
   createSchema,
@@ -27,6 +32,7 @@ import {
   TEST_SPACE,
   urlForSchema
 } from "../support/postgres.js"
+import { tempDir } from "../support/sqlite.js"
 
 const Fresh = freshSchema((url) => layer({ url, embedding: TEST_SPACE }))
 
@@ -72,10 +78,15 @@ describePg("PgLive (PostgreSQL + pgvector)", () => {
             assert.deepStrictEqual(yield* kv.get("agent-1", "k"), Option.some({ kept: true }))
           }).pipe(Effect.provide(layer({ url, embedding: TEST_SPACE })))
           const applied = yield* Effect.promise(() =>
-            sql<{ version: number; name: string }>(schema, "SELECT version, name FROM engram_migrations ORDER BY version")
+            sql<{ version: number; name: string }>(
+              schema,
+              "SELECT version, name FROM engram_migrations ORDER BY version"
+            )
           )
           assert.deepStrictEqual(applied, MIGRATIONS.map(({ name, version }) => ({ version, name })))
-          const meta = yield* Effect.promise(() => sql<{ key: string; value: string }>(schema, "SELECT key, value FROM engram_meta ORDER BY key"))
+          const meta = yield* Effect.promise(() =>
+            sql<{ key: string; value: string }>(schema, "SELECT key, value FROM engram_meta ORDER BY key")
+          )
           assert.deepStrictEqual(meta, [
             { key: "embedding.dimensions", value: "8" },
             { key: "embedding.model", value: "conformance" }
@@ -86,7 +97,9 @@ describePg("PgLive (PostgreSQL + pgvector)", () => {
     it.live("a schema at version 1 is upgraded in place: entities keep their folded names under the shared column", () =>
       withSchema((schema, url) =>
         Effect.gen(function*() {
-          yield* Effect.scoped(Effect.flatMap(Client.make({ url }), (client) => migrate(driver(client), MIGRATIONS.slice(0, 1), 0)))
+          yield* Effect.scoped(
+            Effect.flatMap(Client.make({ url }), (client) => migrate(driver(client), MIGRATIONS.slice(0, 1), 0))
+          )
           yield* Effect.promise(() =>
             sql(
               schema,
@@ -95,15 +108,25 @@ describePg("PgLive (PostgreSQL + pgvector)", () => {
             )
           )
           yield* Effect.promise(() =>
-            sql(schema, `INSERT INTO relations (agent_id, id, source, relation, target, properties, confidence, created_at)
-              VALUES ('agent-1', '0190f000-0000-7000-8000-000000000001', 'e1', 'part_of', 'e2', '{}', 1, 8)`)
+            sql(
+              schema,
+              `INSERT INTO relations (agent_id, id, source, relation, target, properties, confidence, created_at)
+              VALUES ('agent-1', '0190f000-0000-7000-8000-000000000001', 'e1', 'part_of', 'e2', '{}', 1, 8)`
+            )
           )
           yield* Effect.gen(function*() {
             const graph = yield* KnowledgeStore
             const stored = Option.getOrThrow(yield* graph.getEntity("agent-1", "e1"))
-            assert.deepStrictEqual([stored.name, stored.properties, stored.createdAt, stored.updatedAt], ["École", { a: 1 }, 5, 6])
+            assert.deepStrictEqual(
+              [stored.name, stored.properties, stored.createdAt, stored.updatedAt],
+              ["École", { a: 1 }, 5, 6]
+            )
             const matches = yield* graph.query({ agentId: "agent-1", source: "ÉCOLE" })
-            assert.deepStrictEqual(matches.map((m) => [m.source.id, m.relation.relation, m.target.id]), [["e1", "part_of", "e2"]])
+            assert.deepStrictEqual(matches.map((m) => [m.source.id, m.relation.relation, m.target.id]), [[
+              "e1",
+              "part_of",
+              "e2"
+            ]])
           }).pipe(Effect.provide(layer({ url, embedding: TEST_SPACE })))
           const columns = yield* Effect.promise(() =>
             sql<{ column_name: string }>(
@@ -121,20 +144,30 @@ describePg("PgLive (PostgreSQL + pgvector)", () => {
           const main = layerMain({ url, embedding: TEST_SPACE })
           const appended = yield* Effect.scoped(Effect.flatMap(Layer.build(main), (ctx) => {
             const log = Context.get(ctx, AuditLog)
-            return Effect.zipRight(log.append({ agentId: "a", action: "one" }), log.append({ agentId: "b", action: "two" }))
+            return Effect.zipRight(
+              log.append({ agentId: "a", action: "one" }),
+              log.append({ agentId: "b", action: "two" })
+            )
           }))
           // Back to the schema as version 1 left it.
           yield* Effect.promise(() => sql(schema, "ALTER TABLE audit_log RENAME COLUMN timestamp TO at"))
           yield* Effect.promise(() => sql(schema, "DELETE FROM engram_migrations WHERE version = 4"))
           const { head, next, verified } = yield* Effect.scoped(Effect.flatMap(Layer.build(main), (ctx) => {
             const log = Context.get(ctx, AuditLog)
-            return Effect.all({ verified: log.verify(), head: log.head(), next: log.append({ agentId: "c", action: "three" }) })
+            return Effect.all({
+              verified: log.verify(),
+              head: log.head(),
+              next: log.append({ agentId: "c", action: "three" })
+            })
           }))
           assert.deepStrictEqual(verified, { entries: 2, headHash: appended.hash })
           assert.deepStrictEqual(head, { seq: 2, hash: appended.hash })
           assert.deepStrictEqual([next.seq, next.prevHash], [3, appended.hash])
           const stored = yield* Effect.promise(() =>
-            sql<{ seq: number; t: number }>(schema, "SELECT seq::int AS seq, timestamp::float8 AS t FROM audit_log ORDER BY seq")
+            sql<{ seq: number; t: number }>(
+              schema,
+              "SELECT seq::int AS seq, timestamp::float8 AS t FROM audit_log ORDER BY seq"
+            )
           )
           assert.deepStrictEqual(stored.map((r) => r.seq), [1, 2, 3])
           assert.deepStrictEqual([stored[1]!.t, stored[2]!.t], [appended.timestamp, next.timestamp])
@@ -164,8 +197,13 @@ describePg("PgLive (PostgreSQL + pgvector)", () => {
           const exit = yield* Effect.exit(Effect.scoped(Layer.build(layerSemantic({ url, embedding: other }))))
           const error = Exit.isFailure(exit) && exit.cause._tag === "Fail" ? exit.cause.error : undefined
           assert.strictEqual(error?._tag, "EmbeddingSpaceMismatch")
-          const wider = yield* Effect.exit(Effect.scoped(Layer.build(layer({ url, embedding: { model: "conformance", dimensions: 9 } }))))
-          assert.strictEqual(Exit.isFailure(wider) && wider.cause._tag === "Fail" ? wider.cause.error._tag : "built", "EmbeddingSpaceMismatch")
+          const wider = yield* Effect.exit(
+            Effect.scoped(Layer.build(layer({ url, embedding: { model: "conformance", dimensions: 9 } })))
+          )
+          assert.strictEqual(
+            Exit.isFailure(wider) && wider.cause._tag === "Fail" ? wider.cause.error._tag : "built",
+            "EmbeddingSpaceMismatch"
+          )
           yield* Effect.scoped(Layer.build(layerMain({ url, embedding: other })))
         })
       ))
@@ -174,7 +212,9 @@ describePg("PgLive (PostgreSQL + pgvector)", () => {
       Effect.gen(function*() {
         const started = Date.now()
         const url = Redacted.make("postgres://engram:s3cret-password@127.0.0.1:1/none")
-        const exit = yield* Effect.exit(Effect.scoped(Layer.build(layer({ url, embedding: TEST_SPACE, connectTimeoutMs: 2_000 }))))
+        const exit = yield* Effect.exit(
+          Effect.scoped(Layer.build(layer({ url, embedding: TEST_SPACE, connectTimeoutMs: 2_000 })))
+        )
         assert.isBelow(Date.now() - started, 2_500)
         const error = Exit.isFailure(exit) && exit.cause._tag === "Fail" ? exit.cause.error : undefined
         assert.strictEqual(error?._tag, "BackendUnavailable")
@@ -187,7 +227,9 @@ describePg("PgLive (PostgreSQL + pgvector)", () => {
         // 10.255.255.1 is unroutable here: the SYN is never answered.
         const started = Date.now()
         const url = Redacted.make("postgres://postgres@10.255.255.1:5432/none")
-        const exit = yield* Effect.exit(Effect.scoped(Layer.build(layerMain({ url, embedding: TEST_SPACE, connectTimeoutMs: 500 }))))
+        const exit = yield* Effect.exit(
+          Effect.scoped(Layer.build(layerMain({ url, embedding: TEST_SPACE, connectTimeoutMs: 500 })))
+        )
         const elapsed = Date.now() - started
         const error = Exit.isFailure(exit) && exit.cause._tag === "Fail" ? exit.cause.error : undefined
         assert.strictEqual(error?._tag, "BackendUnavailable")
@@ -223,13 +265,20 @@ describePg("PgLive (PostgreSQL + pgvector)", () => {
         Effect.gen(function*() {
           yield* Effect.scoped(Layer.build(layer({ url, embedding: TEST_SPACE })))
           const indexes = yield* Effect.promise(() =>
-            sql<{ indexdef: string }>(schema, "SELECT indexdef FROM pg_indexes WHERE schemaname = $1 AND tablename = 'memories'", [schema])
+            sql<{ indexdef: string }>(
+              schema,
+              "SELECT indexdef FROM pg_indexes WHERE schemaname = $1 AND tablename = 'memories'",
+              [schema]
+            )
           )
           const defs = indexes.map((i) => i.indexdef).join("\n")
           assert.match(defs, /USING hnsw \(embedding vector_cosine_ops\)/)
           assert.match(defs, /USING gin \(tsv\)/)
           const type = yield* Effect.promise(() =>
-            sql<{ t: string }>(schema, "SELECT format_type(atttypid, atttypmod) AS t FROM pg_attribute WHERE attrelid = 'memories'::regclass AND attname = 'embedding'")
+            sql<{ t: string }>(
+              schema,
+              "SELECT format_type(atttypid, atttypmod) AS t FROM pg_attribute WHERE attrelid = 'memories'::regclass AND attname = 'embedding'"
+            )
           )
           assert.deepStrictEqual(type, [{ t: "vector(8)" }])
         })
@@ -252,7 +301,9 @@ describePg("PgLive (PostgreSQL + pgvector)", () => {
             assert.deepStrictEqual(yield* store.recall({ agentId: "agent-1", text: "w_absent" }), [])
             return big
           }).pipe(Effect.provide(layerSemantic({ url, embedding: TEST_SPACE })))
-          const rows = yield* Effect.promise(() => sql<{ untexted: boolean }>(schema, "SELECT tsv IS NULL AS untexted FROM memories WHERE id = $1", [id]))
+          const rows = yield* Effect.promise(() =>
+            sql<{ untexted: boolean }>(schema, "SELECT tsv IS NULL AS untexted FROM memories WHERE id = $1", [id])
+          )
           assert.deepStrictEqual(rows, [{ untexted: true }], "the fallback path was exercised")
         })
       ))
@@ -272,4 +323,3 @@ describePg("PgLive (PostgreSQL + pgvector)", () => {
       ))
   })
 })
-

@@ -6,12 +6,12 @@
  * in UTF-8 bytes, the embedding stored once and returned bit-exact, tiny vectors ranked right, recall
  * writing only unindexed fields, reads selecting the payload they need, the gRPC port explained.
  */
+import { assert, describe, it } from "@effect/vitest"
+import { QdrantClient } from "@qdrant/js-client-rest"
+import { Chunk, Context, Effect, Layer, type Option, type Scope, Stream, TestClock } from "effect"
 import { randomUUID } from "node:crypto"
 import * as http2 from "node:http2"
 import * as net from "node:net"
-import { QdrantClient } from "@qdrant/js-client-rest"
-import { assert, describe, it } from "@effect/vitest"
-import { Chunk, Context, Effect, Layer, type Option, type Scope, Stream, TestClock } from "effect"
 import * as Memory from "../../src/backends/memory/index.js"
 import * as Qdrant from "../../src/backends/qdrant/index.js"
 import type { EmbeddingSpace } from "../../src/domain/embedding.js"
@@ -19,7 +19,12 @@ import { SemanticStoreAdmin } from "../../src/services/Admin.js"
 import { Consolidation } from "../../src/services/Consolidation.js"
 import { SemanticStore } from "../../src/services/SemanticStore.js"
 import { axis } from "../../src/testing/harness.js"
-import { type LoggedRequest, type QdrantServerOptions, type QdrantTestServer, startQdrantServer } from "../support/qdrantServer.js"
+import {
+  type LoggedRequest,
+  type QdrantServerOptions,
+  type QdrantTestServer,
+  startQdrantServer
+} from "../support/qdrantServer.js"
 
 const D = 8
 const space: EmbeddingSpace = { model: "rules", dimensions: D }
@@ -39,7 +44,10 @@ const open = (options: Qdrant.QdrantOptions) =>
     consolidation: Context.get(ctx, Consolidation)
   }))
 
-const withStore = <A, E>(body: (h: Harness) => Effect.Effect<A, E, Scope.Scope>, serverOptions: QdrantServerOptions = {}) =>
+const withStore = <A, E>(
+  body: (h: Harness) => Effect.Effect<A, E, Scope.Scope>,
+  serverOptions: QdrantServerOptions = {}
+) =>
   Effect.scoped(Effect.gen(function*() {
     const server = yield* startQdrantServer(serverOptions)
     const collection = freshCollection()
@@ -61,7 +69,10 @@ const isScroll = (r: LoggedRequest) => r.method === "POST" && r.path.endsWith("/
 
 /** Payload keys a set_payload (alone or in a batch) writes. */
 const setPayloadKeys = (r: LoggedRequest): Array<string> => {
-  const body = r.body as { payload?: Record<string, unknown>; operations?: Array<Record<string, { payload?: Record<string, unknown> }>> }
+  const body = r.body as {
+    payload?: Record<string, unknown>
+    operations?: Array<Record<string, { payload?: Record<string, unknown> }>>
+  }
   if (r.path.endsWith("/points/payload")) return Object.keys(body.payload ?? {})
   if (!r.path.endsWith("/points/batch")) return []
   return (body.operations ?? []).flatMap((op) => Object.keys(op["set_payload"]?.payload ?? {}))
@@ -73,7 +84,12 @@ describe("QdrantSemanticLive as a real Qdrant behaves", () => {
       Effect.gen(function*() {
         // 40 equal scores: Qdrant may return ties in any order, so one request cannot decide the top 20.
         const ids = yield* store.rememberMany(
-          Array.from({ length: 40 }, (_, i) => ({ agentId: "a", content: `tie ${i}`, source: "system" as const, embedding: axis(0, D) }))
+          Array.from({ length: 40 }, (_, i) => ({
+            agentId: "a",
+            content: `tie ${i}`,
+            source: "system" as const,
+            embedding: axis(0, D)
+          }))
         )
         const template = server.points(collection)!.find((p) => p.id === ids[0])!
         let queries = 0
@@ -93,19 +109,25 @@ describe("QdrantSemanticLive as a real Qdrant behaves", () => {
         const sent = server.requests.filter(isQuery)
         assert.isAtLeast(sent.length, 1)
         for (const r of sent) assert.notProperty(r.body as object, "offset", "no offset paging")
-      })))
+      })
+    ))
 
   it.effect("(b) rememberMany is one upsert request, measured in UTF-8 bytes: 15 × 1 MB goes in one request", () =>
     withStore(({ collection, server, store }) =>
       Effect.gen(function*() {
         server.clearRequests()
         const content = "a".repeat(1_000_000)
-        const ids = yield* store.rememberMany(Array.from({ length: 15 }, () => ({ agentId: "a", content, source: "system" as const })))
+        const ids = yield* store.rememberMany(
+          Array.from({ length: 15 }, () => ({ agentId: "a", content, source: "system" as const }))
+        )
         assert.strictEqual(ids.length, 15)
-        const upserts = server.requests.filter((r) => r.method === "PUT" && r.path === `/collections/${collection}/points`)
+        const upserts = server.requests.filter((r) =>
+          r.method === "PUT" && r.path === `/collections/${collection}/points`
+        )
         assert.strictEqual(upserts.length, 1, "one request: the batch is one unit")
         assert.strictEqual(server.points(collection)!.length, 16)
-      })))
+      })
+    ))
 
   it.effect("(b) a rememberMany above Qdrant's 32 MiB request limit (CJK: 3 bytes a character) is InvalidInput naming the limit, and stores nothing", () =>
     withStore(({ collection, server, store }) =>
@@ -117,7 +139,8 @@ describe("QdrantSemanticLive as a real Qdrant behaves", () => {
         assert.strictEqual(error._tag, "InvalidInput", error.message)
         assert.match(error.message, /32 MiB/)
         assert.strictEqual(server.points(collection)!.length, 1, "nothing but the collection record")
-      })))
+      })
+    ))
 
   it.effect("(b) import splits by UTF-8 bytes: 17 × 1 MiB of CJK is imported whole, every request within 32 MiB", () =>
     Effect.scoped(Effect.gen(function*() {
@@ -131,7 +154,9 @@ describe("QdrantSemanticLive as a real Qdrant behaves", () => {
       const content = "語".repeat(349_000)
       // About 2.1 MB of request each (the content and its tokens): 17 need two requests.
       for (const n of [9, 8]) {
-        yield* source.store.rememberMany(Array.from({ length: n }, () => ({ agentId: "a", content, source: "system" as const })))
+        yield* source.store.rememberMany(
+          Array.from({ length: n }, () => ({ agentId: "a", content, source: "system" as const }))
+        )
       }
       const records = Chunk.toReadonlyArray(yield* Stream.runCollect(source.admin.export()))
       assert.strictEqual(records.length, 17)
@@ -168,7 +193,8 @@ describe("QdrantSemanticLive as a real Qdrant behaves", () => {
         yield* store.updateEmbedding("a", ids[0]!, moved)
         const after = yield* store.get("a", ids[0]!)
         assert.deepStrictEqual(after._tag === "Some" ? after.value.embedding : null, moved)
-      })))
+      })
+    ))
 
   it.effect("(d) embeddings on both sides of Qdrant's normalisation threshold (length ~3.45e-4) rank and come back exactly", () =>
     withStore(({ store }) =>
@@ -183,13 +209,19 @@ describe("QdrantSemanticLive as a real Qdrant behaves", () => {
         }))
         yield* store.rememberMany(others)
         for (const k of [1e-6, 3e-4, 4e-4, 1, 1000]) {
-          const id = yield* store.remember({ agentId: "a", content: `scaled ${k}`, source: "system", embedding: scaled(k) })
+          const id = yield* store.remember({
+            agentId: "a",
+            content: `scaled ${k}`,
+            source: "system",
+            embedding: scaled(k)
+          })
           const hits = yield* store.recall({ agentId: "a", embedding: direction, limit: 1 })
           assert.strictEqual(hits[0]?.memory.id, id, `length ${k}: the exact direction is the nearest`)
           assert.deepStrictEqual(hits[0]?.memory.embedding, scaled(k))
           yield* store.forget("a", id)
         }
-      })))
+      })
+    ))
 
   it.effect("(e) recall writes no indexed payload field; text recall, filtered count and merge select the payload they read", () =>
     withStore(({ collection, server, store, consolidation }) =>
@@ -225,7 +257,8 @@ describe("QdrantSemanticLive as a real Qdrant behaves", () => {
           assert.isTrue(Array.isArray(selector), `${JSON.stringify(r.body)}: a payload selector, not the whole payload`)
           assert.notInclude(selector as Array<string>, "content", "the content is not read to filter or rank")
         }
-      })))
+      })
+    ))
 
   it.effect("confidence after decay comes back exactly as MemoryTest computes it, through Qdrant's lossy float parsing", () =>
     withStore(({ store, consolidation }) =>
@@ -254,7 +287,8 @@ describe("QdrantSemanticLive as a real Qdrant behaves", () => {
           assert.deepStrictEqual(actual, expected, `round ${round}`)
           assert.strictEqual(yield* store.count("a", { minConfidence: expected[0]! }), 40, `round ${round}`)
         }
-      })))
+      })
+    ))
 
   it.effect("metadata numbers come back exactly and match their own value, through Qdrant's lossy float parsing", () =>
     withStore(({ store }) =>
@@ -267,14 +301,17 @@ describe("QdrantSemanticLive as a real Qdrant behaves", () => {
         const hits = yield* store.recall({ agentId: "a", text: "measured", metadata: { x } })
         assert.deepStrictEqual(hits.map((h) => h.memory.id), [id])
         assert.strictEqual(yield* store.count("a", { metadata: { x } }), 1)
-      })))
+      })
+    ))
 
   it.effect("a collection of the old layout (cosine vector, payload format 1) is refused with a StorageError saying how to migrate", () =>
     Effect.scoped(Effect.gen(function*() {
       const server = yield* startQdrantServer()
       const collection = freshCollection()
       const client = new QdrantClient({ url: server.url, checkCompatibility: false })
-      yield* Effect.promise(() => client.createCollection(collection, { vectors: { embedding: { size: D, distance: "Cosine" } } }))
+      yield* Effect.promise(() =>
+        client.createCollection(collection, { vectors: { embedding: { size: D, distance: "Cosine" } } })
+      )
       yield* Effect.promise(() =>
         client.upsert(collection, {
           wait: true,
@@ -283,7 +320,8 @@ describe("QdrantSemanticLive as a real Qdrant behaves", () => {
             vector: {},
             payload: { engram: "collection", format: 1, model: "rules", dimensions: D }
           }]
-        }))
+        })
+      )
       const error = yield* Effect.scoped(Effect.flip(open({ url: server.url, collection, embedding: space })))
       assert.strictEqual(error._tag, "StorageError", error.message)
       assert.match(error.message, /format 1/)

@@ -5,11 +5,11 @@
  * failures, the embedding-space check, the collection layout, what is sent to Qdrant, failure
  * mapping, and a differential run against the in-memory reference implementation.
  */
+import { assert, describe, it } from "@effect/vitest"
+import { QdrantClient } from "@qdrant/js-client-rest"
+import { Context, Effect, Layer, Redacted, type Scope, TestClock } from "effect"
 import { randomUUID } from "node:crypto"
 import * as net from "node:net"
-import { QdrantClient } from "@qdrant/js-client-rest"
-import { assert, describe, it } from "@effect/vitest"
-import { Context, Effect, Layer, Redacted, type Scope, TestClock } from "effect"
 import * as Memory from "../../src/backends/memory/index.js"
 import * as Qdrant from "../../src/backends/qdrant/index.js"
 import type { EmbeddingSpace } from "../../src/domain/embedding.js"
@@ -21,7 +21,12 @@ import { semanticAdminSuite } from "../../src/testing/admin.js"
 import { consolidationSuite } from "../../src/testing/consolidation.js"
 import { axis } from "../../src/testing/harness.js"
 import { semanticStoreSuite } from "../../src/testing/semantic.js"
-import { type LoggedRequest, type QdrantServerOptions, type QdrantTestServer, startQdrantServer } from "../support/qdrantServer.js"
+import {
+  type LoggedRequest,
+  type QdrantServerOptions,
+  type QdrantTestServer,
+  startQdrantServer
+} from "../support/qdrantServer.js"
 
 const space: EmbeddingSpace = { model: "conformance", dimensions: 8 }
 
@@ -102,7 +107,12 @@ describe("QdrantSemanticLive: startup", () => {
       const server = yield* startQdrantServer()
       server.setHanging(true)
       const started = Date.now()
-      const error = yield* buildFailure({ url: server.url, collection: freshCollection(), embedding: space, timeoutMs: 300 })
+      const error = yield* buildFailure({
+        url: server.url,
+        collection: freshCollection(),
+        embedding: space,
+        timeoutMs: 300
+      })
       const elapsed = Date.now() - started
       assert.strictEqual(error._tag, "BackendUnavailable")
       assert.strictEqual(error._tag === "BackendUnavailable" ? error.url : "", server.url)
@@ -135,7 +145,12 @@ describe("QdrantSemanticLive: startup", () => {
       const collection = freshCollection()
       const base = { url: server.url, collection }
       const first = yield* open({ ...base, embedding: space })
-      const id = yield* first.store.remember({ agentId: "a", content: "kept across opens", source: "system", embedding: axis(0, 8) })
+      const id = yield* first.store.remember({
+        agentId: "a",
+        content: "kept across opens",
+        source: "system",
+        embedding: axis(0, 8)
+      })
 
       const dims = yield* buildFailure({ ...base, embedding: { model: "conformance", dimensions: 4 } })
       assert.strictEqual(dims._tag, "EmbeddingSpaceMismatch")
@@ -156,7 +171,9 @@ describe("QdrantSemanticLive: startup", () => {
 
       const client = new QdrantClient({ url: server.url, checkCompatibility: false })
       const euclid = freshCollection()
-      yield* Effect.promise(() => client.createCollection(euclid, { vectors: { embedding: { size: 8, distance: "Euclid" } } }))
+      yield* Effect.promise(() =>
+        client.createCollection(euclid, { vectors: { embedding: { size: 8, distance: "Euclid" } } })
+      )
       const distance = yield* buildFailure({ url: server.url, collection: euclid, embedding: space })
       assert.strictEqual(distance._tag, "EmbeddingSpaceMismatch")
       assert.match(distance._tag === "EmbeddingSpaceMismatch" ? distance.actual.model : "", /Euclid/)
@@ -166,9 +183,15 @@ describe("QdrantSemanticLive: startup", () => {
       assert.strictEqual(foreign._tag, "StorageError")
       // A collection with the right vector but no record (made by hand) is adopted for the configured model.
       const bare = freshCollection()
-      yield* Effect.promise(() => client.createCollection(bare, { vectors: { embedding: { size: 8, distance: "Dot" } } }))
+      yield* Effect.promise(() =>
+        client.createCollection(bare, { vectors: { embedding: { size: 8, distance: "Dot" } } })
+      )
       yield* open({ url: server.url, collection: bare, embedding: space })
-      const adopted = yield* buildFailure({ url: server.url, collection: bare, embedding: { model: "another", dimensions: 8 } })
+      const adopted = yield* buildFailure({
+        url: server.url,
+        collection: bare,
+        embedding: { model: "another", dimensions: 8 }
+      })
       assert.strictEqual(adopted._tag, "EmbeddingSpaceMismatch")
     })))
 
@@ -178,7 +201,7 @@ describe("QdrantSemanticLive: startup", () => {
       const options = { url: server.url, collection: freshCollection(), embedding: space }
       const [a, b] = yield* Effect.all([open(options), open(options)], { concurrency: 2 })
       const id = yield* a.store.remember({ agentId: "x", content: "shared", source: "system" })
-      assert.strictEqual((yield* b.store.count("x")), 1)
+      assert.strictEqual(yield* b.store.count("x"), 1)
       assert.isTrue((yield* b.store.get("x", id))._tag === "Some")
     })))
 })
@@ -187,7 +210,10 @@ describe("QdrantSemanticLive: what is stored and sent", () => {
   it.effect("the collection has the named dot vector, every payload index (not the access counters), and the embedding-space record", () =>
     withStore(({ collection, server }) =>
       Effect.sync(() => {
-        assert.deepStrictEqual([...(server.vectorConfig(collection) ?? [])], [["embedding", { size: 8, distance: "Dot" }]])
+        assert.deepStrictEqual(
+          [...(server.vectorConfig(collection) ?? [])],
+          [["embedding", { size: 8, distance: "Dot" }]]
+        )
         const indexes = Object.fromEntries([...(server.indexes(collection) ?? [])].map(([k, v]) => [k, v.dataType]))
         assert.deepStrictEqual(indexes, {
           agent_id: "keyword",
@@ -201,9 +227,15 @@ describe("QdrantSemanticLive: what is stored and sent", () => {
         assert.deepStrictEqual([text?.["tokenizer"], text?.["lowercase"]], ["whitespace", false])
         const points = server.points(collection) ?? []
         assert.strictEqual(points.length, 1)
-        assert.deepStrictEqual(points[0]!.payload, { engram: "collection", format: 2, model: "conformance", dimensions: 8 })
+        assert.deepStrictEqual(points[0]!.payload, {
+          engram: "collection",
+          format: 2,
+          model: "conformance",
+          dimensions: 8
+        })
         assert.deepStrictEqual(points[0]!.vectors, {})
-      })))
+      })
+    ))
 
   it.effect("point id = memory id, every field in the payload, the core tokens indexed, no vector for a memory without one", () =>
     withStore(({ collection, server, store }) =>
@@ -236,16 +268,26 @@ describe("QdrantSemanticLive: what is stored and sent", () => {
           embedding_norm: 5,
           embedding_fix: []
         })
-        assert.deepStrictEqual(p.vectors, { embedding: [0.6, 0.8, 0, 0, 0, 0, 0, 0].map(Math.fround) }, "the unit vector, once")
+        assert.deepStrictEqual(
+          p.vectors,
+          { embedding: [0.6, 0.8, 0, 0, 0, 0, 0, 0].map(Math.fround) },
+          "the unit vector, once"
+        )
         assert.deepStrictEqual(points.get(bare)!.vectors, {})
         assert.isNull(points.get(bare)!.payload["embedding_norm"])
-      })))
+      })
+    ))
 
   it.effect("every write waits until applied, and every read of a store method carries the agent condition", () =>
     withStore(({ server, store, consolidation }) =>
       Effect.gen(function*() {
         const D = 8
-        const a = yield* store.remember({ agentId: "agent-1", content: "alpha beta", source: "system", embedding: axis(0, D) })
+        const a = yield* store.remember({
+          agentId: "agent-1",
+          content: "alpha beta",
+          source: "system",
+          embedding: axis(0, D)
+        })
         yield* store.rememberMany([
           { agentId: "agent-1", content: "beta gamma", source: "system", metadata: { k: "v" }, embedding: axis(1, D) },
           { agentId: "agent-2", content: "beta delta", source: "system" }
@@ -274,7 +316,8 @@ describe("QdrantSemanticLive: what is stored and sent", () => {
         const writes = server.requests.filter(isWrite)
         assert.isAtLeast(writes.length, 8)
         for (const w of writes) assert.strictEqual(w.query["wait"], "true", `${w.method} ${w.path} must wait`)
-      })))
+      })
+    ))
 
   it.effect("updateEmbedding updates the vector only: the payload is kept, no upsert is sent", () =>
     withStore(({ collection, server, store }) =>
@@ -306,7 +349,8 @@ describe("QdrantSemanticLive: what is stored and sent", () => {
         assert.deepStrictEqual(got._tag === "Some" ? got.value.embedding : null, next)
         after.vectors["embedding"]!.forEach((x, i) => assert.closeTo(x, next[i]! / norm, 1e-6))
         assert.isFalse(server.requests.some((r) => r.method === "PUT" && r.path.endsWith("/points")), "no upsert")
-      })))
+      })
+    ))
 
   it.effect("filters Qdrant can only narrow still give exactly `limit` answers, even when every nearer candidate is rejected in code", () =>
     withStore(({ store }) =>
@@ -336,14 +380,19 @@ describe("QdrantSemanticLive: what is stored and sent", () => {
           const vector = yield* store.recall({ ...base, embedding: axis(0, D) })
           assert.deepStrictEqual(vector.map((h) => h.memory.id), far.slice(0, 5), `vector ${label}`)
           const newest = yield* store.recall(base)
-          assert.deepStrictEqual(newest.map((h) => h.memory.id), [...far].sort().reverse().slice(0, 5), `newest ${label}`)
+          assert.deepStrictEqual(
+            newest.map((h) => h.memory.id),
+            [...far].sort().reverse().slice(0, 5),
+            `newest ${label}`
+          )
           const text = yield* store.recall({ ...base, text: "common" })
           assert.strictEqual(text.filter((h) => far.includes(h.memory.id)).length, 5, `text ${label}`)
           const hybrid = yield* store.recall({ ...base, text: "common", embedding: axis(0, D) })
           assert.strictEqual(hybrid.filter((h) => far.includes(h.memory.id)).length, 5, `hybrid ${label}`)
           assert.strictEqual(yield* store.count("agent-1", { metadata }), 6, `count ${label}`)
         }
-      })))
+      })
+    ))
 
   it.effect("ties at a page boundary are resolved by the core order (createdAt desc, id desc), not by Qdrant's", () =>
     withStore(({ store }) =>
@@ -351,7 +400,15 @@ describe("QdrantSemanticLive: what is stored and sent", () => {
         const D = 8
         // 60 identical vectors at one instant: the core order is id desc; Qdrant breaks ties otherwise.
         const ids = Array.from({ length: 60 }, (_, i) => `01900000-0000-7000-8000-${String(i).padStart(12, "0")}`)
-        yield* store.rememberMany(ids.map((id) => ({ id, agentId: "agent-1", content: "same", source: "system" as const, embedding: axis(1, D) })))
+        yield* store.rememberMany(
+          ids.map((id) => ({
+            id,
+            agentId: "agent-1",
+            content: "same",
+            source: "system" as const,
+            embedding: axis(1, D)
+          }))
+        )
         const expected = [...ids].reverse()
         for (const limit of [1, 5, 30]) {
           const vector = yield* store.recall({ agentId: "agent-1", embedding: axis(1, D), limit })
@@ -359,48 +416,66 @@ describe("QdrantSemanticLive: what is stored and sent", () => {
           const newest = yield* store.recall({ agentId: "agent-1", limit })
           assert.deepStrictEqual(newest.map((h) => h.memory.id), expected.slice(0, limit), `newest limit ${limit}`)
         }
-      })))
+      })
+    ))
 
   it.effect("client failures are typed: HTTP errors are StorageError, gateway errors and deadlines BackendUnavailable", () =>
-    withStore(({ collection, server, store }) =>
-      Effect.gen(function*() {
-        yield* store.remember({ agentId: "agent-1", content: "some memory", source: "system", embedding: axis(0, 8) })
-        server.failNext({ path: /\/points\/query$/, status: 500, error: "Service internal error: boom" })
-        const internal = yield* Effect.flip(store.recall({ agentId: "agent-1", embedding: axis(0, 8) }))
-        assert.strictEqual(internal._tag, "StorageError")
-        assert.deepStrictEqual(
-          internal._tag === "StorageError" ? [internal.backend, internal.operation] : [],
-          ["qdrant", "SemanticStore.recall"]
-        )
-        assert.match(internal.message, /500.*boom/)
-        server.failNext({ path: /\/points$/, method: "PUT", status: 503, error: "overloaded" })
-        const gateway = yield* Effect.flip(store.remember({ agentId: "agent-1", content: "x", source: "system" }))
-        assert.strictEqual(gateway._tag, "BackendUnavailable")
-        server.failNext({ path: /\/points\/count$/, status: 400, error: "Bad request: nope" })
-        assert.strictEqual((yield* Effect.flip(store.count("agent-1")))._tag, "StorageError")
-        server.failNext({ path: /\/points\/batch$/, status: 500, error: "boom" })
-        assert.strictEqual((yield* Effect.flip(store.recall({ agentId: "agent-1", text: "memory" })))._tag, "StorageError", "access update")
-        // A point that does not hold a memory is an error, never silently dropped.
-        const client = new QdrantClient({ url: server.url, checkCompatibility: false })
-        yield* Effect.promise(() =>
-          client.upsert(collection, {
-            wait: true,
-            points: [{ id: randomUUID(), vector: {}, payload: { agent_id: "agent-1", tokens: "memory", created_at: 5 } }]
-          }))
-        const broken = yield* Effect.flip(store.recall({ agentId: "agent-1", text: "memory" }))
-        assert.strictEqual(broken._tag, "StorageError")
-        assert.match(broken.message, /does not hold a valid memory/)
-      }), {}, { timeoutMs: 400 }))
+    withStore(
+      ({ collection, server, store }) =>
+        Effect.gen(function*() {
+          yield* store.remember({ agentId: "agent-1", content: "some memory", source: "system", embedding: axis(0, 8) })
+          server.failNext({ path: /\/points\/query$/, status: 500, error: "Service internal error: boom" })
+          const internal = yield* Effect.flip(store.recall({ agentId: "agent-1", embedding: axis(0, 8) }))
+          assert.strictEqual(internal._tag, "StorageError")
+          assert.deepStrictEqual(
+            internal._tag === "StorageError" ? [internal.backend, internal.operation] : [],
+            ["qdrant", "SemanticStore.recall"]
+          )
+          assert.match(internal.message, /500.*boom/)
+          server.failNext({ path: /\/points$/, method: "PUT", status: 503, error: "overloaded" })
+          const gateway = yield* Effect.flip(store.remember({ agentId: "agent-1", content: "x", source: "system" }))
+          assert.strictEqual(gateway._tag, "BackendUnavailable")
+          server.failNext({ path: /\/points\/count$/, status: 400, error: "Bad request: nope" })
+          assert.strictEqual((yield* Effect.flip(store.count("agent-1")))._tag, "StorageError")
+          server.failNext({ path: /\/points\/batch$/, status: 500, error: "boom" })
+          assert.strictEqual(
+            (yield* Effect.flip(store.recall({ agentId: "agent-1", text: "memory" })))._tag,
+            "StorageError",
+            "access update"
+          )
+          // A point that does not hold a memory is an error, never silently dropped.
+          const client = new QdrantClient({ url: server.url, checkCompatibility: false })
+          yield* Effect.promise(() =>
+            client.upsert(collection, {
+              wait: true,
+              points: [{
+                id: randomUUID(),
+                vector: {},
+                payload: { agent_id: "agent-1", tokens: "memory", created_at: 5 }
+              }]
+            })
+          )
+          const broken = yield* Effect.flip(store.recall({ agentId: "agent-1", text: "memory" }))
+          assert.strictEqual(broken._tag, "StorageError")
+          assert.match(broken.message, /does not hold a valid memory/)
+        }),
+      {},
+      { timeoutMs: 400 }
+    ))
 
   it.effect("a server that stops answering mid-run gives BackendUnavailable within the timeout", () =>
-    withStore(({ server, store }) =>
-      Effect.gen(function*() {
-        server.setHanging(true)
-        const started = Date.now()
-        const error = yield* Effect.flip(store.count("agent-1"))
-        assert.strictEqual(error._tag, "BackendUnavailable")
-        assert.isBelow(Date.now() - started, 3_000)
-      }), {}, { timeoutMs: 300 }))
+    withStore(
+      ({ server, store }) =>
+        Effect.gen(function*() {
+          server.setHanging(true)
+          const started = Date.now()
+          const error = yield* Effect.flip(store.count("agent-1"))
+          assert.strictEqual(error._tag, "BackendUnavailable")
+          assert.isBelow(Date.now() - started, 3_000)
+        }),
+      {},
+      { timeoutMs: 300 }
+    ))
 })
 
 // ---------------------------------------------------------------- differential run against MemoryTest
@@ -414,107 +489,129 @@ const prng = (seed: number) => () => {
 }
 
 describe("QdrantSemanticLive: differential run against MemoryTest", () => {
-  it.effect("random memories and queries (every mode, every filter, ties, metadata of every JSON type) give identical answers", () =>
-    Effect.scoped(Effect.gen(function*() {
-      const D = 4
-      const small: EmbeddingSpace = { model: "diff", dimensions: D }
-      const server = yield* startQdrantServer()
-      const q = yield* open({ url: server.url, collection: freshCollection(), embedding: small })
-      const mctx = yield* Layer.build(Memory.layer({ embedding: small }))
-      const m = { store: Context.get(mctx, SemanticStore), consolidation: Context.get(mctx, Consolidation) }
-      const rand = prng(20240611)
-      const pick = <A>(xs: ReadonlyArray<A>): A => xs[Math.floor(rand() * xs.length)]!
-      const words = ["apple", "Apple", "banana", "cherry", "ärger", "ÄRGER", "data", "the", "42", "café", "cafe"]
-      const agents = ["a", "b", "a%"]
-      const scopes = ["s1", "s2", "episodic"]
-      const sources: ReadonlyArray<MemorySource> = ["conversation", "document", "system"]
-      const metas: ReadonlyArray<JsonObject> = [
-        {},
-        { k: 1 },
-        { k: "1" },
-        { k: true },
-        { k: [1, 2] },
-        { k: { x: 1 } },
-        { k: null },
-        { k: 1.5 },
-        { "a.b": 1 },
-        { k: 1, j: "z" },
-        { k: ["1"] }
-      ]
-      const vectors: Array<ReadonlyArray<number>> = [[1, 0, 0, 0], [1, 1, 0, 0], [0, 1, 0, 0], [-1, 0, 0, 0], [2, 0, 0, 0], [1, 2, 3, 4]]
-      const randomVector = () => {
-        const v = Array.from({ length: D }, () => Math.floor(rand() * 5) - 2)
-        return v.every((x) => x === 0) ? [1, 0, 0, 0] : v
-      }
-      let time = 1_000
-      for (let i = 0; i < 90; i++) {
-        if (rand() < 0.6) time += Math.floor(rand() * 3) * 1_000
-        yield* TestClock.setTime(time)
-        const embedding = rand() < 0.25 ? undefined : rand() < 0.5 ? pick(vectors) : randomVector()
-        const input = {
-          id: randomUUID(),
-          agentId: pick(agents),
-          content: Array.from({ length: 1 + Math.floor(rand() * 5) }, () => pick(words)).join(rand() < 0.5 ? " " : ", "),
-          source: pick(sources),
-          scope: pick(scopes),
-          metadata: pick(metas),
-          ...(embedding === undefined ? {} : { embedding })
+  it.effect(
+    "random memories and queries (every mode, every filter, ties, metadata of every JSON type) give identical answers",
+    () =>
+      Effect.scoped(Effect.gen(function*() {
+        const D = 4
+        const small: EmbeddingSpace = { model: "diff", dimensions: D }
+        const server = yield* startQdrantServer()
+        const q = yield* open({ url: server.url, collection: freshCollection(), embedding: small })
+        const mctx = yield* Layer.build(Memory.layer({ embedding: small }))
+        const m = { store: Context.get(mctx, SemanticStore), consolidation: Context.get(mctx, Consolidation) }
+        const rand = prng(20240611)
+        const pick = <A>(xs: ReadonlyArray<A>): A => xs[Math.floor(rand() * xs.length)]!
+        const words = ["apple", "Apple", "banana", "cherry", "ärger", "ÄRGER", "data", "the", "42", "café", "cafe"]
+        const agents = ["a", "b", "a%"]
+        const scopes = ["s1", "s2", "episodic"]
+        const sources: ReadonlyArray<MemorySource> = ["conversation", "document", "system"]
+        const metas: ReadonlyArray<JsonObject> = [
+          {},
+          { k: 1 },
+          { k: "1" },
+          { k: true },
+          { k: [1, 2] },
+          { k: { x: 1 } },
+          { k: null },
+          { k: 1.5 },
+          { "a.b": 1 },
+          { k: 1, j: "z" },
+          { k: ["1"] }
+        ]
+        const vectors: Array<ReadonlyArray<number>> = [
+          [1, 0, 0, 0],
+          [1, 1, 0, 0],
+          [0, 1, 0, 0],
+          [-1, 0, 0, 0],
+          [2, 0, 0, 0],
+          [1, 2, 3, 4]
+        ]
+        const randomVector = () => {
+          const v = Array.from({ length: D }, () => Math.floor(rand() * 5) - 2)
+          return v.every((x) => x === 0) ? [1, 0, 0, 0] : v
         }
-        assert.strictEqual(yield* q.store.remember(input), yield* m.store.remember(input))
-      }
-      const randomFilter = (): MemoryFilter => {
-        const f: { -readonly [K in keyof MemoryFilter]: MemoryFilter[K] } = {}
-        if (rand() < 0.3) f.scope = pick(scopes)
-        if (rand() < 0.3) f.source = pick(sources)
-        if (rand() < 0.2) f.minConfidence = pick([0, 0.5, 0.95, 1])
-        if (rand() < 0.3) f.after = time - Math.floor(rand() * 20) * 1_000
-        if (rand() < 0.3) f.before = time - Math.floor(rand() * 20) * 1_000
-        if (rand() < 0.4) f.metadata = pick(metas)
-        return f
-      }
-      for (let i = 0; i < 150; i++) {
-        time += 500
-        yield* TestClock.setTime(time)
-        const mode = pick(["newest", "vector", "text", "hybrid"] as const)
-        const query: RecallQuery = {
-          agentId: pick(agents),
-          limit: 1 + Math.floor(rand() * 12),
-          ...randomFilter(),
-          ...(mode === "vector" || mode === "hybrid" ? { embedding: rand() < 0.5 ? pick(vectors) : randomVector() } : {}),
-          ...(mode === "text" || mode === "hybrid"
-            ? { text: Array.from({ length: 1 + Math.floor(rand() * 2) }, () => pick(words)).join(" ") }
-            : {})
-        }
-        const [fromQdrant, fromMemory] = [yield* q.store.recall(query), yield* m.store.recall(query)]
-        const label = JSON.stringify(query)
-        assert.deepStrictEqual(fromQdrant.map((h) => h.memory), fromMemory.map((h) => h.memory), label)
-        fromQdrant.forEach((h, j) => assert.closeTo(h.score, fromMemory[j]!.score, 1e-12, label))
-        const filter = randomFilter()
-        assert.strictEqual(yield* q.store.count(query.agentId, filter), yield* m.store.count(query.agentId, filter), JSON.stringify(filter))
-        if (i % 50 === 49) {
-          time += 3 * 86_400_000
+        let time = 1_000
+        for (let i = 0; i < 90; i++) {
+          if (rand() < 0.6) time += Math.floor(rand() * 3) * 1_000
           yield* TestClock.setTime(time)
-          const options = { decayRate: 0.3, staleAfterMs: 86_400_000, mergeThreshold: pick([0.9, 0.99, 1]) }
-          const [rq, rm] = [yield* q.consolidation.consolidate(options), yield* m.consolidation.consolidate(options)]
-          assert.deepStrictEqual([rq.decayed, rq.merged], [rm.decayed, rm.merged], "consolidation reports")
+          const embedding = rand() < 0.25 ? undefined : rand() < 0.5 ? pick(vectors) : randomVector()
+          const input = {
+            id: randomUUID(),
+            agentId: pick(agents),
+            content: Array.from({ length: 1 + Math.floor(rand() * 5) }, () => pick(words)).join(
+              rand() < 0.5 ? " " : ", "
+            ),
+            source: pick(sources),
+            scope: pick(scopes),
+            metadata: pick(metas),
+            ...(embedding === undefined ? {} : { embedding })
+          }
+          assert.strictEqual(yield* q.store.remember(input), yield* m.store.remember(input))
         }
-      }
-      for (const agentId of agents) {
-        const all = { agentId, limit: 1000 }
-        assert.deepStrictEqual(
-          (yield* q.store.recall(all)).map((h) => h.memory),
-          (yield* m.store.recall(all)).map((h) => h.memory),
-          `final state of ${agentId}`
-        )
-      }
-    })), 120_000)
+        const randomFilter = (): MemoryFilter => {
+          const f: { -readonly [K in keyof MemoryFilter]: MemoryFilter[K] } = {}
+          if (rand() < 0.3) f.scope = pick(scopes)
+          if (rand() < 0.3) f.source = pick(sources)
+          if (rand() < 0.2) f.minConfidence = pick([0, 0.5, 0.95, 1])
+          if (rand() < 0.3) f.after = time - Math.floor(rand() * 20) * 1_000
+          if (rand() < 0.3) f.before = time - Math.floor(rand() * 20) * 1_000
+          if (rand() < 0.4) f.metadata = pick(metas)
+          return f
+        }
+        for (let i = 0; i < 150; i++) {
+          time += 500
+          yield* TestClock.setTime(time)
+          const mode = pick(["newest", "vector", "text", "hybrid"] as const)
+          const query: RecallQuery = {
+            agentId: pick(agents),
+            limit: 1 + Math.floor(rand() * 12),
+            ...randomFilter(),
+            ...(mode === "vector" || mode === "hybrid"
+              ? { embedding: rand() < 0.5 ? pick(vectors) : randomVector() }
+              : {}),
+            ...(mode === "text" || mode === "hybrid"
+              ? { text: Array.from({ length: 1 + Math.floor(rand() * 2) }, () => pick(words)).join(" ") }
+              : {})
+          }
+          const [fromQdrant, fromMemory] = [yield* q.store.recall(query), yield* m.store.recall(query)]
+          const label = JSON.stringify(query)
+          assert.deepStrictEqual(fromQdrant.map((h) => h.memory), fromMemory.map((h) => h.memory), label)
+          fromQdrant.forEach((h, j) => assert.closeTo(h.score, fromMemory[j]!.score, 1e-12, label))
+          const filter = randomFilter()
+          assert.strictEqual(
+            yield* q.store.count(query.agentId, filter),
+            yield* m.store.count(query.agentId, filter),
+            JSON.stringify(filter)
+          )
+          if (i % 50 === 49) {
+            time += 3 * 86_400_000
+            yield* TestClock.setTime(time)
+            const options = { decayRate: 0.3, staleAfterMs: 86_400_000, mergeThreshold: pick([0.9, 0.99, 1]) }
+            const [rq, rm] = [yield* q.consolidation.consolidate(options), yield* m.consolidation.consolidate(options)]
+            assert.deepStrictEqual([rq.decayed, rq.merged], [rm.decayed, rm.merged], "consolidation reports")
+          }
+        }
+        for (const agentId of agents) {
+          const all = { agentId, limit: 1000 }
+          assert.deepStrictEqual(
+            (yield* q.store.recall(all)).map((h) => h.memory),
+            (yield* m.store.recall(all)).map((h) => h.memory),
+            `final state of ${agentId}`
+          )
+        }
+      })),
+    120_000
+  )
 })
 
 // ---------------------------------------------------------------- conformance: test server
 
 /** A fresh test server and collection per build (the server stops with the layer's scope). */
 const OnTestServer = Layer.unwrapScoped(
-  Effect.map(startQdrantServer(), (server) => Qdrant.layer({ url: server.url, collection: freshCollection(), embedding: space }))
+  Effect.map(
+    startQdrantServer(),
+    (server) => Qdrant.layer({ url: server.url, collection: freshCollection(), embedding: space })
+  )
 )
 
 semanticStoreSuite("qdrant (test server)", OnTestServer)

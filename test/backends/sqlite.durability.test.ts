@@ -9,16 +9,16 @@ import { assert, describe, it } from "@effect/vitest"
 import { Cause, Config, ConfigProvider, Context, Effect, Exit, Layer, Option, TestClock } from "effect"
 import { join } from "node:path"
 import { inspect } from "node:util"
-import { layer, layerConfig, layerMain, layerSemantic } from "../../src/backends/sqlite/index.js"
-import { connect } from "../../src/backends/sqlite/store.js"
 import { attempt, BUSY_SLICE_MS, DEFAULT_BUSY_DEADLINE_MS, open } from "../../src/backends/sqlite/client.js"
+import { layer, layerConfig, layerMain, layerSemantic } from "../../src/backends/sqlite/index.js"
 import { driver, migrations } from "../../src/backends/sqlite/migrations.js"
+import { connect } from "../../src/backends/sqlite/store.js"
 import { checksum, migrate, type Migration } from "../../src/core/migrator.js"
 import { queryTerms, textScore, tokenize } from "../../src/core/textSearch.js"
 import type { EmbeddingSpace } from "../../src/domain/embedding.js"
-import type { EngramServices } from "../../src/services/index.js"
 import { AuditLog } from "../../src/services/AuditLog.js"
 import { DeviceStore } from "../../src/services/DeviceStore.js"
+import type { EngramServices } from "../../src/services/index.js"
 import { KnowledgeStore } from "../../src/services/KnowledgeStore.js"
 import { SemanticStore } from "../../src/services/SemanticStore.js"
 import { SessionStore } from "../../src/services/SessionStore.js"
@@ -29,7 +29,8 @@ import { openRaw, tempDir, TEST_SPACE } from "../support/sqlite.js"
 
 const D = TEST_SPACE.dimensions
 const axis = (i: number): Array<number> => Array.from({ length: D }, (_, j) => (j === i % D ? 1 : 0))
-const angled = (a: number): Array<number> => Array.from({ length: D }, (_, j) => (j === 0 ? Math.cos(a) : j === 1 ? Math.sin(a) : 0))
+const angled = (a: number): Array<number> =>
+  Array.from({ length: D }, (_, j) => (j === 0 ? Math.cos(a) : j === 1 ? Math.sin(a) : 0))
 
 /** A database path in a directory that lives as long as the test. */
 const dbPath = Effect.map(tempDir, (dir) => join(dir, "engram.db"))
@@ -59,7 +60,8 @@ const seedAudit = (path: string, n: number) =>
   session(path, (ctx) =>
     Effect.forEach(
       Array.from({ length: n }, (_, i) => i),
-      (i) => Context.get(ctx, AuditLog).append({ agentId: `agent-${i % 2}`, action: `action-${i}`, detail: `detail ${i}` })
+      (i) =>
+        Context.get(ctx, AuditLog).append({ agentId: `agent-${i % 2}`, action: `action-${i}`, detail: `detail ${i}` })
     ))
 
 describe("SqliteLive restart", () => {
@@ -77,7 +79,11 @@ describe("SqliteLive restart", () => {
             metadata: { topic: "sky" },
             embedding: axis(0)
           })
-          const bare = yield* Context.get(ctx, SemanticStore).remember({ agentId: "agent-1", content: "no vector here", source: "system" })
+          const bare = yield* Context.get(ctx, SemanticStore).remember({
+            agentId: "agent-1",
+            content: "no vector here",
+            source: "system"
+          })
           const graph = Context.get(ctx, KnowledgeStore)
           yield* graph.upsertEntity({ agentId: "agent-1", id: "sky", type: "concept", name: "Sky" })
           yield* graph.upsertEntity({ agentId: "agent-1", id: "blue", type: "concept", name: "Blue" })
@@ -86,7 +92,13 @@ describe("SqliteLive restart", () => {
           const s = yield* sessions.create("agent-1", "main")
           yield* sessions.appendCanonical("agent-1", [{ role: "user", content: "hello" }])
           yield* Context.get(ctx, UsageStore).record({ agentId: "agent-1", model: "m", costUsd: 0.5 })
-          yield* Context.get(ctx, DeviceStore).save({ deviceId: "phone", displayName: "Phone", platform: "ios", pairedAt: 1, lastSeen: 2 })
+          yield* Context.get(ctx, DeviceStore).save({
+            deviceId: "phone",
+            displayName: "Phone",
+            platform: "ios",
+            pairedAt: 1,
+            lastSeen: 2
+          })
           const task = yield* Context.get(ctx, TaskQueue).post({ title: "t" })
           const log = Context.get(ctx, AuditLog)
           for (const action of ["one", "two", "three"]) yield* log.append({ agentId: "agent-1", action })
@@ -94,18 +106,30 @@ describe("SqliteLive restart", () => {
         }))
       yield* session(path, (ctx) =>
         Effect.gen(function*() {
-          assert.deepStrictEqual(yield* Context.get(ctx, StructuredStore).get("agent-1", "color"), Option.some({ hue: "blue" }))
-          assert.deepStrictEqual(Option.map(yield* Context.get(ctx, StructuredStore).loadAgent("agent-1"), (a) => a.tags), Option.some(["a"]))
+          assert.deepStrictEqual(
+            yield* Context.get(ctx, StructuredStore).get("agent-1", "color"),
+            Option.some({ hue: "blue" })
+          )
+          assert.deepStrictEqual(
+            Option.map(yield* Context.get(ctx, StructuredStore).loadAgent("agent-1"), (a) => a.tags),
+            Option.some(["a"])
+          )
           const semantic = Context.get(ctx, SemanticStore)
           const hits = yield* semantic.recall({ agentId: "agent-1", embedding: axis(0) })
           assert.deepStrictEqual(hits.map((h) => h.memory.id), [first.memory], "the vector survived the restart")
           assert.deepStrictEqual(hits[0]!.memory.metadata, { topic: "sky" })
-          assert.deepStrictEqual((yield* semantic.recall({ agentId: "agent-1", text: "vector" })).map((h) => h.memory.id), [first.bare])
+          assert.deepStrictEqual(
+            (yield* semantic.recall({ agentId: "agent-1", text: "vector" })).map((h) => h.memory.id),
+            [first.bare]
+          )
           const matches = yield* Context.get(ctx, KnowledgeStore).query({ agentId: "agent-1", source: "sky" })
           assert.deepStrictEqual(matches.map((m) => m.target.id), ["blue"])
           const sessions = Context.get(ctx, SessionStore)
           assert.isTrue(Option.isSome(yield* sessions.findByLabel("agent-1", "main")))
-          assert.deepStrictEqual((yield* sessions.loadCanonical("agent-1")).messages, [{ role: "user", content: "hello" }])
+          assert.deepStrictEqual((yield* sessions.loadCanonical("agent-1")).messages, [{
+            role: "user",
+            content: "hello"
+          }])
           assert.strictEqual(yield* Context.get(ctx, UsageStore).spend({ agentId: "agent-1", window: "month" }), 0.5)
           assert.isTrue(Option.isSome(yield* Context.get(ctx, DeviceStore).get("phone")))
           assert.isTrue(Option.isSome(yield* Context.get(ctx, TaskQueue).claim("agent-1")))
@@ -123,7 +147,11 @@ describe("SqliteLive restart", () => {
   it.scoped("reopening with another embedding space is EmbeddingSpaceMismatch; the main store alone does not care", () =>
     Effect.gen(function*() {
       const path = yield* dbPath
-      yield* session(path, (ctx) => Context.get(ctx, SemanticStore).remember({ agentId: "a", content: "x", source: "system", embedding: axis(1) }))
+      yield* session(
+        path,
+        (ctx) =>
+          Context.get(ctx, SemanticStore).remember({ agentId: "a", content: "x", source: "system", embedding: axis(1) })
+      )
       for (const other of [{ model: "another-model", dimensions: D }, { model: TEST_SPACE.model, dimensions: D * 2 }]) {
         const error = yield* buildFailure(path, other)
         assert.strictEqual(error._tag, "EmbeddingSpaceMismatch")
@@ -190,13 +218,18 @@ describe("SqliteLive connection and layers", () => {
       holder.exec("BEGIN IMMEDIATE")
       const release = setTimeout(() => holder.exec("COMMIT"), 400)
       const started = Date.now()
-      const version = yield* attempt("write", () => conn.immediate(() => conn.run(`INSERT INTO engram_meta VALUES ('k', 'v')`).changes))
+      const version = yield* attempt(
+        "write",
+        () => conn.immediate(() => conn.run(`INSERT INTO engram_meta VALUES ('k', 'v')`).changes)
+      )
       clearTimeout(release)
       assert.strictEqual(version, 1)
       assert.isAtLeast(Date.now() - started, 350)
       // Held past the deadline: a typed StorageError that says the store is busy, not a raw SQLITE_BUSY.
       holder.exec("BEGIN IMMEDIATE")
-      const error = yield* Effect.flip(attempt("write", () => conn.run(`INSERT INTO engram_meta VALUES ('k2', 'v')`), 300))
+      const error = yield* Effect.flip(
+        attempt("write", () => conn.run(`INSERT INTO engram_meta VALUES ('k2', 'v')`), 300)
+      )
       holder.exec("COMMIT")
       assert.strictEqual(error._tag, "StorageError")
       assert.match(error.message, /the store is busy/)
@@ -206,13 +239,23 @@ describe("SqliteLive connection and layers", () => {
   it.scoped("the main and semantic layers built side by side on one file in one process share it", () =>
     Effect.gen(function*() {
       const path = yield* dbPath
-      const both = Layer.merge(layerMain({ path, embedding: TEST_SPACE }), layerSemantic({ path, embedding: TEST_SPACE }))
+      const both = Layer.merge(
+        layerMain({ path, embedding: TEST_SPACE }),
+        layerSemantic({ path, embedding: TEST_SPACE })
+      )
       const ctx = yield* Layer.build(both)
       yield* Context.get(ctx, StructuredStore).set("a", "k", 1)
-      const id = yield* Context.get(ctx, SemanticStore).remember({ agentId: "a", content: "shared file", source: "system", embedding: axis(0) })
+      const id = yield* Context.get(ctx, SemanticStore).remember({
+        agentId: "a",
+        content: "shared file",
+        source: "system",
+        embedding: axis(0)
+      })
       yield* Context.get(ctx, AuditLog).append({ agentId: "a", action: "x" })
-      const full = yield* session(path, (c) =>
-        Effect.all([Context.get(c, StructuredStore).get("a", "k"), Context.get(c, SemanticStore).get("a", id)]))
+      const full = yield* session(
+        path,
+        (c) => Effect.all([Context.get(c, StructuredStore).get("a", "k"), Context.get(c, SemanticStore).get("a", id)])
+      )
       assert.deepStrictEqual(full[0], Option.some(1))
       assert.isTrue(Option.isSome(full[1]))
     }))
@@ -224,7 +267,9 @@ describe("SqliteLive connection and layers", () => {
         path: Config.string("path"),
         embedding: Config.all({ model: Config.string("model"), dimensions: Config.integer("dimensions") })
       })
-      const provider = ConfigProvider.fromMap(new Map([["path", path], ["model", TEST_SPACE.model], ["dimensions", String(D)]]))
+      const provider = ConfigProvider.fromMap(
+        new Map([["path", path], ["model", TEST_SPACE.model], ["dimensions", String(D)]])
+      )
       const ctx = yield* Layer.build(layerConfig(config)).pipe(Effect.withConfigProvider(provider))
       assert.deepStrictEqual(Context.get(ctx, SemanticStore).embeddingSpace, TEST_SPACE)
       yield* Context.get(ctx, StructuredStore).set("a", "k", 1)
@@ -305,7 +350,11 @@ describe("SQLite migrations", () => {
   const schemaOf = (path: string) =>
     raw(path, (db) => db.prepare(`SELECT type, name, sql FROM sqlite_master ORDER BY name`).all())
 
-  const extra = (version: number, statements: ReadonlyArray<string>): Migration => ({ version, name: `extra_${version}`, statements })
+  const extra = (version: number, statements: ReadonlyArray<string>): Migration => ({
+    version,
+    name: `extra_${version}`,
+    statements
+  })
 
   it.scoped("a fresh file gets every migration once; a second run applies nothing", () =>
     Effect.gen(function*() {
@@ -337,7 +386,9 @@ describe("SQLite migrations", () => {
     Effect.gen(function*() {
       const path = yield* dbPath
       yield* run(path, [...migrations, extra(3, ["CREATE TABLE three (a)"])])
-      const error = yield* Effect.flip(run(path, [...migrations, extra(2, ["CREATE TABLE two (a)"]), extra(3, ["CREATE TABLE three (a)"])]))
+      const error = yield* Effect.flip(
+        run(path, [...migrations, extra(2, ["CREATE TABLE two (a)"]), extra(3, ["CREATE TABLE three (a)"])])
+      )
       assert.strictEqual(error._tag, "MigrationError")
       assert.strictEqual(error._tag === "MigrationError" ? error.version : 0, 2)
       assert.isFalse(schemaOf(path).some((t) => (t as { name: string }).name === "two"))
@@ -376,7 +427,9 @@ describe("SQLite migrations", () => {
       const error = yield* Effect.flip(run(applied, [...migrations, bad]))
       assert.strictEqual(error._tag, "MigrationError")
       assert.deepStrictEqual(schemaOf(applied), before)
-      assert.deepStrictEqual(raw(applied, (db) => db.prepare(`SELECT version FROM engram_migrations`).pluck().all()), [1])
+      assert.deepStrictEqual(raw(applied, (db) => db.prepare(`SELECT version FROM engram_migrations`).pluck().all()), [
+        1
+      ])
       // The store still opens and works.
       yield* session(applied, (ctx) => Context.get(ctx, StructuredStore).set("a", "k", 1))
     }))
@@ -385,8 +438,23 @@ describe("SQLite migrations", () => {
     Effect.gen(function*() {
       const path = yield* dbPath
       const conn = yield* connect({ path })
-      const tables = conn.all<{ name: string }>(`SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name`).map((t) => t.name)
-      for (const t of ["agents", "audit_log", "canonical_sessions", "devices", "engram_meta", "engram_migrations", "entities", "kv", "memories", "relations", "sessions", "tasks", "usage_events"]) {
+      const tables = conn.all<{ name: string }>(`SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name`)
+        .map((t) => t.name)
+      for (const t of [
+        "agents",
+        "audit_log",
+        "canonical_sessions",
+        "devices",
+        "engram_meta",
+        "engram_migrations",
+        "entities",
+        "kv",
+        "memories",
+        "relations",
+        "sessions",
+        "tasks",
+        "usage_events"
+      ]) {
         assert.include(tables, t)
       }
     }))
@@ -397,10 +465,23 @@ describe("SQLite rows are decoded, not cast", () => {
     Effect.gen(function*() {
       const path = yield* dbPath
       const token = "apns-secret-token-in-a-blob"
-      yield* session(path, (ctx) =>
-        Context.get(ctx, DeviceStore).save({ deviceId: "phone", displayName: "Phone", platform: "ios", pairedAt: 1, lastSeen: 2, pushToken: token }))
+      yield* session(
+        path,
+        (ctx) =>
+          Context.get(ctx, DeviceStore).save({
+            deviceId: "phone",
+            displayName: "Phone",
+            platform: "ios",
+            pairedAt: 1,
+            lastSeen: 2,
+            pushToken: token
+          })
+      )
       // SQLite keeps whatever type is written: a BLOB token comes back as a Buffer, not text.
-      raw(path, (db) => db.prepare(`UPDATE devices SET push_token = ? WHERE device_id = 'phone'`).run(Buffer.from(token)))
+      raw(
+        path,
+        (db) => db.prepare(`UPDATE devices SET push_token = ? WHERE device_id = 'phone'`).run(Buffer.from(token))
+      )
       const errors = yield* session(path, (ctx) =>
         Effect.all([
           Effect.flip(Context.get(ctx, DeviceStore).get("phone")),
@@ -426,33 +507,38 @@ describe("SQLite semantic recall specifics", () => {
       return yield* body(Context.get(ctx, SemanticStore))
     })
 
-  it.scoped("filters apply inside the KNN: 5,000 nearer memories excluded by a filter (more than sqlite-vec's k limit of 4,096) still leave `limit` results", () =>
-    withStore((store) =>
-      Effect.gen(function*() {
-        yield* store.rememberMany(Array.from({ length: 5000 }, (_, i) => ({
-          agentId: "agent-1",
-          content: `near ${i}`,
-          source: "conversation" as const,
-          scope: "near",
-          metadata: { tier: "near" },
-          embedding: angled(0.0001 * i)
-        })))
-        const far = yield* store.rememberMany(Array.from({ length: 6 }, (_, i) => ({
-          agentId: "agent-1",
-          content: `far ${i}`,
-          source: "document" as const,
-          scope: "far",
-          metadata: { tier: "far" },
-          embedding: angled(1 + 0.1 * i)
-        })))
-        for (const filter of [{ scope: "far" }, { source: "document" as const }, { metadata: { tier: "far" } }]) {
-          const hits = yield* store.recall({ agentId: "agent-1", embedding: axis(0), limit: 4, ...filter })
-          assert.deepStrictEqual(hits.map((h) => h.memory.id), far.slice(0, 4), JSON.stringify(filter))
-        }
-        // Unfiltered, more than the k limit is not a problem either: the top of 5,006 is exact.
-        const top = yield* store.recall({ agentId: "agent-1", embedding: axis(0), limit: 3 })
-        assert.deepStrictEqual(top.map((h) => h.memory.content), ["near 0", "near 1", "near 2"])
-      })), 60_000)
+  it.scoped(
+    "filters apply inside the KNN: 5,000 nearer memories excluded by a filter (more than sqlite-vec's k limit of 4,096) still leave `limit` results",
+    () =>
+      withStore((store) =>
+        Effect.gen(function*() {
+          yield* store.rememberMany(Array.from({ length: 5000 }, (_, i) => ({
+            agentId: "agent-1",
+            content: `near ${i}`,
+            source: "conversation" as const,
+            scope: "near",
+            metadata: { tier: "near" },
+            embedding: angled(0.0001 * i)
+          })))
+          const far = yield* store.rememberMany(Array.from({ length: 6 }, (_, i) => ({
+            agentId: "agent-1",
+            content: `far ${i}`,
+            source: "document" as const,
+            scope: "far",
+            metadata: { tier: "far" },
+            embedding: angled(1 + 0.1 * i)
+          })))
+          for (const filter of [{ scope: "far" }, { source: "document" as const }, { metadata: { tier: "far" } }]) {
+            const hits = yield* store.recall({ agentId: "agent-1", embedding: axis(0), limit: 4, ...filter })
+            assert.deepStrictEqual(hits.map((h) => h.memory.id), far.slice(0, 4), JSON.stringify(filter))
+          }
+          // Unfiltered, more than the k limit is not a problem either: the top of 5,006 is exact.
+          const top = yield* store.recall({ agentId: "agent-1", embedding: axis(0), limit: 3 })
+          assert.deepStrictEqual(top.map((h) => h.memory.content), ["near 0", "near 1", "near 2"])
+        })
+      ),
+    60_000
+  )
 
   it.scoped("ties across a page boundary are decided by createdAt desc, then id desc, among every tied memory", () =>
     withStore((store) =>
@@ -478,9 +564,14 @@ describe("SQLite semantic recall specifics", () => {
           const vector = yield* store.recall({ agentId: "agent-1", embedding: axis(0), limit })
           assert.deepStrictEqual(vector.map((h) => h.memory.id), expected.slice(0, limit), `knn, limit ${limit}`)
           const scanned = yield* store.recall({ agentId: "agent-1", embedding: axis(0), limit, metadata: { k: 1 } })
-          assert.deepStrictEqual(scanned.map((h) => h.memory.id), expected.slice(0, limit), `exact scan, limit ${limit}`)
+          assert.deepStrictEqual(
+            scanned.map((h) => h.memory.id),
+            expected.slice(0, limit),
+            `exact scan, limit ${limit}`
+          )
         }
-      })))
+      })
+    ))
 
   it.scoped("FTS5 over the core's tokens matches exactly the core's reference matcher, for every script", () =>
     withStore((store) =>
@@ -489,15 +580,51 @@ describe("SQLite semantic recall specifics", () => {
         // dotted capital I, titlecase digraphs, CJK, Arabic-Indic digits, combining marks, emoji,
         // apostrophes, SQL wildcards and FTS5 operators.
         const words = [
-          "café", "cafe\u0301", "CAFÉ", "cafe", "ﬁle", "file", "ΚΑΛΗΜΕΡΑΣ", "καλημερας", "İstanbul", "istanbul",
-          "ǅemal", "DŽEMAL", "東京タワー", "東京", "٣٤٥", "345", "naïve", "nai\u0308ve", "😀", "don't", "dont",
-          "50%", "a_b", "AND", "or", "NEAR", "\"quoted\"", "x-y", "straße", "STRASSE", "Ärger", "ärger", "Ω", "ω"
+          "café",
+          "cafe\u0301",
+          "CAFÉ",
+          "cafe",
+          "ﬁle",
+          "file",
+          "ΚΑΛΗΜΕΡΑΣ",
+          "καλημερας",
+          "İstanbul",
+          "istanbul",
+          "ǅemal",
+          "DŽEMAL",
+          "東京タワー",
+          "東京",
+          "٣٤٥",
+          "345",
+          "naïve",
+          "nai\u0308ve",
+          "😀",
+          "don't",
+          "dont",
+          "50%",
+          "a_b",
+          "AND",
+          "or",
+          "NEAR",
+          "\"quoted\"",
+          "x-y",
+          "straße",
+          "STRASSE",
+          "Ärger",
+          "ärger",
+          "Ω",
+          "ω"
         ]
         let seed = 7
         const next = () => (seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648
         const pick = () => words[Math.floor(next() * words.length)]!
-        const docs = Array.from({ length: 120 }, () => Array.from({ length: 1 + Math.floor(next() * 6) }, pick).join(" "))
-        const ids = yield* store.rememberMany(docs.map((content) => ({ agentId: "agent-1", content, source: "document" as const })))
+        const docs = Array.from(
+          { length: 120 },
+          () => Array.from({ length: 1 + Math.floor(next() * 6) }, pick).join(" ")
+        )
+        const ids = yield* store.rememberMany(
+          docs.map((content) => ({ agentId: "agent-1", content, source: "document" as const }))
+        )
         const queries = [...words, ...Array.from({ length: 60 }, () => `${pick()} ${pick()}`)]
         let compared = 0
         for (const q of queries) {
@@ -509,5 +636,6 @@ describe("SQLite semantic recall specifics", () => {
           compared++
         }
         assert.isAbove(compared, 80)
-      })))
+      })
+    ))
 })

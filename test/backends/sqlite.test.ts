@@ -1,7 +1,13 @@
 /** Every conformance suite against SqliteLive, each test on a fresh database file. */
 import { Layer } from "effect"
 import { layer } from "../../src/backends/sqlite/index.js"
-import { auditLogSuite, mainAdminSuite, mainStoreSuites, semanticAdminSuite, semanticStoreSuites } from "../../src/testing/index.js"
+import {
+  auditLogSuite,
+  mainAdminSuite,
+  mainStoreSuites,
+  semanticAdminSuite,
+  semanticStoreSuites
+} from "../../src/testing/index.js"
 import { auditTamper, freshFile, TEST_SPACE } from "../support/sqlite.js"
 
 const Fresh = freshFile((path) => layer({ path, embedding: TEST_SPACE }))

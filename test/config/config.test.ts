@@ -27,7 +27,11 @@ describe("MemoryConfig in code", () => {
     Effect.gen(function*() {
       const pg = yield* memoryConfig({ backend: "postgres", postgres: { url: "postgres://x@h/db" } })
       assert.strictEqual(pg.semanticBackend, "postgres")
-      const mixed = yield* memoryConfig({ backend: "postgres", semanticBackend: "sqlite", postgres: { url: "postgres://x@h/db" } })
+      const mixed = yield* memoryConfig({
+        backend: "postgres",
+        semanticBackend: "sqlite",
+        postgres: { url: "postgres://x@h/db" }
+      })
       assert.strictEqual(mixed.semanticBackend, "sqlite")
     }))
 
@@ -36,7 +40,10 @@ describe("MemoryConfig in code", () => {
       const a = yield* memoryConfig({ backend: "postgres", postgres: { url: "postgres://u:secret@h/db" } })
       assert.isTrue(Redacted.isRedacted(a.postgres!.url))
       assert.notInclude(String(a.postgres!.url), "secret")
-      const b = yield* memoryConfig({ semanticBackend: "http", http: { url: "http://127.0.0.1:5500", token: Redacted.make("tok") } })
+      const b = yield* memoryConfig({
+        semanticBackend: "http",
+        http: { url: "http://127.0.0.1:5500", token: Redacted.make("tok") }
+      })
       assert.strictEqual(Redacted.value(b.http!.token!), "tok")
     }))
 
@@ -70,9 +77,15 @@ describe("MemoryConfig in code", () => {
 
   it.effect("values of the wrong type or range are ConfigErrors naming the setting", () =>
     Effect.gen(function*() {
-      assert.strictEqual((yield* configError(memoryConfig({ embedding: { dimensions: 0 } }))).path, "embedding.dimensions")
+      assert.strictEqual(
+        (yield* configError(memoryConfig({ embedding: { dimensions: 0 } }))).path,
+        "embedding.dimensions"
+      )
       assert.strictEqual((yield* configError(memoryConfig({ decayRate: 1.5 }))).path, "decayRate")
-      assert.strictEqual((yield* configError(memoryConfig({ sqlite: { synchronous: "OFF" } }))).path, "sqlite.synchronous")
+      assert.strictEqual(
+        (yield* configError(memoryConfig({ sqlite: { synchronous: "OFF" } }))).path,
+        "sqlite.synchronous"
+      )
       assert.strictEqual(
         (yield* configError(memoryConfig({ semanticBackend: "qdrant", qdrant: { url: "not a url" } }))).path,
         "qdrant.url"
@@ -113,7 +126,10 @@ describe("MemoryConfig from ENGRAM_* environment variables", () => {
 
   it.effect("bad values are ConfigErrors: unknown backend, non-numeric number, missing url", () =>
     Effect.gen(function*() {
-      assert.deepStrictEqual((yield* configError(fromEnv({ ENGRAM_BACKEND: "oracle" }))).allowed, ["sqlite", "postgres"])
+      assert.deepStrictEqual((yield* configError(fromEnv({ ENGRAM_BACKEND: "oracle" }))).allowed, [
+        "sqlite",
+        "postgres"
+      ])
       assert.strictEqual(
         (yield* configError(fromEnv({ ENGRAM_EMBEDDING_DIMENSIONS: "lots" }))).path,
         "embedding.dimensions"
@@ -125,7 +141,8 @@ describe("MemoryConfig from ENGRAM_* environment variables", () => {
 describe("MemoryConfig from a TOML [memory] table", () => {
   it.effect("accepts engram's own names with nested tables", () =>
     Effect.gen(function*() {
-      const c = yield* parseConfigToml(`
+      const c = yield* parseConfigToml(
+        `
 [memory]
 backend = "sqlite"
 semanticBackend = "http"
@@ -137,7 +154,9 @@ timeoutMs = 2000
 [memory.embedding]
 model = "e5"
 dimensions = 1024
-`, {})
+`,
+        {}
+      )
       assert.strictEqual(c.sqlite.path, "/tmp/x.db")
       assert.strictEqual(c.semanticBackend, "http")
       assert.strictEqual(c.http!.timeoutMs, 2000)
@@ -146,7 +165,8 @@ dimensions = 1024
 
   it.effect("accepts the modelled system's key names, reading *_env secrets from the environment", () =>
     Effect.gen(function*() {
-      const c = yield* parseConfigToml(`
+      const c = yield* parseConfigToml(
+        `
 [agent]
 name = "the host's own table is ignored"
 
@@ -161,7 +181,9 @@ qdrant_collection = "openfang_memories"
 decay_rate = 0.2
 embedding_model = "all-MiniLM-L6-v2"
 consolidation_interval_hours = 24
-`, { MY_QDRANT_KEY: "qk" })
+`,
+        { MY_QDRANT_KEY: "qk" }
+      )
       assert.strictEqual(c.backend, "postgres")
       assert.strictEqual(c.semanticBackend, "qdrant")
       assert.strictEqual(c.postgres!.poolSize, 7)
@@ -173,12 +195,15 @@ consolidation_interval_hours = 24
 
   it.effect("the legacy backend = \"http\" means SQLite plus the HTTP semantic store", () =>
     Effect.gen(function*() {
-      const c = yield* parseConfigToml(`
+      const c = yield* parseConfigToml(
+        `
 [memory]
 backend = "http"
 http_url = "http://127.0.0.1:5500"
 http_token_env = "TOKEN"
-`, { TOKEN: "t" })
+`,
+        { TOKEN: "t" }
+      )
       assert.strictEqual(c.backend, "sqlite")
       assert.strictEqual(c.semanticBackend, "http")
       assert.strictEqual(Redacted.value(c.http!.token!), "t")
@@ -191,10 +216,17 @@ http_token_env = "TOKEN"
       assert.include(unknown.allowed ?? [], "http_url")
       const backend = yield* configError(parseConfigToml(`[memory]\nbackend = "postgres+qdrant"`, {}))
       assert.deepStrictEqual(backend.allowed, ["sqlite", "postgres"])
-      assert.strictEqual((yield* configError(parseConfigToml(`[memory]\nsemantic_backend = "qdrant"`, {}))).path, "qdrant.url")
-      const env = yield* configError(parseConfigToml(`[memory]\nsemantic_backend = "http"\nhttp_url = "http://x:1"\nhttp_token_env = "NOPE"`, {}))
+      assert.strictEqual(
+        (yield* configError(parseConfigToml(`[memory]\nsemantic_backend = "qdrant"`, {}))).path,
+        "qdrant.url"
+      )
+      const env = yield* configError(
+        parseConfigToml(`[memory]\nsemantic_backend = "http"\nhttp_url = "http://x:1"\nhttp_token_env = "NOPE"`, {})
+      )
       assert.include(env.message, "NOPE")
-      const twice = yield* configError(parseConfigToml(`[memory]\nsqlite_path = "a.db"\n[memory.sqlite]\npath = "b.db"`, {}))
+      const twice = yield* configError(
+        parseConfigToml(`[memory]\nsqlite_path = "a.db"\n[memory.sqlite]\npath = "b.db"`, {})
+      )
       assert.strictEqual(twice.path, "sqlite.path")
       assert.strictEqual((yield* configError(parseConfigToml(`[memory\nbackend=`, {}))).path, "file")
       assert.strictEqual((yield* configError(parseConfigToml(`[other]\nx = 1`, {}))).path, "memory")

@@ -4,12 +4,12 @@
  * the run still wins, and an out-of-range rate in a store's options is refused when it builds.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { join } from "node:path"
 import { Effect, Exit, Layer, Option, Redacted } from "effect"
+import { join } from "node:path"
 import * as Memory from "../../src/backends/memory/index.js"
 import * as Sqlite from "../../src/backends/sqlite/index.js"
 import { layerFromConfig } from "../../src/composition/layer.js"
-import { type MemoryConfigInput, memoryConfig } from "../../src/config.js"
+import { memoryConfig, type MemoryConfigInput } from "../../src/config.js"
 import { serve } from "../../src/gateway/server.js"
 import { Consolidation } from "../../src/services/Consolidation.js"
 import { SemanticStore } from "../../src/services/SemanticStore.js"
@@ -32,7 +32,12 @@ const decaysBy = (configured: number) =>
   Effect.gen(function*() {
     const store = yield* SemanticStore
     const consolidation = yield* Consolidation
-    const id = yield* store.remember({ agentId: "agent-d", content: "fading", source: "observation", embedding: [1, 0, 0, 0] })
+    const id = yield* store.remember({
+      agentId: "agent-d",
+      content: "fading",
+      source: "observation",
+      embedding: [1, 0, 0, 0]
+    })
     const confidence = Effect.map(store.get("agent-d", id), (m) => Option.getOrThrow(m).confidence)
     yield* Effect.sleep("5 millis")
     assert.strictEqual((yield* consolidation.consolidate(DECAY_NOW)).decayed, 1)
@@ -60,7 +65,8 @@ describe("decayRate from configuration", () => {
   it.live("MemoryTest: the decayRate option is the default rate", () =>
     decaysBy(0.3).pipe(Effect.provide(Memory.layer({ embedding: SPACE, decayRate: 0.3 }))))
 
-  it.live("without the option, the rate is 0.1", () => decaysBy(0.1).pipe(Effect.provide(Memory.layer({ embedding: SPACE }))))
+  it.live("without the option, the rate is 0.1", () =>
+    decaysBy(0.1).pipe(Effect.provide(Memory.layer({ embedding: SPACE }))))
 
   it.live("sqlite", () =>
     Effect.gen(function*() {
@@ -86,7 +92,9 @@ describe("decayRate from configuration", () => {
   it.live("an out-of-range rate in a store's options is InvalidInput when the layer builds", () =>
     Effect.gen(function*() {
       const dir = yield* tempDir
-      const exit = yield* Effect.exit(Layer.build(Sqlite.layerSemantic({ path: join(dir, "s.db"), embedding: SPACE, decayRate: 1.5 })))
+      const exit = yield* Effect.exit(
+        Layer.build(Sqlite.layerSemantic({ path: join(dir, "s.db"), embedding: SPACE, decayRate: 1.5 }))
+      )
       assert.isTrue(Exit.isFailure(exit))
       if (Exit.isFailure(exit) && exit.cause._tag === "Fail") {
         assert.strictEqual(exit.cause.error._tag, "InvalidInput")

@@ -5,12 +5,12 @@
  * lands in the store that was chosen, checked by looking into that store directly.
  */
 import { assert, it } from "@effect/vitest"
-import { join } from "node:path"
 import { Effect, Layer, Option, Redacted, Stream } from "effect"
+import { join } from "node:path"
 import { layer as memoryLayer } from "../../src/backends/memory/index.js"
-import { type MemoryConfigInput, memoryConfig } from "../../src/config.js"
-import { serve } from "../../src/gateway/server.js"
 import { layerFromConfig } from "../../src/composition/layer.js"
+import { memoryConfig, type MemoryConfigInput } from "../../src/config.js"
+import { serve } from "../../src/gateway/server.js"
 import { MainStoreAdmin, SemanticStoreAdmin } from "../../src/services/Admin.js"
 import { AuditLog } from "../../src/services/AuditLog.js"
 import { Consolidation } from "../../src/services/Consolidation.js"
@@ -38,8 +38,18 @@ const roundTrip = Effect.gen(function*() {
   assert.deepStrictEqual(Option.getOrThrow(yield* kv.loadAgent("agent-m")).tags, ["x"])
 
   const memory = yield* SemanticStore
-  const id = yield* memory.remember({ agentId: "agent-m", content: "the matrix has you", source: "observation", embedding: v(0) })
-  yield* memory.remember({ agentId: "agent-m", content: "follow the white rabbit", source: "observation", embedding: v(1) })
+  const id = yield* memory.remember({
+    agentId: "agent-m",
+    content: "the matrix has you",
+    source: "observation",
+    embedding: v(0)
+  })
+  yield* memory.remember({
+    agentId: "agent-m",
+    content: "follow the white rabbit",
+    source: "observation",
+    embedding: v(1)
+  })
   const byVector = yield* memory.recall({ agentId: "agent-m", embedding: v(0), limit: 1 })
   assert.strictEqual(byVector[0]?.memory.id, id)
   const byText = yield* memory.recall({ agentId: "agent-m", text: "MATRIX" })
@@ -51,7 +61,9 @@ const roundTrip = Effect.gen(function*() {
   const neo = yield* graph.upsertEntity({ agentId: "agent-m", type: "person", name: "Neo" })
   const zion = yield* graph.upsertEntity({ agentId: "agent-m", type: "location", name: "Zion" })
   yield* graph.addRelation({ agentId: "agent-m", source: neo, relation: "located_in", target: zion })
-  assert.deepStrictEqual((yield* graph.query({ agentId: "agent-m", source: "neo" })).map((m) => m.target.name), ["Zion"])
+  assert.deepStrictEqual((yield* graph.query({ agentId: "agent-m", source: "neo" })).map((m) => m.target.name), [
+    "Zion"
+  ])
 
   const sessions = yield* SessionStore
   const s = yield* sessions.create("agent-m", "main")
@@ -72,7 +84,10 @@ const roundTrip = Effect.gen(function*() {
   const taskId = yield* tasks.post({ title: "do it" })
   const claimed = Option.getOrThrow(yield* tasks.claim("agent-m"))
   assert.strictEqual(claimed.id, taskId)
-  assert.strictEqual((yield* tasks.complete(taskId, { agentId: "agent-m", attempt: 1, result: "ok" })).status, "completed")
+  assert.strictEqual(
+    (yield* tasks.complete(taskId, { agentId: "agent-m", attempt: 1, result: "ok" })).status,
+    "completed"
+  )
 
   const audit = yield* AuditLog
   yield* audit.append({ agentId: "agent-m", action: "matrix.test" })
@@ -102,7 +117,9 @@ const sqliteCount = (path: string, table: string): number => {
 }
 
 const pgCount = (schema: string, table: string) =>
-  Effect.promise(() => sql<{ n: string }>(schema, `SELECT count(*) AS n FROM ${table}`)).pipe(Effect.map((r) => Number(r[0]!.n)))
+  Effect.promise(() => sql<{ n: string }>(schema, `SELECT count(*) AS n FROM ${table}`)).pipe(
+    Effect.map((r) => Number(r[0]!.n))
+  )
 
 const MAIN = ["sqlite", "postgres"] as const
 const SEMANTIC = ["sqlite", "postgres", "qdrant", "http"] as const
@@ -117,15 +134,23 @@ describePg("every backend pair builds from configuration and uses the stores it 
           const qdrant = yield* startQdrantServer()
           // The gateway's own store is an in-memory one, so its memories are counted through its admin.
           const gatewayStore = yield* Layer.build(memoryLayer({ embedding: SPACE }))
-          const gateway = yield* serve({ port: 0, tokens: [{ token: Redacted.make(TOKEN) }] }).pipe(Effect.provide(gatewayStore))
+          const gateway = yield* serve({ port: 0, tokens: [{ token: Redacted.make(TOKEN) }] }).pipe(
+            Effect.provide(gatewayStore)
+          )
           const stores: Stores = {
             sqlitePath: join(dir, "main.db"),
             pgSchema: schema,
             // The collection also holds one reserved point recording the embedding model.
-            qdrant: { url: qdrant.url, count: () => (qdrant.points("matrix") ?? []).filter((p) => p.payload["agent_id"] !== undefined).length },
+            qdrant: {
+              url: qdrant.url,
+              count: () => (qdrant.points("matrix") ?? []).filter((p) => p.payload["agent_id"] !== undefined).length
+            },
             gateway: {
               url: gateway.url,
-              count: () => Effect.orDie(Effect.flatMap(SemanticStore, (s) => s.count("agent-m")).pipe(Effect.provide(gatewayStore)))
+              count: () =>
+                Effect.orDie(
+                  Effect.flatMap(SemanticStore, (s) => s.count("agent-m")).pipe(Effect.provide(gatewayStore))
+                )
             }
           }
           const input: MemoryConfigInput = {
@@ -146,7 +171,10 @@ describePg("every backend pair builds from configuration and uses the stores it 
           // The main store's data is where `backend` says, and only there.
           const kvInSqlite = sqliteCountIfExists(stores.sqlitePath, "kv")
           const kvInPg = yield* pgCountIfExists(schema, "kv")
-          assert.deepStrictEqual({ kvInSqlite, kvInPg }, main === "sqlite" ? { kvInSqlite: 1, kvInPg: 0 } : { kvInSqlite: 0, kvInPg: 1 })
+          assert.deepStrictEqual(
+            { kvInSqlite, kvInPg },
+            main === "sqlite" ? { kvInSqlite: 1, kvInPg: 0 } : { kvInSqlite: 0, kvInPg: 1 }
+          )
           // The memories are where `semanticBackend` says, and only there.
           const memories = {
             sqlite: sqliteCountIfExists(stores.sqlitePath, "memories"),

@@ -4,15 +4,23 @@
  * its defaults agree with the backends' own.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { readFileSync } from "node:fs"
 import { ConfigProvider, Effect, Redacted } from "effect"
+import { readFileSync } from "node:fs"
 import * as HttpBackend from "../../src/backends/http/index.js"
 import { DEFAULT_TIMEOUT_MS as QDRANT_TIMEOUT_MS } from "../../src/backends/qdrant/options.js"
-import { backendOptions, configFromEnv, gatewayConfigFromEnv, gatewaySettings, memorySettings, parseConfigToml } from "../../src/config.js"
+import {
+  backendOptions,
+  configFromEnv,
+  gatewayConfigFromEnv,
+  gatewaySettings,
+  memorySettings,
+  parseConfigToml
+} from "../../src/config.js"
 import { entriesOf } from "../../src/config/setting.js"
 import { blockIn, blocks, README } from "../support/settingsDoc.js"
 
-const withEnv = (env: Record<string, string>) => Effect.withConfigProvider(ConfigProvider.fromMap(new Map(Object.entries(env))))
+const withEnv = (env: Record<string, string>) =>
+  Effect.withConfigProvider(ConfigProvider.fromMap(new Map(Object.entries(env))))
 
 const variables = (text: string) => new Set([...text.matchAll(/^\| `(ENGRAM_[A-Z0-9_]+)`/gm)].map((m) => m[1]!))
 
@@ -52,17 +60,25 @@ const everyVariable: Record<string, string> = {
 }
 
 const valueAt = (config: unknown, path: ReadonlyArray<string>): unknown =>
-  path.reduce<unknown>((v, k) => (typeof v === "object" && v !== null ? (v as Record<string, unknown>)[k] : undefined), config)
+  path.reduce<unknown>(
+    (v, k) => (typeof v === "object" && v !== null ? (v as Record<string, unknown>)[k] : undefined),
+    config
+  )
 
 describe("the table of settings", () => {
   it("the README's tables are the rendering of the table (npx tsx test/support/settingsDoc.ts --write)", () => {
     const readme = readFileSync(README, "utf8")
-    for (const { name, markdown } of blocks()) assert.strictEqual(blockIn(readme, name), markdown, `README block ${name}`)
+    for (const { name, markdown } of blocks()) {
+      assert.strictEqual(blockIn(readme, name), markdown, `README block ${name}`)
+    }
   })
 
   it("every variable in the README's tables is a setting, and every setting is in the README", () => {
     const readme = readFileSync(README, "utf8")
-    const documented = new Set([...variables(blockIn(readme, "memory") ?? ""), ...variables(blockIn(readme, "gateway") ?? "")])
+    const documented = new Set([
+      ...variables(blockIn(readme, "memory") ?? ""),
+      ...variables(blockIn(readme, "gateway") ?? "")
+    ])
     assert.deepStrictEqual([...documented].filter((v) => !declared.includes(v)), [], "in the README, not in the table")
     assert.deepStrictEqual(declared.filter((v) => !documented.has(v)), [], "in the table, not in the README")
   })
@@ -75,10 +91,22 @@ describe("the table of settings", () => {
   })
 
   it("the modelled system's keys are all still accepted", () => {
-    const legacy = memoryEntries.flatMap((e) => [e.setting.legacy, e.setting.legacyEnv].filter((k) => k !== undefined)).sort()
+    const legacy = memoryEntries.flatMap((e) => [e.setting.legacy, e.setting.legacyEnv].filter((k) => k !== undefined))
+      .sort()
     assert.deepStrictEqual(legacy, [
-      "backend", "decay_rate", "embedding_dimensions", "embedding_model", "http_token_env", "http_url", "postgres_pool_size",
-      "postgres_url", "qdrant_api_key_env", "qdrant_collection", "qdrant_url", "semantic_backend", "sqlite_path"
+      "backend",
+      "decay_rate",
+      "embedding_dimensions",
+      "embedding_model",
+      "http_token_env",
+      "http_url",
+      "postgres_pool_size",
+      "postgres_url",
+      "qdrant_api_key_env",
+      "qdrant_collection",
+      "qdrant_url",
+      "semantic_backend",
+      "sqlite_path"
     ])
   })
 
@@ -101,13 +129,18 @@ describe("the table of settings", () => {
 
   it.effect("the HTTP backend's options carry the retries; unset optional settings are absent", () =>
     Effect.gen(function*() {
-      const c = yield* configFromEnv.pipe(withEnv({ ENGRAM_SEMANTIC_BACKEND: "http", ENGRAM_HTTP_URL: "http://h:1", ENGRAM_HTTP_RETRIES: "5" }))
+      const c = yield* configFromEnv.pipe(
+        withEnv({ ENGRAM_SEMANTIC_BACKEND: "http", ENGRAM_HTTP_URL: "http://h:1", ENGRAM_HTTP_RETRIES: "5" })
+      )
       const options = yield* backendOptions(c, "http")
       assert.strictEqual(options.retries, 5)
       assert.isFalse("token" in options)
       assert.isFalse("maxContentBytes" in options)
       assert.deepStrictEqual(options.embedding, { model: "engram-hash-v1", dimensions: 384 })
-      const toml = yield* parseConfigToml(`[memory]\nsemantic_backend = "http"\n[memory.http]\nurl = "http://h:1"\nretries = 1`, {})
+      const toml = yield* parseConfigToml(
+        `[memory]\nsemantic_backend = "http"\n[memory.http]\nurl = "http://h:1"\nretries = 1`,
+        {}
+      )
       assert.strictEqual(toml.http!.retries, 1)
     }))
 })
@@ -146,7 +179,10 @@ describe("the gateway's settings from ENGRAM_GATEWAY_* variables", () => {
       const port = yield* Effect.flip(gatewayConfigFromEnv.pipe(withEnv({ ENGRAM_GATEWAY_PORT: "http" })))
       assert.strictEqual(port.path, "gateway.port")
       assert.include(port.message, "ENGRAM_GATEWAY_PORT=http")
-      assert.strictEqual((yield* Effect.flip(gatewayConfigFromEnv.pipe(withEnv({ ENGRAM_GATEWAY_PORT: "70000" })))).path, "gateway.port")
+      assert.strictEqual(
+        (yield* Effect.flip(gatewayConfigFromEnv.pipe(withEnv({ ENGRAM_GATEWAY_PORT: "70000" })))).path,
+        "gateway.port"
+      )
       const auth = yield* Effect.flip(gatewayConfigFromEnv.pipe(withEnv({ ENGRAM_GATEWAY_AUTH: "maybe" })))
       assert.strictEqual(auth.path, "gateway.auth")
       assert.deepStrictEqual(auth.allowed, ["required", "disabled"])

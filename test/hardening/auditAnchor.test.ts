@@ -4,6 +4,7 @@
  * and on PostgreSQL (with `auditAnchorPath`); an application can keep the anchor itself (`AuditAnchor`).
  * The truncation is done with raw SQL, as someone with write access to the table would.
  */
+import * as SqlClient from "@effect/sql/SqlClient"
 import { assert, describe, it } from "@effect/vitest"
 import { Cause, Effect, Exit, Layer, Option, Redacted, Ref } from "effect"
 import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs"
@@ -11,7 +12,6 @@ import { join } from "node:path"
 import { layer as pgLayer } from "../../src/backends/postgres/index.js"
 import { layer as sqliteLayer } from "../../src/backends/sqlite/index.js"
 import { layerWithSqlClient } from "../../src/backends/sqlite/interop.js"
-import * as SqlClient from "@effect/sql/SqlClient"
 import { AuditAnchor, fileAnchor } from "../../src/core/auditAnchor.js"
 import type { AuditHead } from "../../src/domain/audit.js"
 import { AuditLog } from "../../src/services/AuditLog.js"
@@ -118,8 +118,14 @@ describe("audit anchor on SQLite", () => {
       db.prepare("DELETE FROM audit_log WHERE seq = 3").run()
       db.close()
       integrityError(yield* withLog(store(path, { auditAnchorPath: elsewhere }), Effect.void))
-      const unanchored = yield* withLog(store(path, { auditAnchorPath: false }), Effect.flatMap(AuditLog, (log) => log.verify()))
-      assert.isTrue(Exit.isSuccess(unanchored), "without an anchor the shortened chain verifies: what the anchor is for")
+      const unanchored = yield* withLog(
+        store(path, { auditAnchorPath: false }),
+        Effect.flatMap(AuditLog, (log) => log.verify())
+      )
+      assert.isTrue(
+        Exit.isSuccess(unanchored),
+        "without an anchor the shortened chain verifies: what the anchor is for"
+      )
     }))
 
   it.scoped("an application's AuditAnchor replaces the file and follows every append", () =>
@@ -135,7 +141,10 @@ describe("audit anchor on SQLite", () => {
       assert.deepStrictEqual(yield* Ref.get(kept), Option.some(head))
       assert.isFalse(existsSync(`${path}.audit-anchor`))
       yield* Ref.set(kept, Option.some({ seq: 9, hash: head.hash }))
-      assert.include(integrityError(yield* withLog(store(path).pipe(Layer.provide(anchor)), Effect.void)).reason, "truncated")
+      assert.include(
+        integrityError(yield* withLog(store(path).pipe(Layer.provide(anchor)), Effect.void)).reason,
+        "truncated"
+      )
     }))
 
   it.scoped("an append in an application's transaction that rolls back leaves the anchor where it was", () =>
@@ -164,25 +173,36 @@ describe("audit anchor on SQLite", () => {
       assert.isTrue(Option.isNone(yield* anchor.read))
       yield* anchor.write({ seq: 2, hash: "a".repeat(64) })
       yield* anchor.write({ seq: 1, hash: "b".repeat(64) })
-      assert.deepStrictEqual(yield* anchor.read, Option.some({ seq: 2, hash: "a".repeat(64) }), "an older head never moves it back")
+      assert.deepStrictEqual(
+        yield* anchor.read,
+        Option.some({ seq: 2, hash: "a".repeat(64) }),
+        "an older head never moves it back"
+      )
     }))
 })
 
 describePg("audit anchor on PostgreSQL (auditAnchorPath)", () => {
-  it.scoped("deleting the last entries: the layer does not build; without the option it would", () =>
-    Effect.gen(function*() {
-      const dir = yield* tempDir
-      const anchorPath = join(dir, "pg.audit-anchor")
-      const schema = yield* Effect.acquireRelease(Effect.promise(createSchema), (s) => Effect.promise(() => dropSchema(s)))
-      const url = Redacted.make(urlForSchema(schema))
-      const store = (withAnchor: boolean) =>
-        pgLayer({ url, embedding: TEST_SPACE, ...(withAnchor ? { auditAnchorPath: anchorPath } : {}) })
-      const head = yield* Effect.flatten(withLog(store(true), appendN(5)))
-      assert.deepStrictEqual(JSON.parse(readFileSync(anchorPath, "utf8")), head)
-      yield* Effect.promise(() => sql(schema, "DELETE FROM audit_log WHERE seq >= 4"))
-      const error = integrityError(yield* withLog(store(true), Effect.void))
-      assert.strictEqual(error.seq, 4)
-      assert.include(error.reason, "truncated")
-      assert.isTrue(Exit.isSuccess(yield* withLog(store(false), Effect.void)), "the chain alone does not show it")
-    }), 60_000)
+  it.scoped(
+    "deleting the last entries: the layer does not build; without the option it would",
+    () =>
+      Effect.gen(function*() {
+        const dir = yield* tempDir
+        const anchorPath = join(dir, "pg.audit-anchor")
+        const schema = yield* Effect.acquireRelease(
+          Effect.promise(createSchema),
+          (s) => Effect.promise(() => dropSchema(s))
+        )
+        const url = Redacted.make(urlForSchema(schema))
+        const store = (withAnchor: boolean) =>
+          pgLayer({ url, embedding: TEST_SPACE, ...(withAnchor ? { auditAnchorPath: anchorPath } : {}) })
+        const head = yield* Effect.flatten(withLog(store(true), appendN(5)))
+        assert.deepStrictEqual(JSON.parse(readFileSync(anchorPath, "utf8")), head)
+        yield* Effect.promise(() => sql(schema, "DELETE FROM audit_log WHERE seq >= 4"))
+        const error = integrityError(yield* withLog(store(true), Effect.void))
+        assert.strictEqual(error.seq, 4)
+        assert.include(error.reason, "truncated")
+        assert.isTrue(Exit.isSuccess(yield* withLog(store(false), Effect.void)), "the chain alone does not show it")
+      }),
+    60_000
+  )
 })

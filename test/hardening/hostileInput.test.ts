@@ -58,12 +58,14 @@ describe("decoding hostile input", () => {
     assert.isBelow(Date.now() - started, 10_000)
   })
 
-  for (const [name, value] of [
-    ["100,000 levels deep", nested(100_000)],
-    ["3,001 levels deep", nested(3_001)],
-    ["cyclic", cyclic()],
-    ["2^60 leaves from shared references", doubling(60)]
-  ] as const) {
+  for (
+    const [name, value] of [
+      ["100,000 levels deep", nested(100_000)],
+      ["3,001 levels deep", nested(3_001)],
+      ["cyclic", cyclic()],
+      ["2^60 leaves from shared references", doubling(60)]
+    ] as const
+  ) {
     it.effect(`a JSON field ${name} is InvalidInput naming the field`, () =>
       Effect.gen(function*() {
         const exit = yield* Effect.exit(decode(Json, "value")(value))

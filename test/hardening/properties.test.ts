@@ -12,8 +12,8 @@
  */
 import { HttpApi } from "@effect/platform"
 import { assert, describe, it } from "@effect/vitest"
-import * as fc from "fast-check"
 import { Cause, Effect, Exit, Layer, Option, Redacted } from "effect"
+import * as fc from "fast-check"
 import { appendFileSync } from "node:fs"
 import { join } from "node:path"
 import { layer as memoryLayer } from "../../src/backends/memory/index.js"
@@ -87,15 +87,65 @@ const cyclic = (): unknown => {
 
 /** Built once and shared: generating them per input would dominate the run. */
 const SHARED: ReadonlyArray<unknown> = [
-  NaN, Infinity, -Infinity, -0, 1e308, -1e308, 2 ** 53 + 1, -1, 0, 1.5, 5e-324,
-  "", " ", "\u0000", "a\u0000b", "\ud800", "x\udc00y", "\u202e", "\ufeff", "ﬁnance", "STRASSE", "straße",
-  "__proto__", "constructor", "prototype", "toString", "hasOwnProperty", "%s%n", "'; DROP TABLE kv; --", "\" OR 1=1",
-  "a".repeat(257), nested(70), doubling(12),
-  null, undefined, true, false, [], {}, [[]], [null], [NaN, Infinity],
-  new Float32Array([NaN, 1, 2, 3]), new Float32Array(4), new Float64Array([1, 0, 0, 0]), new Uint8Array(4),
-  Symbol("s"), () => 1, 10n, new Date(NaN), new Date(0), new Map([["a", 1]]), new Set([1]),
-  JSON.parse("{\"__proto__\":{\"polluted\":1}}"), JSON.parse("{\"constructor\":{\"prototype\":{\"x\":1}}}"),
-  Object.create(null), Object.assign(Object.create(null), { a: 1 }), new String("boxed"), new Number(4)
+  NaN,
+  Infinity,
+  -Infinity,
+  -0,
+  1e308,
+  -1e308,
+  2 ** 53 + 1,
+  -1,
+  0,
+  1.5,
+  5e-324,
+  "",
+  " ",
+  "\u0000",
+  "a\u0000b",
+  "\ud800",
+  "x\udc00y",
+  "\u202e",
+  "\ufeff",
+  "ﬁnance",
+  "STRASSE",
+  "straße",
+  "__proto__",
+  "constructor",
+  "prototype",
+  "toString",
+  "hasOwnProperty",
+  "%s%n",
+  "'; DROP TABLE kv; --",
+  "\" OR 1=1",
+  "a".repeat(257),
+  nested(70),
+  doubling(12),
+  null,
+  undefined,
+  true,
+  false,
+  [],
+  {},
+  [[]],
+  [null],
+  [NaN, Infinity],
+  new Float32Array([NaN, 1, 2, 3]),
+  new Float32Array(4),
+  new Float64Array([1, 0, 0, 0]),
+  new Uint8Array(4),
+  Symbol("s"),
+  () => 1,
+  10n,
+  new Date(NaN),
+  new Date(0),
+  new Map([["a", 1]]),
+  new Set([1]),
+  JSON.parse("{\"__proto__\":{\"polluted\":1}}"),
+  JSON.parse("{\"constructor\":{\"prototype\":{\"x\":1}}}"),
+  Object.create(null),
+  Object.assign(Object.create(null), { a: 1 }),
+  new String("boxed"),
+  new Number(4)
 ]
 
 /**
@@ -103,8 +153,14 @@ const SHARED: ReadonlyArray<unknown> = [
  * from shared references, cycles): rarer, so the run stays within its time budget.
  */
 const COSTLY: ReadonlyArray<unknown> = [
-  "x".repeat(1024 * 1024 + 1), "語".repeat(400_000), "😀".repeat(70_000),
-  nested(3_001), nested(100_000), nestedObject(5_000), doubling(40), cyclic()
+  "x".repeat(1024 * 1024 + 1),
+  "語".repeat(400_000),
+  "😀".repeat(70_000),
+  nested(3_001),
+  nested(100_000),
+  nestedObject(5_000),
+  doubling(40),
+  cyclic()
 ]
 
 const leaf: fc.Arbitrary<unknown> = fc.oneof(
@@ -153,7 +209,12 @@ const input = (fields: Record<string, fc.Arbitrary<unknown>>): fc.Arbitrary<unkn
       ).map(([record, extra]) => {
         if (extra === null) return record
         // defineProperty, so "__proto__" becomes an own key (as JSON.parse makes it) rather than the prototype.
-        return Object.defineProperty({ ...record }, extra[0], { value: extra[1], enumerable: true, writable: true, configurable: true })
+        return Object.defineProperty({ ...record }, extra[0], {
+          value: extra[1],
+          enumerable: true,
+          writable: true,
+          configurable: true
+        })
       })
     },
     { weight: 1, arbitrary: hostile }
@@ -176,7 +237,10 @@ const vector = fc.oneof(
 )
 const json = fc.jsonValue({ maxDepth: 3 })
 const messages = fc.array(
-  input({ role: fc.constantFrom("system", "user", "assistant", "tool"), content: fc.oneof(text, fc.array(input({ type: fc.constant("text"), text }), { maxLength: 2 })) }),
+  input({
+    role: fc.constantFrom("system", "user", "assistant", "tool"),
+    content: fc.oneof(text, fc.array(input({ type: fc.constant("text"), text }), { maxLength: 2 }))
+  }),
   { maxLength: 4 }
 )
 
@@ -203,123 +267,324 @@ const op = <Args extends ReadonlyArray<unknown>>(
 const loose = <T>(value: unknown): T => value as T
 
 const families: ReadonlyArray<readonly [string, fc.Arbitrary<Op>]> = [
-  ["consolidation", fc.oneof(
-    op("consolidate", [input({ decayRate: fc.double(), staleAfterMs: fc.integer(), floor: fc.double(), mergeThreshold: fc.double() })], (o) =>
-      Effect.flatMap(Consolidation, (c) => c.consolidate(loose(o)))),
-    op("consolidate()", [fc.constant(undefined)], (_: undefined) => Effect.flatMap(Consolidation, (c) => c.consolidate()))
-  )],
-  ["kv", fc.oneof(
-    op("set", [field(agent), field(text), field(json)], (a, k, v) => Effect.flatMap(StructuredStore, (s) => s.set(loose(a), loose(k), loose(v)))),
-    op("get", [field(agent), field(text)], (a, k) => Effect.flatMap(StructuredStore, (s) => s.get(loose(a), loose(k)))),
-    op("delete", [field(agent), field(text)], (a, k) => Effect.flatMap(StructuredStore, (s) => s.delete(loose(a), loose(k)))),
-    op("list", [field(agent), input({ prefix: text, limit: smallInt, cursor: text })], (a, o) =>
-      Effect.flatMap(StructuredStore, (s) => s.list(loose(a), loose(o))))
-  )],
-  ["agents", fc.oneof(
-    op("saveAgent", [input({ id: agent, name: text, state: fc.constantFrom("created", "running", "nope"), manifest: json, tags: fc.array(text), parent: fc.option(agent), metadata: json })], (i) =>
-      Effect.flatMap(StructuredStore, (s) => s.saveAgent(loose(i)))),
-    op("loadAgent", [field(agent)], (id) => Effect.flatMap(StructuredStore, (s) => s.loadAgent(loose(id)))),
-    op("removeAgent", [field(agent)], (id) => Effect.flatMap(StructuredStore, (s) => s.removeAgent(loose(id)))),
-    op("listAgents", [fc.constant(0)], (_: number) => Effect.flatMap(StructuredStore, (s) => s.listAgents()))
-  )],
-  ["semantic", fc.oneof(
-    op("remember", [input({ agentId: agent, content: words, source: fc.constantFrom("conversation", "system", "bogus"), scope: text, metadata: json, embedding: vector, id: uuid })], (i) =>
-      Effect.flatMap(SemanticStore, (s) => s.remember(loose(i)))),
-    op("rememberMany", [fc.oneof(fc.array(input({ agentId: agent, content: words, source: fc.constant("system"), embedding: vector }), { maxLength: 3 }), hostile)], (i) =>
-      Effect.flatMap(SemanticStore, (s) => s.rememberMany(loose(i)))),
-    op("recall", [input({ agentId: agent, text: words, embedding: vector, limit: smallInt, mode: fc.constantFrom("vector", "text", "hybrid", "x"), scope: text, metadata: json })], (q) =>
-      Effect.flatMap(SemanticStore, (s) => s.recall(loose(q)))),
-    op("get", [field(agent), field(uuid)], (a, id) => Effect.flatMap(SemanticStore, (s) => s.get(loose(a), loose(id)))),
-    op("forget", [field(agent), field(uuid)], (a, id) => Effect.flatMap(SemanticStore, (s) => s.forget(loose(a), loose(id)))),
-    op("updateEmbedding", [field(agent), field(uuid), field(vector)], (a, id, v) =>
-      Effect.flatMap(SemanticStore, (s) => s.updateEmbedding(loose(a), loose(id), loose(v)))),
-    op("count", [field(agent), fc.option(input({ scope: text, source: text, metadata: json }))], (a, f) =>
-      Effect.flatMap(SemanticStore, (s) => s.count(loose(a), loose(f ?? undefined))))
-  )],
-  ["knowledge", fc.oneof(
-    op("upsertEntity", [input({ agentId: agent, id: text, type: text, name: words, properties: json })], (i) =>
-      Effect.flatMap(KnowledgeStore, (s) => s.upsertEntity(loose(i)))),
-    op("getEntity", [field(agent), field(text)], (a, id) => Effect.flatMap(KnowledgeStore, (s) => s.getEntity(loose(a), loose(id)))),
-    op("deleteEntity", [field(agent), field(text)], (a, id) => Effect.flatMap(KnowledgeStore, (s) => s.deleteEntity(loose(a), loose(id)))),
-    op("addRelation", [input({ agentId: agent, source: text, relation: text, target: text, properties: json, confidence: fc.double() })], (i) =>
-      Effect.flatMap(KnowledgeStore, (s) => s.addRelation(loose(i)))),
-    op("query", [input({ agentId: agent, source: text, relation: text, target: text, maxDepth: smallInt, limit: smallInt })], (q) =>
-      Effect.flatMap(KnowledgeStore, (s) => s.query(loose(q))))
-  )],
-  ["sessions", fc.oneof(
-    op("create", [field(agent), fc.option(field(text))], (a, l) => Effect.flatMap(SessionStore, (s) => s.create(loose(a), loose(l ?? undefined)))),
-    op("save", [input({ id: uuid, agentId: agent, label: fc.option(text), messages })], (i) => Effect.flatMap(SessionStore, (s) => s.save(loose(i)))),
-    op("get", [field(uuid)], (id) => Effect.flatMap(SessionStore, (s) => s.get(loose(id)))),
-    op("delete", [field(uuid)], (id) => Effect.flatMap(SessionStore, (s) => s.delete(loose(id)))),
-    op("list", [input({ agentId: agent })], (o) => Effect.flatMap(SessionStore, (s) => s.list(loose(o)))),
-    op("setLabel", [field(uuid), field(fc.option(text))], (id, l) => Effect.flatMap(SessionStore, (s) => s.setLabel(loose(id), loose(l)))),
-    op("findByLabel", [field(agent), field(text)], (a, l) => Effect.flatMap(SessionStore, (s) => s.findByLabel(loose(a), loose(l)))),
-    op("saveCanonical", [input({ agentId: agent, messages, summary: fc.option(text) })], (i) =>
-      Effect.flatMap(SessionStore, (s) => s.saveCanonical(loose(i)))),
-    op("appendCanonical", [field(agent), field(messages), fc.option(field(smallInt))], (a, m, t) =>
-      Effect.flatMap(SessionStore, (s) => s.appendCanonical(loose(a), loose(m), loose(t ?? undefined)))),
-    op("canonicalContext", [field(agent), fc.option(field(smallInt))], (a, w) =>
-      Effect.flatMap(SessionStore, (s) => s.canonicalContext(loose(a), loose(w ?? undefined)))),
-    op("storeSummary", [field(agent), field(text), field(messages)], (a, sm, m) =>
-      Effect.flatMap(SessionStore, (s) => s.storeSummary(loose(a), loose(sm), loose(m)))),
-    op("deleteForAgent", [field(agent)], (a) => Effect.flatMap(SessionStore, (s) => s.deleteForAgent(loose(a))))
-  )],
-  ["usage", fc.oneof(
-    op("record", [input({ agentId: agent, model: text, inputTokens: smallInt, outputTokens: smallInt, costUsd: fc.double(), toolCalls: smallInt })], (i) =>
-      Effect.flatMap(UsageStore, (s) => s.record(loose(i)))),
-    op("spend", [input({ agentId: agent, window: fc.constantFrom("hour", "day", "month", "year") })], (q) =>
-      Effect.flatMap(UsageStore, (s) => s.spend(loose(q)))),
-    op("summary", [fc.option(field(agent))], (a) => Effect.flatMap(UsageStore, (s) => s.summary(loose(a ?? undefined)))),
-    op("dailyBreakdown", [field(smallInt)], (d) => Effect.flatMap(UsageStore, (s) => s.dailyBreakdown(loose(d)))),
-    op("deleteOlderThan", [field(fc.integer({ min: 30, max: 10_000 }))], (d) => Effect.flatMap(UsageStore, (s) => s.deleteOlderThan(loose(d)))),
-    op("checkBudget", [field(agent), input({ hour: fc.double(), day: fc.double(), month: fc.double() })], (a, l) =>
-      Effect.flatMap(UsageStore, (s) => s.checkBudget(loose(a), loose(l))))
-  )],
-  ["devices", fc.oneof(
-    op("save", [input({ deviceId: text, displayName: text, platform: text, pairedAt: fc.integer(), lastSeen: fc.integer(), pushToken: text })], (i) =>
-      Effect.flatMap(DeviceStore, (s) => s.save(loose(i)))),
-    op("get", [field(text)], (id) => Effect.flatMap(DeviceStore, (s) => s.get(loose(id)))),
-    op("remove", [field(text)], (id) => Effect.flatMap(DeviceStore, (s) => s.remove(loose(id)))),
-    op("touch", [field(text)], (id) => Effect.flatMap(DeviceStore, (s) => s.touch(loose(id)))),
-    op("list", [fc.constant(0)], (_: number) => Effect.flatMap(DeviceStore, (s) => s.list()))
-  )],
-  ["tasks", fc.oneof(
-    op("post", [input({ title: text, description: text, assignedTo: agent, createdBy: agent, priority: smallInt })], (i) =>
-      Effect.flatMap(TaskQueue, (s) => s.post(loose(i)))),
-    op("claim", [field(agent), fc.option(input({ leaseMs: fc.integer() }))], (a, o) =>
-      Effect.flatMap(TaskQueue, (s) => s.claim(loose(a), loose(o ?? undefined)))),
-    op("heartbeat", [field(uuid), input({ agentId: agent, attempt: smallInt, leaseMs: fc.integer() })], (id, i) =>
-      Effect.flatMap(TaskQueue, (s) => s.heartbeat(loose(id), loose(i)))),
-    op("complete", [field(uuid), input({ agentId: agent, attempt: smallInt, result: json })], (id, i) =>
-      Effect.flatMap(TaskQueue, (s) => s.complete(loose(id), loose(i)))),
-    op("fail", [field(uuid), input({ agentId: agent, attempt: smallInt, error: text, retry: fc.boolean() })], (id, i) =>
-      Effect.flatMap(TaskQueue, (s) => s.fail(loose(id), loose(i)))),
-    op("get", [field(uuid)], (id) => Effect.flatMap(TaskQueue, (s) => s.get(loose(id)))),
-    op("list", [fc.option(input({ status: fc.constantFrom("pending", "done", "x"), assignedTo: agent, limit: smallInt, cursor: text }))], (o) =>
-      Effect.flatMap(TaskQueue, (s) => s.list(loose(o ?? undefined))))
-  )],
-  ["audit", fc.oneof(
-    op("append", [input({ agentId: agent, action: text, detail: text, outcome: text })], (i) => Effect.flatMap(AuditLog, (s) => s.append(loose(i)))),
-    op("entries", [fc.option(input({ agentId: agent, fromSeq: smallInt, limit: smallInt }))], (q) =>
-      Effect.flatMap(AuditLog, (s) => s.entries(loose(q ?? undefined)))),
-    op("head", [fc.constant(0)], (_: number) => Effect.flatMap(AuditLog, (s) => s.head()))
-  )],
-  ["admin", fc.oneof(
-    op("main purgeAgent", [field(agent)], (a) => Effect.flatMap(MainStoreAdmin, (s) => s.purgeAgent(loose(a)))),
-    op("semantic purgeAgent", [field(agent)], (a) => Effect.flatMap(SemanticStoreAdmin, (s) => s.purgeAgent(loose(a)))),
-    op("agents", [fc.constant(0)], (_: number) => Effect.flatMap(SemanticStoreAdmin, (s) => s.agents()))
-  )]
+  [
+    "consolidation",
+    fc.oneof(
+      op("consolidate", [
+        input({ decayRate: fc.double(), staleAfterMs: fc.integer(), floor: fc.double(), mergeThreshold: fc.double() })
+      ], (o) => Effect.flatMap(Consolidation, (c) => c.consolidate(loose(o)))),
+      op(
+        "consolidate()",
+        [fc.constant(undefined)],
+        (_: undefined) => Effect.flatMap(Consolidation, (c) => c.consolidate())
+      )
+    )
+  ],
+  [
+    "kv",
+    fc.oneof(
+      op(
+        "set",
+        [field(agent), field(text), field(json)],
+        (a, k, v) => Effect.flatMap(StructuredStore, (s) => s.set(loose(a), loose(k), loose(v)))
+      ),
+      op(
+        "get",
+        [field(agent), field(text)],
+        (a, k) => Effect.flatMap(StructuredStore, (s) => s.get(loose(a), loose(k)))
+      ),
+      op(
+        "delete",
+        [field(agent), field(text)],
+        (a, k) => Effect.flatMap(StructuredStore, (s) => s.delete(loose(a), loose(k)))
+      ),
+      op(
+        "list",
+        [field(agent), input({ prefix: text, limit: smallInt, cursor: text })],
+        (a, o) => Effect.flatMap(StructuredStore, (s) => s.list(loose(a), loose(o)))
+      )
+    )
+  ],
+  [
+    "agents",
+    fc.oneof(
+      op("saveAgent", [
+        input({
+          id: agent,
+          name: text,
+          state: fc.constantFrom("created", "running", "nope"),
+          manifest: json,
+          tags: fc.array(text),
+          parent: fc.option(agent),
+          metadata: json
+        })
+      ], (i) => Effect.flatMap(StructuredStore, (s) => s.saveAgent(loose(i)))),
+      op("loadAgent", [field(agent)], (id) => Effect.flatMap(StructuredStore, (s) => s.loadAgent(loose(id)))),
+      op("removeAgent", [field(agent)], (id) => Effect.flatMap(StructuredStore, (s) => s.removeAgent(loose(id)))),
+      op("listAgents", [fc.constant(0)], (_: number) => Effect.flatMap(StructuredStore, (s) => s.listAgents()))
+    )
+  ],
+  [
+    "semantic",
+    fc.oneof(
+      op("remember", [
+        input({
+          agentId: agent,
+          content: words,
+          source: fc.constantFrom("conversation", "system", "bogus"),
+          scope: text,
+          metadata: json,
+          embedding: vector,
+          id: uuid
+        })
+      ], (i) => Effect.flatMap(SemanticStore, (s) => s.remember(loose(i)))),
+      op("rememberMany", [
+        fc.oneof(
+          fc.array(input({ agentId: agent, content: words, source: fc.constant("system"), embedding: vector }), {
+            maxLength: 3
+          }),
+          hostile
+        )
+      ], (i) => Effect.flatMap(SemanticStore, (s) => s.rememberMany(loose(i)))),
+      op("recall", [
+        input({
+          agentId: agent,
+          text: words,
+          embedding: vector,
+          limit: smallInt,
+          mode: fc.constantFrom("vector", "text", "hybrid", "x"),
+          scope: text,
+          metadata: json
+        })
+      ], (q) => Effect.flatMap(SemanticStore, (s) => s.recall(loose(q)))),
+      op(
+        "get",
+        [field(agent), field(uuid)],
+        (a, id) => Effect.flatMap(SemanticStore, (s) => s.get(loose(a), loose(id)))
+      ),
+      op(
+        "forget",
+        [field(agent), field(uuid)],
+        (a, id) => Effect.flatMap(SemanticStore, (s) => s.forget(loose(a), loose(id)))
+      ),
+      op(
+        "updateEmbedding",
+        [field(agent), field(uuid), field(vector)],
+        (a, id, v) => Effect.flatMap(SemanticStore, (s) => s.updateEmbedding(loose(a), loose(id), loose(v)))
+      ),
+      op(
+        "count",
+        [field(agent), fc.option(input({ scope: text, source: text, metadata: json }))],
+        (a, f) => Effect.flatMap(SemanticStore, (s) => s.count(loose(a), loose(f ?? undefined)))
+      )
+    )
+  ],
+  [
+    "knowledge",
+    fc.oneof(
+      op(
+        "upsertEntity",
+        [input({ agentId: agent, id: text, type: text, name: words, properties: json })],
+        (i) => Effect.flatMap(KnowledgeStore, (s) => s.upsertEntity(loose(i)))
+      ),
+      op(
+        "getEntity",
+        [field(agent), field(text)],
+        (a, id) => Effect.flatMap(KnowledgeStore, (s) => s.getEntity(loose(a), loose(id)))
+      ),
+      op(
+        "deleteEntity",
+        [field(agent), field(text)],
+        (a, id) => Effect.flatMap(KnowledgeStore, (s) => s.deleteEntity(loose(a), loose(id)))
+      ),
+      op("addRelation", [
+        input({ agentId: agent, source: text, relation: text, target: text, properties: json, confidence: fc.double() })
+      ], (i) => Effect.flatMap(KnowledgeStore, (s) => s.addRelation(loose(i)))),
+      op("query", [
+        input({ agentId: agent, source: text, relation: text, target: text, maxDepth: smallInt, limit: smallInt })
+      ], (q) => Effect.flatMap(KnowledgeStore, (s) => s.query(loose(q))))
+    )
+  ],
+  [
+    "sessions",
+    fc.oneof(
+      op(
+        "create",
+        [field(agent), fc.option(field(text))],
+        (a, l) => Effect.flatMap(SessionStore, (s) => s.create(loose(a), loose(l ?? undefined)))
+      ),
+      op(
+        "save",
+        [input({ id: uuid, agentId: agent, label: fc.option(text), messages })],
+        (i) => Effect.flatMap(SessionStore, (s) => s.save(loose(i)))
+      ),
+      op("get", [field(uuid)], (id) => Effect.flatMap(SessionStore, (s) => s.get(loose(id)))),
+      op("delete", [field(uuid)], (id) => Effect.flatMap(SessionStore, (s) => s.delete(loose(id)))),
+      op("list", [input({ agentId: agent })], (o) => Effect.flatMap(SessionStore, (s) => s.list(loose(o)))),
+      op(
+        "setLabel",
+        [field(uuid), field(fc.option(text))],
+        (id, l) => Effect.flatMap(SessionStore, (s) => s.setLabel(loose(id), loose(l)))
+      ),
+      op(
+        "findByLabel",
+        [field(agent), field(text)],
+        (a, l) => Effect.flatMap(SessionStore, (s) => s.findByLabel(loose(a), loose(l)))
+      ),
+      op(
+        "saveCanonical",
+        [input({ agentId: agent, messages, summary: fc.option(text) })],
+        (i) => Effect.flatMap(SessionStore, (s) => s.saveCanonical(loose(i)))
+      ),
+      op(
+        "appendCanonical",
+        [field(agent), field(messages), fc.option(field(smallInt))],
+        (a, m, t) => Effect.flatMap(SessionStore, (s) => s.appendCanonical(loose(a), loose(m), loose(t ?? undefined)))
+      ),
+      op(
+        "canonicalContext",
+        [field(agent), fc.option(field(smallInt))],
+        (a, w) => Effect.flatMap(SessionStore, (s) => s.canonicalContext(loose(a), loose(w ?? undefined)))
+      ),
+      op(
+        "storeSummary",
+        [field(agent), field(text), field(messages)],
+        (a, sm, m) => Effect.flatMap(SessionStore, (s) => s.storeSummary(loose(a), loose(sm), loose(m)))
+      ),
+      op("deleteForAgent", [field(agent)], (a) => Effect.flatMap(SessionStore, (s) => s.deleteForAgent(loose(a))))
+    )
+  ],
+  [
+    "usage",
+    fc.oneof(
+      op("record", [
+        input({
+          agentId: agent,
+          model: text,
+          inputTokens: smallInt,
+          outputTokens: smallInt,
+          costUsd: fc.double(),
+          toolCalls: smallInt
+        })
+      ], (i) => Effect.flatMap(UsageStore, (s) => s.record(loose(i)))),
+      op(
+        "spend",
+        [input({ agentId: agent, window: fc.constantFrom("hour", "day", "month", "year") })],
+        (q) => Effect.flatMap(UsageStore, (s) => s.spend(loose(q)))
+      ),
+      op(
+        "summary",
+        [fc.option(field(agent))],
+        (a) => Effect.flatMap(UsageStore, (s) => s.summary(loose(a ?? undefined)))
+      ),
+      op("dailyBreakdown", [field(smallInt)], (d) => Effect.flatMap(UsageStore, (s) => s.dailyBreakdown(loose(d)))),
+      op(
+        "deleteOlderThan",
+        [field(fc.integer({ min: 30, max: 10_000 }))],
+        (d) => Effect.flatMap(UsageStore, (s) => s.deleteOlderThan(loose(d)))
+      ),
+      op(
+        "checkBudget",
+        [field(agent), input({ hour: fc.double(), day: fc.double(), month: fc.double() })],
+        (a, l) => Effect.flatMap(UsageStore, (s) => s.checkBudget(loose(a), loose(l)))
+      )
+    )
+  ],
+  [
+    "devices",
+    fc.oneof(
+      op("save", [
+        input({
+          deviceId: text,
+          displayName: text,
+          platform: text,
+          pairedAt: fc.integer(),
+          lastSeen: fc.integer(),
+          pushToken: text
+        })
+      ], (i) => Effect.flatMap(DeviceStore, (s) => s.save(loose(i)))),
+      op("get", [field(text)], (id) => Effect.flatMap(DeviceStore, (s) => s.get(loose(id)))),
+      op("remove", [field(text)], (id) => Effect.flatMap(DeviceStore, (s) => s.remove(loose(id)))),
+      op("touch", [field(text)], (id) => Effect.flatMap(DeviceStore, (s) => s.touch(loose(id)))),
+      op("list", [fc.constant(0)], (_: number) => Effect.flatMap(DeviceStore, (s) => s.list()))
+    )
+  ],
+  [
+    "tasks",
+    fc.oneof(
+      op(
+        "post",
+        [input({ title: text, description: text, assignedTo: agent, createdBy: agent, priority: smallInt })],
+        (i) => Effect.flatMap(TaskQueue, (s) => s.post(loose(i)))
+      ),
+      op(
+        "claim",
+        [field(agent), fc.option(input({ leaseMs: fc.integer() }))],
+        (a, o) => Effect.flatMap(TaskQueue, (s) => s.claim(loose(a), loose(o ?? undefined)))
+      ),
+      op(
+        "heartbeat",
+        [field(uuid), input({ agentId: agent, attempt: smallInt, leaseMs: fc.integer() })],
+        (id, i) => Effect.flatMap(TaskQueue, (s) => s.heartbeat(loose(id), loose(i)))
+      ),
+      op(
+        "complete",
+        [field(uuid), input({ agentId: agent, attempt: smallInt, result: json })],
+        (id, i) => Effect.flatMap(TaskQueue, (s) => s.complete(loose(id), loose(i)))
+      ),
+      op(
+        "fail",
+        [field(uuid), input({ agentId: agent, attempt: smallInt, error: text, retry: fc.boolean() })],
+        (id, i) => Effect.flatMap(TaskQueue, (s) => s.fail(loose(id), loose(i)))
+      ),
+      op("get", [field(uuid)], (id) => Effect.flatMap(TaskQueue, (s) => s.get(loose(id)))),
+      op("list", [
+        fc.option(
+          input({ status: fc.constantFrom("pending", "done", "x"), assignedTo: agent, limit: smallInt, cursor: text })
+        )
+      ], (o) => Effect.flatMap(TaskQueue, (s) => s.list(loose(o ?? undefined))))
+    )
+  ],
+  [
+    "audit",
+    fc.oneof(
+      op(
+        "append",
+        [input({ agentId: agent, action: text, detail: text, outcome: text })],
+        (i) => Effect.flatMap(AuditLog, (s) => s.append(loose(i)))
+      ),
+      op(
+        "entries",
+        [fc.option(input({ agentId: agent, fromSeq: smallInt, limit: smallInt }))],
+        (q) => Effect.flatMap(AuditLog, (s) => s.entries(loose(q ?? undefined)))
+      ),
+      op("head", [fc.constant(0)], (_: number) => Effect.flatMap(AuditLog, (s) => s.head()))
+    )
+  ],
+  [
+    "admin",
+    fc.oneof(
+      op("main purgeAgent", [field(agent)], (a) => Effect.flatMap(MainStoreAdmin, (s) => s.purgeAgent(loose(a)))),
+      op(
+        "semantic purgeAgent",
+        [field(agent)],
+        (a) => Effect.flatMap(SemanticStoreAdmin, (s) => s.purgeAgent(loose(a)))
+      ),
+      op("agents", [fc.constant(0)], (_: number) => Effect.flatMap(SemanticStoreAdmin, (s) => s.agents()))
+    )
+  ]
 ]
 
 // ------------------------------------------------------------------------------ running
 
 /** Every typed failure the store may end a call with. */
 const ENGRAM_ERRORS: ReadonlyArray<unknown> = Object.values(Errors).filter(
-  (v) => typeof v === "function" && /Error|Invalid|NotFound|Unavailable|Duplicate|Stale|NotClaimed|Exceeded|Mismatch/.test(v.name)
+  (v) =>
+    typeof v === "function" &&
+    /Error|Invalid|NotFound|Unavailable|Duplicate|Stale|NotClaimed|Exceeded|Mismatch/.test(v.name)
 )
 
-const isTyped = (e: unknown): boolean =>
-  ENGRAM_ERRORS.some((cls) => typeof cls === "function" && e instanceof cls)
+const isTyped = (e: unknown): boolean => ENGRAM_ERRORS.some((cls) => typeof cls === "function" && e instanceof cls)
 
 interface Tally {
   successes: number
@@ -336,7 +601,9 @@ const runFamily = (arbitrary: fc.Arbitrary<Op>, count: number, seed: number) =>
     for (let done = 0; done < count; done += BATCH) {
       const ops = fc.sample(arbitrary, { numRuns: Math.min(BATCH, count - done), seed: seed + done })
       for (const { label, run } of ops) {
-        const exit = yield* Effect.exit(Effect.timeoutFail(run, { duration: CALL_TIMEOUT, onTimeout: () => "hang" as const }))
+        const exit = yield* Effect.exit(
+          Effect.timeoutFail(run, { duration: CALL_TIMEOUT, onTimeout: () => "hang" as const })
+        )
         if (Exit.isSuccess(exit)) {
           tally.successes++
           continue
@@ -345,8 +612,9 @@ const runFamily = (arbitrary: fc.Arbitrary<Op>, count: number, seed: number) =>
         const failure = Cause.failureOption(cause)
         if (Cause.isDie(cause)) tally.bad.push(`${label}: defect ${Cause.pretty(cause).slice(0, 400)}`)
         else if (Cause.isInterrupted(cause)) tally.bad.push(`${label}: interrupted`)
-        else if (Option.isSome(failure) && failure.value === "hang") tally.bad.push(`${label}: no answer within ${CALL_TIMEOUT}`)
-        else if (Option.isSome(failure) && isTyped(failure.value)) tally.typed++
+        else if (Option.isSome(failure) && failure.value === "hang") {
+          tally.bad.push(`${label}: no answer within ${CALL_TIMEOUT}`)
+        } else if (Option.isSome(failure) && isTyped(failure.value)) tally.typed++
         else tally.bad.push(`${label}: untyped failure ${Cause.pretty(cause).slice(0, 400)}`)
       }
     }
@@ -357,29 +625,42 @@ const report = (backend: string, family: string, count: number, tally: Tally) =>
   console.log(
     `properties ${backend} ${family}: ${count} inputs (seed ${SEED}): ${tally.successes} succeeded, ${tally.typed} typed failures, ${tally.bad.length} defects`
   )
-  assert.deepStrictEqual(tally.bad.slice(0, 5), [], `${tally.bad.length} bad outcomes on ${backend} / ${family} (seed ${SEED})`)
+  assert.deepStrictEqual(
+    tally.bad.slice(0, 5),
+    [],
+    `${tally.bad.length} bad outcomes on ${backend} / ${family} (seed ${SEED})`
+  )
   assert.strictEqual(tally.successes + tally.typed, count)
 }
 
 const suite = (backend: string, layer: Layer.Layer<Services, unknown>, count: number) =>
-  it.live(`${backend}: every generated call of every family succeeds or fails typed (${count} per family)`, () =>
-    Effect.scoped(Effect.gen(function*() {
-      const services = yield* Layer.build(layer)
-      for (const [family, arbitrary] of families) {
-        const tally = yield* Effect.provide(runFamily(arbitrary, count, SEED), services)
-        report(backend, family, count, tally)
-      }
-      // The chain the audit family wrote still verifies.
-      yield* Effect.provide(Effect.flatMap(AuditLog, (log) => log.verify()), services)
-    })), { timeout: 600_000 })
+  it.live(
+    `${backend}: every generated call of every family succeeds or fails typed (${count} per family)`,
+    () =>
+      Effect.scoped(Effect.gen(function*() {
+        const services = yield* Layer.build(layer)
+        for (const [family, arbitrary] of families) {
+          const tally = yield* Effect.provide(runFamily(arbitrary, count, SEED), services)
+          report(backend, family, count, tally)
+        }
+        // The chain the audit family wrote still verifies.
+        yield* Effect.provide(Effect.flatMap(AuditLog, (log) => log.verify()), services)
+      })),
+    { timeout: 600_000 }
+  )
 
 describe("property-based hardening", () => {
   suite("MemoryTest", memoryLayer({ embedding: SPACE }), RUNS)
   suite(
     "SqliteLive",
     // NORMAL and no anchor file: thousands of writes without an fsync each (durability is not what is probed here).
-    Layer.unwrapScoped(Effect.map(tempDir, (dir) =>
-      sqliteLayer({ path: join(dir, "engram.db"), embedding: SPACE, synchronous: "NORMAL", auditAnchorPath: false }))),
+    Layer.unwrapScoped(
+      Effect.map(
+        tempDir,
+        (dir) =>
+          sqliteLayer({ path: join(dir, "engram.db"), embedding: SPACE, synchronous: "NORMAL", auditAnchorPath: false })
+      )
+    ),
     RUNS
   )
 })
@@ -404,20 +685,47 @@ const routes = (): ReadonlyArray<{ readonly method: string; readonly path: strin
 
 /** A body as a hostile client sends it: JSON of a generated value, or raw text that may not be JSON at all. */
 const body: fc.Arbitrary<string> = fc.oneof(
-  { weight: 4, arbitrary: fc.oneof(input({ agentId: agent, content: words, source: fc.constant("system"), query: words, limit: smallInt, records: fc.array(json, { maxLength: 2 }), inputs: fc.array(json, { maxLength: 2 }), embedding: vector }), hostile).map((v) => {
-    // Bounded: a value built from shared references (2^40 leaves) would never finish serialising.
-    let budget = 200_000
-    try {
-      return JSON.stringify(v, (_, x: unknown) => {
-        if (--budget < 0) throw new Error("too large")
-        return typeof x === "bigint" ? x.toString() : x
-      }) ?? "null"
-    } catch {
-      return "{\"unserialisable\":"
-    }
-  }) },
+  {
+    weight: 4,
+    arbitrary: fc.oneof(
+      input({
+        agentId: agent,
+        content: words,
+        source: fc.constant("system"),
+        query: words,
+        limit: smallInt,
+        records: fc.array(json, { maxLength: 2 }),
+        inputs: fc.array(json, { maxLength: 2 }),
+        embedding: vector
+      }),
+      hostile
+    ).map((v) => {
+      // Bounded: a value built from shared references (2^40 leaves) would never finish serialising.
+      let budget = 200_000
+      try {
+        return JSON.stringify(v, (_, x: unknown) => {
+          if (--budget < 0) throw new Error("too large")
+          return typeof x === "bigint" ? x.toString() : x
+        }) ?? "null"
+      } catch {
+        return "{\"unserialisable\":"
+      }
+    })
+  },
   { weight: 1, arbitrary: fc.string({ unit: "binary", maxLength: 64 }) },
-  { weight: 1, arbitrary: fc.constantFrom(`${"[".repeat(5000)}${"]".repeat(5000)}`, `{"a":${"{\"a\":".repeat(4000)}1${"}".repeat(4001)}`, "", "null", "[]", "\"\\ud800\"", "1e999", "{\"__proto__\":{\"x\":1}}") }
+  {
+    weight: 1,
+    arbitrary: fc.constantFrom(
+      `${"[".repeat(5000)}${"]".repeat(5000)}`,
+      `{"a":${"{\"a\":".repeat(4000)}1${"}".repeat(4001)}`,
+      "",
+      "null",
+      "[]",
+      "\"\\ud800\"",
+      "1e999",
+      "{\"__proto__\":{\"x\":1}}"
+    )
+  }
 )
 
 /**
@@ -437,37 +745,51 @@ const query = (raw: string): string => {
 }
 
 describe("property-based hardening: the gateway", () => {
-  it.live(`hostile bodies on every route never get a 5xx or an empty answer (${HTTP_RUNS} per route)`, () =>
-    Effect.scoped(Effect.gen(function*() {
-      const services = yield* Layer.build(memoryLayer({ embedding: SPACE }))
-      const gateway = yield* serve({ port: 0, tokens: [{ token: Redacted.make(TOKEN) }] }).pipe(Effect.provide(services))
-      const bad: Array<string> = []
-      let sent = 0
-      for (const [i, route] of routes().entries()) {
-        const bodies = fc.sample(body, { numRuns: HTTP_RUNS, seed: SEED + i })
-        for (const raw of bodies) {
-          const hasBody = route.method !== "GET" && route.method !== "DELETE"
-          if (TRACE !== undefined) appendFileSync(TRACE, `${route.method} ${route.path} ${JSON.stringify(raw.slice(0, 300))}\n`)
-          const reply = yield* Effect.promise(async () => {
-            try {
-              const response = await fetch(`${gateway.url}${route.path}${hasBody ? "" : `?agentId=${query(raw)}`}`, {
-                method: route.method,
-                headers: { authorization: `Bearer ${TOKEN}`, "content-type": "application/json" },
-                signal: AbortSignal.timeout(20_000),
-                ...(hasBody ? { body: raw } : {})
-              })
-              return { status: response.status, text: await response.text() }
-            } catch (e) {
-              return { status: 599, text: `no answer: ${String(e)}` }
+  it.live(
+    `hostile bodies on every route never get a 5xx or an empty answer (${HTTP_RUNS} per route)`,
+    () =>
+      Effect.scoped(Effect.gen(function*() {
+        const services = yield* Layer.build(memoryLayer({ embedding: SPACE }))
+        const gateway = yield* serve({ port: 0, tokens: [{ token: Redacted.make(TOKEN) }] }).pipe(
+          Effect.provide(services)
+        )
+        const bad: Array<string> = []
+        let sent = 0
+        for (const [i, route] of routes().entries()) {
+          const bodies = fc.sample(body, { numRuns: HTTP_RUNS, seed: SEED + i })
+          for (const raw of bodies) {
+            const hasBody = route.method !== "GET" && route.method !== "DELETE"
+            if (TRACE !== undefined) {
+              appendFileSync(TRACE, `${route.method} ${route.path} ${JSON.stringify(raw.slice(0, 300))}\n`)
             }
-          })
-          sent++
-          if (reply.status >= 500 || (reply.status !== 204 && reply.text === "")) {
-            bad.push(`${route.method} ${route.path} ${JSON.stringify(raw.slice(0, 200))} → ${reply.status} ${reply.text.slice(0, 200)}`)
+            const reply = yield* Effect.promise(async () => {
+              try {
+                const response = await fetch(`${gateway.url}${route.path}${hasBody ? "" : `?agentId=${query(raw)}`}`, {
+                  method: route.method,
+                  headers: { authorization: `Bearer ${TOKEN}`, "content-type": "application/json" },
+                  signal: AbortSignal.timeout(20_000),
+                  ...(hasBody ? { body: raw } : {})
+                })
+                return { status: response.status, text: await response.text() }
+              } catch (e) {
+                return { status: 599, text: `no answer: ${String(e)}` }
+              }
+            })
+            sent++
+            if (reply.status >= 500 || (reply.status !== 204 && reply.text === "")) {
+              bad.push(
+                `${route.method} ${route.path} ${JSON.stringify(raw.slice(0, 200))} → ${reply.status} ${
+                  reply.text.slice(0, 200)
+                }`
+              )
+            }
           }
         }
-      }
-      console.log(`properties gateway: ${sent} requests on ${routes().length} routes (seed ${SEED}), ${bad.length} bad answers`)
-      assert.deepStrictEqual(bad.slice(0, 5), [])
-    })), { timeout: 300_000 })
+        console.log(
+          `properties gateway: ${sent} requests on ${routes().length} routes (seed ${SEED}), ${bad.length} bad answers`
+        )
+        assert.deepStrictEqual(bad.slice(0, 5), [])
+      })),
+    { timeout: 300_000 }
+  )
 })

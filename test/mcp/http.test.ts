@@ -32,11 +32,25 @@ describe("MCP over streamable HTTP on the gateway", () => {
       const client = yield* httpClient(url, ADMIN)
       const { tools } = yield* Effect.promise(() => client.listTools())
       assert.deepStrictEqual(tools.map((t) => t.name).sort(), [
-        "forget", "knowledge_query", "knowledge_upsert", "kv_get", "kv_list", "kv_set", "recall", "remember",
-        "task_claim", "task_complete", "task_post"
+        "forget",
+        "knowledge_query",
+        "knowledge_upsert",
+        "kv_get",
+        "kv_list",
+        "kv_set",
+        "recall",
+        "remember",
+        "task_claim",
+        "task_complete",
+        "task_post"
       ])
       const remember = tools.find((t) => t.name === "remember")!
-      assert.includeMembers(Object.keys(remember.inputSchema.properties ?? {}), ["agentId", "content", "source", "scope"])
+      assert.includeMembers(Object.keys(remember.inputSchema.properties ?? {}), [
+        "agentId",
+        "content",
+        "source",
+        "scope"
+      ])
       assert.includeMembers(remember.inputSchema.required ?? [], ["agentId", "content", "source"])
     }).pipe(Effect.scoped))
 
@@ -44,10 +58,23 @@ describe("MCP over streamable HTTP on the gateway", () => {
     Effect.gen(function*() {
       const url = yield* gateway
       const client = yield* httpClient(url, ALICE)
-      const stored = yield* callTool(client, "remember", { agentId: "alice", content: "The user prefers dark mode", source: "user_provided" })
+      const stored = yield* callTool(client, "remember", {
+        agentId: "alice",
+        content: "The user prefers dark mode",
+        source: "user_provided"
+      })
       assert.isFalse(stored.isError, stored.text)
-      yield* callTool(client, "remember", { agentId: "alice", content: "Quarterly revenue forecast", source: "document" })
-      const recalled = yield* callTool(client, "recall", { agentId: "alice", text: "dark mode preferred", mode: "vector", limit: 1 })
+      yield* callTool(client, "remember", {
+        agentId: "alice",
+        content: "Quarterly revenue forecast",
+        source: "document"
+      })
+      const recalled = yield* callTool(client, "recall", {
+        agentId: "alice",
+        text: "dark mode preferred",
+        mode: "vector",
+        limit: 1
+      })
       assert.isFalse(recalled.isError, recalled.text)
       const results = recalled.json["results"] as Array<{ id: string; content: string }>
       assert.deepStrictEqual(results.map((r) => [r.id, r.content]), [[stored.json["id"], "The user prefers dark mode"]])
@@ -87,8 +114,14 @@ describe("MCP over streamable HTTP on the gateway", () => {
     Effect.gen(function*() {
       const url = yield* gateway
       const c = yield* httpClient(url, ALICE)
-      assert.strictEqual((yield* callTool(c, "kv_set", { agentId: "alice", key: "theme", value: { dark: true } })).json["version"], 1)
-      assert.deepStrictEqual((yield* callTool(c, "kv_get", { agentId: "alice", key: "theme" })).json, { found: true, value: { dark: true } })
+      assert.strictEqual(
+        (yield* callTool(c, "kv_set", { agentId: "alice", key: "theme", value: { dark: true } })).json["version"],
+        1
+      )
+      assert.deepStrictEqual((yield* callTool(c, "kv_get", { agentId: "alice", key: "theme" })).json, {
+        found: true,
+        value: { dark: true }
+      })
       assert.deepStrictEqual((yield* callTool(c, "kv_get", { agentId: "alice", key: "none" })).json, { found: false })
       const listed = yield* callTool(c, "kv_list", { agentId: "alice", prefix: "th" })
       assert.deepStrictEqual((listed.json["entries"] as Array<{ key: string }>).map((e) => e.key), ["theme"])
@@ -100,9 +133,18 @@ describe("MCP over streamable HTTP on the gateway", () => {
       const claimed = yield* callTool(c, "task_claim", { agentId: "alice" })
       const task = claimed.json["task"] as { id: string; attempt: number }
       assert.strictEqual(task.id, posted.json["id"])
-      const done = yield* callTool(c, "task_complete", { taskId: task.id, agentId: "alice", attempt: task.attempt, result: "ok" })
+      const done = yield* callTool(c, "task_complete", {
+        taskId: task.id,
+        agentId: "alice",
+        attempt: task.attempt,
+        result: "ok"
+      })
       assert.strictEqual((done.json["task"] as { status: string }).status, "completed")
-      const stale = yield* callTool(c, "task_complete", { taskId: task.id, agentId: "alice", attempt: task.attempt + 1 })
+      const stale = yield* callTool(c, "task_complete", {
+        taskId: task.id,
+        agentId: "alice",
+        attempt: task.attempt + 1
+      })
       assert.isTrue(stale.isError)
       const invalid = yield* callTool(c, "remember", { agentId: "alice", content: "x", source: "telepathy" })
       assert.isTrue(invalid.isError)
@@ -117,16 +159,22 @@ describe("MCP over streamable HTTP on the gateway", () => {
       const read = yield* Effect.promise(() => c.readResource({ uri: "engram://agents/alice/canonical-session" }))
       const first = read.contents[0] as { text?: string }
       assert.deepStrictEqual(JSON.parse(first.text ?? "null"), { summary: null, messages: [] })
-      const other = yield* Effect.promise(() => c.readResource({ uri: "engram://agents/bob/canonical-session" }).then(() => "read", (e: unknown) => String(e)))
+      const other = yield* Effect.promise(() =>
+        c.readResource({ uri: "engram://agents/bob/canonical-session" }).then(() => "read", (e: unknown) => String(e))
+      )
       assert.notStrictEqual(other, "read")
     }).pipe(Effect.scoped))
 
   it.live("/mcp without a valid token is 401; GET is 405", () =>
     Effect.gen(function*() {
       const url = yield* gateway
-      const none = yield* Effect.promise(() => fetch(url, { method: "POST", headers: { "content-type": "application/json" }, body: "{}" }))
+      const none = yield* Effect.promise(() =>
+        fetch(url, { method: "POST", headers: { "content-type": "application/json" }, body: "{}" })
+      )
       assert.strictEqual(none.status, 401)
-      const wrong = yield* Effect.promise(() => fetch(url, { method: "POST", headers: { authorization: "Bearer nope" }, body: "{}" }))
+      const wrong = yield* Effect.promise(() =>
+        fetch(url, { method: "POST", headers: { authorization: "Bearer nope" }, body: "{}" })
+      )
       assert.strictEqual(wrong.status, 401)
       const get = yield* Effect.promise(() => fetch(url, { headers: { authorization: `Bearer ${ADMIN}` } }))
       assert.strictEqual(get.status, 405)

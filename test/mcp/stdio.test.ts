@@ -24,36 +24,70 @@ const spawnMcp = (args: ReadonlyArray<string>, env: Record<string, string> = {})
   })
 
 describe("engram mcp over stdio", () => {
-  it.live("a host lists the tools, remembers and recalls semantically, confined to --agent", () =>
-    Effect.gen(function*() {
-      const embeddings = yield* openAiServer(16)
-      const client = yield* spawnMcp(["--agent", "alice"], {
-        ENGRAM_EMBEDDING_MODEL: "fake-embed",
-        ENGRAM_EMBEDDING_DIMENSIONS: "16",
-        ENGRAM_EMBEDDER_URL: embeddings.url
-      })
-      const { tools } = yield* Effect.promise(() => client.listTools())
-      assert.includeMembers(tools.map((t) => t.name), ["remember", "recall", "forget", "kv_get", "kv_set", "kv_list", "task_post"])
-      yield* callTool(client, "remember", { agentId: "alice", content: "The user prefers dark mode", source: "user_provided" })
-      yield* callTool(client, "remember", { agentId: "alice", content: "Quarterly revenue forecast", source: "document" })
-      const recalled = yield* callTool(client, "recall", { agentId: "alice", text: "what does the user prefer", limit: 1 })
-      assert.isFalse(recalled.isError, recalled.text)
-      assert.strictEqual((recalled.json["results"] as Array<{ content: string }>)[0]?.content, "The user prefers dark mode")
-      assert.isAtLeast(embeddings.requests.length, 3, "content and query embedded by the configured endpoint")
-      const bob = yield* callTool(client, "remember", { agentId: "bob", content: "x", source: "system" })
-      assert.isTrue(bob.isError)
-      assert.include(bob.text, "Forbidden")
-    }).pipe(Effect.scoped), 60_000)
+  it.live(
+    "a host lists the tools, remembers and recalls semantically, confined to --agent",
+    () =>
+      Effect.gen(function*() {
+        const embeddings = yield* openAiServer(16)
+        const client = yield* spawnMcp(["--agent", "alice"], {
+          ENGRAM_EMBEDDING_MODEL: "fake-embed",
+          ENGRAM_EMBEDDING_DIMENSIONS: "16",
+          ENGRAM_EMBEDDER_URL: embeddings.url
+        })
+        const { tools } = yield* Effect.promise(() => client.listTools())
+        assert.includeMembers(tools.map((t) => t.name), [
+          "remember",
+          "recall",
+          "forget",
+          "kv_get",
+          "kv_set",
+          "kv_list",
+          "task_post"
+        ])
+        yield* callTool(client, "remember", {
+          agentId: "alice",
+          content: "The user prefers dark mode",
+          source: "user_provided"
+        })
+        yield* callTool(client, "remember", {
+          agentId: "alice",
+          content: "Quarterly revenue forecast",
+          source: "document"
+        })
+        const recalled = yield* callTool(client, "recall", {
+          agentId: "alice",
+          text: "what does the user prefer",
+          limit: 1
+        })
+        assert.isFalse(recalled.isError, recalled.text)
+        assert.strictEqual(
+          (recalled.json["results"] as Array<{ content: string }>)[0]?.content,
+          "The user prefers dark mode"
+        )
+        assert.isAtLeast(embeddings.requests.length, 3, "content and query embedded by the configured endpoint")
+        const bob = yield* callTool(client, "remember", { agentId: "bob", content: "x", source: "system" })
+        assert.isTrue(bob.isError)
+        assert.include(bob.text, "Forbidden")
+      }).pipe(Effect.scoped),
+    60_000
+  )
 
-  it.live("without --agent every agent may be used; resources list no agent but the template reads any", () =>
-    Effect.gen(function*() {
-      const client = yield* spawnMcp([])
-      const set = yield* callTool(client, "kv_set", { agentId: "bob", key: "k", value: [1, 2] })
-      assert.isFalse(set.isError, set.text)
-      assert.deepStrictEqual((yield* callTool(client, "kv_get", { agentId: "bob", key: "k" })).json, { found: true, value: [1, 2] })
-      const { resourceTemplates } = yield* Effect.promise(() => client.listResourceTemplates())
-      assert.include(resourceTemplates.map((t) => t.uriTemplate), "engram://agents/{agentId}/canonical-session")
-      const read = yield* Effect.promise(() => client.readResource({ uri: "engram://agents/bob/canonical-session" }))
-      assert.deepStrictEqual(JSON.parse((read.contents[0] as { text: string }).text), { summary: null, messages: [] })
-    }).pipe(Effect.scoped), 60_000)
+  it.live(
+    "without --agent every agent may be used; resources list no agent but the template reads any",
+    () =>
+      Effect.gen(function*() {
+        const client = yield* spawnMcp([])
+        const set = yield* callTool(client, "kv_set", { agentId: "bob", key: "k", value: [1, 2] })
+        assert.isFalse(set.isError, set.text)
+        assert.deepStrictEqual((yield* callTool(client, "kv_get", { agentId: "bob", key: "k" })).json, {
+          found: true,
+          value: [1, 2]
+        })
+        const { resourceTemplates } = yield* Effect.promise(() => client.listResourceTemplates())
+        assert.include(resourceTemplates.map((t) => t.uriTemplate), "engram://agents/{agentId}/canonical-session")
+        const read = yield* Effect.promise(() => client.readResource({ uri: "engram://agents/bob/canonical-session" }))
+        assert.deepStrictEqual(JSON.parse((read.contents[0] as { text: string }).text), { summary: null, messages: [] })
+      }).pipe(Effect.scoped),
+    60_000
+  )
 })

@@ -14,7 +14,9 @@ const program = Effect.gen(function*() {
   if (hits.length !== 1) return yield* Effect.die(`expected one hit, got ${hits.length}`)
   console.log("ok")
 })
-Effect.runPromise(Effect.scoped(Effect.flatMap(Layer.build(layerFromInput(config)), (ctx) => Effect.provide(program, ctx)))).catch((e) => {
+Effect.runPromise(
+  Effect.scoped(Effect.flatMap(Layer.build(layerFromInput(config)), (ctx) => Effect.provide(program, ctx)))
+).catch((e) => {
   console.error(e)
   process.exit(1)
 })

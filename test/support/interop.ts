@@ -34,7 +34,13 @@ export const unitOfWork = (tag: string) =>
       { agentId: tag, model: "m", inputTokens: 1, outputTokens: 1, costUsd: 1, toolCalls: 0 },
       { agent: { day: 10 } }
     )
-    yield* (yield* DeviceStore).save({ deviceId: `device-${tag}`, displayName: tag, platform: "ios", pairedAt: 1, lastSeen: 1 })
+    yield* (yield* DeviceStore).save({
+      deviceId: `device-${tag}`,
+      displayName: tag,
+      platform: "ios",
+      pairedAt: 1,
+      lastSeen: 1
+    })
     yield* (yield* KnowledgeStore).upsertEntity({ agentId: tag, id: "e", type: "concept", name: tag, properties: {} })
     return { memory, entry }
   })
@@ -56,7 +62,27 @@ export const storedOf = (tag: string) =>
   })
 
 /** Everything of a unit stored. */
-export const all = { orders: 1, memories: 1, kv: true, audit: 1, canonical: 1, tasks: 1, spent: 1, device: true, entity: true }
+export const all = {
+  orders: 1,
+  memories: 1,
+  kv: true,
+  audit: 1,
+  canonical: 1,
+  tasks: 1,
+  spent: 1,
+  device: true,
+  entity: true
+}
 
 /** Nothing of a unit stored. */
-export const none = { orders: 0, memories: 0, kv: false, audit: 0, canonical: 0, tasks: 0, spent: 0, device: false, entity: false }
+export const none = {
+  orders: 0,
+  memories: 0,
+  kv: false,
+  audit: 0,
+  canonical: 0,
+  tasks: 0,
+  spent: 0,
+  device: false,
+  entity: false
+}

@@ -19,7 +19,9 @@ const connected = (transport: StdioClientTransport | StreamableHTTPClientTranspo
 
 /** A client of the MCP endpoint at `url`, sending `token`. */
 export const httpClient = (url: string, token: string) =>
-  connected(new StreamableHTTPClientTransport(new URL(url), { requestInit: { headers: { authorization: `Bearer ${token}` } } }))
+  connected(
+    new StreamableHTTPClientTransport(new URL(url), { requestInit: { headers: { authorization: `Bearer ${token}` } } })
+  )
 
 /** A client of a spawned MCP server (`command args`), with `env` added to this process's environment. */
 export const stdioClient = (command: string, args: ReadonlyArray<string>, env: Record<string, string>, cwd?: string) =>
@@ -35,6 +37,8 @@ export const stdioClient = (command: string, args: ReadonlyArray<string>, env: R
 export const callTool = (client: Client, name: string, args: Record<string, unknown>) =>
   Effect.promise(async () => {
     const result = await client.callTool({ name, arguments: args })
-    const text = Array.isArray(result.content) && result.content[0]?.type === "text" ? String(result.content[0].text) : ""
+    const text = Array.isArray(result.content) && result.content[0]?.type === "text"
+      ? String(result.content[0].text)
+      : ""
     return { isError: result.isError === true, json: (result.structuredContent ?? {}) as Record<string, unknown>, text }
   })

@@ -36,7 +36,11 @@ export const bagOfWords = (text: string, dimensions: number): Array<number> => {
 }
 
 /** A scripted answer. */
-export type Scripted = "hang" | { readonly status: number; readonly headers?: Record<string, string>; readonly body?: unknown }
+export type Scripted = "hang" | {
+  readonly status: number
+  readonly headers?: Record<string, string>
+  readonly body?: unknown
+}
 
 export interface LoggedRequest {
   readonly at: number
@@ -77,8 +81,16 @@ export const openAiServer = (dimensions: number) =>
           }
           const scripted = state.next.shift()
           if (scripted === "hang") return
-          if (scripted !== undefined) return send(scripted.status, scripted.body ?? { error: { message: `status ${scripted.status}` } }, scripted.headers)
-          if (req.method !== "POST" || req.url !== "/v1/embeddings") return send(404, { error: { message: "not found" } })
+          if (scripted !== undefined) {
+            return send(
+              scripted.status,
+              scripted.body ?? { error: { message: `status ${scripted.status}` } },
+              scripted.headers
+            )
+          }
+          if (req.method !== "POST" || req.url !== "/v1/embeddings") {
+            return send(404, { error: { message: "not found" } })
+          }
           const input = typeof body.input === "string" ? [body.input] : body.input
           if (!Array.isArray(input) || !input.every((t): t is string => typeof t === "string")) {
             return send(400, { error: { message: "input must be a string or an array of strings" } })

@@ -13,12 +13,12 @@
  *                                                 open the store, then on "go" make that many
  *                                                 concurrent recordWithinBudget calls
  */
-import { createInterface } from "node:readline"
 import { Clock, Context, Duration, Effect, Either, Option, Redacted } from "effect"
+import { createInterface } from "node:readline"
 import * as Client from "../../src/backends/postgres/client.js"
 import { layerMain } from "../../src/backends/postgres/index.js"
-import { makeMain } from "../../src/backends/postgres/store.js"
 import { runMigrations } from "../../src/backends/postgres/migrations.js"
+import { makeMain } from "../../src/backends/postgres/store.js"
 import type { Budget } from "../../src/domain/usage.js"
 import { AuditLog } from "../../src/services/AuditLog.js"
 import { StructuredStore } from "../../src/services/StructuredStore.js"
@@ -31,7 +31,9 @@ const lines = createInterface({ input: process.stdin })
 const nextLine = () => new Promise<string>((resolve) => lines.once("line", resolve))
 
 const describeError = (e: unknown): string =>
-  typeof e === "object" && e !== null && "_tag" in e ? `${String(e._tag)}: ${"message" in e ? String(e.message) : ""}` : String(e)
+  typeof e === "object" && e !== null && "_tag" in e
+    ? `${String(e._tag)}: ${"message" in e ? String(e.message) : ""}`
+    : String(e)
 
 const tasks = (url: string, agentId: string, leaseMs: number, holdAfter: number) =>
   Effect.gen(function*() {
@@ -94,7 +96,11 @@ const migrateLoop = Effect.gen(function*() {
     if (line === "exit") return
     const url = line.slice("round ".length)
     const result = yield* Effect.either(migrateOnce(url))
-    out(`result ${JSON.stringify(Either.isRight(result) ? { applied: result.right } : { error: describeError(result.left) })}`)
+    out(
+      `result ${
+        JSON.stringify(Either.isRight(result) ? { applied: result.right } : { error: describeError(result.left) })
+      }`
+    )
   }
 })
 
@@ -111,8 +117,11 @@ const budgetLoop = Effect.gen(function*() {
       out("armed")
       yield* Effect.promise(nextLine)
       return yield* Effect.all(
-        Array.from({ length: Number(calls) }, () =>
-          Effect.either(usage.recordWithinBudget({ agentId: agentId!, model: "m", costUsd: Number(cost) }, budget))),
+        Array.from(
+          { length: Number(calls) },
+          () =>
+            Effect.either(usage.recordWithinBudget({ agentId: agentId!, model: "m", costUsd: Number(cost) }, budget))
+        ),
         { concurrency: "unbounded" }
       )
     }).pipe(Effect.provide(layerMain({ url: Redacted.make(url!), embedding: SPACE, poolSize: 8 })), Effect.either)
@@ -122,7 +131,15 @@ const budgetLoop = Effect.gen(function*() {
     }
     const admitted = outcome.right.filter(Either.isRight).length
     const refusals = outcome.right.flatMap((r) => (Either.isLeft(r) ? [r.left._tag] : []))
-    out(`result ${JSON.stringify({ admitted, refused: refusals.filter((t) => t === "QuotaExceeded").length, other: refusals.filter((t) => t !== "QuotaExceeded") })}`)
+    out(
+      `result ${
+        JSON.stringify({
+          admitted,
+          refused: refusals.filter((t) => t === "QuotaExceeded").length,
+          other: refusals.filter((t) => t !== "QuotaExceeded")
+        })
+      }`
+    )
   }
 })
 

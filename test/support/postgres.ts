@@ -9,11 +9,11 @@
  * where they fail instead, so CI can never pass by skipping them.
  */
 import { describe, it } from "@effect/vitest"
+import { Effect, Layer, Redacted } from "effect"
 import { type ChildProcess, spawn } from "node:child_process"
 import { randomBytes } from "node:crypto"
 import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
-import { Effect, Layer, Redacted } from "effect"
 import pg from "pg"
 import type { AuditEntry } from "../../src/domain/audit.js"
 import type { EmbeddingSpace } from "../../src/domain/embedding.js"
@@ -170,9 +170,13 @@ export const auditTamper = (schema: string): AuditTamper["Type"] => {
         const keys = (Object.keys(patch) as Array<keyof AuditEntry>).filter((k) => patch[k] !== undefined)
         if (keys.length === 0) return
         const set = keys.map((k, i) => `${AUDIT_COLUMN[k]} = $${i + 2}`).join(", ")
-        mustHit(await admin().query(`UPDATE ${table} SET ${set} WHERE seq = $1`, [seq, ...keys.map((k) => patch[k])]), seq)
+        mustHit(
+          await admin().query(`UPDATE ${table} SET ${set} WHERE seq = $1`, [seq, ...keys.map((k) => patch[k])]),
+          seq
+        )
       }),
-    remove: (seq) => Effect.tryPromise(async () => mustHit(await admin().query(`DELETE FROM ${table} WHERE seq = $1`, [seq]), seq)),
+    remove: (seq) =>
+      Effect.tryPromise(async () => mustHit(await admin().query(`DELETE FROM ${table} WHERE seq = $1`, [seq]), seq)),
     insert: (e) =>
       Effect.tryPromise(async () => {
         await admin().query(
@@ -263,7 +267,11 @@ export const startWorker = (script: string, args: ReadonlyArray<string>, env: Re
         if (found !== undefined) return resolve(found)
         waiters.push({ predicate, from, resolve })
         void exited.then(({ code, signal }) =>
-          reject(new Error(`worker ${script} exited (code ${code}, signal ${signal}) before printing the line; stderr: ${err}`))
+          reject(
+            new Error(
+              `worker ${script} exited (code ${code}, signal ${signal}) before printing the line; stderr: ${err}`
+            )
+          )
         )
       }),
     stderr: () => err

@@ -40,9 +40,9 @@
  * approximation. Tests can inspect the stored points and the request log, inject failures, and
  * make the server hang (accept connections but never answer).
  */
+import { Effect, type Scope } from "effect"
 import * as http from "node:http"
 import type { AddressInfo } from "node:net"
-import { Effect, type Scope } from "effect"
 
 // ---------------------------------------------------------------- types
 
@@ -161,7 +161,8 @@ const formatError = (what: string) => new HttpError(400, `Format error in JSON b
 const wrongInput = (what: string) => new HttpError(400, `Wrong input: ${what}`)
 const badRequest = (what: string) => new HttpError(400, `Bad request: ${what}`)
 const notFound = (what: string) => new HttpError(404, `Not found: ${what}`)
-const unsupported = (what: string) => new HttpError(400, `Bad request: the engram Qdrant test server does not implement ${what}`)
+const unsupported = (what: string) =>
+  new HttpError(400, `Bad request: the engram Qdrant test server does not implement ${what}`)
 
 // ---------------------------------------------------------------- JSON helpers
 
@@ -186,7 +187,9 @@ const boolAt = (u: unknown, what: string): boolean => {
 }
 
 const uintAt = (u: unknown, what: string): number => {
-  if (typeof u !== "number" || !Number.isSafeInteger(u) || u < 0) throw formatError(`${what}: expected an unsigned integer`)
+  if (typeof u !== "number" || !Number.isSafeInteger(u) || u < 0) {
+    throw formatError(`${what}: expected an unsigned integer`)
+  }
   return u
 }
 
@@ -300,16 +303,22 @@ const parseValues = (u: unknown, name: string, params: VectorParams): ReadonlyAr
   const a = arrayAt(u, `vector ${JSON.stringify(name)}`)
   a.forEach((x, i) => {
     // JSON has no NaN/Infinity: a client that serialises one sends null, which Qdrant rejects.
-    if (typeof x !== "number") throw formatError(`vector[${i}]: invalid type: ${x === null ? "null" : typeof x}, expected f32`)
+    if (typeof x !== "number") {
+      throw formatError(`vector[${i}]: invalid type: ${x === null ? "null" : typeof x}, expected f32`)
+    }
   })
-  if (a.length !== params.size) throw wrongInput(`Vector dimension error: expected dim: ${params.size}, got ${a.length}`)
+  if (a.length !== params.size) {
+    throw wrongInput(`Vector dimension error: expected dim: ${params.size}, got ${a.length}`)
+  }
   return a as ReadonlyArray<number>
 }
 
 /** Parse a point's `vector` field against the collection's vectors. */
 const parseVectorStruct = (c: Collection, u: unknown): Map<string, ReadonlyArray<number>> => {
   const out = new Map<string, ReadonlyArray<number>>()
-  const entries: Array<readonly [string, unknown]> = Array.isArray(u) ? [["", u]] : Object.entries(objectAt(u, "vector"))
+  const entries: Array<readonly [string, unknown]> = Array.isArray(u)
+    ? [["", u]]
+    : Object.entries(objectAt(u, "vector"))
   for (const [name, values] of entries) {
     const params = c.vectors.get(name)
     if (params === undefined) throw wrongInput(`Not existing vector name error: ${name}`)
@@ -446,7 +455,9 @@ const compileMatch = (c: Collection, key: string, u: unknown): Predicate => {
   if ("value" in m) {
     const value = m["value"]
     if (typeof value === "number" && !Number.isSafeInteger(value)) {
-      throw formatError("match.value: data did not match any variant of untagged enum ValueVariants (floats are not matched; use range)")
+      throw formatError(
+        "match.value: data did not match any variant of untagged enum ValueVariants (floats are not matched; use range)"
+      )
     }
     if (typeof value !== "string" && typeof value !== "number" && typeof value !== "boolean") {
       throw formatError("match.value: data did not match any variant of untagged enum ValueVariants")
@@ -464,7 +475,9 @@ const compileMatch = (c: Collection, key: string, u: unknown): Predicate => {
     if (!allStrings && !allInts) throw formatError("match.any: expected a list of strings or a list of integers")
     return (p) =>
       leaves(valuesAt(p.payload, key)).some((v) =>
-        allStrings ? typeof v === "string" && any.includes(v) : typeof v === "number" && Number.isInteger(v) && any.includes(v)
+        allStrings
+          ? typeof v === "string" && any.includes(v)
+          : typeof v === "number" && Number.isInteger(v) && any.includes(v)
       )
   }
   if ("text" in m || "text_any" in m) {
@@ -549,7 +562,7 @@ const compileCondition = (c: Collection, u: unknown): Predicate => {
 
 // ---------------------------------------------------------------- output shaping
 
-const payloadSelector = (u: unknown, fallback: boolean): ((payload: JsonObject) => JsonObject | null) => {
+const payloadSelector = (u: unknown, fallback: boolean): (payload: JsonObject) => JsonObject | null => {
   const pick = (payload: JsonObject, keys: ReadonlyArray<string>): JsonObject => {
     const out: JsonObject = {}
     for (const k of keys) {
@@ -576,7 +589,7 @@ const payloadSelector = (u: unknown, fallback: boolean): ((payload: JsonObject) 
   throw formatError("with_payload: expected a bool, a list of keys, or include/exclude")
 }
 
-const vectorSelector = (c: Collection, u: unknown): ((p: StoredPoint) => Json | undefined) => {
+const vectorSelector = (c: Collection, u: unknown): (p: StoredPoint) => Json | undefined => {
   const shape = (p: StoredPoint, names: ReadonlyArray<string> | undefined): Json => {
     if (c.unnamed) return [...(p.vectors.get("") ?? [])]
     const out: JsonObject = {}
@@ -600,14 +613,15 @@ const record = (c: Collection, withPayload: unknown, withVector: unknown, payloa
   }
 }
 
-const sortedPoints = (c: Collection): Array<StoredPoint> => [...c.points.values()].sort((a, b) => compareIds(a.id, b.id))
+const sortedPoints = (c: Collection): Array<StoredPoint> =>
+  [...c.points.values()].sort((a, b) => compareIds(a.id, b.id))
 
 // ---------------------------------------------------------------- updates
 
 /** A validated update: applied now (wait=true) or later (queued); may still fail with 404 then. */
 type Update = () => void
 
-const selectorOf = (c: Collection, o: JsonObject, what: string): ((apply: (p: StoredPoint) => void) => void) => {
+const selectorOf = (c: Collection, o: JsonObject, what: string): (apply: (p: StoredPoint) => void) => void => {
   if (o["points"] !== undefined && o["points"] !== null) {
     const ids = arrayAt(o["points"], `${what}.points`).map(parseId)
     return (apply) => {
@@ -655,11 +669,15 @@ const prepareUpsert = (c: Collection, body: JsonObject, stamp: () => number): Up
     const b = objectAt(body["batch"], "batch")
     const ids = arrayAt(b["ids"], "batch.ids")
     const vectors = b["vectors"]
-    const payloads = b["payloads"] === undefined || b["payloads"] === null ? undefined : arrayAt(b["payloads"], "batch.payloads")
+    const payloads = b["payloads"] === undefined || b["payloads"] === null
+      ? undefined
+      : arrayAt(b["payloads"], "batch.payloads")
     ids.forEach((id, i) => {
       const v = Array.isArray(vectors)
         ? vectors[i]
-        : Object.fromEntries(Object.entries(objectAt(vectors, "batch.vectors")).map(([n, vs]) => [n, arrayAt(vs, n)[i]]))
+        : Object.fromEntries(
+          Object.entries(objectAt(vectors, "batch.vectors")).map(([n, vs]) => [n, arrayAt(vs, n)[i]])
+        )
       const payload = payloads?.[i]
       incoming.push({
         id: parseId(id),
@@ -774,7 +792,10 @@ const prepareCreateIndex = (c: Collection, body: JsonObject): Update => {
     const o = objectAt(schema, "field_schema")
     const type = stringAt(o["type"], "field_schema.type")
     if (!types.includes(type)) throw formatError(`field_schema.type: unknown variant \`${type}\``)
-    if (type === "text" && o["tokenizer"] !== undefined && !TOKENIZERS.includes(o["tokenizer"] as typeof TOKENIZERS[number])) {
+    if (
+      type === "text" && o["tokenizer"] !== undefined &&
+      !TOKENIZERS.includes(o["tokenizer"] as typeof TOKENIZERS[number])
+    ) {
       throw formatError(`field_schema.tokenizer: unknown variant \`${String(o["tokenizer"])}\``)
     }
     index = { dataType: type, params: clone(o) }
@@ -787,7 +808,9 @@ const prepareCreateIndex = (c: Collection, body: JsonObject): Update => {
 // ---------------------------------------------------------------- the server
 
 /** Start a server on a random loopback port; it stops (and drops every collection) with the scope. */
-export const startQdrantServer = (options: QdrantServerOptions = {}): Effect.Effect<QdrantTestServer, never, Scope.Scope> =>
+export const startQdrantServer = (
+  options: QdrantServerOptions = {}
+): Effect.Effect<QdrantTestServer, never, Scope.Scope> =>
   Effect.acquireRelease(
     Effect.async<{ server: http.Server; api: QdrantTestServer; stop: () => void }>((resume) => {
       const collections = new Map<string, Collection>()
@@ -820,7 +843,10 @@ export const startQdrantServer = (options: QdrantServerOptions = {}): Effect.Eff
 
       /** Apply now (after everything queued before, so order is kept) or queue. */
       const write = (c: Collection, updates: ReadonlyArray<Update>, wait: boolean): Array<JsonObject> => {
-        const results = updates.map(() => ({ operation_id: ++c.operationId, status: wait ? "completed" : "acknowledged" }))
+        const results = updates.map(() => ({
+          operation_id: ++c.operationId,
+          status: wait ? "completed" : "acknowledged"
+        }))
         if (wait) {
           flushCollection(c)
           for (const u of updates) u()
@@ -868,7 +894,13 @@ export const startQdrantServer = (options: QdrantServerOptions = {}): Effect.Eff
               write_consistency_factor: 1,
               on_disk_payload: true
             },
-            hnsw_config: { m: 16, ef_construct: 100, full_scan_threshold: 10000, max_indexing_threads: 0, on_disk: false },
+            hnsw_config: {
+              m: 16,
+              ef_construct: 100,
+              full_scan_threshold: 10000,
+              max_indexing_threads: 0,
+              on_disk: false
+            },
             optimizer_config: {
               deleted_threshold: 0.2,
               vacuum_min_vector_number: 1000,
@@ -921,15 +953,24 @@ export const startQdrantServer = (options: QdrantServerOptions = {}): Effect.Eff
         if (orderBy !== undefined && orderBy !== null) {
           const o = typeof orderBy === "string" ? { key: orderBy } : objectAt(orderBy, "order_by")
           const key = stringAt(o["key"], "order_by.key")
-          const direction = o["direction"] === undefined || o["direction"] === null ? "asc" : stringAt(o["direction"], "order_by.direction")
-          if (direction !== "asc" && direction !== "desc") throw formatError(`order_by.direction: unknown variant \`${direction}\``)
+          const direction = o["direction"] === undefined || o["direction"] === null
+            ? "asc"
+            : stringAt(o["direction"], "order_by.direction")
+          if (direction !== "asc" && direction !== "desc") {
+            throw formatError(`order_by.direction: unknown variant \`${direction}\``)
+          }
           const index = c.indexes.get(key)
-          const rangeCapable = index !== undefined && RANGE_INDEXES.has(index.dataType) && index.params?.["range"] !== false
+          const rangeCapable = index !== undefined && RANGE_INDEXES.has(index.dataType) &&
+            index.params?.["range"] !== false
           if (!rangeCapable) {
             throw badRequest(`No range index for \`order_by\` key: \`${key}\`. Please create one to use \`order_by\`.`)
           }
-          if (body["offset"] !== undefined && body["offset"] !== null) throw badRequest("Cannot use an `offset` when using `order_by`")
-          const startFrom = o["start_from"] === undefined || o["start_from"] === null ? undefined : numberAt(o["start_from"], "start_from")
+          if (body["offset"] !== undefined && body["offset"] !== null) {
+            throw badRequest("Cannot use an `offset` when using `order_by`")
+          }
+          const startFrom = o["start_from"] === undefined || o["start_from"] === null
+            ? undefined
+            : numberAt(o["start_from"], "start_from")
           const rows: Array<{ p: StoredPoint; value: number }> = []
           for (const p of sortedPoints(c)) {
             if (!predicate(p)) continue
@@ -940,14 +981,18 @@ export const startQdrantServer = (options: QdrantServerOptions = {}): Effect.Eff
               rows.push({ p, value: v })
             }
           }
-          rows.sort((a, b) => (direction === "asc" ? a.value - b.value : b.value - a.value) || compareIds(a.p.id, b.p.id))
+          rows.sort((a, b) =>
+            (direction === "asc" ? a.value - b.value : b.value - a.value) || compareIds(a.p.id, b.p.id)
+          )
           return {
             points: rows.slice(0, limit).map(({ p, value }) => ({ ...shape(p), order_value: value })),
             next_page_offset: null
           }
         }
         const offset = body["offset"] === undefined || body["offset"] === null ? undefined : parseId(body["offset"])
-        const matching = sortedPoints(c).filter((p) => (offset === undefined || compareIds(p.id, offset) >= 0) && predicate(p))
+        const matching = sortedPoints(c).filter((p) =>
+          (offset === undefined || compareIds(p.id, offset) >= 0) && predicate(p)
+        )
         const page = matching.slice(0, limit)
         const next = matching[limit]
         return { points: page.map(shape), next_page_offset: next === undefined ? null : next.id }
@@ -982,7 +1027,11 @@ export const startQdrantServer = (options: QdrantServerOptions = {}): Effect.Eff
         }
         scored.sort((a, b) => order(a.score, b.score) || compareIds(a.p.id, b.p.id))
         return {
-          points: scored.slice(offset, offset + limit).map(({ p, score: s }) => ({ ...shape(p), version: p.version, score: s }))
+          points: scored.slice(offset, offset + limit).map(({ p, score: s }) => ({
+            ...shape(p),
+            version: p.version,
+            score: s
+          }))
         }
       }
 
@@ -1017,9 +1066,16 @@ export const startQdrantServer = (options: QdrantServerOptions = {}): Effect.Eff
         })
 
       /** Route a request; returns the `result` (or a raw body for `/`). */
-      const route = (method: string, path: string, queryParams: Record<string, string>, body: unknown): { raw?: Json; result?: Json } => {
+      const route = (
+        method: string,
+        path: string,
+        queryParams: Record<string, string>,
+        body: unknown
+      ): { raw?: Json; result?: Json } => {
         if (method === "GET" && path === "/") {
-          return { raw: { title: "qdrant - vector search engine (engram test server)", version: options.version ?? "1.12.0" } }
+          return {
+            raw: { title: "qdrant - vector search engine (engram test server)", version: options.version ?? "1.12.0" }
+          }
         }
         if (method === "GET" && ["/healthz", "/livez", "/readyz"].includes(path)) return { raw: "healthz check passed" }
         if (method === "GET" && path === "/collections") {
@@ -1113,7 +1169,9 @@ export const startQdrantServer = (options: QdrantServerOptions = {}): Effect.Eff
 
       const send = (res: http.ServerResponse, status: number, body: Json, started: number) => {
         const time = (performance.now() - started) / 1000
-        const text = typeof body === "string" ? body : JSON.stringify(status < 300 && isObject(body) ? { ...body, time } : body)
+        const text = typeof body === "string"
+          ? body
+          : JSON.stringify(status < 300 && isObject(body) ? { ...body, time } : body)
         res.writeHead(status, { "content-type": typeof body === "string" ? "text/plain" : "application/json" })
         res.end(text)
       }
@@ -1156,7 +1214,10 @@ export const startQdrantServer = (options: QdrantServerOptions = {}): Effect.Eff
             body = text === "" ? undefined : JSON.parse(text, reviver)
           } catch (e) {
             requests.push({ method, path: url.pathname, query: queryParams, body: text })
-            send(res, 400, { status: { error: `Format error in JSON body: ${e instanceof Error ? e.message : String(e)}` }, time: 0 }, started)
+            send(res, 400, {
+              status: { error: `Format error in JSON body: ${e instanceof Error ? e.message : String(e)}` },
+              time: 0
+            }, started)
             return
           }
           requests.push({ method, path: url.pathname, query: queryParams, body })
@@ -1165,10 +1226,14 @@ export const startQdrantServer = (options: QdrantServerOptions = {}): Effect.Eff
             if (options.apiKey !== undefined && !OPEN_PATHS.has(url.pathname)) {
               const bearer = /^Bearer (.*)$/.exec(req.headers.authorization ?? "")?.[1]
               const key = req.headers["api-key"] ?? bearer
-              if (key === undefined) throw new HttpError(401, "Must provide an API key or an Authorization bearer token")
+              if (key === undefined) {
+                throw new HttpError(401, "Must provide an API key or an Authorization bearer token")
+              }
               if (key !== options.apiKey) throw new HttpError(401, "Invalid API key or JWT")
             }
-            const i = failures.findIndex((f) => (f.method === undefined || f.method === method) && (f.path === undefined || f.path.test(url.pathname)))
+            const i = failures.findIndex((f) =>
+              (f.method === undefined || f.method === method) && (f.path === undefined || f.path.test(url.pathname))
+            )
             if (i >= 0) {
               const f = failures.splice(i, 1)[0]!
               throw new HttpError(f.status, f.error)
@@ -1178,7 +1243,12 @@ export const startQdrantServer = (options: QdrantServerOptions = {}): Effect.Eff
             else send(res, 200, { result: out.result ?? null, status: "ok" }, started)
           } catch (e) {
             if (e instanceof HttpError) send(res, e.status, { status: { error: e.message }, time: 0 }, started)
-            else send(res, 500, { status: { error: `Service internal error: ${e instanceof Error ? e.stack ?? e.message : String(e)}` }, time: 0 }, started)
+            else {
+              send(res, 500, {
+                status: { error: `Service internal error: ${e instanceof Error ? e.stack ?? e.message : String(e)}` },
+                time: 0
+              }, started)
+            }
           }
         })
       })
@@ -1215,7 +1285,13 @@ export const startQdrantServer = (options: QdrantServerOptions = {}): Effect.Eff
           onRequest: (h) => void (hook = h),
           upsertNow: (name, points) => {
             const c = getCollection(name)
-            const body: JsonObject = { points: points.map((p) => ({ id: p.id, vector: clone(p.vectors as JsonObject), payload: clone(p.payload) })) }
+            const body: JsonObject = {
+              points: points.map((p) => ({
+                id: p.id,
+                vector: clone(p.vectors as JsonObject),
+                payload: clone(p.payload)
+              }))
+            }
             write(c, [prepareUpsert(c, body, stampOf(c))], true)
           }
         }

@@ -24,16 +24,26 @@ const defaultOf = ({ setting }: Entry): string => {
   return value === undefined ? "—" : typeof value === "string" ? code(value) : String(value)
 }
 
-const meaningOf = ({ setting }: Entry): string => `${setting.description}${setting.kind.form === "secret" ? " (secret)" : ""}`
+const meaningOf = ({ setting }: Entry): string =>
+  `${setting.description}${setting.kind.form === "secret" ? " (secret)" : ""}`
 
 function render(table: Table, withNames: boolean): string {
   const rows = entriesOf(table).map((e) =>
     withNames
-      ? [code(e.setting.env), code(e.path.join(".")), e.setting.legacy ?? e.setting.legacyEnv ?? "", meaningOf(e), defaultOf(e)]
+      ? [
+        code(e.setting.env),
+        code(e.path.join(".")),
+        e.setting.legacy ?? e.setting.legacyEnv ?? "",
+        meaningOf(e),
+        defaultOf(e)
+      ]
       : [code(e.setting.env), meaningOf(e), defaultOf(e)]
   )
-  const head = withNames ? ["Variable", "Setting", "Legacy TOML key", "Meaning", "Default"] : ["Variable", "Meaning", "Default"]
-  const legacyCell = (cells: ReadonlyArray<string>) => cells.map((c, i) => (withNames && i === 2 && c !== "" ? code(c) : c))
+  const head = withNames
+    ? ["Variable", "Setting", "Legacy TOML key", "Meaning", "Default"]
+    : ["Variable", "Meaning", "Default"]
+  const legacyCell = (cells: ReadonlyArray<string>) =>
+    cells.map((c, i) => (withNames && i === 2 && c !== "" ? code(c) : c))
   return [head, head.map(() => "---"), ...rows.map(legacyCell)].map((cells) => `| ${cells.join(" | ")} |`).join("\n")
 }
 

@@ -74,7 +74,12 @@ const programs: Record<string, () => Effect.Effect<unknown, unknown>> = {
           const me = `proc-${process.pid}`
           yield* kv.set(me, "hello", { pid: process.pid })
           if (Option.isNone(yield* kv.get(me, "hello"))) return yield* Effect.fail(new Error("kv read back nothing"))
-          const id = yield* semantic.remember({ agentId: me, content: "started", source: "system", embedding: [1, 0, 0, 0, 0, 0, 0, 0] })
+          const id = yield* semantic.remember({
+            agentId: me,
+            content: "started",
+            source: "system",
+            embedding: [1, 0, 0, 0, 0, 0, 0, 0]
+          })
           const hits = yield* semantic.recall({ agentId: me, embedding: [1, 0, 0, 0, 0, 0, 0, 0] })
           if (hits[0]?.memory.id !== id) return yield* Effect.fail(new Error("recall did not find the memory"))
           yield* queue.post({ title: me })
@@ -114,7 +119,12 @@ const programs: Record<string, () => Effect.Effect<unknown, unknown>> = {
           yield* queue.complete(task.value.id, { agentId: agent, attempt: task.value.attempt, result: agent })
           yield* kv.set(agent, `k${rounds}`, rounds)
           yield* log.append({ agentId: agent, action: "contend", detail: `${rounds}` })
-          yield* semantic.remember({ agentId: agent, content: `round ${rounds}`, source: "system", embedding: [1, rounds, 0, 0, 0, 0, 0, 0] })
+          yield* semantic.remember({
+            agentId: agent,
+            content: `round ${rounds}`,
+            source: "system",
+            embedding: [1, rounds, 0, 0, 0, 0, 0, 0]
+          })
           rounds++
         }
         yield* say(`done ${rounds}`)
@@ -132,7 +142,12 @@ const programs: Record<string, () => Effect.Effect<unknown, unknown>> = {
           yield* say(`A ${e.seq}`)
           yield* kv.set(agent, `k${i}`, i)
           yield* say(`K ${i}`)
-          const id = yield* semantic.remember({ agentId: agent, content: `memory ${i}`, source: "system", embedding: [1, i, 0, 0, 0, 0, 0, 0] })
+          const id = yield* semantic.remember({
+            agentId: agent,
+            content: `memory ${i}`,
+            source: "system",
+            embedding: [1, i, 0, 0, 0, 0, 0, 0]
+          })
           yield* say(`M ${id}`)
         }
       })

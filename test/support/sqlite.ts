@@ -4,15 +4,15 @@
  * file for the multi-process tests.
  */
 import Database from "better-sqlite3"
+import { Effect, Layer } from "effect"
 import { type ChildProcess, spawn } from "node:child_process"
 import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
-import { Effect, Layer } from "effect"
 import * as SqliteVec from "sqlite-vec"
-import type { EmbeddingSpace } from "../../src/domain/embedding.js"
 import type { AuditEntry } from "../../src/domain/audit.js"
+import type { EmbeddingSpace } from "../../src/domain/embedding.js"
 import { AuditTamper } from "../../src/testing/auditTamper.js"
 
 /** The embedding space of the SQLite test stores. */
@@ -70,7 +70,10 @@ export const auditTamper = (path: string): Layer.Layer<AuditTamper> =>
               const keys = (Object.keys(patch) as Array<keyof AuditEntry>).filter((k) => patch[k] !== undefined)
               if (keys.length === 0) return
               const set = keys.map((k) => `${AUDIT_COLUMN[k]} = ?`).join(", ")
-              const changed = db.prepare(`UPDATE audit_log SET ${set} WHERE seq = ?`).run(...keys.map((k) => patch[k]), seq)
+              const changed = db.prepare(`UPDATE audit_log SET ${set} WHERE seq = ?`).run(
+                ...keys.map((k) => patch[k]),
+                seq
+              )
               mustHit(changed.changes, seq)
             }),
           remove: (seq) =>
@@ -168,7 +171,8 @@ export const startChild = (bundle: string, args: ReadonlyArray<string>): Child =
     return new Promise<string>((resolve, reject) => {
       waiters.push({ predicate, resolve })
       void exited.then(({ code, signal }) =>
-        reject(new Error(`child exited (code ${code}, signal ${signal}) before the awaited line: ${stderr.join("")}`)))
+        reject(new Error(`child exited (code ${code}, signal ${signal}) before the awaited line: ${stderr.join("")}`))
+      )
     })
   }
   return { process: child, lines, stderr, exited, waitFor }

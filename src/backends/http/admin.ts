@@ -25,7 +25,7 @@
 import { Effect } from "effect"
 import { compareCodePoints } from "../../core/order.js"
 import type { SemanticAdminPort } from "../../core/semanticAdmin.js"
-import { InvalidInput, type StoreFailure, StorageError } from "../../domain/errors.js"
+import { InvalidInput, StorageError, type StoreFailure } from "../../domain/errors.js"
 import type { MemoryId } from "../../domain/ids.js"
 import type { MemoryRecord } from "../../domain/transfer.js"
 import { MAX_EXPORT_PAGE, MAX_IMPORT_BATCH } from "../../gateway/Api.js"
@@ -47,17 +47,32 @@ const unexpected = (operation: string) => <A>(self: Effect.Effect<A, CallError>)
   Effect.catchIf(
     self,
     (e): e is Exclude<CallError, StoreFailure> => e._tag !== "StorageError" && e._tag !== "BackendUnavailable",
-    (e) => Effect.fail(new StorageError({ backend: "http", operation, message: `unexpected answer from the gateway: ${e._tag}: ${e.message}` }))
+    (e) =>
+      Effect.fail(
+        new StorageError({
+          backend: "http",
+          operation,
+          message: `unexpected answer from the gateway: ${e._tag}: ${e.message}`
+        })
+      )
   )
 
 /** Only InvalidInput is a possible failure of import and purge besides the store's; 404 is not. */
-const onlyInvalidInput = (operation: string) =>
-<A>(self: Effect.Effect<A, CallError>): Effect.Effect<A, InvalidInput | StoreFailure> =>
-  Effect.catchIf(
-    self,
-    (e): e is Exclude<CallError, StoreFailure | InvalidInput> => e._tag === "InvalidEmbedding" || e._tag === "MemoryNotFound",
-    (e) => Effect.fail(new StorageError({ backend: "http", operation, message: `unexpected answer from the gateway: ${e._tag}: ${e.message}` }))
-  )
+const onlyInvalidInput =
+  (operation: string) => <A>(self: Effect.Effect<A, CallError>): Effect.Effect<A, InvalidInput | StoreFailure> =>
+    Effect.catchIf(
+      self,
+      (e): e is Exclude<CallError, StoreFailure | InvalidInput> =>
+        e._tag === "InvalidEmbedding" || e._tag === "MemoryNotFound",
+      (e) =>
+        Effect.fail(
+          new StorageError({
+            backend: "http",
+            operation,
+            message: `unexpected answer from the gateway: ${e._tag}: ${e.message}`
+          })
+        )
+    )
 
 /**
  * Split `records` into request bodies of at most `MAX_IMPORT_BATCH` records and `maxBodyBytes` bytes
@@ -77,7 +92,9 @@ export const importBatches = (
         return Effect.fail(
           new InvalidInput({
             field: `records[${i}]`,
-            message: `is larger than the gateway accepts (${ENVELOPE_BYTES + size} bytes of JSON, limit ${maxBodyBytes})`
+            message: `is larger than the gateway accepts (${
+              ENVELOPE_BYTES + size
+            } bytes of JSON, limit ${maxBodyBytes})`
           })
         )
       }
@@ -104,7 +121,9 @@ export const port = (c: GatewayConnection): SemanticAdminPort => ({
         "export",
         retried("after"),
         c.api.admin.exportMemories({
-          urlParams: cursor === undefined ? { limit: EXPORT_PAGE_SIZE } : { after: cursor as MemoryId, limit: EXPORT_PAGE_SIZE }
+          urlParams: cursor === undefined
+            ? { limit: EXPORT_PAGE_SIZE }
+            : { after: cursor as MemoryId, limit: EXPORT_PAGE_SIZE }
         })
       )
       // Each page must move forward in id order and end at its cursor, or a broken gateway could
@@ -112,12 +131,20 @@ export const port = (c: GatewayConnection): SemanticAdminPort => ({
       let previous: string | undefined = cursor
       for (const m of page.memories) {
         if (previous !== undefined && compareCodePoints(m.id, previous) <= 0) {
-          return yield* new StorageError({ backend: "http", operation: "export", message: "the gateway's export page is not in id order" })
+          return yield* new StorageError({
+            backend: "http",
+            operation: "export",
+            message: "the gateway's export page is not in id order"
+          })
         }
         previous = m.id
       }
       if (page.next !== null && (page.memories.length === 0 || page.next !== previous)) {
-        return yield* new StorageError({ backend: "http", operation: "export", message: "the gateway's export page does not end at its cursor" })
+        return yield* new StorageError({
+          backend: "http",
+          operation: "export",
+          message: "the gateway's export page does not end at its cursor"
+        })
       }
       return { memories: page.memories, next: page.next ?? undefined }
     }).pipe(unexpected("export")),

@@ -100,7 +100,11 @@ export interface GatewayConnection {
   /** The deadline consolidation gets (it walks the whole store, so it has its own). */
   readonly consolidationTimeoutMs: number
   /** Run one request under the call rules (deadline, retries, typed errors). */
-  readonly call: <A, E>(operation: string, policy: CallPolicy, request: Effect.Effect<A, E>) => Effect.Effect<A, CallError>
+  readonly call: <A, E>(
+    operation: string,
+    policy: CallPolicy,
+    request: Effect.Effect<A, E>
+  ) => Effect.Effect<A, CallError>
   /** Refuse a body the gateway would answer with 413, before sending it. */
   readonly fits: (field: string, body: unknown) => Effect.Effect<void, InvalidInput>
 }
@@ -141,14 +145,22 @@ const classify = (url: string, operation: string, field: string) => (e: unknown)
   const fail = (error: CallError, retryable: boolean, refused = false) => new Attempt({ error, retryable, refused })
   const storage = (message: string) => new StorageError({ backend: "http", operation, message })
   if (e instanceof InvalidInput || e instanceof InvalidEmbedding || e instanceof MemoryNotFound) return fail(e, false)
-  if (e instanceof PublicStorageError) return fail(storage(`the gateway's ${e.backend} store failed: ${e.message}`), true)
+  if (e instanceof PublicStorageError) {
+    return fail(storage(`the gateway's ${e.backend} store failed: ${e.message}`), true)
+  }
   if (e instanceof PublicBackendUnavailable) {
-    return fail(new BackendUnavailable({ backend: "http", url, message: `the gateway's ${e.backend} store is unavailable` }), true)
+    return fail(
+      new BackendUnavailable({ backend: "http", url, message: `the gateway's ${e.backend} store is unavailable` }),
+      true
+    )
   }
   if (e instanceof Unauthorized) return fail(storage(`the gateway refused the token: ${e.message}`), false, true)
   if (e instanceof Forbidden) return fail(storage(`the gateway refused the call: ${e.message}`), false, true)
   if (e instanceof PayloadTooLarge) {
-    return fail(new InvalidInput({ field, message: `is larger than the gateway accepts (${e.limit} bytes of JSON)` }), false)
+    return fail(
+      new InvalidInput({ field, message: `is larger than the gateway accepts (${e.limit} bytes of JSON)` }),
+      false
+    )
   }
   if (e instanceof HttpApiError.HttpApiDecodeError) {
     return fail(new InvalidInput({ field: decodeField(field, e), message: e.issues[0]?.message ?? e.message }), false)
@@ -157,20 +169,32 @@ const classify = (url: string, operation: string, field: string) => (e: unknown)
     if (e._tag === "RequestError") {
       // Transport: refused, reset, DNS… — the gateway may or may not have seen the request.
       return e.reason === "Transport"
-        ? fail(new BackendUnavailable({ backend: "http", url, message: `the gateway is unreachable (${operation}): ${detail(e)}` }), true)
+        ? fail(
+          new BackendUnavailable({
+            backend: "http",
+            url,
+            message: `the gateway is unreachable (${operation}): ${detail(e)}`
+          }),
+          true
+        )
         : fail(storage(`the request could not be sent: ${detail(e)}`), false)
     }
     if (e.reason === "StatusCode") {
       const status = e.response.status
       if (status === 502 || status === 503 || status === 504) {
-        return fail(new BackendUnavailable({ backend: "http", url, message: `the gateway answered ${status} (${operation})` }), true)
+        return fail(
+          new BackendUnavailable({ backend: "http", url, message: `the gateway answered ${status} (${operation})` }),
+          true
+        )
       }
       return fail(storage(`the gateway answered ${status}`), status >= 500 || status === 408 || status === 429)
     }
     // The answer was cut off or unreadable (e.g. the connection dropped mid-body): try again.
     return fail(storage(`the gateway's answer could not be read: ${detail(e)}`), true)
   }
-  if (ParseResult.isParseError(e)) return fail(storage(`the gateway's answer does not match the API: ${e.message}`), false)
+  if (ParseResult.isParseError(e)) {
+    return fail(storage(`the gateway's answer does not match the API: ${e.message}`), false)
+  }
   return fail(storage(`unexpected failure: ${describe(e)}`), false)
 }
 
@@ -190,7 +214,9 @@ export const connect = (
     const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS
     const consolidationTimeoutMs = options.consolidationTimeoutMs ?? DEFAULT_CONSOLIDATION_TIMEOUT_MS
     const retries = options.retries ?? DEFAULT_RETRIES
-    if (!Number.isInteger(timeoutMs) || timeoutMs < 1) return yield* configError("http.timeoutMs", "must be a positive integer")
+    if (!Number.isInteger(timeoutMs) || timeoutMs < 1) {
+      return yield* configError("http.timeoutMs", "must be a positive integer")
+    }
     if (!Number.isInteger(consolidationTimeoutMs) || consolidationTimeoutMs < 1) {
       return yield* configError("http.consolidationTimeoutMs", "must be a positive integer")
     }
@@ -212,7 +238,11 @@ export const connect = (
           duration: Duration.millis(deadline),
           onTimeout: () =>
             new Attempt({
-              error: new BackendUnavailable({ backend: "http", url, message: `no answer from the gateway within ${deadline} ms (${operation})` }),
+              error: new BackendUnavailable({
+                backend: "http",
+                url,
+                message: `no answer from the gateway within ${deadline} ms (${operation})`
+              }),
               retryable: false,
               refused: false
             })
@@ -226,10 +256,16 @@ export const connect = (
           ? configError("http.token", `the gateway at ${url} refused the token (${a.error.message})`)
           : a.error instanceof BackendUnavailable
           ? a.error
-          : new BackendUnavailable({ backend: "http", url, message: `${url} did not answer as an engram gateway: ${a.error.message}` })
+          : new BackendUnavailable({
+            backend: "http",
+            url,
+            message: `${url} did not answer as an engram gateway: ${a.error.message}`
+          })
       )
     )
-    if (info.embedding.model !== options.embedding.model || info.embedding.dimensions !== options.embedding.dimensions) {
+    if (
+      info.embedding.model !== options.embedding.model || info.embedding.dimensions !== options.embedding.dimensions
+    ) {
       return yield* new EmbeddingSpaceMismatch({ expected: options.embedding, actual: info.embedding })
     }
     return {
@@ -247,7 +283,12 @@ export const connect = (
         Effect.suspend(() => {
           const size = Buffer.byteLength(JSON.stringify(body), "utf8")
           return size > info.maxBodyBytes
-            ? Effect.fail(new InvalidInput({ field, message: `is larger than the gateway accepts (${size} bytes of JSON, limit ${info.maxBodyBytes})` }))
+            ? Effect.fail(
+              new InvalidInput({
+                field,
+                message: `is larger than the gateway accepts (${size} bytes of JSON, limit ${info.maxBodyBytes})`
+              })
+            )
             : Effect.void
         })
     }

@@ -20,7 +20,10 @@ export const port = (c: GatewayConnection): RemoteConsolidationPort => ({
       Effect.catchIf(
         // The API declares neither for consolidation; either would mean the gateway broke it.
         (e): e is MemoryNotFound | InvalidEmbedding => e instanceof MemoryNotFound || e instanceof InvalidEmbedding,
-        (e) => Effect.fail(new StorageError({ backend: "http", operation: "consolidate", message: `unexpected answer: ${e._tag}` }))
+        (e) =>
+          Effect.fail(
+            new StorageError({ backend: "http", operation: "consolidate", message: `unexpected answer: ${e._tag}` })
+          )
       )
     )
 })

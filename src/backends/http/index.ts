@@ -14,7 +14,12 @@ import { connect, HttpClientLive, type HttpSemanticOptions } from "./client.js"
 import * as Consolidate from "./consolidation.js"
 import * as Semantic from "./semantic.js"
 
-export { DEFAULT_CONSOLIDATION_TIMEOUT_MS, DEFAULT_RETRIES, DEFAULT_TIMEOUT_MS, type HttpSemanticOptions } from "./client.js"
+export {
+  DEFAULT_CONSOLIDATION_TIMEOUT_MS,
+  DEFAULT_RETRIES,
+  DEFAULT_TIMEOUT_MS,
+  type HttpSemanticOptions
+} from "./client.js"
 
 export { EXPORT_PAGE_SIZE } from "./admin.js"
 
@@ -28,7 +33,11 @@ export type HttpSemanticServices = SemanticServices | SemanticStoreAdmin
 export const make = (options: HttpSemanticOptions) =>
   Effect.map(connect(options), (connection): Context.Context<HttpSemanticServices> =>
     semanticServices(
-      { semantic: Semantic.port(connection), consolidation: Consolidate.port(connection), admin: Admin.port(connection) },
+      {
+        semantic: Semantic.port(connection),
+        consolidation: Consolidate.port(connection),
+        admin: Admin.port(connection)
+      },
       connection.limits,
       options
     ))
@@ -38,8 +47,7 @@ export const layer = (options: HttpSemanticOptions): Layer.Layer<HttpSemanticSer
   Layer.effectContext(make(options)).pipe(Layer.provide(HttpClientLive))
 
 /** The same, over options from the caller's `Config` (engram's `ENGRAM_*` variables are read by `engram`'s `layerConfig`). */
-export const layerConfig = (config: Config.Config<HttpSemanticOptions>) =>
-  Layer.unwrapEffect(Effect.map(config, layer))
+export const layerConfig = (config: Config.Config<HttpSemanticOptions>) => Layer.unwrapEffect(Effect.map(config, layer))
 
 /** The named layer. */
 export const HttpSemanticLive = layer

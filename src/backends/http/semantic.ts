@@ -27,8 +27,12 @@ const retried = (field: string) => ({ idempotent: true, field }) as const
 
 /** Only updateEmbedding declares 404; anywhere else it means the gateway broke the API. */
 const noNotFound = (operation: string) => <A>(self: Effect.Effect<A, CallError>): Effect.Effect<A, PortFailure> =>
-  Effect.catchIf(self, (e): e is MemoryNotFound => e instanceof MemoryNotFound, (e) =>
-    Effect.fail(new StorageError({ backend: "http", operation, message: `the gateway answered ${e.message} (404)` })))
+  Effect.catchIf(
+    self,
+    (e): e is MemoryNotFound => e instanceof MemoryNotFound,
+    (e) =>
+      Effect.fail(new StorageError({ backend: "http", operation, message: `the gateway answered ${e.message} (404)` }))
+  )
 
 /** What the gateway's `remember` takes for a prepared memory (its id included). */
 const rememberInput = (m: Memory): RememberInput => ({
@@ -95,7 +99,11 @@ export const port = (c: GatewayConnection): SemanticPort => ({
     Effect.gen(function*() {
       const body = { agentId, embedding }
       yield* c.fits("embedding", body)
-      yield* c.call("updateEmbedding", retried("embedding"), c.api.semantic.updateEmbedding({ path: { id }, payload: body }))
+      yield* c.call(
+        "updateEmbedding",
+        retried("embedding"),
+        c.api.semantic.updateEmbedding({ path: { id }, payload: body })
+      )
       return true
     }).pipe(Effect.catchIf((e): e is MemoryNotFound => e instanceof MemoryNotFound, () => Effect.succeed(false))),
   count: (agentId, filter: Filter) =>

@@ -42,16 +42,25 @@ const recordsOf = (db: MemoryDb, kind: MainKind): ReadonlyArray<MainRecord> => {
 const write = (db: MemoryDb, r: TableRecord): void => {
   const { kind: _, ...row } = r
   switch (r.kind) {
-    case "agent": return void db.agents.set(r.id, row as typeof r)
-    case "kv": return void bucket(db.kv, r.agentId).set(r.key, { value: r.value, version: r.version, updatedAt: r.updatedAt })
-    case "entity": return void bucket(db.entities, r.agentId).set(r.id, row as typeof r)
-    case "relation": return void bucket(db.relations, r.agentId).set(r.id, row as typeof r)
-    case "session": return void db.sessions.set(r.id, row as typeof r)
-    case "canonical": return void db.canonical.set(r.agentId, row as typeof r)
+    case "agent":
+      return void db.agents.set(r.id, row as typeof r)
+    case "kv":
+      return void bucket(db.kv, r.agentId).set(r.key, { value: r.value, version: r.version, updatedAt: r.updatedAt })
+    case "entity":
+      return void bucket(db.entities, r.agentId).set(r.id, row as typeof r)
+    case "relation":
+      return void bucket(db.relations, r.agentId).set(r.id, row as typeof r)
+    case "session":
+      return void db.sessions.set(r.id, row as typeof r)
+    case "canonical":
+      return void db.canonical.set(r.agentId, row as typeof r)
     // Usage events are immutable: one already held is kept.
-    case "usage": return void (db.usage.some((u) => u.id === r.id) || db.usage.push(row as typeof r))
-    case "device": return void db.devices.set(r.deviceId, row as typeof r)
-    case "task": return void db.tasks.set(r.id, row as typeof r)
+    case "usage":
+      return void (db.usage.some((u) => u.id === r.id) || db.usage.push(row as typeof r))
+    case "device":
+      return void db.devices.set(r.deviceId, row as typeof r)
+    case "task":
+      return void db.tasks.set(r.id, row as typeof r)
   }
 }
 

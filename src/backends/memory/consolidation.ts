@@ -20,7 +20,9 @@ export const port = (db: MemoryDb): ConsolidationPort => ({
     Effect.sync(() => {
       const found = new Map<string, MergePartition>()
       for (const m of db.memories.values()) {
-        if (m.embedding !== null) found.set(JSON.stringify([m.agentId, m.scope]), { agentId: m.agentId, scope: m.scope })
+        if (m.embedding !== null) {
+          found.set(JSON.stringify([m.agentId, m.scope]), { agentId: m.agentId, scope: m.scope })
+        }
       }
       return [...found.values()]
     }),

@@ -3,13 +3,14 @@
  * own specs and as the reference the conformance suites are checked against.
  */
 import { Config, Context, Effect, Layer } from "effect"
+import { makeAuditLog } from "../../core/auditLog.js"
 import { semanticLimits } from "../../core/memoryInputs.js"
 import { mainServices, semanticServices } from "../../core/storeLayers.js"
 import type { EmbeddingSpace } from "../../domain/embedding.js"
 import type { AuditIntegrityError } from "../../domain/errors.js"
 import type { StoreOptions } from "../../domain/options.js"
-import type { EngramServices } from "../../services/index.js"
 import type { MainStoreAdmin, SemanticStoreAdmin } from "../../services/Admin.js"
+import type { EngramServices } from "../../services/index.js"
 import * as Admin from "./admin.js"
 import * as Audit from "./audit.js"
 import { makeDb, type MemoryDb } from "./client.js"
@@ -19,7 +20,6 @@ import * as Knowledge from "./knowledge.js"
 import * as Semantic from "./semantic.js"
 import * as Sessions from "./sessions.js"
 import * as Structured from "./structured.js"
-import { makeAuditLog } from "../../core/auditLog.js"
 import * as Tasks from "./tasks.js"
 import * as Usage from "./usage.js"
 
@@ -57,8 +57,7 @@ export const layerFromDb = (options: StoreOptions, db: MemoryDb): Layer.Layer<Me
   Layer.effectContext(make(options, db))
 
 /** The options read from configuration (e.g. `ENGRAM_EMBEDDING_MODEL`, `ENGRAM_EMBEDDING_DIMENSIONS`). */
-export const layerConfig = (config: Config.Config<StoreOptions>) =>
-  Layer.unwrapEffect(Effect.map(config, layer))
+export const layerConfig = (config: Config.Config<StoreOptions>) => Layer.unwrapEffect(Effect.map(config, layer))
 
 /** All nine services in memory with the default test embedding space (8 dimensions). */
 export const MemoryTest: Layer.Layer<MemoryServices, AuditIntegrityError> = layer({ embedding: DEFAULT_TEST_SPACE })

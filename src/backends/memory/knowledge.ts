@@ -28,7 +28,9 @@ export const port = (db: MemoryDb): KnowledgePort => ({
     Effect.sync(() => {
       const entities = db.entities.get(r.agentId)
       const missing = [r.source, r.target].find((end) => entities?.has(end) !== true)
-      if (missing === undefined) bucket(db.relations, r.agentId).set(r.id, { ...r, properties: structuredClone(r.properties) })
+      if (missing === undefined) {
+        bucket(db.relations, r.agentId).set(r.id, { ...r, properties: structuredClone(r.properties) })
+      }
       return Option.fromNullable(missing)
     }),
   readGraph: (agent, relation, read) =>

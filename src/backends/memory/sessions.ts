@@ -55,7 +55,9 @@ export const port = (db: MemoryDb): SessionPort => ({
       return "labelled"
     }),
   findByLabel: (agent, label) =>
-    Effect.sync(() => Option.fromNullable([...db.sessions.values()].find((s) => s.agentId === agent && s.label === label))),
+    Effect.sync(() =>
+      Option.fromNullable([...db.sessions.values()].find((s) => s.agentId === agent && s.label === label))
+    ),
   loadCanonical: (agent) => Effect.sync(() => Option.fromNullable(db.canonical.get(agent))),
   saveCanonical: (c) =>
     Effect.sync(() => {

@@ -8,7 +8,9 @@ import type { MemoryDb } from "./client.js"
 /** USD spent at or after `since`, by `agentId` or by everyone, summed in insertion order. */
 const spent = (db: MemoryDb, agentId: string | undefined, since: number): number => {
   let sum = 0
-  for (const e of db.usage) if (e.timestamp >= since && (agentId === undefined || e.agentId === agentId)) sum += e.costUsd
+  for (const e of db.usage) {
+    if (e.timestamp >= since && (agentId === undefined || e.agentId === agentId)) sum += e.costUsd
+  }
   return sum
 }
 

@@ -14,8 +14,8 @@ import { auditLogTable, selectLastEntry } from "../../tables/auditLog.js"
 import { purgedTables, recordOf, tableOf } from "../../tables/mainRecords.js"
 import { insertInto, selectPage, upsertInto } from "../../tables/table.js"
 import { auditLock } from "./audit.js"
-import { decodeRows, type PgClient } from "./client.js"
 import { importMemories } from "./bulkLoad.js"
+import { decodeRows, type PgClient } from "./client.js"
 import { MEMORY_COLUMNS, memoryOf } from "./memories.js"
 
 /** MainStoreAdmin's port over `client`: keyset-paged reads, import and purge each one transaction. */
@@ -57,15 +57,25 @@ export const mainPort = (client: PgClient): MainAdminPort => ({
           if (planned instanceof AuditIntegrityError) return yield* planned
           appends = planned
         }
-        for (const r of records) yield* q.execute({ text: upsertInto(tableOf(r.kind), "postgres"), values: tableOf(r.kind).values(r) })
+        for (const r of records) {
+          yield* q.execute({ text: upsertInto(tableOf(r.kind), "postgres"), values: tableOf(r.kind).values(r) })
+        }
         // Appends only (entries already held were skipped by the plan), so a plain insert.
-        for (const e of appends) yield* q.execute({ text: insertInto(auditLogTable, "postgres"), values: auditLogTable.values(e) })
+        for (const e of appends) {
+          yield* q.execute({ text: insertInto(auditLogTable, "postgres"), values: auditLogTable.values(e) })
+        }
       })),
   purgeAgent: (agent) =>
     client.transaction("purgeAgent", (q) =>
       Effect.map(
-        Effect.forEach(purgedTables, ([count, table, column]) =>
-          Effect.map(q.execute({ text: `DELETE FROM ${table} WHERE ${column} = $1`, values: [agent] }), (n) => [count, n] as const)),
+        Effect.forEach(
+          purgedTables,
+          ([count, table, column]) =>
+            Effect.map(
+              q.execute({ text: `DELETE FROM ${table} WHERE ${column} = $1`, values: [agent] }),
+              (n) => [count, n] as const
+            )
+        ),
         Object.fromEntries
       ))
 })
@@ -79,10 +89,14 @@ export const semanticPort = (client: PgClient): SemanticAdminPort => ({
         text: `SELECT ${MEMORY_COLUMNS} FROM memories WHERE id > $1 ORDER BY id LIMIT $2`,
         values: [cursor ?? "", EXPORT_PAGE]
       }, memoryOf),
-      (memories) => ({ memories, next: memories.length === EXPORT_PAGE ? memories[memories.length - 1]!.id : undefined })
+      (memories) => ({
+        memories,
+        next: memories.length === EXPORT_PAGE ? memories[memories.length - 1]!.id : undefined
+      })
     ),
   import: (memories) => importMemories(client, memories),
-  purgeAgent: (agent) => client.execute("purgeAgent", { text: "DELETE FROM memories WHERE agent_id = $1", values: [agent] }),
+  purgeAgent: (agent) =>
+    client.execute("purgeAgent", { text: "DELETE FROM memories WHERE agent_id = $1", values: [agent] }),
   agents: () => client.rows("agents", "SELECT DISTINCT agent_id FROM memories", (r) => decodeAgentRow(r).agent_id)
 })
 

@@ -29,7 +29,11 @@ export const port = (client: PgClient): AuditPort => {
       client.transaction("append", (q) =>
         Effect.gen(function*() {
           // Its own statement: the read below takes its snapshot after the lock is held.
-          yield* q.execute({ name: "engram_audit_lock", text: "SELECT pg_advisory_xact_lock($1::bigint)", values: [key] })
+          yield* q.execute({
+            name: "engram_audit_lock",
+            text: "SELECT pg_advisory_xact_lock($1::bigint)",
+            values: [key]
+          })
           const rows = yield* q.query({ name: "engram_audit_last", text: selectLastEntry })
           const entry = next(first(yield* decodeRows("append", rows, audit.decode)))
           yield* q.execute({ name: "engram_audit_insert", text: INSERT, values: audit.values(entry) })
@@ -43,7 +47,8 @@ export const port = (client: PgClient): AuditPort => {
           : { name: "engram_audit_entries_of_agent", text: ENTRIES_OF_AGENT, values: [agentId, fromSeq, limit] },
         audit.decode
       ),
-    last: () => Effect.map(client.rows("last", { name: "engram_audit_last", text: selectLastEntry }, audit.decode), first),
+    last: () =>
+      Effect.map(client.rows("last", { name: "engram_audit_last", text: selectLastEntry }, audit.decode), first),
     uncommitted: Effect.map(joinedConnection(client.identity), Option.isSome)
   }
 }

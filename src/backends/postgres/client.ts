@@ -17,11 +17,11 @@
  *
  * The URL stays `Redacted`: only the driver sees the password, and errors carry a URL without it.
  */
-import { createHash } from "node:crypto"
 import { Effect, Exit, Option, Redacted } from "effect"
+import { createHash } from "node:crypto"
 import pg from "pg"
-import { BackendUnavailable, StorageError, type StoreFailure } from "../../domain/errors.js"
 import { describe } from "../../core/storage.js"
+import { BackendUnavailable, StorageError, type StoreFailure } from "../../domain/errors.js"
 import { identityOf, inSavepoint, joinedConnection } from "./interop.js"
 import type { PgOptions } from "./options.js"
 
@@ -139,7 +139,9 @@ export interface Statement {
 
 /** What a unit of work can run: statements on one connection. */
 export interface Queryable {
-  readonly query: <R extends pg.QueryResultRow>(statement: Statement | string) => Effect.Effect<ReadonlyArray<R>, StoreFailure>
+  readonly query: <R extends pg.QueryResultRow>(
+    statement: Statement | string
+  ) => Effect.Effect<ReadonlyArray<R>, StoreFailure>
   /** Run a statement and return how many rows it affected. */
   readonly execute: (statement: Statement | string) => Effect.Effect<number, StoreFailure>
 }
@@ -274,8 +276,11 @@ export class PgClient {
   ): Effect.Effect<A, E | StoreFailure> {
     return Effect.flatMap(joinedConnection(this.identity), (joined) =>
       Option.isSome(joined)
-        ? inSavepoint(joined.value, (cause) => this.fail(operation, unwrapSqlError(cause)), (q) =>
-          body(q, new Connection(joined.value.pg, () => {}, true)))
+        ? inSavepoint(
+          joined.value,
+          (cause) => this.fail(operation, unwrapSqlError(cause)),
+          (q) => body(q, new Connection(joined.value.pg, () => {}, true))
+        )
         : this.pooled(operation, body))
   }
 
@@ -296,7 +301,10 @@ export class PgClient {
   }
 
   /** One statement on a pooled connection. */
-  query<R extends pg.QueryResultRow>(operation: string, statement: Statement | string): Effect.Effect<ReadonlyArray<R>, StoreFailure> {
+  query<R extends pg.QueryResultRow>(
+    operation: string,
+    statement: Statement | string
+  ): Effect.Effect<ReadonlyArray<R>, StoreFailure> {
     return this.withConnection(operation, (q) => q.query<R>(statement))
   }
 
@@ -373,7 +381,9 @@ const parseUrl = (url: Redacted.Redacted<string>): Effect.Effect<URL, BackendUna
     try {
       parsed = new URL(Redacted.value(url))
     } catch {
-      return Effect.fail(new BackendUnavailable({ backend: "postgres", message: "the PostgreSQL URL is not a valid URL" }))
+      return Effect.fail(
+        new BackendUnavailable({ backend: "postgres", message: "the PostgreSQL URL is not a valid URL" })
+      )
     }
     if (parsed.protocol !== "postgres:" && parsed.protocol !== "postgresql:") {
       return Effect.fail(

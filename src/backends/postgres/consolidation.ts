@@ -55,7 +55,11 @@ export const port = (client: PgClient): ConsolidationPort => ({
       })),
   partitions: () =>
     Effect.map(
-      client.rows("merge", "SELECT DISTINCT agent_id, scope FROM memories WHERE embedding IS NOT NULL", decodePartition),
+      client.rows(
+        "merge",
+        "SELECT DISTINCT agent_id, scope FROM memories WHERE embedding IS NOT NULL",
+        decodePartition
+      ),
       (rows) => rows.map((r) => ({ agentId: r.agent_id, scope: r.scope }))
     ),
   mergePartition: ({ agentId, scope }, plan) =>

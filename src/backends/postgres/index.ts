@@ -57,7 +57,8 @@ export const layerSemantic = (options: PgStoreOptions): Layer.Layer<PgSemanticSe
 /** `layer` with its options read from configuration. */
 export const layerConfig = (
   config: Config.Config<PgStoreOptions>
-): Layer.Layer<PgServices, PgLayerError | EffectConfigError.ConfigError> => Layer.unwrapEffect(Effect.map(config, layer))
+): Layer.Layer<PgServices, PgLayerError | EffectConfigError.ConfigError> =>
+  Layer.unwrapEffect(Effect.map(config, layer))
 
 /**
  * An application's node-postgres `Pool` for `layerFromPool` (typed structurally, so that this module's
@@ -70,7 +71,10 @@ export class PgPool extends Context.Tag("engram/postgres/PgPool")<PgPool, {
 }>() {}
 
 /** What a store on an application's pool takes: the store options and engram's acquire deadline. */
-export type PgPoolStoreOptions = StoreOptions & { readonly acquireTimeoutMs?: number; readonly auditAnchorPath?: string }
+export type PgPoolStoreOptions = StoreOptions & {
+  readonly acquireTimeoutMs?: number
+  readonly auditAnchorPath?: string
+}
 
 /**
  * All nine services on the application's pool (`PgPool`): one pool, whose lifecycle is the

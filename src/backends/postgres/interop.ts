@@ -43,7 +43,9 @@ export const joinedConnection = (
 ): Effect.Effect<Option.Option<AppConnection & { readonly pg: pg.Client }>> =>
   Effect.map(
     Effect.serviceOption(TransactionConnection),
-    (joined) => (Option.isSome(joined) && isAppConnection(joined.value[0], identity) ? Option.some(joined.value[0]) : Option.none())
+    (joined) => (Option.isSome(joined) && isAppConnection(joined.value[0], identity)
+      ? Option.some(joined.value[0])
+      : Option.none())
   )
 
 const INT8_OID = 20

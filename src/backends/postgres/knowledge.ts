@@ -86,7 +86,11 @@ export const port = (client: PgClient): KnowledgePort => ({
       values: relationsTable.values(r)
     }).pipe(
       Effect.map((rows): Option.Option<EntityId> =>
-        rows[0]?.has_source !== true ? Option.some(r.source) : rows[0].has_target ? Option.none() : Option.some(r.target)
+        rows[0]?.has_source !== true
+          ? Option.some(r.source)
+          : rows[0].has_target
+          ? Option.none()
+          : Option.some(r.target)
       ),
       // An end deleted by a concurrent transaction after the check is caught by the foreign keys.
       Effect.catchIf(

@@ -18,7 +18,9 @@ const StoredRow = { ...MemoryRow.fields, embedding: Schema.NullOr(Schema.Uint8Ar
 const Stored = Schema.Struct(StoredRow)
 const decodeStored = Schema.decodeUnknownSync(Stored)
 const decodeDistanced = Schema.decodeUnknownSync(Schema.Struct({ ...StoredRow, d: Schema.Number }))
-const decodeSettled = Schema.decodeUnknownSync(Schema.Struct({ ...StoredRow, d: Schema.Number, settled: Schema.Boolean }))
+const decodeSettled = Schema.decodeUnknownSync(
+  Schema.Struct({ ...StoredRow, d: Schema.Number, settled: Schema.Boolean })
+)
 const decodeScored = Schema.decodeUnknownSync(Schema.Struct({ ...StoredRow, score: Schema.Number }))
 
 const memoryOfRow = (r: typeof Stored.Type): Memory =>
@@ -34,7 +36,9 @@ export const distancedMemory = (row: unknown): { readonly memory: Memory; readon
 }
 
 /** The memory of a row selected with `MEMORY_COLUMNS`, its distance `d` and a recall's verdict `settled`. */
-export const settledMemory = (row: unknown): { readonly memory: Memory; readonly d: number; readonly settled: boolean } => {
+export const settledMemory = (
+  row: unknown
+): { readonly memory: Memory; readonly d: number; readonly settled: boolean } => {
   const r = decodeSettled(row)
   return { memory: memoryOfRow(r), d: r.d, settled: r.settled }
 }
@@ -73,8 +77,7 @@ export const INPUT_NAMES = INPUT_COLUMNS.join(", ")
 const STORED_COLUMNS = [...memoriesTable.columns, "embedding", "tsv", "tf", "len_norm"]
 
 /** `INSERT INTO memories (…) SELECT … ` from input rows aliased `alias` (add the FROM clause). */
-export const insertFrom = (alias: string): string =>
-  `INSERT INTO memories (${STORED_COLUMNS.join(", ")})
+export const insertFrom = (alias: string): string => `INSERT INTO memories (${STORED_COLUMNS.join(", ")})
    SELECT ${memoriesTable.columns.map((c) => `${alias}.${c}`).join(", ")}, ${alias}.embedding::vector,
           ${tsvectorOf(`${alias}.lexemes`)}, ${alias}.tf::jsonb, ${alias}.len_norm`
 
@@ -101,4 +104,7 @@ export const INSERT_CHUNK = 1000
 
 /** `items` in chunks of at most `INSERT_CHUNK`. */
 export const chunks = <A>(items: ReadonlyArray<A>): ReadonlyArray<ReadonlyArray<A>> =>
-  Array.from({ length: Math.ceil(items.length / INSERT_CHUNK) }, (_, i) => items.slice(i * INSERT_CHUNK, (i + 1) * INSERT_CHUNK))
+  Array.from(
+    { length: Math.ceil(items.length / INSERT_CHUNK) },
+    (_, i) => items.slice(i * INSERT_CHUNK, (i + 1) * INSERT_CHUNK)
+  )

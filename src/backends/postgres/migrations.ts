@@ -9,9 +9,9 @@
  * stored as TEXT exactly as serialised (key order and number spelling round-trip unchanged).
  */
 import { Effect } from "effect"
+import { migrate, type Migration, type MigrationDriver } from "../../core/migrator.js"
 import type { EmbeddingSpace } from "../../domain/embedding.js"
 import { EmbeddingSpaceMismatch, MigrationError } from "../../domain/errors.js"
-import { type Migration, type MigrationDriver, migrate } from "../../core/migrator.js"
 import { lockKey, type PgClient, type Queryable } from "./client.js"
 
 /**
@@ -242,7 +242,9 @@ export const driver = (client: PgClient): MigrationDriver => ({
         Effect.catchAll((e) =>
           e instanceof MigrationError
             ? Effect.fail(e)
-            : Effect.fail(new MigrationError({ backend: "postgres", message: `migration failed: ${e.message}`, cause: e }))
+            : Effect.fail(
+              new MigrationError({ backend: "postgres", message: `migration failed: ${e.message}`, cause: e })
+            )
         )
       )
 })

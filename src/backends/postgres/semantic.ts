@@ -13,19 +13,19 @@ import type { SemanticPort } from "../../core/semantic.js"
 import type { EmbeddingSpace } from "../../domain/embedding.js"
 import type { StoreFailure } from "../../domain/errors.js"
 import type { Memory } from "../../domain/memory.js"
+import { withIndexDeferred } from "./bulkLoad.js"
 import { type Connection, decodeRows, type PgClient, type Queryable, sqlState } from "./client.js"
 import {
   chunks,
   INPUT_NAMES,
   INPUT_ROWS,
-  INSERT_CHUNK,
   inputValues,
+  INSERT_CHUNK,
   insertFrom,
   MEMORY_COLUMNS,
   memoryOf,
   scoredMemory
 } from "./memories.js"
-import { withIndexDeferred } from "./bulkLoad.js"
 import { filterSql } from "./memoryFilter.js"
 import { Params } from "./params.js"
 import { textSql } from "./textIndex.js"
@@ -54,7 +54,11 @@ const decodeCount = Schema.decodeUnknownSync(Schema.Struct({ n: Schema.Number })
  * the same agent are replays (the first write wins), and when an id belongs to another agent's
  * memory nothing is inserted and the position (0-based) of the first such input is returned.
  */
-const insertChunk = (q: Queryable, batch: ReadonlyArray<Memory>, minted: boolean): Effect.Effect<number | undefined, StoreFailure> =>
+const insertChunk = (
+  q: Queryable,
+  batch: ReadonlyArray<Memory>,
+  minted: boolean
+): Effect.Effect<number | undefined, StoreFailure> =>
   minted
     ? Effect.as(
       q.execute({
@@ -136,7 +140,9 @@ export const port = (client: PgClient, space: EmbeddingSpace): SemanticPort => {
       const p = new Params()
       const where = filterSql(plan.agentId, plan.filter, p)
       const rows = yield* q.query({
-        text: `SELECT ${MEMORY_COLUMNS} FROM memories WHERE ${where} ORDER BY created_at DESC, id DESC LIMIT ${p.add(plan.limit)}`,
+        text: `SELECT ${MEMORY_COLUMNS} FROM memories WHERE ${where} ORDER BY created_at DESC, id DESC LIMIT ${
+          p.add(plan.limit)
+        }`,
         values: p.values
       })
       return yield* decodeRows("recall", rows, memoryOf)
@@ -175,7 +181,10 @@ export const port = (client: PgClient, space: EmbeddingSpace): SemanticPort => {
         })),
     get: (agent, id) =>
       Effect.map(
-        client.rows("get", { text: `SELECT ${MEMORY_COLUMNS} FROM memories WHERE id = $1 AND agent_id = $2`, values: [id, agent] }, memoryOf),
+        client.rows("get", {
+          text: `SELECT ${MEMORY_COLUMNS} FROM memories WHERE id = $1 AND agent_id = $2`,
+          values: [id, agent]
+        }, memoryOf),
         (rows) => Option.fromNullable(rows[0])
       ),
     forget: (agent, id) =>
@@ -195,7 +204,10 @@ export const port = (client: PgClient, space: EmbeddingSpace): SemanticPort => {
       Effect.suspend(() => {
         const p = new Params()
         const text = `SELECT count(*)::int AS n FROM memories WHERE ${filterSql(agent, filter, p)}`
-        return Effect.map(client.rows("count", { text, values: p.values }, (r) => decodeCount(r).n), (rows) => rows[0] ?? 0)
+        return Effect.map(
+          client.rows("count", { text, values: p.values }, (r) => decodeCount(r).n),
+          (rows) => rows[0] ?? 0
+        )
       })
   }
 }

@@ -9,7 +9,13 @@ import { type LabelOutcome, labelTaken, type SessionPort } from "../../core/sess
 import type { StoreFailure } from "../../domain/errors.js"
 import type { CanonicalSession } from "../../domain/session.js"
 import { canonicalSessionsTable as canonical } from "../../tables/canonicalSessions.js"
-import { decodeOwner, decodeSummary, ownerColumns, sessionsTable as sessions, summaryColumns } from "../../tables/sessions.js"
+import {
+  decodeOwner,
+  decodeSummary,
+  ownerColumns,
+  sessionsTable as sessions,
+  summaryColumns
+} from "../../tables/sessions.js"
 import { insertInto, selectFrom, upsertInto } from "../../tables/table.js"
 import { decodeRows, type PgClient, sqlState } from "./client.js"
 
@@ -27,7 +33,8 @@ const LIST = `SELECT ${summaryColumns} FROM sessions ORDER BY updated_at DESC, i
 const LIST_OF_AGENT = `SELECT ${summaryColumns} FROM sessions WHERE agent_id = $1 ORDER BY updated_at DESC, id DESC`
 const LOCK_CANONICAL = `${selectFrom(canonical)} WHERE agent_id = $1 FOR UPDATE`
 // Parameters in the codec's column order: agent_id, messages, summary, updated_at.
-const UPDATE_CANONICAL = `UPDATE canonical_sessions SET messages = $2, summary = $3, updated_at = $4 WHERE agent_id = $1`
+const UPDATE_CANONICAL =
+  `UPDATE canonical_sessions SET messages = $2, summary = $3, updated_at = $4 WHERE agent_id = $1`
 const INSERT_CANONICAL = `${insertInto(canonical, "postgres")} ON CONFLICT (agent_id) DO NOTHING`
 
 export const port = (client: PgClient): SessionPort => {
@@ -42,19 +49,27 @@ export const port = (client: PgClient): SessionPort => {
     backend: "postgres",
     get: (id) =>
       Effect.map(
-        client.rows("get", { name: "engram_session_get", text: `${selectFrom(sessions)} WHERE id = $1`, values: [id] }, sessions.decode),
+        client.rows(
+          "get",
+          { name: "engram_session_get", text: `${selectFrom(sessions)} WHERE id = $1`, values: [id] },
+          sessions.decode
+        ),
         first
       ),
     save: (s, now) => {
       const values = sessions.values({ ...s, createdAt: now, updatedAt: now })
       return client.rows("save", { name: "engram_session_save", text: SAVE, values }, decodeOwner).pipe(
         Effect.map((rows) => ({ ...s, agentId: rows[0]!.agentId, createdAt: rows[0]!.createdAt, updatedAt: now })),
-        Effect.catchIf(isLabelConflict, () =>
-          Effect.map(ownerOf("save", s.id), (owner) => labelTaken(Option.getOrElse(owner, () => s.agentId))))
+        Effect.catchIf(
+          isLabelConflict,
+          () => Effect.map(ownerOf("save", s.id), (owner) => labelTaken(Option.getOrElse(owner, () => s.agentId)))
+        )
       )
     },
-    delete: (id) => Effect.map(client.execute("delete", { text: "DELETE FROM sessions WHERE id = $1", values: [id] }), (n) => n > 0),
-    deleteForAgent: (agent) => client.execute("deleteForAgent", { text: "DELETE FROM sessions WHERE agent_id = $1", values: [agent] }),
+    delete: (id) =>
+      Effect.map(client.execute("delete", { text: "DELETE FROM sessions WHERE id = $1", values: [id] }), (n) => n > 0),
+    deleteForAgent: (agent) =>
+      client.execute("deleteForAgent", { text: "DELETE FROM sessions WHERE agent_id = $1", values: [agent] }),
     list: (agent) =>
       client.rows(
         "list",
@@ -64,15 +79,27 @@ export const port = (client: PgClient): SessionPort => {
         decodeSummary
       ),
     setLabel: (id, label, now) =>
-      client.execute("setLabel", { text: "UPDATE sessions SET label = $2, updated_at = $3 WHERE id = $1", values: [id, label, now] }).pipe(
+      client.execute("setLabel", {
+        text: "UPDATE sessions SET label = $2, updated_at = $3 WHERE id = $1",
+        values: [id, label, now]
+      }).pipe(
         Effect.map((n): LabelOutcome => (n === 0 ? "notFound" : "labelled")),
         // A session deleted since the conflict is not found.
-        Effect.catchIf(isLabelConflict, () =>
-          Effect.map(ownerOf("setLabel", id), Option.match({ onNone: (): LabelOutcome => "notFound", onSome: labelTaken })))
+        Effect.catchIf(
+          isLabelConflict,
+          () =>
+            Effect.map(
+              ownerOf("setLabel", id),
+              Option.match({ onNone: (): LabelOutcome => "notFound", onSome: labelTaken })
+            )
+        )
       ),
     findByLabel: (agent, label) =>
       Effect.map(
-        client.rows("findByLabel", { text: `${selectFrom(sessions)} WHERE agent_id = $1 AND label = $2`, values: [agent, label] }, sessions.decode),
+        client.rows("findByLabel", {
+          text: `${selectFrom(sessions)} WHERE agent_id = $1 AND label = $2`,
+          values: [agent, label]
+        }, sessions.decode),
         first
       ),
     loadCanonical: (agent) =>
@@ -85,9 +112,18 @@ export const port = (client: PgClient): SessionPort => {
         first
       ),
     saveCanonical: (c) =>
-      Effect.as(client.execute("saveCanonical", { text: upsertInto(canonical, "postgres"), values: canonical.values(c) }), c),
+      Effect.as(
+        client.execute("saveCanonical", { text: upsertInto(canonical, "postgres"), values: canonical.values(c) }),
+        c
+      ),
     deleteCanonical: (agent) =>
-      Effect.map(client.execute("deleteCanonical", { text: "DELETE FROM canonical_sessions WHERE agent_id = $1", values: [agent] }), (n) => n > 0),
+      Effect.map(
+        client.execute("deleteCanonical", {
+          text: "DELETE FROM canonical_sessions WHERE agent_id = $1",
+          values: [agent]
+        }),
+        (n) => n > 0
+      ),
     modifyCanonical: (agent, f) =>
       client.transaction("modifyCanonical", (q) => {
         // Lock the stored row and read it as its last writer committed it; without one, insert the

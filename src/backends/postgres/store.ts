@@ -3,10 +3,17 @@
  * main-store and semantic services over one pool. `index.ts` wires these into the public layers.
  */
 import { Clock, type Context, Effect, Option, Schema, type Scope } from "effect"
+import pg from "pg"
 import { AuditAnchor, fileAnchor } from "../../core/auditAnchor.js"
+import { makeAuditLog } from "../../core/auditLog.js"
 import { decode } from "../../core/decode.js"
 import { checkStoreOptions } from "../../core/memoryInputs.js"
-import { mainServices, type MainStoreServices, semanticServices, type SemanticStoreServices } from "../../core/storeLayers.js"
+import {
+  mainServices,
+  type MainStoreServices,
+  semanticServices,
+  type SemanticStoreServices
+} from "../../core/storeLayers.js"
 import {
   type AuditIntegrityError,
   type AuditLoadError,
@@ -19,7 +26,6 @@ import {
 import type { StoreOptions } from "../../domain/options.js"
 import * as Admin from "./admin.js"
 import * as Audit from "./audit.js"
-import pg from "pg"
 import * as Client from "./client.js"
 import * as Consolidate from "./consolidation.js"
 import * as Devices from "./devices.js"
@@ -29,7 +35,6 @@ import type { PgOptions } from "./options.js"
 import * as Semantic from "./semantic.js"
 import * as Sessions from "./sessions.js"
 import * as Structured from "./structured.js"
-import { makeAuditLog } from "../../core/auditLog.js"
 import * as Tasks from "./tasks.js"
 import * as Usage from "./usage.js"
 
@@ -85,16 +90,24 @@ export const connectToPool = (
  * whoever can truncate the log).
  */
 const anchorOf = (options: { readonly auditAnchorPath?: string | undefined }) =>
-  Effect.map(Effect.serviceOption(AuditAnchor), (given) =>
-    Option.getOrElse(given, () => options.auditAnchorPath === undefined ? undefined : fileAnchor(options.auditAnchorPath)))
+  Effect.map(
+    Effect.serviceOption(AuditAnchor),
+    (given) =>
+      Option.getOrElse(
+        given,
+        () => options.auditAnchorPath === undefined ? undefined : fileAnchor(options.auditAnchorPath)
+      )
+  )
 
 /** The main-store services over a migrated pool; verifies the audit chain against its anchor, if any. */
 export const makeMain = (
   client: Client.PgClient,
   options: { readonly auditAnchorPath?: string | undefined } = {}
 ): Effect.Effect<Context.Context<MainStoreServices>, AuditLoadError | AuditIntegrityError> =>
-  Effect.map(Effect.flatMap(anchorOf(options), (anchor) => makeAuditLog(Audit.port(client), anchor)), (audit) =>
-    mainServices(client, { Structured, Knowledge, Sessions, Usage, Devices, Tasks, Admin }, audit))
+  Effect.map(
+    Effect.flatMap(anchorOf(options), (anchor) => makeAuditLog(Audit.port(client), anchor)),
+    (audit) => mainServices(client, { Structured, Knowledge, Sessions, Usage, Devices, Tasks, Admin }, audit)
+  )
 
 /** The semantic services over a migrated pool; records or checks the embedding space. */
 export const makeSemantic = (
@@ -108,9 +121,12 @@ export const makeSemantic = (
     const limits = yield* checkStoreOptions(options)
     yield* ensureEmbeddingSpace(client, limits.space)
     return semanticServices(
-      { semantic: Semantic.port(client, limits.space), consolidation: Consolidate.port(client), admin: Admin.semanticPort(client) },
+      {
+        semantic: Semantic.port(client, limits.space),
+        consolidation: Consolidate.port(client),
+        admin: Admin.semanticPort(client)
+      },
       limits,
       options
     )
   })
-

@@ -23,7 +23,9 @@ const prefixUpperBound = (prefix: string): string | undefined => {
   return undefined
 }
 
-const SAVE_AGENT = `${upsertInto(agentsTable, "postgres", agentsTable.columns.filter((c) => c !== "id" && c !== "created_at"))}
+const SAVE_AGENT = `${
+  upsertInto(agentsTable, "postgres", agentsTable.columns.filter((c) => c !== "id" && c !== "created_at"))
+}
   RETURNING ${agentsTable.columnList}`
 
 const first = <A>(rows: ReadonlyArray<A>): Option.Option<A> => Option.fromNullable(rows[0])
@@ -84,11 +86,17 @@ export const port = (client: PgClient): StructuredPort => ({
   },
   saveAgent: (a, now) =>
     Effect.map(
-      client.rows("saveAgent", { text: SAVE_AGENT, values: agentsTable.values({ ...a, createdAt: now, updatedAt: now }) }, agentsTable.decode),
+      client.rows("saveAgent", {
+        text: SAVE_AGENT,
+        values: agentsTable.values({ ...a, createdAt: now, updatedAt: now })
+      }, agentsTable.decode),
       (rows) => rows[0]!
     ),
   loadAgent: (id) =>
-    Effect.map(client.rows("loadAgent", { text: `${selectFrom(agentsTable)} WHERE id = $1`, values: [id] }, agentsTable.decode), first),
+    Effect.map(
+      client.rows("loadAgent", { text: `${selectFrom(agentsTable)} WHERE id = $1`, values: [id] }, agentsTable.decode),
+      first
+    ),
   listAgents: () => client.rows("listAgents", `${selectFrom(agentsTable)} ORDER BY id`, agentsTable.decode),
   removeAgent: (id) =>
     Effect.map(client.execute("removeAgent", { text: "DELETE FROM agents WHERE id = $1", values: [id] }), (n) => n > 0)

@@ -10,8 +10,8 @@ import { Effect, Option } from "effect"
 import type { FencedWrite, TaskPort } from "../../core/taskQueue.js"
 import type { TaskChange, TaskState } from "../../core/tasks.js"
 import type { StoreFailure } from "../../domain/errors.js"
-import { stateColumns, tasksTable } from "../../tables/tasks.js"
 import { insertInto, selectFrom } from "../../tables/table.js"
+import { stateColumns, tasksTable } from "../../tables/tasks.js"
 import type { PgClient, Statement } from "./client.js"
 
 const FIELDS = Object.keys(stateColumns) as ReadonlyArray<keyof TaskState>
@@ -49,7 +49,9 @@ export const port = (client: PgClient): TaskPort => {
   return {
     backend: "postgres",
     insert: (task) =>
-      Effect.asVoid(client.execute("post", { name: "engram_task_insert", text: INSERT, values: tasksTable.values(task) })),
+      Effect.asVoid(
+        client.execute("post", { name: "engram_task_insert", text: INSERT, values: tasksTable.values(task) })
+      ),
     claimBest: (agent, now, change) => {
       const set = setList(change, 3)
       // The core's `claimable` and `claimOrder` in SQL.
@@ -79,10 +81,13 @@ export const port = (client: PgClient): TaskPort => {
                RETURNING ${tasksTable.columnList}`,
         values: [id, claim.agentId, claim.attempt, ...set.values]
       }
-      return Effect.flatMap(client.rows("replaceIfCurrent", statement, tasksTable.decode), (rows): Effect.Effect<FencedWrite, StoreFailure> =>
-        rows[0] !== undefined
-          ? Effect.succeed({ written: rows[0] })
-          : Effect.map(byId("replaceIfCurrent", id), (current) => ({ refused: current })))
+      return Effect.flatMap(
+        client.rows("replaceIfCurrent", statement, tasksTable.decode),
+        (rows): Effect.Effect<FencedWrite, StoreFailure> =>
+          rows[0] !== undefined
+            ? Effect.succeed({ written: rows[0] })
+            : Effect.map(byId("replaceIfCurrent", id), (current) => ({ refused: current }))
+      )
     },
     get: (id) => byId("get", id),
     list: (range) => {

@@ -8,8 +8,8 @@ import { Effect, Option, Schema } from "effect"
 import type { UsagePort } from "../../core/usageStore.js"
 import { DAY_MS } from "../../domain/time.js"
 import type { UsageEvent } from "../../domain/usage.js"
-import { usageAggregates as aggregate, usageEventsTable } from "../../tables/usageEvents.js"
 import { insertInto } from "../../tables/table.js"
+import { usageAggregates as aggregate, usageEventsTable } from "../../tables/usageEvents.js"
 import { decodeRows, lockKey, type PgClient, type Queryable } from "./client.js"
 
 const INSERT = insertInto(usageEventsTable, "postgres")
@@ -32,7 +32,9 @@ const spentSince = (q: Queryable, operation: string, agentId: string | undefined
   }
   return Effect.flatMap(
     q.query({
-      text: `SELECT ARRAY[${sums.join(", ")}] AS spent FROM usage_events WHERE timestamp >= $${since.length + 1}::bigint${agentClause}`,
+      text: `SELECT ARRAY[${sums.join(", ")}] AS spent FROM usage_events WHERE timestamp >= $${
+        since.length + 1
+      }::bigint${agentClause}`,
       values
     }),
     (rows) => Effect.map(decodeRows(operation, rows, spentRow), (decoded) => decoded[0]!.spent)

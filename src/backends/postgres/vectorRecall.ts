@@ -16,12 +16,19 @@
  * scan that gave up early) the boundary band is fetched — exactly, without the index, when the
  * candidates are not known to contain it.
  */
-import { createHash } from "node:crypto"
 import { Effect, Schema } from "effect"
+import { createHash } from "node:crypto"
 import type { RecallPlan } from "../../core/recall.js"
 import type { StoreFailure } from "../../domain/errors.js"
 import type { Memory } from "../../domain/memory.js"
-import { type Connection, decodeRows, DEFAULT_EF_SEARCH, type PgClient, type Queryable, type Statement } from "./client.js"
+import {
+  type Connection,
+  decodeRows,
+  DEFAULT_EF_SEARCH,
+  type PgClient,
+  type Queryable,
+  type Statement
+} from "./client.js"
 import { distancedMemory, MEMORY_COLUMNS, settledMemory } from "./memories.js"
 import { filterSql } from "./memoryFilter.js"
 import { Params } from "./params.js"
@@ -36,8 +43,10 @@ interface Distanced {
   readonly d: number
 }
 
-const distanced = (operation: string, rows: ReadonlyArray<unknown>): Effect.Effect<ReadonlyArray<Distanced>, StoreFailure> =>
-  decodeRows(operation, rows, distancedMemory)
+const distanced = (
+  operation: string,
+  rows: ReadonlyArray<unknown>
+): Effect.Effect<ReadonlyArray<Distanced>, StoreFailure> => decodeRows(operation, rows, distancedMemory)
 
 /**
  * How far apart two pgvector distances must be for their order to be the exact (double precision)
@@ -77,7 +86,10 @@ const ensureEfSearch = (
     // so it is set every time rather than remembered.
     if (conn.joined) return Effect.asVoid(q.execute(`SET LOCAL hnsw.ef_search = ${wanted}`))
     if ((client.efSearch.get(conn.client) ?? DEFAULT_EF_SEARCH) === wanted) return Effect.void
-    return Effect.tap(q.execute(`SET hnsw.ef_search = ${wanted}`), () => Effect.sync(() => client.efSearch.set(conn.client, wanted)))
+    return Effect.tap(
+      q.execute(`SET hnsw.ef_search = ${wanted}`),
+      () => Effect.sync(() => client.efSearch.set(conn.client, wanted))
+    )
   })
 
 /** The agent's memories passing the filters with a vector, capped at `cap` (are there more than found?). */
@@ -111,14 +123,18 @@ export const settledCandidates = (client: PgClient, q: Queryable, conn: Connecti
       const qv = `${p.add(vectorText(plan.embedding))}::vector`
       const text = `SELECT ${MEMORY_COLUMNS}, cosine_distance(embedding, ${qv}) AS d FROM memories
                     WHERE ${where} AND embedding IS NOT NULL ${tail(p, qv)}`
-      return Effect.map(Effect.flatMap(q.query({ text, values: p.values }), (rows) => distanced("recall", rows)), (rows) =>
-        [...rows].sort((x, y) => x.d - y.d))
+      return Effect.map(
+        Effect.flatMap(q.query({ text, values: p.values }), (rows) => distanced("recall", rows)),
+        (rows) => [...rows].sort((x, y) => x.d - y.d)
+      )
     }
     // `<=>` in ORDER BY lets the planner use the HNSW index; `cosine_distance` (the same function)
     // is not an index-ordering operator, so the fallbacks below are exact.
     let rows = yield* select((p, qv) => `ORDER BY embedding <=> ${qv} LIMIT ${p.add(k)}`)
     if (rows.length < k && (yield* countVectors(q, plan, k)) > rows.length) {
-      rows = yield* select((p, qv) => `ORDER BY cosine_distance(embedding, ${qv}), created_at DESC, id DESC LIMIT ${p.add(k)}`)
+      rows = yield* select((p, qv) =>
+        `ORDER BY cosine_distance(embedding, ${qv}), created_at DESC, id DESC LIMIT ${p.add(k)}`
+      )
     }
     if (rows.length === k && rows[k - 1]!.d <= rows[plan.limit - 1]!.d + eps) {
       const bound = rows[plan.limit - 1]!.d + eps

@@ -36,8 +36,13 @@ export const port = (conn: QdrantConnection): SemanticAdminPort => {
       }),
     purgeAgent: (agent) =>
       Effect.gen(function*() {
-        const { count } = yield* conn.run("purge agent", (c) => c.count(conn.collection, { filter: ofAgent(agent), exact: true }))
-        if (count > 0) yield* conn.run("purge agent", (c) => c.delete(conn.collection, { wait: true, filter: ofAgent(agent) }))
+        const { count } = yield* conn.run(
+          "purge agent",
+          (c) => c.count(conn.collection, { filter: ofAgent(agent), exact: true })
+        )
+        if (count > 0) {
+          yield* conn.run("purge agent", (c) => c.delete(conn.collection, { wait: true, filter: ofAgent(agent) }))
+        }
         return count
       }),
     agents: () =>

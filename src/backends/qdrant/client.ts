@@ -17,16 +17,15 @@
  * - a reserved point (`META_POINT_ID`, no vector, no `agent_id`) records the embedding model, so a
  *   store opened with another model of the same dimension is refused too.
  */
-import { QdrantClient, QdrantClientResourceExhaustedError, QdrantClientTimeoutError } from "@qdrant/js-client-rest"
 import type { Schemas } from "@qdrant/js-client-rest"
+import { QdrantClient, QdrantClientResourceExhaustedError, QdrantClientTimeoutError } from "@qdrant/js-client-rest"
 import { Effect, Redacted } from "effect"
+import { describe } from "../../core/storage.js"
 import type { EmbeddingSpace } from "../../domain/embedding.js"
 import { BackendUnavailable, EmbeddingSpaceMismatch, StorageError } from "../../domain/errors.js"
-import { describe } from "../../core/storage.js"
 import { DEFAULT_TIMEOUT_MS, type QdrantOptions } from "./options.js"
 
 export { DEFAULT_TIMEOUT_MS }
-
 
 /** Name of the dense vector holding memory embeddings. */
 export const VECTOR = "embedding"
@@ -63,7 +62,10 @@ export interface QdrantConnection {
   readonly collection: string
   readonly url: string
   /** Run one client call; a rejection becomes `StorageError`, or `BackendUnavailable` when Qdrant cannot be reached. */
-  readonly run: <A>(operation: string, call: (client: QdrantClient) => Promise<A>) => Effect.Effect<A, StorageError | BackendUnavailable>
+  readonly run: <A>(
+    operation: string,
+    call: (client: QdrantClient) => Promise<A>
+  ) => Effect.Effect<A, StorageError | BackendUnavailable>
 }
 
 /** The HTTP status of a client rejection, when Qdrant answered at all. */
@@ -97,21 +99,27 @@ const unreachable = (cause: unknown): boolean => {
   return cause instanceof QdrantClientTimeoutError || cause instanceof TypeError
 }
 
-const failure = (url: string, timeoutMs: number, operation: string) => (cause: unknown): StorageError | BackendUnavailable => {
-  if (unreachable(cause)) {
-    const why = cause instanceof QdrantClientTimeoutError
-      ? `no answer within ${timeoutMs} ms`
-      : describe(cause instanceof Error && cause.cause !== undefined ? cause.cause : cause)
-    return new BackendUnavailable({ backend: "qdrant", url, message: `Qdrant at ${url} is unavailable (${operation}): ${why}`, cause })
+const failure =
+  (url: string, timeoutMs: number, operation: string) => (cause: unknown): StorageError | BackendUnavailable => {
+    if (unreachable(cause)) {
+      const why = cause instanceof QdrantClientTimeoutError
+        ? `no answer within ${timeoutMs} ms`
+        : describe(cause instanceof Error && cause.cause !== undefined ? cause.cause : cause)
+      return new BackendUnavailable({
+        backend: "qdrant",
+        url,
+        message: `Qdrant at ${url} is unavailable (${operation}): ${why}`,
+        cause
+      })
+    }
+    const status = statusOf(cause)
+    return new StorageError({
+      backend: "qdrant",
+      operation,
+      message: status === undefined ? errorText(cause) : `HTTP ${status}: ${errorText(cause)}`,
+      cause
+    })
   }
-  const status = statusOf(cause)
-  return new StorageError({
-    backend: "qdrant",
-    operation,
-    message: status === undefined ? errorText(cause) : `HTTP ${status}: ${errorText(cause)}`,
-    cause
-  })
-}
 
 const connection = (client: QdrantClient, options: QdrantOptions): QdrantConnection => {
   const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS
@@ -164,12 +172,14 @@ const metaPayload = (space: EmbeddingSpace): MetaPayload => ({
 })
 
 const recordedModel = (payload: Record<string, unknown> | null | undefined): string | undefined =>
-  payload !== null && payload !== undefined && payload["engram"] === "collection" && typeof payload["model"] === "string"
+  payload !== null && payload !== undefined && payload["engram"] === "collection" &&
+    typeof payload["model"] === "string"
     ? payload["model"]
     : undefined
 
 const recordedFormat = (payload: Record<string, unknown> | null | undefined): number | undefined =>
-  payload !== null && payload !== undefined && payload["engram"] === "collection" && typeof payload["format"] === "number"
+  payload !== null && payload !== undefined && payload["engram"] === "collection" &&
+    typeof payload["format"] === "number"
     ? payload["format"]
     : undefined
 
@@ -239,7 +249,11 @@ export const open = (
     // Health check: the root endpoint answers without touching any collection.
     yield* conn.run("health check", (c) => c.versionInfo()).pipe(
       Effect.mapError((e) =>
-        unavailable(options, `Qdrant health check failed at ${options.url}: ${e.message}${grpcHint(options.url, e.cause)}`, e)
+        unavailable(
+          options,
+          `Qdrant health check failed at ${options.url}: ${e.message}${grpcHint(options.url, e.cause)}`,
+          e
+        )
       )
     )
     // The first call that needs credentials: a refused API key means the store cannot be used.
@@ -251,15 +265,23 @@ export const open = (
     )
 
     if (!exists.exists) {
-      const created = yield* conn.run("create collection", (c) =>
-        c.createCollection(collection, { vectors: { [VECTOR]: { size: space.dimensions, distance: DISTANCE } } })).pipe(
-          Effect.as(true),
-          // Another process created it between our check and our create: verify theirs instead.
-          Effect.catchIf((e) => e._tag === "StorageError" && statusOf(e.cause) === 409, () => Effect.succeed(false))
-        )
+      const created = yield* conn.run(
+        "create collection",
+        (c) => c.createCollection(collection, { vectors: { [VECTOR]: { size: space.dimensions, distance: DISTANCE } } })
+      ).pipe(
+        Effect.as(true),
+        // Another process created it between our check and our create: verify theirs instead.
+        Effect.catchIf((e) => e._tag === "StorageError" && statusOf(e.cause) === 409, () => Effect.succeed(false))
+      )
       if (created) {
-        yield* conn.run("record embedding space", (c) =>
-          c.upsert(collection, { wait: true, points: [{ id: META_POINT_ID, vector: {}, payload: { ...metaPayload(space) } }] }))
+        yield* conn.run(
+          "record embedding space",
+          (c) =>
+            c.upsert(collection, {
+              wait: true,
+              points: [{ id: META_POINT_ID, vector: {}, payload: { ...metaPayload(space) } }]
+            })
+        )
       }
     }
 
@@ -272,12 +294,16 @@ export const open = (
         message: `collection ${collection} has no dense vector named "${VECTOR}"; it was not created by engram`
       })
     }
-    const [meta] = yield* conn.run("read embedding space", (c) =>
-      c.retrieve(collection, { ids: [META_POINT_ID], with_payload: true, with_vector: false }))
+    const [meta] = yield* conn.run(
+      "read embedding space",
+      (c) => c.retrieve(collection, { ids: [META_POINT_ID], with_payload: true, with_vector: false })
+    )
     const model = recordedModel(meta?.payload)
     const format = recordedFormat(meta?.payload)
     if (format !== undefined && format !== PAYLOAD_FORMAT) return yield* otherFormat(collection, format)
-    if (params.size !== space.dimensions || params.distance !== DISTANCE || (model !== undefined && model !== space.model)) {
+    if (
+      params.size !== space.dimensions || params.distance !== DISTANCE || (model !== undefined && model !== space.model)
+    ) {
       const actualModel = model ?? "(not recorded)"
       return yield* new EmbeddingSpaceMismatch({
         expected: { model: space.model, dimensions: space.dimensions },
@@ -290,15 +316,23 @@ export const open = (
     if (model === undefined) {
       // A collection with the right vector but no record (created by a process that lost the
       // creation race before recording, or by hand): adopt it for this model.
-      yield* conn.run("record embedding space", (c) =>
-        c.upsert(collection, { wait: true, points: [{ id: META_POINT_ID, vector: {}, payload: { ...metaPayload(space) } }] }))
+      yield* conn.run(
+        "record embedding space",
+        (c) =>
+          c.upsert(collection, {
+            wait: true,
+            points: [{ id: META_POINT_ID, vector: {}, payload: { ...metaPayload(space) } }]
+          })
+      )
     }
 
     const existing = info.payload_schema ?? {}
     for (const [field, schema] of PAYLOAD_INDEXES) {
       if (indexFits(existing[field], schema)) continue
-      yield* conn.run(`create payload index ${field}`, (c) =>
-        c.createPayloadIndex(collection, { field_name: field, field_schema: schema, wait: true }))
+      yield* conn.run(
+        `create payload index ${field}`,
+        (c) => c.createPayloadIndex(collection, { field_name: field, field_schema: schema, wait: true })
+      )
     }
     return conn
   })

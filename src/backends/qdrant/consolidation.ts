@@ -7,8 +7,8 @@ import type { Schemas } from "@qdrant/js-client-rest"
 import { Effect, Schema } from "effect"
 import type { ConsolidationPort, MergePartition } from "../../core/consolidation.js"
 import type { MergeCandidate } from "../../core/merge.js"
-import { AgentId } from "../../domain/ids.js"
 import { StorageError } from "../../domain/errors.js"
+import { AgentId } from "../../domain/ids.js"
 import { type QdrantConnection, VECTOR } from "./client.js"
 import {
   applyBatches,
@@ -35,7 +35,9 @@ const MergeFields = Schema.Struct({
 const NOT_EMBEDDED: ReadonlyArray<Schemas["Condition"]> = [...NOT_A_MEMORY, { is_empty: { key: "embedding_norm" } }]
 
 /** A cursor of ours from Qdrant's page offset (point ids are memory ids: strings). */
-const cursorOf = (next: string | number | undefined): string | undefined => (next === undefined ? undefined : String(next))
+const cursorOf = (
+  next: string | number | undefined
+): string | undefined => (next === undefined ? undefined : String(next))
 
 export const port = (conn: QdrantConnection): ConsolidationPort => {
   const readStale = payloadFields(StaleFields, "decay")
@@ -84,13 +86,19 @@ export const port = (conn: QdrantConnection): ConsolidationPort => {
     partitions: () =>
       Effect.gen(function*() {
         const found = new Map<string, MergePartition>()
-        yield* scrollPages(conn, "merge", { must_not: [...NOT_EMBEDDED] }, ["agent_id", "scope"], (points) =>
-          Effect.gen(function*() {
-            for (const point of points) {
-              const p = yield* readPartition(point)
-              found.set(JSON.stringify([p.agent_id, p.scope]), { agentId: p.agent_id, scope: p.scope })
-            }
-          }))
+        yield* scrollPages(
+          conn,
+          "merge",
+          { must_not: [...NOT_EMBEDDED] },
+          ["agent_id", "scope"],
+          (points) =>
+            Effect.gen(function*() {
+              for (const point of points) {
+                const p = yield* readPartition(point)
+                found.set(JSON.stringify([p.agent_id, p.scope]), { agentId: p.agent_id, scope: p.scope })
+              }
+            })
+        )
         return [...found.values()]
       }),
     mergePartition: ({ agentId, scope }, plan) =>

@@ -96,7 +96,9 @@ const toPayload = (m: Memory, stored: StoredEmbedding | undefined): Record<strin
 
 /** The payload keys of a stored embedding (null for none: a filter can tell the two apart). */
 export const embeddingPayload = (stored: StoredEmbedding | undefined): Record<string, unknown> =>
-  stored === undefined ? { embedding_norm: null, embedding_fix: null } : { embedding_norm: stored.norm, embedding_fix: stored.fix }
+  stored === undefined
+    ? { embedding_norm: null, embedding_fix: null }
+    : { embedding_norm: stored.norm, embedding_fix: stored.fix }
 
 /** A memory without an embedding is a point without the named vector: vector queries never see it. */
 const toPoint = (m: Memory): Schemas["PointStruct"] => {
@@ -165,8 +167,15 @@ export const memoryOf = (operation: string) => (point: PointLike): Effect.Effect
 }
 
 /** The payload keys the filter check of a read needs (metadata only when the filter has a metadata condition). */
-export const filterKeys = (withMetadata: boolean): Array<string> =>
-  ["agent_id", "scope", "source", "confidence", "confidence_exact", "created_at", ...(withMetadata ? ["metadata", "metadata_json"] : [])]
+export const filterKeys = (withMetadata: boolean): Array<string> => [
+  "agent_id",
+  "scope",
+  "source",
+  "confidence",
+  "confidence_exact",
+  "created_at",
+  ...(withMetadata ? ["metadata", "metadata_json"] : [])
+]
 
 /**
  * The memory as far as a filter check sees it, from a point read with only `filterKeys` (plus any
@@ -308,7 +317,11 @@ export const upsertAll = (
   })
 
 /** Apply update operations in batches of at most `MAX_BATCH_OPERATIONS`. */
-export const applyBatches = (conn: QdrantConnection, operation: string, operations: ReadonlyArray<Schemas["UpdateOperation"]>) =>
+export const applyBatches = (
+  conn: QdrantConnection,
+  operation: string,
+  operations: ReadonlyArray<Schemas["UpdateOperation"]>
+) =>
   Effect.gen(function*() {
     for (let i = 0; i < operations.length; i += MAX_BATCH_OPERATIONS) {
       const chunk = operations.slice(i, i + MAX_BATCH_OPERATIONS)

@@ -15,7 +15,16 @@ import { textScore } from "../../core/textSearch.js"
 import type { BackendUnavailable, StorageError } from "../../domain/errors.js"
 import type { Memory } from "../../domain/memory.js"
 import { type QdrantConnection, statusOf, VECTOR } from "./client.js"
-import { embeddingPayload, filterKeys, filterViewOf, memoryOf, payloadFields, scrollPages, upsertOnce, WHOLE } from "./memories.js"
+import {
+  embeddingPayload,
+  filterKeys,
+  filterViewOf,
+  memoryOf,
+  payloadFields,
+  scrollPages,
+  upsertOnce,
+  WHOLE
+} from "./memories.js"
 import { conditionsOf, match } from "./memoryFilter.js"
 import { encodeEmbedding, unitVector } from "./vectorCodec.js"
 
@@ -76,7 +85,9 @@ const nearest = (conn: QdrantConnection, plan: RecallPlan, embedding: ReadonlyAr
       // The exact ranking so far, kept to `limit` so reading many rounds needs bounded memory.
       best = rankNearest(embedding, [...best.map((h) => h.memory), ...found], limit)
       if (page.points.length < want) break
-      if (best.length >= limit && page.points[page.points.length - 1]!.score < best[limit - 1]!.score - SCORE_SLACK) break
+      if (best.length >= limit && page.points[page.points.length - 1]!.score < best[limit - 1]!.score - SCORE_SLACK) {
+        break
+      }
       want = Math.min(MAX_PAGE, want * 2)
     }
     return best.map((h) => h.memory)
@@ -177,7 +188,10 @@ const newest = (conn: QdrantConnection, plan: RecallPlan) =>
     return found
   })
 
-const candidates = (conn: QdrantConnection, plan: RecallPlan): Effect.Effect<Candidates, StorageError | BackendUnavailable> => {
+const candidates = (
+  conn: QdrantConnection,
+  plan: RecallPlan
+): Effect.Effect<Candidates, StorageError | BackendUnavailable> => {
   switch (plan.mode) {
     case "vector":
       return Effect.map(nearest(conn, plan, plan.embedding), (found) => ({ nearest: found }))
@@ -216,7 +230,10 @@ const recordAccess = (conn: QdrantConnection, hits: ReadonlyArray<Hit>, now: num
 /** The owning agent of each existing point among `ids` (null for a point that is not a memory). */
 const ownersOf = (conn: QdrantConnection, ids: ReadonlyArray<string>) =>
   Effect.map(
-    conn.run("read owners", (c) => c.retrieve(conn.collection, { ids: [...ids], with_payload: ["agent_id"], with_vector: false })),
+    conn.run(
+      "read owners",
+      (c) => c.retrieve(conn.collection, { ids: [...ids], with_payload: ["agent_id"], with_vector: false })
+    ),
     (records) => {
       const owners = new Map<string, string | null>()
       for (const r of records) {
@@ -257,8 +274,10 @@ export const port = (conn: QdrantConnection): SemanticPort => ({
     Effect.gen(function*() {
       if (!(yield* owns(conn, agent, id))) return false
       // The agent condition again, so a point that changed hands meanwhile is never deleted.
-      yield* conn.run("forget", (c) =>
-        c.delete(conn.collection, { wait: true, filter: { must: [{ has_id: [id] }, match("agent_id", agent)] } }))
+      yield* conn.run(
+        "forget",
+        (c) => c.delete(conn.collection, { wait: true, filter: { must: [{ has_id: [id] }, match("agent_id", agent)] } })
+      )
       return true
     }),
   updateEmbedding: (agent, id, embedding) =>
@@ -276,24 +295,38 @@ export const port = (conn: QdrantConnection): SemanticPort => ({
           ]
         })).pipe(
           Effect.as(true),
-          Effect.catchIf((err) => err._tag === "StorageError" && statusOf(err.cause) === 404, () => Effect.succeed(false))
+          Effect.catchIf(
+            (err) => err._tag === "StorageError" && statusOf(err.cause) === 404,
+            () => Effect.succeed(false)
+          )
         )
     }),
   count: (agent, filter) =>
     Effect.gen(function*() {
       const { exact, must } = conditionsOf(agent, filter)
       if (exact) {
-        const result = yield* conn.run("count", (c) => c.count(conn.collection, { filter: { must: [...must] }, exact: true }))
+        const result = yield* conn.run(
+          "count",
+          (c) => c.count(conn.collection, { filter: { must: [...must] }, exact: true })
+        )
         return result.count
       }
       // Qdrant can only narrow this filter: each candidate is checked, reading only the filter's fields.
       const accepts = acceptor(agent, filter)
       const view = filterViewOf("count")
       let n = 0
-      yield* scrollPages(conn, "count", { must: [...must] }, filterKeys(hasMetadataCondition(filter)), (points) =>
-        Effect.gen(function*() {
-          for (const point of points) if (accepts(yield* view(point))) n++
-        }))
+      yield* scrollPages(
+        conn,
+        "count",
+        { must: [...must] },
+        filterKeys(hasMetadataCondition(filter)),
+        (points) =>
+          Effect.gen(function*() {
+            for (const point of points) {
+              if (accepts(yield* view(point))) n++
+            }
+          })
+      )
       return n
     })
 })

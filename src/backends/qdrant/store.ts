@@ -4,8 +4,8 @@
  */
 import type { Context } from "effect"
 import { Effect } from "effect"
-import { semanticServices } from "../../core/storeLayers.js"
 import { semanticLimits } from "../../core/memoryInputs.js"
+import { semanticServices } from "../../core/storeLayers.js"
 import type { BackendUnavailable, EmbeddingSpaceMismatch, StorageError } from "../../domain/errors.js"
 import type { SemanticStoreAdmin } from "../../services/Admin.js"
 import type { SemanticServices } from "../../services/index.js"

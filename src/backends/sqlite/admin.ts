@@ -55,7 +55,9 @@ export const mainPort = (conn: SqliteConnection): MainAdminPort => ({
     attempt("purgeAgent", () =>
       conn.immediate(() =>
         Object.fromEntries(
-          purgedTables.map(([count, table, column]) => [count, conn.run(`DELETE FROM ${table} WHERE ${column} = ?`, [agent]).changes])
+          purgedTables.map((
+            [count, table, column]
+          ) => [count, conn.run(`DELETE FROM ${table} WHERE ${column} = ?`, [agent]).changes])
         )
       ))
 })

@@ -27,8 +27,11 @@ export const port = (conn: SqliteConnection): AuditPort => {
           return entry
         })),
     entries: ({ agentId, fromSeq, limit }) =>
-      attempt("entries", () =>
-        (agentId === undefined ? from.all(fromSeq, limit) : ofAgent.all(agentId, fromSeq, limit)).map(audit.decode)),
+      attempt(
+        "entries",
+        () =>
+          (agentId === undefined ? from.all(fromSeq, limit) : ofAgent.all(agentId, fromSeq, limit)).map(audit.decode)
+      ),
     last: () => attempt("last", readLast),
     uncommitted: Effect.sync(() => conn.db.inTransaction)
   }

@@ -11,8 +11,8 @@
 import Database from "better-sqlite3"
 import { Context, Effect, Option } from "effect"
 import * as SqliteVec from "sqlite-vec"
-import { BackendUnavailable, StorageError } from "../../domain/errors.js"
 import { describe } from "../../core/storage.js"
+import { BackendUnavailable, StorageError } from "../../domain/errors.js"
 import type { SqliteOptions, Synchronous } from "./options.js"
 
 const SYNCHRONOUS: ReadonlyArray<string> = ["FULL", "NORMAL", "EXTRA"]
@@ -223,19 +223,25 @@ export const unit = <A>(operation: string, fn: () => A, deadlineMs: number): Eff
       try {
         return Effect.succeed(fn())
       } catch (cause) {
-        if (!isBusy(cause)) return Effect.fail(new StorageError({ backend: "sqlite", operation, message: describe(cause), cause }))
+        if (!isBusy(cause)) {
+          return Effect.fail(new StorageError({ backend: "sqlite", operation, message: describe(cause), cause }))
+        }
         const waited = Date.now() - started
         if (waited >= deadlineMs) {
           return Effect.fail(
             new StorageError({
               backend: "sqlite",
               operation,
-              message: `the store is busy: other writers held the database lock for ${waited} ms (busyTimeoutMs ${deadlineMs})`,
+              message:
+                `the store is busy: other writers held the database lock for ${waited} ms (busyTimeoutMs ${deadlineMs})`,
               cause
             })
           )
         }
-        return Effect.zipRight(pause(wait / 2 + Math.random() * wait), Effect.suspend(() => run(Math.min(wait * 2, 200))))
+        return Effect.zipRight(
+          pause(wait / 2 + Math.random() * wait),
+          Effect.suspend(() => run(Math.min(wait * 2, 200)))
+        )
       }
     }
     return run(4)

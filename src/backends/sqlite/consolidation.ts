@@ -56,7 +56,9 @@ export const port = (conn: SqliteConnection): ConsolidationPort => {
     decayPage: (bound, cursor, decay) =>
       attempt("decay", () =>
         conn.immediate(() => {
-          const rows = stale.all(bound.accessedBefore, bound.confidenceAbove, cursor ?? "", DECAY_PAGE).map((r) => decodeStale(r))
+          const rows = stale.all(bound.accessedBefore, bound.confidenceAbove, cursor ?? "", DECAY_PAGE).map((r) =>
+            decodeStale(r)
+          )
           let n = 0
           for (const r of rows) {
             const confidence = decay({ confidence: r.confidence, accessedAt: r.accessed_at })

@@ -11,7 +11,9 @@ export const port = (conn: SqliteConnection): DevicePort => {
   const get = conn.db.prepare(`${selectFrom(devicesTable)} WHERE device_id = ?`)
   const save = conn.db.prepare(upsertInto(devicesTable, "sqlite"))
   const remove = conn.db.prepare(`DELETE FROM devices WHERE device_id = ?`)
-  const touch = conn.db.prepare(`UPDATE devices SET last_seen = ? WHERE device_id = ? RETURNING ${devicesTable.columnList}`)
+  const touch = conn.db.prepare(
+    `UPDATE devices SET last_seen = ? WHERE device_id = ? RETURNING ${devicesTable.columnList}`
+  )
   return {
     backend: "sqlite",
     list: () => attempt("list", () => list.all().map(devicesTable.decode)),

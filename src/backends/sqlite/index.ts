@@ -37,8 +37,9 @@ export type SqliteLayerError = StoreLayerError
 const layers = storeLayers<SqliteStoreOptions, SqliteLayerError>()({ connect, makeMain, makeSemantic })
 
 /** All nine services (and both admin services) on the SQLite file `options.path`, in the current scope. */
-export const make: (options: SqliteStoreOptions) => Effect.Effect<Context.Context<SqliteServices>, SqliteLayerError, Scope.Scope> =
-  layers.make
+export const make: (
+  options: SqliteStoreOptions
+) => Effect.Effect<Context.Context<SqliteServices>, SqliteLayerError, Scope.Scope> = layers.make
 
 /** All nine services on the SQLite file `options.path`; the connection closes with the layer. */
 export const layer: (options: SqliteStoreOptions) => Layer.Layer<SqliteServices, SqliteLayerError> = layers.layer

@@ -26,8 +26,8 @@ import { SqlError } from "@effect/sql/SqlError"
 import * as Statement from "@effect/sql/Statement"
 import type Database from "better-sqlite3"
 import { Context, Effect, Layer, Option, Scope, Stream } from "effect"
-import { appTransactionClosed, appTransactionOpened, type SqliteConnection, unit } from "./client.js"
 import { storeLayers } from "../../core/storeLayers.js"
+import { appTransactionClosed, appTransactionOpened, type SqliteConnection, unit } from "./client.js"
 import type { SqliteLayerError, SqliteServices, SqliteStoreOptions } from "./index.js"
 import { connect, makeMain, makeSemantic } from "./store.js"
 
@@ -113,8 +113,10 @@ const makeSqlClient = (conn: SqliteConnection): Effect.Effect<SqlClient.SqlClien
     const transaction = SqlClient.makeWithTransaction({
       transactionTag: SqlClient.TransactionConnection,
       spanAttributes,
-      acquireConnection: Effect.flatMap(Scope.make(), (scope) =>
-        Effect.map(Scope.extend(transactionAcquirer, scope), (c) => [scope, c] as const)),
+      acquireConnection: Effect.flatMap(
+        Scope.make(),
+        (scope) => Effect.map(Scope.extend(transactionAcquirer, scope), (c) => [scope, c] as const)
+      ),
       begin: () => Effect.tap(exec("BEGIN IMMEDIATE"), () => appTransactionOpened(lock)),
       savepoint: (_, id) => exec(`SAVEPOINT effect_sql_${id}`),
       commit: () =>

@@ -12,7 +12,11 @@ import { attempt, type SqliteConnection } from "./client.js"
 /** The port over `conn`; prepares its statements (and so may throw, at layer build). */
 export const port = (conn: SqliteConnection): KnowledgePort => {
   const upsertEntity = conn.db.prepare(
-    upsertInto(entitiesTable, "sqlite", entitiesTable.columns.filter((c) => !entitiesTable.key.includes(c) && c !== "created_at"))
+    upsertInto(
+      entitiesTable,
+      "sqlite",
+      entitiesTable.columns.filter((c) => !entitiesTable.key.includes(c) && c !== "created_at")
+    )
   )
   const getEntity = conn.db.prepare(`${selectFrom(entitiesTable)} WHERE agent_id = ? AND id = ?`)
   // Relations touching the entity go with it (ON DELETE CASCADE, in the same statement).
@@ -20,7 +24,9 @@ export const port = (conn: SqliteConnection): KnowledgePort => {
   const entityExists = conn.db.prepare(`SELECT 1 FROM entities WHERE agent_id = ? AND id = ?`).pluck()
   const insertRelation = conn.db.prepare(insertInto(relationsTable, "sqlite"))
   const named = conn.db.prepare(`${selectFrom(entitiesTable)} WHERE agent_id = ? AND (id = ? OR name_folded = ?)`)
-  const entitiesIn = conn.db.prepare(`${selectFrom(entitiesTable)} WHERE agent_id = ? AND id IN (SELECT value FROM json_each(?))`)
+  const entitiesIn = conn.db.prepare(
+    `${selectFrom(entitiesTable)} WHERE agent_id = ? AND id IN (SELECT value FROM json_each(?))`
+  )
   /** Outgoing relations: [of every source, of the listed sources] × [any type, one type]. */
   const outgoing = [false, true].map((bySource) =>
     [false, true].map((byType) =>
@@ -56,7 +62,9 @@ export const port = (conn: SqliteConnection): KnowledgePort => {
             const params: Array<unknown> = [agent]
             if (relation !== undefined) params.push(relation)
             if (ids !== null) params.push(JSON.stringify(ids))
-            return outgoing[ids === null ? 0 : 1]![relation === undefined ? 0 : 1]!.all(...params).map(relationsTable.decode)
+            return outgoing[ids === null ? 0 : 1]![relation === undefined ? 0 : 1]!.all(...params).map(
+              relationsTable.decode
+            )
           }),
         entities: (ids) => attempt("query", () => entitiesIn.all(agent, JSON.stringify(ids)).map(entitiesTable.decode))
       }

@@ -56,12 +56,26 @@ const blob = (value: unknown): Uint8Array => {
 
 // One decode per row (recall reads rows on its hot path): the shared columns with SQLite's own.
 const decodeStored = Schema.decodeUnknownSync(Schema.Struct({ ...MemoryRow.fields, ...StorageColumns.fields }))
-const decodeWithBlob = Schema.decodeUnknownSync(Schema.Struct({ ...MemoryRow.fields, embedding: Schema.Uint8ArrayFromSelf }))
+const decodeWithBlob = Schema.decodeUnknownSync(
+  Schema.Struct({ ...MemoryRow.fields, embedding: Schema.Uint8ArrayFromSelf })
+)
 
 /** The names of the statements every memory operation shares. */
 type StatementName =
-  | "insertMemory" | "ownerOf" | "locate" | "insertVector" | "updateVector" | "markEmbedded" | "vectorOf"
-  | "insertTokens" | "deleteVector" | "deleteTokens" | "deleteMemory" | "setConfidence" | "setVectorConfidence" | "byId"
+  | "insertMemory" |
+  "ownerOf" |
+  "locate" |
+  "insertVector" |
+  "updateVector" |
+  "markEmbedded" |
+  "vectorOf"
+  | "insertTokens" |
+  "deleteVector" |
+  "deleteTokens" |
+  "deleteMemory" |
+  "setConfidence" |
+  "setVectorConfidence" |
+  "byId"
 
 /** The statements every memory operation shares; prepared once per port. */
 export const statements = (conn: SqliteConnection): Record<StatementName, Database.Statement> => ({

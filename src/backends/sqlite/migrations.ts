@@ -8,7 +8,12 @@
  * TEXT; strings compare with SQLite's BINARY collation, which is code point order on UTF-8.
  */
 import { Cause, Effect, Exit } from "effect"
-import { type AppliedMigration, type Migration, type MigrationDriver, type MigrationSession } from "../../core/migrator.js"
+import {
+  type AppliedMigration,
+  type Migration,
+  type MigrationDriver,
+  type MigrationSession
+} from "../../core/migrator.js"
 import { describe } from "../../core/storage.js"
 import type { EmbeddingSpace } from "../../domain/embedding.js"
 import { EmbeddingSpaceMismatch, MigrationError, type StorageError } from "../../domain/errors.js"
@@ -162,24 +167,25 @@ export const driver = (conn: SqliteConnection): MigrationDriver => ({
     attempt("take the migration lock", () => conn.exec("BEGIN IMMEDIATE"), conn.busyDeadlineMs).pipe(
       Effect.mapError((e) => migrationError("cannot take the migration lock")(e.cause ?? e)),
       Effect.zipRight(Effect.suspend((): Effect.Effect<A, MigrationError> => {
-      const exit = Effect.runSyncExit(body(session(conn)))
-      if (Exit.isSuccess(exit)) {
-        try {
-          conn.exec("COMMIT")
-          return Effect.succeed(exit.value)
-        } catch (cause) {
-          return Effect.zipRight(rollback(conn), Effect.fail(migrationError("cannot commit the migrations")(cause)))
+        const exit = Effect.runSyncExit(body(session(conn)))
+        if (Exit.isSuccess(exit)) {
+          try {
+            conn.exec("COMMIT")
+            return Effect.succeed(exit.value)
+          } catch (cause) {
+            return Effect.zipRight(rollback(conn), Effect.fail(migrationError("cannot commit the migrations")(cause)))
+          }
         }
-      }
-      // A defect in the run (a bug, never a SQL error: those are typed) is still a typed failure here.
-      const failure = Cause.failureOrCause(exit.cause)
-      return Effect.zipRight(
-        rollback(conn),
-        failure._tag === "Left"
-          ? Effect.fail(failure.left)
-          : Effect.fail(migrationError("the migration run failed")(Cause.squash(failure.right)))
-      )
-    })))
+        // A defect in the run (a bug, never a SQL error: those are typed) is still a typed failure here.
+        const failure = Cause.failureOrCause(exit.cause)
+        return Effect.zipRight(
+          rollback(conn),
+          failure._tag === "Left"
+            ? Effect.fail(failure.left)
+            : Effect.fail(migrationError("the migration run failed")(Cause.squash(failure.right)))
+        )
+      }))
+    )
 })
 
 /** Undo the run; a failure to do so is reported instead of the failure that caused it. */

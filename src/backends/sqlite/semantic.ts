@@ -155,8 +155,10 @@ export const port = (conn: SqliteConnection): SemanticPort => {
           return hits
         })),
     get: (agent, id) =>
-      attempt("get", () =>
-        conn.read(() => Option.map(Option.fromNullable(s.byId.get(id, agent)), (r) => readMemory(s, r)))),
+      attempt(
+        "get",
+        () => conn.read(() => Option.map(Option.fromNullable(s.byId.get(id, agent)), (r) => readMemory(s, r)))
+      ),
     forget: (agent, id) =>
       attempt("forget", () =>
         conn.immediate(() => {

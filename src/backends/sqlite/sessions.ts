@@ -9,7 +9,13 @@ import { labelTaken, type SessionPort } from "../../core/sessions.js"
 import type { AgentId } from "../../domain/ids.js"
 import type { CanonicalSession } from "../../domain/session.js"
 import { canonicalSessionsTable as canonical } from "../../tables/canonicalSessions.js"
-import { decodeOwner, decodeSummary, ownerColumns, sessionsTable as sessions, summaryColumns } from "../../tables/sessions.js"
+import {
+  decodeOwner,
+  decodeSummary,
+  ownerColumns,
+  sessionsTable as sessions,
+  summaryColumns
+} from "../../tables/sessions.js"
 import { selectFrom, type Table, upsertInto } from "../../tables/table.js"
 import { attempt, type SqliteConnection } from "./client.js"
 
@@ -28,7 +34,9 @@ export const port = (conn: SqliteConnection): SessionPort => {
   const remove = prepare(`DELETE FROM sessions WHERE id = ?`)
   const removeForAgent = prepare(`DELETE FROM sessions WHERE agent_id = ?`)
   const listAll = prepare(`SELECT ${summaryColumns} FROM sessions ORDER BY updated_at DESC, id DESC`)
-  const listAgent = prepare(`SELECT ${summaryColumns} FROM sessions WHERE agent_id = ? ORDER BY updated_at DESC, id DESC`)
+  const listAgent = prepare(
+    `SELECT ${summaryColumns} FROM sessions WHERE agent_id = ? ORDER BY updated_at DESC, id DESC`
+  )
   const relabel = prepare(`UPDATE sessions SET label = ?, updated_at = ? WHERE id = ?`)
   const byLabel = prepare(`${selectFrom(sessions)} WHERE agent_id = ? AND label = ?`)
   const loadCanonical = prepare(`${selectFrom(canonical)} WHERE agent_id = ?`)

@@ -4,9 +4,15 @@
  */
 import { Clock, type Context, Effect, Option, type Scope } from "effect"
 import { AuditAnchor, fileAnchor, sidecarPath } from "../../core/auditAnchor.js"
-import { migrate } from "../../core/migrator.js"
+import { auditLoadError, makeAuditLog } from "../../core/auditLog.js"
 import { checkStoreOptions } from "../../core/memoryInputs.js"
-import { mainServices, type MainStoreServices, semanticServices, type SemanticStoreServices } from "../../core/storeLayers.js"
+import { migrate } from "../../core/migrator.js"
+import {
+  mainServices,
+  type MainStoreServices,
+  semanticServices,
+  type SemanticStoreServices
+} from "../../core/storeLayers.js"
 import type {
   AuditIntegrityError,
   AuditLoadError,
@@ -28,7 +34,6 @@ import type { SqliteOptions } from "./options.js"
 import * as Semantic from "./semantic.js"
 import * as Sessions from "./sessions.js"
 import * as Structured from "./structured.js"
-import { auditLoadError, makeAuditLog } from "../../core/auditLog.js"
 import * as Tasks from "./tasks.js"
 import * as Usage from "./usage.js"
 
@@ -48,11 +53,14 @@ export const connect = (
  * `auditAnchorPath` is false.
  */
 const anchorOf = (conn: SqliteConnection, options: Pick<SqliteOptions, "auditAnchorPath">) =>
-  Effect.map(Effect.serviceOption(AuditAnchor), (given) =>
-    Option.getOrElse(given, () =>
-      options.auditAnchorPath === false || conn.path === ":memory:" || conn.path === ""
-        ? undefined
-        : fileAnchor(options.auditAnchorPath ?? sidecarPath(conn.path))))
+  Effect.map(
+    Effect.serviceOption(AuditAnchor),
+    (given) =>
+      Option.getOrElse(given, () =>
+        options.auditAnchorPath === false || conn.path === ":memory:" || conn.path === ""
+          ? undefined
+          : fileAnchor(options.auditAnchorPath ?? sidecarPath(conn.path)))
+  )
 
 /** The main-store services over an open, migrated connection; verifies the audit chain against its anchor. */
 export const makeMain = (
@@ -63,8 +71,10 @@ export const makeMain = (
     // The audit log's statements are prepared first: a table that cannot be read is AuditLoadError.
     const port = yield* Effect.mapError(attempt("prepare the audit log", () => Audit.port(conn)), auditLoadError)
     const audit = yield* makeAuditLog(port, yield* anchorOf(conn, options))
-    return yield* attempt("prepare statements", () =>
-      mainServices(conn, { Structured, Knowledge, Sessions, Usage, Devices, Tasks, Admin }, audit))
+    return yield* attempt(
+      "prepare statements",
+      () => mainServices(conn, { Structured, Knowledge, Sessions, Usage, Devices, Tasks, Admin }, audit)
+    )
   })
 
 /** The semantic services over an open, migrated connection; records or checks the embedding space. */
@@ -82,4 +92,3 @@ export const makeSemantic = (
         options
       ))
   })
-

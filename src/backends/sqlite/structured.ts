@@ -49,13 +49,19 @@ export const port = (conn: SqliteConnection): StructuredPort => {
         if (range.prefix !== undefined) params.push(range.prefix, range.prefix, range.prefix)
         if (range.after !== undefined) params.push(range.after)
         params.push(range.limit)
-        return conn.all(listSql(range.prefix !== undefined, range.after !== undefined), params).map((r) => entryOf(kvTable.decode(r)))
+        return conn.all(listSql(range.prefix !== undefined, range.after !== undefined), params).map((r) =>
+          entryOf(kvTable.decode(r))
+        )
       }),
     saveAgent: (a, now) =>
-      attempt("saveAgent", () =>
-        agentsTable.decode(saveAgent.get(...agentsTable.values({ ...a, createdAt: now, updatedAt: now })))),
-    loadAgent: (id) => attempt("loadAgent", () => Option.map(Option.fromNullable(loadAgent.get(id)), agentsTable.decode)),
-    listAgents: () => attempt("listAgents", () => conn.all(`${selectFrom(agentsTable)} ORDER BY id`).map(agentsTable.decode)),
+      attempt(
+        "saveAgent",
+        () => agentsTable.decode(saveAgent.get(...agentsTable.values({ ...a, createdAt: now, updatedAt: now })))
+      ),
+    loadAgent: (id) =>
+      attempt("loadAgent", () => Option.map(Option.fromNullable(loadAgent.get(id)), agentsTable.decode)),
+    listAgents: () =>
+      attempt("listAgents", () => conn.all(`${selectFrom(agentsTable)} ORDER BY id`).map(agentsTable.decode)),
     removeAgent: (id) => attempt("removeAgent", () => conn.run(`DELETE FROM agents WHERE id = ?`, [id]).changes > 0)
   }
 }

@@ -8,8 +8,8 @@ import { Option } from "effect"
 import type { TaskPort } from "../../core/taskQueue.js"
 import { applyChange, claimable, holds } from "../../core/tasks.js"
 import type { Task } from "../../domain/task.js"
-import { tasksTable, transitionColumns, transitionValues } from "../../tables/tasks.js"
 import { insertInto, selectFrom } from "../../tables/table.js"
+import { tasksTable, transitionColumns, transitionValues } from "../../tables/tasks.js"
 import { attempt, type SqliteConnection } from "./client.js"
 
 /** The port over `conn`; prepares its statements (and so may throw, at layer build). */

@@ -6,8 +6,8 @@
 import { Option } from "effect"
 import type { UsagePort } from "../../core/usageStore.js"
 import { DAY_MS } from "../../domain/time.js"
-import { usageAggregates as aggregate, usageEventsTable } from "../../tables/usageEvents.js"
 import { insertInto } from "../../tables/table.js"
+import { usageAggregates as aggregate, usageEventsTable } from "../../tables/usageEvents.js"
 import { attempt, type SqliteConnection } from "./client.js"
 
 const TOTALS = `total(input_tokens) AS inputTokens, total(output_tokens) AS outputTokens,
@@ -15,7 +15,8 @@ const TOTALS = `total(input_tokens) AS inputTokens, total(output_tokens) AS outp
 
 /** The port over `conn`; prepares its hot statements (and so may throw, at layer build). */
 export const port = (conn: SqliteConnection): UsagePort => {
-  const spentByAgent = conn.db.prepare(`SELECT total(cost_usd) FROM usage_events WHERE agent_id = ? AND timestamp >= ?`).pluck()
+  const spentByAgent = conn.db.prepare(`SELECT total(cost_usd) FROM usage_events WHERE agent_id = ? AND timestamp >= ?`)
+    .pluck()
   const spentByAll = conn.db.prepare(`SELECT total(cost_usd) FROM usage_events WHERE timestamp >= ?`).pluck()
   const insert = conn.db.prepare(insertInto(usageEventsTable, "sqlite"))
 
@@ -57,8 +58,10 @@ export const port = (conn: SqliteConnection): UsagePort => {
           [since]
         ).map(aggregate.day)),
     firstEventAt: () =>
-      attempt("firstEventAt", () =>
-        Option.fromNullable(aggregate.first(conn.get(`SELECT min(timestamp) AS first FROM usage_events`)).first)),
+      attempt(
+        "firstEventAt",
+        () => Option.fromNullable(aggregate.first(conn.get(`SELECT min(timestamp) AS first FROM usage_events`)).first)
+      ),
     deleteBefore: (cutoff) =>
       attempt("deleteBefore", () => conn.run(`DELETE FROM usage_events WHERE timestamp < ?`, [cutoff]).changes),
     admitWithinBudget: (event, since, refuse) =>

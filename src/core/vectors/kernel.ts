@@ -46,7 +46,9 @@ export class Kernel {
    * @param reservedBytes bytes at the start kept for the caller's scratch (query, scores)
    */
   constructor(readonly chunkBytes: number, readonly reservedBytes: number) {
-    if (chunkBytes % 16 !== 0 || reservedBytes % 16 !== 0) throw new Error("chunk and reserved sizes must be multiples of 16")
+    if (chunkBytes % 16 !== 0 || reservedBytes % 16 !== 0) {
+      throw new Error("chunk and reserved sizes must be multiples of 16")
+    }
     compiled ??= new wasm.Module(Buffer.from(KERNEL_BASE64, "base64"))
     this.memory = new wasm.Memory({ initial: Math.ceil((reservedBytes + chunkBytes) / PAGE) + 1, maximum: 65_536 })
     this.exports = new wasm.Instance(compiled, { engram: { memory: this.memory } }).exports as unknown as Exports
@@ -89,7 +91,6 @@ export class Kernel {
   i16(): Int16Array {
     return new Int16Array(this.memory.buffer)
   }
-
 
   /** out[i] = Σ query[d] · rows[i][d] over `count` f32 rows of `dim` components (dim % 16 = 0). */
   dotF32(query: number, rows: number, count: number, dim: number, out: number): void {
