@@ -43,7 +43,6 @@ describe("backends are loaded only when selected", () => {
         assert.isTrue(loads(urls, "/node_modules/better-sqlite3/"), "its driver was loaded")
         for (const fragment of [
           "/node_modules/@effect/sql/",
-          "/node_modules/@effect/experimental/",
           "/node_modules/pg/",
           "/node_modules/pg-pool/",
           "/src/backends/postgres/",
