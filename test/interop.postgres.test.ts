@@ -9,17 +9,14 @@
 import * as PgClient from "@effect/sql-pg/PgClient"
 import * as SqlClient from "@effect/sql/SqlClient"
 import { assert, it } from "@effect/vitest"
-import { Effect, Exit, Fiber, Layer, Option, Redacted, type Scope, type Tracer } from "effect"
+import { Effect, Exit, Fiber, Layer, Option, Redacted, type Scope } from "effect"
 import pg from "pg"
 import { layer as pgLayer, layerFromPool, PgPool } from "../src/backends/postgres/index.js"
 import { AuditLog } from "../src/services/AuditLog.js"
 import { SessionStore } from "../src/services/SessionStore.js"
 import { StructuredStore } from "../src/services/StructuredStore.js"
-import { UsageStore } from "../src/services/UsageStore.js"
-import { all, none, storedOf, unitOfWork } from "./support/interop.js"
+import { Abort, all, budgetRolledBack, none, spansBeside, storedOf, unitOfWork } from "./support/interop.js"
 import { describePg, freshSchemaScoped, TEST_SPACE, urlForSchema } from "./support/postgres.js"
-
-class Abort extends Error {}
 
 type Services = Layer.Layer.Success<ReturnType<typeof pgLayer>> | SqlClient.SqlClient | PgClient.PgClient
 
@@ -77,21 +74,7 @@ describePg("PgLive inside the application's transactions", () => {
       })))
   }
 
-  it.live("a budget admitted inside a rolled-back transaction is not spent", () =>
-    sharedPool(() =>
-      Effect.gen(function*() {
-        const sql = yield* SqlClient.SqlClient
-        const usage = yield* UsageStore
-        const spend = { agentId: "c", model: "m", inputTokens: 1, outputTokens: 1, costUsd: 6, toolCalls: 0 }
-        yield* Effect.exit(
-          sql.withTransaction(
-            Effect.zipRight(usage.recordWithinBudget(spend, { agent: { day: 10 } }), Effect.fail(new Abort()))
-          )
-        )
-        yield* usage.recordWithinBudget(spend, { agent: { day: 10 } })
-        assert.strictEqual(yield* usage.spend({ agentId: "c", window: "day" }), 6)
-      })
-    ))
+  it.live("a budget admitted inside a rolled-back transaction is not spent", () => sharedPool(() => budgetRolledBack))
 
   it.live("nested transactions are savepoints; an engram refusal inside does not abort the application's transaction", () =>
     sharedPool(() =>
@@ -169,25 +152,5 @@ describePg("PgLive inside the application's transactions", () => {
       }), 1))
 
   it.live("the application's statements are sql spans beside engram's, in the same trace", () =>
-    sharedPool(() =>
-      Effect.gen(function*() {
-        const sql = yield* SqlClient.SqlClient
-        const spans: Array<{ readonly name: string; readonly traceId: string }> = []
-        const native = yield* Effect.tracer
-        const tracer: Tracer.Tracer = {
-          ...native,
-          span: (...args) => {
-            const span = native.span(...args)
-            spans.push({ name: args[0], traceId: span.traceId })
-            return span
-          }
-        }
-        yield* sql.withTransaction(unitOfWork("t")).pipe(Effect.withSpan("checkout"), Effect.withTracer(tracer))
-        const names = spans.map((s) => s.name)
-        for (const name of ["sql.transaction", "sql.execute", "SemanticStore.remember", "AuditLog.append"]) {
-          assert.include(names, name)
-        }
-        assert.strictEqual(new Set(spans.map((s) => s.traceId)).size, 1)
-      })
-    ))
+    sharedPool(() => spansBeside))
 })

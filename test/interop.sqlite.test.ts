@@ -8,14 +8,13 @@
 import * as SqlClient from "@effect/sql/SqlClient"
 import { SqlError } from "@effect/sql/SqlError"
 import { assert, describe, it } from "@effect/vitest"
-import { Cause, Effect, Exit, Fiber, type Layer, Option, type Scope, type Tracer } from "effect"
+import { Cause, Effect, Exit, Fiber, type Layer, Option, type Scope } from "effect"
 import { join } from "node:path"
 import { layerWithSqlClient } from "../src/backends/sqlite/interop.js"
 import { AuditLog } from "../src/services/AuditLog.js"
 import { SemanticStore } from "../src/services/SemanticStore.js"
 import { StructuredStore } from "../src/services/StructuredStore.js"
-import { UsageStore } from "../src/services/UsageStore.js"
-import { all, none, storedOf, unitOfWork, vector } from "./support/interop.js"
+import { Abort, all, budgetRolledBack, none, spansBeside, storedOf, unitOfWork, vector } from "./support/interop.js"
 import { openRaw, tempDir, TEST_SPACE } from "./support/sqlite.js"
 
 /** A fresh store file with the application's table, and its path. */
@@ -37,8 +36,6 @@ const withStore = <A, E>(
       return yield* body(path)
     }).pipe(Effect.provide(store))
   }).pipe(Effect.scoped)
-
-class Abort extends Error {}
 
 describe("SqliteLive inside the application's transactions", () => {
   it.live("a unit that succeeds leaves the application's row and every engram write; the audit chain verifies", () =>
@@ -66,22 +63,7 @@ describe("SqliteLive inside the application's transactions", () => {
       })
     ))
 
-  it.live("a budget admitted inside a rolled-back transaction is not spent", () =>
-    withStore(() =>
-      Effect.gen(function*() {
-        const sql = yield* SqlClient.SqlClient
-        const usage = yield* UsageStore
-        const spend = { agentId: "c", model: "m", inputTokens: 1, outputTokens: 1, costUsd: 6, toolCalls: 0 }
-        yield* Effect.exit(
-          sql.withTransaction(
-            Effect.zipRight(usage.recordWithinBudget(spend, { agent: { day: 10 } }), Effect.fail(new Abort()))
-          )
-        )
-        // The rolled-back 6 USD does not count: another 6 fits in the 10 USD day.
-        yield* usage.recordWithinBudget(spend, { agent: { day: 10 } })
-        assert.strictEqual(yield* usage.spend({ agentId: "c", window: "day" }), 6)
-      })
-    ))
+  it.live("a budget admitted inside a rolled-back transaction is not spent", () => withStore(() => budgetRolledBack))
 
   it.live("nested transactions are savepoints: a failed inner one takes only its own writes back", () =>
     withStore(() =>
@@ -171,26 +153,5 @@ describe("SqliteLive inside the application's transactions", () => {
     ))
 
   it.live("the application's statements are sql spans beside engram's, in the same trace", () =>
-    withStore(() =>
-      Effect.gen(function*() {
-        const sql = yield* SqlClient.SqlClient
-        const spans: Array<{ readonly name: string; readonly traceId: string }> = []
-        const native = yield* Effect.tracer
-        const tracer: Tracer.Tracer = {
-          ...native,
-          span: (...args) => {
-            const span = native.span(...args)
-            spans.push({ name: args[0], traceId: span.traceId })
-            return span
-          }
-        }
-        yield* sql.withTransaction(unitOfWork("t")).pipe(Effect.withSpan("checkout"), Effect.withTracer(tracer))
-        const names = spans.map((s) => s.name)
-        assert.include(names, "sql.transaction")
-        assert.include(names, "sql.execute")
-        assert.include(names, "SemanticStore.remember")
-        assert.include(names, "AuditLog.append")
-        assert.strictEqual(new Set(spans.map((s) => s.traceId)).size, 1)
-      })
-    ))
+    withStore(() => spansBeside))
 })

@@ -1,6 +1,7 @@
 /** UsageStore conformance (the contract is the JSDoc of src/services/UsageStore.ts). */
 import { assert } from "@effect/vitest"
 import { Effect, Either, Option, TestClock } from "effect"
+import type { QuotaExceeded } from "../domain/errors.js"
 import { isUuidV7 } from "../domain/ids.js"
 import type { BudgetWindow, UsageInput } from "../domain/usage.js"
 import { UsageStore } from "../services/UsageStore.js"
@@ -15,6 +16,15 @@ const WINDOWS: ReadonlyArray<BudgetWindow> = ["hour", "day", "month"]
 
 /** Costs in these tests are sums of powers of two, exact in binary floating point on every backend. */
 const usage = (agentId: string, costUsd: number, model = "model-a"): UsageInput => ({ agentId, model, costUsd })
+
+/** What a budget refusal says: which budget, whose, which window, how much was spent of what limit. */
+const refusal = (e: QuotaExceeded) => ({
+  scope: e.scope,
+  agentId: e.agentId,
+  window: e.window,
+  spent: e.spent,
+  limit: e.limit
+})
 
 /** Record `input` with the Clock at `at`. */
 const recordAt = (store: UsageStore["Type"], at: number, input: UsageInput) =>
@@ -425,13 +435,7 @@ export const usageStoreSuite = conformance<UsageStore>("UsageStore", (test) => {
       yield* store.recordWithinBudget(usage("acme", 0.5), budget)
       const refused = yield* failsWith(store.recordWithinBudget(usage("acme", 0.25), budget), "QuotaExceeded")
       assert.deepStrictEqual(
-        {
-          scope: refused.scope,
-          agentId: refused.agentId,
-          window: refused.window,
-          spent: refused.spent,
-          limit: refused.limit
-        },
+        refusal(refused),
         { scope: "agent", agentId: "acme", window: "day", spent: 1, limit: 1 }
       )
       assert.deepStrictEqual(yield* store.summary("acme"), {
@@ -462,13 +466,7 @@ export const usageStoreSuite = conformance<UsageStore>("UsageStore", (test) => {
       const budget = { global: { month: 1 } }
       const refused = yield* failsWith(store.recordWithinBudget(usage("acme-corp", 0.5), budget), "QuotaExceeded")
       assert.deepStrictEqual(
-        {
-          scope: refused.scope,
-          agentId: refused.agentId,
-          window: refused.window,
-          spent: refused.spent,
-          limit: refused.limit
-        },
+        refusal(refused),
         { scope: "global", agentId: undefined, window: "month", spent: 0.75, limit: 1 }
       )
       assert.strictEqual(yield* store.spend({ window: "month" }), 0.75, "nothing was recorded")

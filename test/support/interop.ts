@@ -3,7 +3,8 @@
  * application's own row plus a write of every main service and a memory, and a reading of all of it.
  */
 import * as SqlClient from "@effect/sql/SqlClient"
-import { Effect, Option } from "effect"
+import { assert } from "@effect/vitest"
+import { Data, Effect, Option, type Tracer } from "effect"
 import { AuditLog } from "../../src/services/AuditLog.js"
 import { DeviceStore } from "../../src/services/DeviceStore.js"
 import { KnowledgeStore } from "../../src/services/KnowledgeStore.js"
@@ -86,3 +87,42 @@ export const none = {
   device: false,
   entity: false
 }
+
+/** The failure that makes a test's transaction roll back. */
+export class Abort extends Data.TaggedError("Abort") {}
+
+/** A budget admitted inside a rolled-back transaction is not spent: another spend of the same size fits. */
+export const budgetRolledBack = Effect.gen(function*() {
+  const sql = yield* SqlClient.SqlClient
+  const usage = yield* UsageStore
+  const spend = { agentId: "c", model: "m", inputTokens: 1, outputTokens: 1, costUsd: 6, toolCalls: 0 }
+  yield* Effect.exit(
+    sql.withTransaction(
+      Effect.zipRight(usage.recordWithinBudget(spend, { agent: { day: 10 } }), Effect.fail(new Abort()))
+    )
+  )
+  // The rolled-back 6 USD does not count: another 6 fits in the 10 USD day.
+  yield* usage.recordWithinBudget(spend, { agent: { day: 10 } })
+  assert.strictEqual(yield* usage.spend({ agentId: "c", window: "day" }), 6)
+})
+
+/** The application's statements are sql spans beside engram's, all in the trace of the caller's span. */
+export const spansBeside = Effect.gen(function*() {
+  const sql = yield* SqlClient.SqlClient
+  const spans: Array<{ readonly name: string; readonly traceId: string }> = []
+  const native = yield* Effect.tracer
+  const tracer: Tracer.Tracer = {
+    ...native,
+    span: (...args) => {
+      const span = native.span(...args)
+      spans.push({ name: args[0], traceId: span.traceId })
+      return span
+    }
+  }
+  yield* sql.withTransaction(unitOfWork("t")).pipe(Effect.withSpan("checkout"), Effect.withTracer(tracer))
+  const names = spans.map((s) => s.name)
+  for (const name of ["sql.transaction", "sql.execute", "SemanticStore.remember", "AuditLog.append"]) {
+    assert.include(names, name)
+  }
+  assert.strictEqual(new Set(spans.map((s) => s.traceId)).size, 1)
+})

@@ -47,15 +47,16 @@ const unexpected = (operation: string) => <A>(self: Effect.Effect<A, CallError>)
   Effect.catchIf(
     self,
     (e): e is Exclude<CallError, StoreFailure> => e._tag !== "StorageError" && e._tag !== "BackendUnavailable",
-    (e) =>
-      Effect.fail(
-        new StorageError({
-          backend: "http",
-          operation,
-          message: `unexpected answer from the gateway: ${e._tag}: ${e.message}`
-        })
-      )
+    (e) => Effect.fail(unexpectedAnswer(operation, e))
   )
+
+/** A gateway answer the service's signature has no room for, as the StorageError it means. */
+const unexpectedAnswer = (operation: string, e: CallError): StorageError =>
+  new StorageError({
+    backend: "http",
+    operation,
+    message: `unexpected answer from the gateway: ${e._tag}: ${e.message}`
+  })
 
 /** Only InvalidInput is a possible failure of import and purge besides the store's; 404 is not. */
 const onlyInvalidInput =
@@ -64,14 +65,7 @@ const onlyInvalidInput =
       self,
       (e): e is Exclude<CallError, StoreFailure | InvalidInput> =>
         e._tag === "InvalidEmbedding" || e._tag === "MemoryNotFound",
-      (e) =>
-        Effect.fail(
-          new StorageError({
-            backend: "http",
-            operation,
-            message: `unexpected answer from the gateway: ${e._tag}: ${e.message}`
-          })
-        )
+      (e) => Effect.fail(unexpectedAnswer(operation, e))
     )
 
 /**

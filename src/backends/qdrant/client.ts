@@ -264,6 +264,15 @@ export const open = (
       )
     )
 
+    // Records the store's embedding space (and payload format) in the collection's meta point.
+    const recordSpace = conn.run(
+      "record embedding space",
+      (c) =>
+        c.upsert(collection, {
+          wait: true,
+          points: [{ id: META_POINT_ID, vector: {}, payload: { ...metaPayload(space) } }]
+        })
+    )
     if (!exists.exists) {
       const created = yield* conn.run(
         "create collection",
@@ -273,16 +282,7 @@ export const open = (
         // Another process created it between our check and our create: verify theirs instead.
         Effect.catchIf((e) => e._tag === "StorageError" && statusOf(e.cause) === 409, () => Effect.succeed(false))
       )
-      if (created) {
-        yield* conn.run(
-          "record embedding space",
-          (c) =>
-            c.upsert(collection, {
-              wait: true,
-              points: [{ id: META_POINT_ID, vector: {}, payload: { ...metaPayload(space) } }]
-            })
-        )
-      }
+      if (created) yield* recordSpace
     }
 
     const info = yield* conn.run("collection info", (c) => c.getCollection(collection))
@@ -316,14 +316,7 @@ export const open = (
     if (model === undefined) {
       // A collection with the right vector but no record (created by a process that lost the
       // creation race before recording, or by hand): adopt it for this model.
-      yield* conn.run(
-        "record embedding space",
-        (c) =>
-          c.upsert(collection, {
-            wait: true,
-            points: [{ id: META_POINT_ID, vector: {}, payload: { ...metaPayload(space) } }]
-          })
-      )
+      yield* recordSpace
     }
 
     const existing = info.payload_schema ?? {}
