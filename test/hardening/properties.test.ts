@@ -592,15 +592,23 @@ interface Tally {
   readonly bad: Array<string>
 }
 
+/** Resumes after the event loop has run its pending I/O and timers. */
+const nextMacrotask = Effect.async<void>((resume) => {
+  setImmediate(() => resume(Effect.void))
+})
+
 /** Run `count` generated calls of one family; every outcome must be a success or a typed failure. */
 const runFamily = (arbitrary: fc.Arbitrary<Op>, count: number, seed: number) =>
   Effect.gen(function*() {
     const tally: Tally = { successes: 0, typed: 0, bad: [] }
-    // Sampled in batches, so memory stays flat however many runs are asked for.
-    const BATCH = 1000
+    // Sampled in small batches, so memory stays flat however many runs are asked for, and the event
+    // loop is let through between calls: hostile inputs are generated and decoded synchronously, and
+    // a worker that never yields misses the test runner's progress messages.
+    const BATCH = 100
     for (let done = 0; done < count; done += BATCH) {
       const ops = fc.sample(arbitrary, { numRuns: Math.min(BATCH, count - done), seed: seed + done })
       for (const { label, run } of ops) {
+        yield* nextMacrotask
         const exit = yield* Effect.exit(
           Effect.timeoutFail(run, { duration: CALL_TIMEOUT, onTimeout: () => "hang" as const })
         )
