@@ -11,27 +11,7 @@ import { decode, MAX_INPUT_DEPTH, tooDeep } from "../../src/core/decode.js"
 import { Json, jsonProblem } from "../../src/domain/json.js"
 import { AgentInput } from "../../src/domain/structured.js"
 import { StructuredStore } from "../../src/services/StructuredStore.js"
-
-/** `[[[…]]]` nested `depth` levels, built without recursion. */
-const nested = (depth: number): unknown => {
-  let v: unknown = 1
-  for (let i = 0; i < depth; i++) v = [v]
-  return v
-}
-
-/** A value whose tree has 2^levels leaves but only `levels` distinct arrays. */
-const doubling = (levels: number): unknown => {
-  let v: unknown = 1
-  for (let i = 0; i < levels; i++) v = [v, v]
-  return v
-}
-
-const cyclic = (): unknown => {
-  const a: Record<string, unknown> = { name: "loop" }
-  a["self"] = a
-  a["again"] = a
-  return a
-}
+import { cyclic, doubling, nested } from "../support/hostile.js"
 
 const invalidField = <A, E>(exit: Exit.Exit<A, E>): string => {
   assert.isTrue(Exit.isFailure(exit), "expected a failure")

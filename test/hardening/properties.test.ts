@@ -27,12 +27,14 @@ import { MainStoreAdmin, SemanticStoreAdmin } from "../../src/services/Admin.js"
 import { AuditLog } from "../../src/services/AuditLog.js"
 import { Consolidation } from "../../src/services/Consolidation.js"
 import { DeviceStore } from "../../src/services/DeviceStore.js"
+import type { EngramServices } from "../../src/services/index.js"
 import { KnowledgeStore } from "../../src/services/KnowledgeStore.js"
 import { SemanticStore } from "../../src/services/SemanticStore.js"
 import { SessionStore } from "../../src/services/SessionStore.js"
 import { StructuredStore } from "../../src/services/StructuredStore.js"
 import { TaskQueue } from "../../src/services/TaskQueue.js"
 import { UsageStore } from "../../src/services/UsageStore.js"
+import { cyclic, doubling, nested, nestedObject } from "../support/hostile.js"
 import { describePg, freshSchema } from "../support/postgres.js"
 import { tempDir } from "../support/sqlite.js"
 
@@ -48,42 +50,9 @@ const CALL_TIMEOUT = "20 seconds"
 
 const SPACE: EmbeddingSpace = { model: "properties", dimensions: 4 }
 
-type Services =
-  | StructuredStore
-  | KnowledgeStore
-  | SessionStore
-  | UsageStore
-  | DeviceStore
-  | TaskQueue
-  | AuditLog
-  | SemanticStore
-  | Consolidation
-  | MainStoreAdmin
-  | SemanticStoreAdmin
+type Services = EngramServices | MainStoreAdmin | SemanticStoreAdmin
 
 // ------------------------------------------------------------------------------ hostile values
-
-/** `[[[…]]]` nested `depth` levels, built without recursion. */
-const nested = (depth: number): unknown => {
-  let v: unknown = 1
-  for (let i = 0; i < depth; i++) v = [v]
-  return v
-}
-const nestedObject = (depth: number): unknown => {
-  let v: unknown = "leaf"
-  for (let i = 0; i < depth; i++) v = { k: v }
-  return v
-}
-const doubling = (levels: number): unknown => {
-  let v: unknown = 1
-  for (let i = 0; i < levels; i++) v = [v, v]
-  return v
-}
-const cyclic = (): unknown => {
-  const a: Record<string, unknown> = { name: "loop" }
-  a["self"] = a
-  return a
-}
 
 /** Built once and shared: generating them per input would dominate the run. */
 const SHARED: ReadonlyArray<unknown> = [
