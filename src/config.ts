@@ -2,14 +2,18 @@
  * Configuration: which store holds what, how to reach it, and how `engram serve` listens. Every
  * setting is declared once in the table of config/settings.ts; from it come the MemoryConfig Schema,
  * the `ENGRAM_*` reader (config/env.ts), the TOML `[memory]` reader with the modelled system's key
- * names (config/toml.ts) and each backend's options (config/backendOptions.ts).
+ * names (config/toml.ts) and each backend's options (config/backendOptions.ts); `engram serve`'s and
+ * `engram mcp`'s settings come from the same table.
  */
 export { backendOptions, type BackendSection, storeOptions, type StoreSettings } from "./config/backendOptions.js"
-export { configFromEnv, gatewayConfigFromEnv } from "./config/env.js"
+export { configFromEnv, gatewayConfigFromEnv, mcpConfigFromEnv } from "./config/env.js"
 export {
   type GatewayConfig,
   gatewayConfig,
   GatewayConfigSchema,
+  type McpConfig,
+  mcpConfig,
+  McpConfigSchema,
   type MemoryConfig,
   memoryConfig,
   type MemoryConfigInput,
@@ -24,6 +28,7 @@ export {
   DEFAULT_PORT,
   DEFAULT_SQLITE_PATH,
   gatewaySettings,
+  mcpSettings,
   memorySettings,
   SemanticBackendKind
 } from "./config/settings.js"

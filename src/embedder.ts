@@ -11,6 +11,7 @@ import { Context, Effect, Layer, Schema } from "effect"
 import { tokenize } from "./core/textSearch.js"
 import type { EmbeddingSpace } from "./domain/embedding.js"
 import { EmbeddingSpaceMismatch } from "./domain/errors.js"
+import type { RecallQuery, RememberInput } from "./domain/memory.js"
 import { SemanticStore } from "./services/SemanticStore.js"
 
 /** An embedding model failed, or answered something that is not a vector of its space. */
@@ -62,6 +63,26 @@ export const embedderOf = (space: EmbeddingSpace, model: EmbeddingModel.Service)
         })
       )
   })
+
+/** `inputs` with every missing embedding filled in by one `embed` call (the same array when none is missing). */
+export const fillEmbeddings = (
+  embedder: Embedder["Type"],
+  inputs: ReadonlyArray<RememberInput>
+): Effect.Effect<ReadonlyArray<RememberInput>, EmbedderError> => {
+  const missing = inputs.flatMap((input, i) => (input.embedding === undefined ? [i] : []))
+  if (missing.length === 0) return Effect.succeed(inputs)
+  return Effect.map(embedder.embed(missing.map((i) => inputs[i]!.content)), (vectors) => {
+    const filled = [...inputs]
+    missing.forEach((i, j) => (filled[i] = { ...inputs[i]!, embedding: vectors[j]! }))
+    return filled
+  })
+}
+
+/** `query` with its text embedded, unless it carries a vector already, has no text, or asks for text only. */
+export const embedQuery = (embedder: Embedder["Type"], query: RecallQuery): Effect.Effect<RecallQuery, EmbedderError> =>
+  query.embedding !== undefined || query.text === undefined || query.mode === "text"
+    ? Effect.succeed(query)
+    : Effect.map(embedder.embed([query.text]), ([embedding]) => ({ ...query, embedding: embedding! }))
 
 /** The Embedder over the `EmbeddingModel` in the context, for the space that model produces. */
 export const EmbedderFromModel = (space: EmbeddingSpace): Layer.Layer<Embedder, never, EmbeddingModel.EmbeddingModel> =>

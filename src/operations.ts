@@ -7,7 +7,7 @@
 import { Effect, Option } from "effect"
 import { EmbeddingSpaceMismatch } from "./domain/errors.js"
 import type { RecallQuery, RememberInput } from "./domain/memory.js"
-import { Embedder } from "./embedder.js"
+import { Embedder, embedQuery, fillEmbeddings } from "./embedder.js"
 import { MainStoreAdmin, type PurgeCounts, SemanticStoreAdmin } from "./services/Admin.js"
 import { AuditLog } from "./services/AuditLog.js"
 import { SemanticStore } from "./services/SemanticStore.js"
@@ -31,9 +31,9 @@ export const remember = (input: RememberInput) =>
   Effect.gen(function*() {
     const store = yield* SemanticStore
     const embedder = yield* checkedEmbedder
-    if (input.embedding !== undefined || Option.isNone(embedder)) return yield* store.remember(input)
-    const [embedding] = yield* embedder.value.embed([input.content])
-    return yield* store.remember({ ...input, embedding: embedding! })
+    return yield* store.remember(
+      Option.isNone(embedder) ? input : (yield* fillEmbeddings(embedder.value, [input]))[0]!
+    )
   })
 
 /** rememberMany, embedding every input without an embedding in one Embedder call. */
@@ -41,12 +41,9 @@ export const rememberMany = (inputs: ReadonlyArray<RememberInput>) =>
   Effect.gen(function*() {
     const store = yield* SemanticStore
     const embedder = yield* checkedEmbedder
-    const missing = inputs.flatMap((input, i) => (input.embedding === undefined ? [i] : []))
-    if (missing.length === 0 || Option.isNone(embedder)) return yield* store.rememberMany(inputs)
-    const vectors = yield* embedder.value.embed(missing.map((i) => inputs[i]!.content))
-    const filled = [...inputs]
-    missing.forEach((i, j) => (filled[i] = { ...inputs[i]!, embedding: vectors[j]! }))
-    return yield* store.rememberMany(filled)
+    return yield* store.rememberMany(
+      Option.isNone(embedder) ? inputs : yield* fillEmbeddings(embedder.value, inputs)
+    )
   })
 
 /**
@@ -57,11 +54,7 @@ export const recall = (query: RecallQuery) =>
   Effect.gen(function*() {
     const store = yield* SemanticStore
     const embedder = yield* checkedEmbedder
-    if (query.embedding !== undefined || query.text === undefined || Option.isNone(embedder) || query.mode === "text") {
-      return yield* store.recall(query)
-    }
-    const [embedding] = yield* embedder.value.embed([query.text])
-    return yield* store.recall({ ...query, embedding: embedding! })
+    return yield* store.recall(Option.isNone(embedder) ? query : yield* embedQuery(embedder.value, query))
   })
 
 /**

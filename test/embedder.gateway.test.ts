@@ -5,11 +5,13 @@
  * is identical on every backend.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Layer, Option, Redacted } from "effect"
+import { Context, Effect, Layer, Option, Redacted } from "effect"
 import { join } from "node:path"
+import { layer as httpLayer } from "../src/backends/http/index.js"
 import { layer as memoryLayer } from "../src/backends/memory/index.js"
 import { layer as composedLayer } from "../src/composition/layer.js"
 import { relevance } from "../src/core/relevance.js"
+import { BackendUnavailable } from "../src/domain/errors.js"
 import { EmbedderChecked } from "../src/embedder.js"
 import { serve } from "../src/gateway/server.js"
 import { OpenAiEmbedderLive } from "../src/openAiEmbedder.js"
@@ -121,6 +123,44 @@ describe("memory-api with an embedder", () => {
       server.next.push({ status: 503 })
       const search = yield* post(`${url}/memory/search`, { query: "x", agentId: AGENT })
       assert.strictEqual(search.status, 502)
+    }).pipe(Effect.scoped))
+
+  it.live("/v1 through HttpSemanticLive: content sent without a vector is embedded, a text recall finds by meaning", () =>
+    Effect.gen(function*() {
+      const server = yield* openAiServer(DIM)
+      const { url, store } = yield* gateway(memoryLayer({ embedding: SPACE }), server.url, 0)
+      const remote = Context.get(
+        yield* Layer.build(httpLayer({ url, token: Redacted.make(TOKEN), embedding: SPACE, retries: 0 })),
+        SemanticStore
+      )
+      const id = yield* remote.remember({ agentId: AGENT, content: MEMORIES[0]!, source: "conversation" })
+      const ids = yield* remote.rememberMany(
+        MEMORIES.slice(1).map((content) => ({ agentId: AGENT, content, source: "document" as const }))
+      )
+      // One embedder call for the single store, one for the whole batch.
+      assert.strictEqual(server.requests.length, 2)
+      for (const [memoryId, content] of [[id, MEMORIES[0]!], [ids[1]!, MEMORIES[2]!]] as const) {
+        const stored = Option.getOrThrow(yield* store.get(AGENT, memoryId))
+        assert.deepStrictEqual(stored.embedding, bagOfWords(content, DIM).map(Math.fround))
+      }
+      // A vector given by the client is kept as sent, and costs no embedder call.
+      const own = bagOfWords("something else entirely", DIM)
+      const kept = yield* remote.remember({ agentId: AGENT, content: "mine", source: "system", embedding: own })
+      assert.deepStrictEqual(Option.getOrThrow(yield* store.get(AGENT, kept)).embedding, own.map(Math.fround))
+      assert.strictEqual(server.requests.length, 2)
+      // No word of the question but "user" is in the memory: only its meaning can find it first.
+      const hits = yield* remote.recall({ agentId: AGENT, text: "what does the user prefer", limit: 2 })
+      assert.strictEqual(hits[0]?.memory.content, "The user prefers dark mode")
+      assert.strictEqual(server.requests.length, 3)
+      // mode "text" asks for words only: no embedder call.
+      yield* remote.recall({ agentId: AGENT, text: "dark mode", mode: "text" })
+      assert.strictEqual(server.requests.length, 3)
+      // The gateway's embedder failing is the client's BackendUnavailable, and nothing is stored.
+      server.next.push({ status: 503 })
+      const failed = yield* Effect.flip(remote.remember({ agentId: AGENT, content: "lost", source: "system" }))
+      assert.instanceOf(failed, BackendUnavailable)
+      assert.include(failed.message, "fake-embed")
+      assert.strictEqual(yield* store.count(AGENT), MEMORIES.length + 1)
     }).pipe(Effect.scoped))
 
   it("relevance: one [0, 1] scale from the memory and query alone", () => {

@@ -5,9 +5,16 @@
  */
 import { Config, Effect, Option } from "effect"
 import { ConfigError } from "../domain/errors.js"
-import { type GatewayConfig, gatewayConfig, type MemoryConfig, memoryConfig } from "./schema.js"
+import {
+  type GatewayConfig,
+  gatewayConfig,
+  type McpConfig,
+  mcpConfig,
+  type MemoryConfig,
+  memoryConfig
+} from "./schema.js"
 import { entriesOf, setIn, type Setting, type Table } from "./setting.js"
-import { gatewaySettings, memorySettings } from "./settings.js"
+import { gatewaySettings, mcpSettings, memorySettings } from "./settings.js"
 
 /**
  * The value of a setting's variable, if set. A number that does not parse is passed on as
@@ -64,4 +71,10 @@ export const configFromEnv: Effect.Effect<MemoryConfig, ConfigError> = Effect.fl
 export const gatewayConfigFromEnv: Effect.Effect<GatewayConfig, ConfigError> = Effect.flatMap(
   inputFromEnv(gatewaySettings),
   gatewayConfig
+)
+
+/** The stdio MCP server's settings read from `ENGRAM_MCP_*` environment variables. */
+export const mcpConfigFromEnv: Effect.Effect<McpConfig, ConfigError> = Effect.flatMap(
+  inputFromEnv(mcpSettings),
+  mcpConfig
 )

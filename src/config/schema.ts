@@ -6,7 +6,7 @@
 import { Effect, ParseResult, Schema } from "effect"
 import { ConfigError } from "../domain/errors.js"
 import { entriesOf, fieldsOf, isRecord, namesOf, type Table } from "./setting.js"
-import { gatewaySettings, memorySettings, type SemanticBackendKind } from "./settings.js"
+import { gatewaySettings, mcpSettings, memorySettings, type SemanticBackendKind } from "./settings.js"
 
 /** The configuration Schema. */
 export const MemoryConfigSchema = Schema.Struct(fieldsOf(memorySettings))
@@ -17,6 +17,11 @@ export type MemoryConfig = Omit<typeof MemoryConfigSchema.Type, "semanticBackend
 }
 /** What `memoryConfig` accepts (secrets as strings or `Redacted`). */
 export type MemoryConfigInput = typeof MemoryConfigSchema.Encoded
+
+/** The stdio MCP server's settings as `engram mcp` reads them. */
+export const McpConfigSchema = Schema.Struct(fieldsOf(mcpSettings))
+/** The stdio MCP server's validated settings. */
+export type McpConfig = typeof McpConfigSchema.Type
 
 /** The gateway's settings as `engram serve` reads them. */
 export const GatewayConfigSchema = Schema.Struct(fieldsOf(gatewaySettings))
@@ -101,4 +106,11 @@ export const gatewayConfig: (input: unknown) => Effect.Effect<GatewayConfig, Con
   GatewayConfigSchema,
   gatewaySettings,
   "gateway"
+)
+
+/** Validate the stdio MCP server's settings; error paths start with `mcp.`. */
+export const mcpConfig: (input: unknown) => Effect.Effect<McpConfig, ConfigError> = validator(
+  McpConfigSchema,
+  mcpSettings,
+  "mcp"
 )

@@ -1,7 +1,8 @@
 /**
  * The table of settings: every setting engram reads, declared once. `memorySettings` is the
  * MemoryConfig (which store holds what, and how to reach it: code, `ENGRAM_*` variables, a TOML
- * `[memory]` table); `gatewaySettings` configures `engram serve` (environment variables only).
+ * `[memory]` table); `gatewaySettings` configures `engram serve` and `mcpSettings` `engram mcp`
+ * (environment variables only).
  * The Schemas, the readers, the backends' options and the README's tables are derived from here;
  * test/config/settings.test.ts checks that the README lists exactly these variables.
  */
@@ -225,6 +226,15 @@ export const storeSettingNames = Object.keys(everyStore) as ReadonlyArray<keyof 
 
 /** The MemoryConfig's settings. */
 export const memorySettings = { ...choice, ...backends, ...everyStore, ...embedderSection }
+
+/** The settings of `engram mcp`, the stdio MCP server (environment variables only). */
+export const mcpSettings = {
+  agents: setting(list, {
+    env: "ENGRAM_MCP_AGENTS",
+    defaultNote: "every agent",
+    description: "comma-separated agents every MCP call is confined to (`--agent` overrides it)"
+  })
+}
 
 /** The settings of `engram serve`'s gateway (environment variables only). */
 export const gatewaySettings = {

@@ -31,7 +31,13 @@ export type RecallPlan =
   }
   & (
     | { readonly mode: "vector"; readonly embedding: ReadonlyArray<number> }
-    | { readonly mode: "text"; readonly text: string; readonly terms: ReadonlyArray<string> }
+    | {
+      readonly mode: "text"
+      readonly text: string
+      readonly terms: ReadonlyArray<string>
+      /** Whether the query asked for text only (rather than giving text without a vector). */
+      readonly asked: boolean
+    }
     | {
       readonly mode: "hybrid"
       readonly embedding: ReadonlyArray<number>
@@ -78,7 +84,7 @@ export const planRecall = (
         return { ...base, mode: "vector" as const, embedding }
       case "text":
         if (terms === undefined) return yield* invalid("query.text", "is required for text recall")
-        return { ...base, mode: "text" as const, text, terms }
+        return { ...base, mode: "text" as const, text, terms, asked: q.mode === "text" }
       case "hybrid":
         if (embedding === undefined) return yield* invalid("query.embedding", "is required for hybrid recall")
         if (terms === undefined) return yield* invalid("query.text", "is required for hybrid recall")

@@ -309,6 +309,7 @@ export class SemanticGroup extends HttpApiGroup.make("semantic")
   .addError(Forbidden)
   .addError(PublicStorageError)
   .addError(PublicBackendUnavailable)
+  .addError(PublicEmbedderError)
   .prefix("/v1")
 {}
 

@@ -13,6 +13,7 @@ import { SemanticStore } from "../services/SemanticStore.js"
 import { allowAgent, allowEveryAgent } from "./agentAccess.js"
 import { Caller, EngramApi, GATEWAY_VERSION, MAX_EXPORT_PAGE } from "./Api.js"
 import { type Authenticate, AuthorizationLive } from "./auth.js"
+import { gatewayEmbedding, publicEmbedderError } from "./embedding.js"
 import { makeExporter } from "./exportCursor.js"
 import { MemoryApiGroupLive } from "./memoryApi.js"
 import { publicErrors } from "./publicErrors.js"
@@ -22,26 +23,33 @@ export const SemanticGroupLive = (settings: { readonly maxBodyBytes: number }) =
   HttpApiBuilder.group(EngramApi, "semantic", (handlers) =>
     Effect.gen(function*() {
       const store = yield* SemanticStore
+      const embedding = yield* gatewayEmbedding
       return handlers
         .handle("remember", ({ payload }) =>
           allowAgent(payload.agentId).pipe(
-            Effect.zipRight(store.remember(payload)),
+            Effect.zipRight(embedding.fill([payload])),
+            Effect.flatMap(([input]) => store.remember(input!)),
             Effect.map((id) => ({ id })),
+            publicEmbedderError("remember"),
             publicErrors("remember")
           ))
         .handle(
           "rememberMany",
           ({ payload }) =>
             Effect.forEach(payload.inputs, (input) => allowAgent(input.agentId), { discard: true }).pipe(
-              Effect.zipRight(store.rememberMany(payload.inputs)),
+              Effect.zipRight(embedding.fill(payload.inputs)),
+              Effect.flatMap(store.rememberMany),
               Effect.map((ids) => ({ ids })),
+              publicEmbedderError("rememberMany"),
               publicErrors("rememberMany")
             )
         )
         .handle("recall", ({ payload }) =>
           allowAgent(payload.agentId).pipe(
-            Effect.zipRight(store.recall(payload)),
+            Effect.zipRight(embedding.embedQuery(payload)),
+            Effect.flatMap(store.recall),
             Effect.map((hits) => ({ hits })),
+            publicEmbedderError("recall"),
             publicErrors("recall")
           ))
         .handle("get", ({ path, urlParams }) =>

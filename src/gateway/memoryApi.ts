@@ -7,17 +7,17 @@
  * on every backend.
  */
 import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
-import { Cause, Effect, Option } from "effect"
+import { Effect, Option } from "effect"
 import { type Hit, hitOrder } from "../core/recall.js"
 import { relevance } from "../core/relevance.js"
 import { queryTerms } from "../core/textSearch.js"
 import { InvalidInput, type StoreFailure } from "../domain/errors.js"
 import { MAX_RECALL_LIMIT, type MemorySource } from "../domain/memory.js"
-import { Embedder, EmbedderError } from "../embedder.js"
 import { SemanticStoreAdmin } from "../services/Admin.js"
 import { SemanticStore } from "../services/SemanticStore.js"
 import { allowAgent } from "./agentAccess.js"
-import { Caller, EngramApi, type Forbidden, PublicEmbedderError } from "./Api.js"
+import { Caller, EngramApi, type Forbidden } from "./Api.js"
+import { gatewayEmbedding, publicEmbedderError } from "./embedding.js"
 import { publicErrors } from "./publicErrors.js"
 
 /** memory-api source names (the lower-cased variant names that protocol's client sends). */
@@ -52,16 +52,6 @@ const searchLimit = (limit: number | undefined): Effect.Effect<number, InvalidIn
     ? Effect.succeed(limit)
     : Effect.fail(new InvalidInput({ field: "limit", message: `must be an integer from 1 to ${MAX_RECALL_LIMIT}` }))
 
-/** The embedder's failure as clients see it; the full error (with its cause) goes to the server log. */
-const publicEmbedderError = (operation: string) => <A, E, R>(self: Effect.Effect<A, E | EmbedderError, R>) =>
-  Effect.catchIf(self, (e): e is EmbedderError => e instanceof EmbedderError, (e) =>
-    Effect.zipRight(
-      Effect.logError(`gateway ${operation}: EmbedderError`, Cause.fail(e)),
-      Effect.fail(
-        new PublicEmbedderError({ model: e.model, message: `the embedding model ${e.model} failed: ${e.message}` })
-      )
-    ))
-
 /** Most agents one memory-api search recalls from at the same time. */
 const SEARCH_CONCURRENCY = 4
 
@@ -76,12 +66,7 @@ export const MemoryApiGroupLive = HttpApiBuilder.group(EngramApi, "memoryApi", (
   Effect.gen(function*() {
     const store = yield* SemanticStore
     const admin = yield* SemanticStoreAdmin
-    const embedder = yield* Effect.serviceOption(Embedder)
-    const embedOne = (text: string) =>
-      Option.match(embedder, {
-        onNone: () => Effect.succeed(undefined),
-        onSome: (e) => Effect.map(e.embed([text]), (vectors) => vectors[0])
-      })
+    const embedder = yield* gatewayEmbedding
     const agentsToSearch = (
       narrow: string | undefined
     ): Effect.Effect<ReadonlyArray<string>, Forbidden | StoreFailure, Caller> =>
@@ -98,7 +83,7 @@ export const MemoryApiGroupLive = HttpApiBuilder.group(EngramApi, "memoryApi", (
         Effect.gen(function*() {
           yield* allowAgent(payload.agentId)
           const source = yield* memoryApiSource(payload.source)
-          const embedding = yield* embedOne(payload.content)
+          const embedding = yield* embedder.embedText(payload.content)
           const id = yield* store.remember({
             ...(embedding === undefined ? {} : { embedding }),
             agentId: payload.agentId,
@@ -120,16 +105,16 @@ export const MemoryApiGroupLive = HttpApiBuilder.group(EngramApi, "memoryApi", (
           // A query without any word cannot be matched as text: without an embedder it asks for the
           // newest memories.
           const text = terms.length > 0 ? { text: payload.query } : {}
-          const embedding = yield* embedOne(payload.query)
-          const vector = embedding === undefined ? {} : { embedding }
+          const vector = yield* embedder.embedText(payload.query)
+          const queryVector = vector === undefined ? {} : { embedding: vector }
           const scope = payload.category === undefined ? {} : { scope: payload.category }
           const perAgent = yield* Effect.forEach(
             agents,
-            (agentId) => store.recall({ agentId, limit, ...text, ...vector, ...scope }),
+            (agentId) => store.recall({ agentId, limit, ...text, ...queryVector, ...scope }),
             { concurrency: SEARCH_CONCURRENCY }
           )
           const hits = perAgent.flat()
-            .map(({ memory }): Hit => ({ memory, score: relevance({ terms, embedding }, memory) }))
+            .map(({ memory }): Hit => ({ memory, score: relevance({ terms, embedding: vector }, memory) }))
             .sort(hitOrder)
             .slice(0, limit)
           return {

@@ -13,6 +13,8 @@ import {
   configFromEnv,
   gatewayConfigFromEnv,
   gatewaySettings,
+  mcpConfigFromEnv,
+  mcpSettings,
   memorySettings,
   parseConfigToml
 } from "../../src/config.js"
@@ -26,7 +28,8 @@ const variables = (text: string) => new Set([...text.matchAll(/^\| `(ENGRAM_[A-Z
 
 const memoryEntries = entriesOf(memorySettings)
 const gatewayEntries = entriesOf(gatewaySettings)
-const declared = [...memoryEntries, ...gatewayEntries].map((e) => e.setting.env)
+const mcpEntries = entriesOf(mcpSettings)
+const declared = [...memoryEntries, ...gatewayEntries, ...mcpEntries].map((e) => e.setting.env)
 
 /** A valid value for every memory variable, all at once (postgres main store, http semantic store). */
 const everyVariable: Record<string, string> = {
@@ -75,10 +78,7 @@ describe("the table of settings", () => {
 
   it("every variable in the README's tables is a setting, and every setting is in the README", () => {
     const readme = readFileSync(README, "utf8")
-    const documented = new Set([
-      ...variables(blockIn(readme, "memory") ?? ""),
-      ...variables(blockIn(readme, "gateway") ?? "")
-    ])
+    const documented = new Set(blocks().flatMap(({ name }) => [...variables(blockIn(readme, name) ?? "")]))
     assert.deepStrictEqual([...documented].filter((v) => !declared.includes(v)), [], "in the README, not in the table")
     assert.deepStrictEqual(declared.filter((v) => !documented.has(v)), [], "in the table, not in the README")
   })
@@ -172,6 +172,13 @@ describe("the gateway's settings from ENGRAM_GATEWAY_* variables", () => {
       assert.strictEqual(g.maxBodyBytes, 1024)
       assert.strictEqual(g.auth, "disabled")
       assert.notInclude(JSON.stringify(g), "secret-token")
+    }))
+
+  it.effect("engram mcp's agents come from ENGRAM_MCP_AGENTS, comma-separated; none means every agent", () =>
+    Effect.gen(function*() {
+      assert.deepStrictEqual(yield* mcpConfigFromEnv.pipe(withEnv({})), {})
+      const m = yield* mcpConfigFromEnv.pipe(withEnv({ ENGRAM_MCP_AGENTS: " alice,, bob " }))
+      assert.deepStrictEqual(m.agents, ["alice", "bob"])
     }))
 
   it.effect("bad values are ConfigErrors naming the setting", () =>

@@ -1,7 +1,7 @@
 /**
  * `engram mcp` over stdio: the official MCP SDK client spawns the command as a host would, lists
  * engram's tools, remembers and recalls through them (embedded by the configured OpenAI-compatible
- * endpoint), and is confined to the agents given with `--agent`.
+ * endpoint), and is confined to the agents given with `--agent` or `ENGRAM_MCP_AGENTS`.
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
@@ -87,6 +87,25 @@ describe("engram mcp over stdio", () => {
         assert.include(resourceTemplates.map((t) => t.uriTemplate), "engram://agents/{agentId}/canonical-session")
         const read = yield* Effect.promise(() => client.readResource({ uri: "engram://agents/bob/canonical-session" }))
         assert.deepStrictEqual(JSON.parse((read.contents[0] as { text: string }).text), { summary: null, messages: [] })
+      }).pipe(Effect.scoped),
+    60_000
+  )
+
+  it.live(
+    "ENGRAM_MCP_AGENTS confines the server when no --agent is given; --agent overrides it",
+    () =>
+      Effect.gen(function*() {
+        const fromEnv = yield* spawnMcp([], { ENGRAM_MCP_AGENTS: "alice, carol" })
+        for (const agentId of ["alice", "carol"]) {
+          const ok = yield* callTool(fromEnv, "kv_set", { agentId, key: "k", value: 1 })
+          assert.isFalse(ok.isError, ok.text)
+        }
+        const bob = yield* callTool(fromEnv, "kv_set", { agentId: "bob", key: "k", value: 1 })
+        assert.isTrue(bob.isError)
+        assert.include(bob.text, "Forbidden")
+        const overridden = yield* spawnMcp(["--agent", "bob"], { ENGRAM_MCP_AGENTS: "alice" })
+        assert.isFalse((yield* callTool(overridden, "kv_set", { agentId: "bob", key: "k", value: 1 })).isError)
+        assert.isTrue((yield* callTool(overridden, "kv_set", { agentId: "alice", key: "k", value: 1 })).isError)
       }).pipe(Effect.scoped),
     60_000
   )

@@ -5,7 +5,7 @@
  */
 import { readFileSync, writeFileSync } from "node:fs"
 import { fileURLToPath } from "node:url"
-import { gatewaySettings, memorySettings } from "../../src/config.js"
+import { gatewaySettings, mcpSettings, memorySettings } from "../../src/config.js"
 import { entriesOf, type Entry, type Table } from "../../src/config/setting.js"
 
 export const README = fileURLToPath(new URL("../../README.md", import.meta.url))
@@ -13,7 +13,8 @@ export const README = fileURLToPath(new URL("../../README.md", import.meta.url))
 /** The README's generated blocks: their name and the markdown each holds. */
 export const blocks = (): ReadonlyArray<{ readonly name: string; readonly markdown: string }> => [
   { name: "memory", markdown: render(memorySettings, true) },
-  { name: "gateway", markdown: render(gatewaySettings, false) }
+  { name: "gateway", markdown: render(gatewaySettings, false) },
+  { name: "mcp", markdown: render(mcpSettings, false) }
 ]
 
 const code = (s: string) => `\`${s}\``

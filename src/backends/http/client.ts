@@ -32,6 +32,7 @@ import {
   type GatewayInfo,
   PayloadTooLarge,
   PublicBackendUnavailable,
+  PublicEmbedderError,
   PublicStorageError,
   Unauthorized
 } from "../../gateway/Api.js"
@@ -153,6 +154,10 @@ const classify = (url: string, operation: string, field: string) => (e: unknown)
       new BackendUnavailable({ backend: "http", url, message: `the gateway's ${e.backend} store is unavailable` }),
       true
     )
+  }
+  if (e instanceof PublicEmbedderError) {
+    // The gateway's embedding model (which embeds content and queries sent without vectors) failed.
+    return fail(new BackendUnavailable({ backend: "http", url, message: `the gateway's ${e.message}` }), true)
   }
   if (e instanceof Unauthorized) return fail(storage(`the gateway refused the token: ${e.message}`), false, true)
   if (e instanceof Forbidden) return fail(storage(`the gateway refused the call: ${e.message}`), false, true)

@@ -52,7 +52,8 @@ const queryOf = (plan: RecallPlan): RecallQuery => {
     case "vector":
       return { ...base, mode: "vector", embedding: plan.embedding }
     case "text":
-      return { ...base, mode: "text", text: plan.text }
+      // Text without a vector leaves the mode to the gateway, which embeds it when it has an embedder.
+      return plan.asked ? { ...base, mode: "text", text: plan.text } : { ...base, text: plan.text }
     case "hybrid":
       return { ...base, mode: "hybrid", embedding: plan.embedding, text: plan.text }
     case "newest":
