@@ -5,11 +5,12 @@
 import * as Command from "@effect/cli/Command"
 import * as Options from "@effect/cli/Options"
 import { Console, Effect, Layer, Option } from "effect"
-import { layerFromConfig } from "../composition/layer.js"
+import { type EngramLayerServices, layerFromConfig } from "../composition/layer.js"
 import { configFromEnv, loadConfigFile, type MemoryConfig } from "../config.js"
 import { AuditLog } from "../services/AuditLog.js"
 import { doctor } from "./doctor.js"
 import { makeProgress } from "./progress.js"
+import { storeLocation } from "./storeLocation.js"
 import { copy, exportTo, importRecords, readExport } from "./transfer.js"
 
 const configOption = Options.file("config").pipe(
@@ -25,7 +26,11 @@ export const loadConfig = (
   Option.match(path, { onNone: () => configFromEnv, onSome: (p) => loadConfigFile(p) })
 
 const describeStores = (c: MemoryConfig) =>
-  `main store ${c.backend}${c.backend === "sqlite" ? ` (${c.sqlite.path})` : ""}, semantic store ${c.semanticBackend}`
+  `main store ${storeLocation(c, c.backend)}, semantic store ${storeLocation(c, c.semanticBackend)}`
+
+/** Run `command` over the configured stores. */
+const withStores = <A, E>(config: Option.Option<string>, command: Effect.Effect<A, E, EngramLayerServices>) =>
+  Effect.flatMap(loadConfig(config), (c) => Effect.provide(command, layerFromConfig(c)))
 
 const migrate = Command.make("migrate", { config: configOption }, ({ config }) =>
   Effect.gen(function*() {
@@ -65,33 +70,23 @@ const audit = Command.make("audit").pipe(
   Command.withSubcommands([verify])
 )
 
+/** A file name option whose default, "-", means the standard stream. */
+const streamOption = (name: string, alias: string, description: string) =>
+  Options.text(name).pipe(Options.withAlias(alias), Options.withDefault("-"), Options.withDescription(description))
+
 const exportCommand = Command.make("export", {
   config: configOption,
-  output: Options.text("output").pipe(
-    Options.withAlias("o"),
-    Options.withDefault("-"),
-    Options.withDescription("file to write (default: stdout)")
-  )
-}, ({ config, output }) =>
-  Effect.gen(function*() {
-    const c = yield* loadConfig(config)
-    yield* exportTo(output, makeProgress("export")).pipe(Effect.provide(layerFromConfig(c)))
-  })).pipe(Command.withDescription("Write all nine domains as versioned NDJSON"))
+  output: streamOption("output", "o", "file to write (default: stdout)")
+}, ({ config, output }) => withStores(config, exportTo(output, makeProgress("export")))).pipe(
+  Command.withDescription("Write all nine domains as versioned NDJSON")
+)
 
 const importCommand = Command.make("import", {
   config: configOption,
-  input: Options.text("input").pipe(
-    Options.withAlias("i"),
-    Options.withDefault("-"),
-    Options.withDescription("file to read (default: stdin)")
-  )
-}, ({ config, input }) =>
-  Effect.gen(function*() {
-    const c = yield* loadConfig(config)
-    yield* importRecords(readExport(input), makeProgress("import")).pipe(Effect.provide(layerFromConfig(c)))
-  })).pipe(
-    Command.withDescription("Load an export into the configured stores (ids, timestamps and the audit chain kept)")
-  )
+  input: streamOption("input", "i", "file to read (default: stdin)")
+}, ({ config, input }) => withStores(config, importRecords(readExport(input), makeProgress("import")))).pipe(
+  Command.withDescription("Load an export into the configured stores (ids, timestamps and the audit chain kept)")
+)
 
 const copyCommand = Command.make("copy", {
   from: Options.file("from").pipe(Options.withDescription("TOML configuration of the source")),

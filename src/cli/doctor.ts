@@ -11,24 +11,12 @@ import { describe } from "../core/storage.js"
 import { SemanticStoreAdmin } from "../services/Admin.js"
 import { AuditLog } from "../services/AuditLog.js"
 import { SemanticStore } from "../services/SemanticStore.js"
+import { storeLocation } from "./storeLocation.js"
 
 export interface Check {
   readonly name: string
   readonly ok: boolean
   readonly detail: string
-}
-
-const where = (c: MemoryConfig, kind: string): string => {
-  switch (kind) {
-    case "sqlite":
-      return `sqlite ${c.sqlite.path}`
-    case "postgres":
-      return "postgres (url redacted)"
-    case "qdrant":
-      return `qdrant ${c.qdrant?.url} collection ${c.qdrant?.collection}`
-    default:
-      return `http ${c.http?.url}`
-  }
 }
 
 /** Steps of a build, in the order they run. */
@@ -94,7 +82,7 @@ export const doctor = (c: MemoryConfig): Effect.Effect<ReadonlyArray<Check>> =>
   Effect.gen(function*() {
     const main = yield* probe(
       "main",
-      where(c, c.backend),
+      storeLocation(c, c.backend),
       "audit chain",
       Effect.gen(function*() {
         const ctx = yield* Layer.build(mainLayerFromConfig(c))
@@ -104,7 +92,7 @@ export const doctor = (c: MemoryConfig): Effect.Effect<ReadonlyArray<Check>> =>
     )
     const semantic = yield* probe(
       "semantic",
-      where(c, c.semanticBackend),
+      storeLocation(c, c.semanticBackend),
       "embedding space",
       Effect.gen(function*() {
         const ctx = yield* Layer.build(semanticLayerFromConfig(c))

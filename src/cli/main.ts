@@ -18,9 +18,16 @@ import { mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs"
 import { dirname, join } from "node:path"
 import { embedderLayerFromConfig } from "../composition/embedder.js"
 import { layerFromConfig } from "../composition/layer.js"
-import { DEFAULT_MAX_BODY_BYTES, gatewayConfigFromEnv, gatewaySettings, type MemoryConfig } from "../config.js"
+import {
+  DEFAULT_MAX_BODY_BYTES,
+  gatewayConfigFromEnv,
+  gatewaySettings,
+  mcpConfigFromEnv,
+  type MemoryConfig
+} from "../config.js"
 import { ConfigError } from "../domain/errors.js"
 import { loadConfig, subcommands } from "./commands.js"
+import { storeLocation } from "./storeLocation.js"
 
 /** Where `engram serve` keeps its files unless told otherwise. */
 export const DATA_DIR = ".engram"
@@ -56,19 +63,6 @@ const tokenFromFile = (file: string) =>
     },
     catch: fsError(file, "cannot read or create the gateway token file")
   })
-
-const storeDescription = (config: MemoryConfig): string => {
-  switch (config.semanticBackend) {
-    case "sqlite":
-      return `SQLite ${config.sqlite.path}`
-    case "postgres":
-      return "PostgreSQL (url redacted)"
-    case "qdrant":
-      return `Qdrant ${config.qdrant?.url} collection ${config.qdrant?.collection}`
-    case "http":
-      return `the engram gateway at ${config.http?.url}`
-  }
-}
 
 /**
  * `engram serve`: the gateway over the configured semantic store until interrupted (Ctrl-C closes the
@@ -112,7 +106,7 @@ export const serve = (config: MemoryConfig, overrides: { readonly host?: string;
     yield* Console.log([
       `engram gateway listening on ${address.url}`,
       `  store:  ${
-        storeDescription(config)
+        storeLocation(config, config.semanticBackend)
       } (embedding space ${config.embedding.model}/${config.embedding.dimensions})`,
       `  embed:  ${
         Option.isNone(embedder)
@@ -150,7 +144,8 @@ const serveCommand = Command.make("serve", {
 
 /**
  * `engram mcp`: the MCP server on stdin/stdout over the configured stores (and embedder), for hosts
- * that spawn it. `--agent` (repeatable) confines every call to those agents; without it, every agent.
+ * that spawn it. `--agent` (repeatable) confines every call to those agents, else `ENGRAM_MCP_AGENTS`
+ * does; without either, every agent.
  * Nothing but MCP messages is written to stdout.
  */
 export const mcp = (config: MemoryConfig, agents: ReadonlyArray<string>) =>
@@ -159,7 +154,8 @@ export const mcp = (config: MemoryConfig, agents: ReadonlyArray<string>) =>
     const embedder = embedderLayerFromConfig(config)
     const stores = layerFromConfig(config)
     const withEmbedder = Option.match(embedder, { onNone: () => stores, onSome: (e) => Layer.provideMerge(e, stores) })
-    const confinement = agents.length === 0 ? Option.none() : Option.some(new Set(agents))
+    const allowed = agents.length > 0 ? agents : (yield* mcpConfigFromEnv).agents ?? []
+    const confinement = allowed.length === 0 ? Option.none() : Option.some(new Set(allowed))
     return yield* Layer.launch(McpStdioLive(confinement).pipe(Layer.provide(withEmbedder)))
   }).pipe(
     // stdout carries the protocol: every log line goes to stderr.
