@@ -9,8 +9,9 @@
  * SQL-level tampering; someone who can rewrite both can rewrite history. `AuditAnchor` is a tag, so
  * an application can keep the anchor elsewhere (another host, a WORM store) by providing its own.
  */
-import { Context, Data, Effect, Option } from "effect"
-import { closeSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, writeSync } from "node:fs"
+import { Context, Data, Effect, Either, Option, Ref, type Scope } from "effect"
+import { readFileSync } from "node:fs"
+import { open, rename, rm } from "node:fs/promises"
 import { dirname } from "node:path"
 import type { AuditHead } from "../domain/audit.js"
 
@@ -64,28 +65,32 @@ const readText = (path: string): Option.Option<string> => {
   }
 }
 
-/** Write `text` to `path` atomically and durably: a temporary file, fsync, rename, fsync of the directory. */
-const replaceFile = (path: string, text: string): void => {
+/**
+ * Write `text` to `path` atomically and durably: a temporary file, fsync, rename, fsync of the
+ * directory. Asynchronous (the thread pool does the I/O), so the event loop — and the store's next
+ * commit — goes on meanwhile.
+ */
+const replaceFile = async (path: string, text: string): Promise<void> => {
   const temp = `${path}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`
   try {
-    const fd = openSync(temp, "w", 0o600)
+    const file = await open(temp, "w", 0o600)
     try {
-      writeSync(fd, text)
-      fsyncSync(fd)
+      await file.writeFile(text)
+      await file.sync()
     } finally {
-      closeSync(fd)
+      await file.close()
     }
-    renameSync(temp, path)
+    await rename(temp, path)
   } catch (e) {
-    rmSync(temp, { force: true })
+    await rm(temp, { force: true })
     throw e
   }
   // The rename itself is durable only once the directory is synced.
-  const dir = openSync(dirname(path), "r")
+  const dir = await open(dirname(path), "r")
   try {
-    fsyncSync(dir)
+    await dir.sync()
   } finally {
-    closeSync(dir)
+    await dir.close()
   }
 }
 
@@ -108,7 +113,7 @@ export const fileAnchor = (path: string): AuditAnchorStore => {
       Effect.flatMap(read, (current) =>
         Option.isSome(current) && current.value.seq >= head.seq
           ? Effect.void
-          : Effect.try({
+          : Effect.tryPromise({
             try: () => replaceFile(path, `${JSON.stringify({ seq: head.seq, hash: head.hash })}\n`),
             catch: (cause) => new AuditAnchorError({ message: `cannot write the audit anchor ${path}`, cause })
           }))
@@ -117,3 +122,61 @@ export const fileAnchor = (path: string): AuditAnchorStore => {
 
 /** The default anchor file of a SQLite database: `<database>.audit-anchor` beside it. */
 export const sidecarPath = (databasePath: string): string => `${databasePath}.audit-anchor`
+
+/** An anchor that follows a log's appends without making them wait (see `following`). */
+export interface FollowingAnchor {
+  /**
+   * Hand over a committed head to be written in the background. Fails with the error of an earlier
+   * background write, if one failed since the last report (that error is reported once).
+   */
+  readonly advance: (head: AuditHead) => Effect.Effect<void, AuditAnchorError>
+  /** Wait until every head handed over is written; fails as `advance` does. */
+  readonly settle: Effect.Effect<void, AuditAnchorError>
+}
+
+/**
+ * `store` written behind the log: each append hands its committed head over and returns; one write
+ * at a time runs in the background, and heads that arrive during a write are folded into the next
+ * (the latest wins), so a busy log pays for far fewer anchor writes than appends. The anchor is
+ * therefore never ahead of the committed log, and at most one write behind it while appends go on;
+ * `settle` (run by `verify`, and when the scope closes) catches it up. A process killed meanwhile
+ * leaves the anchor behind the log, which verification accepts: only the truncation of those last
+ * entries would go unnoticed.
+ */
+export const following = (store: AuditAnchorStore): Effect.Effect<FollowingAnchor, never, Scope.Scope> =>
+  Effect.gen(function*() {
+    const pending = yield* Ref.make(Option.none<AuditHead>())
+    const failed = yield* Ref.make(Option.none<AuditAnchorError>())
+    const writer = yield* Effect.makeSemaphore(1)
+    // Uninterruptible writes: a write that has begun always ends (its temporary file renamed or removed).
+    const drain = writer.withPermits(1)(Effect.gen(function*() {
+      for (;;) {
+        const next = yield* Ref.getAndSet(pending, Option.none())
+        if (Option.isNone(next)) return
+        const written = yield* Effect.either(Effect.uninterruptible(store.write(next.value)))
+        if (Either.isLeft(written)) {
+          yield* Ref.set(failed, Option.some(written.left))
+          yield* Effect.logError(`audit anchor (${store.location}): ${written.left.message}`)
+        }
+      }
+    }))
+    const report = Effect.flatMap(
+      Ref.getAndSet(failed, Option.none()),
+      Option.match({ onNone: () => Effect.void, onSome: (e) => Effect.fail(e) })
+    )
+    yield* Effect.addFinalizer(() => drain)
+    return {
+      advance: (head) =>
+        report.pipe(
+          Effect.zipRight(
+            Ref.update(
+              pending,
+              (current) => Option.isSome(current) && current.value.seq >= head.seq ? current : Option.some(head)
+            )
+          ),
+          Effect.zipRight(Effect.forkDaemon(drain)),
+          Effect.asVoid
+        ),
+      settle: Effect.zipRight(drain, report)
+    }
+  })

@@ -6,7 +6,7 @@
  * is isolation: `append` computes and stores the next entry under a lock every appender of the same
  * store (in any process) takes, so the chain stays linear.
  */
-import { Clock, type Context, Effect, Option } from "effect"
+import { Clock, type Context, Effect, Option, type Scope } from "effect"
 import type { AuditEntry, AuditHead } from "../domain/audit.js"
 import {
   AuditIntegrityError,
@@ -18,7 +18,7 @@ import {
 import type { AgentId } from "../domain/ids.js"
 import { AuditLog } from "../services/AuditLog.js"
 import { headOf, nextEntry, verifyChain } from "./audit.js"
-import type { AuditAnchorStore } from "./auditAnchor.js"
+import { type AuditAnchorStore, following, type FollowingAnchor } from "./auditAnchor.js"
 import { auditInputs } from "./inputs.js"
 import { instrument } from "./instrument.js"
 
@@ -69,16 +69,17 @@ export function makeAuditLog(
  * The log over a backend's port, built by loading and verifying the whole stored chain (fail closed):
  * a log that cannot be read is `AuditLoadError`, a broken chain `AuditIntegrityError`. With an
  * `anchor`, a chain that ends before the anchored head (its last entries deleted) or differs from it
- * is `AuditIntegrityError` too, at build and on `verify`; the anchor then follows every append.
+ * is `AuditIntegrityError` too, at build and on `verify`; the anchor then follows the appends in the
+ * background (`following`), caught up by `verify` and when the scope closes.
  */
 export function makeAuditLog(
   port: AuditPort,
   anchor?: AuditAnchorStore
-): Effect.Effect<Context.Tag.Service<typeof AuditLog>, AuditIntegrityError | AuditLoadError>
+): Effect.Effect<Context.Tag.Service<typeof AuditLog>, AuditIntegrityError | AuditLoadError, Scope.Scope>
 export function makeAuditLog(
   port: AuditPort,
   anchor?: AuditAnchorStore
-): Effect.Effect<Context.Tag.Service<typeof AuditLog>, AuditIntegrityError | AuditLoadError> {
+): Effect.Effect<Context.Tag.Service<typeof AuditLog>, AuditIntegrityError | AuditLoadError, Scope.Scope> {
   const page = (afterSeq: number, limit: number) => port.entries({ agentId: undefined, fromSeq: afterSeq + 1, limit })
   const anchorFailure = (operation: string) => (e: { readonly message: string; readonly cause?: unknown }) =>
     new StorageError({ backend: port.backend, operation, message: e.message, cause: e.cause })
@@ -90,47 +91,57 @@ export function makeAuditLog(
     verifyChain(page, { chunk, ...(Option.isSome(anchored) ? { anchor: anchored.value } : {}) })
   // The entry is stored before the anchor moves: a failure here leaves the anchor one step behind
   // (the entry is not lost, only its truncation would go unnoticed), and is reported, not hidden.
-  const advance = (entry: AuditEntry): Effect.Effect<AuditEntry, StorageError> =>
-    anchor === undefined ?
+  const advance = (
+    follower: FollowingAnchor | undefined,
+    entry: AuditEntry
+  ): Effect.Effect<AuditEntry, StorageError> =>
+    follower === undefined ?
       Effect.succeed(entry) :
       Effect.flatMap(
         port.uncommitted ?? Effect.succeed(false),
-        (open) => open ? Effect.succeed(entry) : writeAnchor(anchor, entry)
+        (open) =>
+          open ? Effect.succeed(entry) : follower.advance({ seq: entry.seq, hash: entry.hash }).pipe(
+            Effect.mapError((e) =>
+              new StorageError({
+                backend: port.backend,
+                operation: "AuditLog.append",
+                message: `audit entry ${entry.seq} was stored, but the anchor (${
+                  anchor!.location
+                }) could not be updated: ${e.message}`,
+                cause: e.cause
+              })
+            ),
+            Effect.as(entry)
+          )
       )
-  const writeAnchor = (anchor: AuditAnchorStore, entry: AuditEntry): Effect.Effect<AuditEntry, StorageError> =>
-    anchor.write({ seq: entry.seq, hash: entry.hash }).pipe(
-      Effect.mapError((e) =>
-        new StorageError({
-          backend: port.backend,
-          operation: "append",
-          message:
-            `audit entry ${entry.seq} was stored, but the anchor (${anchor.location}) was not updated: ${e.message}`,
-          cause: e.cause
-        })
-      ),
-      Effect.as(entry)
+  const settled = (follower: FollowingAnchor | undefined): Effect.Effect<void, StorageError> =>
+    follower === undefined ? Effect.void : Effect.mapError(follower.settle, anchorFailure("AuditLog.verify"))
+  const serviceWith = (follower: FollowingAnchor | undefined) =>
+    instrument(
+      "AuditLog",
+      port.backend,
+      AuditLog.of({
+        append: (input) =>
+          Effect.flatMap(
+            auditInput(input),
+            (a) =>
+              Effect.flatMap(Clock.currentTimeMillis, (now) => port.append((last) => nextEntry(headOf(last), a, now)))
+          ).pipe(
+            Effect.flatMap((entry) => advance(follower, entry))
+          ),
+        entries: (query) =>
+          Effect.flatMap(
+            auditQuery(query),
+            (q) => port.entries({ agentId: q.agentId, fromSeq: q.fromSeq ?? 1, limit: q.limit })
+          ),
+        head: () => Effect.map(port.last(), headOf),
+        verify: () =>
+          settled(follower).pipe(
+            Effect.zipRight(readAnchor),
+            Effect.flatMap((anchored) => verifyAgainst(anchored, VERIFY_CHUNK))
+          )
+      })
     )
-  const service = instrument(
-    "AuditLog",
-    port.backend,
-    AuditLog.of({
-      append: (input) =>
-        Effect.flatMap(
-          auditInput(input),
-          (a) =>
-            Effect.flatMap(Clock.currentTimeMillis, (now) => port.append((last) => nextEntry(headOf(last), a, now)))
-        ).pipe(
-          Effect.flatMap(advance)
-        ),
-      entries: (query) =>
-        Effect.flatMap(
-          auditQuery(query),
-          (q) => port.entries({ agentId: q.agentId, fromSeq: q.fromSeq ?? 1, limit: q.limit })
-        ),
-      head: () => Effect.map(port.last(), headOf),
-      verify: () => Effect.flatMap(readAnchor, (anchored) => verifyAgainst(anchored, VERIFY_CHUNK))
-    })
-  )
   return Effect.gen(function*() {
     const anchored = yield* readAnchor
     const verified = yield* verifyAgainst(anchored, 5000)
@@ -145,7 +156,8 @@ export function makeAuditLog(
         anchor.write({ seq: verified.entries, hash: verified.headHash }),
         anchorFailure("write the audit anchor")
       )
+      return serviceWith(yield* following(anchor))
     }
-    return service
+    return serviceWith(undefined)
   }).pipe(Effect.mapError((e) => (e instanceof AuditIntegrityError ? e : auditLoadError(e))))
 }

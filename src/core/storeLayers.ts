@@ -129,7 +129,10 @@ export interface StoreParts<Options, Conn, E> {
   /** Open the connection (or pool) in the current scope and bring its schema up to date. */
   readonly connect: (options: Options) => Effect.Effect<Conn, E, Scope.Scope>
   /** The main-store services over a migrated connection (verifies the audit chain). */
-  readonly makeMain: (conn: Conn, options: Options) => Effect.Effect<Context.Context<MainStoreServices>, E>
+  readonly makeMain: (
+    conn: Conn,
+    options: Options
+  ) => Effect.Effect<Context.Context<MainStoreServices>, E, Scope.Scope>
   /** The semantic services over a migrated connection (records or checks the embedding space). */
   readonly makeSemantic: (conn: Conn, options: Options) => Effect.Effect<Context.Context<SemanticStoreServices>, E>
 }
@@ -144,7 +147,7 @@ export const storeLayers = <Options, E>() => <Conn>(parts: StoreParts<Options, C
   const servicesOn = (
     conn: Conn,
     options: Options
-  ): Effect.Effect<Context.Context<MainStoreServices | SemanticStoreServices>, E> =>
+  ): Effect.Effect<Context.Context<MainStoreServices | SemanticStoreServices>, E, Scope.Scope> =>
     Effect.gen(function*() {
       const semantic = yield* parts.makeSemantic(conn, options)
       const main = yield* parts.makeMain(conn, options)

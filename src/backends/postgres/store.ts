@@ -103,7 +103,7 @@ const anchorOf = (options: { readonly auditAnchorPath?: string | undefined }) =>
 export const makeMain = (
   client: Client.PgClient,
   options: { readonly auditAnchorPath?: string | undefined } = {}
-): Effect.Effect<Context.Context<MainStoreServices>, AuditLoadError | AuditIntegrityError> =>
+): Effect.Effect<Context.Context<MainStoreServices>, AuditLoadError | AuditIntegrityError, Scope.Scope> =>
   Effect.map(
     Effect.flatMap(anchorOf(options), (anchor) => makeAuditLog(Audit.port(client), anchor)),
     (audit) => mainServices(client, { Structured, Knowledge, Sessions, Usage, Devices, Tasks, Admin }, audit)

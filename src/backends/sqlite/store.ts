@@ -66,7 +66,11 @@ const anchorOf = (conn: SqliteConnection, options: Pick<SqliteOptions, "auditAnc
 export const makeMain = (
   conn: SqliteConnection,
   options: Pick<SqliteOptions, "auditAnchorPath"> = {}
-): Effect.Effect<Context.Context<MainStoreServices>, AuditLoadError | AuditIntegrityError | StorageError> =>
+): Effect.Effect<
+  Context.Context<MainStoreServices>,
+  AuditLoadError | AuditIntegrityError | StorageError,
+  Scope.Scope
+> =>
   Effect.gen(function*() {
     // The audit log's statements are prepared first: a table that cannot be read is AuditLoadError.
     const port = yield* Effect.mapError(attempt("prepare the audit log", () => Audit.port(conn)), auditLoadError)
