@@ -45,8 +45,12 @@ export const embeddingProblem = (
   return { vector: out }
 }
 
-/** Cosine similarity of two vectors of equal length (0 when either has no magnitude). */
-export const cosine = (a: ReadonlyArray<number>, b: ReadonlyArray<number>): number => {
+/**
+ * Cosine similarity of two vectors of equal length (0 when either has no magnitude). Arrays and
+ * typed arrays alike, so a store scoring a Float32Array view of its stored bytes gets exactly the
+ * number the core's ranking computes from the same values.
+ */
+export const cosine = (a: ArrayLike<number>, b: ArrayLike<number>): number => {
   let dot = 0
   let na = 0
   let nb = 0
