@@ -67,9 +67,6 @@ type Distanced = { readonly distance: number }
 export const port = (conn: SqliteConnection, dimensions: number): SemanticPort => {
   const s = statements(conn)
   const cache = new VectorCache(conn, dimensions)
-  const byRids = conn.db.prepare(
-    `SELECT ${MEMORY_COLUMNS} FROM memories m WHERE m.rid IN (SELECT value FROM json_each(?))`
-  )
   const touch = conn.db.prepare(
     `UPDATE memories SET accessed_at = ?, access_count = access_count + 1 WHERE id IN (SELECT value FROM json_each(?))`
   )
@@ -109,9 +106,7 @@ export const port = (conn: SqliteConnection, dimensions: number): SemanticPort =
     if (!cached || !cacheable(plan.filter)) return scanned(plan)
     cache.sync()
     if (!cache.hold(plan.agentId)) return scanned(plan)
-    const rids = cache.nearest(plan.agentId, plan.embedding, plan.limit, plan.filter)
-    if (rids.length === 0) return []
-    return byRids.all(JSON.stringify(rids)).map(readMemory)
+    return cache.nearest(plan.agentId, plan.embedding, plan.limit, plan.filter).map(readMemory)
   }
 
   const matches = (plan: RecallPlan & { readonly terms: ReadonlyArray<string> }): Array<Hit> => {

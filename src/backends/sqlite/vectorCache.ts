@@ -22,6 +22,7 @@ import { type Filter, filterConditions } from "../../core/memoryFilter.js"
 import { cosine } from "../../core/vector.js"
 import { type RowFields, type RowView, type Scored, VectorIndex } from "../../core/vectors/vectorIndex.js"
 import type { SqliteConnection } from "./client.js"
+import { MEMORY_COLUMNS } from "./memories.js"
 
 /** Log rows kept when pruning: a cache further behind than this reloads instead of catching up. */
 export const LOG_KEEP = 65_536
@@ -127,9 +128,9 @@ export class VectorCache {
       `SELECT rid, embedding, scope, source, confidence, created_at FROM memories
        WHERE agent_id = ? AND embedding IS NOT NULL`
     )
+    // Whole rows: the winners among them are the recall's answer, so they are read only once.
     this.candidates = db.prepare(
-      `SELECT rid, id, agent_id, embedding, scope, source, confidence, created_at FROM memories
-       WHERE rid IN (SELECT value FROM json_each(?))`
+      `SELECT ${MEMORY_COLUMNS} FROM memories m WHERE m.rid IN (SELECT value FROM json_each(?))`
     )
   }
 
@@ -144,7 +145,12 @@ export class VectorCache {
     if (newest === this.position) return
     const held = [...this.index.sizes().keys()]
     const pruned = Number(this.pruned.get() ?? 0)
-    if (held.length === 0 || this.position < pruned || newest - this.position > CATCH_UP_LIMIT) {
+    // A log that went backwards means the cache read a write that was then rolled back (it is only
+    // ever read in the recall's own transaction, so this is a defence, not an expected path).
+    if (
+      held.length === 0 || this.position < pruned || newest < this.position ||
+      newest - this.position > CATCH_UP_LIMIT
+    ) {
       this.dropAll()
       this.position = newest
       return
@@ -179,21 +185,24 @@ export class VectorCache {
   }
 
   /**
-   * The rowids of the agent's exact top `limit` memories with a vector that pass `filter` (which must
-   * have no metadata condition), best first, ties in result order; the agent must be held.
+   * The rows (as selected with `MEMORY_COLUMNS`) of the agent's exact top `limit` memories with a
+   * vector that pass `filter` (which must have no metadata condition), best first, ties in result
+   * order; the agent must be held.
    */
-  nearest(agent: string, query: ReadonlyArray<number>, limit: number, filter: Filter): Array<number> {
+  nearest(agent: string, query: ReadonlyArray<number>, limit: number, filter: Filter): Array<unknown> {
     const accept = this.acceptor(filter)
+    const read = new Map<number, unknown>()
     const rescore = (keys: ReadonlyArray<number>): Array<Exact> => {
       const out: Array<Exact> = []
-      for (const raw of this.candidates.iterate(JSON.stringify(keys))) {
+      for (const raw of this.candidates.all(JSON.stringify(keys))) {
         const r = raw as CacheRow & { readonly id: string; readonly agent_id: string }
         if (r.embedding === null || r.agent_id !== agent || !passes(r, filter)) continue
+        read.set(r.rid, raw)
         out.push({ key: r.rid, score: cosine(query, floats(r.embedding)), createdAt: r.created_at, id: r.id })
       }
       return out
     }
-    return this.index.search(agent, query, limit, rescore, exactOrder, accept).map((s) => s.key)
+    return this.index.search(agent, query, limit, rescore, exactOrder, accept).map((s) => read.get(s.key))
   }
 
   /** Store the row in the index; false (and the agent refused) when its vector cannot be held. */
