@@ -6,13 +6,16 @@
  * the cache has codes for). Real files, real child processes.
  */
 import * as SqlClient from "@effect/sql/SqlClient"
-import { Effect, Exit } from "effect"
+import { Effect, Exit, Option } from "effect"
 import { join } from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { open } from "../../src/backends/sqlite/client.js"
 import { layerSemantic } from "../../src/backends/sqlite/index.js"
 import { layerWithSqlClient } from "../../src/backends/sqlite/interop.js"
-import { fromBlob } from "../../src/backends/sqlite/memories.js"
+import { fromBlob, toBlob } from "../../src/backends/sqlite/memories.js"
+import { driver, migrations } from "../../src/backends/sqlite/migrations.js"
 import { filterOf, filterPredicate } from "../../src/core/memoryFilter.js"
+import { migrate } from "../../src/core/migrator.js"
 import { cosine } from "../../src/core/vector.js"
 import type { Memory } from "../../src/domain/memory.js"
 import { SemanticStore } from "../../src/services/SemanticStore.js"
@@ -278,6 +281,115 @@ describe("SqliteLive vector cache in one process", () => {
       await Effect.runPromise(Effect.scoped(Effect.provide(program, layerSemantic({ path, embedding: TEST_SPACE }))))
     },
     60_000
+  )
+})
+
+describe("SQLite migration 5", () => {
+  it(
+    "moves the vectors of a store made before it out of sqlite-vec's table into memories, and serves them",
+    async () => {
+      const path = freshPath()
+      // A store as version 1 left it: the schema of migration 1, the space, and vectors in vec0.
+      await Effect.runPromise(
+        Effect.scoped(Effect.flatMap(open({ path }), (conn) => migrate(driver(conn), migrations.slice(0, 1), 1)))
+      )
+      const vectors = Array.from({ length: 30 }, vector)
+      const db = openRaw(path)
+      try {
+        db.exec(`CREATE VIRTUAL TABLE memories_vec USING vec0(
+        agent_id text partition key, embedding float[${D}] distance_metric=cosine, scope text, source text,
+        confidence float, created_at integer, chunk_size=256)`)
+        db.prepare(`INSERT INTO engram_meta (key, value) VALUES ('embedding.model', ?), ('embedding.dimensions', ?)`)
+          .run(TEST_SPACE.model, String(D))
+        const insert = db.prepare(
+          `INSERT INTO memories (rid, id, agent_id, content, source, scope, metadata, confidence, created_at,
+           accessed_at, access_count, has_embedding) VALUES (?, ?, 'old', ?, 'document', 'episodic', '{}', 1, ?, ?, 0, ?)`
+        )
+        const vec = db.prepare(
+          `INSERT INTO memories_vec (rowid, agent_id, embedding, scope, source, confidence, created_at)
+         VALUES (?, 'old', ?, 'episodic', 'document', 1.0, ?)`
+        )
+        vectors.forEach((v, i) => {
+          // The last memory has no vector.
+          const embedded = i < vectors.length - 1
+          insert.run(i + 1, newId(), `old ${i}`, 1000 + i, 1000 + i, embedded ? 1 : 0)
+          if (embedded) vec.run(BigInt(i + 1), toBlob(v), BigInt(1000 + i))
+        })
+      } finally {
+        db.close()
+      }
+      const program = Effect.gen(function*() {
+        const memories = yield* SemanticStore
+        for (const q of vectors.slice(0, 5)) {
+          const hits = yield* memories.recall({ agentId: "old", embedding: q, limit: 10 })
+          expect(hits.map((h) => h.memory.id)).toEqual(exact(path, "old", q, 10))
+          expect(hits[0]!.memory.embedding).toEqual(q)
+        }
+        expect(yield* memories.count("old")).toBe(30)
+      })
+      await Effect.runPromise(Effect.scoped(Effect.provide(program, layerSemantic({ path, embedding: TEST_SPACE }))))
+      const after = openRaw(path, { readonly: true })
+      try {
+        expect(after.prepare(`SELECT count(*) FROM sqlite_master WHERE name = 'memories_vec'`).pluck().get()).toBe(0)
+        expect(after.prepare(`SELECT count(*) FROM memories WHERE embedding IS NOT NULL`).pluck().get()).toBe(29)
+      } finally {
+        after.close()
+      }
+    },
+    30_000
+  )
+})
+
+describe("SqliteLive Float32Array embeddings", () => {
+  it(
+    "are accepted wherever an embedding is, stored as the same floats, and refused with the array's errors",
+    async () => {
+      const path = freshPath()
+      const program = Effect.gen(function*() {
+        const memories = yield* SemanticStore
+        const v = Float32Array.from(vector())
+        const one = yield* memories.remember({ agentId: "f32", content: "one", source: "document", embedding: v })
+        const [two] = yield* memories.rememberMany([
+          { agentId: "f32", content: "two", source: "document", embedding: Float32Array.from(vector()) }
+        ])
+        expect((yield* memories.get("f32", one)).pipe(Option.getOrThrow).embedding).toEqual(Array.from(v))
+        const hits = yield* memories.recall({ agentId: "f32", embedding: v, limit: 1 })
+        expect(hits[0]!.memory.id).toBe(one)
+        const w = Float32Array.from(vector())
+        yield* memories.updateEmbedding("f32", two!, w)
+        expect((yield* memories.recall({ agentId: "f32", embedding: w, limit: 1 }))[0]!.memory.id).toBe(two)
+
+        // Each invalid vector fails the same way as the equal array.
+        const bad = [
+          new Float32Array(D + 1).fill(0.5),
+          Float32Array.from(vector()).fill(Number.NaN, 2, 3),
+          new Float32Array(D)
+        ]
+        for (const b of bad) {
+          const asArray = Array.from(b)
+          const calls = [
+            (e: ReadonlyArray<number> | Float32Array) =>
+              memories.remember({ agentId: "f32", content: "x", source: "document", embedding: e }),
+            (e: ReadonlyArray<number> | Float32Array) =>
+              memories.rememberMany([{ agentId: "f32", content: "x", source: "document", embedding: e }]),
+            (e: ReadonlyArray<number> | Float32Array) => memories.recall({ agentId: "f32", embedding: e }),
+            (e: ReadonlyArray<number> | Float32Array) => memories.updateEmbedding("f32", one, e)
+          ]
+          for (const call of calls) {
+            const typed = yield* Effect.flip(call(b))
+            const array = yield* Effect.flip(call(asArray))
+            expect(typed._tag).toBe("InvalidEmbedding")
+            expect(typed).toEqual(array)
+          }
+        }
+        // Not a vector at all: InvalidInput, as before.
+        const notVector = yield* Effect.flip(memories.updateEmbedding("f32", one, new Int32Array(D) as never))
+        expect(notVector._tag).toBe("InvalidInput")
+        expect(yield* memories.count("f32")).toBe(2)
+      })
+      await Effect.runPromise(Effect.scoped(Effect.provide(program, layerSemantic({ path, embedding: TEST_SPACE }))))
+    },
+    30_000
   )
 })
 

@@ -107,8 +107,10 @@ describe("SqliteLive across processes", () => {
         expect(failures).toEqual([])
         const db = openRaw(path, { readonly: true })
         try {
-          const applied = db.prepare(`SELECT version, count(*) AS n FROM engram_migrations GROUP BY version`).all()
-          expect(applied, `round ${r}`).toEqual([{ version: 1, n: 1 }])
+          const applied = db.prepare(
+            `SELECT version, count(*) AS n FROM engram_migrations GROUP BY version ORDER BY version`
+          ).all()
+          expect(applied, `round ${r}`).toEqual([{ version: 1, n: 1 }, { version: 5, n: 1 }])
           expect(db.prepare(`SELECT value FROM engram_meta WHERE key = 'embedding.dimensions'`).pluck().get()).toBe("8")
           expect(db.prepare(`SELECT count(*) FROM tasks`).pluck().get(), "every process wrote").toBe(8)
         } finally {
