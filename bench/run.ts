@@ -765,6 +765,11 @@ const METHODOLOGY = [
   "write in one transaction; usage = insert + SUM over the agent's last hour; task cycle = post + claim (one UPDATE … RETURNING, " +
   "SKIP LOCKED on PostgreSQL) + fenced complete; audit append = read the head and insert the SHA-256-chained entry in one locked " +
   "transaction; audit verify = stream the chain in seq order and recompute every hash.",
+  "In-memory peer (SQLite only): usearch in a third child of the same lockstep, last in every step — one HNSW index per agent " +
+  "(f32, cosine, connectivity 16, expansion 128/128, one thread) for the agent-filtered rows, and usearch's native exact scan of " +
+  "all N float32 vectors (one thread) for the single-agent rows: the native exact-scan bound. It keeps vectors only, in memory, " +
+  "and persists nothing. Peak RSS: the engram child holds two stores (10 agents, and the single-agent copy), each with its own " +
+  "resident vector cache; the raw child holds one table.",
   "Tasks with 4 workers: 4 worker processes, each with its own connection (SQLite file / PostgreSQL pool), started together; " +
   "cycles/s = all cycles ÷ (last end − first start).",
   "HTTP: SqliteLive behind two loopback gateways (bearer token) and HttpSemanticLive in the same child process; its comparison " +
