@@ -14,6 +14,7 @@ import { layerSemantic } from "../../src/backends/sqlite/index.js"
 import { layerWithSqlClient } from "../../src/backends/sqlite/interop.js"
 import { fromBlob, toBlob } from "../../src/backends/sqlite/memories.js"
 import { driver, migrations } from "../../src/backends/sqlite/migrations.js"
+import { LOG_KEEP } from "../../src/backends/sqlite/vectorCache.js"
 import { filterOf, filterPredicate } from "../../src/core/memoryFilter.js"
 import { migrate } from "../../src/core/migrator.js"
 import { cosine } from "../../src/core/vector.js"
@@ -198,6 +199,59 @@ describe("SqliteLive vector cache across processes", () => {
     },
     90_000
   )
+})
+
+describe("SqliteLive vector cache and the pruned change log", () => {
+  it("a cache whose position was pruned away reloads, and so sees a change it never read from the log", async () => {
+    const path = freshPath()
+    const b = startChild(child, ["serve", path])
+    await ask(b, { op: "remember", agentId: "pruned", id: newId(), embedding: vector() })
+    // Enough memories that a search re-scores only a few of them: a stale cached vector would show.
+    const ids = Array.from({ length: 3000 }, newId)
+    const fill = openRaw(path)
+    try {
+      const insert = fill.prepare(
+        `INSERT INTO memories (id, agent_id, content, source, scope, metadata, confidence, created_at, accessed_at,
+           access_count, has_embedding, embedding) VALUES (?, 'pruned', 'm', 'document', 'episodic', '{}', 1, ?, ?, 0, 1, ?)`
+      )
+      fill.transaction(() => ids.forEach((id, i) => insert.run(id, 1000 + i, 1000 + i, toBlob(vector()))))()
+    } finally {
+      fill.close()
+    }
+    const target = vector()
+    // B holds the agent.
+    expect(await recallIds(b, "pruned", target)).toEqual(exact(path, "pruned", target, 5))
+    const moved = ids[1717]!
+    const db = openRaw(path)
+    try {
+      // Another writer gives `moved` the query's vector (logged), then floods the log past pruning.
+      db.prepare(`UPDATE memories SET embedding = ? WHERE id = ?`).run(toBlob(target), moved)
+      db.exec(`WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ${2 * LOG_KEEP + 10})
+        INSERT INTO memory_changes (rid, agent_id) SELECT -1, 'nobody' FROM n`)
+    } finally {
+      db.close()
+    }
+    // A remember (in another process) prunes the log in its transaction.
+    const a = startChild(child, ["serve", path])
+    await ask(a, { op: "remember", agentId: "elsewhere", id: newId(), embedding: vector() })
+    await stop(a)
+    const check = openRaw(path, { readonly: true })
+    try {
+      const through = Number(
+        check.prepare(`SELECT value FROM engram_meta WHERE key = 'memory_changes.pruned_through'`).pluck().get()
+      )
+      const low = check.prepare(`SELECT min(seq) FROM memory_changes`).pluck().get() as number
+      expect(low).toBe(through + 1)
+      expect(check.prepare(`SELECT count(*) FROM memory_changes`).pluck().get()).toBe(LOG_KEEP)
+    } finally {
+      check.close()
+    }
+    // The update's log row is gone; B still finds `moved` where its new vector is.
+    const seen = await recallIds(b, "pruned", target)
+    expect(seen[0]).toBe(moved)
+    expect(seen).toEqual(exact(path, "pruned", target, 5))
+    await stop(b)
+  }, 60_000)
 })
 
 describe("SqliteLive vector cache in one process", () => {
