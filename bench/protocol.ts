@@ -11,7 +11,8 @@ import type { Json } from "../src/domain/json.js"
 
 export type Backend = "sqlite" | "postgres" | "http"
 /** engram's layer, or the raw driver doing the same work. */
-export type Side = "engram" | "raw"
+/** usearch: the in-memory, non-durable peer of the SQLite side (bench/drivers/usearch.ts). */
+export type Side = "engram" | "raw" | "usearch"
 
 /** How much work each phase does (full runs and quick runs differ only here). */
 export interface Counts {
@@ -169,7 +170,8 @@ export interface Driver {
     filter: "agent" | "all",
     variant: RecallVariant
   ) => Promise<Measured>
-  readonly text: (queries: ReadonlyArray<TextRecall>, variant: RecallVariant) => Promise<Measured>
+  /** Absent for an implementation without text search (the usearch peer). */
+  readonly text?: (queries: ReadonlyArray<TextRecall>, variant: RecallVariant) => Promise<Measured>
   /** Which recall variants this implementation has. */
   readonly variants: ReadonlyArray<RecallVariant>
   /**

@@ -80,14 +80,16 @@ const storeRows = (backend: "sqlite" | "postgres"): ReadonlyArray<RowDef> => {
       raw: "insert.rowsPerSec",
       unit: "rows/s",
       better: "higher",
-      target: rateAtLeast(sqlite ? 0.8 : 0.9, 100_000)
+      // SQLite: issue 13 asks ≥ 1.25 × raw sqlite-vec at N = 100,000.
+      target: rateAtLeast(sqlite ? 1.25 : 0.9, 100_000)
     },
     // PostgreSQL: issue 17 asks ≤ 1.1 × raw pgvector (iterative scan) at every N, recall@10 ≥ 0.97.
     ...latency(
       "vector recall, agent filter,",
       "vector.agent",
       "vector.agent",
-      sqlite ? ratioAtMost(1.15, 100_000) : ratioAtMost(1.1)
+      // SQLite: issue 13 asks p50 ≤ 0.12 × raw sqlite-vec at N = 100,000.
+      sqlite ? ratioAtMost(0.12, 100_000) : ratioAtMost(1.1)
     ),
     {
       label: "vector recall, agent filter, recall@10",
@@ -95,7 +97,9 @@ const storeRows = (backend: "sqlite" | "postgres"): ReadonlyArray<RowDef> => {
       raw: "vector.agent.recallAt10",
       unit: "",
       better: "higher",
-      ...(sqlite ? {} : { target: { text: "engram ≥ 0.97", met: (e: number) => e >= 0.97 } })
+      target: sqlite
+        ? { text: "engram ≥ 0.995", atN: 100_000, met: (e: number) => e >= 0.995 }
+        : { text: "engram ≥ 0.97", met: (e: number) => e >= 0.97 }
     },
     {
       label: "vector recall, agent filter, p50 vs raw KNN alone",
@@ -193,7 +197,14 @@ const storeRows = (backend: "sqlite" | "postgres"): ReadonlyArray<RowDef> => {
       unit: "MB",
       better: "lower"
     },
-    { label: "peak RSS of the process", engram: "rss.peakMb", raw: "rss.peakMb", unit: "MB", better: "lower" },
+    {
+      label: "peak RSS of the process",
+      engram: "rss.peakMb",
+      raw: "rss.peakMb",
+      unit: "MB",
+      better: "lower",
+      ...(sqlite ? { target: ratioAtMost(1.3, 100_000) } : {})
+    },
     ...(sqlite ? [] : pgBulkRows)
   ]
 }
@@ -299,6 +310,63 @@ export const table = (backend: Backend, rows: ReadonlyArray<Row>): string => {
         r.raw === null ? "—" : fmt(r.raw, r.unit)
       } | ${ratio} | ${cell(target)} |`
     )
+  }
+  return lines.join("\n")
+}
+
+/**
+ * SqliteLive beside the in-memory usearch peer of the same run (bench/drivers/usearch.ts): HNSW per
+ * agent for the agent-filtered rows, usearch's native exact scan of all N for the single-agent rows.
+ */
+export const usearchTable = (n: number, engram: Figures, peer: Figures): string => {
+  const rows: Array<
+    [string, string, string, string, "lower" | "higher", ((e: number, p: number) => boolean)?, string?]
+  > = [
+    ["rememberMany / add (batches of 500)", "rows/s", "insert.rowsPerSec", "insert.rowsPerSec", "higher"],
+    [
+      "vector recall, agent filter, p50",
+      "ms",
+      "vector.agent.p50Ms",
+      "vector.agent.p50Ms",
+      "lower",
+      (e, p) => e <= 2 * p,
+      "≤ 2 × usearch"
+    ],
+    ["vector recall, agent filter, p95", "ms", "vector.agent.p95Ms", "vector.agent.p95Ms", "lower"],
+    ["vector recall, agent filter, recall@10", "", "vector.agent.recallAt10", "vector.agent.recallAt10", "higher"],
+    [
+      "one agent holding all N, p50 (usearch: native exact scan)",
+      "ms",
+      "vector.all.p50Ms",
+      "vector.all.p50Ms",
+      "lower",
+      (e, p) => e <= 1.5 * p,
+      "≤ 1.5 × the exact-scan bound"
+    ],
+    ["one agent holding all N, recall@10", "", "vector.all.recallAt10", "vector.all.recallAt10", "higher"],
+    [
+      "first recall of an agent after the load (loads its cache)",
+      "ms",
+      "vector.agent.coldMs",
+      "vector.agent.coldMs",
+      "lower"
+    ],
+    ["first recall of the single-agent store (loads all N)", "ms", "vector.all.coldMs", "vector.all.coldMs", "lower"]
+  ]
+  const lines = [
+    "| operation | unit | engram SqliteLive | usearch in memory (not durable) | engram ÷ usearch | target |",
+    "|---|---|---:|---:|---:|---|"
+  ]
+  for (const [label, unit, ek, pk, , met, target] of rows) {
+    const e = engram[ek]
+    const p = peer[pk]
+    if (e === undefined || !Number.isFinite(e)) continue
+    const has = p !== undefined && Number.isFinite(p)
+    const ratio = has && p !== 0 ? (e / p).toFixed(2) : "—"
+    const verdict = target === undefined || !has || n !== 100_000
+      ? (target ?? "")
+      : `${target} ${met!(e, p) ? "✅" : "❌ missed"}`
+    lines.push(`| ${label} | ${unit} | ${fmt(e, unit)} | ${has ? fmt(p, unit) : "—"} | ${ratio} | ${verdict} |`)
   }
   return lines.join("\n")
 }

@@ -35,7 +35,7 @@ import { fileURLToPath } from "node:url"
 import pg from "pg"
 import * as SqliteVec from "sqlite-vec"
 import type { Backend, ChildConfig, Counts, MainConfig, MainResult, PgTarget, Side, TaskResult } from "./protocol.js"
-import { compare, type Row, table } from "./report.js"
+import { compare, type Row, table, usearchTable } from "./report.js"
 import { median } from "./stats.js"
 import { AGENTS, CLUSTERS, DIMENSIONS, type GroundTruth, groundTruth, queries, recallAtK, TOP_K } from "./workload.js"
 
@@ -232,7 +232,7 @@ const bundleChild = async (outDir: string): Promise<string> => {
     plugins: [{
       name: "native-drivers",
       setup(build) {
-        build.onResolve({ filter: /^(better-sqlite3|sqlite-vec)$/ }, (args) => ({
+        build.onResolve({ filter: /^(better-sqlite3|sqlite-vec|usearch)$/ }, (args) => ({
           path: require.resolve(args.path),
           external: true
         }))
@@ -620,9 +620,11 @@ const runBackend = async (
       return records
     }
     // Alternate which side goes first in each step, so neither always runs second.
-    const sides: ReadonlyArray<Side> = repeat % 2 === 0 ? ["engram", "raw"] : ["raw", "engram"]
-    const figures: Record<Side, Figures> = { engram: {}, raw: {} }
-    const seconds: Record<Side, number> = { engram: 0, raw: 0 }
+    // On SQLite the in-memory usearch peer runs in the same lockstep, last in every step.
+    const pair: ReadonlyArray<Side> = repeat % 2 === 0 ? ["engram", "raw"] : ["raw", "engram"]
+    const sides: ReadonlyArray<Side> = backend === "sqlite" ? [...pair, "usearch"] : pair
+    const figures: Record<Side, Figures> = { engram: {}, raw: {}, usearch: {} }
+    const seconds: Record<Side, number> = { engram: 0, raw: 0, usearch: 0 }
     const configs = {} as Record<Side, MainConfig>
     for (const side of sides) {
       const place = backend === "sqlite"
@@ -638,7 +640,7 @@ const runBackend = async (
       seconds[side] += (Date.now() - pairStart) / 1000
     }
     if (backend === "postgres") await ctx.pg!.drop(pgSchemas.splice(0))
-    for (const side of sides) {
+    for (const side of pair) {
       for (const workers of TASK_WORKERS) {
         const start = Date.now()
         const where = backend === "sqlite"
@@ -677,6 +679,8 @@ const medians = (runs: ReadonlyArray<RunRecord>): Figures => {
 interface BackendResult {
   readonly engram: Figures
   readonly raw: Figures
+  /** SQLite: the in-memory usearch peer's figures. */
+  readonly peer?: Figures
   readonly rows: ReadonlyArray<Row>
 }
 
@@ -700,7 +704,13 @@ const aggregate = (
         raw = { ...raw, "insert.rowsPerSec": own["insert.rowsPerSec"]!, "rss.peakMb": own["rss.peakMb"]! }
       }
     }
-    out[backend] = { engram, raw, rows: compare(backend, n, engram, raw) }
+    const peer = backend === "sqlite" ? of("usearch") : {}
+    out[backend] = {
+      engram,
+      raw,
+      rows: compare(backend, n, engram, raw),
+      ...(Object.keys(peer).length === 0 ? {} : { peer })
+    }
   }
   return out
 }
@@ -755,6 +765,11 @@ const METHODOLOGY = [
   "write in one transaction; usage = insert + SUM over the agent's last hour; task cycle = post + claim (one UPDATE … RETURNING, " +
   "SKIP LOCKED on PostgreSQL) + fenced complete; audit append = read the head and insert the SHA-256-chained entry in one locked " +
   "transaction; audit verify = stream the chain in seq order and recompute every hash.",
+  "In-memory peer (SQLite only): usearch in a third child of the same lockstep, last in every step — one HNSW index per agent " +
+  "(f32, cosine, connectivity 16, expansion 128/128, one thread) for the agent-filtered rows, and usearch's native exact scan of " +
+  "all N float32 vectors (one thread) for the single-agent rows: the native exact-scan bound. It keeps vectors only, in memory, " +
+  "and persists nothing. Peak RSS: the engram child holds two stores (10 agents, and the single-agent copy), each with its own " +
+  "resident vector cache; the raw child holds one table.",
   "Tasks with 4 workers: 4 worker processes, each with its own connection (SQLite file / PostgreSQL pool), started together; " +
   "cycles/s = all cycles ÷ (last end − first start).",
   "HTTP: SqliteLive behind two loopback gateways (bearer token) and HttpSemanticLive in the same child process; its comparison " +
@@ -803,6 +818,14 @@ const renderMarkdown = (
         ? "PgLive"
         : "HttpSemanticLive (loopback gateway over SqliteLive)"
       out.push("", `### ${title}`, "", table(backend as Backend, b.rows))
+      if (b.peer !== undefined) {
+        out.push(
+          "",
+          "### SqliteLive beside an in-memory index (usearch, same run)",
+          "",
+          usearchTable(r.n, b.engram, b.peer)
+        )
+      }
     }
   }
   return `${out.join("\n")}\n`

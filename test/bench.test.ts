@@ -135,8 +135,12 @@ describe("npm run bench (quick, SQLite)", () => {
 
       assert.deepStrictEqual(
         [...new Set(report.runs.map((r) => `${r.backend}/${r.side}`))].sort(),
-        ["sqlite/engram", "sqlite/raw"]
+        ["sqlite/engram", "sqlite/raw", "sqlite/usearch"]
       )
+      // The in-memory peer ran in the same run: its agent-filtered recall is exact enough to compare.
+      const peer = report.runs.find((r) => r.side === "usearch")!.figures
+      assert.isAbove(peer["vector.agent.p50Ms"]!, 0)
+      assert.isAbove(peer["vector.all.recallAt10"]!, 0.9)
 
       const markdown = readFileSync(join(out, "smoke.md"), "utf8")
       assert.include(
@@ -144,6 +148,7 @@ describe("npm run bench (quick, SQLite)", () => {
         "| operation | unit | engram | raw better-sqlite3 + sqlite-vec | engram ÷ raw | target |"
       )
       assert.include(markdown, "## N = 500")
+      assert.include(markdown, "### SqliteLive beside an in-memory index (usearch, same run)")
       assert.include(markdown, report.meta.machine.cpu)
       // The table is also printed on stdout.
       assert.include(run.stdout, "### SqliteLive")

@@ -3,7 +3,7 @@
  * boundary decoders, and the preparation of a memory to store (content size, vector, id, time).
  */
 import { Clock, Effect, Schema } from "effect"
-import { EmbeddingSpace } from "../domain/embedding.js"
+import { type EmbeddingInput, EmbeddingSpace } from "../domain/embedding.js"
 import type { InvalidEmbedding, InvalidInput } from "../domain/errors.js"
 import { AgentId, MemoryId, mintMemoryId } from "../domain/ids.js"
 import { type Memory, RememberInput } from "../domain/memory.js"
@@ -129,15 +129,12 @@ export const prepareRememberMany = (
 
 /** Decode an embedding update. */
 export const prepareEmbedding = (
-  embedding: ReadonlyArray<number>,
+  embedding: EmbeddingInput,
   limits: SemanticLimits
 ): Effect.Effect<ReadonlyArray<number>, InvalidInput | InvalidEmbedding> =>
-  Effect.flatMap(
-    Schema.decodeUnknown(Schema.Array(Schema.Unknown))(embedding).pipe(
-      Effect.mapError(() => invalid("embedding", "must be an array of numbers"))
-    ),
-    (v) => validateEmbedding(v, limits.space)
-  )
+  Array.isArray(embedding) || embedding instanceof Float32Array
+    ? validateEmbedding(embedding, limits.space)
+    : Effect.fail(invalid("embedding", "must be an array of numbers or a Float32Array"))
 
 /**
  * The error for a caller-chosen id that already belongs to another agent's memory. `field` is the

@@ -9,7 +9,7 @@ import { InvalidEmbedding } from "../domain/errors.js"
  * direction, so cosine similarity is undefined).
  */
 export const validateEmbedding = (
-  vector: ReadonlyArray<unknown>,
+  vector: ReadonlyArray<unknown> | Float32Array,
   space: EmbeddingSpace
 ): Effect.Effect<ReadonlyArray<number>, InvalidEmbedding> => {
   const problem = embeddingProblem(vector, space)
@@ -17,17 +17,18 @@ export const validateEmbedding = (
     ? Effect.fail(new InvalidEmbedding({
       message: problem,
       expectedDimensions: space.dimensions,
-      actualDimensions: Array.isArray(vector) ? vector.length : 0
+      actualDimensions: Array.isArray(vector) || vector instanceof Float32Array ? vector.length : 0
     }))
     : Effect.succeed(problem.vector)
 }
 
-/** The float32 vector, or why it is invalid. */
+/** The float32 vector (as an array), or why it is invalid. */
 export const embeddingProblem = (
-  vector: ReadonlyArray<unknown>,
+  vector: ReadonlyArray<unknown> | Float32Array,
   space: EmbeddingSpace
 ): string | { readonly vector: ReadonlyArray<number> } => {
-  if (!Array.isArray(vector)) return "embedding must be an array of numbers"
+  if (vector instanceof Float32Array) return float32Problem(vector, space)
+  if (!Array.isArray(vector)) return "embedding must be an array of numbers or a Float32Array"
   if (vector.length !== space.dimensions) {
     return `embedding has ${vector.length} dimensions, the store's space ${space.model} has ${space.dimensions}`
   }
@@ -45,8 +46,29 @@ export const embeddingProblem = (
   return { vector: out }
 }
 
-/** Cosine similarity of two vectors of equal length (0 when either has no magnitude). */
-export const cosine = (a: ReadonlyArray<number>, b: ReadonlyArray<number>): number => {
+/** `embeddingProblem` for a Float32Array: its values are float32 already, so only finiteness is checked. */
+const float32Problem = (vector: Float32Array, space: EmbeddingSpace) => {
+  if (vector.length !== space.dimensions) {
+    return `embedding has ${vector.length} dimensions, the store's space ${space.model} has ${space.dimensions}`
+  }
+  const out = new Array<number>(vector.length)
+  let norm = 0
+  for (let i = 0; i < vector.length; i++) {
+    const f = vector[i]!
+    if (!Number.isFinite(f)) return `embedding[${i}] is not a finite number`
+    out[i] = f
+    norm += f * f
+  }
+  if (norm === 0) return "embedding is a zero vector (no direction)"
+  return { vector: out }
+}
+
+/**
+ * Cosine similarity of two vectors of equal length (0 when either has no magnitude). Arrays and
+ * typed arrays alike, so a store scoring a Float32Array view of its stored bytes gets exactly the
+ * number the core's ranking computes from the same values.
+ */
+export const cosine = (a: ArrayLike<number>, b: ArrayLike<number>): number => {
   let dot = 0
   let na = 0
   let nb = 0

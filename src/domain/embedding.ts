@@ -32,3 +32,22 @@ export const Embedding: Schema.Schema<ReadonlyArray<number>> = Schema.declare(
   }
 )
 export type Embedding = ReadonlyArray<number>
+
+/**
+ * A vector as a caller may give it: an array of numbers, or a Float32Array (what embedding models
+ * and their clients usually produce), taken without a conversion by the caller. The core checks it
+ * against the store's space like an array.
+ */
+export const EmbeddingInput: Schema.Schema<ReadonlyArray<number> | Float32Array> = Schema.declare(
+  (u: unknown): u is ReadonlyArray<number> | Float32Array =>
+    u instanceof Float32Array || (Array.isArray(u) && u.every((x) => typeof x === "number")),
+  {
+    identifier: "EmbeddingInput",
+    description: "an array of numbers or a Float32Array",
+    message: () => "must be an array of numbers or a Float32Array",
+    jsonSchema: { type: "array", items: { type: "number" } },
+    arbitrary: () => (fc) => fc.array(fc.double()),
+    pretty: () => (v) => `[${Array.from(v).join(", ")}]`
+  }
+)
+export type EmbeddingInput = ReadonlyArray<number> | Float32Array

@@ -1,6 +1,6 @@
 /** Semantic memory: what is remembered, how it is recalled, and consolidation. */
 import { Schema } from "effect"
-import { Embedding } from "./embedding.js"
+import { Embedding, EmbeddingInput } from "./embedding.js"
 import { AgentId, MemoryId } from "./ids.js"
 import { JsonObject } from "./json.js"
 import { Name, Text } from "./text.js"
@@ -39,7 +39,7 @@ export const RememberInput = Schema.Struct({
   source: MemorySource,
   scope: Schema.optionalWith(Name, { default: () => "episodic" }),
   metadata: Schema.optionalWith(JsonObject, { default: () => ({}) }),
-  embedding: Schema.optional(Embedding),
+  embedding: Schema.optional(EmbeddingInput),
   id: Schema.optional(MemoryId)
 })
 export type RememberInput = typeof RememberInput.Encoded
@@ -68,7 +68,7 @@ export const MAX_RECALL_LIMIT = 1000
 export const RecallQuery = Schema.Struct({
   agentId: AgentId,
   text: Schema.optional(Text),
-  embedding: Schema.optional(Embedding),
+  embedding: Schema.optional(EmbeddingInput),
   limit: Schema.optionalWith(Schema.Int.pipe(Schema.between(1, MAX_RECALL_LIMIT)), { default: () => 10 }),
   mode: Schema.optional(RecallMode),
   ...MemoryFilterFields

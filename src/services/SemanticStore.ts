@@ -1,5 +1,5 @@
 import { Context, type Effect, type Option } from "effect"
-import type { EmbeddingSpace } from "../domain/embedding.js"
+import type { EmbeddingInput, EmbeddingSpace } from "../domain/embedding.js"
 import type { InvalidEmbedding, InvalidInput, MemoryNotFound, StoreFailure } from "../domain/errors.js"
 import type { MemoryId } from "../domain/ids.js"
 import type { Memory, MemoryFilter, RecallHit, RecallQuery, RememberInput } from "../domain/memory.js"
@@ -22,7 +22,7 @@ export class SemanticStore extends Context.Tag("engram/SemanticStore")<SemanticS
   readonly updateEmbedding: (
     agentId: string,
     id: string,
-    embedding: ReadonlyArray<number>
+    embedding: EmbeddingInput
   ) => Effect.Effect<void, E | MemoryNotFound>
   readonly count: (agentId: string, filter?: MemoryFilter) => Effect.Effect<number, E>
 }>() {}

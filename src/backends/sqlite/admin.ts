@@ -72,7 +72,7 @@ export const semanticPort = (conn: SqliteConnection): SemanticAdminPort => {
     exportPage: (cursor) =>
       attempt("export", () =>
         conn.read(() => {
-          const rows = page.all(cursor ?? "", EXPORT_PAGE).map((r) => readMemory(s, r))
+          const rows = page.all(cursor ?? "", EXPORT_PAGE).map((r) => readMemory(r))
           return { memories: rows, next: rows.length === EXPORT_PAGE ? rows[rows.length - 1]!.id : undefined }
         })),
     import: (memories) =>

@@ -43,11 +43,9 @@ export const port = (conn: SqliteConnection): ConsolidationPort => {
      WHERE accessed_at < ? AND confidence > ? AND id > ? ORDER BY id LIMIT ?`
   )
   const partitions = conn.db.prepare(`SELECT DISTINCT agent_id, scope FROM memories WHERE has_embedding = 1`)
-  // CROSS JOIN: the group's rows drive, each vector is fetched by rowid.
   const members = conn.db.prepare(
-    `SELECT m.rid, m.id, m.created_at, m.access_count, m.confidence, v.embedding
-     FROM memories m CROSS JOIN memories_vec v ON v.rowid = m.rid
-     WHERE m.agent_id = ? AND m.scope = ? AND m.has_embedding = 1`
+    `SELECT rid, id, created_at, access_count, confidence, embedding
+     FROM memories WHERE agent_id = ? AND scope = ? AND has_embedding = 1`
   )
   const setCounts = conn.db.prepare(`UPDATE memories SET access_count = ? WHERE rid = ?`)
 

@@ -1,6 +1,6 @@
 /**
  * The SQLite form of a memory filter: each condition of core/memoryFilter.ts (`meets` is the rule)
- * as a condition on `memories m`, or on the metadata columns of `memories_vec` inside the KNN.
+ * as a condition on `memories m`.
  */
 import { type Filter, type FilterCondition, filterConditions } from "../../core/memoryFilter.js"
 import { canonicalJson } from "../../domain/json.js"
@@ -17,19 +17,6 @@ export const memoryFilterSql = (f: Filter, params: Array<unknown>): string => {
   for (const c of filterConditions(f)) {
     sql += ` AND ${conditionSql(c, "m.", params)}`
   }
-  return sql
-}
-
-/** True when every condition of the filter can be tested on the metadata columns of `memories_vec`. */
-export const fitsVectorTable = (f: Filter): boolean => filterConditions(f).every((c) => c.kind !== "metadata")
-
-/**
- * ` AND …` conditions on the metadata columns of `memories_vec`, applied inside the KNN; only for a
- * filter that `fitsVectorTable`.
- */
-export const vectorFilterSql = (f: Filter, params: Array<unknown>): string => {
-  let sql = ""
-  for (const c of filterConditions(f)) sql += ` AND ${conditionSql(c, "", params)}`
   return sql
 }
 

@@ -22,9 +22,6 @@ import { attempt, type SqliteConnection } from "./client.js"
 /** Where applied migrations are recorded. */
 const MIGRATIONS_TABLE = "engram_migrations"
 
-/** Size of a sqlite-vec chunk, in vectors. */
-const VEC_CHUNK_SIZE = 256
-
 /**
  * Version 1 creates every table of the nine services and `engram_meta`. Never edit an applied
  * migration (its checksum is verified on every start); add a new version instead.
@@ -119,6 +116,40 @@ export const migrations: ReadonlyArray<Migration> = [
       )`,
       `CREATE INDEX audit_by_agent ON audit_log (agent_id, seq)`
     ]
+  },
+  {
+    // Vectors move from the sqlite-vec table into `memories` (the resident cache, vectorCache.ts, does
+    // the nearest-neighbour search; SQL scans a column with sqlite-vec's distance functions when it
+    // cannot), and every change to a memory is logged for the caches of all processes. A store made
+    // before this version has `memories_vec`; a fresh one gets an empty one to copy from, so one
+    // plain-SQL migration serves both.
+    version: 5,
+    name: "memories_embedding_column_and_change_log",
+    statements: [
+      `CREATE VIRTUAL TABLE IF NOT EXISTS memories_vec USING vec0(embedding float[1])`,
+      `ALTER TABLE memories ADD COLUMN embedding BLOB`,
+      `UPDATE memories SET embedding = (SELECT v.embedding FROM memories_vec v WHERE v.rowid = memories.rid)
+       WHERE has_embedding = 1`,
+      `DROP TABLE memories_vec`,
+      // One row per change of a memory that a vector cache holds or may hold: the memory's rowid and
+      // agent. seq only grows (AUTOINCREMENT never reuses a pruned number), so a cache's position in
+      // the log is a single number; rows below the newest are pruned (see vectorCache.ts).
+      `CREATE TABLE memory_changes (seq INTEGER PRIMARY KEY AUTOINCREMENT, rid INTEGER NOT NULL, agent_id TEXT NOT NULL)`,
+      `CREATE TRIGGER memories_logged_insert AFTER INSERT ON memories WHEN NEW.embedding IS NOT NULL BEGIN
+        INSERT INTO memory_changes (rid, agent_id) VALUES (NEW.rid, NEW.agent_id);
+      END`,
+      `CREATE TRIGGER memories_logged_delete AFTER DELETE ON memories WHEN OLD.embedding IS NOT NULL BEGIN
+        INSERT INTO memory_changes (rid, agent_id) VALUES (OLD.rid, OLD.agent_id);
+      END`,
+      // The access counters (accessed_at, access_count) are not listed: a recall's own write is not a
+      // change any cache holds.
+      `CREATE TRIGGER memories_logged_update
+        AFTER UPDATE OF rid, agent_id, embedding, scope, source, confidence, created_at ON memories BEGIN
+        INSERT INTO memory_changes (rid, agent_id) SELECT OLD.rid, OLD.agent_id
+          WHERE OLD.rid IS NOT NEW.rid OR OLD.agent_id IS NOT NEW.agent_id;
+        INSERT INTO memory_changes (rid, agent_id) VALUES (NEW.rid, NEW.agent_id);
+      END`
+    ]
   }
 ]
 
@@ -203,12 +234,9 @@ const MODEL_KEY = "embedding.model"
 const DIMENSIONS_KEY = "embedding.dimensions"
 
 /**
- * Record the store's embedding space on first use and create the vector table for it; on every
+ * Record the store's embedding space on first use; on every
  * later open, check that the configured space is the recorded one (a store has one space). Runs
  * under `BEGIN IMMEDIATE` like the migrations, so two processes initialising one file agree on it.
- *
- * The vector table: partitioned by agent (a KNN reads only that agent's vectors), cosine distance,
- * and as metadata columns exactly what recall filters on, so filters apply inside the KNN.
  */
 export const ensureEmbeddingSpace = (
   conn: SqliteConnection,
@@ -236,17 +264,6 @@ export const ensureEmbeddingSpace = (
           DIMENSIONS_KEY,
           String(space.dimensions)
         ])
-        conn.exec(
-          `CREATE VIRTUAL TABLE memories_vec USING vec0(
-            agent_id text partition key,
-            embedding float[${space.dimensions}] distance_metric=cosine,
-            scope text,
-            source text,
-            confidence float,
-            created_at integer,
-            chunk_size=${VEC_CHUNK_SIZE}
-          )`
-        )
         return undefined
       })),
     (mismatch) => (mismatch === undefined ? Effect.void : Effect.fail(mismatch))

@@ -1,13 +1,15 @@
 /**
- * SemanticStore's port on SQLite (a memory's three tables: memories.ts).
+ * SemanticStore's port on SQLite (a memory's tables: memories.ts).
  *
- * Vector recall is an exact KNN inside the agent's partition with every filter applied inside the
- * KNN, so `limit` rows come back whenever that many match. A metadata filter cannot be expressed in
- * sqlite-vec, so it falls back to an exact scan of the agent's filtered rows, ordered by
- * `vec_distance_cosine` and limited in SQL. Either way the rows read go on past `limit` until the
- * page does not end inside a group of near-equal distances, so the core's exact ranking sees every
- * memory that could be in the top `limit`. Text recall is FTS5 over the core's tokens, ranked by
- * bm25. A recall reads and counts the access of what it returns in one transaction.
+ * Vector recall outside an application's transaction, with any filter but a metadata one, is
+ * answered by the resident vector cache (vectorCache.ts): the exact top `limit` of the agent, caught
+ * up with every committed change first, inside the recall's own transaction. Otherwise (a metadata
+ * filter, or inside an application's transaction, whose uncommitted rows the cache must never hold)
+ * SQL scans the agent's filtered rows ordered by sqlite-vec's `vec_distance_cosine` over the
+ * `embedding` column; the rows read go on past `limit` until the page does not end inside a group of
+ * near-equal distances, so the core's exact ranking sees every memory that could be in the top
+ * `limit`. Text recall is FTS5 over the core's tokens, ranked by bm25. A recall reads and counts the
+ * access of what it returns in one transaction.
  */
 import { Effect, Option } from "effect"
 import type { Candidates, Hit, RecallPlan } from "../../core/recall.js"
@@ -17,7 +19,6 @@ import { attempt, type SqliteConnection } from "./client.js"
 import {
   deleteMemory,
   MEMORY_COLUMNS,
-  memoryWithBlob,
   readMemory,
   setVector,
   statements,
@@ -25,7 +26,8 @@ import {
   storeMemory,
   toBlob
 } from "./memories.js"
-import { fitsVectorTable, memoryFilterSql, vectorFilterSql } from "./memoryFilter.js"
+import { memoryFilterSql } from "./memoryFilter.js"
+import { cacheable, pruneLog, VectorCache } from "./vectorCache.js"
 
 /** sqlite-vec refuses a KNN with k above this. */
 const MAX_K = 4096
@@ -58,9 +60,13 @@ const untilTieFree = <R extends { readonly distance: number }>(limit: number, fe
 
 type Distanced = { readonly distance: number }
 
-/** The port over `conn`; prepares its statements (and so may throw, at layer build). */
-export const port = (conn: SqliteConnection): SemanticPort => {
+/**
+ * The port over `conn` for vectors of `dimensions`; prepares its statements (and so may throw, at
+ * layer build). The vector cache starts empty: each agent is loaded on its first vector recall.
+ */
+export const port = (conn: SqliteConnection, dimensions: number): SemanticPort => {
   const s = statements(conn)
+  const cache = new VectorCache(conn, dimensions)
   const touch = conn.db.prepare(
     `UPDATE memories SET accessed_at = ?, access_count = access_count + 1 WHERE id IN (SELECT value FROM json_each(?))`
   )
@@ -74,6 +80,7 @@ export const port = (conn: SqliteConnection): SemanticPort => {
           // A taken id stores nothing; it is a conflict unless the owner is this memory's agent.
           if (!storeMemory(s, m) && s.ownerOf.get(m.id) !== m.agentId) throw new IdConflict(i)
         }
+        pruneLog(conn)
       })
       return undefined
     } catch (e) {
@@ -82,30 +89,24 @@ export const port = (conn: SqliteConnection): SemanticPort => {
     }
   }
 
-  const nearest = (plan: RecallPlan & { readonly embedding: ReadonlyArray<number> }): Array<Memory> => {
-    const query = toBlob(plan.embedding)
-    if (!fitsVectorTable(plan.filter)) {
-      // Exact scan of the agent's filtered rows. CROSS JOIN keeps memories as the outer loop (the
-      // agent index plus filters), each vector fetched by rowid, instead of a scan of every vector.
-      const params: Array<unknown> = [query, plan.agentId]
-      const sql = `SELECT vec_distance_cosine(v.embedding, ?) AS distance, v.embedding AS embedding, ${MEMORY_COLUMNS}
-        FROM memories m CROSS JOIN memories_vec v ON v.rowid = m.rid
-        WHERE m.agent_id = ? AND m.has_embedding = 1${memoryFilterSql(plan.filter, params)}
-        ORDER BY distance LIMIT ?`
-      return untilTieFree(plan.limit, (k) => conn.all<Distanced>(sql, [...params, k])).map(memoryWithBlob)
-    }
-    const params: Array<unknown> = [query, 0, plan.agentId]
-    // MATERIALIZED keeps the KNN a unit of its own: the vector table drives, memories are joined after.
-    const sql = `WITH knn AS MATERIALIZED (
-        SELECT rowid, distance, embedding FROM memories_vec
-        WHERE embedding MATCH ? AND k = ? AND agent_id = ?${vectorFilterSql(plan.filter, params)}
-      )
-      SELECT knn.distance AS distance, knn.embedding AS embedding, ${MEMORY_COLUMNS}
-      FROM knn JOIN memories m ON m.rid = knn.rowid ORDER BY knn.distance`
-    return untilTieFree(plan.limit, (k) => {
-      params[1] = k
-      return conn.all<Distanced>(sql, params)
-    }).map(memoryWithBlob)
+  /** Vector candidates by SQL: an exact scan of the agent's filtered rows. */
+  const scanned = (plan: RecallPlan & { readonly embedding: ReadonlyArray<number> }): Array<Memory> => {
+    const params: Array<unknown> = [toBlob(plan.embedding), plan.agentId]
+    const sql = `SELECT vec_distance_cosine(m.embedding, ?) AS distance, ${MEMORY_COLUMNS}
+      FROM memories m WHERE m.agent_id = ? AND m.embedding IS NOT NULL${memoryFilterSql(plan.filter, params)}
+      ORDER BY distance LIMIT ?`
+    return untilTieFree(plan.limit, (k) => conn.all<Distanced>(sql, [...params, k])).map(readMemory)
+  }
+
+  /**
+   * Vector candidates: from the cache when `cached` (the recall runs in its own transaction) and it
+   * can answer the filter, else by SQL.
+   */
+  const nearest = (plan: RecallPlan & { readonly embedding: ReadonlyArray<number> }, cached: boolean) => {
+    if (!cached || !cacheable(plan.filter)) return scanned(plan)
+    cache.sync()
+    if (!cache.hold(plan.agentId)) return scanned(plan)
+    return cache.nearest(plan.agentId, plan.embedding, plan.limit, plan.filter).map(readMemory)
   }
 
   const matches = (plan: RecallPlan & { readonly terms: ReadonlyArray<string> }): Array<Hit> => {
@@ -117,7 +118,7 @@ export const port = (conn: SqliteConnection): SemanticPort => {
       WHERE memories_fts MATCH ? AND m.agent_id = ?${memoryFilterSql(plan.filter, params)}
       ORDER BY bm25(memories_fts), m.created_at DESC, m.id DESC LIMIT ?`
     params.push(plan.limit)
-    return conn.all<{ score: number }>(sql, params).map((r) => ({ memory: readMemory(s, r), score: r.score }))
+    return conn.all<{ score: number }>(sql, params).map((r) => ({ memory: readMemory(r), score: r.score }))
   }
 
   const newest = (plan: RecallPlan): Array<Memory> => {
@@ -125,17 +126,17 @@ export const port = (conn: SqliteConnection): SemanticPort => {
     const sql = `SELECT ${MEMORY_COLUMNS} FROM memories m WHERE m.agent_id = ?${memoryFilterSql(plan.filter, params)}
       ORDER BY m.created_at DESC, m.id DESC LIMIT ?`
     params.push(plan.limit)
-    return conn.all(sql, params).map((r) => readMemory(s, r))
+    return conn.all(sql, params).map(readMemory)
   }
 
-  const candidates = (plan: RecallPlan): Candidates => {
+  const candidates = (plan: RecallPlan, cached: boolean): Candidates => {
     switch (plan.mode) {
       case "vector":
-        return { nearest: nearest(plan) }
+        return { nearest: nearest(plan, cached) }
       case "text":
         return { matches: matches(plan) }
       case "hybrid":
-        return { nearest: nearest(plan), matches: matches(plan) }
+        return { nearest: nearest(plan, cached), matches: matches(plan) }
       case "newest":
         return { newest: newest(plan) }
     }
@@ -145,19 +146,23 @@ export const port = (conn: SqliteConnection): SemanticPort => {
     backend: "sqlite",
     insert: (memories) => attempt("remember", () => insertAll(memories)),
     recall: (plan, pick) =>
-      attempt("recall", () =>
+      attempt("recall", () => {
+        // Inside an application's transaction (interop.ts) the cache is neither read nor updated:
+        // that transaction may hold uncommitted rows, and may roll them back.
+        const cached = !conn.db.inTransaction
         // Its only writes are the access counters, so it commits without an fsync of its own (see
         // `immediateStatistics`).
-        conn.immediateStatistics(() => {
-          const hits = pick(candidates(plan))
+        return conn.immediateStatistics(() => {
+          const hits = pick(candidates(plan, cached))
           // One statement for every returned memory, in the transaction that read them.
           if (hits.length > 0) touch.run(plan.now, JSON.stringify(hits.map((h) => h.memory.id)))
           return hits
-        })),
+        })
+      }),
     get: (agent, id) =>
       attempt(
         "get",
-        () => conn.read(() => Option.map(Option.fromNullable(s.byId.get(id, agent)), (r) => readMemory(s, r)))
+        () => conn.read(() => Option.map(Option.fromNullable(s.byId.get(id, agent)), readMemory))
       ),
     forget: (agent, id) =>
       attempt("forget", () =>
@@ -172,8 +177,7 @@ export const port = (conn: SqliteConnection): SemanticPort => {
         conn.immediate(() => {
           const r = s.byId.get(id, agent)
           if (r === undefined) return false
-          const { at, fields } = storedRow(r)
-          setVector(s, at, fields, embedding)
+          setVector(s, storedRow(r).at, embedding)
           return true
         })),
     count: (agent, filter) =>

@@ -91,7 +91,11 @@ export const makeSemantic = (
     yield* ensureEmbeddingSpace(conn, limits.space)
     return yield* attempt("prepare statements", () =>
       semanticServices(
-        { semantic: Semantic.port(conn), consolidation: Consolidate.port(conn), admin: Admin.semanticPort(conn) },
+        {
+          semantic: Semantic.port(conn, limits.space.dimensions),
+          consolidation: Consolidate.port(conn),
+          admin: Admin.semanticPort(conn)
+        },
         limits,
         options
       ))

@@ -19,6 +19,13 @@ import { Kernel } from "./kernel.js"
 /** Rows per chunk: one kernel call scans a chunk. */
 export const CHUNK_ROWS = 256
 
+/**
+ * Rows re-scored beyond `limit` in a search's first round. int16 error bounds are about 1e-4 in
+ * cosine, so the exact top `limit` nearly always lies within a few rows past it; each further round
+ * costs the caller one more read of exact vectors.
+ */
+const FIRST_EXTRA = 10
+
 /** Rows are held as int16 in [-32767, 32767]. */
 const ROW_RANGE = 32_767
 
@@ -224,7 +231,7 @@ export class VectorIndex {
     if (accepted === 0) return []
     const scored: Array<S> = []
     let unscored = accepted
-    for (let want = Math.max(4 * limit, 64);; want *= 4) {
+    for (let want = limit + FIRST_EXTRA;; want *= 4) {
       const next = topIndices(uppers, rows.count, want)
       // Every row not taken now has a bound no higher than the lowest bound taken.
       const bound = next.length === 0 ? Number.NEGATIVE_INFINITY : uppers[next[next.length - 1]!]!
@@ -294,35 +301,40 @@ export class VectorIndex {
 
 /** Indices (below `count`) of the `want` largest finite values, largest first. */
 const topIndices = (values: Float64Array, count: number, want: number): Array<number> => {
-  // A min-heap of the best seen so far; most values lose to its root after a few hundred rows.
-  const heap: Array<number> = []
-  const less = (a: number, b: number) => values[a]! < values[b]!
-  const down = (k: number) => {
-    for (;;) {
-      const l = 2 * k + 1
-      const r = l + 1
-      let m = k
-      if (l < heap.length && less(heap[l]!, heap[m]!)) m = l
-      if (r < heap.length && less(heap[r]!, heap[m]!)) m = r
-      if (m === k) return
-      ;[heap[k], heap[m]] = [heap[m]!, heap[k]!]
-      k = m
-    }
-  }
+  // A min-heap of the best seen so far, in typed arrays: most values lose to its root after a few
+  // hundred rows, so the scan is one comparison per row.
+  const at = new Int32Array(want)
+  const best = new Float64Array(want)
+  let size = 0
   for (let i = 0; i < count; i++) {
-    if (values[i] === Number.NEGATIVE_INFINITY) continue
-    if (heap.length < want) {
-      heap.push(i)
-      for (let k = heap.length - 1; k > 0;) {
+    const v = values[i]!
+    if (v === Number.NEGATIVE_INFINITY) continue
+    if (size < want) {
+      let k = size++
+      while (k > 0) {
         const p = (k - 1) >> 1
-        if (!less(heap[k]!, heap[p]!)) break
-        ;[heap[k], heap[p]] = [heap[p]!, heap[k]!]
+        if (best[p]! <= v) break
+        best[k] = best[p]!
+        at[k] = at[p]!
         k = p
       }
-    } else if (values[i]! > values[heap[0]!]!) {
-      heap[0] = i
-      down(0)
+      best[k] = v
+      at[k] = i
+    } else if (v > best[0]!) {
+      let k = 0
+      for (;;) {
+        const l = 2 * k + 1
+        if (l >= size) break
+        const r = l + 1
+        const m = r < size && best[r]! < best[l]! ? r : l
+        if (best[m]! >= v) break
+        best[k] = best[m]!
+        at[k] = at[m]!
+        k = m
+      }
+      best[k] = v
+      at[k] = i
     }
   }
-  return heap.sort((a, b) => values[b]! - values[a]!)
+  return Array.from(at.subarray(0, size)).sort((a, b) => values[b]! - values[a]!)
 }
