@@ -9,6 +9,7 @@ import { execFile, spawn } from "node:child_process"
 import { existsSync, readFileSync, writeFileSync } from "node:fs"
 import { join, resolve } from "node:path"
 import { promisify } from "node:util"
+import { migrations as sqliteMigrations } from "../src/backends/sqlite/migrations.js"
 import { layerFromConfig } from "../src/composition/layer.js"
 import { memoryConfig } from "../src/config.js"
 import { MainStoreAdmin, SemanticStoreAdmin } from "../src/services/Admin.js"
@@ -129,10 +130,9 @@ describe("engram CLI", () => {
       const migrate = yield* engram(dir, ["migrate", "--config", config])
       assert.strictEqual(migrate.code, 0, migrate.stderr)
       assert.include(migrate.stdout, "schema up to date")
-      const tables = openRaw(join(dir, "fresh.db")).prepare("SELECT count(*) AS n FROM engram_migrations").get() as {
-        n: number
-      }
-      assert.strictEqual(tables.n, 1)
+      const applied = openRaw(join(dir, "fresh.db")).prepare("SELECT version FROM engram_migrations ORDER BY version")
+        .all() as Array<{ version: number }>
+      assert.deepStrictEqual(applied.map((r) => r.version), sqliteMigrations.map((m) => m.version))
       yield* withStore(dir, "fresh", populate)
       const verify = yield* engram(dir, ["audit", "verify", "--config", config])
       assert.strictEqual(verify.code, 0)
