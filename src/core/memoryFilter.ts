@@ -52,8 +52,17 @@ export const filterConditions = (f: Filter): ReadonlyArray<FilterCondition> => {
   return out
 }
 
+/** What a filter reads of a memory. */
+export interface Filtered {
+  readonly scope: string
+  readonly source: string
+  readonly confidence: number
+  readonly createdAt: number
+  readonly metadata: Memory["metadata"]
+}
+
 /** True when `m` meets `c`: the rule every store's translation reproduces. */
-export const meets = (m: Memory, c: FilterCondition): boolean => {
+export const meets = (m: Filtered, c: FilterCondition): boolean => {
   switch (c.kind) {
     case "scope":
       return m.scope === c.value

@@ -18,7 +18,7 @@
  * Every function is synchronous and runs inside the caller's transaction; any may throw.
  */
 import type Database from "better-sqlite3"
-import { type Filter, filterConditions } from "../../core/memoryFilter.js"
+import { type Filter, filterConditions, type Filtered, meets } from "../../core/memoryFilter.js"
 import { cosine } from "../../core/vector.js"
 import { type RowFields, type RowView, type Scored, VectorIndex } from "../../core/vectors/vectorIndex.js"
 import type { SqliteConnection } from "./client.js"
@@ -262,24 +262,20 @@ export class VectorCache {
   }
 }
 
-/** The exact filter test on a stored row (metadata conditions excluded: see `nearest`). */
-const passes = (r: CacheRow, filter: Filter): boolean =>
-  filterConditions(filter).every((c) => {
-    switch (c.kind) {
-      case "scope":
-        return r.scope === c.value
-      case "source":
-        return r.source === c.value
-      case "minConfidence":
-        return r.confidence >= c.value
-      case "after":
-        return r.created_at > c.value
-      case "before":
-        return r.created_at < c.value
-      case "metadata":
-        return false
-    }
-  })
+/** No metadata: the cache never answers a metadata condition (see `nearest`), so none is met. */
+const NO_METADATA: Filtered["metadata"] = {}
+
+/** The exact filter test on a stored row, by the core's rule. */
+const passes = (r: CacheRow, filter: Filter): boolean => {
+  const row: Filtered = {
+    scope: r.scope,
+    source: r.source,
+    confidence: r.confidence,
+    createdAt: r.created_at,
+    metadata: NO_METADATA
+  }
+  return filterConditions(filter).every((c) => meets(row, c))
+}
 
 /** True when the cache can answer this filter (a metadata condition needs the stored JSON). */
 export const cacheable = (filter: Filter): boolean => filterConditions(filter).every((c) => c.kind !== "metadata")
