@@ -1,6 +1,7 @@
 /** The tamper-evident, hash-chained audit log. */
 import { Schema } from "effect"
 import { AgentId } from "./ids.js"
+import { intInRange } from "./page.js"
 import { Name, Text } from "./text.js"
 import { EpochMillis } from "./time.js"
 
@@ -33,7 +34,7 @@ export type AuditEntry = typeof AuditEntry.Type
 export const AuditQuery = Schema.Struct({
   agentId: Schema.optional(AgentId),
   fromSeq: Schema.optional(Schema.Int.pipe(Schema.positive())),
-  limit: Schema.optionalWith(Schema.Int.pipe(Schema.between(1, 10_000)), { default: () => 1000 })
+  limit: intInRange(1, 10_000, 1000)
 })
 export type AuditQuery = typeof AuditQuery.Encoded
 

@@ -97,6 +97,9 @@ export const JsonObject: Schema.Schema<JsonObject> = Schema.declare(
   }
 )
 
+/** An optional JSON object field that decodes to `{}` when absent. */
+export const JsonObjectOrEmpty = Schema.optionalWith(JsonObject, { default: () => ({}) })
+
 /**
  * Canonical JSON text: keys sorted by UTF-16 code units, no whitespace (RFC 8785 for the values
  * accepted above). Two equal values always give the same text, so it can be compared and hashed.

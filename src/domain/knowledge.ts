@@ -1,7 +1,8 @@
 /** The knowledge graph: entities and relations owned by an agent. */
 import { Schema } from "effect"
 import { AgentId, EntityId, RelationId } from "./ids.js"
-import { JsonObject } from "./json.js"
+import { JsonObject, JsonObjectOrEmpty } from "./json.js"
+import { intInRange } from "./page.js"
 import { Name } from "./text.js"
 import { EpochMillis } from "./time.js"
 
@@ -46,7 +47,7 @@ export const EntityInput = Schema.Struct({
   id: Schema.optional(EntityId),
   type: Name,
   name: Name,
-  properties: Schema.optionalWith(JsonObject, { default: () => ({}) })
+  properties: JsonObjectOrEmpty
 })
 export type EntityInput = typeof EntityInput.Encoded
 
@@ -67,7 +68,7 @@ export const RelationInput = Schema.Struct({
   source: EntityId,
   relation: Name,
   target: EntityId,
-  properties: Schema.optionalWith(JsonObject, { default: () => ({}) }),
+  properties: JsonObjectOrEmpty,
   confidence: Schema.optionalWith(Schema.Number.pipe(Schema.between(0, 1)), { default: () => 1 })
 })
 export type RelationInput = typeof RelationInput.Encoded
@@ -81,8 +82,8 @@ export const GraphQuery = Schema.Struct({
   relation: Schema.optional(Name),
   /** an entity id, or an entity name compared case-insensitively */
   target: Schema.optional(Name),
-  maxDepth: Schema.optionalWith(Schema.Int.pipe(Schema.between(1, MAX_GRAPH_DEPTH)), { default: () => 1 }),
-  limit: Schema.optionalWith(Schema.Int.pipe(Schema.between(1, 1000)), { default: () => 100 })
+  maxDepth: intInRange(1, MAX_GRAPH_DEPTH, 1),
+  limit: intInRange(1, 1000, 100)
 })
 export type GraphQuery = typeof GraphQuery.Encoded
 

@@ -2,7 +2,8 @@
 import { Schema } from "effect"
 import { Embedding, EmbeddingInput } from "./embedding.js"
 import { AgentId, MemoryId } from "./ids.js"
-import { JsonObject } from "./json.js"
+import { JsonObject, JsonObjectOrEmpty } from "./json.js"
+import { intInRange } from "./page.js"
 import { Name, Text } from "./text.js"
 import { EpochMillis } from "./time.js"
 
@@ -38,7 +39,7 @@ export const RememberInput = Schema.Struct({
   content: Text,
   source: MemorySource,
   scope: Schema.optionalWith(Name, { default: () => "episodic" }),
-  metadata: Schema.optionalWith(JsonObject, { default: () => ({}) }),
+  metadata: JsonObjectOrEmpty,
   embedding: Schema.optional(EmbeddingInput),
   id: Schema.optional(MemoryId)
 })
@@ -69,7 +70,7 @@ export const RecallQuery = Schema.Struct({
   agentId: AgentId,
   text: Schema.optional(Text),
   embedding: Schema.optional(EmbeddingInput),
-  limit: Schema.optionalWith(Schema.Int.pipe(Schema.between(1, MAX_RECALL_LIMIT)), { default: () => 10 }),
+  limit: intInRange(1, MAX_RECALL_LIMIT, 10),
   mode: Schema.optional(RecallMode),
   ...MemoryFilterFields
 })

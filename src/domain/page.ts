@@ -15,3 +15,7 @@ export const Page = <A, I, R>(item: Schema.Schema<A, I, R>) =>
 export const MAX_PAGE_SIZE = 1000
 
 export const PageLimit = Schema.Int.pipe(Schema.between(1, MAX_PAGE_SIZE))
+
+/** An optional integer field in `min..max` that decodes to `fallback` when absent. */
+export const intInRange = (min: number, max: number, fallback: number) =>
+  Schema.optionalWith(Schema.Int.pipe(Schema.between(min, max)), { default: () => fallback })

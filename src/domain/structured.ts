@@ -1,7 +1,7 @@
 /** Key-value entries and the agent registry. */
 import { Schema } from "effect"
 import { AgentId } from "./ids.js"
-import { Json, JsonObject } from "./json.js"
+import { Json, JsonObject, JsonObjectOrEmpty } from "./json.js"
 import { PageLimit } from "./page.js"
 import { Name, Text } from "./text.js"
 import { EpochMillis } from "./time.js"
@@ -38,7 +38,7 @@ export const AgentInput = Schema.Struct({
   manifest: Schema.optionalWith(Json, { default: () => ({}) }),
   tags: Schema.optionalWith(Schema.Array(Name), { default: () => [] }),
   parent: Schema.optionalWith(Schema.NullOr(AgentId), { default: () => null }),
-  metadata: Schema.optionalWith(JsonObject, { default: () => ({}) })
+  metadata: JsonObjectOrEmpty
 })
 export type AgentInput = typeof AgentInput.Encoded
 

@@ -1,7 +1,7 @@
 /** The shared task queue with leases and fencing by attempt. */
 import { Schema } from "effect"
 import { AgentId, TaskId } from "./ids.js"
-import { PageLimit } from "./page.js"
+import { intInRange, PageLimit } from "./page.js"
 import { Text } from "./text.js"
 import { EpochMillis } from "./time.js"
 
@@ -35,7 +35,7 @@ export const TaskInput = Schema.Struct({
   description: Schema.optionalWith(Text, { default: () => "" }),
   assignedTo: Schema.optional(AgentId),
   createdBy: Schema.optional(AgentId),
-  priority: Schema.optionalWith(Schema.Int.pipe(Schema.between(-1_000_000, 1_000_000)), { default: () => 0 })
+  priority: intInRange(-1_000_000, 1_000_000, 0)
 })
 export type TaskInput = typeof TaskInput.Encoded
 
