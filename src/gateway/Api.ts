@@ -23,8 +23,8 @@ import * as HttpApiMiddleware from "@effect/platform/HttpApiMiddleware"
 import * as HttpApiSchema from "@effect/platform/HttpApiSchema"
 import * as HttpApiSecurity from "@effect/platform/HttpApiSecurity"
 import * as OpenApi from "@effect/platform/OpenApi"
-import { Context, type Option, Schema } from "effect"
-import { EmbeddingSpace } from "../domain/embedding.js"
+import { Context, type Option, ParseResult, Schema } from "effect"
+import { Embedding, EmbeddingSpace } from "../domain/embedding.js"
 import { BackendName, InvalidEmbedding, InvalidInput, MemoryNotFound } from "../domain/errors.js"
 import { AgentId, MemoryId } from "../domain/ids.js"
 import {
@@ -142,17 +142,23 @@ export const CountBody = Schema.Struct({
  * already, so this is exact, and it is about a quarter of the JSON array's size and far cheaper to
  * encode and parse — a top-10 recall of 384-dimensional memories shrinks from ~83 KB to ~25 KB.
  */
-export const Float32Base64 = Schema.transform(Schema.String, Schema.Array(Schema.Number), {
+export const Float32Base64 = Schema.transformOrFail(Schema.String, Embedding, {
   strict: true,
-  decode: (text) => {
+  decode: (text, _, ast) => {
     const bytes = Buffer.from(text, "base64")
-    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
-    return Array.from({ length: bytes.byteLength >>> 2 }, (_, i) => view.getFloat32(i * 4, true))
+    if (bytes.byteLength % 4 !== 0) {
+      return ParseResult.fail(
+        new ParseResult.Type(ast, text, "is not base64 of float32 values (length not a multiple of 4)")
+      )
+    }
+    const vector = new Array<number>(bytes.byteLength >>> 2)
+    for (let i = 0; i < vector.length; i++) vector[i] = bytes.readFloatLE(i * 4)
+    return ParseResult.succeed(vector)
   },
   encode: (vector) => {
-    const bytes = Buffer.alloc(vector.length * 4)
-    vector.forEach((x, i) => bytes.writeFloatLE(x, i * 4))
-    return bytes.toString("base64")
+    const bytes = Buffer.allocUnsafe(vector.length * 4)
+    for (let i = 0; i < vector.length; i++) bytes.writeFloatLE(vector[i]!, i * 4)
+    return ParseResult.succeed(bytes.toString("base64"))
   }
 }).annotations({ identifier: "Float32Base64", description: "float32 values, little-endian, base64" })
 
@@ -163,7 +169,7 @@ export const WireMemory = Schema.Struct({ ...Memory.fields, embedding: Schema.Nu
 export const WireRecallHit = Schema.Struct({ memory: WireMemory, score: Schema.Number })
 
 /** The new vector of a memory (`PUT /v1/memories/:id/embedding`). */
-export const EmbeddingBody = Schema.Struct({ agentId: Schema.String, embedding: Schema.Array(Schema.Number) })
+export const EmbeddingBody = Schema.Struct({ agentId: Schema.String, embedding: Embedding })
 /** Consolidation options; `{}` for the defaults. */
 export const ConsolidateBody = strict(ConsolidationOptions, "ConsolidationOptions")
 const AgentParam = Schema.Struct({ agentId: Schema.String })
