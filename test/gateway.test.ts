@@ -387,6 +387,49 @@ describe("gateway: agent confinement", () => {
       ])
     }))
 
+  it.scoped("memory-api search over many agents is one store call and answers the merge of the per-agent searches", () =>
+    Effect.gen(function*() {
+      const calls = { recall: 0, recallAgents: 0 }
+      const counted = Layer.scopedContext(Effect.gen(function*() {
+        const services = yield* Layer.build(memoryLayer({ embedding }))
+        const store = Context.get(services, SemanticStore)
+        return Context.add(services, SemanticStore, {
+          ...store,
+          recall: (query) => Effect.suspend(() => (calls.recall++, store.recall(query))),
+          recallAgents: (agentIds, query) =>
+            Effect.suspend(() => (calls.recallAgents++, store.recallAgents(agentIds, query)))
+        })
+      }))
+      const { url } = yield* startGateway({}, counted)
+      const agents = Array.from({ length: 12 }, (_, a) => `agent-${a}`)
+      for (const [a, agentId] of agents.entries()) {
+        for (let k = 0; k < 3; k++) {
+          yield* TestClock.setTime(1_000 * a + k)
+          const words = ["shared word", "shared word shared", "word only"][(a + k) % 3]!
+          yield* remember(url, ADMIN, agentId, `${words} ${agentId} ${k}`)
+        }
+      }
+      type Result = { id: string; agentId: string; score: number; createdAt: number }
+      const search = (body: Record<string, unknown>) =>
+        Effect.map(call(`${url}/memory/search`, { token: ADMIN, body }), (r) => {
+          assert.strictEqual(r.status, 200, r.text)
+          return field(r, "results") as Array<Result>
+        })
+      for (const query of ["shared word", "word"]) {
+        calls.recall = 0
+        calls.recallAgents = 0
+        const all = yield* search({ query, limit: 7 })
+        assert.deepStrictEqual(calls, { recall: 0, recallAgents: 1 }, "one store call for all 12 agents")
+        const perAgent: Array<Result> = []
+        for (const agentId of agents) perAgent.push(...yield* search({ query, limit: 7, agentId }))
+        const merged = perAgent
+          .sort((x, y) => y.score - x.score || y.createdAt - x.createdAt || (x.id < y.id ? 1 : x.id > y.id ? -1 : 0))
+          .slice(0, 7)
+        assert.strictEqual(all.length, 7)
+        assert.deepStrictEqual(all, merged, query)
+      }
+    }))
+
   it.scoped("HttpSemanticLive with a limited token gets a typed error for another agent, never its data", () =>
     Effect.gen(function*() {
       const { url } = yield* startGateway()
@@ -935,6 +978,7 @@ describe("gateway: error bodies", () => {
           remember: () => failure,
           rememberMany: () => failure,
           recall: () => failure,
+          recallAgents: () => failure,
           get: () => failure,
           forget: () => failure,
           updateEmbedding: () => failure,

@@ -132,6 +132,14 @@ export const RememberBody = strict(RememberInput, "RememberInput")
 export const RememberManyBody = Schema.Struct({ inputs: Schema.Array(RememberBody) })
 /** A recall query, as `SemanticStore.recall` takes it. */
 export const RecallBody = strict(RecallQuery, "RecallQuery")
+/**
+ * One query recalled in several agents (`SemanticStore.recallAgents`): the answer holds one list of
+ * hits per agent, in the order of `agentIds`.
+ */
+export const RecallAgentsBody = Schema.Struct({
+  agentIds: Schema.Array(Schema.String),
+  query: strict(RecallQuery.omit("agentId"), "RecallAgentsQuery")
+})
 /** One agent's memory count under an optional filter. */
 export const CountBody = Schema.Struct({
   agentId: Schema.String,
@@ -283,6 +291,11 @@ export class SemanticGroup extends HttpApiGroup.make("semantic")
     HttpApiEndpoint.post("recall", "/recall")
       .setPayload(RecallBody)
       .addSuccess(Schema.Struct({ hits: Schema.Array(WireRecallHit) }))
+  )
+  .add(
+    HttpApiEndpoint.post("recallAgents", "/recall/agents")
+      .setPayload(RecallAgentsBody)
+      .addSuccess(Schema.Struct({ hits: Schema.Array(Schema.Array(WireRecallHit)) }))
   )
   .add(
     HttpApiEndpoint.get("get", "/memories/:id")

@@ -44,6 +44,12 @@ export const SemanticGroupLive = (settings: { readonly maxBodyBytes: number }) =
             Effect.map((hits) => ({ hits })),
             publicErrors("recall")
           ))
+        .handle("recallAgents", ({ payload }) =>
+          Effect.forEach(payload.agentIds, allowAgent, { discard: true }).pipe(
+            Effect.zipRight(store.recallAgents(payload.agentIds, payload.query)),
+            Effect.map((hits) => ({ hits })),
+            publicErrors("recallAgents")
+          ))
         .handle("get", ({ path, urlParams }) =>
           allowAgent(urlParams.agentId).pipe(
             Effect.zipRight(store.get(urlParams.agentId, path.id)),

@@ -62,15 +62,12 @@ const publicEmbedderError = (operation: string) => <A, E, R>(self: Effect.Effect
       )
     ))
 
-/** Most agents one memory-api search recalls from at the same time. */
-const SEARCH_CONCURRENCY = 4
-
 /**
  * The memory-api protocol. Its search names no agent: it searches the agents the token may see (all
  * agents holding memories, from `SemanticStoreAdmin.agents`, for an unrestricted token), `agentId`
- * narrows it, and every result carries the agent that really owns it. Each agent is recalled with
- * the full limit and the answers are merged by score, so a memory recalled from one agent but cut
- * by the merge still counts that access.
+ * narrows it, and every result carries the agent that really owns it. All the agents are recalled in
+ * one store call (`recallAgents`), each with the full limit, and the answers are merged by score, so
+ * a memory recalled from one agent but cut by the merge still counts that access.
  */
 export const MemoryApiGroupLive = HttpApiBuilder.group(EngramApi, "memoryApi", (handlers) =>
   Effect.gen(function*() {
@@ -123,11 +120,8 @@ export const MemoryApiGroupLive = HttpApiBuilder.group(EngramApi, "memoryApi", (
           const embedding = yield* embedOne(payload.query)
           const vector = embedding === undefined ? {} : { embedding }
           const scope = payload.category === undefined ? {} : { scope: payload.category }
-          const perAgent = yield* Effect.forEach(
-            agents,
-            (agentId) => store.recall({ agentId, limit, ...text, ...vector, ...scope }),
-            { concurrency: SEARCH_CONCURRENCY }
-          )
+          // One store call for every agent (one round trip when the store is remote).
+          const perAgent = yield* store.recallAgents(agents, { limit, ...text, ...vector, ...scope })
           const hits = perAgent.flat()
             .map(({ memory }): Hit => ({ memory, score: relevance({ terms, embedding }, memory) }))
             .sort(hitOrder)
