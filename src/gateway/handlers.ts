@@ -14,6 +14,7 @@ import { allowAgent, allowEveryAgent } from "./agentAccess.js"
 import { Caller, EngramApi, GATEWAY_VERSION, MAX_EXPORT_PAGE } from "./Api.js"
 import { type Authenticate, AuthorizationLive } from "./auth.js"
 import { makeExporter } from "./exportCursor.js"
+import { GroupCommit, GroupCommitLive } from "./groupCommit.js"
 import { MemoryApiGroupLive } from "./memoryApi.js"
 import { publicErrors } from "./publicErrors.js"
 
@@ -22,10 +23,11 @@ export const SemanticGroupLive = (settings: { readonly maxBodyBytes: number }) =
   HttpApiBuilder.group(EngramApi, "semantic", (handlers) =>
     Effect.gen(function*() {
       const store = yield* SemanticStore
+      const grouped = yield* GroupCommit
       return handlers
         .handle("remember", ({ payload }) =>
           allowAgent(payload.agentId).pipe(
-            Effect.zipRight(store.remember(payload)),
+            Effect.zipRight(grouped.remember(payload)),
             Effect.map((id) => ({ id })),
             publicErrors("remember")
           ))
@@ -151,5 +153,5 @@ export const ApiLive = (settings: { readonly maxBodyBytes: number; readonly auth
       HealthGroupLive
     ]),
     // The groups need the middleware too (their handlers are wrapped in it), so it is provided last.
-    Layer.provide(AuthorizationLive(settings.authenticate))
+    Layer.provide([AuthorizationLive(settings.authenticate), GroupCommitLive])
   )

@@ -18,6 +18,7 @@ import { SemanticStoreAdmin } from "../services/Admin.js"
 import { SemanticStore } from "../services/SemanticStore.js"
 import { allowAgent } from "./agentAccess.js"
 import { Caller, EngramApi, type Forbidden, PublicEmbedderError } from "./Api.js"
+import { GroupCommit } from "./groupCommit.js"
 import { publicErrors } from "./publicErrors.js"
 
 /** memory-api source names (the lower-cased variant names that protocol's client sends). */
@@ -73,6 +74,7 @@ export const MemoryApiGroupLive = HttpApiBuilder.group(EngramApi, "memoryApi", (
   Effect.gen(function*() {
     const store = yield* SemanticStore
     const admin = yield* SemanticStoreAdmin
+    const grouped = yield* GroupCommit
     const embedder = yield* Effect.serviceOption(Embedder)
     const embedOne = (text: string) =>
       Option.match(embedder, {
@@ -96,7 +98,7 @@ export const MemoryApiGroupLive = HttpApiBuilder.group(EngramApi, "memoryApi", (
           yield* allowAgent(payload.agentId)
           const source = yield* memoryApiSource(payload.source)
           const embedding = yield* embedOne(payload.content)
-          const id = yield* store.remember({
+          const id = yield* grouped.remember({
             ...(embedding === undefined ? {} : { embedding }),
             agentId: payload.agentId,
             content: payload.content,
