@@ -34,6 +34,7 @@ import { dirname, join, relative, resolve } from "node:path"
 import { fileURLToPath } from "node:url"
 import pg from "pg"
 import * as SqliteVec from "sqlite-vec"
+import { type LoadResult, loadTable, runLoad } from "./load.js"
 import type { Backend, ChildConfig, Counts, MainConfig, MainResult, PgTarget, Side, TaskResult } from "./protocol.js"
 import { compare, type Row, table } from "./report.js"
 import { median } from "./stats.js"
@@ -868,6 +869,17 @@ const main = async (args: ReadonlyArray<string>): Promise<void> => {
       }
       results.push({ n, backends: aggregate(n, runs, backends) })
     }
+    // The gateway under load (bench/load.ts), bounded in time: 30 s, or 5 s in a quick run.
+    let load: LoadResult | undefined
+    if (backends.includes("http")) {
+      progress.note(`gateway load: 25 storing + 25 searching connections for ${options.quick ? 5 : 30} s`)
+      load = await runLoad({
+        durationS: options.quick ? 5 : 30,
+        storeConnections: 25,
+        searchConnections: 25,
+        preload: options.quick ? 2000 : 5000
+      })
+    }
     const versions = {
       node: process.version,
       engram: (JSON.parse(readFileSync(join(root, "package.json"), "utf8")) as { version: string }).version,
@@ -901,9 +913,9 @@ const main = async (args: ReadonlyArray<string>): Promise<void> => {
       durationSeconds: (Date.now() - started) / 1000,
       methodology: METHODOLOGY
     }
-    const markdown = renderMarkdown(meta, results, skipped)
+    const markdown = renderMarkdown(meta, results, skipped) + (load === undefined ? "" : `\n${loadTable(load)}`)
     mkdirSync(options.outDir, { recursive: true })
-    const json = { meta, skipped, results, runs }
+    const json = { meta, skipped, results, runs, ...(load === undefined ? {} : { load }) }
     writeFileSync(join(options.outDir, `${options.name}.json`), `${JSON.stringify(json, null, 2)}\n`)
     writeFileSync(join(options.outDir, `${options.name}.md`), markdown)
     process.stdout.write(markdown)
