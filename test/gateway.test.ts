@@ -19,6 +19,7 @@ import {
   Layer,
   Option,
   Redacted,
+  Schema,
   Scope,
   Stream,
   TestClock
@@ -31,7 +32,7 @@ import type { EmbeddingSpace } from "../src/domain/embedding.js"
 import { BackendUnavailable, ConfigError, InvalidInput, StorageError } from "../src/domain/errors.js"
 import type { MemoryId } from "../src/domain/ids.js"
 import type { MemoryRecord } from "../src/domain/transfer.js"
-import { Authorization, EngramApi, MAX_EXPORT_PAGE } from "../src/gateway/Api.js"
+import { Authorization, EngramApi, MAX_EXPORT_PAGE, WireRecallHit } from "../src/gateway/Api.js"
 import { EXPORT_PAGE_BYTES } from "../src/gateway/exportCursor.js"
 import { type GatewayOptions, serve, SHUTDOWN_GRACE_MS } from "../src/gateway/server.js"
 import { SemanticStoreAdmin } from "../src/services/Admin.js"
@@ -428,6 +429,33 @@ describe("gateway: agent confinement", () => {
         assert.strictEqual(all.length, 7)
         assert.deepStrictEqual(all, merged, query)
       }
+    }))
+
+  it.scoped("POST /v1/recall keeps the endpoint's contract: its answer decodes with the schema, refusals keep their status and form", () =>
+    Effect.gen(function*() {
+      const { url } = yield* startGateway()
+      const id = yield* remember(url, ADMIN, "alice", "plan the trip", { embedding: [1, 0.5, 0.25, 0] })
+      const ok = yield* call(`${url}/v1/recall`, { token: ADMIN, body: { agentId: "alice", embedding: [1, 0, 0, 0] } })
+      assert.strictEqual(ok.status, 200, ok.text)
+      assert.strictEqual(ok.headers.get("content-type"), "application/json")
+      const decoded = Schema.decodeUnknownSync(Schema.Struct({ hits: Schema.Array(WireRecallHit) }))(ok.json)
+      assert.deepStrictEqual(decoded.hits.map((h) => h.memory.id), [id])
+      assert.deepStrictEqual(decoded.hits[0]!.memory.embedding, [1, 0.5, 0.25, 0])
+      const refusals: ReadonlyArray<readonly [unknown, number, string, string | undefined]> = [
+        [{ agentId: "alice", text: "!!!" }, 400, "InvalidInput", "query.text"],
+        [{ agentId: "alice", embedding: [1, 0] }, 400, "InvalidEmbedding", undefined],
+        [{ agentId: "alice", limit: "ten" }, 400, "HttpApiDecodeError", undefined],
+        [{ agentId: "alice", extra: 1 }, 400, "HttpApiDecodeError", undefined],
+        [{ agentId: "bob", text: "plan" }, 403, "Forbidden", undefined]
+      ]
+      for (const [body, status, tag, fieldName] of refusals) {
+        const reply = yield* call(`${url}/v1/recall`, { token: ALICE, body })
+        assert.strictEqual(reply.status, status, `${JSON.stringify(body)}: ${reply.text}`)
+        assert.strictEqual(field(reply, "_tag"), tag, reply.text)
+        if (fieldName !== undefined) assert.strictEqual(field(reply, "field"), fieldName, reply.text)
+      }
+      const notJson = yield* call(`${url}/v1/recall`, { token: ADMIN, raw: "{nope" })
+      assert.strictEqual(notJson.status, 400, notJson.text)
     }))
 
   it.scoped("HttpSemanticLive with a limited token gets a typed error for another agent, never its data", () =>
