@@ -919,6 +919,40 @@ describe("gateway: body limit", () => {
       assert.strictEqual(yield* store.count("a"), 1)
     }))
 
+  it.scoped("HttpSemanticLive sizes a batch as it is sent (vectors as base64), and refuses one over the limit before sending", () =>
+    Effect.gen(function*() {
+      const { url, store } = yield* startGateway({ maxBodyBytes: LIMIT })
+      const client = Context.get(
+        yield* Layer.build(httpLayer({ url, token: Redacted.make(ADMIN), embedding })),
+        SemanticStore
+      )
+      const batch = (n: number) =>
+        Array.from({ length: n }, (_, i) => ({
+          agentId: "a",
+          content: `m${i}`,
+          source: "system" as const,
+          embedding: [0.123456789, -0.987654321, 0.5 + i / 1000, 0.333333333]
+        }))
+      const fits = batch(24)
+      // Sent with JSON arrays (the ids, scope and metadata the client adds, float32 values) this batch
+      // would pass the limit; with base64 vectors it fits.
+      const asArrays = fits.map((i) => ({
+        id: "01900000-0000-7000-8000-000000000000",
+        ...i,
+        scope: "episodic",
+        metadata: {},
+        embedding: i.embedding.map(Math.fround)
+      }))
+      assert.isAbove(JSON.stringify({ inputs: asArrays }).length, LIMIT)
+      const ids = yield* client.rememberMany(fits)
+      assert.strictEqual(ids.length, 24)
+      assert.strictEqual(yield* store.count("a"), 24)
+      const refused = yield* Effect.flip(client.rememberMany(batch(60)))
+      assert.instanceOf(refused, InvalidInput)
+      assert.strictEqual((refused as InvalidInput).field, "inputs")
+      assert.strictEqual(yield* store.count("a"), 24)
+    }))
+
   it.scoped("an over-limit Content-Length is refused before the body is sent", () =>
     Effect.gen(function*() {
       const { url } = yield* startGateway({ maxBodyBytes: LIMIT })

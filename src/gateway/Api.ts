@@ -195,7 +195,7 @@ export const WireMemory = Schema.Struct({ ...Memory.fields, embedding: Schema.Nu
 export const WireRecallHit = Schema.Struct({ memory: WireMemory, score: Schema.Number })
 
 /** The new vector of a memory (`PUT /v1/memories/:id/embedding`). */
-export const EmbeddingBody = Schema.Struct({ agentId: Schema.String, embedding: Embedding })
+export const EmbeddingBody = Schema.Struct({ agentId: Schema.String, embedding: WireVector })
 /** Consolidation options; `{}` for the defaults. */
 export const ConsolidateBody = strict(ConsolidationOptions, "ConsolidationOptions")
 const AgentParam = Schema.Struct({ agentId: Schema.String })
