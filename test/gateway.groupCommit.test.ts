@@ -6,10 +6,7 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Context, Effect, Either, Layer, Option } from "effect"
-import { type ChildProcess, spawn } from "node:child_process"
-import { readFileSync } from "node:fs"
-import { join, resolve } from "node:path"
-import { fileURLToPath, pathToFileURL } from "node:url"
+import { join } from "node:path"
 import { layer as memoryLayer } from "../src/backends/memory/index.js"
 import { layerSemantic as sqliteSemantic } from "../src/backends/sqlite/index.js"
 import type { EmbeddingSpace } from "../src/domain/embedding.js"
@@ -17,12 +14,10 @@ import { InvalidInput, StorageError } from "../src/domain/errors.js"
 import type { RememberInput } from "../src/domain/memory.js"
 import { makeGroupCommit } from "../src/gateway/groupCommit.js"
 import { SemanticStore } from "../src/services/SemanticStore.js"
+import { startServe } from "./support/serve.js"
 import { tempDir } from "./support/sqlite.js"
 
 const embedding: EmbeddingSpace = { model: "group-commit-test", dimensions: 4 }
-const CLI = fileURLToPath(new URL("./support/engramCli.ts", import.meta.url))
-/** tsx's loader by absolute URL: the server runs in a temporary directory, where `--import tsx` cannot be resolved. */
-const TSX = pathToFileURL(resolve("node_modules/tsx/dist/loader.mjs")).href
 
 /** The memory store, with its rememberMany and remember calls counted. */
 const countedStore = Effect.gen(function*() {
@@ -125,43 +120,13 @@ describe("gateway group commit", () => {
     }))
 })
 
-/** `engram serve` on a SQLite file in `dir`, and the URL it listens on. */
-const startServe = (dir: string) =>
-  Effect.gen(function*() {
-    const child: ChildProcess = spawn(process.execPath, ["--import", TSX, CLI, "serve", "--port", "0"], {
-      cwd: dir,
-      env: {
-        ...process.env,
-        NO_COLOR: "1",
-        ENGRAM_SQLITE_PATH: join(dir, "engram.db"),
-        ENGRAM_EMBEDDING_MODEL: embedding.model,
-        ENGRAM_EMBEDDING_DIMENSIONS: String(embedding.dimensions)
-      },
-      stdio: ["ignore", "pipe", "pipe"]
-    })
-    yield* Effect.addFinalizer(() => Effect.sync(() => child.kill("SIGKILL")))
-    const url = yield* Effect.promise(() =>
-      new Promise<string>((ok, fail) => {
-        let out = ""
-        child.stdout!.on("data", (d: Buffer) => {
-          out += d.toString()
-          const m = /listening on (http:\/\/[^\s;]+)/.exec(out)
-          if (m) ok(m[1]!)
-        })
-        child.on("exit", (code) => fail(new Error(`serve exited with ${code}: ${out}`)))
-      })
-    )
-    const token = readFileSync(join(dir, ".engram", "gateway-token"), "utf8").trim()
-    return { child, url, token }
-  })
-
 describe("gateway group commit durability", () => {
   it.scoped(
     "every store acknowledged before a SIGKILL of the server is in the SQLite file afterwards",
     () =>
       Effect.gen(function*() {
         const dir = yield* tempDir
-        const { child, token, url } = yield* startServe(dir)
+        const { child, token, url } = yield* startServe(dir, embedding)
         const acked: Array<{ id: string; agentId: string; content: string }> = []
         const exited = new Promise<void>((ok) => child.once("exit", () => ok()))
         // 40 clients store as fast as they can; the server is killed as soon as 200 stores are acknowledged.
