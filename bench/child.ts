@@ -273,13 +273,15 @@ const pgEngram = async (target: PgTarget): Promise<Driver> => {
  * store), reached through HttpSemanticLive — plus, as the baseline, the same two stores called
  * directly in this process.
  */
-const httpEngram = async (dir: string): Promise<{ driver: Driver; baseline: Driver }> => {
+const httpEngram = async (dir: string): Promise<{ driver: Driver; baseline: Driver; directLoad: Driver }> => {
   const s = scoped()
   const token = Redacted.make("bench-gateway-token-0123456789")
   const ctx = await s.build(sqliteLayerSemantic({ path: join(dir, "engram.db"), embedding: SPACE }))
   const solo = await s.build(sqliteLayerSemantic({ path: join(dir, "engram-solo.db"), embedding: SPACE }))
   const gateway = await s.run(serve({ port: 0, tokens: [{ token }] }).pipe(Effect.provide(ctx)))
   const soloGateway = await s.run(serve({ port: 0, tokens: [{ token }] }).pipe(Effect.provide(solo)))
+  // A third store, loaded directly, so the HTTP load rate has its same-process baseline.
+  const direct = await s.build(sqliteLayerSemantic({ path: join(dir, "engram-direct.db"), embedding: SPACE }))
   const client = await s.build(httpLayer({ url: gateway.url, token, embedding: SPACE }))
   const soloClient = await s.build(httpLayer({ url: soloGateway.url, token, embedding: SPACE }))
   return {
@@ -291,6 +293,11 @@ const httpEngram = async (dir: string): Promise<{ driver: Driver; baseline: Driv
     baseline: engramDriver({
       semantic: Context.get(ctx, SemanticStore),
       solo: Context.get(solo, SemanticStore),
+      close: async () => {}
+    }),
+    directLoad: engramDriver({
+      semantic: Context.get(direct, SemanticStore),
+      solo: Context.get(direct, SemanticStore),
       close: async () => {}
     })
   }
@@ -459,6 +466,7 @@ const bulkPhase = async (cfg: MainConfig, bulk: NonNullable<Driver["bulk"]>): Pr
 const runMain = async (cfg: MainConfig): Promise<MainResult> => {
   let driver: Driver
   let baseline: Driver | undefined
+  let directLoad: Driver | undefined
   switch (cfg.backend) {
     case "sqlite":
       driver = cfg.side === "engram"
@@ -476,6 +484,7 @@ const runMain = async (cfg: MainConfig): Promise<MainResult> => {
       const h = await httpEngram(cfg.dir!)
       driver = h.driver
       baseline = h.baseline
+      directLoad = h.directLoad
       break
     }
   }
@@ -491,8 +500,13 @@ const runMain = async (cfg: MainConfig): Promise<MainResult> => {
       await gate(cfg, "prepare")
       await driver.afterLoad()
     }
+    // The same load called directly in this process: the baseline of the HTTP load rate.
+    const directLoadRate = directLoad === undefined ? undefined : await load(cfg, directLoad.insert, "insert (direct)")
     await gate(cfg, "recall")
     const recalls = await recallPhases(cfg, baseline === undefined ? [driver] : [driver, baseline])
+    if (directLoadRate !== undefined && recalls[1] !== undefined) {
+      recalls[1].figures["insert.rowsPerSec"] = directLoadRate
+    }
     Object.assign(figures, recalls[0]!.figures, await mainPhases(cfg, driver))
     if (driver.bulk !== undefined) Object.assign(figures, await bulkPhase(cfg, driver.bulk))
     return {

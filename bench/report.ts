@@ -235,7 +235,8 @@ const httpRows: ReadonlyArray<RowDef> = [
     engram: "insert.rowsPerSec",
     raw: "insert.rowsPerSec",
     unit: "rows/s",
-    better: "higher"
+    better: "higher",
+    target: { text: "≥ 0.5 × direct", met: (e: number, r?: number) => r !== undefined && e >= 0.5 * r }
   },
   ...latency("vector recall, agent filter,", "vector.agent", "vector.agent", {
     text: "≤ direct + 1.5 ms",

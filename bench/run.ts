@@ -34,6 +34,7 @@ import { dirname, join, relative, resolve } from "node:path"
 import { fileURLToPath } from "node:url"
 import pg from "pg"
 import * as SqliteVec from "sqlite-vec"
+import { type LoadResult, loadTable, runLoad } from "./load.js"
 import type { Backend, ChildConfig, Counts, MainConfig, MainResult, PgTarget, Side, TaskResult } from "./protocol.js"
 import { compare, type Row, table, usearchTable } from "./report.js"
 import { median } from "./stats.js"
@@ -697,12 +698,9 @@ const aggregate = (
     if (Object.keys(engram).length === 0) continue
     let raw = of(backend === "http" ? "direct" : "raw")
     if (backend === "http") {
-      // The HTTP run loads its stores over HTTP only; its baseline load rate and RSS are SqliteLive's own run.
+      // The HTTP run's load rate has its direct baseline from the same child; its RSS baseline is SqliteLive's own run.
       const sqliteRuns = runs.filter((r) => r.n === n && r.backend === "sqlite" && r.side === "engram")
-      if (sqliteRuns.length > 0) {
-        const own = medians(sqliteRuns)
-        raw = { ...raw, "insert.rowsPerSec": own["insert.rowsPerSec"]!, "rss.peakMb": own["rss.peakMb"]! }
-      }
+      if (sqliteRuns.length > 0) raw = { ...raw, "rss.peakMb": medians(sqliteRuns)["rss.peakMb"]! }
     }
     const peer = backend === "sqlite" ? of("usearch") : {}
     out[backend] = {
@@ -773,7 +771,7 @@ const METHODOLOGY = [
   "Tasks with 4 workers: 4 worker processes, each with its own connection (SQLite file / PostgreSQL pool), started together; " +
   "cycles/s = all cycles ÷ (last end − first start).",
   "HTTP: SqliteLive behind two loopback gateways (bearer token) and HttpSemanticLive in the same child process; its comparison " +
-  "column is the same SqliteLive stores called directly in that process (rememberMany and peak RSS: the SQLite engram run's figures).",
+  "column is the same SqliteLive stores called directly in that process (rememberMany: the same batches into a third SqliteLive store in that process; peak RSS: the SQLite engram run's figure).",
   "ratio = engram ÷ raw (or direct). For rates (rows/s, ops/s) higher is better; for times lower is better."
 ]
 
@@ -891,6 +889,17 @@ const main = async (args: ReadonlyArray<string>): Promise<void> => {
       }
       results.push({ n, backends: aggregate(n, runs, backends) })
     }
+    // The gateway under load (bench/load.ts), bounded in time: 30 s, or 5 s in a quick run.
+    let load: LoadResult | undefined
+    if (backends.includes("http")) {
+      progress.note(`gateway load: 25 storing + 25 searching connections for ${options.quick ? 5 : 30} s`)
+      load = await runLoad({
+        durationS: options.quick ? 5 : 30,
+        storeConnections: 25,
+        searchConnections: 25,
+        preload: options.quick ? 2000 : 5000
+      })
+    }
     const versions = {
       node: process.version,
       engram: (JSON.parse(readFileSync(join(root, "package.json"), "utf8")) as { version: string }).version,
@@ -924,9 +933,9 @@ const main = async (args: ReadonlyArray<string>): Promise<void> => {
       durationSeconds: (Date.now() - started) / 1000,
       methodology: METHODOLOGY
     }
-    const markdown = renderMarkdown(meta, results, skipped)
+    const markdown = renderMarkdown(meta, results, skipped) + (load === undefined ? "" : `\n${loadTable(load)}`)
     mkdirSync(options.outDir, { recursive: true })
-    const json = { meta, skipped, results, runs }
+    const json = { meta, skipped, results, runs, ...(load === undefined ? {} : { load }) }
     writeFileSync(join(options.outDir, `${options.name}.json`), `${JSON.stringify(json, null, 2)}\n`)
     writeFileSync(join(options.outDir, `${options.name}.md`), markdown)
     process.stdout.write(markdown)

@@ -78,11 +78,18 @@ export const fillEmbeddings = (
   })
 }
 
+/** Whether `embedQuery` would embed `query`: it has text, no vector, and does not ask for text only. */
+export const needsQueryEmbedding = (query: Omit<RecallQuery, "agentId">): boolean =>
+  query.embedding === undefined && query.text !== undefined && query.mode !== "text"
+
 /** `query` with its text embedded, unless it carries a vector already, has no text, or asks for text only. */
-export const embedQuery = (embedder: Embedder["Type"], query: RecallQuery): Effect.Effect<RecallQuery, EmbedderError> =>
-  query.embedding !== undefined || query.text === undefined || query.mode === "text"
-    ? Effect.succeed(query)
-    : Effect.map(embedder.embed([query.text]), ([embedding]) => ({ ...query, embedding: embedding! }))
+export const embedQuery = <Q extends Omit<RecallQuery, "agentId">>(
+  embedder: Embedder["Type"],
+  query: Q
+): Effect.Effect<Q, EmbedderError> =>
+  needsQueryEmbedding(query) && query.text !== undefined
+    ? Effect.map(embedder.embed([query.text]), ([embedding]) => ({ ...query, embedding: embedding! }))
+    : Effect.succeed(query)
 
 /** The Embedder over the `EmbeddingModel` in the context, for the space that model produces. */
 export const EmbedderFromModel = (space: EmbeddingSpace): Layer.Layer<Embedder, never, EmbeddingModel.EmbeddingModel> =>

@@ -19,6 +19,7 @@ import {
   Layer,
   Option,
   Redacted,
+  Schema,
   Scope,
   Stream,
   TestClock
@@ -31,7 +32,7 @@ import type { EmbeddingSpace } from "../src/domain/embedding.js"
 import { BackendUnavailable, ConfigError, InvalidInput, StorageError } from "../src/domain/errors.js"
 import type { MemoryId } from "../src/domain/ids.js"
 import type { MemoryRecord } from "../src/domain/transfer.js"
-import { Authorization, EngramApi, MAX_EXPORT_PAGE } from "../src/gateway/Api.js"
+import { Authorization, EngramApi, MAX_EXPORT_PAGE, WireRecallHit } from "../src/gateway/Api.js"
 import { EXPORT_PAGE_BYTES } from "../src/gateway/exportCursor.js"
 import { type GatewayOptions, serve, SHUTDOWN_GRACE_MS } from "../src/gateway/server.js"
 import { SemanticStoreAdmin } from "../src/services/Admin.js"
@@ -385,6 +386,76 @@ describe("gateway: agent confinement", () => {
       assert.deepStrictEqual((field(narrowed, "results") as Array<{ agentId: string }>).map((x) => x.agentId), [
         "carol"
       ])
+    }))
+
+  it.scoped("memory-api search over many agents is one store call and answers the merge of the per-agent searches", () =>
+    Effect.gen(function*() {
+      const calls = { recall: 0, recallAgents: 0 }
+      const counted = Layer.scopedContext(Effect.gen(function*() {
+        const services = yield* Layer.build(memoryLayer({ embedding }))
+        const store = Context.get(services, SemanticStore)
+        return Context.add(services, SemanticStore, {
+          ...store,
+          recall: (query) => Effect.suspend(() => (calls.recall++, store.recall(query))),
+          recallAgents: (agentIds, query) =>
+            Effect.suspend(() => (calls.recallAgents++, store.recallAgents(agentIds, query)))
+        })
+      }))
+      const { url } = yield* startGateway({}, counted)
+      const agents = Array.from({ length: 12 }, (_, a) => `agent-${a}`)
+      for (const [a, agentId] of agents.entries()) {
+        for (let k = 0; k < 3; k++) {
+          yield* TestClock.setTime(1_000 * a + k)
+          const words = ["shared word", "shared word shared", "word only"][(a + k) % 3]!
+          yield* remember(url, ADMIN, agentId, `${words} ${agentId} ${k}`)
+        }
+      }
+      type Result = { id: string; agentId: string; score: number; createdAt: number }
+      const search = (body: Record<string, unknown>) =>
+        Effect.map(call(`${url}/memory/search`, { token: ADMIN, body }), (r) => {
+          assert.strictEqual(r.status, 200, r.text)
+          return field(r, "results") as Array<Result>
+        })
+      for (const query of ["shared word", "word"]) {
+        calls.recall = 0
+        calls.recallAgents = 0
+        const all = yield* search({ query, limit: 7 })
+        assert.deepStrictEqual(calls, { recall: 0, recallAgents: 1 }, "one store call for all 12 agents")
+        const perAgent: Array<Result> = []
+        for (const agentId of agents) perAgent.push(...yield* search({ query, limit: 7, agentId }))
+        const merged = perAgent
+          .sort((x, y) => y.score - x.score || y.createdAt - x.createdAt || (x.id < y.id ? 1 : x.id > y.id ? -1 : 0))
+          .slice(0, 7)
+        assert.strictEqual(all.length, 7)
+        assert.deepStrictEqual(all, merged, query)
+      }
+    }))
+
+  it.scoped("POST /v1/recall keeps the endpoint's contract: its answer decodes with the schema, refusals keep their status and form", () =>
+    Effect.gen(function*() {
+      const { url } = yield* startGateway()
+      const id = yield* remember(url, ADMIN, "alice", "plan the trip", { embedding: [1, 0.5, 0.25, 0] })
+      const ok = yield* call(`${url}/v1/recall`, { token: ADMIN, body: { agentId: "alice", embedding: [1, 0, 0, 0] } })
+      assert.strictEqual(ok.status, 200, ok.text)
+      assert.strictEqual(ok.headers.get("content-type"), "application/json")
+      const decoded = Schema.decodeUnknownSync(Schema.Struct({ hits: Schema.Array(WireRecallHit) }))(ok.json)
+      assert.deepStrictEqual(decoded.hits.map((h) => h.memory.id), [id])
+      assert.deepStrictEqual(decoded.hits[0]!.memory.embedding, [1, 0.5, 0.25, 0])
+      const refusals: ReadonlyArray<readonly [unknown, number, string, string | undefined]> = [
+        [{ agentId: "alice", text: "!!!" }, 400, "InvalidInput", "query.text"],
+        [{ agentId: "alice", embedding: [1, 0] }, 400, "InvalidEmbedding", undefined],
+        [{ agentId: "alice", limit: "ten" }, 400, "HttpApiDecodeError", undefined],
+        [{ agentId: "alice", extra: 1 }, 400, "HttpApiDecodeError", undefined],
+        [{ agentId: "bob", text: "plan" }, 403, "Forbidden", undefined]
+      ]
+      for (const [body, status, tag, fieldName] of refusals) {
+        const reply = yield* call(`${url}/v1/recall`, { token: ALICE, body })
+        assert.strictEqual(reply.status, status, `${JSON.stringify(body)}: ${reply.text}`)
+        assert.strictEqual(field(reply, "_tag"), tag, reply.text)
+        if (fieldName !== undefined) assert.strictEqual(field(reply, "field"), fieldName, reply.text)
+      }
+      const notJson = yield* call(`${url}/v1/recall`, { token: ADMIN, raw: "{nope" })
+      assert.strictEqual(notJson.status, 400, notJson.text)
     }))
 
   it.scoped("HttpSemanticLive with a limited token gets a typed error for another agent, never its data", () =>
@@ -848,6 +919,40 @@ describe("gateway: body limit", () => {
       assert.strictEqual(yield* store.count("a"), 1)
     }))
 
+  it.scoped("HttpSemanticLive sizes a batch as it is sent (vectors as base64), and refuses one over the limit before sending", () =>
+    Effect.gen(function*() {
+      const { url, store } = yield* startGateway({ maxBodyBytes: LIMIT })
+      const client = Context.get(
+        yield* Layer.build(httpLayer({ url, token: Redacted.make(ADMIN), embedding })),
+        SemanticStore
+      )
+      const batch = (n: number) =>
+        Array.from({ length: n }, (_, i) => ({
+          agentId: "a",
+          content: `m${i}`,
+          source: "system" as const,
+          embedding: [0.123456789, -0.987654321, 0.5 + i / 1000, 0.333333333]
+        }))
+      const fits = batch(24)
+      // Sent with JSON arrays (the ids, scope and metadata the client adds, float32 values) this batch
+      // would pass the limit; with base64 vectors it fits.
+      const asArrays = fits.map((i) => ({
+        id: "01900000-0000-7000-8000-000000000000",
+        ...i,
+        scope: "episodic",
+        metadata: {},
+        embedding: i.embedding.map(Math.fround)
+      }))
+      assert.isAbove(JSON.stringify({ inputs: asArrays }).length, LIMIT)
+      const ids = yield* client.rememberMany(fits)
+      assert.strictEqual(ids.length, 24)
+      assert.strictEqual(yield* store.count("a"), 24)
+      const refused = yield* Effect.flip(client.rememberMany(batch(60)))
+      assert.instanceOf(refused, InvalidInput)
+      assert.strictEqual((refused as InvalidInput).field, "inputs")
+      assert.strictEqual(yield* store.count("a"), 24)
+    }))
+
   it.scoped("an over-limit Content-Length is refused before the body is sent", () =>
     Effect.gen(function*() {
       const { url } = yield* startGateway({ maxBodyBytes: LIMIT })
@@ -935,6 +1040,7 @@ describe("gateway: error bodies", () => {
           remember: () => failure,
           rememberMany: () => failure,
           recall: () => failure,
+          recallAgents: () => failure,
           get: () => failure,
           forget: () => failure,
           updateEmbedding: () => failure,

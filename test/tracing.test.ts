@@ -144,6 +144,7 @@ const calls = {
       remember: [{ agentId: agent, content: "c", source: "system", embedding: vector }],
       rememberMany: [[{ agentId: agent, content: "c", source: "system" }]],
       recall: [{ agentId: agent, embedding: vector }],
+      recallAgents: [[agent], { embedding: vector }],
       get: [agent, uuid],
       forget: [agent, uuid],
       updateEmbedding: [agent, uuid, vector],

@@ -12,7 +12,7 @@ import * as Options from "@effect/cli/Options"
 import * as ValidationError from "@effect/cli/ValidationError"
 import * as NodeContext from "@effect/platform-node/NodeContext"
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
-import { Console, Effect, Layer, Logger, Option, Redacted } from "effect"
+import { Console, Context, Effect, Layer, Logger, Option, Redacted } from "effect"
 import { randomBytes } from "node:crypto"
 import { mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs"
 import { dirname, join } from "node:path"
@@ -25,7 +25,9 @@ import {
   mcpConfigFromEnv,
   type MemoryConfig
 } from "../config.js"
+import { backendOptions } from "../config/backendOptions.js"
 import { ConfigError } from "../domain/errors.js"
+import { SemanticStore } from "../services/SemanticStore.js"
 import { loadConfig, subcommands } from "./commands.js"
 import { storeLocation } from "./storeLocation.js"
 
@@ -90,7 +92,17 @@ export const serve = (config: MemoryConfig, overrides: { readonly host?: string;
     const { McpHttpLive } = yield* Effect.promise(() => import("../mcp/server.js"))
     const stores = layerFromConfig(config)
     const withEmbedder = Option.match(embedder, { onNone: () => stores, onSome: (e) => Layer.provideMerge(e, stores) })
-    const services = yield* Layer.build(Layer.provideMerge(McpHttpLive, withEmbedder))
+    const built = yield* Layer.build(Layer.provideMerge(McpHttpLive, withEmbedder))
+    const { semanticStoreThread } = yield* Effect.promise(() => import("../gateway/storeThread.js"))
+    // A SQLite semantic store answers the gateway from a worker thread of its own (gateway/storeThread.ts),
+    // so a long SQLite call does not hold the event loop.
+    const services = config.semanticBackend === "sqlite" && config.sqlite?.path !== ":memory:"
+      ? Context.add(
+        built,
+        SemanticStore,
+        yield* semanticStoreThread(yield* backendOptions(config, "sqlite"))
+      )
+      : built
     const address = yield* serveGateway({
       host: overrides.host ?? env.host,
       port: overrides.port ?? env.port,

@@ -3,7 +3,7 @@
  * ranking, the access-counter rule, typed refusals and instrumentation live here; a backend provides
  * `SemanticPort`, the storage primitives over decoded values.
  */
-import { type Context, Effect, type Option } from "effect"
+import { type Context, Effect, type Option, Schema } from "effect"
 import {
   type BackendName,
   type InvalidEmbedding,
@@ -11,9 +11,10 @@ import {
   MemoryNotFound,
   type StoreFailure
 } from "../domain/errors.js"
-import type { AgentId, MemoryId } from "../domain/ids.js"
+import { AgentId, type MemoryId } from "../domain/ids.js"
 import type { Memory } from "../domain/memory.js"
 import { SemanticStore } from "../services/SemanticStore.js"
+import { decode } from "./decode.js"
 import { instrument } from "./instrument.js"
 import { type Filter, prepareFilter } from "./memoryFilter.js"
 import {
@@ -63,6 +64,15 @@ export interface SemanticPort {
     plan: RecallPlan,
     pick: (found: Candidates) => ReadonlyArray<Hit>
   ) => Effect.Effect<ReadonlyArray<Hit>, PortFailure>
+  /**
+   * Optional: answer several plans (one query in several agents) at once, each as `recall` would,
+   * the answers in the order of the plans. A remote store provides it to answer in one round trip;
+   * without it the plans are answered one after the other with `recall`.
+   */
+  readonly recallMany?: (
+    plans: ReadonlyArray<RecallPlan>,
+    pick: (plan: RecallPlan) => (found: Candidates) => ReadonlyArray<Hit>
+  ) => Effect.Effect<ReadonlyArray<ReadonlyArray<Hit>>, PortFailure>
   readonly get: (agentId: AgentId, id: MemoryId) => Effect.Effect<Option.Option<Memory>, PortFailure>
   /** True when the agent's memory existed; it is gone from every later read. */
   readonly forget: (agentId: AgentId, id: MemoryId) => Effect.Effect<boolean, PortFailure>
@@ -75,6 +85,8 @@ export interface SemanticPort {
   /** How many of the agent's memories pass the filter. */
   readonly count: (agentId: AgentId, filter: Filter) => Effect.Effect<number, PortFailure>
 }
+
+const decodeAgentIds = decode(Schema.Array(AgentId), "agentIds")
 
 /** SemanticStore over a backend's port. */
 export const makeSemanticStore = (
@@ -102,6 +114,17 @@ export const makeSemanticStore = (
           return memories.map((m) => m.id)
         }),
       recall: (query) => Effect.flatMap(planRecall(query, limits), (plan) => port.recall(plan, pickHits(plan))),
+      recallAgents: (agentIds, query) =>
+        Effect.gen(function*() {
+          const agents = yield* decodeAgentIds(agentIds)
+          if (agents.length === 0) return []
+          // One plan decides the mode, filters and "now" for all; each agent only swaps its id in.
+          const first = yield* planRecall({ ...query, agentId: agents[0]! }, limits)
+          const plans = agents.map((agentId): RecallPlan => ({ ...first, agentId }))
+          return port.recallMany === undefined
+            ? yield* Effect.forEach(plans, (plan) => port.recall(plan, pickHits(plan)))
+            : yield* port.recallMany(plans, pickHits)
+        }),
       get: (a, i) =>
         Effect.flatMap(decodeAgentId(a), (agent) => Effect.flatMap(decodeMemoryId(i), (id) => port.get(agent, id))),
       forget: (a, i) =>

@@ -7,7 +7,7 @@
  */
 import { Cause, Effect, Option } from "effect"
 import type { RecallQuery, RememberInput } from "../domain/memory.js"
-import { Embedder, EmbedderError, embedQuery, fillEmbeddings } from "../embedder.js"
+import { Embedder, EmbedderError, embedQuery, fillEmbeddings, needsQueryEmbedding } from "../embedder.js"
 import { PublicEmbedderError } from "./Api.js"
 
 /** The embedder's failure as clients see it. */
@@ -27,13 +27,16 @@ export interface GatewayEmbedding {
   /** The inputs with every missing embedding filled in, in one embedder call. */
   readonly fill: (inputs: ReadonlyArray<RememberInput>) => Effect.Effect<ReadonlyArray<RememberInput>, EmbedderError>
   /** The query with its text embedded, unless it has a vector already or asks for text only. */
-  readonly embedQuery: (query: RecallQuery) => Effect.Effect<RecallQuery, EmbedderError>
+  readonly embedQuery: <Q extends Omit<RecallQuery, "agentId">>(query: Q) => Effect.Effect<Q, EmbedderError>
+  /** Whether `embedQuery` would call the embedder for `query`. */
+  readonly embedsQuery: (query: Omit<RecallQuery, "agentId">) => boolean
 }
 
 const passThrough: GatewayEmbedding = {
   embedText: () => Effect.succeed(undefined),
   fill: Effect.succeed,
-  embedQuery: Effect.succeed
+  embedQuery: Effect.succeed,
+  embedsQuery: () => false
 }
 
 /** The gateway's embedding, from the Embedder in its context (if any). */
@@ -44,7 +47,8 @@ export const gatewayEmbedding: Effect.Effect<GatewayEmbedding> = Effect.map(
     onSome: (embedder): GatewayEmbedding => ({
       embedText: (text) => Effect.map(embedder.embed([text]), (vectors) => vectors[0]),
       fill: (inputs) => fillEmbeddings(embedder, inputs),
-      embedQuery: (query) => embedQuery(embedder, query)
+      embedQuery: (query) => embedQuery(embedder, query),
+      embedsQuery: needsQueryEmbedding
     })
   })
 )

@@ -15,6 +15,7 @@ import { Caller, EngramApi, GATEWAY_VERSION, MAX_EXPORT_PAGE } from "./Api.js"
 import { type Authenticate, AuthorizationLive } from "./auth.js"
 import { gatewayEmbedding, publicEmbedderError } from "./embedding.js"
 import { makeExporter } from "./exportCursor.js"
+import { GroupCommit, GroupCommitLive } from "./groupCommit.js"
 import { MemoryApiGroupLive } from "./memoryApi.js"
 import { publicErrors } from "./publicErrors.js"
 
@@ -24,11 +25,12 @@ export const SemanticGroupLive = (settings: { readonly maxBodyBytes: number }) =
     Effect.gen(function*() {
       const store = yield* SemanticStore
       const embedding = yield* gatewayEmbedding
+      const grouped = yield* GroupCommit
       return handlers
         .handle("remember", ({ payload }) =>
           allowAgent(payload.agentId).pipe(
             Effect.zipRight(embedding.fill([payload])),
-            Effect.flatMap(([input]) => store.remember(input!)),
+            Effect.flatMap(([input]) => grouped.remember(input!)),
             Effect.map((id) => ({ id })),
             publicEmbedderError("remember"),
             publicErrors("remember")
@@ -51,6 +53,14 @@ export const SemanticGroupLive = (settings: { readonly maxBodyBytes: number }) =
             Effect.map((hits) => ({ hits })),
             publicEmbedderError("recall"),
             publicErrors("recall")
+          ))
+        .handle("recallAgents", ({ payload }) =>
+          Effect.forEach(payload.agentIds, allowAgent, { discard: true }).pipe(
+            Effect.zipRight(embedding.embedQuery(payload.query)),
+            Effect.flatMap((query) => store.recallAgents(payload.agentIds, query)),
+            Effect.map((hits) => ({ hits })),
+            publicEmbedderError("recallAgents"),
+            publicErrors("recallAgents")
           ))
         .handle("get", ({ path, urlParams }) =>
           allowAgent(urlParams.agentId).pipe(
@@ -153,5 +163,5 @@ export const ApiLive = (settings: { readonly maxBodyBytes: number; readonly auth
       HealthGroupLive
     ]),
     // The groups need the middleware too (their handlers are wrapped in it), so it is provided last.
-    Layer.provide(AuthorizationLive(settings.authenticate))
+    Layer.provide([AuthorizationLive(settings.authenticate), GroupCommitLive])
   )

@@ -18,6 +18,7 @@ import { SemanticStore } from "../services/SemanticStore.js"
 import { allowAgent } from "./agentAccess.js"
 import { Caller, EngramApi, type Forbidden } from "./Api.js"
 import { gatewayEmbedding, publicEmbedderError } from "./embedding.js"
+import { GroupCommit } from "./groupCommit.js"
 import { publicErrors } from "./publicErrors.js"
 
 /** memory-api source names (the lower-cased variant names that protocol's client sends). */
@@ -52,21 +53,19 @@ const searchLimit = (limit: number | undefined): Effect.Effect<number, InvalidIn
     ? Effect.succeed(limit)
     : Effect.fail(new InvalidInput({ field: "limit", message: `must be an integer from 1 to ${MAX_RECALL_LIMIT}` }))
 
-/** Most agents one memory-api search recalls from at the same time. */
-const SEARCH_CONCURRENCY = 4
-
 /**
  * The memory-api protocol. Its search names no agent: it searches the agents the token may see (all
  * agents holding memories, from `SemanticStoreAdmin.agents`, for an unrestricted token), `agentId`
- * narrows it, and every result carries the agent that really owns it. Each agent is recalled with
- * the full limit and the answers are merged by score, so a memory recalled from one agent but cut
- * by the merge still counts that access.
+ * narrows it, and every result carries the agent that really owns it. All the agents are recalled in
+ * one store call (`recallAgents`), each with the full limit, and the answers are merged by score, so
+ * a memory recalled from one agent but cut by the merge still counts that access.
  */
 export const MemoryApiGroupLive = HttpApiBuilder.group(EngramApi, "memoryApi", (handlers) =>
   Effect.gen(function*() {
     const store = yield* SemanticStore
     const admin = yield* SemanticStoreAdmin
     const embedder = yield* gatewayEmbedding
+    const grouped = yield* GroupCommit
     const agentsToSearch = (
       narrow: string | undefined
     ): Effect.Effect<ReadonlyArray<string>, Forbidden | StoreFailure, Caller> =>
@@ -84,7 +83,7 @@ export const MemoryApiGroupLive = HttpApiBuilder.group(EngramApi, "memoryApi", (
           yield* allowAgent(payload.agentId)
           const source = yield* memoryApiSource(payload.source)
           const embedding = yield* embedder.embedText(payload.content)
-          const id = yield* store.remember({
+          const id = yield* grouped.remember({
             ...(embedding === undefined ? {} : { embedding }),
             agentId: payload.agentId,
             content: payload.content,
@@ -108,11 +107,8 @@ export const MemoryApiGroupLive = HttpApiBuilder.group(EngramApi, "memoryApi", (
           const vector = yield* embedder.embedText(payload.query)
           const queryVector = vector === undefined ? {} : { embedding: vector }
           const scope = payload.category === undefined ? {} : { scope: payload.category }
-          const perAgent = yield* Effect.forEach(
-            agents,
-            (agentId) => store.recall({ agentId, limit, ...text, ...queryVector, ...scope }),
-            { concurrency: SEARCH_CONCURRENCY }
-          )
+          // One store call for every agent (one round trip when the store is remote).
+          const perAgent = yield* store.recallAgents(agents, { limit, ...text, ...queryVector, ...scope })
           const hits = perAgent.flat()
             .map(({ memory }): Hit => ({ memory, score: relevance({ terms, embedding: vector }, memory) }))
             .sort(hitOrder)

@@ -2,7 +2,8 @@
  * The gateway server: the API of `Api.ts` on a Node HTTP server, over whatever provides
  * SemanticStore, Consolidation and SemanticStoreAdmin (every semantic backend does). In front of the
  * API, in order: CORS (cors.ts), early authorization (auth.ts), 405 for a known path asked with
- * another method (methods.ts), the body limit (bodyLimit.ts) and `/openapi.json` (openApi.ts); the handlers are in handlers.ts; shutdown closes connections itself
+ * another method (methods.ts), the body limit (bodyLimit.ts), `POST /v1/recall` (fastRecall.ts) and
+ * `/openapi.json` (openApi.ts); the handlers are in handlers.ts; shutdown closes connections itself
  * (connections.ts). The server logs its address and where its token came from, never a token.
  */
 import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
@@ -18,12 +19,14 @@ import { ConfigError } from "../domain/errors.js"
 import { McpHttp } from "../mcp/server.js"
 import type { SemanticStoreAdmin } from "../services/Admin.js"
 import type { Consolidation } from "../services/Consolidation.js"
-import type { SemanticStore } from "../services/SemanticStore.js"
+import { SemanticStore } from "../services/SemanticStore.js"
 import { EngramApi } from "./Api.js"
 import { authorizeEarly } from "./auth.js"
 import { decodeBody, limitBody } from "./bodyLimit.js"
 import { SHUTDOWN_GRACE_MS, trackConnections } from "./connections.js"
 import { withCors } from "./cors.js"
+import { gatewayEmbedding } from "./embedding.js"
+import { fastRecall } from "./fastRecall.js"
 import { ApiLive } from "./handlers.js"
 import { mcpRoute } from "./mcpRoute.js"
 import { methodNotAllowed, routeTable } from "./methods.js"
@@ -59,13 +62,17 @@ export const serve = (
     const document = OpenApi.fromApi(EngramApi)
     // With McpHttp in the context (engram serve provides it), `POST /mcp` serves the MCP server.
     const mcp = yield* Effect.serviceOption(McpHttp)
+    const store = yield* SemanticStore
+    const embedding = yield* gatewayEmbedding
     const routes = routeTable([["GET", "/openapi.json"]])
     const middleware = (app: HttpApp.Default): HttpApp.Default =>
       withCors(settings.corsOrigins)(
         authorizeEarly(settings.authenticate)(
           methodNotAllowed(routes)(
             limitBody(settings.maxBodyBytes)(
-              mcpRoute(settings.authenticate, mcp)(openApiRoute(settings.authenticate, document)(app))
+              fastRecall(settings.authenticate, store, embedding)(
+                mcpRoute(settings.authenticate, mcp)(openApiRoute(settings.authenticate, document)(app))
+              )
             )
           )
         )

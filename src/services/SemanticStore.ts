@@ -15,6 +15,15 @@ export class SemanticStore extends Context.Tag("engram/SemanticStore")<SemanticS
   readonly rememberMany: (inputs: ReadonlyArray<RememberInput>) => Effect.Effect<ReadonlyArray<MemoryId>, E>
   /** Ranked memories of one agent; returned memories have their access counters updated. */
   readonly recall: (query: RecallQuery) => Effect.Effect<ReadonlyArray<RecallHit>, E>
+  /**
+   * One query recalled in each of several agents, in one call (one round trip on a remote store):
+   * the answer holds, for each agent of `agentIds` in that order, exactly what
+   * `recall({ ...query, agentId })` would have returned, access counters included.
+   */
+  readonly recallAgents: (
+    agentIds: ReadonlyArray<string>,
+    query: Omit<RecallQuery, "agentId">
+  ) => Effect.Effect<ReadonlyArray<ReadonlyArray<RecallHit>>, E>
   readonly get: (agentId: string, id: string) => Effect.Effect<Option.Option<Memory>, E>
   /** True when the memory existed; it is gone from every later read. */
   readonly forget: (agentId: string, id: string) => Effect.Effect<boolean, E>

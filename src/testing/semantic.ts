@@ -1094,6 +1094,50 @@ export const semanticStoreSuite = conformance<SemanticStore>("SemanticStore", (t
       assert.strictEqual(other.accessCount, 0, "a memory that was never returned keeps its counters")
     }))
 
+  test("recallAgents answers each agent exactly as recall does, in the order asked, and counts the accesses", () =>
+    Effect.gen(function*() {
+      const store = yield* SemanticStore
+      const D = store.embeddingSpace.dimensions
+      for (const [a, agentId] of ["agent-1", "agent-2", "agent-3"].entries()) {
+        for (let k = 0; k < 4; k++) {
+          yield* TestClock.setTime(100 * a + k)
+          yield* store.remember({
+            agentId,
+            content: `shared topic ${agentId} ${k}`,
+            source: "system",
+            embedding: angled(D, 0.1 * k + 0.03 * a)
+          })
+        }
+      }
+      const agents = ["agent-3", "nobody", "agent-1", "agent-2"]
+      const queries: ReadonlyArray<Omit<RecallQuery, "agentId">> = [
+        { embedding: axis(0, D), limit: 3 },
+        { text: "shared topic", limit: 2 },
+        { text: "topic", embedding: angled(D, 0.2) },
+        { limit: 2, scope: "episodic" }
+      ]
+      for (const [i, q] of queries.entries()) {
+        yield* TestClock.setTime(10_000 * (i + 1))
+        const grouped = yield* store.recallAgents(agents, q)
+        assert.strictEqual(grouped.length, agents.length, JSON.stringify(q))
+        for (const [g, agentId] of agents.entries()) {
+          const one = yield* store.recall({ ...q, agentId })
+          const label = `${agentId} ${JSON.stringify(q)}`
+          assert.deepStrictEqual(ids(grouped[g]!), ids(one), label)
+          for (const [j, hit] of one.entries()) {
+            const seen = grouped[g]![j]!
+            assert.closeTo(seen.score, hit.score, TOL, label)
+            assert.strictEqual(seen.memory.agentId, agentId, label)
+            assert.strictEqual(hit.memory.accessCount, seen.memory.accessCount + 1, `${label}: both calls counted`)
+            assert.strictEqual(seen.memory.accessedAt, 10_000 * (i + 1), label)
+          }
+        }
+      }
+      assert.deepStrictEqual(yield* store.recallAgents([], { text: "topic" }), [])
+      yield* expectInvalidInput(store.recallAgents(["agent-1", ""], { text: "topic" }), "agentIds.1")
+      yield* expectInvalidInput(store.recallAgents(["agent-1"], { text: "topic", limit: 0 }), "query.limit")
+    }))
+
   // ---------------------------------------------------------------- forget
 
   test("forget removes a memory from every later read; a second forget is false", () =>

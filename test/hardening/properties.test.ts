@@ -327,6 +327,14 @@ const families: ReadonlyArray<readonly [string, fc.Arbitrary<Op>]> = [
         })
       ], (q) => Effect.flatMap(SemanticStore, (s) => s.recall(loose(q)))),
       op(
+        "recallAgents",
+        [
+          fc.oneof(fc.array(agent, { maxLength: 3 }), hostile),
+          input({ text: words, embedding: vector, limit: smallInt, scope: text })
+        ],
+        (agents, q) => Effect.flatMap(SemanticStore, (s) => s.recallAgents(loose(agents), loose(q)))
+      ),
+      op(
         "get",
         [field(agent), field(uuid)],
         (a, id) => Effect.flatMap(SemanticStore, (s) => s.get(loose(a), loose(id)))

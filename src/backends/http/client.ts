@@ -7,7 +7,7 @@
  * under TestClock (a test that never advances its clock must still see a hung gateway time out).
  * Nothing falls back to a local store: a gateway that cannot answer is a typed error.
  */
-import * as FetchHttpClient from "@effect/platform/FetchHttpClient"
+import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import * as HttpApiClient from "@effect/platform/HttpApiClient"
 import * as HttpApiError from "@effect/platform/HttpApiError"
 import * as HttpClient from "@effect/platform/HttpClient"
@@ -120,6 +120,14 @@ const withoutCredentials = (url: URL): string => {
   safe.hash = ""
   return safe.href.replace(/\/+$/, "")
 }
+
+/**
+ * Measure a body as it is sent: vectors travel as base64 float32 (`WireVector` of the API), four
+ * characters per three bytes, so each is counted as a string of that length, without writing its
+ * numbers out as JSON (for a batch of memories that was most of the cost of the check).
+ */
+const asSent = (key: string, value: unknown): unknown =>
+  key === "embedding" && Array.isArray(value) ? "=".repeat(Math.ceil((value.length * 4) / 3)) : value
 
 /** The field path of the first issue of a gateway-side decode error. */
 const decodeField = (root: string, e: HttpApiError.HttpApiDecodeError) => {
@@ -286,7 +294,7 @@ export const connect = (
       call: (operation, policy, request) => Effect.mapError(attempt(operation, policy, request), (a) => a.error),
       fits: (field, body) =>
         Effect.suspend(() => {
-          const size = Buffer.byteLength(JSON.stringify(body), "utf8")
+          const size = Buffer.byteLength(JSON.stringify(body, asSent), "utf8")
           return size > info.maxBodyBytes
             ? Effect.fail(
               new InvalidInput({
@@ -299,5 +307,10 @@ export const connect = (
     }
   })
 
-/** The HTTP client the layers use: the platform's fetch. */
-export const HttpClientLive = FetchHttpClient.layer
+/**
+ * The HTTP client the layers use: undici's dispatcher (a keep-alive connection pool owned by the
+ * layer's scope). Measured on loopback with a 24 KB answer, a call through it costs about half of one
+ * through the global `fetch` (which builds WHATWG Request/Response objects and streams around the
+ * same dispatcher) and less than node:http with a keep-alive agent.
+ */
+export const HttpClientLive = NodeHttpClient.layerUndici

@@ -86,6 +86,15 @@ export const port = (c: GatewayConnection): SemanticPort => ({
       const { hits } = yield* c.call("recall", retried("query"), c.api.semantic.recall({ payload: query }))
       return hits
     }).pipe(noNotFound("recall")),
+  // One request for every agent: the gateway answers each agent as its own recall would.
+  recallMany: (plans) =>
+    Effect.gen(function*() {
+      const { agentId: _, ...query } = queryOf(plans[0]!)
+      const body = { agentIds: plans.map((p) => p.agentId), query }
+      yield* c.fits("query", body)
+      const { hits } = yield* c.call("recallAgents", retried("query"), c.api.semantic.recallAgents({ payload: body }))
+      return hits
+    }).pipe(noNotFound("recallAgents")),
   get: (agentId, id) =>
     Effect.map(
       c.call("get", retried("id"), c.api.semantic.get({ path: { id }, urlParams: { agentId } })),

@@ -1,0 +1,96 @@
+/**
+ * `engram serve` runs its SQLite semantic store in a worker thread (src/gateway/storeThread.ts): values
+ * and typed errors cross the thread unchanged, and a long store call does not hold unrelated requests.
+ */
+import { assert, describe, it } from "@effect/vitest"
+import { Effect } from "effect"
+import type { EmbeddingSpace } from "../src/domain/embedding.js"
+import { startServe } from "./support/serve.js"
+import { tempDir } from "./support/sqlite.js"
+
+const embedding: EmbeddingSpace = { model: "store-thread-test", dimensions: 4 }
+
+const request = (url: string, token: string, method: string, path: string, body?: unknown) =>
+  fetch(`${url}${path}`, {
+    method,
+    headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) })
+  }).then(async (r) => ({ status: r.status, json: await r.json() as Record<string, unknown> }))
+
+describe("gateway store thread", () => {
+  it.scoped(
+    "results, absent memories and typed refusals cross the thread as the store gives them",
+    () =>
+      Effect.gen(function*() {
+        const dir = yield* tempDir
+        const { token, url } = yield* startServe(dir, embedding)
+        const call = (method: string, path: string, body?: unknown) =>
+          Effect.promise(() => request(url, token, method, path, body))
+        const stored = yield* call("POST", "/v1/memories", {
+          agentId: "a",
+          content: "thread memory",
+          source: "system",
+          embedding: [1, 0, 0, 0]
+        })
+        assert.strictEqual(stored.status, 200)
+        const id = stored.json["id"] as string
+        const got = yield* call("GET", `/v1/memories/${id}?agentId=a`)
+        assert.strictEqual((got.json["memory"] as { content: string }).content, "thread memory")
+        const absent = yield* call("GET", `/v1/memories/01900000-0000-7000-8000-00000000dead?agentId=a`)
+        assert.deepStrictEqual(absent, { status: 200, json: { memory: null } })
+        const recalled = yield* call("POST", "/v1/recall", { agentId: "a", embedding: [1, 0, 0, 0] })
+        assert.deepStrictEqual((recalled.json["hits"] as Array<{ memory: { id: string } }>).map((h) => h.memory.id), [
+          id
+        ])
+        const badContent = yield* call("POST", "/v1/memories", {
+          agentId: "a",
+          content: "nul \u0000",
+          source: "system"
+        })
+        assert.strictEqual(badContent.status, 400)
+        assert.strictEqual(badContent.json["_tag"], "InvalidInput")
+        assert.strictEqual(badContent.json["field"], "input.content")
+        const badVector = yield* call("POST", "/v1/memories", {
+          agentId: "a",
+          content: "x",
+          source: "system",
+          embedding: [1]
+        })
+        assert.strictEqual(badVector.status, 400)
+        assert.strictEqual(badVector.json["_tag"], "InvalidEmbedding")
+        const missing = yield* call("PUT", `/v1/memories/01900000-0000-7000-8000-00000000dead/embedding`, {
+          agentId: "a",
+          embedding: [0, 1, 0, 0]
+        })
+        assert.strictEqual(missing.status, 404)
+        assert.strictEqual(missing.json["_tag"], "MemoryNotFound")
+      }),
+    60_000
+  )
+
+  it.scoped(
+    "a long store call does not hold other requests: /health answers while a large batch is written",
+    () =>
+      Effect.gen(function*() {
+        const dir = yield* tempDir
+        const { token, url } = yield* startServe(dir, embedding)
+        const order: Array<string> = []
+        const inputs = Array.from({ length: 10_000 }, (_, i) => ({
+          agentId: `agent-${i % 10}`,
+          content: `batch memory ${i} with a few words to index`,
+          source: "document",
+          embedding: [1, i / 10_000, 0.5, 0.25]
+        }))
+        const batch = request(url, token, "POST", "/v1/memories/batch", { inputs }).then((r) => {
+          order.push(`batch ${r.status}`)
+        })
+        // Ask for /health once the batch is being written: its body is sent and the server has it.
+        yield* Effect.promise(() => new Promise((ok) => setTimeout(ok, 300)))
+        const health = yield* Effect.promise(() => fetch(`${url}/health`).then((r) => r.status))
+        order.push(`health ${health}`)
+        yield* Effect.promise(() => batch)
+        assert.deepStrictEqual(order, ["health 200", "batch 200"])
+      }),
+    120_000
+  )
+})
