@@ -15,6 +15,9 @@ const Uuid = Schema.String.pipe(
   Schema.filter((s) => UUID_ANY.test(s) || "must be a lower-case UUID", { identifier: "Uuid" })
 )
 
+/** True when `s` is what `MemoryId` (and every minted id kind) accepts: a lower-case UUID. */
+export const isUuid = (s: string): boolean => UUID_ANY.test(s)
+
 /** True when `s` is a UUIDv7 in canonical lower-case form. */
 export const isUuidV7 = (s: string): boolean => UUID_V7.test(s)
 
@@ -49,6 +52,8 @@ export type UsageEventId = typeof UsageEventId.Type
 export const mintUuid: Effect.Effect<string> = Effect.sync(() => v7())
 
 export const mintMemoryId = mintUuid as Effect.Effect<MemoryId>
+/** `mintMemoryId` as a plain call, for loops that prepare many memories without an Effect each. */
+export const newMemoryId = (): MemoryId => v7() as MemoryId
 export const mintSessionId = mintUuid as Effect.Effect<SessionId>
 export const mintRelationId = mintUuid as Effect.Effect<RelationId>
 export const mintTaskId = mintUuid as Effect.Effect<TaskId>
