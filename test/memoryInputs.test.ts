@@ -1,12 +1,15 @@
 /**
  * `rememberMany` checks a plainly valid item without the Schema and sends every other item through
  * it: whatever an item holds, a batch of that one item must end exactly as `remember` of it ends —
- * the same memory, or the same typed error (tag, message, and field, `inputs[0]` for `input`).
+ * the same memory, or the same typed error (tag, message, and field, `inputs[0]` for `input`). And
+ * the ids minted for memories without one are UUIDv7 that only grow.
  */
 import { Effect, Either } from "effect"
 import * as fc from "fast-check"
+import { validate, version } from "uuid"
 import { describe, expect, it } from "vitest"
 import { prepareRemember, prepareRememberMany } from "../src/core/memoryInputs.js"
+import { isUuidV7, newUuid } from "../src/domain/ids.js"
 import type { RememberInput } from "../src/domain/memory.js"
 
 const limits = { space: { model: "m", dimensions: 4 }, maxContentBytes: 64 }
@@ -126,5 +129,23 @@ describe("rememberMany's item checks", () => {
       Effect.either(prepareRememberMany([good, good, { ...good, source: "bogus" } as unknown as RememberInput], limits))
     )
     expect(Either.isLeft(result) && (result.left as { field: string }).field).toBe("inputs[2].source")
+  })
+})
+
+describe("minted ids", () => {
+  it("are UUIDv7 of the current millisecond and only grow", () => {
+    const before = Date.now()
+    const ids = Array.from({ length: 50_000 }, newUuid)
+    const after = Date.now()
+    for (let i = 0; i < ids.length; i++) {
+      const id = ids[i]!
+      expect(validate(id) && version(id) === 7 && isUuidV7(id)).toBe(true)
+      if (i > 0) expect(id > ids[i - 1]!).toBe(true)
+    }
+    const ms = (id: string) => Number.parseInt(id.slice(0, 8) + id.slice(9, 13), 16)
+    expect(ms(ids[0]!)).toBeGreaterThanOrEqual(before)
+    // Never behind the clock; ahead of it only by what the counter borrowed (50,000 ids need none).
+    expect(ms(ids[ids.length - 1]!)).toBeLessThanOrEqual(after)
+    expect(new Set(ids).size).toBe(ids.length)
   })
 })
