@@ -4,13 +4,14 @@
  */
 import { Clock, Effect, Schema } from "effect"
 import { type EmbeddingInput, EmbeddingSpace } from "../domain/embedding.js"
-import type { InvalidEmbedding, InvalidInput } from "../domain/errors.js"
-import { AgentId, MemoryId, mintMemoryId } from "../domain/ids.js"
-import { type Memory, RememberInput } from "../domain/memory.js"
+import { InvalidEmbedding, InvalidInput } from "../domain/errors.js"
+import { AgentId, isUuid, MemoryId, newMemoryId } from "../domain/ids.js"
+import { isJsonObject, isPlainObject } from "../domain/json.js"
+import { type Memory, MemorySource, RememberInput } from "../domain/memory.js"
 import type { StoreOptions } from "../domain/options.js"
-import { DEFAULT_MAX_CONTENT_BYTES, utf8Length } from "../domain/text.js"
-import { decode, invalid } from "./decode.js"
-import { validateEmbedding } from "./vector.js"
+import { DEFAULT_MAX_CONTENT_BYTES, isName, textProblem, utf8Length } from "../domain/text.js"
+import { decode, decodeSync, invalid } from "./decode.js"
+import { embeddingError, embeddingProblem, validateEmbedding } from "./vector.js"
 
 /** Settings every semantic store applies to input. */
 export interface SemanticLimits {
@@ -63,35 +64,82 @@ export interface Prepared {
   readonly minted: boolean
 }
 
-/** Check content size and the vector, mint the id if none was given, stamp now. */
+/** A decoded input, as `RememberInput` gives it. */
+type Decoded = typeof RememberInput.Type
+
+/**
+ * Check content size and the vector, mint the id if none was given, stamp now: the memory, or why
+ * the input cannot be stored. Synchronous, so a batch is one loop rather than an Effect per item.
+ */
 const prepareMemory = (
-  input: typeof RememberInput.Type,
+  input: Decoded,
   limits: SemanticLimits,
   now: number,
   field: string
-): Effect.Effect<Memory, InvalidInput | InvalidEmbedding> =>
-  Effect.gen(function*() {
-    const max = limits.maxContentBytes ?? DEFAULT_MAX_CONTENT_BYTES
-    if (input.content.length === 0) return yield* invalid(`${field}.content`, "must not be empty")
-    if (utf8Length(input.content) > max) {
-      return yield* invalid(`${field}.content`, `is larger than the limit of ${max} bytes`)
-    }
-    const embedding = input.embedding === undefined ? null : yield* validateEmbedding(input.embedding, limits.space)
-    const id = input.id ?? (yield* mintMemoryId)
-    return {
-      id,
-      agentId: input.agentId,
-      content: input.content,
-      source: input.source,
-      scope: input.scope,
-      metadata: input.metadata,
-      confidence: 1,
-      createdAt: now,
-      accessedAt: now,
-      accessCount: 0,
-      embedding
-    }
-  })
+): Memory | InvalidInput | InvalidEmbedding => {
+  const max = limits.maxContentBytes ?? DEFAULT_MAX_CONTENT_BYTES
+  if (input.content.length === 0) return invalid(`${field}.content`, "must not be empty")
+  // A string of n UTF-16 units has at most 3n UTF-8 bytes: most contents need no count.
+  if (input.content.length * 3 > max && utf8Length(input.content) > max) {
+    return invalid(`${field}.content`, `is larger than the limit of ${max} bytes`)
+  }
+  let embedding: ReadonlyArray<number> | null = null
+  if (input.embedding !== undefined) {
+    const checked = embeddingProblem(input.embedding, limits.space)
+    if (typeof checked === "string") return embeddingError(checked, input.embedding, limits.space)
+    embedding = checked.vector
+  }
+  return {
+    id: input.id ?? newMemoryId(),
+    agentId: input.agentId,
+    content: input.content,
+    source: input.source,
+    scope: input.scope,
+    metadata: input.metadata,
+    confidence: 1,
+    createdAt: now,
+    accessedAt: now,
+    accessCount: 0,
+    embedding
+  }
+}
+
+const SOURCES: ReadonlySet<unknown> = new Set<unknown>(MemorySource.literals)
+const INPUT_KEYS: ReadonlySet<string> = new Set(Object.keys(RememberInput.fields))
+
+/**
+ * The decoded input when it plainly passes every check of `RememberInput` (the same predicates its
+ * fields apply), else undefined — and then the Schema decodes it and names what is wrong, so a bad
+ * input gets exactly the Schema's error. Decoding each item of a batch with the Schema cost about
+ * 28 µs per memory, the largest part of a `rememberMany`; this costs about 1 µs plus a pass over the vector.
+ * Anything unusual (a key set to `undefined`, a class instance, symbol keys) takes the Schema's path.
+ */
+const plainlyValid = (u: unknown): Decoded | undefined => {
+  if (!isPlainObject(u) || Object.getOwnPropertySymbols(u).length > 0) return undefined
+  for (const k in u) if (!INPUT_KEYS.has(k) || u[k] === undefined) return undefined
+  const { agentId, content, embedding, id, metadata, scope, source } = u
+  if (typeof agentId !== "string" || !isName(agentId)) return undefined
+  if (typeof content !== "string" || textProblem(content) !== undefined) return undefined
+  if (!SOURCES.has(source)) return undefined
+  if (scope !== undefined && (typeof scope !== "string" || !isName(scope))) return undefined
+  if (metadata !== undefined && !isJsonObject(metadata)) return undefined
+  if (id !== undefined && (typeof id !== "string" || !isUuid(id))) return undefined
+  if (
+    embedding !== undefined &&
+    !(embedding instanceof Float32Array || (Array.isArray(embedding) && embedding.every(isNumber)))
+  ) return undefined
+  return {
+    agentId: agentId as AgentId,
+    content,
+    source: source as MemorySource,
+    scope: scope ?? "episodic",
+    metadata: metadata ?? {},
+    ...(embedding === undefined ? {} : { embedding: embedding as EmbeddingInput }),
+    ...(id === undefined ? {} : { id: id as MemoryId })
+  }
+}
+
+const isNumber = (x: unknown): boolean => typeof x === "number"
 
 /** Decode and prepare one memory to store. */
 export const prepareRemember = (
@@ -100,7 +148,8 @@ export const prepareRemember = (
 ): Effect.Effect<Prepared, InvalidInput | InvalidEmbedding> =>
   Effect.gen(function*() {
     const decoded = yield* decodeRemember(input)
-    const memory = yield* prepareMemory(decoded, limits, yield* Clock.currentTimeMillis, "input")
+    const memory = prepareMemory(decoded, limits, yield* Clock.currentTimeMillis, "input")
+    if (memory instanceof InvalidInput || memory instanceof InvalidEmbedding) return yield* Effect.fail(memory)
     return { memories: [memory], minted: decoded.id === undefined }
   })
 
@@ -109,22 +158,28 @@ export const prepareRememberMany = (
   inputs: ReadonlyArray<RememberInput>,
   limits: SemanticLimits
 ): Effect.Effect<Prepared, InvalidInput | InvalidEmbedding> =>
-  Effect.gen(function*() {
-    if (!Array.isArray(inputs)) return yield* invalid("inputs", "must be an array")
-    if (inputs.length > MAX_BATCH) return yield* invalid("inputs", `must hold at most ${MAX_BATCH} memories`)
-    const now = yield* Clock.currentTimeMillis
+  Effect.flatMap(Clock.currentTimeMillis, (now) => {
+    if (!Array.isArray(inputs)) return Effect.fail(invalid("inputs", "must be an array"))
+    if (inputs.length > MAX_BATCH) return Effect.fail(invalid("inputs", `must hold at most ${MAX_BATCH} memories`))
     const memories: Array<Memory> = []
     const ids = new Set<string>()
     let minted = true
     for (let i = 0; i < inputs.length; i++) {
-      const decoded = yield* decode(RememberInput, `inputs[${i}]`)(inputs[i])
-      const memory = yield* prepareMemory(decoded, limits, now, `inputs[${i}]`)
-      if (ids.has(memory.id)) return yield* invalid(`inputs[${i}].id`, "appears twice in the batch")
+      const field = `inputs[${i}]`
+      let decoded = plainlyValid(inputs[i])
+      if (decoded === undefined) {
+        const slow = decodeSync(RememberInput, field)(inputs[i])
+        if (slow instanceof InvalidInput) return Effect.fail(slow)
+        decoded = slow
+      }
+      const memory = prepareMemory(decoded, limits, now, field)
+      if (memory instanceof InvalidInput || memory instanceof InvalidEmbedding) return Effect.fail(memory)
+      if (ids.has(memory.id)) return Effect.fail(invalid(`${field}.id`, "appears twice in the batch"))
       if (decoded.id !== undefined) minted = false
       ids.add(memory.id)
       memories.push(memory)
     }
-    return { memories, minted }
+    return Effect.succeed({ memories, minted })
   })
 
 /** Decode an embedding update. */

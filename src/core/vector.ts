@@ -14,13 +14,21 @@ export const validateEmbedding = (
 ): Effect.Effect<ReadonlyArray<number>, InvalidEmbedding> => {
   const problem = embeddingProblem(vector, space)
   return typeof problem === "string"
-    ? Effect.fail(new InvalidEmbedding({
-      message: problem,
-      expectedDimensions: space.dimensions,
-      actualDimensions: Array.isArray(vector) || vector instanceof Float32Array ? vector.length : 0
-    }))
+    ? Effect.fail(embeddingError(problem, vector, space))
     : Effect.succeed(problem.vector)
 }
+
+/** The `InvalidEmbedding` for `vector`, refused for `problem` (a message of `embeddingProblem`). */
+export const embeddingError = (
+  problem: string,
+  vector: ReadonlyArray<unknown> | Float32Array,
+  space: EmbeddingSpace
+): InvalidEmbedding =>
+  new InvalidEmbedding({
+    message: problem,
+    expectedDimensions: space.dimensions,
+    actualDimensions: Array.isArray(vector) || vector instanceof Float32Array ? vector.length : 0
+  })
 
 /** The float32 vector (as an array), or why it is invalid. */
 export const embeddingProblem = (

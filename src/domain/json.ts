@@ -15,7 +15,8 @@ export type JsonObject = { readonly [key: string]: Json }
 /** Deepest nesting accepted in a JSON value. */
 export const MAX_JSON_DEPTH = 64
 
-const isPlainObject = (u: unknown): u is Record<string, unknown> => {
+/** True for an object made by `{}` or `Object.create(null)`: the only objects JSON values may be. */
+export const isPlainObject = (u: unknown): u is Record<string, unknown> => {
   if (typeof u !== "object" || u === null || Array.isArray(u)) return false
   const proto = Object.getPrototypeOf(u)
   return proto === Object.prototype || proto === null
@@ -86,9 +87,12 @@ export const Json: Schema.Schema<Json> = Schema.declare(
   }
 )
 
+/** True when `u` is what `JsonObject` accepts (the predicate the Schema itself applies). */
+export const isJsonObject = (u: unknown): u is JsonObject => isPlainObject(u) && jsonProblem(u) === undefined
+
 /** Schema of a storable JSON object. */
 export const JsonObject: Schema.Schema<JsonObject> = Schema.declare(
-  (u: unknown): u is JsonObject => isPlainObject(u) && jsonProblem(u) === undefined,
+  isJsonObject,
   {
     identifier: "JsonObject",
     jsonSchema: { type: "object" },

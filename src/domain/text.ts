@@ -26,6 +26,13 @@ export const Name = Text.pipe(
   Schema.filter((s) => !hasControl(s) || "must not contain control characters", { identifier: "Name" })
 )
 
+/**
+ * True when `s` passes every rule of `Name` (the Schema above): for hot paths that check many values
+ * and need no message (a failing value is then decoded by the Schema, which says what is wrong).
+ */
+export const isName = (s: string): boolean =>
+  s.length >= 1 && s.length <= 256 && textProblem(s) === undefined && !hasControl(s)
+
 /** Number of UTF-8 bytes of a string. */
 export const utf8Length = (s: string): number => Buffer.byteLength(s, "utf8")
 

@@ -46,6 +46,9 @@ interface CacheRow {
   readonly created_at: number
 }
 
+/** `CacheRow`'s columns in select order, as a raw statement returns them. */
+type AgentRow = readonly [number, Uint8Array, string, string, number, number]
+
 /** A change in the log joined with the row as it is now (`owner` null: deleted). */
 interface ChangeRow extends Omit<CacheRow, "embedding"> {
   readonly agent: string
@@ -124,10 +127,11 @@ export class VectorCache {
          m.source AS source, m.confidence AS confidence, m.created_at AS created_at
        FROM memory_changes c LEFT JOIN memories m ON m.rid = c.rid WHERE c.seq > ? AND c.seq <= ? ORDER BY c.seq`
     )
+    // Rows as arrays (`raw`): the driver builds no keyed object per row, the bulk of a load's cost.
     this.agentRows = db.prepare(
       `SELECT rid, embedding, scope, source, confidence, created_at FROM memories
        WHERE agent_id = ? AND embedding IS NOT NULL`
-    )
+    ).raw(true)
     // Whole rows: the winners among them are the recall's answer, so they are read only once.
     this.candidates = db.prepare(
       `SELECT ${MEMORY_COLUMNS} FROM memories m WHERE m.rid IN (SELECT value FROM json_each(?))`
@@ -173,7 +177,8 @@ export class VectorCache {
     if (this.index.has(agent)) return true
     this.index.open(agent)
     for (const raw of this.agentRows.iterate(agent)) {
-      if (!this.put(agent, raw as CacheRow)) return false
+      const [rid, embedding, scope, source, confidence, created_at] = raw as AgentRow
+      if (!this.put(agent, { rid, embedding, scope, source, confidence, created_at })) return false
     }
     return true
   }

@@ -270,15 +270,23 @@ export class VectorIndex {
 
   /** Normalise, quantise to int16 with one scale, and store row i. */
   private writeVector(rows: Rows, i: number, vector: ArrayLike<number>): void {
+    // Loading an agent runs this once per row: one pass for the norm and the largest magnitude
+    // (division is monotonic, so the largest |v|/norm is the largest |v| divided by norm, exactly).
+    const n = this.dimensions
     let norm = 0
-    for (let d = 0; d < this.dimensions; d++) norm += vector[d]! * vector[d]!
+    let top = 0
+    for (let d = 0; d < n; d++) {
+      const v = vector[d]!
+      norm += v * v
+      const a = v < 0 ? -v : v
+      if (a > top) top = a
+    }
     norm = Math.sqrt(norm)
-    let max = 0
-    for (let d = 0; d < this.dimensions; d++) max = Math.max(max, Math.abs(vector[d]! / norm))
-    const scale = max / ROW_RANGE
+    const scale = top / norm / ROW_RANGE
     const at = this.rowAt(rows, i) / 2
     const i16 = this.kernel.i16()
-    for (let d = 0; d < this.stride; d++) i16[at + d] = d < this.dimensions ? Math.round(vector[d]! / norm / scale) : 0
+    for (let d = 0; d < n; d++) i16[at + d] = Math.round(vector[d]! / norm / scale)
+    for (let d = n; d < this.stride; d++) i16[at + d] = 0
     this.kernel.f32()[this.scaleAt(rows, i) / 4] = scale
   }
 
