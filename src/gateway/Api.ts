@@ -296,75 +296,79 @@ export const HealthResponse = Schema.Struct({ status: Schema.String })
 
 // ---------------------------------------------------------------------------- groups
 
+/** `group` behind the bearer token, with the failures every authorized route may answer. */
+const authorized = <Id extends string, Endpoints extends HttpApiEndpoint.HttpApiEndpoint.Any, E, R>(
+  group: HttpApiGroup.HttpApiGroup<Id, Endpoints, E, R>
+) =>
+  group.middleware(Authorization)
+    .addError(InvalidInput, { status: 400 })
+    .addError(Forbidden)
+    .addError(PublicStorageError)
+    .addError(PublicBackendUnavailable)
+
 /** The SemanticStore over HTTP (`/v1`). */
-export class SemanticGroup extends HttpApiGroup.make("semantic")
-  .add(
-    HttpApiEndpoint.post("remember", "/memories")
-      .setPayload(RememberBody)
-      .addSuccess(Schema.Struct({ id: MemoryId }))
-  )
-  .add(
-    HttpApiEndpoint.post("rememberMany", "/memories/batch")
-      .setPayload(RememberManyBody)
-      .addSuccess(Schema.Struct({ ids: Schema.Array(MemoryId) }))
-  )
-  .add(
-    HttpApiEndpoint.post("recall", "/recall")
-      .setPayload(RecallBody)
-      .addSuccess(Schema.Struct({ hits: Schema.Array(WireRecallHit) }))
-  )
-  .add(
-    HttpApiEndpoint.post("recallAgents", "/recall/agents")
-      .setPayload(RecallAgentsBody)
-      .addSuccess(Schema.Struct({ hits: Schema.Array(Schema.Array(WireRecallHit)) }))
-  )
-  .add(
-    HttpApiEndpoint.get("get", "/memories/:id")
-      .setPath(IdPath)
-      .setUrlParams(AgentParam)
-      .addSuccess(Schema.Struct({ memory: Schema.NullOr(WireMemory) }))
-  )
-  .add(
-    HttpApiEndpoint.del("forget", "/memories/:id")
-      .setPath(IdPath)
-      .setUrlParams(AgentParam)
-      .addSuccess(Schema.Struct({ forgotten: Schema.Boolean }))
-  )
-  .add(
-    HttpApiEndpoint.put("updateEmbedding", "/memories/:id/embedding")
-      .setPath(IdPath)
-      .setPayload(EmbeddingBody)
-      .addSuccess(HttpApiSchema.NoContent)
-      .addError(WireMemoryNotFound, { status: 404 })
-  )
-  .add(
-    HttpApiEndpoint.post("count", "/count")
-      .setPayload(CountBody)
-      .addSuccess(Schema.Struct({ count: Schema.Number }))
-  )
-  .add(HttpApiEndpoint.get("info", "/info").addSuccess(GatewayInfo))
-  .middleware(Authorization)
-  .addError(InvalidInput, { status: 400 })
+export class SemanticGroup extends authorized(
+  HttpApiGroup.make("semantic")
+    .add(
+      HttpApiEndpoint.post("remember", "/memories")
+        .setPayload(RememberBody)
+        .addSuccess(Schema.Struct({ id: MemoryId }))
+    )
+    .add(
+      HttpApiEndpoint.post("rememberMany", "/memories/batch")
+        .setPayload(RememberManyBody)
+        .addSuccess(Schema.Struct({ ids: Schema.Array(MemoryId) }))
+    )
+    .add(
+      HttpApiEndpoint.post("recall", "/recall")
+        .setPayload(RecallBody)
+        .addSuccess(Schema.Struct({ hits: Schema.Array(WireRecallHit) }))
+    )
+    .add(
+      HttpApiEndpoint.post("recallAgents", "/recall/agents")
+        .setPayload(RecallAgentsBody)
+        .addSuccess(Schema.Struct({ hits: Schema.Array(Schema.Array(WireRecallHit)) }))
+    )
+    .add(
+      HttpApiEndpoint.get("get", "/memories/:id")
+        .setPath(IdPath)
+        .setUrlParams(AgentParam)
+        .addSuccess(Schema.Struct({ memory: Schema.NullOr(WireMemory) }))
+    )
+    .add(
+      HttpApiEndpoint.del("forget", "/memories/:id")
+        .setPath(IdPath)
+        .setUrlParams(AgentParam)
+        .addSuccess(Schema.Struct({ forgotten: Schema.Boolean }))
+    )
+    .add(
+      HttpApiEndpoint.put("updateEmbedding", "/memories/:id/embedding")
+        .setPath(IdPath)
+        .setPayload(EmbeddingBody)
+        .addSuccess(HttpApiSchema.NoContent)
+        .addError(WireMemoryNotFound, { status: 404 })
+    )
+    .add(
+      HttpApiEndpoint.post("count", "/count")
+        .setPayload(CountBody)
+        .addSuccess(Schema.Struct({ count: Schema.Number }))
+    )
+    .add(HttpApiEndpoint.get("info", "/info").addSuccess(GatewayInfo))
+)
   .addError(InvalidEmbedding, { status: 400 })
-  .addError(Forbidden)
-  .addError(PublicStorageError)
-  .addError(PublicBackendUnavailable)
   .addError(PublicEmbedderError)
   .prefix("/v1")
 {}
 
 /** Decay and merge on the gateway's store (`POST /v1/consolidate`); needs a token not limited to agents. */
-export class ConsolidationGroup extends HttpApiGroup.make("consolidation")
-  .add(
-    HttpApiEndpoint.post("consolidate", "/consolidate")
-      .setPayload(ConsolidateBody)
-      .addSuccess(ConsolidationReport)
-  )
-  .middleware(Authorization)
-  .addError(InvalidInput, { status: 400 })
-  .addError(Forbidden)
-  .addError(PublicStorageError)
-  .addError(PublicBackendUnavailable)
+export class ConsolidationGroup extends authorized(
+  HttpApiGroup.make("consolidation")
+    .add(
+      HttpApiEndpoint.post("consolidate", "/consolidate")
+        .setPayload(ConsolidateBody)
+        .addSuccess(ConsolidationReport)
+    )
+)
   .prefix("/v1")
 {}
 
@@ -373,52 +377,46 @@ export class ConsolidationGroup extends HttpApiGroup.make("consolidation")
  * token's agents like every other route; export and import touch every agent's memories, so they
  * need a token not limited to agents (403 otherwise).
  */
-export class AdminGroup extends HttpApiGroup.make("admin")
-  .add(
-    HttpApiEndpoint.get("agents", "/agents")
-      .addSuccess(Schema.Struct({ agents: Schema.Array(AgentId) }))
-  )
-  .add(
-    HttpApiEndpoint.get("exportMemories", "/admin/memories")
-      .setUrlParams(ExportParams)
-      .addSuccess(ExportPage)
-  )
-  .add(
-    HttpApiEndpoint.post("importMemories", "/admin/memories")
-      .setPayload(ImportBody)
-      .addSuccess(Schema.Struct({ imported: Schema.Number }))
-  )
-  .add(
-    HttpApiEndpoint.post("purge", "/admin/purge")
-      .setPayload(PurgeBody)
-      .addSuccess(Schema.Struct({ purged: Schema.Number }))
-  )
-  .middleware(Authorization)
-  .addError(InvalidInput, { status: 400 })
-  .addError(Forbidden)
-  .addError(PublicStorageError)
-  .addError(PublicBackendUnavailable)
+export class AdminGroup extends authorized(
+  HttpApiGroup.make("admin")
+    .add(
+      HttpApiEndpoint.get("agents", "/agents")
+        .addSuccess(Schema.Struct({ agents: Schema.Array(AgentId) }))
+    )
+    .add(
+      HttpApiEndpoint.get("exportMemories", "/admin/memories")
+        .setUrlParams(ExportParams)
+        .addSuccess(ExportPage)
+    )
+    .add(
+      HttpApiEndpoint.post("importMemories", "/admin/memories")
+        .setPayload(ImportBody)
+        .addSuccess(Schema.Struct({ imported: Schema.Number }))
+    )
+    .add(
+      HttpApiEndpoint.post("purge", "/admin/purge")
+        .setPayload(PurgeBody)
+        .addSuccess(Schema.Struct({ purged: Schema.Number }))
+    )
+)
   .prefix("/v1")
 {}
 
 /** The memory-api protocol (the routes of memoryApi.ts), so that protocol's existing clients work against engram. */
-export class MemoryApiGroup extends HttpApiGroup.make("memoryApi")
-  .add(
-    HttpApiEndpoint.post("store", "/memory/store")
-      .setPayload(MemoryApiStoreRequest)
-      .addSuccess(MemoryApiStoreResponse)
-  )
-  .add(
-    HttpApiEndpoint.post("search", "/memory/search")
-      .setPayload(MemoryApiSearchRequest)
-      .addSuccess(MemoryApiSearchResponse)
-  )
-  .middleware(Authorization)
-  .addError(InvalidInput, { status: 400 })
+export class MemoryApiGroup extends authorized(
+  HttpApiGroup.make("memoryApi")
+    .add(
+      HttpApiEndpoint.post("store", "/memory/store")
+        .setPayload(MemoryApiStoreRequest)
+        .addSuccess(MemoryApiStoreResponse)
+    )
+    .add(
+      HttpApiEndpoint.post("search", "/memory/search")
+        .setPayload(MemoryApiSearchRequest)
+        .addSuccess(MemoryApiSearchResponse)
+    )
+)
   .addError(InvalidEmbedding, { status: 400 })
-  .addError(Forbidden)
-  .addError(PublicStorageError)
-  .addError(PublicBackendUnavailable)
   .addError(PublicEmbedderError)
 {}
 
