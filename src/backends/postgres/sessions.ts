@@ -10,11 +10,9 @@ import type { StoreFailure } from "../../domain/errors.js"
 import type { CanonicalSession } from "../../domain/session.js"
 import { canonicalSessionsTable as canonical } from "../../tables/canonicalSessions.js"
 import {
-  decodeOwner,
-  decodeSummary,
-  ownerColumns,
+  sessionOwners as owners,
   sessionsTable as sessions,
-  summaryColumns
+  sessionSummaries as summaries
 } from "../../tables/sessions.js"
 import { insertInto, selectFrom, upsertInto } from "../../tables/table.js"
 import { decodeRows, type PgClient, sqlState } from "./client.js"
@@ -27,10 +25,10 @@ const first = <A>(rows: ReadonlyArray<A>): Option.Option<A> => Option.fromNullab
 
 // An existing session keeps its agent and createdAt: the row the upsert returns says which they are.
 const SAVE = `${upsertInto(sessions, "postgres", ["label", "messages", "message_count", "updated_at"])}
-  RETURNING ${ownerColumns}`
+  RETURNING ${owners.columnList}`
 // Two statements rather than one with an optional agent: each keeps a plan that fits its index.
-const LIST = `SELECT ${summaryColumns} FROM sessions ORDER BY updated_at DESC, id DESC`
-const LIST_OF_AGENT = `SELECT ${summaryColumns} FROM sessions WHERE agent_id = $1 ORDER BY updated_at DESC, id DESC`
+const LIST = `${selectFrom(summaries)} ORDER BY updated_at DESC, id DESC`
+const LIST_OF_AGENT = `${selectFrom(summaries)} WHERE agent_id = $1 ORDER BY updated_at DESC, id DESC`
 const LOCK_CANONICAL = `${selectFrom(canonical)} WHERE agent_id = $1 FOR UPDATE`
 // Parameters in the codec's column order: agent_id, messages, summary, updated_at.
 const UPDATE_CANONICAL =
@@ -41,7 +39,7 @@ export const port = (client: PgClient): SessionPort => {
   /** The agent that owns session `id` (the holder of a conflicting label is another of its sessions). */
   const ownerOf = (operation: string, id: string) =>
     Effect.map(
-      client.rows(operation, { text: `SELECT ${ownerColumns} FROM sessions WHERE id = $1`, values: [id] }, decodeOwner),
+      client.rows(operation, { text: `${selectFrom(owners)} WHERE id = $1`, values: [id] }, owners.decode),
       (rows) => Option.map(first(rows), (r) => r.agentId)
     )
 
@@ -58,7 +56,7 @@ export const port = (client: PgClient): SessionPort => {
       ),
     save: (s, now) => {
       const values = sessions.values({ ...s, createdAt: now, updatedAt: now })
-      return client.rows("save", { name: "engram_session_save", text: SAVE, values }, decodeOwner).pipe(
+      return client.rows("save", { name: "engram_session_save", text: SAVE, values }, owners.decode).pipe(
         Effect.map((rows) => ({ ...s, agentId: rows[0]!.agentId, createdAt: rows[0]!.createdAt, updatedAt: now })),
         Effect.catchIf(
           isLabelConflict,
@@ -76,7 +74,7 @@ export const port = (client: PgClient): SessionPort => {
         agent === undefined
           ? { name: "engram_session_list", text: LIST }
           : { name: "engram_session_list_of_agent", text: LIST_OF_AGENT, values: [agent] },
-        decodeSummary
+        summaries.decode
       ),
     setLabel: (id, label, now) =>
       client.execute("setLabel", {

@@ -10,11 +10,9 @@ import type { AgentId } from "../../domain/ids.js"
 import type { CanonicalSession } from "../../domain/session.js"
 import { canonicalSessionsTable as canonical } from "../../tables/canonicalSessions.js"
 import {
-  decodeOwner,
-  decodeSummary,
-  ownerColumns,
+  sessionOwners as owners,
   sessionsTable as sessions,
-  summaryColumns
+  sessionSummaries as summaries
 } from "../../tables/sessions.js"
 import { selectFrom, type Table, upsertInto } from "../../tables/table.js"
 import { attempt, type SqliteConnection } from "./client.js"
@@ -27,15 +25,15 @@ const asStored = <Row, A>(t: Table<Row, A>, values: ReadonlyArray<unknown>): A =
 export const port = (conn: SqliteConnection): SessionPort => {
   const prepare = (sql: string) => conn.db.prepare(sql)
   const get = prepare(`${selectFrom(sessions)} WHERE id = ?`)
-  const owner = prepare(`SELECT ${ownerColumns} FROM sessions WHERE id = ?`)
+  const owner = prepare(`${selectFrom(owners)} WHERE id = ?`)
   const holder = prepare(`SELECT 1 FROM sessions WHERE agent_id = ? AND label = ? AND id <> ?`).pluck()
   // An existing session keeps its agent and createdAt.
   const upsert = prepare(upsertInto(sessions, "sqlite", ["label", "messages", "message_count", "updated_at"]))
   const remove = prepare(`DELETE FROM sessions WHERE id = ?`)
   const removeForAgent = prepare(`DELETE FROM sessions WHERE agent_id = ?`)
-  const listAll = prepare(`SELECT ${summaryColumns} FROM sessions ORDER BY updated_at DESC, id DESC`)
+  const listAll = prepare(`${selectFrom(summaries)} ORDER BY updated_at DESC, id DESC`)
   const listAgent = prepare(
-    `SELECT ${summaryColumns} FROM sessions WHERE agent_id = ? ORDER BY updated_at DESC, id DESC`
+    `${selectFrom(summaries)} WHERE agent_id = ? ORDER BY updated_at DESC, id DESC`
   )
   const relabel = prepare(`UPDATE sessions SET label = ?, updated_at = ? WHERE id = ?`)
   const byLabel = prepare(`${selectFrom(sessions)} WHERE agent_id = ? AND label = ?`)
@@ -63,7 +61,7 @@ export const port = (conn: SqliteConnection): SessionPort => {
       attempt("save", () =>
         conn.immediate(() => {
           const row = owner.get(s.id)
-          const existing = row === undefined ? undefined : decodeOwner(row)
+          const existing = row === undefined ? undefined : owners.decode(row)
           // A session belongs to the agent that created it; a save never moves it.
           const agentId = existing?.agentId ?? s.agentId
           if (taken(agentId, s.label, s.id)) return labelTaken(agentId)
@@ -75,13 +73,13 @@ export const port = (conn: SqliteConnection): SessionPort => {
     delete: (id) => attempt("delete", () => remove.run(id).changes > 0),
     deleteForAgent: (agent) => attempt("deleteForAgent", () => removeForAgent.run(agent).changes),
     list: (agent) =>
-      attempt("list", () => (agent === undefined ? listAll.all() : listAgent.all(agent)).map(decodeSummary)),
+      attempt("list", () => (agent === undefined ? listAll.all() : listAgent.all(agent)).map(summaries.decode)),
     setLabel: (id, label, now) =>
       attempt("setLabel", () =>
         conn.immediate(() => {
           const row = owner.get(id)
           if (row === undefined) return "notFound"
-          const s = decodeOwner(row)
+          const s = owners.decode(row)
           if (taken(s.agentId, label, id)) return labelTaken(s.agentId)
           relabel.run(label, now, id)
           return "labelled"
