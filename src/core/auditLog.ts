@@ -20,7 +20,7 @@ import { AuditLog } from "../services/AuditLog.js"
 import { headOf, nextEntry, verifyChain } from "./audit.js"
 import { type AuditAnchorStore, following, type FollowingAnchor } from "./auditAnchor.js"
 import { auditInputs } from "./inputs.js"
-import { instrument } from "./instrument.js"
+import { instrumentService } from "./instrument.js"
 
 const { auditInput, auditQuery } = auditInputs
 
@@ -117,31 +117,27 @@ export function makeAuditLog(
   const settled = (follower: FollowingAnchor | undefined): Effect.Effect<void, StorageError> =>
     follower === undefined ? Effect.void : Effect.mapError(follower.settle, anchorFailure("AuditLog.verify"))
   const serviceWith = (follower: FollowingAnchor | undefined) =>
-    instrument(
-      "AuditLog",
-      port.backend,
-      AuditLog.of({
-        append: (input) =>
-          Effect.flatMap(
-            auditInput(input),
-            (a) =>
-              Effect.flatMap(Clock.currentTimeMillis, (now) => port.append((last) => nextEntry(headOf(last), a, now)))
-          ).pipe(
-            Effect.flatMap((entry) => advance(follower, entry))
-          ),
-        entries: (query) =>
-          Effect.flatMap(
-            auditQuery(query),
-            (q) => port.entries({ agentId: q.agentId, fromSeq: q.fromSeq ?? 1, limit: q.limit })
-          ),
-        head: () => Effect.map(port.last(), headOf),
-        verify: () =>
-          settled(follower).pipe(
-            Effect.zipRight(readAnchor),
-            Effect.flatMap((anchored) => verifyAgainst(anchored, VERIFY_CHUNK))
-          )
-      })
-    )
+    instrumentService(AuditLog, port.backend)({
+      append: (input) =>
+        Effect.flatMap(
+          auditInput(input),
+          (a) =>
+            Effect.flatMap(Clock.currentTimeMillis, (now) => port.append((last) => nextEntry(headOf(last), a, now)))
+        ).pipe(
+          Effect.flatMap((entry) => advance(follower, entry))
+        ),
+      entries: (query) =>
+        Effect.flatMap(
+          auditQuery(query),
+          (q) => port.entries({ agentId: q.agentId, fromSeq: q.fromSeq ?? 1, limit: q.limit })
+        ),
+      head: () => Effect.map(port.last(), headOf),
+      verify: () =>
+        settled(follower).pipe(
+          Effect.zipRight(readAnchor),
+          Effect.flatMap((anchored) => verifyAgainst(anchored, VERIFY_CHUNK))
+        )
+    })
   return Effect.gen(function*() {
     const anchored = yield* readAnchor
     const verified = yield* verifyAgainst(anchored, 5000)

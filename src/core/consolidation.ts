@@ -12,7 +12,7 @@ import { ConsolidationOptions } from "../domain/memory.js"
 import { Consolidation } from "../services/Consolidation.js"
 import { decayed, isStale, type StaleBound, staleBound } from "./decay.js"
 import { decode, invalid } from "./decode.js"
-import { instrument } from "./instrument.js"
+import { instrumentService } from "./instrument.js"
 import { type MergeCandidate, type MergeGroup, planMerges } from "./merge.js"
 
 export type ConsolidationSettings = typeof ConsolidationOptions.Type
@@ -129,19 +129,15 @@ export const makeConsolidation = (
   port: ConsolidationPort | RemoteConsolidationPort,
   defaults: ConsolidationDefaults = {}
 ): Context.Tag.Service<typeof Consolidation> =>
-  instrument(
-    "Consolidation",
-    port.backend,
-    Consolidation.of({
-      consolidate: (options) =>
-        Effect.gen(function*() {
-          const given = withDefaults(options, defaults)
-          const settings = yield* consolidationSettings(given)
-          const started = yield* Clock.currentTimeNanos
-          const now = yield* Clock.currentTimeMillis
-          const counts = "consolidate" in port ? yield* port.consolidate(given) : yield* runLocally(port, settings, now)
-          const ended = yield* Clock.currentTimeNanos
-          return { decayed: counts.decayed, merged: counts.merged, durationMs: Number(ended - started) / 1e6 }
-        })
-    })
-  )
+  instrumentService(Consolidation, port.backend)({
+    consolidate: (options) =>
+      Effect.gen(function*() {
+        const given = withDefaults(options, defaults)
+        const settings = yield* consolidationSettings(given)
+        const started = yield* Clock.currentTimeNanos
+        const now = yield* Clock.currentTimeMillis
+        const counts = "consolidate" in port ? yield* port.consolidate(given) : yield* runLocally(port, settings, now)
+        const ended = yield* Clock.currentTimeNanos
+        return { decayed: counts.decayed, merged: counts.merged, durationMs: Number(ended - started) / 1e6 }
+      })
+  })

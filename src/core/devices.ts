@@ -9,7 +9,7 @@ import { type BackendName, DeviceNotFound, type StoreFailure } from "../domain/e
 import type { DeviceId } from "../domain/ids.js"
 import { DeviceStore } from "../services/DeviceStore.js"
 import { deviceInputs } from "./inputs.js"
-import { instrument } from "./instrument.js"
+import { instrumentService } from "./instrument.js"
 
 const { deviceId, deviceInput } = deviceInputs
 
@@ -28,21 +28,17 @@ export interface DevicePort {
 
 /** DeviceStore over a backend's port. */
 export const makeDeviceStore = (port: DevicePort): Context.Tag.Service<typeof DeviceStore> =>
-  instrument(
-    "DeviceStore",
-    port.backend,
-    DeviceStore.of({
-      list: () => port.list(),
-      get: (i) => Effect.flatMap(deviceId(i), port.get),
-      save: (input) => Effect.flatMap(deviceInput(input), (d) => Effect.as(port.save(d), d)),
-      remove: (i) => Effect.flatMap(deviceId(i), port.remove),
-      touch: (i) =>
-        Effect.gen(function*() {
-          const id = yield* deviceId(i)
-          const now = yield* Clock.currentTimeMillis
-          const touched = yield* port.touch(id, now)
-          if (Option.isNone(touched)) return yield* new DeviceNotFound({ deviceId: id })
-          return touched.value
-        })
-    })
-  )
+  instrumentService(DeviceStore, port.backend)({
+    list: () => port.list(),
+    get: (i) => Effect.flatMap(deviceId(i), port.get),
+    save: (input) => Effect.flatMap(deviceInput(input), (d) => Effect.as(port.save(d), d)),
+    remove: (i) => Effect.flatMap(deviceId(i), port.remove),
+    touch: (i) =>
+      Effect.gen(function*() {
+        const id = yield* deviceId(i)
+        const now = yield* Clock.currentTimeMillis
+        const touched = yield* port.touch(id, now)
+        if (Option.isNone(touched)) return yield* new DeviceNotFound({ deviceId: id })
+        return touched.value
+      })
+  })

@@ -18,6 +18,7 @@
  */
 import {
   Cause,
+  type Context,
   Effect,
   Exit,
   Metric,
@@ -190,6 +191,20 @@ export const instrument = <S extends object>(
   }
   return out as S
 }
+
+/**
+ * `instrument` for the implementation of `tag` over a backend, under the name the tag declares the
+ * service with (`engram/TaskQueue` → `TaskQueue`), so that spans, metrics and operation names cannot
+ * drift from the service they report on. Given the methods that name their agent by position
+ * (`{}` for none), it returns the wrapper to apply to the service's methods.
+ */
+export const instrumentService =
+  <Id, S extends object>(
+    tag: Context.Tag<Id, S>,
+    backend: BackendName,
+    agentArguments: AgentArguments<S> = {}
+  ) =>
+  (service: S): S => instrument(tag.key.slice(tag.key.lastIndexOf("/") + 1), backend, service, agentArguments)
 
 const labels = (tags: Record<string, string>): ReadonlyArray<MetricLabel.MetricLabel> =>
   Object.entries(tags).map(([k, v]) => MetricLabel.make(k, v))

@@ -10,7 +10,7 @@ import type { Entity, Relation } from "../domain/knowledge.js"
 import { KnowledgeStore } from "../services/KnowledgeStore.js"
 import { foldName, type GraphLookups, traverse } from "./graph.js"
 import { knowledgeInputs } from "./inputs.js"
-import { instrument } from "./instrument.js"
+import { instrumentService } from "./instrument.js"
 
 const { agentId, entityId, entityInput, graphQuery, relationInput } = knowledgeInputs
 
@@ -50,41 +50,36 @@ export interface KnowledgePort {
 
 /** KnowledgeStore over a backend's port. */
 export const makeKnowledgeStore = (port: KnowledgePort): Context.Tag.Service<typeof KnowledgeStore> =>
-  instrument(
-    "KnowledgeStore",
-    port.backend,
-    KnowledgeStore.of({
-      upsertEntity: (input) =>
-        Effect.gen(function*() {
-          const e = yield* entityInput(input)
-          const now = yield* Clock.currentTimeMillis
-          const id = e.id ?? (yield* mintEntityId)
-          yield* port.upsertEntity(
-            { agentId: e.agentId, id, type: e.type, name: e.name, properties: e.properties },
-            now
-          )
-          return id
-        }),
-      getEntity: (a, i) =>
-        Effect.flatMap(agentId(a), (agent) => Effect.flatMap(entityId(i), (id) => port.getEntity(agent, id))),
-      deleteEntity: (a, i) =>
-        Effect.flatMap(agentId(a), (agent) => Effect.flatMap(entityId(i), (id) => port.deleteEntity(agent, id))),
-      addRelation: (input) =>
-        Effect.gen(function*() {
-          const r = yield* relationInput(input)
-          const createdAt = yield* Clock.currentTimeMillis
-          const id = yield* mintRelationId
-          const missing = yield* port.addRelation({ ...r, id, createdAt })
-          if (Option.isSome(missing)) return yield* new EntityNotFound({ agentId: r.agentId, entityId: missing.value })
-          return id
-        }),
-      query: (input) =>
-        Effect.flatMap(graphQuery(input), (q) =>
-          port.readGraph(q.agentId, q.relation, (view) =>
-            Effect.flatMap(
-              q.source === undefined ? Effect.succeed(null) : view.named(q.source, foldName(q.source)),
-              (starts) => traverse(q, view, starts)
-            )))
-    }),
-    { getEntity: 0, deleteEntity: 0 }
-  )
+  instrumentService(KnowledgeStore, port.backend, { getEntity: 0, deleteEntity: 0 })({
+    upsertEntity: (input) =>
+      Effect.gen(function*() {
+        const e = yield* entityInput(input)
+        const now = yield* Clock.currentTimeMillis
+        const id = e.id ?? (yield* mintEntityId)
+        yield* port.upsertEntity(
+          { agentId: e.agentId, id, type: e.type, name: e.name, properties: e.properties },
+          now
+        )
+        return id
+      }),
+    getEntity: (a, i) =>
+      Effect.flatMap(agentId(a), (agent) => Effect.flatMap(entityId(i), (id) => port.getEntity(agent, id))),
+    deleteEntity: (a, i) =>
+      Effect.flatMap(agentId(a), (agent) => Effect.flatMap(entityId(i), (id) => port.deleteEntity(agent, id))),
+    addRelation: (input) =>
+      Effect.gen(function*() {
+        const r = yield* relationInput(input)
+        const createdAt = yield* Clock.currentTimeMillis
+        const id = yield* mintRelationId
+        const missing = yield* port.addRelation({ ...r, id, createdAt })
+        if (Option.isSome(missing)) return yield* new EntityNotFound({ agentId: r.agentId, entityId: missing.value })
+        return id
+      }),
+    query: (input) =>
+      Effect.flatMap(graphQuery(input), (q) =>
+        port.readGraph(q.agentId, q.relation, (view) =>
+          Effect.flatMap(
+            q.source === undefined ? Effect.succeed(null) : view.named(q.source, foldName(q.source)),
+            (starts) => traverse(q, view, starts)
+          )))
+  })

@@ -12,7 +12,7 @@ import type { MainRecord } from "../domain/transfer.js"
 import { MainStoreAdmin, type PurgeCounts } from "../services/Admin.js"
 import { headOf } from "./audit.js"
 import { adminInputs } from "./inputs.js"
-import { instrument } from "./instrument.js"
+import { instrumentService } from "./instrument.js"
 import { auditAppends, MAIN_KIND_ORDER } from "./transfer.js"
 
 /** A kind of main-store record. */
@@ -73,40 +73,35 @@ const kindRank = new Map(MAIN_KIND_ORDER.map((k, i) => [k, i]))
 
 /** MainStoreAdmin over a store's port. */
 export const makeMainStoreAdmin = (port: MainAdminPort): Context.Tag.Service<typeof MainStoreAdmin> =>
-  instrument(
-    "MainStoreAdmin",
-    port.backend,
-    MainStoreAdmin.of({
-      export: () =>
-        Stream.concatAll(
-          Chunk.fromIterable(
-            MAIN_KIND_ORDER.map((kind) =>
-              Stream.paginateChunkEffect<unknown, MainRecord, StoreFailure, never>(
-                undefined,
-                (cursor) =>
-                  Effect.map(port.exportPage(kind, cursor), (page) =>
-                    [
-                      Chunk.fromIterable(page.records),
-                      page.next === undefined ? Option.none() : Option.some(page.next)
-                    ] as const)
-              )
+  instrumentService(MainStoreAdmin, port.backend, { purgeAgent: 0 })({
+    export: () =>
+      Stream.concatAll(
+        Chunk.fromIterable(
+          MAIN_KIND_ORDER.map((kind) =>
+            Stream.paginateChunkEffect<unknown, MainRecord, StoreFailure, never>(
+              undefined,
+              (cursor) =>
+                Effect.map(port.exportPage(kind, cursor), (page) =>
+                  [
+                    Chunk.fromIterable(page.records),
+                    page.next === undefined ? Option.none() : Option.some(page.next)
+                  ] as const)
             )
           )
-        ),
-      import: (records) =>
-        Effect.suspend(() => {
-          // Dependencies first (entities before their relations), whatever order the batch has; the
-          // sort is stable, so of two records with the same key the later one wins, as it would in order.
-          const rows = records.filter((r): r is TableRecord => r.kind !== "audit")
-            .sort((a, b) => kindRank.get(a.kind)! - kindRank.get(b.kind)!)
-          const audits = records.filter((r): r is AuditRecord => r.kind === "audit")
-          return port.import(rows, audits, (last, storedHashAt) => auditAppends(headOf(last), audits, storedHashAt))
-        }),
-      purgeAgent: (a) =>
-        Effect.map(
-          Effect.flatMap(adminInputs.agentId(a), port.purgeAgent),
-          (counts): PurgeCounts => Object.fromEntries(PURGED.map((k) => [k, counts[k] ?? 0]))
         )
-    }),
-    { purgeAgent: 0 }
-  )
+      ),
+    import: (records) =>
+      Effect.suspend(() => {
+        // Dependencies first (entities before their relations), whatever order the batch has; the
+        // sort is stable, so of two records with the same key the later one wins, as it would in order.
+        const rows = records.filter((r): r is TableRecord => r.kind !== "audit")
+          .sort((a, b) => kindRank.get(a.kind)! - kindRank.get(b.kind)!)
+        const audits = records.filter((r): r is AuditRecord => r.kind === "audit")
+        return port.import(rows, audits, (last, storedHashAt) => auditAppends(headOf(last), audits, storedHashAt))
+      }),
+    purgeAgent: (a) =>
+      Effect.map(
+        Effect.flatMap(adminInputs.agentId(a), port.purgeAgent),
+        (counts): PurgeCounts => Object.fromEntries(PURGED.map((k) => [k, counts[k] ?? 0]))
+      )
+  })

@@ -15,7 +15,7 @@ import { AgentId, type MemoryId } from "../domain/ids.js"
 import type { Memory } from "../domain/memory.js"
 import { SemanticStore } from "../services/SemanticStore.js"
 import { decode } from "./decode.js"
-import { instrument } from "./instrument.js"
+import { instrumentService } from "./instrument.js"
 import { type Filter, prepareFilter } from "./memoryFilter.js"
 import {
   decodeAgentId,
@@ -93,56 +93,51 @@ export const makeSemanticStore = (
   port: SemanticPort,
   limits: SemanticLimits
 ): Context.Tag.Service<typeof SemanticStore> =>
-  instrument(
-    "SemanticStore",
-    port.backend,
-    SemanticStore.of({
-      embeddingSpace: limits.space,
-      remember: (input) =>
-        Effect.gen(function*() {
-          const { memories, minted } = yield* prepareRemember(input, limits)
-          const conflict = yield* port.insert(memories, { minted, many: false })
-          if (conflict !== undefined) return yield* idInUse("input.id")
-          return memories[0]!.id
-        }),
-      rememberMany: (inputs) =>
-        Effect.gen(function*() {
-          const { memories, minted } = yield* prepareRememberMany(inputs, limits)
-          if (memories.length === 0) return []
-          const conflict = yield* port.insert(memories, { minted, many: true })
-          if (conflict !== undefined) return yield* idInUse(`inputs[${conflict}].id`)
-          return memories.map((m) => m.id)
-        }),
-      recall: (query) => Effect.flatMap(planRecall(query, limits), (plan) => port.recall(plan, pickHits(plan))),
-      recallAgents: (agentIds, query) =>
-        Effect.gen(function*() {
-          const agents = yield* decodeAgentIds(agentIds)
-          if (agents.length === 0) return []
-          // One plan decides the mode, filters and "now" for all; each agent only swaps its id in.
-          const first = yield* planRecall({ ...query, agentId: agents[0]! }, limits)
-          const plans = agents.map((agentId): RecallPlan => ({ ...first, agentId }))
-          return port.recallMany === undefined
-            ? yield* Effect.forEach(plans, (plan) => port.recall(plan, pickHits(plan)))
-            : yield* port.recallMany(plans, pickHits)
-        }),
-      get: (a, i) =>
-        Effect.flatMap(decodeAgentId(a), (agent) => Effect.flatMap(decodeMemoryId(i), (id) => port.get(agent, id))),
-      forget: (a, i) =>
-        Effect.flatMap(decodeAgentId(a), (agent) => Effect.flatMap(decodeMemoryId(i), (id) => port.forget(agent, id))),
-      updateEmbedding: (a, i, e) =>
-        Effect.gen(function*() {
-          const agent = yield* decodeAgentId(a)
-          const id = yield* decodeMemoryId(i)
-          const embedding = yield* prepareEmbedding(e, limits)
-          if (!(yield* port.updateEmbedding(agent, id, embedding))) {
-            return yield* new MemoryNotFound({ agentId: agent, memoryId: id })
-          }
-        }),
-      count: (a, f) =>
-        Effect.flatMap(
-          decodeAgentId(a),
-          (agent) => Effect.flatMap(prepareFilter(f), (filter) => port.count(agent, filter))
-        )
-    }),
-    { get: 0, forget: 0, updateEmbedding: 0, count: 0 }
-  )
+  instrumentService(SemanticStore, port.backend, { get: 0, forget: 0, updateEmbedding: 0, count: 0 })({
+    embeddingSpace: limits.space,
+    remember: (input) =>
+      Effect.gen(function*() {
+        const { memories, minted } = yield* prepareRemember(input, limits)
+        const conflict = yield* port.insert(memories, { minted, many: false })
+        if (conflict !== undefined) return yield* idInUse("input.id")
+        return memories[0]!.id
+      }),
+    rememberMany: (inputs) =>
+      Effect.gen(function*() {
+        const { memories, minted } = yield* prepareRememberMany(inputs, limits)
+        if (memories.length === 0) return []
+        const conflict = yield* port.insert(memories, { minted, many: true })
+        if (conflict !== undefined) return yield* idInUse(`inputs[${conflict}].id`)
+        return memories.map((m) => m.id)
+      }),
+    recall: (query) => Effect.flatMap(planRecall(query, limits), (plan) => port.recall(plan, pickHits(plan))),
+    recallAgents: (agentIds, query) =>
+      Effect.gen(function*() {
+        const agents = yield* decodeAgentIds(agentIds)
+        if (agents.length === 0) return []
+        // One plan decides the mode, filters and "now" for all; each agent only swaps its id in.
+        const first = yield* planRecall({ ...query, agentId: agents[0]! }, limits)
+        const plans = agents.map((agentId): RecallPlan => ({ ...first, agentId }))
+        return port.recallMany === undefined
+          ? yield* Effect.forEach(plans, (plan) => port.recall(plan, pickHits(plan)))
+          : yield* port.recallMany(plans, pickHits)
+      }),
+    get: (a, i) =>
+      Effect.flatMap(decodeAgentId(a), (agent) => Effect.flatMap(decodeMemoryId(i), (id) => port.get(agent, id))),
+    forget: (a, i) =>
+      Effect.flatMap(decodeAgentId(a), (agent) => Effect.flatMap(decodeMemoryId(i), (id) => port.forget(agent, id))),
+    updateEmbedding: (a, i, e) =>
+      Effect.gen(function*() {
+        const agent = yield* decodeAgentId(a)
+        const id = yield* decodeMemoryId(i)
+        const embedding = yield* prepareEmbedding(e, limits)
+        if (!(yield* port.updateEmbedding(agent, id, embedding))) {
+          return yield* new MemoryNotFound({ agentId: agent, memoryId: id })
+        }
+      }),
+    count: (a, f) =>
+      Effect.flatMap(
+        decodeAgentId(a),
+        (agent) => Effect.flatMap(prepareFilter(f), (filter) => port.count(agent, filter))
+      )
+  })

@@ -12,7 +12,7 @@ import type { Memory } from "../domain/memory.js"
 import { MemoryRecord } from "../domain/transfer.js"
 import { SemanticStoreAdmin } from "../services/Admin.js"
 import { decodeSync } from "./decode.js"
-import { instrument } from "./instrument.js"
+import { instrumentService } from "./instrument.js"
 import { decodeAgentId } from "./memoryInputs.js"
 import { compareCodePoints } from "./order.js"
 import { checkMemoryRecords } from "./transfer.js"
@@ -69,28 +69,23 @@ export const makeSemanticStoreAdmin = (
   port: SemanticAdminPort,
   space: EmbeddingSpace
 ): Context.Tag.Service<typeof SemanticStoreAdmin> =>
-  instrument(
-    "SemanticStoreAdmin",
-    port.backend,
-    SemanticStoreAdmin.of({
-      export: () =>
-        Stream.paginateChunkEffect(
-          Option.none<string>(),
-          (cursor) =>
-            Effect.map(port.exportPage(Option.getOrUndefined(cursor)), (page) =>
-              [
-                Chunk.fromIterable(page.memories.map((m): MemoryRecord => ({ kind: "memory", ...m }))),
-                page.next === undefined ? Option.none() : Option.some(Option.some(page.next))
-              ] as const)
-        ),
-      import: (records) =>
-        Effect.gen(function*() {
-          const memories = yield* checkRecords(records)
-          yield* checkMemoryRecords(records, space)
-          if (memories.length > 0) yield* port.import(memories)
-        }),
-      purgeAgent: (a) => Effect.flatMap(decodeAgentId(a), port.purgeAgent),
-      agents: () => Effect.map(port.agents(), (agents) => [...agents].sort(compareCodePoints))
-    }),
-    { purgeAgent: 0 }
-  )
+  instrumentService(SemanticStoreAdmin, port.backend, { purgeAgent: 0 })({
+    export: () =>
+      Stream.paginateChunkEffect(
+        Option.none<string>(),
+        (cursor) =>
+          Effect.map(port.exportPage(Option.getOrUndefined(cursor)), (page) =>
+            [
+              Chunk.fromIterable(page.memories.map((m): MemoryRecord => ({ kind: "memory", ...m }))),
+              page.next === undefined ? Option.none() : Option.some(Option.some(page.next))
+            ] as const)
+      ),
+    import: (records) =>
+      Effect.gen(function*() {
+        const memories = yield* checkRecords(records)
+        yield* checkMemoryRecords(records, space)
+        if (memories.length > 0) yield* port.import(memories)
+      }),
+    purgeAgent: (a) => Effect.flatMap(decodeAgentId(a), port.purgeAgent),
+    agents: () => Effect.map(port.agents(), (agents) => [...agents].sort(compareCodePoints))
+  })

@@ -11,7 +11,7 @@ import type { CanonicalSession, Session, SessionInput, SessionSummary } from "..
 import { SessionStore } from "../services/SessionStore.js"
 import { appendAndCompact, DEFAULT_THRESHOLD, KEEP_RECENT } from "./compaction.js"
 import { sessionInputs } from "./inputs.js"
-import { instrument } from "./instrument.js"
+import { instrumentService } from "./instrument.js"
 
 const {
   agentId: decodeAgent,
@@ -103,92 +103,87 @@ export const makeSessionStore = (port: SessionPort): Context.Tag.Service<typeof 
           ? Effect.fail(new DuplicateLabel({ agentId: saved.agentId, label: s.label ?? "" }))
           : Effect.succeed(saved)))
 
-  return instrument(
-    "SessionStore",
-    port.backend,
-    SessionStore.of({
-      get: (id) => Effect.flatMap(sessionId(id), port.get),
-      save: (input) => Effect.flatMap(sessionInput(input), save),
-      delete: (id) => Effect.flatMap(sessionId(id), port.delete),
-      deleteForAgent: (a) => Effect.flatMap(decodeAgent(a), port.deleteForAgent),
-      list: (options) => Effect.flatMap(listOptions(options), (o) => port.list(o.agentId)),
-      setLabel: (i, l) =>
-        Effect.gen(function*() {
-          const id = yield* sessionId(i)
-          const label = yield* optionalLabel(l)
-          const outcome = yield* port.setLabel(id, label, yield* Clock.currentTimeMillis)
-          if (outcome === "notFound") return yield* new SessionNotFound({ sessionId: id })
-          if (isLabelTaken(outcome)) return yield* new DuplicateLabel({ agentId: outcome.agentId, label: label ?? "" })
-        }),
-      findByLabel: (a, l) =>
-        Effect.flatMap(
-          decodeAgent(a),
-          (agent) => Effect.flatMap(decodeLabel(l), (label) => port.findByLabel(agent, label))
-        ),
-      loadCanonical: (a) =>
-        Effect.flatMap(
-          decodeAgent(a),
-          (agent) =>
-            Effect.flatMap(port.loadCanonical(agent), (stored) =>
-              Option.isSome(stored)
-                ? Effect.succeed(stored.value)
-                : Effect.map(Clock.currentTimeMillis, (now) => emptyCanonical(agent, now)))
-        ),
-      saveCanonical: (input) =>
-        Effect.flatMap(
-          canonicalInput(input),
-          (c) => Effect.flatMap(Clock.currentTimeMillis, (now) => port.saveCanonical({ ...c, updatedAt: now }))
-        ),
-      deleteCanonical: (a) => Effect.flatMap(decodeAgent(a), port.deleteCanonical),
-      modifyCanonical: (a, f) => Effect.flatMap(decodeAgent(a), (agent) => modify(agent, f)),
+  return instrumentService(SessionStore, port.backend, {
+    deleteForAgent: 0,
+    findByLabel: 0,
+    loadCanonical: 0,
+    deleteCanonical: 0,
+    modifyCanonical: 0,
+    create: 0,
+    appendCanonical: 0,
+    canonicalContext: 0,
+    storeSummary: 0
+  })({
+    get: (id) => Effect.flatMap(sessionId(id), port.get),
+    save: (input) => Effect.flatMap(sessionInput(input), save),
+    delete: (id) => Effect.flatMap(sessionId(id), port.delete),
+    deleteForAgent: (a) => Effect.flatMap(decodeAgent(a), port.deleteForAgent),
+    list: (options) => Effect.flatMap(listOptions(options), (o) => port.list(o.agentId)),
+    setLabel: (i, l) =>
+      Effect.gen(function*() {
+        const id = yield* sessionId(i)
+        const label = yield* optionalLabel(l)
+        const outcome = yield* port.setLabel(id, label, yield* Clock.currentTimeMillis)
+        if (outcome === "notFound") return yield* new SessionNotFound({ sessionId: id })
+        if (isLabelTaken(outcome)) return yield* new DuplicateLabel({ agentId: outcome.agentId, label: label ?? "" })
+      }),
+    findByLabel: (a, l) =>
+      Effect.flatMap(
+        decodeAgent(a),
+        (agent) => Effect.flatMap(decodeLabel(l), (label) => port.findByLabel(agent, label))
+      ),
+    loadCanonical: (a) =>
+      Effect.flatMap(
+        decodeAgent(a),
+        (agent) =>
+          Effect.flatMap(port.loadCanonical(agent), (stored) =>
+            Option.isSome(stored)
+              ? Effect.succeed(stored.value)
+              : Effect.map(Clock.currentTimeMillis, (now) => emptyCanonical(agent, now)))
+      ),
+    saveCanonical: (input) =>
+      Effect.flatMap(
+        canonicalInput(input),
+        (c) => Effect.flatMap(Clock.currentTimeMillis, (now) => port.saveCanonical({ ...c, updatedAt: now }))
+      ),
+    deleteCanonical: (a) => Effect.flatMap(decodeAgent(a), port.deleteCanonical),
+    modifyCanonical: (a, f) => Effect.flatMap(decodeAgent(a), (agent) => modify(agent, f)),
 
-      create: (a, l) =>
-        Effect.gen(function*() {
-          // Decoded here so an error names create's own parameters, not the fields of the save it makes.
-          const agentId = yield* decodeAgent(a)
-          const label = l === undefined ? null : yield* decodeLabel(l)
-          return yield* save({ id: yield* mintSessionId, agentId, label, messages: [] })
-        }),
-      appendCanonical: (a, messages, threshold = DEFAULT_THRESHOLD) =>
-        Effect.gen(function*() {
-          const agent = yield* decodeAgent(a)
-          const decoded = yield* decodeMessages(messages)
-          const limit = yield* decodeThreshold(threshold)
-          return yield* modify(agent, (current, now) => appendAndCompact(current, decoded, limit, now))
-        }),
-      canonicalContext: (a, window = KEEP_RECENT) =>
-        Effect.gen(function*() {
-          const agent = yield* decodeAgent(a)
-          const size = yield* decodeWindow(window)
-          const stored = yield* port.loadCanonical(agent)
-          return Option.match(stored, {
-            onNone: () => ({ summary: null, messages: [] }),
-            onSome: (c) => ({ summary: c.summary, messages: size === 0 ? [] : c.messages.slice(-size) })
-          })
-        }),
-      storeSummary: (a, summary, keptMessages) =>
-        Effect.gen(function*() {
-          const agent = yield* decodeAgent(a)
-          const text = yield* decodeSummary(summary)
-          const kept = yield* decodeMessages(keptMessages)
-          return yield* modify(agent, (_current, now) => ({
-            agentId: agent,
-            messages: kept,
-            summary: text,
-            updatedAt: now
-          }))
+    create: (a, l) =>
+      Effect.gen(function*() {
+        // Decoded here so an error names create's own parameters, not the fields of the save it makes.
+        const agentId = yield* decodeAgent(a)
+        const label = l === undefined ? null : yield* decodeLabel(l)
+        return yield* save({ id: yield* mintSessionId, agentId, label, messages: [] })
+      }),
+    appendCanonical: (a, messages, threshold = DEFAULT_THRESHOLD) =>
+      Effect.gen(function*() {
+        const agent = yield* decodeAgent(a)
+        const decoded = yield* decodeMessages(messages)
+        const limit = yield* decodeThreshold(threshold)
+        return yield* modify(agent, (current, now) => appendAndCompact(current, decoded, limit, now))
+      }),
+    canonicalContext: (a, window = KEEP_RECENT) =>
+      Effect.gen(function*() {
+        const agent = yield* decodeAgent(a)
+        const size = yield* decodeWindow(window)
+        const stored = yield* port.loadCanonical(agent)
+        return Option.match(stored, {
+          onNone: () => ({ summary: null, messages: [] }),
+          onSome: (c) => ({ summary: c.summary, messages: size === 0 ? [] : c.messages.slice(-size) })
         })
-    }),
-    {
-      deleteForAgent: 0,
-      findByLabel: 0,
-      loadCanonical: 0,
-      deleteCanonical: 0,
-      modifyCanonical: 0,
-      create: 0,
-      appendCanonical: 0,
-      canonicalContext: 0,
-      storeSummary: 0
-    }
-  )
+      }),
+    storeSummary: (a, summary, keptMessages) =>
+      Effect.gen(function*() {
+        const agent = yield* decodeAgent(a)
+        const text = yield* decodeSummary(summary)
+        const kept = yield* decodeMessages(keptMessages)
+        return yield* modify(agent, (_current, now) => ({
+          agentId: agent,
+          messages: kept,
+          summary: text,
+          updatedAt: now
+        }))
+      })
+  })
 }

@@ -10,7 +10,7 @@ import type { AgentInput, AgentRecord, KvEntry } from "../domain/structured.js"
 import { StructuredStore } from "../services/StructuredStore.js"
 import { decodeCursor, pageOf } from "./cursor.js"
 import { structuredInputs } from "./inputs.js"
-import { instrument } from "./instrument.js"
+import { instrumentService } from "./instrument.js"
 
 const { agentId, agentInput, agentRef, key, listOptions, value } = structuredInputs
 
@@ -73,40 +73,42 @@ export const makeStructuredStore = (port: StructuredPort): Context.Tag.Service<t
           return [agent, name] as const
         }))
 
-  return instrument(
-    "StructuredStore",
-    port.backend,
-    StructuredStore.of({
-      get: (a, k) => Effect.flatMap(ids(a, k), ([agent, name]) => port.get(agent, name)),
-      set: (a, k, v) =>
-        Effect.flatMap(
-          ids(a, k),
-          ([agent, name]) =>
-            Effect.flatMap(
-              value(v),
-              (json) => Effect.flatMap(Clock.currentTimeMillis, (now) => port.set(agent, name, json, now))
-            )
-        ),
-      delete: (a, k) => Effect.flatMap(ids(a, k), ([agent, name]) => port.delete(agent, name)),
-      list: (a, options) =>
-        Effect.gen(function*() {
-          const agent = yield* agentId(a)
-          const o = yield* listOptions(options)
-          const after = o.cursor === undefined ? undefined : (yield* decodeCursor(o.cursor, ["string"]))[0]
-          const prefix = o.prefix === undefined || o.prefix === "" ? undefined : o.prefix
-          // One entry more than the page tells whether there is a next page.
-          const rows = yield* port.list(agent, { prefix, after, limit: o.limit + 1 })
-          return pageOf(rows, o.limit, (last) => [last.key])
-        }),
-      saveAgent: (input) =>
-        Effect.flatMap(
-          agentInput(input),
-          (a) => Effect.flatMap(Clock.currentTimeMillis, (now) => port.saveAgent(a, now))
-        ),
-      loadAgent: (id) => Effect.flatMap(agentRef(id), port.loadAgent),
-      listAgents: () => port.listAgents(),
-      removeAgent: (id) => Effect.flatMap(agentRef(id), port.removeAgent)
-    }),
-    { get: 0, set: 0, delete: 0, list: 0, loadAgent: 0, removeAgent: 0 }
-  )
+  return instrumentService(StructuredStore, port.backend, {
+    get: 0,
+    set: 0,
+    delete: 0,
+    list: 0,
+    loadAgent: 0,
+    removeAgent: 0
+  })({
+    get: (a, k) => Effect.flatMap(ids(a, k), ([agent, name]) => port.get(agent, name)),
+    set: (a, k, v) =>
+      Effect.flatMap(
+        ids(a, k),
+        ([agent, name]) =>
+          Effect.flatMap(
+            value(v),
+            (json) => Effect.flatMap(Clock.currentTimeMillis, (now) => port.set(agent, name, json, now))
+          )
+      ),
+    delete: (a, k) => Effect.flatMap(ids(a, k), ([agent, name]) => port.delete(agent, name)),
+    list: (a, options) =>
+      Effect.gen(function*() {
+        const agent = yield* agentId(a)
+        const o = yield* listOptions(options)
+        const after = o.cursor === undefined ? undefined : (yield* decodeCursor(o.cursor, ["string"]))[0]
+        const prefix = o.prefix === undefined || o.prefix === "" ? undefined : o.prefix
+        // One entry more than the page tells whether there is a next page.
+        const rows = yield* port.list(agent, { prefix, after, limit: o.limit + 1 })
+        return pageOf(rows, o.limit, (last) => [last.key])
+      }),
+    saveAgent: (input) =>
+      Effect.flatMap(
+        agentInput(input),
+        (a) => Effect.flatMap(Clock.currentTimeMillis, (now) => port.saveAgent(a, now))
+      ),
+    loadAgent: (id) => Effect.flatMap(agentRef(id), port.loadAgent),
+    listAgents: () => port.listAgents(),
+    removeAgent: (id) => Effect.flatMap(agentRef(id), port.removeAgent)
+  })
 }

@@ -10,7 +10,7 @@ import type { Task, TaskStatus } from "../domain/task.js"
 import { TaskQueue } from "../services/TaskQueue.js"
 import { decodeCursor, pageOf } from "./cursor.js"
 import { taskInputs } from "./inputs.js"
-import { instrument } from "./instrument.js"
+import { instrumentService } from "./instrument.js"
 import {
   type Claim,
   claimChange,
@@ -86,38 +86,33 @@ export const makeTaskQueue = (port: TaskPort): Context.Tag.Service<typeof TaskQu
         return yield* refusal(id, Option.getOrUndefined(written.refused), claim)
       })
 
-  return instrument(
-    "TaskQueue",
-    port.backend,
-    TaskQueue.of({
-      post: (input) =>
-        Effect.gen(function*() {
-          const t = yield* taskInput(input)
-          const now = yield* Clock.currentTimeMillis
-          const id = yield* mintTaskId
-          yield* port.insert(posted(id, t, now))
-          return id
-        }),
-      claim: (a, options) =>
-        Effect.gen(function*() {
-          const agent = yield* agentId(a)
-          const o = yield* claimOptions(options)
-          const now = yield* Clock.currentTimeMillis
-          return yield* port.claimBest(agent, now, claimChange(agent, o.leaseMs, now))
-        }),
-      heartbeat: fenced(heartbeatInput, (h, now) => heartbeatChange(h.leaseMs, now)),
-      complete: fenced(completeInput, (c, now) => completeChange(c.result, now)),
-      fail: fenced(failInput, (f, now) => failChange(f.error, f.retry, now)),
-      get: (i) => Effect.flatMap(taskId(i), port.get),
-      list: (options) =>
-        Effect.gen(function*() {
-          const o = yield* listOptions(options)
-          const after = o.cursor === undefined ? undefined : yield* decodeCursor(o.cursor, ["number", "string"])
-          // One task more than the page tells whether there is a next page.
-          const rows = yield* port.list({ status: o.status, assignedTo: o.assignedTo, after, limit: o.limit + 1 })
-          return pageOf(rows, o.limit, (last) => [last.createdAt, last.id])
-        })
-    }),
-    { claim: 0 }
-  )
+  return instrumentService(TaskQueue, port.backend, { claim: 0 })({
+    post: (input) =>
+      Effect.gen(function*() {
+        const t = yield* taskInput(input)
+        const now = yield* Clock.currentTimeMillis
+        const id = yield* mintTaskId
+        yield* port.insert(posted(id, t, now))
+        return id
+      }),
+    claim: (a, options) =>
+      Effect.gen(function*() {
+        const agent = yield* agentId(a)
+        const o = yield* claimOptions(options)
+        const now = yield* Clock.currentTimeMillis
+        return yield* port.claimBest(agent, now, claimChange(agent, o.leaseMs, now))
+      }),
+    heartbeat: fenced(heartbeatInput, (h, now) => heartbeatChange(h.leaseMs, now)),
+    complete: fenced(completeInput, (c, now) => completeChange(c.result, now)),
+    fail: fenced(failInput, (f, now) => failChange(f.error, f.retry, now)),
+    get: (i) => Effect.flatMap(taskId(i), port.get),
+    list: (options) =>
+      Effect.gen(function*() {
+        const o = yield* listOptions(options)
+        const after = o.cursor === undefined ? undefined : yield* decodeCursor(o.cursor, ["number", "string"])
+        // One task more than the page tells whether there is a next page.
+        const rows = yield* port.list({ status: o.status, assignedTo: o.assignedTo, after, limit: o.limit + 1 })
+        return pageOf(rows, o.limit, (last) => [last.createdAt, last.id])
+      })
+  })
 }

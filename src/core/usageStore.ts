@@ -11,7 +11,7 @@ import type { ModelUsage, UsageEvent, UsageSummary } from "../domain/usage.js"
 import { UsageStore } from "../services/UsageStore.js"
 import { admissionRefused, budgetExceeded, limitedWindows } from "./budget.js"
 import { usageInputs } from "./inputs.js"
-import { instrument } from "./instrument.js"
+import { instrumentService } from "./instrument.js"
 import { compareCodePoints } from "./order.js"
 import { breakdownStart, retentionCutoff, utcDate, windowStart } from "./windows.js"
 
@@ -69,82 +69,77 @@ const perWindow = (windows: ReadonlyArray<BudgetWindow>, amounts: ReadonlyArray<
 export const makeUsageStore = (port: UsagePort): Context.Tag.Service<typeof UsageStore> => {
   const starts = (windows: ReadonlyArray<BudgetWindow>, now: number) => windows.map((w) => windowStart(w, now))
 
-  return instrument(
-    "UsageStore",
-    port.backend,
-    UsageStore.of({
-      record: (input) =>
-        Effect.gen(function*() {
-          const u = yield* usageInput(input)
-          const now = yield* Clock.currentTimeMillis
-          const event: UsageEvent = { id: yield* mintUsageEventId, ...u, timestamp: now }
+  return instrumentService(UsageStore, port.backend, { summary: 0, checkBudget: 0 })({
+    record: (input) =>
+      Effect.gen(function*() {
+        const u = yield* usageInput(input)
+        const now = yield* Clock.currentTimeMillis
+        const event: UsageEvent = { id: yield* mintUsageEventId, ...u, timestamp: now }
+        yield* port.insert(event)
+        return event
+      }),
+    spend: (query) =>
+      Effect.gen(function*() {
+        const q = yield* spendQuery(query)
+        const now = yield* Clock.currentTimeMillis
+        const [amount] = yield* port.spentSince(q.agentId, [windowStart(q.window, now)])
+        return amount ?? 0
+      }),
+    summary: (a) => Effect.flatMap(optionalAgent(a), port.summary),
+    byModel: () =>
+      Effect.map(
+        port.byModel(),
+        (rows) => [...rows].sort((x, y) => y.costUsd - x.costUsd || compareCodePoints(x.model, y.model))
+      ),
+    dailyBreakdown: (n) =>
+      Effect.gen(function*() {
+        const count = yield* days(n)
+        const rows = yield* port.daily(breakdownStart(count, yield* Clock.currentTimeMillis))
+        return [...rows]
+          .sort((x, y) => x.day - y.day)
+          .map((r) => ({ date: utcDate(r.day * DAY_MS), costUsd: r.costUsd, tokens: r.tokens, calls: r.calls }))
+      }),
+    firstEventAt: () => port.firstEventAt(),
+    deleteOlderThan: (n) =>
+      Effect.gen(function*() {
+        const cutoff = retentionCutoff(yield* retentionDays(n), yield* Clock.currentTimeMillis)
+        return yield* port.deleteBefore(cutoff)
+      }),
+    checkBudget: (a, l) =>
+      Effect.gen(function*() {
+        const agent = yield* optionalAgent(a)
+        const limits = yield* limitsInput(l)
+        const windows = limitedWindows(limits)
+        if (windows.length === 0) return
+        const spent = yield* port.spentSince(agent, starts(windows, yield* Clock.currentTimeMillis))
+        const error = budgetExceeded(agent, limits, perWindow(windows, spent))
+        if (error !== undefined) return yield* error
+      }),
+    recordWithinBudget: (input, b) =>
+      Effect.gen(function*() {
+        const u = yield* usageInput(input)
+        const budget = yield* budgetInput(b)
+        const now = yield* Clock.currentTimeMillis
+        const event: UsageEvent = { id: yield* mintUsageEventId, ...u, timestamp: now }
+        const windows = { agent: limitedWindows(budget.agent), global: limitedWindows(budget.global) }
+        // Without a limit there is nothing to check, and nothing to serialise with.
+        if (windows.agent.length === 0 && windows.global.length === 0) {
           yield* port.insert(event)
           return event
-        }),
-      spend: (query) =>
-        Effect.gen(function*() {
-          const q = yield* spendQuery(query)
-          const now = yield* Clock.currentTimeMillis
-          const [amount] = yield* port.spentSince(q.agentId, [windowStart(q.window, now)])
-          return amount ?? 0
-        }),
-      summary: (a) => Effect.flatMap(optionalAgent(a), port.summary),
-      byModel: () =>
-        Effect.map(
-          port.byModel(),
-          (rows) => [...rows].sort((x, y) => y.costUsd - x.costUsd || compareCodePoints(x.model, y.model))
-        ),
-      dailyBreakdown: (n) =>
-        Effect.gen(function*() {
-          const count = yield* days(n)
-          const rows = yield* port.daily(breakdownStart(count, yield* Clock.currentTimeMillis))
-          return [...rows]
-            .sort((x, y) => x.day - y.day)
-            .map((r) => ({ date: utcDate(r.day * DAY_MS), costUsd: r.costUsd, tokens: r.tokens, calls: r.calls }))
-        }),
-      firstEventAt: () => port.firstEventAt(),
-      deleteOlderThan: (n) =>
-        Effect.gen(function*() {
-          const cutoff = retentionCutoff(yield* retentionDays(n), yield* Clock.currentTimeMillis)
-          return yield* port.deleteBefore(cutoff)
-        }),
-      checkBudget: (a, l) =>
-        Effect.gen(function*() {
-          const agent = yield* optionalAgent(a)
-          const limits = yield* limitsInput(l)
-          const windows = limitedWindows(limits)
-          if (windows.length === 0) return
-          const spent = yield* port.spentSince(agent, starts(windows, yield* Clock.currentTimeMillis))
-          const error = budgetExceeded(agent, limits, perWindow(windows, spent))
-          if (error !== undefined) return yield* error
-        }),
-      recordWithinBudget: (input, b) =>
-        Effect.gen(function*() {
-          const u = yield* usageInput(input)
-          const budget = yield* budgetInput(b)
-          const now = yield* Clock.currentTimeMillis
-          const event: UsageEvent = { id: yield* mintUsageEventId, ...u, timestamp: now }
-          const windows = { agent: limitedWindows(budget.agent), global: limitedWindows(budget.global) }
-          // Without a limit there is nothing to check, and nothing to serialise with.
-          if (windows.agent.length === 0 && windows.global.length === 0) {
-            yield* port.insert(event)
-            return event
-          }
-          const refused = yield* port.admitWithinBudget(
-            event,
-            { agent: starts(windows.agent, now), global: starts(windows.global, now) },
-            (spent) =>
-              admissionRefused(
-                u,
-                budget,
-                perWindow(windows.agent, spent.agent),
-                perWindow(windows.global, spent.global)
-              )
-          )
-          if (refused !== undefined) return yield* refused
-          return event
-        })
-    }),
-    { summary: 0, checkBudget: 0 }
-  )
+        }
+        const refused = yield* port.admitWithinBudget(
+          event,
+          { agent: starts(windows.agent, now), global: starts(windows.global, now) },
+          (spent) =>
+            admissionRefused(
+              u,
+              budget,
+              perWindow(windows.agent, spent.agent),
+              perWindow(windows.global, spent.global)
+            )
+        )
+        if (refused !== undefined) return yield* refused
+        return event
+      })
+  })
 }
