@@ -3,7 +3,7 @@
  * layer afresh (a new database, schema or collection), so tests never see each other's data and a
  * backend passes exactly when it behaves like the contract, whatever order the tests run in.
  */
-import { describe, it } from "@effect/vitest"
+import { assert, describe, it } from "@effect/vitest"
 import { Effect, type Layer, type Scope } from "effect"
 
 /** A store factory: every build must give an empty, independent store. */
@@ -52,4 +52,20 @@ export const failsWith = <E extends { readonly _tag: string }, T extends E["_tag
       e._tag === tag
         ? Effect.succeed(e as Extract<E, { readonly _tag: T }>)
         : Effect.dieMessage(`expected ${tag}, got ${e._tag}: ${String(e)}`)
+  })
+
+/** What a refused call fails with, as far as the refusal checks read it. */
+export type Refusal = { readonly _tag: string; readonly field?: string }
+
+/**
+ * Each call, in order, fails with `InvalidInput` naming `field` (a call that succeeds fails the
+ * test): the table every suite's "invalid input is InvalidInput naming the field" test checks.
+ */
+export const expectInvalidInputs = <R>(cases: ReadonlyArray<readonly [Effect.Effect<unknown, Refusal, R>, string]>) =>
+  Effect.gen(function*() {
+    for (const [effect, field] of cases) {
+      const error = yield* Effect.flip(effect)
+      assert.strictEqual(error._tag, "InvalidInput", `expected InvalidInput for ${field}`)
+      assert.strictEqual(error.field, field)
+    }
   })
