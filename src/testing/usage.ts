@@ -30,6 +30,10 @@ const refusal = (e: QuotaExceeded) => ({
 const recordAt = (store: UsageStore["Type"], at: number, input: UsageInput) =>
   Effect.zipRight(TestClock.setTime(at), store.record(input))
 
+/** Set the clock to `at` and record `inputs` there, in order. */
+const recordAllAt = (store: UsageStore["Type"], at: number, inputs: ReadonlyArray<UsageInput>) =>
+  Effect.zipRight(TestClock.setTime(at), Effect.forEach(inputs, (input) => store.record(input), { discard: true }))
+
 const spendAll = (store: UsageStore["Type"], agentId?: string) =>
   Effect.all(WINDOWS.map((window) => store.spend(agentId === undefined ? { window } : { agentId, window })))
 
@@ -165,11 +169,7 @@ export const usageStoreSuite = conformance<UsageStore>("UsageStore", (test) => {
   test("spend is per agent, compared exactly (acme vs acme-corp), or global without an agent", () =>
     Effect.gen(function*() {
       const store = yield* UsageStore
-      yield* TestClock.setTime(NOON)
-      yield* store.record(usage("acme", 1))
-      yield* store.record(usage("acme", 2))
-      yield* store.record(usage("acme-corp", 4))
-      yield* store.record(usage("Acme", 8))
+      yield* recordAllAt(store, NOON, [usage("acme", 1), usage("acme", 2), usage("acme-corp", 4), usage("Acme", 8)])
       for (const window of WINDOWS) {
         assert.strictEqual(yield* store.spend({ agentId: "acme", window }), 3, window)
         assert.strictEqual(yield* store.spend({ agentId: "acme-corp", window }), 4, window)
@@ -239,16 +239,14 @@ export const usageStoreSuite = conformance<UsageStore>("UsageStore", (test) => {
     Effect.gen(function*() {
       const store = yield* UsageStore
       assert.deepStrictEqual(yield* store.byModel(), [])
-      yield* TestClock.setTime(NOON)
-      const events: ReadonlyArray<UsageInput> = [
+      yield* recordAllAt(store, NOON, [
         { agentId: "acme", model: "b-model", inputTokens: 10, outputTokens: 1, costUsd: 1 },
         { agentId: "acme-corp", model: "b-model", inputTokens: 20, outputTokens: 2, costUsd: 0.5 },
         { agentId: "acme", model: "a-model", inputTokens: 5, outputTokens: 5, costUsd: 1.5 },
         { agentId: "acme", model: "Z-model", inputTokens: 7, outputTokens: 0, costUsd: 1.5 },
         { agentId: "acme", model: "c-model", inputTokens: 1, outputTokens: 1, costUsd: 3 },
         { agentId: "acme", model: "free", inputTokens: 9, outputTokens: 9, costUsd: 0 }
-      ]
-      for (const e of events) yield* store.record(e)
+      ])
       assert.deepStrictEqual(yield* store.byModel(), [
         { model: "c-model", costUsd: 3, inputTokens: 1, outputTokens: 1, calls: 1 },
         { model: "Z-model", costUsd: 1.5, inputTokens: 7, outputTokens: 0, calls: 1 },
@@ -403,9 +401,7 @@ export const usageStoreSuite = conformance<UsageStore>("UsageStore", (test) => {
   test("checkBudget for an agent counts only that agent; without an agent it counts everyone (scope global)", () =>
     Effect.gen(function*() {
       const store = yield* UsageStore
-      yield* TestClock.setTime(NOON)
-      yield* store.record(usage("acme", 1))
-      yield* store.record(usage("acme-corp", 2))
+      yield* recordAllAt(store, NOON, [usage("acme", 1), usage("acme-corp", 2)])
       yield* store.checkBudget("acme", { day: 2 })
       yield* store.checkBudget("nobody", { day: 0.25 })
       const corp = yield* failsWith(store.checkBudget("acme-corp", { day: 2 }), "QuotaExceeded")
