@@ -27,8 +27,9 @@ const plain = (r: MainRecord | MemoryRecord): string =>
 
 const bag = (records: ReadonlyArray<MainRecord | MemoryRecord>): Array<string> => records.map(plain).sort()
 
-/** Build a second, independent store inside the test. */
-const another = <S>(layer: FreshLayer<S>) => Layer.build(layer)
+/** Run an effect against a second, independent build of `layer`, made inside the test (an import's target). */
+const inAnother = <S>(layer: FreshLayer<S>) => <A, E, R>(body: Effect.Effect<A, E, R>) =>
+  Effect.flatMap(Layer.build(layer), (target) => Effect.provide(body, target))
 
 /** Put data into every main domain, for two agents with confusable ids. */
 const populateMain = Effect.gen(function*() {
@@ -106,12 +107,11 @@ export const mainAdminSuite = conformance<MainServices | MainStoreAdmin>("MainSt
       }
       const auditSeqs = records.flatMap((r) => (r.kind === "audit" ? [r.seq] : []))
       assert.deepStrictEqual(auditSeqs, [1, 2])
-      const target = yield* another(layer)
       const copied = yield* Effect.gen(function*() {
         const t = yield* MainStoreAdmin
         yield* t.import(records)
         return [...yield* Stream.runCollect(t.export())]
-      }).pipe(Effect.provide(target))
+      }).pipe(inAnother(layer))
       assert.deepStrictEqual(bag(copied), bag(records))
     }))
 
@@ -120,7 +120,6 @@ export const mainAdminSuite = conformance<MainServices | MainStoreAdmin>("MainSt
       const { claimedId } = yield* populateMain
       const records = yield* exportMain
       const sourceHead = yield* (yield* AuditLog).head()
-      const target = yield* another(layer)
       yield* Effect.gen(function*() {
         yield* (yield* MainStoreAdmin).import(records)
         const kv = yield* StructuredStore
@@ -150,14 +149,13 @@ export const mainAdminSuite = conformance<MainServices | MainStoreAdmin>("MainSt
         const next = yield* audit.append({ agentId: "acme", action: "after.copy" })
         assert.strictEqual(next.seq, 3)
         assert.strictEqual(next.prevHash, sourceHead.hash)
-      }).pipe(Effect.provide(target))
+      }).pipe(inAnother(layer))
     }))
 
   test("importing the same records twice changes nothing (idempotent)", () =>
     Effect.gen(function*() {
       yield* populateMain
       const records = yield* exportMain
-      const target = yield* another(layer)
       const twice = yield* Effect.gen(function*() {
         const t = yield* MainStoreAdmin
         yield* t.import(records)
@@ -165,7 +163,7 @@ export const mainAdminSuite = conformance<MainServices | MainStoreAdmin>("MainSt
         assert.strictEqual((yield* (yield* UsageStore).summary()).calls, 2, "usage events are not duplicated")
         assert.strictEqual((yield* (yield* AuditLog).verify()).entries, 2)
         return [...yield* Stream.runCollect(t.export())]
-      }).pipe(Effect.provide(target))
+      }).pipe(inAnother(layer))
       assert.deepStrictEqual(bag(twice), bag(records))
     }))
 
@@ -174,7 +172,6 @@ export const mainAdminSuite = conformance<MainServices | MainStoreAdmin>("MainSt
       yield* populateMain
       const records = yield* exportMain
       const audits = records.filter((r) => r.kind === "audit")
-      const target = yield* another(layer)
       yield* Effect.gen(function*() {
         const t = yield* MainStoreAdmin
         // Skipping entry 1 leaves a gap: entry 2 cannot follow an empty log.
@@ -194,20 +191,19 @@ export const mainAdminSuite = conformance<MainServices | MainStoreAdmin>("MainSt
         assert.strictEqual((yield* Effect.flip(t.import([forged])))._tag, "AuditIntegrityError")
         yield* t.import(audits)
         assert.strictEqual((yield* (yield* AuditLog).verify()).entries, 2)
-      }).pipe(Effect.provide(target))
+      }).pipe(inAnother(layer))
     }))
 
   test("a log that already has other entries cannot take a foreign chain", () =>
     Effect.gen(function*() {
       yield* populateMain
       const records = yield* exportMain
-      const target = yield* another(layer)
       yield* Effect.gen(function*() {
         yield* (yield* AuditLog).append({ agentId: "local", action: "local.event" })
         const error = yield* Effect.flip((yield* MainStoreAdmin).import(records.filter((r) => r.kind === "audit")))
         assert.strictEqual(error._tag, "AuditIntegrityError")
         assert.strictEqual((yield* (yield* AuditLog).verify()).entries, 1)
-      }).pipe(Effect.provide(target))
+      }).pipe(inAnother(layer))
     }))
 
   test("export streams every record when a kind spans several pages", () =>
@@ -298,7 +294,6 @@ export const semanticAdminSuite = conformance<SemanticServices | SemanticStoreAd
         const { ids, d } = yield* populate
         const records = yield* exportSemantic
         assert.strictEqual(records.length, 4)
-        const target = yield* another(layer)
         yield* Effect.gen(function*() {
           const t = yield* SemanticStoreAdmin
           yield* t.import(records)
@@ -309,33 +304,31 @@ export const semanticAdminSuite = conformance<SemanticServices | SemanticStoreAd
           const text = yield* store.recall({ agentId: "acme", text: "memory 3" })
           assert.deepStrictEqual(text.map((h) => h.memory.id), [ids[3]])
           assert.strictEqual(yield* store.count("a%"), 1)
-        }).pipe(Effect.provide(target))
+        }).pipe(inAnother(layer))
       }))
 
     test("importing twice keeps one copy of each memory", () =>
       Effect.gen(function*() {
         yield* populate
         const records = yield* exportSemantic
-        const target = yield* another(layer)
         yield* Effect.gen(function*() {
           const t = yield* SemanticStoreAdmin
           yield* t.import(records)
           yield* t.import(records)
           assert.strictEqual(yield* (yield* SemanticStore).count("acme"), 2)
-        }).pipe(Effect.provide(target))
+        }).pipe(inAnother(layer))
       }))
 
     test("memories whose embedding does not fit the target's space are refused, and none of the batch is written", () =>
       Effect.gen(function*() {
         const { d } = yield* populate
         const records = yield* exportSemantic
-        const target = yield* another(layer)
         yield* Effect.gen(function*() {
           const bad = records.map((r, i): MemoryRecord => (i === 1 ? { ...r, embedding: vec(d + 1, 1) } : r))
           const error = yield* Effect.flip((yield* SemanticStoreAdmin).import(bad))
           assert.strictEqual(error._tag, "InvalidInput")
           assert.strictEqual(yield* (yield* SemanticStore).count("acme"), 0)
-        }).pipe(Effect.provide(target))
+        }).pipe(inAnother(layer))
       }))
 
     test("purgeAgent forgets exactly one agent's memories", () =>
