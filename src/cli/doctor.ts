@@ -4,7 +4,7 @@
  * check the embedding space, load and verify the audit chain), so the error a build stops with tells
  * which step failed and that the earlier ones passed.
  */
-import { Effect, Exit, Layer, type Scope } from "effect"
+import { Effect, Exit, type Scope } from "effect"
 import { mainLayerFromConfig, semanticLayerFromConfig } from "../composition/layer.js"
 import type { MemoryConfig } from "../config.js"
 import { describe } from "../core/storage.js"
@@ -85,21 +85,19 @@ export const doctor = (c: MemoryConfig): Effect.Effect<ReadonlyArray<Check>> =>
       storeLocation(c, c.backend),
       "audit chain",
       Effect.gen(function*() {
-        const ctx = yield* Layer.build(mainLayerFromConfig(c))
-        const verified = yield* Effect.flatMap(AuditLog, (a) => a.verify()).pipe(Effect.provide(ctx))
+        const verified = yield* (yield* AuditLog).verify()
         return `${verified.entries} entries verified, head ${verified.headHash.slice(0, 16)}…`
-      })
+      }).pipe(Effect.provide(mainLayerFromConfig(c)))
     )
     const semantic = yield* probe(
       "semantic",
       storeLocation(c, c.semanticBackend),
       "embedding space",
       Effect.gen(function*() {
-        const ctx = yield* Layer.build(semanticLayerFromConfig(c))
-        const space = (yield* Effect.provide(SemanticStore, ctx)).embeddingSpace
-        const agents = yield* Effect.flatMap(SemanticStoreAdmin, (a) => a.agents()).pipe(Effect.provide(ctx))
+        const space = (yield* SemanticStore).embeddingSpace
+        const agents = yield* (yield* SemanticStoreAdmin).agents()
         return `${space.model}/${space.dimensions}, ${agents.length} agents hold memories`
-      })
+      }).pipe(Effect.provide(semanticLayerFromConfig(c)))
     )
     return [...main, ...semantic]
   })
