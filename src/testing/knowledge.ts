@@ -25,28 +25,26 @@ const show = (m: GraphMatch): string => [m.source.id, ...m.path.map((r) => `-${r
 
 const shows = (g: Graph, query: GraphQuery) => Effect.map(g.query(query), (ms) => ms.map(show))
 
+/**
+ * An entity with every field given (non-ASCII text, nested properties), as the store must keep it
+ * but for its times; a fresh copy on each call, so what is stored and what is expected never alias.
+ */
+const alice = (): Omit<Entity, "createdAt" | "updatedAt"> => ({
+  agentId: "agent-1" as AgentId,
+  id: "alice" as EntityId,
+  type: "person",
+  name: "Alice Ünger",
+  properties: { age: 34, tags: ["eng", "ops"], address: { city: "Zürich" } }
+})
+
 export const knowledgeStoreSuite = conformance<KnowledgeStore>("KnowledgeStore", (test) => {
   test("upsertEntity with an id stores the entity under that id; getEntity returns it whole", () =>
     Effect.gen(function*() {
       const g = yield* KnowledgeStore
       yield* TestClock.setTime(1_000)
-      const id = yield* g.upsertEntity({
-        agentId: "agent-1",
-        id: "alice",
-        type: "person",
-        name: "Alice Ünger",
-        properties: { age: 34, tags: ["eng", "ops"], address: { city: "Zürich" } }
-      })
+      const id = yield* g.upsertEntity(alice())
       assert.strictEqual(id, "alice")
-      const expected: Entity = {
-        agentId: "agent-1" as AgentId,
-        id: "alice" as EntityId,
-        type: "person",
-        name: "Alice Ünger",
-        properties: { age: 34, tags: ["eng", "ops"], address: { city: "Zürich" } },
-        createdAt: 1_000,
-        updatedAt: 1_000
-      }
+      const expected: Entity = { ...alice(), createdAt: 1_000, updatedAt: 1_000 }
       assert.deepStrictEqual(yield* g.getEntity("agent-1", "alice"), Option.some(expected))
     }))
 
@@ -65,16 +63,11 @@ export const knowledgeStoreSuite = conformance<KnowledgeStore>("KnowledgeStore",
   test("upserting an existing id replaces type, name and properties and keeps createdAt", () =>
     Effect.gen(function*() {
       const g = yield* KnowledgeStore
+      const x = { agentId: "agent-1", id: "x" }
       yield* TestClock.setTime(1_000)
-      yield* g.upsertEntity({ agentId: "agent-1", id: "x", type: "concept", name: "Old", properties: { a: 1, b: 2 } })
+      yield* g.upsertEntity({ ...x, type: "concept", name: "Old", properties: { a: 1, b: 2 } })
       yield* TestClock.setTime(5_000)
-      const id = yield* g.upsertEntity({
-        agentId: "agent-1",
-        id: "x",
-        type: "my_custom_type",
-        name: "New",
-        properties: { c: 3 }
-      })
+      const id = yield* g.upsertEntity({ ...x, type: "my_custom_type", name: "New", properties: { c: 3 } })
       assert.strictEqual(id, "x")
       const stored = Option.getOrThrow(yield* g.getEntity("agent-1", "x"))
       assert.deepStrictEqual(

@@ -1,7 +1,9 @@
 /** StructuredStore conformance (the contract is the JSDoc of src/services/StructuredStore.ts). */
 import { assert } from "@effect/vitest"
 import { Effect, Option, TestClock } from "effect"
+import type { AgentId } from "../domain/ids.js"
 import type { Json } from "../domain/json.js"
+import type { AgentRecord } from "../domain/structured.js"
 import { StructuredStore } from "../services/StructuredStore.js"
 import { conformance, expectInvalidInputs } from "./harness.js"
 
@@ -10,6 +12,20 @@ const keysOf = (
   agent: string,
   options?: Parameters<StructuredStore["Type"]["list"]>[1]
 ) => Effect.map(store.list(agent, options), (p) => p.items.map((e) => e.key))
+
+/**
+ * An agent with every field given, as the store must keep it but for its times; a fresh copy on
+ * each call, so what is stored and what is expected never alias.
+ */
+const researcher = (): Omit<AgentRecord, "createdAt" | "updatedAt"> => ({
+  id: "agent-7" as AgentId,
+  name: "Researcher",
+  state: "running",
+  manifest: { model: "x", tools: ["search", "shell"], limits: { tokens: 1000 } },
+  tags: ["research", "night-shift"],
+  parent: "agent-1" as AgentId,
+  metadata: { team: "blue", onboarding: { done: true } }
+})
 
 export const structuredStoreSuite = conformance<StructuredStore>("StructuredStore", (test) => {
   test("get of a missing key is None", () =>
@@ -193,28 +209,10 @@ export const structuredStoreSuite = conformance<StructuredStore>("StructuredStor
     Effect.gen(function*() {
       const kv = yield* StructuredStore
       yield* TestClock.setTime(1_000)
-      const saved = yield* kv.saveAgent({
-        id: "agent-7",
-        name: "Researcher",
-        state: "running",
-        manifest: { model: "x", tools: ["search", "shell"], limits: { tokens: 1000 } },
-        tags: ["research", "night-shift"],
-        parent: "agent-1",
-        metadata: { team: "blue", onboarding: { done: true } }
-      })
+      const saved = yield* kv.saveAgent(researcher())
       const loaded = yield* kv.loadAgent("agent-7")
       assert.deepStrictEqual(loaded, Option.some(saved))
-      assert.deepStrictEqual(saved, {
-        id: "agent-7" as typeof saved.id,
-        name: "Researcher",
-        state: "running",
-        manifest: { model: "x", tools: ["search", "shell"], limits: { tokens: 1000 } },
-        tags: ["research", "night-shift"],
-        parent: "agent-1" as typeof saved.id,
-        metadata: { team: "blue", onboarding: { done: true } },
-        createdAt: 1_000,
-        updatedAt: 1_000
-      })
+      assert.deepStrictEqual(saved, { ...researcher(), createdAt: 1_000, updatedAt: 1_000 })
     }))
 
   test("saveAgent on an existing agent keeps createdAt and replaces the rest", () =>
