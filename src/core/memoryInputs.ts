@@ -53,7 +53,6 @@ export const checkStoreOptions = (options: StoreOptions): Effect.Effect<Semantic
 
 export const decodeAgentId = decode(AgentId, "agentId")
 export const decodeMemoryId = decode(MemoryId, "id")
-const decodeRemember = decode(RememberInput, "input")
 
 /** Most memories one `rememberMany` call may carry. */
 const MAX_BATCH = 10_000
@@ -141,16 +140,32 @@ const plainlyValid = (u: unknown): Decoded | undefined => {
 
 const isNumber = (x: unknown): boolean => typeof x === "number"
 
+/**
+ * Decode one memory (the Schema names what is wrong when it is not plainly valid) and prepare it;
+ * `field` is its path in the call ("input", "inputs[3]"). `minted` when the caller chose no id.
+ */
+const prepareItem = (
+  u: unknown,
+  field: string,
+  limits: SemanticLimits,
+  now: number
+): { readonly memory: Memory; readonly minted: boolean } | InvalidInput | InvalidEmbedding => {
+  const decoded = plainlyValid(u) ?? decodeSync(RememberInput, field)(u)
+  if (decoded instanceof InvalidInput) return decoded
+  const memory = prepareMemory(decoded, limits, now, field)
+  if (memory instanceof InvalidInput || memory instanceof InvalidEmbedding) return memory
+  return { memory, minted: decoded.id === undefined }
+}
+
 /** Decode and prepare one memory to store. */
 export const prepareRemember = (
   input: RememberInput,
   limits: SemanticLimits
 ): Effect.Effect<Prepared, InvalidInput | InvalidEmbedding> =>
-  Effect.gen(function*() {
-    const decoded = yield* decodeRemember(input)
-    const memory = prepareMemory(decoded, limits, yield* Clock.currentTimeMillis, "input")
-    if (memory instanceof InvalidInput || memory instanceof InvalidEmbedding) return yield* Effect.fail(memory)
-    return { memories: [memory], minted: decoded.id === undefined }
+  Effect.flatMap(Clock.currentTimeMillis, (now) => {
+    const item = prepareItem(input, "input", limits, now)
+    if (item instanceof InvalidInput || item instanceof InvalidEmbedding) return Effect.fail(item)
+    return Effect.succeed({ memories: [item.memory], minted: item.minted })
   })
 
 /** Decode and prepare a batch (all or nothing: the first invalid item fails the batch). */
@@ -166,16 +181,11 @@ export const prepareRememberMany = (
     let minted = true
     for (let i = 0; i < inputs.length; i++) {
       const field = `inputs[${i}]`
-      let decoded = plainlyValid(inputs[i])
-      if (decoded === undefined) {
-        const slow = decodeSync(RememberInput, field)(inputs[i])
-        if (slow instanceof InvalidInput) return Effect.fail(slow)
-        decoded = slow
-      }
-      const memory = prepareMemory(decoded, limits, now, field)
-      if (memory instanceof InvalidInput || memory instanceof InvalidEmbedding) return Effect.fail(memory)
+      const item = prepareItem(inputs[i], field, limits, now)
+      if (item instanceof InvalidInput || item instanceof InvalidEmbedding) return Effect.fail(item)
+      const { memory } = item
       if (ids.has(memory.id)) return Effect.fail(invalid(`${field}.id`, "appears twice in the batch"))
-      if (decoded.id !== undefined) minted = false
+      if (!item.minted) minted = false
       ids.add(memory.id)
       memories.push(memory)
     }
