@@ -81,7 +81,8 @@ export const taskQueueSuite = conformance<TaskQueue>("TaskQueue", (test) => {
         priority: -7
       }
       yield* TestClock.setTime(5_000)
-      const id = yield* q.post(given)
+      // A copy: what is expected is read from `given`, which the store must not be able to change.
+      const id = yield* q.post({ ...given })
       const task = yield* mustGet(q, id)
       assert.deepStrictEqual(
         [task.title, task.description, task.assignedTo, task.createdBy, task.priority, task.createdAt],
