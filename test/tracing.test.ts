@@ -165,6 +165,7 @@ type ServiceName = keyof typeof calls
 
 interface Recorded {
   readonly name: string
+  readonly id: string
   readonly parent: Option.Option<string>
   readonly attributes: Map<string, unknown>
 }
@@ -176,7 +177,7 @@ const recording = (spans: Array<Recorded>) =>
     span: (name, parent, context, links, startTime, kind, options) => {
       const span = native.span(name, parent, context, links, startTime, kind, options)
       const attributes = span.attributes as Map<string, unknown>
-      spans.push({ name, parent: Option.map(parent, (p) => p.spanId), attributes })
+      spans.push({ name, id: span.spanId, parent: Option.map(parent, (p) => p.spanId), attributes })
       return span
     }
   }))
@@ -308,4 +309,48 @@ describe("instrument", () => {
         ["sqlite", "Probe.call", "boom", cause]
       )
     }))
+})
+
+describe("the gateway's request spans", () => {
+  /**
+   * With a tracer that exports, a call through HttpSemanticLive is one trace: the client's request
+   * span carries its context to the gateway, whose request span is its child. Under Effect's built-in
+   * tracer the client makes no request span and sends no trace context.
+   */
+  it.live("join the caller's trace when a tracer is installed, and are not made without one", () =>
+    Effect.gen(function*() {
+      const token = Redacted.make("tracing-token")
+      const spans: Array<Recorded> = []
+      const tracer = yield* recording(spans)
+      const store = yield* Layer.build(Memory.layer({ embedding }))
+      const gateway = yield* serve({ port: 0, tokens: [{ token }] }).pipe(
+        Effect.provide(store),
+        Effect.withTracer(tracer)
+      )
+      const client = Context.get(
+        yield* Layer.build(Http.layer({ url: gateway.url, token, embedding })),
+        SemanticStore
+      )
+      const recall = client.recall({ agentId: agent, embedding: vector, limit: 3 })
+      const serverSpans = () => spans.filter((s) => s.name.startsWith("http.server"))
+
+      spans.length = 0
+      yield* recall.pipe(Effect.withTracer(tracer), Effect.orDie)
+      const clientSpan = spans.find((s) => s.name.startsWith("http.client"))
+      assert.isDefined(clientSpan, `no client request span; saw ${spans.map((s) => s.name).join(", ")}`)
+      const joined = serverSpans().find((s) => s.attributes.get("url.path") === "/v1/recall")
+      assert.isDefined(joined, `no gateway request span; saw ${spans.map((s) => s.name).join(", ")}`)
+      assert.deepStrictEqual(
+        joined!.parent,
+        Option.some(clientSpan!.id),
+        "the gateway's span is not the client's child"
+      )
+
+      spans.length = 0
+      yield* Effect.orDie(recall)
+      assert.isUndefined(spans.find((s) => s.name.startsWith("http.client")))
+      const alone = serverSpans()
+      assert.strictEqual(alone.length, 1, `saw ${spans.map((s) => s.name).join(", ")}`)
+      assert.isTrue(Option.isNone(alone[0]!.parent), "trace context was sent without a tracer")
+    }).pipe(Effect.scoped))
 })

@@ -45,7 +45,7 @@ export const callsTotal = Metric.counter(CALLS, { description: CALLS_DESCRIPTION
 export const callDuration = Metric.histogram(DURATION, DURATION_BOUNDARIES, DURATION_DESCRIPTION)
 
 /** Effect's built-in tracer: it keeps spans in memory and exports none. */
-const builtInTracer: Tracer.Tracer = Effect.runSync(Effect.tracer)
+export const builtInTracer: Tracer.Tracer = Effect.runSync(Effect.tracer)
 
 type Outcome = "success" | "failure" | "defect" | "interrupted"
 

@@ -9,11 +9,13 @@
 import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
 import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
 import type * as HttpApp from "@effect/platform/HttpApp"
+import * as HttpMiddleware from "@effect/platform/HttpMiddleware"
 import * as HttpServer from "@effect/platform/HttpServer"
 import * as OpenApi from "@effect/platform/OpenApi"
 import { Context, Effect, Layer, type Scope } from "effect"
 import { createServer } from "node:http"
 import { isIP } from "node:net"
+import { builtInTracer } from "../core/instrument.js"
 import { describe } from "../core/storage.js"
 import { ConfigError } from "../domain/errors.js"
 import { McpHttp } from "../mcp/server.js"
@@ -78,7 +80,9 @@ export const serve = (
         )
       )
     let connections: ReturnType<typeof trackConnections> | undefined
+    const tracing = yield* Effect.map(Effect.tracer, (tracer) => tracer !== builtInTracer)
     const server = HttpApiBuilder.serve(middleware).pipe(
+      HttpMiddleware.withTracerDisabledWhen(() => !tracing),
       Layer.provide(HttpApiBuilder.middleware(EngramApi, decodeBody)),
       Layer.provide(ApiLive(settings)),
       Layer.provideMerge(

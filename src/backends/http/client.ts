@@ -14,6 +14,7 @@ import * as HttpClient from "@effect/platform/HttpClient"
 import * as HttpClientError from "@effect/platform/HttpClientError"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import { Clock, Data, Duration, Effect, ParseResult, type Redacted, Schedule } from "effect"
+import { builtInTracer } from "../../core/instrument.js"
 import type { SemanticLimits } from "../../core/memoryInputs.js"
 import { describe } from "../../core/storage.js"
 import {
@@ -77,6 +78,18 @@ class Attempt extends Data.Error<{
   /** The gateway refused the token (401/403): a configuration problem when the layer builds. */
   readonly refused: boolean
 }> {}
+
+/**
+ * A request's client span (and its trace headers) only when the caller has installed a tracer that
+ * exports: under Effect's built-in tracer nobody can see the span, and making it costs more than
+ * the rest of the client's work on a small call.
+ */
+const traced = <A, E>(request: Effect.Effect<A, E>): Effect.Effect<A, E> =>
+  Effect.flatMap(
+    Effect.tracer,
+    (tracer) =>
+      tracer === builtInTracer ? Effect.locally(request, HttpClient.currentTracerDisabledWhen, () => true) : request
+  )
 
 /** Deadlines and backoff use real time whatever Clock the caller runs with. */
 const realTime = Clock.make()
@@ -244,7 +257,7 @@ export const connect = (
       Schedule.intersect(Schedule.recurs(retries))
     )
     const attempt = <A, E>(operation: string, policy: CallPolicy, request: Effect.Effect<A, E>) => {
-      const once = Effect.mapError(request, classify(url, operation, policy.field))
+      const once = Effect.mapError(traced(request), classify(url, operation, policy.field))
       const deadline = policy.timeoutMs ?? timeoutMs
       return (policy.idempotent ? Effect.retry(once, { schedule: backoff, while: (a) => a.retryable }) : once).pipe(
         Effect.timeoutFail({
