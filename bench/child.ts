@@ -31,7 +31,7 @@ import { SessionStore } from "../src/services/SessionStore.js"
 import { StructuredStore } from "../src/services/StructuredStore.js"
 import { TaskQueue } from "../src/services/TaskQueue.js"
 import { UsageStore } from "../src/services/UsageStore.js"
-import { engramDriver, type EngramMain, engramTaskDriver } from "./drivers/engram.js"
+import { engramDriver, type EngramMain, engramSoloDriver, engramTaskDriver } from "./drivers/engram.js"
 import { pgRawDriver, pgRawTaskDriver, rawPool } from "./drivers/pgRaw.js"
 import { sqliteRawDriver, sqliteRawTaskDriver } from "./drivers/sqliteRaw.js"
 import { usearchDriver } from "./drivers/usearch.js"
@@ -141,17 +141,26 @@ const sqliteAuditWriter = (path: string) => async (entries: ReadonlyArray<AuditE
   }
 }
 
+/**
+ * SqliteLive over the 10-agent workload. The single-agent store lives in a process of its own
+ * (`sqliteEngramSolo`), so this process's peak RSS is that of one SqliteLive store of N memories.
+ */
 const sqliteEngram = async (dir: string): Promise<Driver> => {
   const s = scoped()
   const path = join(dir, "engram.db")
   const ctx = await s.build(sqliteLayer({ path, embedding: SPACE }))
-  const solo = await s.build(sqliteLayerSemantic({ path: join(dir, "engram-solo.db"), embedding: SPACE }))
   return engramDriver({
     semantic: Context.get(ctx, SemanticStore),
-    solo: Context.get(solo, SemanticStore),
     main: mainServices(ctx, sqliteAuditWriter(path)),
     close: s.close
   })
+}
+
+/** SqliteLive holding the same N memories under one agent: recall without an agent filter. */
+const sqliteEngramSolo = async (dir: string): Promise<Driver> => {
+  const s = scoped()
+  const solo = await s.build(sqliteLayerSemantic({ path: join(dir, "engram-solo.db"), embedding: SPACE }))
+  return engramSoloDriver(Context.get(solo, SemanticStore), s.close)
 }
 
 /** Whether the HNSW index of `memories` in `schema` exists and is valid (a bulk load must leave it so). */
@@ -348,10 +357,11 @@ const recallPhases = async (cfg: MainConfig, drivers: ReadonlyArray<Driver>) => 
     agentId: agentName(q.agent),
     text: q.text
   }))
-  const steps = drivers.reduce((n, d) => n + d.variants.length * 3, 0)
+  const steps = drivers.reduce((n, d) => n + d.variants.length * ((d.filters?.length ?? 2) + 1), 0)
   let step = 0
   for (const filter of ["agent", "all"] as const) {
     for (const [i, d] of drivers.entries()) {
+      if (d.filters !== undefined && !d.filters.includes(filter)) continue
       for (const variant of d.variants) {
         const warm = await d.vector(vw, filter, variant)
         const m = await d.vector(vq, filter, variant)
@@ -471,6 +481,8 @@ const runMain = async (cfg: MainConfig): Promise<MainResult> => {
     case "sqlite":
       driver = cfg.side === "engram"
         ? await sqliteEngram(cfg.dir!)
+        : cfg.side === "solo"
+        ? await sqliteEngramSolo(cfg.dir!)
         : cfg.side === "usearch"
         ? usearchDriver()
         : sqliteRawDriver(join(cfg.dir!, "raw.db"))
@@ -490,8 +502,10 @@ const runMain = async (cfg: MainConfig): Promise<MainResult> => {
   }
   try {
     const figures: Figures = {}
-    await gate(cfg, "insert")
-    figures["insert.rowsPerSec"] = await load(cfg, driver.insert, "insert")
+    if (driver.insert !== undefined) {
+      await gate(cfg, "insert")
+      figures["insert.rowsPerSec"] = await load(cfg, driver.insert, "insert")
+    }
     if (driver.insertSolo !== undefined) {
       await gate(cfg, "insert (single agent)")
       figures["insertSolo.rowsPerSec"] = await load(cfg, driver.insertSolo, "insert (single agent)")
@@ -501,7 +515,8 @@ const runMain = async (cfg: MainConfig): Promise<MainResult> => {
       await driver.afterLoad()
     }
     // The same load called directly in this process: the baseline of the HTTP load rate.
-    const directLoadRate = directLoad === undefined ? undefined : await load(cfg, directLoad.insert, "insert (direct)")
+    const directInsert = directLoad?.insert
+    const directLoadRate = directInsert === undefined ? undefined : await load(cfg, directInsert, "insert (direct)")
     await gate(cfg, "recall")
     const recalls = await recallPhases(cfg, baseline === undefined ? [driver] : [driver, baseline])
     if (directLoadRate !== undefined && recalls[1] !== undefined) {

@@ -39,8 +39,8 @@ export interface EngramMain {
 export interface EngramStores {
   /** The store holding the 10-agent workload. */
   readonly semantic: SemanticStore["Type"]
-  /** The store holding the same memories under one agent. */
-  readonly solo: SemanticStore["Type"]
+  /** The store holding the same memories under one agent (absent: no recall without an agent filter). */
+  readonly solo?: SemanticStore["Type"] | undefined
   readonly main?: EngramMain | undefined
   readonly afterLoad?: (() => Promise<void>) | undefined
   /** Bulk loads into empty stores of their own (PostgreSQL). */
@@ -163,13 +163,29 @@ const mainDriver = (m: EngramMain): MainDriver => ({
     }))
 })
 
+const soloOf = (stores: EngramStores): SemanticStore["Type"] => {
+  if (stores.solo === undefined) throw new Error("this engram driver holds no single-agent store")
+  return stores.solo
+}
+
+/**
+ * engram's single-agent store alone (SQLite: its own process): the single-agent load and the
+ * recalls without an agent filter.
+ */
+export const engramSoloDriver = (solo: SemanticStore["Type"], close: () => Promise<void>): Driver => {
+  const d = engramDriver({ semantic: solo, solo, close })
+  return { insertSolo: d.insertSolo!, vector: d.vector, filters: ["all"], variants: d.variants, close }
+}
+
 /** engram over the given services. */
 export const engramDriver = (stores: EngramStores): Driver => ({
   insert: (batch) => insertInto(stores.semantic, batch),
-  insertSolo: (batch) => insertInto(stores.solo, batch, SOLO_AGENT),
+  ...(stores.solo === undefined
+    ? { filters: ["agent"] as const }
+    : { insertSolo: (batch: ReadonlyArray<MemoryInput>) => insertInto(soloOf(stores), batch, SOLO_AGENT) }),
   vector: (queries: ReadonlyArray<VectorRecall>, filter) =>
     recallEach(
-      filter === "agent" ? stores.semantic : stores.solo,
+      filter === "agent" ? stores.semantic : soloOf(stores),
       queries.map((q) => ({
         agentId: filter === "agent" ? q.agentId : SOLO_AGENT,
         embedding: q.embedding,
