@@ -392,6 +392,9 @@ const recallPhases = async (cfg: MainConfig, drivers: ReadonlyArray<Driver>) => 
 const filler =
   "the user asked about the quarterly report and the assistant summarised the three main findings in detail"
 
+/** The process's peak RSS so far (the kernel's high-water mark), in MB. */
+const peakMb = (): number => process.resourceUsage().maxRSS / 1024
+
 /** The non-semantic phases (kv, canonical sessions, usage, audit). */
 const mainPhases = async (cfg: MainConfig, d: Driver): Promise<Figures> => {
   const m = d.main
@@ -419,6 +422,7 @@ const mainPhases = async (cfg: MainConfig, d: Driver): Promise<Figures> => {
   const getNs = await m.kvGet(gets)
   figures["kv.get.opsPerSec"] = perSecond(gets.length, getNs)
   figures["kv.get.usPerOp"] = getNs / gets.length / 1e3
+  figures["rss.peakBeforeCanonicalMb"] = peakMb()
   await gate(cfg, "canonical")
   progress("canonical", 0)
   const agentsFor = (count: number) => Array.from({ length: count }, (_, i) => agentName(i % AGENTS))
@@ -428,10 +432,12 @@ const mainPhases = async (cfg: MainConfig, d: Driver): Promise<Figures> => {
     c.canonicalAppends,
     await m.canonicalAppend(agentsFor(c.canonicalAppends), message)
   )
+  figures["rss.peakBeforeUsageMb"] = peakMb()
   await gate(cfg, "usage")
   progress("usage", 0)
   await m.usage(agentsFor(c.warmupOps))
   figures["usage.opsPerSec"] = perSecond(c.usageOps, await m.usage(agentsFor(c.usageOps)))
+  figures["rss.peakBeforeAuditMb"] = peakMb()
   await gate(cfg, "audit")
   progress("audit", 0)
   await m.auditAppend(c.warmupOps)
@@ -439,6 +445,7 @@ const mainPhases = async (cfg: MainConfig, d: Driver): Promise<Figures> => {
   progress("audit", 0.3)
   await m.auditFill(c.auditVerifyEntries)
   progress("audit", 0.8)
+  figures["rss.peakBeforeAuditVerifyMb"] = peakMb()
   const rssBefore = process.memoryUsage().rss
   const verified = await m.auditVerify()
   if (verified.entries !== c.auditVerifyEntries) {
@@ -502,6 +509,8 @@ const runMain = async (cfg: MainConfig): Promise<MainResult> => {
   }
   try {
     const figures: Figures = {}
+    // Where the peak RSS is reached: the high-water mark after each group of phases.
+    figures["rss.peakAfterOpenMb"] = peakMb()
     if (driver.insert !== undefined) {
       await gate(cfg, "insert")
       figures["insert.rowsPerSec"] = await load(cfg, driver.insert, "insert")
@@ -510,6 +519,7 @@ const runMain = async (cfg: MainConfig): Promise<MainResult> => {
       await gate(cfg, "insert (single agent)")
       figures["insertSolo.rowsPerSec"] = await load(cfg, driver.insertSolo, "insert (single agent)")
     }
+    figures["rss.peakAfterLoadMb"] = peakMb()
     if (driver.afterLoad !== undefined) {
       await gate(cfg, "prepare")
       await driver.afterLoad()
@@ -522,7 +532,9 @@ const runMain = async (cfg: MainConfig): Promise<MainResult> => {
     if (directLoadRate !== undefined && recalls[1] !== undefined) {
       recalls[1].figures["insert.rowsPerSec"] = directLoadRate
     }
-    Object.assign(figures, recalls[0]!.figures, await mainPhases(cfg, driver))
+    Object.assign(figures, recalls[0]!.figures)
+    figures["rss.peakAfterRecallMb"] = peakMb()
+    Object.assign(figures, await mainPhases(cfg, driver))
     if (driver.bulk !== undefined) Object.assign(figures, await bulkPhase(cfg, driver.bulk))
     return {
       figures,
