@@ -124,8 +124,39 @@ const mainServices = (
   storeAuditEntries
 })
 
-/** Audit entries written straight into engram's SQLite table (the fill before verification). */
-const sqliteAuditWriter = (path: string) => async (entries: ReadonlyArray<AuditEntry>) => {
+/** Groups of at most `size` of `items`, in order. */
+function* chunksOf<A>(items: Iterable<A>, size: number): Generator<Array<A>> {
+  let chunk: Array<A> = []
+  for (const item of items) {
+    chunk.push(item)
+    if (chunk.length === size) {
+      yield chunk
+      chunk = []
+    }
+  }
+  if (chunk.length > 0) yield chunk
+}
+
+/** Chained audit entries inserted straight into engram's PostgreSQL table (the fill before verification). */
+const pgAuditInsert = async (pool: ReturnType<typeof rawPool>, entries: ReadonlyArray<AuditEntry>) => {
+  await pool.query(
+    `INSERT INTO audit_log (seq, timestamp, agent_id, action, detail, outcome, prev_hash, hash)
+     SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[])`,
+    [
+      entries.map((e) => e.seq),
+      entries.map((e) => e.timestamp),
+      entries.map((e) => e.agentId),
+      entries.map((e) => e.action),
+      entries.map((e) => e.detail),
+      entries.map((e) => e.outcome),
+      entries.map((e) => e.prevHash),
+      entries.map((e) => e.hash)
+    ]
+  )
+}
+
+/** Audit entries written straight into engram's SQLite table (the fill before verification), streamed. */
+const sqliteAuditWriter = (path: string) => async (entries: Iterable<AuditEntry>) => {
   const db = new Database(path, { timeout: 10_000 })
   try {
     const insert = db.prepare(
@@ -248,21 +279,8 @@ const pgEngram = async (target: PgTarget): Promise<Driver> => {
   return engramDriver({
     semantic: Context.get(ctx, SemanticStore),
     solo: Context.get(solo, SemanticStore),
-    main: mainServices(ctx, async (entries) => {
-      await side.query(
-        `INSERT INTO audit_log (seq, timestamp, agent_id, action, detail, outcome, prev_hash, hash)
-         SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[])`,
-        [
-          entries.map((e) => e.seq),
-          entries.map((e) => e.timestamp),
-          entries.map((e) => e.agentId),
-          entries.map((e) => e.action),
-          entries.map((e) => e.detail),
-          entries.map((e) => e.outcome),
-          entries.map((e) => e.prevHash),
-          entries.map((e) => e.hash)
-        ]
-      )
+    main: mainServices(ctx, async (all) => {
+      for (const entries of chunksOf(all, 5000)) await pgAuditInsert(side, entries)
     }),
     afterLoad: async () => {
       await side.query("ANALYZE memories")
@@ -443,6 +461,7 @@ const mainPhases = async (cfg: MainConfig, d: Driver): Promise<Figures> => {
   await m.auditAppend(c.warmupOps)
   figures["audit.append.opsPerSec"] = perSecond(c.auditAppends, await m.auditAppend(c.auditAppends))
   progress("audit", 0.3)
+  figures["rss.peakBeforeAuditFillMb"] = peakMb()
   await m.auditFill(c.auditVerifyEntries)
   progress("audit", 0.8)
   figures["rss.peakBeforeAuditVerifyMb"] = peakMb()

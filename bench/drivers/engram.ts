@@ -33,7 +33,7 @@ export interface EngramMain {
   readonly usage: UsageStore["Type"]
   readonly audit: AuditLog["Type"]
   /** Store already-chained entries directly in the backend's audit table (untimed setup). */
-  readonly storeAuditEntries: (entries: ReadonlyArray<AuditEntry>) => Promise<void>
+  readonly storeAuditEntries: (entries: Iterable<AuditEntry>) => Promise<void>
 }
 
 export interface EngramStores {
@@ -137,11 +137,13 @@ const mainDriver = (m: EngramMain): MainDriver => ({
     ),
   auditFill: (total) =>
     run(Effect.gen(function*() {
-      let head: { readonly seq: number; readonly hash: string } = yield* m.audit.head()
+      const first: { readonly seq: number; readonly hash: string } = yield* m.audit.head()
       const timestamp = Date.now()
-      while (head.seq < total) {
-        const chunk: Array<AuditEntry> = []
-        while (head.seq < total && chunk.length < 5000) {
+      // Entries made one at a time as the writer takes them (the raw drivers' fill streams too), so
+      // the setup holds no batch of entries in this process.
+      function* entries(): Generator<AuditEntry> {
+        let head = first
+        while (head.seq < total) {
           const i = head.seq
           const entry = nextEntry(head, {
             agentId: `agent-${i % 10}`,
@@ -149,11 +151,11 @@ const mainDriver = (m: EngramMain): MainDriver => ({
             detail: `called tool ${i % 37} with 3 arguments`,
             outcome: "ok"
           }, timestamp)
-          chunk.push(entry)
+          yield entry
           head = entry
         }
-        yield* Effect.promise(() => m.storeAuditEntries(chunk))
       }
+      yield* Effect.promise(() => m.storeAuditEntries(entries()))
     })),
   auditVerify: () =>
     run(Effect.gen(function*() {
