@@ -668,7 +668,10 @@ const runBackend = async (
         if (backend === "postgres") await ctx.pg!.drop(pgSchemas.splice(0))
       }
     }
-    for (const side of sides) records.push({ n, repeat, backend, side, figures: figures[side], seconds: seconds[side] })
+    // The single-agent child's figures are part of engram's record (merged above).
+    for (const side of sides) {
+      if (side !== "solo") records.push({ n, repeat, backend, side, figures: figures[side], seconds: seconds[side] })
+    }
     return records
   } finally {
     if (pgSchemas.length > 0) await ctx.pg!.drop(pgSchemas).catch(() => {})
