@@ -645,9 +645,10 @@ const runBackend = async (
       seconds[side] += (Date.now() - pairStart) / 1000
     }
     if (backend === "sqlite") {
-      // The single-agent store's figures are engram's (its child's peak RSS under a key of its own).
-      const { "rss.peakMb": soloRss, ...solo } = figures.solo
-      figures.engram = { ...figures.engram, ...solo, "rss.soloPeakMb": soloRss! }
+      // The single-agent store's figures are engram's; of its RSS figures only its peak, under a key of
+      // its own (the engram child's peaks are the 10-agent store's).
+      const solo = Object.fromEntries(Object.entries(figures.solo).filter(([k]) => !k.startsWith("rss.")))
+      figures.engram = { ...figures.engram, ...solo, "rss.soloPeakMb": figures.solo["rss.peakMb"]! }
     }
     if (backend === "postgres") await ctx.pg!.drop(pgSchemas.splice(0))
     for (const side of pair) {
