@@ -31,7 +31,7 @@ import { SessionStore } from "../src/services/SessionStore.js"
 import { StructuredStore } from "../src/services/StructuredStore.js"
 import { TaskQueue } from "../src/services/TaskQueue.js"
 import { UsageStore } from "../src/services/UsageStore.js"
-import { engramDriver, type EngramMain, engramTaskDriver } from "./drivers/engram.js"
+import { engramDriver, type EngramMain, engramSoloDriver, engramTaskDriver } from "./drivers/engram.js"
 import { pgRawDriver, pgRawTaskDriver, rawPool } from "./drivers/pgRaw.js"
 import { sqliteRawDriver, sqliteRawTaskDriver } from "./drivers/sqliteRaw.js"
 import { usearchDriver } from "./drivers/usearch.js"
@@ -124,8 +124,39 @@ const mainServices = (
   storeAuditEntries
 })
 
-/** Audit entries written straight into engram's SQLite table (the fill before verification). */
-const sqliteAuditWriter = (path: string) => async (entries: ReadonlyArray<AuditEntry>) => {
+/** Groups of at most `size` of `items`, in order. */
+function* chunksOf<A>(items: Iterable<A>, size: number): Generator<Array<A>> {
+  let chunk: Array<A> = []
+  for (const item of items) {
+    chunk.push(item)
+    if (chunk.length === size) {
+      yield chunk
+      chunk = []
+    }
+  }
+  if (chunk.length > 0) yield chunk
+}
+
+/** Chained audit entries inserted straight into engram's PostgreSQL table (the fill before verification). */
+const pgAuditInsert = async (pool: ReturnType<typeof rawPool>, entries: ReadonlyArray<AuditEntry>) => {
+  await pool.query(
+    `INSERT INTO audit_log (seq, timestamp, agent_id, action, detail, outcome, prev_hash, hash)
+     SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[])`,
+    [
+      entries.map((e) => e.seq),
+      entries.map((e) => e.timestamp),
+      entries.map((e) => e.agentId),
+      entries.map((e) => e.action),
+      entries.map((e) => e.detail),
+      entries.map((e) => e.outcome),
+      entries.map((e) => e.prevHash),
+      entries.map((e) => e.hash)
+    ]
+  )
+}
+
+/** Audit entries written straight into engram's SQLite table (the fill before verification), streamed. */
+const sqliteAuditWriter = (path: string) => async (entries: Iterable<AuditEntry>) => {
   const db = new Database(path, { timeout: 10_000 })
   try {
     const insert = db.prepare(
@@ -141,17 +172,26 @@ const sqliteAuditWriter = (path: string) => async (entries: ReadonlyArray<AuditE
   }
 }
 
+/**
+ * SqliteLive over the 10-agent workload. The single-agent store lives in a process of its own
+ * (`sqliteEngramSolo`), so this process's peak RSS is that of one SqliteLive store of N memories.
+ */
 const sqliteEngram = async (dir: string): Promise<Driver> => {
   const s = scoped()
   const path = join(dir, "engram.db")
   const ctx = await s.build(sqliteLayer({ path, embedding: SPACE }))
-  const solo = await s.build(sqliteLayerSemantic({ path: join(dir, "engram-solo.db"), embedding: SPACE }))
   return engramDriver({
     semantic: Context.get(ctx, SemanticStore),
-    solo: Context.get(solo, SemanticStore),
     main: mainServices(ctx, sqliteAuditWriter(path)),
     close: s.close
   })
+}
+
+/** SqliteLive holding the same N memories under one agent: recall without an agent filter. */
+const sqliteEngramSolo = async (dir: string): Promise<Driver> => {
+  const s = scoped()
+  const solo = await s.build(sqliteLayerSemantic({ path: join(dir, "engram-solo.db"), embedding: SPACE }))
+  return engramSoloDriver(Context.get(solo, SemanticStore), s.close)
 }
 
 /** Whether the HNSW index of `memories` in `schema` exists and is valid (a bulk load must leave it so). */
@@ -239,21 +279,8 @@ const pgEngram = async (target: PgTarget): Promise<Driver> => {
   return engramDriver({
     semantic: Context.get(ctx, SemanticStore),
     solo: Context.get(solo, SemanticStore),
-    main: mainServices(ctx, async (entries) => {
-      await side.query(
-        `INSERT INTO audit_log (seq, timestamp, agent_id, action, detail, outcome, prev_hash, hash)
-         SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[])`,
-        [
-          entries.map((e) => e.seq),
-          entries.map((e) => e.timestamp),
-          entries.map((e) => e.agentId),
-          entries.map((e) => e.action),
-          entries.map((e) => e.detail),
-          entries.map((e) => e.outcome),
-          entries.map((e) => e.prevHash),
-          entries.map((e) => e.hash)
-        ]
-      )
+    main: mainServices(ctx, async (all) => {
+      for (const entries of chunksOf(all, 5000)) await pgAuditInsert(side, entries)
     }),
     afterLoad: async () => {
       await side.query("ANALYZE memories")
@@ -348,10 +375,11 @@ const recallPhases = async (cfg: MainConfig, drivers: ReadonlyArray<Driver>) => 
     agentId: agentName(q.agent),
     text: q.text
   }))
-  const steps = drivers.reduce((n, d) => n + d.variants.length * 3, 0)
+  const steps = drivers.reduce((n, d) => n + d.variants.length * ((d.filters?.length ?? 2) + 1), 0)
   let step = 0
   for (const filter of ["agent", "all"] as const) {
     for (const [i, d] of drivers.entries()) {
+      if (d.filters !== undefined && !d.filters.includes(filter)) continue
       for (const variant of d.variants) {
         const warm = await d.vector(vw, filter, variant)
         const m = await d.vector(vq, filter, variant)
@@ -382,6 +410,9 @@ const recallPhases = async (cfg: MainConfig, drivers: ReadonlyArray<Driver>) => 
 const filler =
   "the user asked about the quarterly report and the assistant summarised the three main findings in detail"
 
+/** The process's peak RSS so far (the kernel's high-water mark), in MB. */
+const peakMb = (): number => process.resourceUsage().maxRSS / 1024
+
 /** The non-semantic phases (kv, canonical sessions, usage, audit). */
 const mainPhases = async (cfg: MainConfig, d: Driver): Promise<Figures> => {
   const m = d.main
@@ -409,6 +440,7 @@ const mainPhases = async (cfg: MainConfig, d: Driver): Promise<Figures> => {
   const getNs = await m.kvGet(gets)
   figures["kv.get.opsPerSec"] = perSecond(gets.length, getNs)
   figures["kv.get.usPerOp"] = getNs / gets.length / 1e3
+  figures["rss.peakBeforeCanonicalMb"] = peakMb()
   await gate(cfg, "canonical")
   progress("canonical", 0)
   const agentsFor = (count: number) => Array.from({ length: count }, (_, i) => agentName(i % AGENTS))
@@ -418,17 +450,21 @@ const mainPhases = async (cfg: MainConfig, d: Driver): Promise<Figures> => {
     c.canonicalAppends,
     await m.canonicalAppend(agentsFor(c.canonicalAppends), message)
   )
+  figures["rss.peakBeforeUsageMb"] = peakMb()
   await gate(cfg, "usage")
   progress("usage", 0)
   await m.usage(agentsFor(c.warmupOps))
   figures["usage.opsPerSec"] = perSecond(c.usageOps, await m.usage(agentsFor(c.usageOps)))
+  figures["rss.peakBeforeAuditMb"] = peakMb()
   await gate(cfg, "audit")
   progress("audit", 0)
   await m.auditAppend(c.warmupOps)
   figures["audit.append.opsPerSec"] = perSecond(c.auditAppends, await m.auditAppend(c.auditAppends))
   progress("audit", 0.3)
+  figures["rss.peakBeforeAuditFillMb"] = peakMb()
   await m.auditFill(c.auditVerifyEntries)
   progress("audit", 0.8)
+  figures["rss.peakBeforeAuditVerifyMb"] = peakMb()
   const rssBefore = process.memoryUsage().rss
   const verified = await m.auditVerify()
   if (verified.entries !== c.auditVerifyEntries) {
@@ -471,6 +507,8 @@ const runMain = async (cfg: MainConfig): Promise<MainResult> => {
     case "sqlite":
       driver = cfg.side === "engram"
         ? await sqliteEngram(cfg.dir!)
+        : cfg.side === "solo"
+        ? await sqliteEngramSolo(cfg.dir!)
         : cfg.side === "usearch"
         ? usearchDriver()
         : sqliteRawDriver(join(cfg.dir!, "raw.db"))
@@ -490,24 +528,32 @@ const runMain = async (cfg: MainConfig): Promise<MainResult> => {
   }
   try {
     const figures: Figures = {}
-    await gate(cfg, "insert")
-    figures["insert.rowsPerSec"] = await load(cfg, driver.insert, "insert")
+    // Where the peak RSS is reached: the high-water mark after each group of phases.
+    figures["rss.peakAfterOpenMb"] = peakMb()
+    if (driver.insert !== undefined) {
+      await gate(cfg, "insert")
+      figures["insert.rowsPerSec"] = await load(cfg, driver.insert, "insert")
+    }
     if (driver.insertSolo !== undefined) {
       await gate(cfg, "insert (single agent)")
       figures["insertSolo.rowsPerSec"] = await load(cfg, driver.insertSolo, "insert (single agent)")
     }
+    figures["rss.peakAfterLoadMb"] = peakMb()
     if (driver.afterLoad !== undefined) {
       await gate(cfg, "prepare")
       await driver.afterLoad()
     }
     // The same load called directly in this process: the baseline of the HTTP load rate.
-    const directLoadRate = directLoad === undefined ? undefined : await load(cfg, directLoad.insert, "insert (direct)")
+    const directInsert = directLoad?.insert
+    const directLoadRate = directInsert === undefined ? undefined : await load(cfg, directInsert, "insert (direct)")
     await gate(cfg, "recall")
     const recalls = await recallPhases(cfg, baseline === undefined ? [driver] : [driver, baseline])
     if (directLoadRate !== undefined && recalls[1] !== undefined) {
       recalls[1].figures["insert.rowsPerSec"] = directLoadRate
     }
-    Object.assign(figures, recalls[0]!.figures, await mainPhases(cfg, driver))
+    Object.assign(figures, recalls[0]!.figures)
+    figures["rss.peakAfterRecallMb"] = peakMb()
+    Object.assign(figures, await mainPhases(cfg, driver))
     if (driver.bulk !== undefined) Object.assign(figures, await bulkPhase(cfg, driver.bulk))
     return {
       figures,

@@ -10,9 +10,12 @@
 import type { Json } from "../src/domain/json.js"
 
 export type Backend = "sqlite" | "postgres" | "http"
-/** engram's layer, or the raw driver doing the same work. */
-/** usearch: the in-memory, non-durable peer of the SQLite side (bench/drivers/usearch.ts). */
-export type Side = "engram" | "raw" | "usearch"
+/**
+ * engram's layer, or the raw driver doing the same work. usearch: the in-memory, non-durable peer
+ * of the SQLite side (bench/drivers/usearch.ts). solo (SQLite only): engram's single-agent store,
+ * in a process of its own, so the engram process's peak RSS is that of one SqliteLive store of N.
+ */
+export type Side = "engram" | "raw" | "usearch" | "solo"
 
 /** How much work each phase does (full runs and quick runs differ only here). */
 export interface Counts {
@@ -152,8 +155,8 @@ export interface KvOp {
  * plain synchronous or async code for the raw drivers), so no harness overhead sits in between.
  */
 export interface Driver {
-  /** Store one batch of the 10-agent workload; nanoseconds. */
-  readonly insert: (batch: ReadonlyArray<MemoryInput>) => Promise<number>
+  /** Store one batch of the 10-agent workload; nanoseconds (absent: the child holds no such store). */
+  readonly insert?: (batch: ReadonlyArray<MemoryInput>) => Promise<number>
   /**
    * Store one batch in the single-agent store, when the implementation needs one to recall
    * without an agent filter (engram always names an agent; the raw drivers just omit the WHERE).
@@ -164,6 +167,8 @@ export interface Driver {
    * a minute; doing it explicitly, on both sides, keeps the plans the same from run to run).
    */
   readonly afterLoad?: () => Promise<void>
+  /** The recall filters this implementation measures (default both). */
+  readonly filters?: ReadonlyArray<"agent" | "all">
   /** Vector recall of each query, with its agent filter or over all memories. */
   readonly vector: (
     queries: ReadonlyArray<VectorRecall>,

@@ -205,7 +205,15 @@ const storeRows = (backend: "sqlite" | "postgres"): ReadonlyArray<RowDef> => {
       better: "lower",
       ...(sqlite ? { target: ratioAtMost(1.3, 100_000) } : {})
     },
-    ...(sqlite ? [] : pgBulkRows)
+    ...(sqlite
+      ? [{
+        label: "peak RSS of the single-agent store's process (N memories under one agent)",
+        engram: "rss.soloPeakMb",
+        raw: "rss.peakMb",
+        unit: "MB",
+        better: "lower" as const
+      }]
+      : pgBulkRows)
   ]
 }
 

@@ -622,10 +622,14 @@ const runBackend = async (
     }
     // Alternate which side goes first in each step, so neither always runs second.
     // On SQLite the in-memory usearch peer runs in the same lockstep, last in every step.
+    // On SQLite engram's single-agent store runs in a child of its own ("solo", right after engram's
+    // in every step), so the engram child's peak RSS is that of one SqliteLive store of N memories.
     const pair: ReadonlyArray<Side> = repeat % 2 === 0 ? ["engram", "raw"] : ["raw", "engram"]
-    const sides: ReadonlyArray<Side> = backend === "sqlite" ? [...pair, "usearch"] : pair
-    const figures: Record<Side, Figures> = { engram: {}, raw: {}, usearch: {} }
-    const seconds: Record<Side, number> = { engram: 0, raw: 0, usearch: 0 }
+    const sides: ReadonlyArray<Side> = backend === "sqlite"
+      ? [...pair.flatMap((s): ReadonlyArray<Side> => s === "engram" ? ["engram", "solo"] : [s]), "usearch"]
+      : pair
+    const figures: Record<Side, Figures> = { engram: {}, raw: {}, usearch: {}, solo: {} }
+    const seconds: Record<Side, number> = { engram: 0, raw: 0, usearch: 0, solo: 0 }
     const configs = {} as Record<Side, MainConfig>
     for (const side of sides) {
       const place = backend === "sqlite"
@@ -639,6 +643,12 @@ const runBackend = async (
       const r = results[side]
       figures[side] = { ...withRecall(r.figures, r.returned, truth), "rss.peakMb": r.maxRssKb / 1024 }
       seconds[side] += (Date.now() - pairStart) / 1000
+    }
+    if (backend === "sqlite") {
+      // The single-agent store's figures are engram's; of its RSS figures only its peak, under a key of
+      // its own (the engram child's peaks are the 10-agent store's).
+      const solo = Object.fromEntries(Object.entries(figures.solo).filter(([k]) => !k.startsWith("rss.")))
+      figures.engram = { ...figures.engram, ...solo, "rss.soloPeakMb": figures.solo["rss.peakMb"]! }
     }
     if (backend === "postgres") await ctx.pg!.drop(pgSchemas.splice(0))
     for (const side of pair) {
@@ -659,7 +669,10 @@ const runBackend = async (
         if (backend === "postgres") await ctx.pg!.drop(pgSchemas.splice(0))
       }
     }
-    for (const side of sides) records.push({ n, repeat, backend, side, figures: figures[side], seconds: seconds[side] })
+    // The single-agent child's figures are part of engram's record (merged above).
+    for (const side of sides) {
+      if (side !== "solo") records.push({ n, repeat, backend, side, figures: figures[side], seconds: seconds[side] })
+    }
     return records
   } finally {
     if (pgSchemas.length > 0) await ctx.pg!.drop(pgSchemas).catch(() => {})
@@ -753,7 +766,8 @@ const METHODOLOGY = [
   "(SQLite: synchronous = NORMAL while recalling; PostgreSQL: synchronous_commit = off for that statement). The rows marked " +
   "\"vs raw KNN alone\" compare engram with the ranking query alone, without the counter update.",
   "\"No agent filter\": engram always recalls within one agent, so its figure comes from a second store holding the same N memories " +
-  "under a single agent; the raw drivers query their one table without the WHERE clause.",
+  "under a single agent (on SQLite in a child process of its own, in the same lockstep right after engram's); the raw drivers query " +
+  "their one table without the WHERE clause.",
   "Raw SQLite: better-sqlite3 + sqlite-vec, WAL, synchronous = FULL (engram's default), a vec0 table with the agent as partition key " +
   "(cosine), an FTS5 table over the content, a rowid table for the rows. Raw PostgreSQL: pg + pgvector, an HNSW cosine index, " +
   "fillfactor 80 on the memories table like engram's (so counter updates are HOT instead of re-inserting vectors into the HNSW graph), " +
@@ -766,8 +780,12 @@ const METHODOLOGY = [
   "In-memory peer (SQLite only): usearch in a third child of the same lockstep, last in every step — one HNSW index per agent " +
   "(f32, cosine, connectivity 16, expansion 128/128, one thread) for the agent-filtered rows, and usearch's native exact scan of " +
   "all N float32 vectors (one thread) for the single-agent rows: the native exact-scan bound. It keeps vectors only, in memory, " +
-  "and persists nothing. Peak RSS: the engram child holds two stores (10 agents, and the single-agent copy), each with its own " +
-  "resident vector cache; the raw child holds one table.",
+  "and persists nothing.",
+  "Peak RSS (SQLite): the kernel's high-water mark (getrusage maxrss) of each child at its end. The engram child is one SqliteLive " +
+  "process over one store of N memories in 10 agents: it loads them, recalls in every agent (so every agent's vector cache is " +
+  "resident), and runs the kv, session, usage and audit phases; the raw child does the same work over its one table, and also " +
+  "runs the unfiltered queries. The single-agent store (N memories under one agent, its cache holding all N) is a separate " +
+  "child; its peak is the row \"peak RSS of the single-agent store's process\", beside the same raw figure.",
   "Tasks with 4 workers: 4 worker processes, each with its own connection (SQLite file / PostgreSQL pool), started together; " +
   "cycles/s = all cycles ÷ (last end − first start).",
   "HTTP: SqliteLive behind two loopback gateways (bearer token) and HttpSemanticLive in the same child process; its comparison " +

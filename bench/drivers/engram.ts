@@ -33,14 +33,14 @@ export interface EngramMain {
   readonly usage: UsageStore["Type"]
   readonly audit: AuditLog["Type"]
   /** Store already-chained entries directly in the backend's audit table (untimed setup). */
-  readonly storeAuditEntries: (entries: ReadonlyArray<AuditEntry>) => Promise<void>
+  readonly storeAuditEntries: (entries: Iterable<AuditEntry>) => Promise<void>
 }
 
 export interface EngramStores {
   /** The store holding the 10-agent workload. */
   readonly semantic: SemanticStore["Type"]
-  /** The store holding the same memories under one agent. */
-  readonly solo: SemanticStore["Type"]
+  /** The store holding the same memories under one agent (absent: no recall without an agent filter). */
+  readonly solo?: SemanticStore["Type"] | undefined
   readonly main?: EngramMain | undefined
   readonly afterLoad?: (() => Promise<void>) | undefined
   /** Bulk loads into empty stores of their own (PostgreSQL). */
@@ -137,11 +137,13 @@ const mainDriver = (m: EngramMain): MainDriver => ({
     ),
   auditFill: (total) =>
     run(Effect.gen(function*() {
-      let head: { readonly seq: number; readonly hash: string } = yield* m.audit.head()
+      const first: { readonly seq: number; readonly hash: string } = yield* m.audit.head()
       const timestamp = Date.now()
-      while (head.seq < total) {
-        const chunk: Array<AuditEntry> = []
-        while (head.seq < total && chunk.length < 5000) {
+      // Entries made one at a time as the writer takes them (the raw drivers' fill streams too), so
+      // the setup holds no batch of entries in this process.
+      function* entries(): Generator<AuditEntry> {
+        let head = first
+        while (head.seq < total) {
           const i = head.seq
           const entry = nextEntry(head, {
             agentId: `agent-${i % 10}`,
@@ -149,11 +151,11 @@ const mainDriver = (m: EngramMain): MainDriver => ({
             detail: `called tool ${i % 37} with 3 arguments`,
             outcome: "ok"
           }, timestamp)
-          chunk.push(entry)
+          yield entry
           head = entry
         }
-        yield* Effect.promise(() => m.storeAuditEntries(chunk))
       }
+      yield* Effect.promise(() => m.storeAuditEntries(entries()))
     })),
   auditVerify: () =>
     run(Effect.gen(function*() {
@@ -163,13 +165,29 @@ const mainDriver = (m: EngramMain): MainDriver => ({
     }))
 })
 
+const soloOf = (stores: EngramStores): SemanticStore["Type"] => {
+  if (stores.solo === undefined) throw new Error("this engram driver holds no single-agent store")
+  return stores.solo
+}
+
+/**
+ * engram's single-agent store alone (SQLite: its own process): the single-agent load and the
+ * recalls without an agent filter.
+ */
+export const engramSoloDriver = (solo: SemanticStore["Type"], close: () => Promise<void>): Driver => {
+  const d = engramDriver({ semantic: solo, solo, close })
+  return { insertSolo: d.insertSolo!, vector: d.vector, filters: ["all"], variants: d.variants, close }
+}
+
 /** engram over the given services. */
 export const engramDriver = (stores: EngramStores): Driver => ({
   insert: (batch) => insertInto(stores.semantic, batch),
-  insertSolo: (batch) => insertInto(stores.solo, batch, SOLO_AGENT),
+  ...(stores.solo === undefined
+    ? { filters: ["agent"] as const }
+    : { insertSolo: (batch: ReadonlyArray<MemoryInput>) => insertInto(soloOf(stores), batch, SOLO_AGENT) }),
   vector: (queries: ReadonlyArray<VectorRecall>, filter) =>
     recallEach(
-      filter === "agent" ? stores.semantic : stores.solo,
+      filter === "agent" ? stores.semantic : soloOf(stores),
       queries.map((q) => ({
         agentId: filter === "agent" ? q.agentId : SOLO_AGENT,
         embedding: q.embedding,

@@ -160,6 +160,20 @@ export const following = (store: AuditAnchorStore): Effect.Effect<FollowingAncho
         }
       }
     }))
+    // At most one background drain at a time. Forking one per append left every append of a busy
+    // period waiting on `writer` as a fiber of its own (~4 KB each) until the writes caught up.
+    const running = yield* Ref.make(false)
+    const background: Effect.Effect<void> = Effect.gen(function*() {
+      yield* Effect.ensuring(drain, Ref.set(running, false))
+      // A head handed over after the drain's last look, but before `running` was cleared, found it
+      // set and started nothing: look once more.
+      const left = yield* Ref.get(pending)
+      if (Option.isSome(left) && !(yield* Ref.getAndSet(running, true))) yield* background
+    })
+    const kick = Effect.flatMap(
+      Ref.getAndSet(running, true),
+      (already) => already ? Effect.void : Effect.asVoid(Effect.forkDaemon(background))
+    )
     const report = Effect.flatMap(
       Ref.getAndSet(failed, Option.none()),
       Option.match({ onNone: () => Effect.void, onSome: (e) => Effect.fail(e) })
@@ -174,7 +188,7 @@ export const following = (store: AuditAnchorStore): Effect.Effect<FollowingAncho
               (current) => Option.isSome(current) && current.value.seq >= head.seq ? current : Option.some(head)
             )
           ),
-          Effect.zipRight(Effect.forkDaemon(drain)),
+          Effect.zipRight(kick),
           Effect.asVoid
         ),
       settle: Effect.zipRight(drain, report)

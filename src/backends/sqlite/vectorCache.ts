@@ -92,17 +92,6 @@ const floats = (b: Uint8Array): Float32Array =>
     ? new Float32Array(b.buffer, b.byteOffset, b.byteLength >>> 2)
     : new Float32Array(b.slice().buffer)
 
-/** True when a stored vector can be held: the store's length and some magnitude. */
-const usable = (v: Float32Array, dimensions: number): boolean => {
-  if (v.length !== dimensions) return false
-  let magnitude = 0
-  for (let i = 0; i < v.length; i++) {
-    if (!Number.isFinite(v[i]!)) return false
-    magnitude += Math.abs(v[i]!)
-  }
-  return magnitude > 0
-}
-
 export class VectorCache {
   private readonly index: VectorIndex
   /** The log position every held agent reflects; -1 before the first sync. */
@@ -176,9 +165,11 @@ export class VectorCache {
     if (this.refused.has(agent)) return false
     if (this.index.has(agent)) return true
     this.index.open(agent)
+    // Per row only what cannot be avoided: the driver's array and blob, a view of the blob's floats,
+    // and the quantised copy written into the index (no keyed object, no per-row closure).
     for (const raw of this.agentRows.iterate(agent)) {
-      const [rid, embedding, scope, source, confidence, created_at] = raw as AgentRow
-      if (!this.put(agent, { rid, embedding, scope, source, confidence, created_at })) return false
+      const r = raw as AgentRow
+      if (!this.hold1(agent, r[0], r[1], r[2], r[3], r[4], r[5])) return false
     }
     return true
   }
@@ -212,20 +203,33 @@ export class VectorCache {
 
   /** Store the row in the index; false (and the agent refused) when its vector cannot be held. */
   private put(agent: string, r: CacheRow): boolean {
-    const v = floats(r.embedding!)
-    if (!usable(v, this.dimensions)) {
-      this.index.drop(agent)
-      this.refused.add(agent)
-      return false
-    }
+    return this.hold1(agent, r.rid, r.embedding!, r.scope, r.source, r.confidence, r.created_at)
+  }
+
+  /**
+   * Store one row in the index; false (and the agent refused) when its vector cannot be held: not
+   * the store's length, a component not finite, or all zero.
+   */
+  private hold1(
+    agent: string,
+    rid: number,
+    embedding: Uint8Array,
+    scope: string,
+    source: string,
+    confidence: number,
+    createdAt: number
+  ): boolean {
+    const v = floats(embedding)
     const fields: RowFields = {
-      createdAt: r.created_at,
-      confidence: r.confidence,
-      scope: this.scopes.of(r.scope),
-      source: this.sources.of(r.source)
+      createdAt,
+      confidence,
+      scope: this.scopes.of(scope),
+      source: this.sources.of(source)
     }
-    this.index.put(agent, r.rid, v, fields)
-    return true
+    if (v.length === this.dimensions && this.index.put(agent, rid, v, fields)) return true
+    this.index.drop(agent)
+    this.refused.add(agent)
+    return false
   }
 
   /**

@@ -128,8 +128,25 @@ export class VectorIndex {
     this.agents.delete(agent)
   }
 
-  /** Add the row `key` of `agent` (replacing it when held). `vector` must have no zero norm. */
-  put(agent: string, key: number, vector: ArrayLike<number>, fields: RowFields): void {
+  /**
+   * Add the row `key` of `agent` (replacing it when held). False, and nothing changed, when `vector`
+   * cannot be held: fewer than `dimensions` components, one not finite, or all zero.
+   */
+  put(agent: string, key: number, vector: ArrayLike<number>, fields: RowFields): boolean {
+    // One pass for the norm and the largest magnitude. A sum of squares in float64 is finite exactly
+    // when every component is (float32 values squared stay far below float64's range), and positive
+    // exactly when one component is not zero.
+    const n = this.dimensions
+    if (vector.length < n) return false
+    let norm = 0
+    let top = 0
+    for (let d = 0; d < n; d++) {
+      const v = vector[d]!
+      norm += v * v
+      const a = v < 0 ? -v : v
+      if (a > top) top = a
+    }
+    if (!(norm > 0 && norm < Number.POSITIVE_INFINITY)) return false
     this.open(agent)
     const rows = this.agents.get(agent)!
     let i = rows.position.get(key)
@@ -142,7 +159,8 @@ export class VectorIndex {
     }
     rows.keys[i] = key
     this.setFields(rows, i, fields)
-    this.writeVector(rows, i, vector)
+    this.writeVector(rows, i, vector, Math.sqrt(norm), top)
+    return true
   }
 
   /** Change the filter fields of a held row; false when it is not held. */
@@ -268,24 +286,25 @@ export class VectorIndex {
     rows.source[i] = fields.source
   }
 
-  /** Normalise, quantise to int16 with one scale, and store row i. */
-  private writeVector(rows: Rows, i: number, vector: ArrayLike<number>): void {
-    // Loading an agent runs this once per row: one pass for the norm and the largest magnitude
-    // (division is monotonic, so the largest |v|/norm is the largest |v| divided by norm, exactly).
+  /**
+   * Normalise, quantise to int16 with one scale, and store row i, given the vector's norm and its
+   * largest magnitude `top` (division is monotonic, so the largest |v|/norm is top/norm, exactly).
+   */
+  private writeVector(rows: Rows, i: number, vector: ArrayLike<number>, norm: number, top: number): void {
     const n = this.dimensions
-    let norm = 0
-    let top = 0
-    for (let d = 0; d < n; d++) {
-      const v = vector[d]!
-      norm += v * v
-      const a = v < 0 ? -v : v
-      if (a > top) top = a
-    }
-    norm = Math.sqrt(norm)
     const scale = top / norm / ROW_RANGE
+    // v/norm/scale = v · (ROW_RANGE/top), within float64 rounding (far inside the bound's rounding term).
+    const k = ROW_RANGE / top
     const at = this.rowAt(rows, i) / 2
     const i16 = this.kernel.i16()
-    for (let d = 0; d < n; d++) i16[at + d] = Math.round(vector[d]! / norm / scale)
+    // Round half away from zero: the int16 store truncates toward zero after the ±0.5. (Math.round,
+    // half up, is a call per component: it was most of the cost of loading an agent.) Either way a
+    // component is off by at most half a step, which is what the search's error bound assumes; and
+    // |v·k| ≤ ROW_RANGE, so the result stays inside int16.
+    for (let d = 0; d < n; d++) {
+      const x = vector[d]! * k
+      i16[at + d] = x < 0 ? x - 0.5 : x + 0.5
+    }
     for (let d = n; d < this.stride; d++) i16[at + d] = 0
     this.kernel.f32()[this.scaleAt(rows, i) / 4] = scale
   }
