@@ -8,6 +8,7 @@ import { assert, it } from "@effect/vitest"
 import { Effect, Layer } from "effect"
 import pg from "pg"
 import { layerFromPool, PgPool } from "../../src/backends/postgres/index.js"
+import { decodeVector } from "../../src/backends/postgres/vectorCodec.js"
 import { distanceTolerance, recallStatement } from "../../src/backends/postgres/vectorRecall.js"
 import { filterOf } from "../../src/core/memoryFilter.js"
 import type { AgentId } from "../../src/domain/ids.js"
@@ -90,6 +91,44 @@ describePg("PgLive vector recall", () => {
             assert.strictEqual(m.value.accessCount, returned.has(id) ? 1 : 0, `memory ${i}`)
           }
           for (const h of hits) assert.strictEqual(h.memory.accessCount, 1)
+        })),
+    120_000
+  )
+
+  it(
+    "a stored row that breaks the memory schema is a StorageError on every read, never a memory",
+    () =>
+      withCountedStore(8, (schema) =>
+        Effect.gen(function*() {
+          const store = yield* SemanticStore
+          const rand = seeded(11)
+          const ids = yield* store.rememberMany(
+            range(12).map((i) => ({
+              agentId: "agent-0",
+              content: `memory ${i}`,
+              source: "document" as const,
+              embedding: range(8).map(() => gaussian(rand))
+            }))
+          )
+          const query = { agentId: "agent-0", embedding: range(8).map(() => gaussian(rand)), limit: 20 }
+          assert.strictEqual((yield* store.recall(query)).length, 12)
+          // Values no memory can hold, written behind engram's back: every read must refuse the row.
+          yield* Effect.promise(() => sql(schema, "ALTER TABLE memories ALTER COLUMN scope DROP NOT NULL"))
+          const tampered = [["source", "rumour"], ["scope", null], ["id", "not-a-uuid"]] as const
+          for (const [i, [column, value]] of tampered.entries()) {
+            const id = ids[i]!
+            yield* Effect.promise(() => sql(schema, `UPDATE memories SET ${column} = $1 WHERE id = $2`, [value, id]))
+            const recalled = yield* Effect.either(store.recall(query))
+            assert.isTrue(recalled._tag === "Left" && recalled.left._tag === "StorageError", `recall, bad ${column}`)
+            if (column !== "id") {
+              const got = yield* Effect.either(store.get("agent-0", id))
+              assert.isTrue(got._tag === "Left" && got.left._tag === "StorageError", `get, bad ${column}`)
+            }
+            yield* Effect.promise(() =>
+              sql(schema, "DELETE FROM memories WHERE id = $1", [column === "id" ? value : id])
+            )
+            assert.strictEqual((yield* store.recall(query)).length, 12 - (i + 1))
+          }
         })),
     120_000
   )
@@ -182,7 +221,10 @@ describePg("PgLive vector recall", () => {
               if (a === 0) {
                 yield* Effect.promise(() => conn.query(`PREPARE knn${i} AS ${statement.text}`))
               }
-              const params = (statement.values ?? []).map((v) => pg.escapeLiteral(String(v)))
+              // The query vector travels in binary form; EXECUTE takes it as pgvector's text form.
+              const params = (statement.values ?? []).map((v) =>
+                pg.escapeLiteral(Buffer.isBuffer(v) ? JSON.stringify(decodeVector(v)) : String(v))
+              )
               for (let repeat = 0; repeat < (a === 0 ? 6 : 1); repeat++) {
                 plans.push(yield* Effect.promise(() => explain(`EXECUTE knn${i}(${params.join(", ")})`, [])))
               }

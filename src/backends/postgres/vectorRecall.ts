@@ -32,7 +32,7 @@ import {
 import { distancedMemory, MEMORY_COLUMNS, settledMemory } from "./memories.js"
 import { filterSql } from "./memoryFilter.js"
 import { Params } from "./params.js"
-import { vectorText } from "./vectorCodec.js"
+import { vectorBinary } from "./vectorCodec.js"
 
 /** A plan that has a query vector. */
 export type VectorPlan = RecallPlan & { readonly embedding: ReadonlyArray<number> }
@@ -58,12 +58,20 @@ export const distanceTolerance = (dimensions: number): number => 16 * Math.sqrt(
 /** Candidates fetched past `limit` when the boundary has to be settled exactly. */
 const BAND_MARGIN = 16
 
+/** Names of the statement texts seen so far (a recall's text depends only on its filters' shape and limit). */
+const names = new Map<string, string>()
+const MAX_NAMES = 1024
+
 /** A statement prepared once per connection under a name derived from its text (its shape). */
-export const prepared = (text: string, values: ReadonlyArray<unknown>): Statement => ({
-  name: `engram_${createHash("sha1").update(text).digest("hex").slice(0, 20)}`,
-  text,
-  values
-})
+export const prepared = (text: string, values: ReadonlyArray<unknown>): Statement => {
+  let name = names.get(text)
+  if (name === undefined) {
+    name = `engram_${createHash("sha1").update(text).digest("hex").slice(0, 20)}`
+    if (names.size >= MAX_NAMES) names.clear()
+    names.set(text, name)
+  }
+  return { name, text, values }
+}
 
 /**
  * A CTE that makes the statement's own transaction commit without waiting for the WAL flush. Only
@@ -120,7 +128,7 @@ export const settledCandidates = (client: PgClient, q: Queryable, conn: Connecti
     const select = (tail: (p: Params, qv: string) => string) => {
       const p = new Params()
       const where = filterSql(plan.agentId, plan.filter, p)
-      const qv = `${p.add(vectorText(plan.embedding))}::vector`
+      const qv = `${p.add(vectorBinary(plan.embedding))}::vector`
       const text = `SELECT ${MEMORY_COLUMNS}, cosine_distance(embedding, ${qv}) AS d FROM memories
                     WHERE ${where} AND embedding IS NOT NULL ${tail(p, qv)}`
       return Effect.map(
@@ -155,7 +163,7 @@ export const settledCandidates = (client: PgClient, q: Queryable, conn: Connecti
 export const recallStatement = (plan: VectorPlan, eps: number): Statement => {
   const p = new Params()
   const where = filterSql(plan.agentId, plan.filter, p)
-  const qv = `${p.add(vectorText(plan.embedding))}::vector`
+  const qv = `${p.add(vectorBinary(plan.embedding))}::vector`
   const limit = plan.limit
   const k = limit + 1
   const text = `WITH hits AS MATERIALIZED (
