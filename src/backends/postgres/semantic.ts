@@ -203,9 +203,11 @@ export const port = (client: PgClient, space: EmbeddingSpace): SemanticPort => {
         Effect.gen(function*() {
           const first = plans[0]
           if (first === undefined) return []
-          // One statement answers every agent when the plans are one vector query in several agents
-          // (as recallAgents makes them); an agent whose boundary is not settled is answered alone.
+          // One statement answers every agent when the plans are one vector query in several distinct
+          // agents (as recallAgents makes them); an agent whose boundary is not settled is answered
+          // alone. A repeated agent is answered call by call: its second answer sees the first's counts.
           const together = first.mode === "vector" && plans.length > 1 &&
+            new Set(plans.map((x) => x.agentId)).size === plans.length &&
             plans.every((x) =>
               x.mode === "vector" && x.embedding === first.embedding && x.filter === first.filter &&
               x.limit === first.limit && x.now === first.now
