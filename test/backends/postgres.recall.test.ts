@@ -128,11 +128,18 @@ describePg("PgLive vector recall", () => {
             assert.isTrue(m._tag === "Some")
             if (m._tag === "Some") assert.strictEqual(m.value.accessCount, times.get(id) ?? 0, `memory ${i}`)
           }
+          // A repeated agent: the second answer sees the first's access, as two recalls in a row would.
+          const [twiceA, twiceB] = yield* store.recallAgents(["agent-1", "agent-1"], query)
+          assert.deepStrictEqual(twiceB!.map((h) => h.memory.id), twiceA!.map((h) => h.memory.id))
+          for (const [j, hit] of twiceB!.entries()) {
+            assert.strictEqual(hit.memory.accessCount, twiceA![j]!.memory.accessCount + 1, "agent-1 twice")
+          }
           for (const [g, agentId] of agents.entries()) {
             const one = yield* store.recall({ ...query, agentId })
             assert.deepStrictEqual(grouped[g]!.map((h) => h.memory.id), one.map((h) => h.memory.id), agentId)
+            const extra = agentId === "agent-1" ? 3 : 1
             for (const [j, hit] of one.entries()) {
-              assert.strictEqual(hit.memory.accessCount, grouped[g]![j]!.memory.accessCount + 1, agentId)
+              assert.strictEqual(hit.memory.accessCount, grouped[g]![j]!.memory.accessCount + extra, agentId)
             }
           }
         })),
