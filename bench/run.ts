@@ -764,7 +764,8 @@ const METHODOLOGY = [
   "Recall: engram's recall ranks, returns the memories and updates their access counters (one call). The raw figure of a recall row " +
   "does the same work — the KNN query plus the counter update of the returned rows, with the durability engram gives that update " +
   "(SQLite: synchronous = NORMAL while recalling; PostgreSQL: synchronous_commit = off for that statement). The rows marked " +
-  "\"vs raw KNN alone\" compare engram with the ranking query alone, without the counter update.",
+  "\"vs raw KNN alone\" compare engram with the ranking query alone, without the counter update; that pass runs after the " +
+  "full one over the same queries, so it finds their pages cached (it flatters raw; the full rows are both sides' first pass).",
   "\"No agent filter\": engram always recalls within one agent, so its figure comes from a second store holding the same N memories " +
   "under a single agent (on SQLite in a child process of its own, in the same lockstep right after engram's); the raw drivers query " +
   "their one table without the WHERE clause.",

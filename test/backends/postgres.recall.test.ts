@@ -8,7 +8,8 @@ import { assert, it } from "@effect/vitest"
 import { Effect, Layer } from "effect"
 import pg from "pg"
 import { layerFromPool, PgPool } from "../../src/backends/postgres/index.js"
-import { distanceTolerance, recallStatement } from "../../src/backends/postgres/vectorRecall.js"
+import { decodeVector } from "../../src/backends/postgres/vectorCodec.js"
+import { distanceTolerance, recallManyStatement, recallStatement } from "../../src/backends/postgres/vectorRecall.js"
 import { filterOf } from "../../src/core/memoryFilter.js"
 import type { AgentId } from "../../src/domain/ids.js"
 import { SemanticStore } from "../../src/services/SemanticStore.js"
@@ -90,6 +91,95 @@ describePg("PgLive vector recall", () => {
             assert.strictEqual(m.value.accessCount, returned.has(id) ? 1 : 0, `memory ${i}`)
           }
           for (const h of hits) assert.strictEqual(h.memory.accessCount, 1)
+        })),
+    120_000
+  )
+
+  it(
+    "recallAgents of a vector query is one statement for every agent; each gets what recall gives and is counted once",
+    () =>
+      withCountedStore(8, (_schema, statements) =>
+        Effect.gen(function*() {
+          const store = yield* SemanticStore
+          const rand = seeded(5)
+          const ids = yield* store.rememberMany(
+            range(90).map((i) => ({
+              agentId: `agent-${i % 3}`,
+              content: `memory ${i}`,
+              source: "document" as const,
+              embedding: range(8).map(() => gaussian(rand))
+            }))
+          )
+          const query = { embedding: range(8).map(() => gaussian(rand)), limit: 5 }
+          const agents = ["agent-2", "nobody", "agent-0", "agent-1"]
+          // Warm the connection (session settings, statement preparation).
+          const warm = yield* store.recallAgents(["agent-0", "agent-1"], { ...query, limit: 1 })
+          const before = statements()
+          const grouped = yield* store.recallAgents(agents, query)
+          assert.strictEqual(statements() - before, 1, "one statement for all agents")
+          assert.deepStrictEqual(grouped.map((hits) => hits.length), [5, 0, 5, 5])
+          // Exactly the returned memories were counted, once per call that returned them.
+          const times = new Map<string, number>()
+          for (const hits of [...warm, ...grouped]) {
+            for (const h of hits) times.set(h.memory.id, (times.get(h.memory.id) ?? 0) + 1)
+          }
+          for (const [i, id] of ids.entries()) {
+            const m = yield* store.get(`agent-${i % 3}`, id)
+            assert.isTrue(m._tag === "Some")
+            if (m._tag === "Some") assert.strictEqual(m.value.accessCount, times.get(id) ?? 0, `memory ${i}`)
+          }
+          // A repeated agent: the second answer sees the first's access, as two recalls in a row would.
+          const [twiceA, twiceB] = yield* store.recallAgents(["agent-1", "agent-1"], query)
+          assert.deepStrictEqual(twiceB!.map((h) => h.memory.id), twiceA!.map((h) => h.memory.id))
+          for (const [j, hit] of twiceB!.entries()) {
+            assert.strictEqual(hit.memory.accessCount, twiceA![j]!.memory.accessCount + 1, "agent-1 twice")
+          }
+          for (const [g, agentId] of agents.entries()) {
+            const one = yield* store.recall({ ...query, agentId })
+            assert.deepStrictEqual(grouped[g]!.map((h) => h.memory.id), one.map((h) => h.memory.id), agentId)
+            const extra = agentId === "agent-1" ? 3 : 1
+            for (const [j, hit] of one.entries()) {
+              assert.strictEqual(hit.memory.accessCount, grouped[g]![j]!.memory.accessCount + extra, agentId)
+            }
+          }
+        })),
+    120_000
+  )
+
+  it(
+    "a stored row that breaks the memory schema is a StorageError on every read, never a memory",
+    () =>
+      withCountedStore(8, (schema) =>
+        Effect.gen(function*() {
+          const store = yield* SemanticStore
+          const rand = seeded(11)
+          const ids = yield* store.rememberMany(
+            range(12).map((i) => ({
+              agentId: "agent-0",
+              content: `memory ${i}`,
+              source: "document" as const,
+              embedding: range(8).map(() => gaussian(rand))
+            }))
+          )
+          const query = { agentId: "agent-0", embedding: range(8).map(() => gaussian(rand)), limit: 20 }
+          assert.strictEqual((yield* store.recall(query)).length, 12)
+          // Values no memory can hold, written behind engram's back: every read must refuse the row.
+          yield* Effect.promise(() => sql(schema, "ALTER TABLE memories ALTER COLUMN scope DROP NOT NULL"))
+          const tampered = [["source", "rumour"], ["scope", null], ["id", "not-a-uuid"]] as const
+          for (const [i, [column, value]] of tampered.entries()) {
+            const id = ids[i]!
+            yield* Effect.promise(() => sql(schema, `UPDATE memories SET ${column} = $1 WHERE id = $2`, [value, id]))
+            const recalled = yield* Effect.either(store.recall(query))
+            assert.isTrue(recalled._tag === "Left" && recalled.left._tag === "StorageError", `recall, bad ${column}`)
+            if (column !== "id") {
+              const got = yield* Effect.either(store.get("agent-0", id))
+              assert.isTrue(got._tag === "Left" && got.left._tag === "StorageError", `get, bad ${column}`)
+            }
+            yield* Effect.promise(() =>
+              sql(schema, "DELETE FROM memories WHERE id = $1", [column === "id" ? value : id])
+            )
+            assert.strictEqual((yield* store.recall(query)).length, 12 - (i + 1))
+          }
         })),
     120_000
   )
@@ -182,16 +272,35 @@ describePg("PgLive vector recall", () => {
               if (a === 0) {
                 yield* Effect.promise(() => conn.query(`PREPARE knn${i} AS ${statement.text}`))
               }
-              const params = (statement.values ?? []).map((v) => pg.escapeLiteral(String(v)))
+              // The query vector travels in binary form; EXECUTE takes it as pgvector's text form.
+              const params = (statement.values ?? []).map((v) =>
+                pg.escapeLiteral(Buffer.isBuffer(v) ? JSON.stringify(decodeVector(v)) : String(v))
+              )
               for (let repeat = 0; repeat < (a === 0 ? 6 : 1); repeat++) {
                 plans.push(yield* Effect.promise(() => explain(`EXECUTE knn${i}(${params.join(", ")})`, [])))
               }
             }
           }
+          // recallAgents: one statement for all ten agents, each agent's rows through the index.
+          for (const filter of [{}, { scope: "semantic" as const }]) {
+            const statement = recallManyStatement(
+              range(AGENTS).map((a) => ({
+                mode: "vector" as const,
+                agentId: `agent-${a}` as AgentId,
+                limit: 10,
+                filter: filterOf(filter),
+                now: 1,
+                embedding: vector()
+              })),
+              eps
+            )
+            plans.push(yield* Effect.promise(() => explain(statement.text, statement.values ?? [])))
+          }
           return plans
         }).pipe(Effect.scoped)).then((plans) => {
-          // Two filters × (one agent explained and executed 6 times + 9 agents explained and executed once).
-          assert.strictEqual(plans.length, 2 * (7 + 9 * 2))
+          // Two filters × (one agent explained and executed 6 times + 9 agents explained and executed
+          // once), and the ten agents' statement once per filter.
+          assert.strictEqual(plans.length, 2 * (7 + 9 * 2) + 2)
           plans.forEach((plan, i) => {
             assert.match(
               plan,

@@ -4,7 +4,9 @@
  * memories and writes memories as rows, many per statement (`unnest` of one array per column).
  */
 import { Schema } from "effect"
-import type { Memory } from "../../domain/memory.js"
+import { isUuid } from "../../domain/ids.js"
+import { type Memory, MemorySource } from "../../domain/memory.js"
+import { isName } from "../../domain/text.js"
 import { memoriesTable, memoryFields, MemoryRow, withEmbedding } from "../../tables/memories.js"
 import { textIndex, tsvectorOf } from "./textIndex.js"
 import { decodeVector, vectorText } from "./vectorCodec.js"
@@ -16,13 +18,44 @@ export const MEMORY_COLUMNS = `${memoriesTable.columnList}, vector_send(embeddin
 // the distance or the text score a ranking query adds.
 const StoredRow = { ...MemoryRow.fields, embedding: Schema.NullOr(Schema.Uint8ArrayFromSelf) }
 const Stored = Schema.Struct(StoredRow)
-const decodeStored = Schema.decodeUnknownSync(Stored)
-const decodeDistanced = Schema.decodeUnknownSync(Schema.Struct({ ...StoredRow, d: Schema.Number }))
-const decodeSettled = Schema.decodeUnknownSync(
-  Schema.Struct({ ...StoredRow, d: Schema.Number, settled: Schema.Boolean })
-)
-const decodeScored = Schema.decodeUnknownSync(Schema.Struct({ ...StoredRow, score: Schema.Number }))
 
+const SOURCES: ReadonlySet<unknown> = new Set(MemorySource.literals)
+
+/**
+ * True when `r` passes exactly the checks of `Stored`'s fields (the predicates their Schemas apply),
+ * so it can be taken as decoded. A row that fails any of them is decoded by the Schema, which then
+ * says what is wrong: the Schema decode is most of the cost of reading a recall's rows.
+ */
+const isStored = (r: unknown): r is typeof Stored.Type => {
+  if (typeof r !== "object" || r === null) return false
+  const row = r as Record<string, unknown>
+  return typeof row.id === "string" && isUuid(row.id) &&
+    typeof row.agent_id === "string" && isName(row.agent_id) &&
+    typeof row.content === "string" && SOURCES.has(row.source) && typeof row.scope === "string" &&
+    typeof row.metadata === "string" && typeof row.confidence === "number" &&
+    typeof row.created_at === "number" && typeof row.accessed_at === "number" &&
+    typeof row.access_count === "number" && (row.embedding === null || row.embedding instanceof Uint8Array)
+}
+
+/** `decode`, except that a row passing `isStored` and `extraOk` (the extra columns' checks) is taken as it is. */
+const rowDecoder =
+  <A>(decode: (row: unknown) => A, extraOk: (row: Record<string, unknown>) => boolean) =>
+  // A row that passed the same checks as `decode`'s Schema is what `decode` would return (its fields).
+  (row: unknown): A => isStored(row) && extraOk(row as Record<string, unknown>) ? row as unknown as A : decode(row)
+
+const decodeStored = rowDecoder(Schema.decodeUnknownSync(Stored), () => true)
+const decodeDistanced = rowDecoder(
+  Schema.decodeUnknownSync(Schema.Struct({ ...StoredRow, d: Schema.Number })),
+  (r) => typeof r.d === "number"
+)
+const decodeSettled = rowDecoder(
+  Schema.decodeUnknownSync(Schema.Struct({ ...StoredRow, d: Schema.Number, settled: Schema.Boolean })),
+  (r) => typeof r.d === "number" && typeof r.settled === "boolean"
+)
+const decodeScored = rowDecoder(
+  Schema.decodeUnknownSync(Schema.Struct({ ...StoredRow, score: Schema.Number })),
+  (r) => typeof r.score === "number"
+)
 const memoryOfRow = (r: typeof Stored.Type): Memory =>
   withEmbedding(memoryFields(r), r.embedding === null ? null : decodeVector(r.embedding))
 

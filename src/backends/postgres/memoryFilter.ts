@@ -7,8 +7,11 @@ import type { AgentId } from "../../domain/ids.js"
 import type { Params } from "./params.js"
 
 /** The WHERE clause of an agent's memories passing `f`. */
-export const filterSql = (agentId: AgentId, f: Filter, p: Params): string =>
-  [`agent_id = ${p.add(agentId)}`, ...filterConditions(f).map((c) => conditionSql(c, p))].join(" AND ")
+export const filterSql = (agentId: AgentId, f: Filter, p: Params): string => agentFilterSql(p.add(agentId), f, p)
+
+/** The WHERE clause of the memories passing `f` of the agent that the SQL expression `agent` names. */
+export const agentFilterSql = (agent: string, f: Filter, p: Params): string =>
+  [`agent_id = ${agent}`, ...filterConditions(f).map((c) => conditionSql(c, p))].join(" AND ")
 
 const conditionSql = (c: FilterCondition, p: Params): string => {
   switch (c.kind) {

@@ -4,11 +4,12 @@
  * computed in SQL, filters from memoryFilter.ts. A vector recall is usually one statement that reads
  * the candidates and counts the access of exactly the memories returned (vectorRecall.ts); other
  * recalls, and a vector recall whose boundary needs settling, are two short statements on one
- * connection: the candidate read, then the access counters of the hits (a prepared statement). The
- * counter updates commit asynchronously.
+ * connection: the candidate read, then the access counters of the hits (a prepared statement). One
+ * vector query in several agents (recallAgents) is one statement for all of them. The counter
+ * updates commit asynchronously.
  */
 import { Data, Effect, Option, Schema } from "effect"
-import type { Candidates, RecallPlan } from "../../core/recall.js"
+import type { Candidates, Hit, RecallPlan } from "../../core/recall.js"
 import type { SemanticPort } from "../../core/semantic.js"
 import type { EmbeddingSpace } from "../../domain/embedding.js"
 import type { StoreFailure } from "../../domain/errors.js"
@@ -30,7 +31,14 @@ import { filterSql } from "./memoryFilter.js"
 import { Params } from "./params.js"
 import { textSql } from "./textIndex.js"
 import { vectorText } from "./vectorCodec.js"
-import { ASYNC_COMMIT, distanceTolerance, nearestCounted, settledCandidates } from "./vectorRecall.js"
+import {
+  ASYNC_COMMIT,
+  distanceTolerance,
+  nearestCounted,
+  nearestCountedMany,
+  settledCandidates,
+  type VectorPlan
+} from "./vectorRecall.js"
 
 /**
  * Set accessedAt = now and accessCount + 1 on the memories a recall returns. A prepared statement,
@@ -164,6 +172,19 @@ export const port = (client: PgClient, space: EmbeddingSpace): SemanticPort => {
     }
   }
 
+  /** A recall on `q` whose vector candidates were not settled in one statement: read, pick, count. */
+  const readPickCount = (
+    q: Queryable,
+    conn: Connection,
+    plan: RecallPlan,
+    pick: (found: Candidates) => ReadonlyArray<Hit>
+  ) =>
+    Effect.gen(function*() {
+      const hits = pick(yield* candidates(q, conn, plan))
+      yield* touch(q, hits.map((h) => h.memory.id), plan.now)
+      return hits
+    })
+
   return {
     backend: "postgres",
     insert: (memories, { minted }) => insertMemories(client, memories, minted),
@@ -175,9 +196,39 @@ export const port = (client: PgClient, space: EmbeddingSpace): SemanticPort => {
             const counted = yield* nearestCounted(client, q, conn, plan, eps)
             if (counted !== undefined) return pick({ nearest: counted })
           }
-          const hits = pick(yield* candidates(q, conn, plan))
-          yield* touch(q, hits.map((h) => h.memory.id), plan.now)
-          return hits
+          return yield* readPickCount(q, conn, plan, pick)
+        })),
+    recallMany: (plans, pick) =>
+      client.withConnection("recall", (q, conn) =>
+        Effect.gen(function*() {
+          const first = plans[0]
+          if (first === undefined) return []
+          // One statement answers every agent when the plans are one vector query in several distinct
+          // agents (as recallAgents makes them); an agent whose boundary is not settled is answered
+          // alone. A repeated agent is answered call by call: its second answer sees the first's counts.
+          const together = first.mode === "vector" && plans.length > 1 &&
+            new Set(plans.map((x) => x.agentId)).size === plans.length &&
+            plans.every((x) =>
+              x.mode === "vector" && x.embedding === first.embedding && x.filter === first.filter &&
+              x.limit === first.limit && x.now === first.now
+            )
+          const counted = together
+            ? yield* nearestCountedMany(client, q, conn, plans as ReadonlyArray<VectorPlan>, eps)
+            : plans.map(() => undefined)
+          return yield* Effect.forEach(plans, (plan, i) => {
+            const nearest = counted[i]
+            return nearest !== undefined
+              ? Effect.succeed(pick(plan)({ nearest }))
+              : plan.mode === "vector" && !together
+              ? Effect.flatMap(
+                nearestCounted(client, q, conn, plan, eps),
+                (one) =>
+                  one !== undefined
+                    ? Effect.succeed(pick(plan)({ nearest: one }))
+                    : readPickCount(q, conn, plan, pick(plan))
+              )
+              : readPickCount(q, conn, plan, pick(plan))
+          })
         })),
     get: (agent, id) =>
       Effect.map(

@@ -30,9 +30,9 @@ import {
   type Statement
 } from "./client.js"
 import { distancedMemory, MEMORY_COLUMNS, settledMemory } from "./memories.js"
-import { filterSql } from "./memoryFilter.js"
+import { agentFilterSql, filterSql } from "./memoryFilter.js"
 import { Params } from "./params.js"
-import { vectorText } from "./vectorCodec.js"
+import { vectorBinary } from "./vectorCodec.js"
 
 /** A plan that has a query vector. */
 export type VectorPlan = RecallPlan & { readonly embedding: ReadonlyArray<number> }
@@ -58,12 +58,20 @@ export const distanceTolerance = (dimensions: number): number => 16 * Math.sqrt(
 /** Candidates fetched past `limit` when the boundary has to be settled exactly. */
 const BAND_MARGIN = 16
 
+/** Names of the statement texts seen so far (a recall's text depends only on its filters' shape and limit). */
+const names = new Map<string, string>()
+const MAX_NAMES = 1024
+
 /** A statement prepared once per connection under a name derived from its text (its shape). */
-export const prepared = (text: string, values: ReadonlyArray<unknown>): Statement => ({
-  name: `engram_${createHash("sha1").update(text).digest("hex").slice(0, 20)}`,
-  text,
-  values
-})
+export const prepared = (text: string, values: ReadonlyArray<unknown>): Statement => {
+  let name = names.get(text)
+  if (name === undefined) {
+    name = `engram_${createHash("sha1").update(text).digest("hex").slice(0, 20)}`
+    if (names.size >= MAX_NAMES) names.clear()
+    names.set(text, name)
+  }
+  return { name, text, values }
+}
 
 /**
  * A CTE that makes the statement's own transaction commit without waiting for the WAL flush. Only
@@ -120,7 +128,7 @@ export const settledCandidates = (client: PgClient, q: Queryable, conn: Connecti
     const select = (tail: (p: Params, qv: string) => string) => {
       const p = new Params()
       const where = filterSql(plan.agentId, plan.filter, p)
-      const qv = `${p.add(vectorText(plan.embedding))}::vector`
+      const qv = `${p.add(vectorBinary(plan.embedding))}::vector`
       const text = `SELECT ${MEMORY_COLUMNS}, cosine_distance(embedding, ${qv}) AS d FROM memories
                     WHERE ${where} AND embedding IS NOT NULL ${tail(p, qv)}`
       return Effect.map(
@@ -155,7 +163,7 @@ export const settledCandidates = (client: PgClient, q: Queryable, conn: Connecti
 export const recallStatement = (plan: VectorPlan, eps: number): Statement => {
   const p = new Params()
   const where = filterSql(plan.agentId, plan.filter, p)
-  const qv = `${p.add(vectorText(plan.embedding))}::vector`
+  const qv = `${p.add(vectorBinary(plan.embedding))}::vector`
   const limit = plan.limit
   const k = limit + 1
   const text = `WITH hits AS MATERIALIZED (
@@ -192,4 +200,87 @@ export const nearestCounted = (client: PgClient, q: Queryable, conn: Connection,
     if (rows.length === 0 || !rows[0]!.settled) return undefined
     const sorted = [...rows].sort((a, b) => a.d - b.d)
     return sorted.slice(0, plan.limit).map((r) => r.memory)
+  })
+
+/**
+ * `recallStatement` for one query in several agents (`plans` differ only in the agent): each
+ * agent's `limit + 1` nearest rows through its own index scan (a LATERAL join over the agents), each
+ * agent's verdict, and the access counters of the settled agents' first `limit` rows, in one
+ * statement. Each row carries its agent's position (`ord`, from 1) and verdict; an agent without
+ * rows comes back as one row whose memory columns are NULL.
+ */
+export const recallManyStatement = (plans: ReadonlyArray<VectorPlan>, eps: number): Statement => {
+  const plan = plans[0]!
+  const p = new Params()
+  const agents = p.add(plans.map((x) => x.agentId))
+  const qv = `${p.add(vectorBinary(plan.embedding))}::vector`
+  const where = (agent: string) => agentFilterSql(agent, plan.filter, p)
+  const limit = plan.limit
+  const k = limit + 1
+  const text = `WITH agents AS MATERIALIZED (SELECT a, ord FROM unnest(${agents}::text[]) WITH ORDINALITY AS t(a, ord)),
+    hits AS MATERIALIZED (
+      SELECT g.ord, h.* FROM agents g CROSS JOIN LATERAL (
+        SELECT ${MEMORY_COLUMNS}, embedding <=> ${qv} AS d FROM memories
+        WHERE ${where("g.a")} AND embedding IS NOT NULL ORDER BY embedding <=> ${qv} LIMIT ${k}
+      ) h
+    ),
+    ranked AS (SELECT ord, id, d, row_number() OVER (PARTITION BY ord ORDER BY d) AS rn FROM hits),
+    edge AS (
+      SELECT g.ord, g.a, count(r.id) AS n, max(r.d) FILTER (WHERE r.rn = ${limit}) AS dl,
+             max(r.d) FILTER (WHERE r.rn = ${k}) AS dk
+      FROM agents g LEFT JOIN ranked r ON r.ord = g.ord GROUP BY g.ord, g.a
+    ),
+    verdict AS (
+      SELECT e.ord, CASE WHEN e.n = ${k} THEN e.dk - e.dl > ${p.add(eps)}::float8
+        ELSE e.n = (SELECT count(*) FROM (SELECT 1 FROM memories WHERE ${
+          where("e.a")
+        } AND embedding IS NOT NULL LIMIT ${k}) c)
+      END AS settled FROM edge e
+    ),
+    ${ASYNC_COMMIT},
+    touched AS (
+      UPDATE memories m SET accessed_at = ${p.add(plan.now)}::bigint, access_count = m.access_count + 1
+      FROM ranked r JOIN verdict v ON v.ord = r.ord, relaxed WHERE v.settled AND m.id = r.id AND r.rn <= ${limit}
+    )
+    SELECT v.ord AS agent_ord, v.settled AS agent_settled, h.* FROM verdict v LEFT JOIN hits h ON h.ord = v.ord`
+  return prepared(text, p.values)
+}
+
+const decodeAgentRow = Schema.decodeUnknownSync(
+  Schema.Struct({ agent_ord: Schema.Number, agent_settled: Schema.Boolean, id: Schema.NullOr(Schema.Unknown) })
+)
+
+/**
+ * `nearestCounted` for several plans that differ only in the agent, in one round trip: per plan, the
+ * hits' candidates with their access already counted, or `undefined` when that agent's boundary is
+ * not settled (nothing of it was counted; the caller answers it as a single recall).
+ */
+export const nearestCountedMany = (
+  client: PgClient,
+  q: Queryable,
+  conn: Connection,
+  plans: ReadonlyArray<VectorPlan>,
+  eps: number
+): Effect.Effect<ReadonlyArray<ReadonlyArray<Memory> | undefined>, StoreFailure> =>
+  Effect.gen(function*() {
+    const limit = plans[0]!.limit
+    yield* ensureEfSearch(client, q, conn, limit + 1)
+    const rows = yield* q.query(recallManyStatement(plans, eps))
+    const settled = plans.map(() => false)
+    const found: Array<Array<Distanced>> = plans.map(() => [])
+    const decoded = yield* decodeRows("recall", rows, (row) => {
+      const head = decodeAgentRow(row)
+      return {
+        at: head.agent_ord - 1,
+        ok: head.agent_settled,
+        hit: head.id === null ? undefined : distancedMemory(row)
+      }
+    })
+    for (const { at, ok, hit } of decoded) {
+      settled[at] = ok
+      if (hit !== undefined) found[at]!.push(hit)
+    }
+    return found.map((hits, i) =>
+      settled[i] ? [...hits].sort((a, b) => a.d - b.d).slice(0, limit).map((h) => h.memory) : undefined
+    )
   })
