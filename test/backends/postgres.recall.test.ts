@@ -59,6 +59,18 @@ const withCountedStore = async <A>(
   }
 }
 
+/** `count` memories of 8 random dimensions, memory i held by `agentOf(i)`; their ids in order. */
+const rememberRandom = (rand: () => number, count: number, agentOf: (i: number) => string) =>
+  Effect.flatMap(SemanticStore, (store) =>
+    store.rememberMany(
+      range(count).map((i) => ({
+        agentId: agentOf(i),
+        content: `memory ${i}`,
+        source: "document" as const,
+        embedding: range(8).map(() => gaussian(rand))
+      }))
+    ))
+
 describePg("PgLive vector recall", () => {
   it(
     "a settled vector recall is one statement; the counters of exactly the returned memories are visible to the next read",
@@ -67,14 +79,7 @@ describePg("PgLive vector recall", () => {
         Effect.gen(function*() {
           const store = yield* SemanticStore
           const rand = seeded(7)
-          const ids = yield* store.rememberMany(
-            range(200).map((i) => ({
-              agentId: `agent-${i % 2}`,
-              content: `memory ${i}`,
-              source: "document" as const,
-              embedding: range(8).map(() => gaussian(rand))
-            }))
-          )
+          const ids = yield* rememberRandom(rand, 200, (i) => `agent-${i % 2}`)
           const query = { agentId: "agent-0", embedding: range(8).map(() => gaussian(rand)), limit: 10 }
           // Warm the connection (engram's session settings on an application's pool, statement preparation).
           yield* store.recall({ ...query, agentId: "agent-1" })
@@ -102,14 +107,7 @@ describePg("PgLive vector recall", () => {
         Effect.gen(function*() {
           const store = yield* SemanticStore
           const rand = seeded(5)
-          const ids = yield* store.rememberMany(
-            range(90).map((i) => ({
-              agentId: `agent-${i % 3}`,
-              content: `memory ${i}`,
-              source: "document" as const,
-              embedding: range(8).map(() => gaussian(rand))
-            }))
-          )
+          const ids = yield* rememberRandom(rand, 90, (i) => `agent-${i % 3}`)
           const query = { embedding: range(8).map(() => gaussian(rand)), limit: 5 }
           const agents = ["agent-2", "nobody", "agent-0", "agent-1"]
           // Warm the connection (session settings, statement preparation).
@@ -153,14 +151,7 @@ describePg("PgLive vector recall", () => {
         Effect.gen(function*() {
           const store = yield* SemanticStore
           const rand = seeded(11)
-          const ids = yield* store.rememberMany(
-            range(12).map((i) => ({
-              agentId: "agent-0",
-              content: `memory ${i}`,
-              source: "document" as const,
-              embedding: range(8).map(() => gaussian(rand))
-            }))
-          )
+          const ids = yield* rememberRandom(rand, 12, () => "agent-0")
           const query = { agentId: "agent-0", embedding: range(8).map(() => gaussian(rand)), limit: 20 }
           assert.strictEqual((yield* store.recall(query)).length, 12)
           // Values no memory can hold, written behind engram's back: every read must refuse the row.
