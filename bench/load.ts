@@ -15,7 +15,7 @@
 import autocannon from "autocannon"
 import Database from "better-sqlite3"
 import { type ChildProcess, spawn } from "node:child_process"
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import os from "node:os"
 import { dirname, join, resolve } from "node:path"
 import { fileURLToPath, pathToFileURL } from "node:url"
@@ -38,6 +38,13 @@ export interface LoadResult {
   readonly lostAcknowledged: number
   readonly acknowledged: number
   readonly loadAverage: { readonly start: ReadonlyArray<number>; readonly end: ReadonlyArray<number> }
+  /**
+   * CPU time of the server process per answered request (ms), from its threads' counters in /proc
+   * over the timed run: the main thread (HTTP, JSON, validation) and the other threads together (the
+   * store's worker, libuv's pool, GC helpers). Unlike requests/s it does not depend on how much of
+   * the machine the load generator or anything else takes. Absent where /proc is not available.
+   */
+  readonly serverCpuMsPerRequest?: { readonly main: number; readonly others: number }
 }
 
 /** One request stream's figures. */
@@ -71,7 +78,9 @@ const startServer = (dir: string): Promise<{ child: ChildProcess; url: string }>
         : ["--cpu-prof", `--cpu-prof-dir=${process.env.ENGRAM_LOAD_PROFILE}`]),
       "--import",
       tsx,
-      join(here, "loadServer.ts"),
+      ...(process.env.ENGRAM_LOAD_DIST === undefined
+        ? [join(here, "loadServer.ts")]
+        : [join(root, "bin", "engram.js")]),
       "serve",
       "--port",
       "0"
@@ -104,6 +113,24 @@ const stopServer = (child: ChildProcess): Promise<void> =>
     child.kill("SIGTERM")
   })
 
+/** CPU ms used so far by each thread of process `pid` (Linux /proc; undefined elsewhere). */
+const threadCpuMs = (pid: number): Map<number, number> | undefined => {
+  try {
+    const tick = 1000 / 100 // USER_HZ is 100 on Linux
+    const threads = new Map<number, number>()
+    for (const tid of readdirSync(`/proc/${pid}/task`)) {
+      // Fields after the command name (which may hold spaces): utime and stime are the 12th and 13th.
+      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, "utf8")
+      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ")
+      threads.set(Number(tid), (Number(fields[11]) + Number(fields[12])) * tick)
+      if (process.env.ENGRAM_LOAD_THREADS !== undefined) process.stderr.write(`${tid} ${stat.slice(0, 40)}\n`)
+    }
+    return threads
+  } catch {
+    return undefined
+  }
+}
+
 const post = async (url: string, body: unknown): Promise<unknown> => {
   const response = await fetch(url, {
     method: "POST",
@@ -131,6 +158,24 @@ const preload = async (url: string, n: number) => {
   }
 }
 
+const cpuPerRequest = (
+  pid: number,
+  before: Map<number, number> | undefined,
+  after: Map<number, number> | undefined,
+  requests: number
+): Pick<LoadResult, "serverCpuMsPerRequest"> => {
+  if (before === undefined || after === undefined || requests === 0) return {}
+  let main = 0
+  let others = 0
+  for (const [tid, ms] of after) {
+    const used = ms - (before.get(tid) ?? 0)
+    if (process.env.ENGRAM_LOAD_THREADS !== undefined) process.stderr.write(`thread ${tid} ${used} ms\n`)
+    if (tid === pid) main += used
+    else others += used
+  }
+  return { serverCpuMsPerRequest: { main: main / requests, others: others / requests } }
+}
+
 const figures = (r: autocannon.Result, durationS: number): StreamFigures => ({
   requests: r.requests.total,
   perSec: r["2xx"] / durationS,
@@ -150,6 +195,7 @@ export const runLoad = async (options: LoadOptions): Promise<LoadResult> => {
   let searched = 0
   try {
     await preload(url, options.preload)
+    const cpuBefore = threadCpuMs(child.pid!)
     const headers = { authorization: `Bearer ${TOKEN}`, "content-type": "application/json" }
     const common = { url, duration: options.durationS, timeout: 10, headers }
     const storing = autocannon({
@@ -195,6 +241,7 @@ export const runLoad = async (options: LoadOptions): Promise<LoadResult> => {
       }]
     })
     const [s, q] = await Promise.all([storing, searching])
+    const cpuAfter = threadCpuMs(child.pid!)
     const stores = figures(s, options.durationS)
     const searches = figures(q, options.durationS)
     await stopServer(child)
@@ -213,7 +260,8 @@ export const runLoad = async (options: LoadOptions): Promise<LoadResult> => {
       requestsPerSec: stores.perSec + searches.perSec,
       lostAcknowledged,
       acknowledged: acked.length,
-      loadAverage: { start: loadStart, end: os.loadavg() }
+      loadAverage: { start: loadStart, end: os.loadavg() },
+      ...cpuPerRequest(child.pid!, cpuBefore, cpuAfter, s.requests.total + q.requests.total)
     }
   } finally {
     await stopServer(child)
@@ -252,6 +300,11 @@ export const loadTable = (r: LoadResult): string => {
       mark(both.every((f) => f.p99Ms <= 100))
     } |`,
     `| errors | ${errors} | 0 ${mark(errors === 0)} |`,
+    ...(r.serverCpuMsPerRequest === undefined ? [] : [
+      `| server CPU per request: main thread / other threads | ${r.serverCpuMsPerRequest.main.toFixed(3)} / ${
+        r.serverCpuMsPerRequest.others.toFixed(3)
+      } ms | — |`
+    ]),
     `| acknowledged stores missing afterwards | ${r.lostAcknowledged} of ${
       r.acknowledged.toLocaleString("en-US")
     } | 0 ${mark(r.lostAcknowledged === 0)} |`,

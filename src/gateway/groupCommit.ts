@@ -14,11 +14,11 @@
  * in the requests that arrived with it; while a batch is being written, newcomers queue and form the
  * next one. A quiet gateway therefore answers a lone request as fast as before.
  */
-import { Cause, Context, Deferred, Effect, Exit, Layer, Option } from "effect"
+import { Cause, Context, Deferred, Effect, Exit, Option } from "effect"
 import { InvalidEmbedding, InvalidInput } from "../domain/errors.js"
 import type { MemoryId } from "../domain/ids.js"
 import type { RememberInput } from "../domain/memory.js"
-import { SemanticStore } from "../services/SemanticStore.js"
+import type { SemanticStore } from "../services/SemanticStore.js"
 
 type Store = SemanticStore["Type"]
 type Failure = Effect.Effect.Error<ReturnType<Store["remember"]>>
@@ -93,6 +93,3 @@ export class GroupCommit extends Context.Tag("engram/gateway/GroupCommit")<
   GroupCommit,
   ReturnType<typeof makeGroupCommit>
 >() {}
-
-/** GroupCommit over the gateway's SemanticStore. */
-export const GroupCommitLive = Layer.effect(GroupCommit, Effect.map(SemanticStore, makeGroupCommit))

@@ -9,32 +9,46 @@ import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
 import { Effect, Layer, Option } from "effect"
 import { SemanticStoreAdmin } from "../services/Admin.js"
 import { Consolidation } from "../services/Consolidation.js"
-import { SemanticStore } from "../services/SemanticStore.js"
 import { allowAgent, allowEveryAgent } from "./agentAccess.js"
-import { Caller, EngramApi, GATEWAY_VERSION, MAX_EXPORT_PAGE } from "./Api.js"
+import { Caller, EngramApi, GATEWAY_VERSION, MAX_EXPORT_PAGE, type RecallBody, type RememberBody } from "./Api.js"
 import { type Authenticate, AuthorizationLive } from "./auth.js"
-import { gatewayEmbedding, publicEmbedderError } from "./embedding.js"
+import { publicEmbedderError } from "./embedding.js"
 import { makeExporter } from "./exportCursor.js"
-import { GroupCommit, GroupCommitLive } from "./groupCommit.js"
-import { MemoryApiGroupLive } from "./memoryApi.js"
+import { GroupCommit } from "./groupCommit.js"
+import { type GatewayDeps, gatewayDeps, MemoryApiGroupLive } from "./memoryApi.js"
 import { publicErrors } from "./publicErrors.js"
+
+/**
+ * The flows of the hot semantic routes, written once for HttpApi's handlers (below) and the routes
+ * answered in front of it (fastRoutes.ts): confinement to the token's agents, the gateway's
+ * embedder, the grouped commit of single stores, and the public error forms.
+ */
+export const semanticFlows = ({ embedding, grouped, store }: GatewayDeps) => ({
+  remember: (payload: typeof RememberBody.Type) =>
+    allowAgent(payload.agentId).pipe(
+      Effect.zipRight(embedding.fill([payload])),
+      Effect.flatMap(([input]) => grouped.remember(input!)),
+      publicEmbedderError("remember"),
+      publicErrors("remember")
+    ),
+  recall: (payload: typeof RecallBody.Type) =>
+    allowAgent(payload.agentId).pipe(
+      Effect.zipRight(embedding.embedQuery(payload)),
+      Effect.flatMap(store.recall),
+      publicEmbedderError("recall"),
+      publicErrors("recall")
+    )
+})
 
 /** The semantic API. `maxBodyBytes` is reported by `/v1/info` so clients can size their requests. */
 export const SemanticGroupLive = (settings: { readonly maxBodyBytes: number }) =>
   HttpApiBuilder.group(EngramApi, "semantic", (handlers) =>
     Effect.gen(function*() {
-      const store = yield* SemanticStore
-      const embedding = yield* gatewayEmbedding
-      const grouped = yield* GroupCommit
+      const deps = yield* gatewayDeps
+      const { embedding, store } = deps
+      const flows = semanticFlows(deps)
       return handlers
-        .handle("remember", ({ payload }) =>
-          allowAgent(payload.agentId).pipe(
-            Effect.zipRight(embedding.fill([payload])),
-            Effect.flatMap(([input]) => grouped.remember(input!)),
-            Effect.map((id) => ({ id })),
-            publicEmbedderError("remember"),
-            publicErrors("remember")
-          ))
+        .handle("remember", ({ payload }) => Effect.map(flows.remember(payload), (id) => ({ id })))
         .handle(
           "rememberMany",
           ({ payload }) =>
@@ -46,14 +60,7 @@ export const SemanticGroupLive = (settings: { readonly maxBodyBytes: number }) =
               publicErrors("rememberMany")
             )
         )
-        .handle("recall", ({ payload }) =>
-          allowAgent(payload.agentId).pipe(
-            Effect.zipRight(embedding.embedQuery(payload)),
-            Effect.flatMap(store.recall),
-            Effect.map((hits) => ({ hits })),
-            publicEmbedderError("recall"),
-            publicErrors("recall")
-          ))
+        .handle("recall", ({ payload }) => Effect.map(flows.recall(payload), (hits) => ({ hits })))
         .handle("recallAgents", ({ payload }) =>
           Effect.forEach(payload.agentIds, allowAgent, { discard: true }).pipe(
             Effect.zipRight(embedding.embedQuery(payload.query)),
@@ -152,8 +159,14 @@ export const HealthGroupLive = HttpApiBuilder.group(
   (handlers) => handlers.handle("health", () => Effect.succeed({ status: "ok" }))
 )
 
-/** The whole API over the store tags, with the given authenticator. */
-export const ApiLive = (settings: { readonly maxBodyBytes: number; readonly authenticate: Authenticate }) =>
+/**
+ * The whole API over the store tags, with the given authenticator and the gateway's group commit
+ * (shared with the routes answered in front of HttpApi, so all single stores group together).
+ */
+export const ApiLive = (
+  settings: { readonly maxBodyBytes: number; readonly authenticate: Authenticate },
+  grouped: GroupCommit["Type"]
+) =>
   HttpApiBuilder.api(EngramApi).pipe(
     Layer.provide([
       SemanticGroupLive(settings),
@@ -163,5 +176,5 @@ export const ApiLive = (settings: { readonly maxBodyBytes: number; readonly auth
       HealthGroupLive
     ]),
     // The groups need the middleware too (their handlers are wrapped in it), so it is provided last.
-    Layer.provide([AuthorizationLive(settings.authenticate), GroupCommitLive])
+    Layer.provide([AuthorizationLive(settings.authenticate), Layer.succeed(GroupCommit, grouped)])
   )

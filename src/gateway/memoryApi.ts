@@ -16,8 +16,8 @@ import { MAX_RECALL_LIMIT, type MemorySource } from "../domain/memory.js"
 import { SemanticStoreAdmin } from "../services/Admin.js"
 import { SemanticStore } from "../services/SemanticStore.js"
 import { allowAgent } from "./agentAccess.js"
-import { Caller, EngramApi, type Forbidden } from "./Api.js"
-import { gatewayEmbedding, publicEmbedderError } from "./embedding.js"
+import { Caller, EngramApi, type Forbidden, type MemoryApiSearchRequest, type MemoryApiStoreRequest } from "./Api.js"
+import { type GatewayEmbedding, gatewayEmbedding, publicEmbedderError } from "./embedding.js"
 import { GroupCommit } from "./groupCommit.js"
 import { publicErrors } from "./publicErrors.js"
 
@@ -53,76 +53,98 @@ const searchLimit = (limit: number | undefined): Effect.Effect<number, InvalidIn
     ? Effect.succeed(limit)
     : Effect.fail(new InvalidInput({ field: "limit", message: `must be an integer from 1 to ${MAX_RECALL_LIMIT}` }))
 
+/** What the gateway's routes call: its store, the store's administration, its embedder, its group commit. */
+export interface GatewayDeps {
+  readonly store: SemanticStore["Type"]
+  readonly admin: SemanticStoreAdmin["Type"]
+  readonly embedding: GatewayEmbedding
+  readonly grouped: GroupCommit["Type"]
+}
+
 /**
  * The memory-api protocol. Its search names no agent: it searches the agents the token may see (all
  * agents holding memories, from `SemanticStoreAdmin.agents`, for an unrestricted token), `agentId`
  * narrows it, and every result carries the agent that really owns it. All the agents are recalled in
  * one store call (`recallAgents`), each with the full limit, and the answers are merged by score, so
- * a memory recalled from one agent but cut by the merge still counts that access.
+ * a memory recalled from one agent but cut by the merge still counts that access. Written once for
+ * HttpApi's handlers (below) and the routes answered in front of it (fastRoutes.ts).
  */
-export const MemoryApiGroupLive = HttpApiBuilder.group(EngramApi, "memoryApi", (handlers) =>
-  Effect.gen(function*() {
-    const store = yield* SemanticStore
-    const admin = yield* SemanticStoreAdmin
-    const embedder = yield* gatewayEmbedding
-    const grouped = yield* GroupCommit
-    const agentsToSearch = (
-      narrow: string | undefined
-    ): Effect.Effect<ReadonlyArray<string>, Forbidden | StoreFailure, Caller> =>
+export const memoryApiFlows = ({ admin, embedding: embedder, grouped, store }: GatewayDeps) => {
+  const agentsToSearch = (
+    narrow: string | undefined
+  ): Effect.Effect<ReadonlyArray<string>, Forbidden | StoreFailure, Caller> =>
+    Effect.gen(function*() {
+      if (narrow !== undefined) {
+        yield* allowAgent(narrow)
+        return [narrow]
+      }
+      const caller = yield* Caller
+      return Option.isSome(caller.agents) ? [...caller.agents.value] : yield* admin.agents()
+    })
+  return {
+    store: (payload: typeof MemoryApiStoreRequest.Type) =>
       Effect.gen(function*() {
-        if (narrow !== undefined) {
-          yield* allowAgent(narrow)
-          return [narrow]
-        }
-        const caller = yield* Caller
-        return Option.isSome(caller.agents) ? [...caller.agents.value] : yield* admin.agents()
-      })
-    return handlers
-      .handle("store", ({ payload }) =>
-        Effect.gen(function*() {
-          yield* allowAgent(payload.agentId)
-          const source = yield* memoryApiSource(payload.source)
-          const embedding = yield* embedder.embedText(payload.content)
-          const id = yield* grouped.remember({
-            ...(embedding === undefined ? {} : { embedding }),
-            agentId: payload.agentId,
-            content: payload.content,
-            source,
-            scope: payload.category ?? "episodic",
-            metadata: {
-              ...(payload.importance === undefined ? {} : { importance: payload.importance }),
-              ...(payload.tags === undefined ? {} : { tags: payload.tags })
-            }
-          })
-          return { id, deduplicated: false }
-        }).pipe(publicEmbedderError("memory/store"), publicErrors("memory/store")))
-      .handle("search", ({ payload }) =>
-        Effect.gen(function*() {
-          const limit = yield* searchLimit(payload.limit)
-          const agents = yield* agentsToSearch(payload.agentId)
-          const terms = queryTerms(payload.query)
-          // A query without any word cannot be matched as text: without an embedder it asks for the
-          // newest memories.
-          const text = terms.length > 0 ? { text: payload.query } : {}
-          const vector = yield* embedder.embedText(payload.query)
-          const queryVector = vector === undefined ? {} : { embedding: vector }
-          const scope = payload.category === undefined ? {} : { scope: payload.category }
-          // One store call for every agent (one round trip when the store is remote).
-          const perAgent = yield* store.recallAgents(agents, { limit, ...text, ...queryVector, ...scope })
-          const hits = perAgent.flat()
-            .map(({ memory }): Hit => ({ memory, score: relevance({ terms, embedding: vector }, memory) }))
-            .sort(hitOrder)
-            .slice(0, limit)
-          return {
-            results: hits.map(({ memory, score }) => ({
-              id: memory.id,
-              content: memory.content,
-              category: memory.scope,
-              score,
-              createdAt: memory.createdAt,
-              agentId: memory.agentId
-            })),
-            count: hits.length
+        yield* allowAgent(payload.agentId)
+        const source = yield* memoryApiSource(payload.source)
+        const embedding = yield* embedder.embedText(payload.content)
+        const id = yield* grouped.remember({
+          ...(embedding === undefined ? {} : { embedding }),
+          agentId: payload.agentId,
+          content: payload.content,
+          source,
+          scope: payload.category ?? "episodic",
+          metadata: {
+            ...(payload.importance === undefined ? {} : { importance: payload.importance }),
+            ...(payload.tags === undefined ? {} : { tags: payload.tags })
           }
-        }).pipe(publicEmbedderError("memory/search"), publicErrors("memory/search")))
-  }))
+        })
+        return { id, deduplicated: false }
+      }).pipe(publicEmbedderError("memory/store"), publicErrors("memory/store")),
+    search: (payload: typeof MemoryApiSearchRequest.Type) =>
+      Effect.gen(function*() {
+        const limit = yield* searchLimit(payload.limit)
+        const agents = yield* agentsToSearch(payload.agentId)
+        const terms = queryTerms(payload.query)
+        // A query without any word cannot be matched as text: without an embedder it asks for the
+        // newest memories.
+        const text = terms.length > 0 ? { text: payload.query } : {}
+        const vector = yield* embedder.embedText(payload.query)
+        const queryVector = vector === undefined ? {} : { embedding: vector }
+        const scope = payload.category === undefined ? {} : { scope: payload.category }
+        // One store call for every agent (one round trip when the store is remote).
+        const perAgent = yield* store.recallAgents(agents, { limit, ...text, ...queryVector, ...scope })
+        const hits = perAgent.flat()
+          .map(({ memory }): Hit => ({ memory, score: relevance({ terms, embedding: vector }, memory) }))
+          .sort(hitOrder)
+          .slice(0, limit)
+        return {
+          results: hits.map(({ memory, score }) => ({
+            id: memory.id,
+            content: memory.content,
+            category: memory.scope,
+            score,
+            createdAt: memory.createdAt,
+            agentId: memory.agentId
+          })),
+          count: hits.length
+        }
+      }).pipe(publicEmbedderError("memory/search"), publicErrors("memory/search"))
+  }
+}
+
+/** The gateway's dependencies from its context. */
+export const gatewayDeps: Effect.Effect<GatewayDeps, never, SemanticStore | SemanticStoreAdmin | GroupCommit> = Effect
+  .all({ store: SemanticStore, admin: SemanticStoreAdmin, embedding: gatewayEmbedding, grouped: GroupCommit })
+
+/** The memory-api routes of HttpApi. */
+export const MemoryApiGroupLive = HttpApiBuilder.group(
+  EngramApi,
+  "memoryApi",
+  (handlers) =>
+    Effect.map(gatewayDeps, (deps) => {
+      const flows = memoryApiFlows(deps)
+      return handlers
+        .handle("store", ({ payload }) => flows.store(payload))
+        .handle("search", ({ payload }) => flows.search(payload))
+    })
+)

@@ -2,7 +2,7 @@
  * The gateway server: the API of `Api.ts` on a Node HTTP server, over whatever provides
  * SemanticStore, Consolidation and SemanticStoreAdmin (every semantic backend does). In front of the
  * API, in order: CORS (cors.ts), early authorization (auth.ts), 405 for a known path asked with
- * another method (methods.ts), the body limit (bodyLimit.ts), `POST /v1/recall` (fastRecall.ts) and
+ * another method (methods.ts), the body limit (bodyLimit.ts), the hot routes (fastRoutes.ts) and
  * `/openapi.json` (openApi.ts); the handlers are in handlers.ts; shutdown closes connections itself
  * (connections.ts). The server logs its address and where its token came from, never a token.
  */
@@ -19,7 +19,7 @@ import { builtInTracer } from "../core/instrument.js"
 import { describe } from "../core/storage.js"
 import { ConfigError } from "../domain/errors.js"
 import { McpHttp } from "../mcp/server.js"
-import type { SemanticStoreAdmin } from "../services/Admin.js"
+import { SemanticStoreAdmin } from "../services/Admin.js"
 import type { Consolidation } from "../services/Consolidation.js"
 import { SemanticStore } from "../services/SemanticStore.js"
 import { EngramApi } from "./Api.js"
@@ -28,7 +28,8 @@ import { decodeBody, limitBody } from "./bodyLimit.js"
 import { SHUTDOWN_GRACE_MS, trackConnections } from "./connections.js"
 import { withCors } from "./cors.js"
 import { gatewayEmbedding } from "./embedding.js"
-import { fastRecall } from "./fastRecall.js"
+import { fastRoutes } from "./fastRoutes.js"
+import { makeGroupCommit } from "./groupCommit.js"
 import { ApiLive } from "./handlers.js"
 import { mcpRoute } from "./mcpRoute.js"
 import { methodNotAllowed, routeTable } from "./methods.js"
@@ -65,14 +66,19 @@ export const serve = (
     // With McpHttp in the context (engram serve provides it), `POST /mcp` serves the MCP server.
     const mcp = yield* Effect.serviceOption(McpHttp)
     const store = yield* SemanticStore
-    const embedding = yield* gatewayEmbedding
+    const deps = {
+      store,
+      admin: yield* SemanticStoreAdmin,
+      embedding: yield* gatewayEmbedding,
+      grouped: makeGroupCommit(store)
+    }
     const routes = routeTable([["GET", "/openapi.json"]])
     const middleware = (app: HttpApp.Default): HttpApp.Default =>
       withCors(settings.corsOrigins)(
         authorizeEarly(settings.authenticate)(
           methodNotAllowed(routes)(
             limitBody(settings.maxBodyBytes)(
-              fastRecall(settings.authenticate, store, embedding)(
+              fastRoutes(settings.authenticate, deps)(
                 mcpRoute(settings.authenticate, mcp)(openApiRoute(settings.authenticate, document)(app))
               )
             )
@@ -84,7 +90,7 @@ export const serve = (
     const server = HttpApiBuilder.serve(middleware).pipe(
       HttpMiddleware.withTracerDisabledWhen(() => !tracing),
       Layer.provide(HttpApiBuilder.middleware(EngramApi, decodeBody)),
-      Layer.provide(ApiLive(settings)),
+      Layer.provide(ApiLive(settings, deps.grouped)),
       Layer.provideMerge(
         NodeHttpServer.layer(() => {
           const node = createServer({ headersTimeout: 20_000, requestTimeout: 120_000 })

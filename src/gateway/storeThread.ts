@@ -18,21 +18,22 @@ import type { SqliteStoreOptions } from "../backends/sqlite/index.js"
 import type { EmbeddingSpace } from "../domain/embedding.js"
 import { BackendUnavailable, InvalidEmbedding, InvalidInput, MemoryNotFound, StorageError } from "../domain/errors.js"
 import type { SemanticStore } from "../services/SemanticStore.js"
+import { packArguments, type Packed, unpack } from "./threadWire.js"
 
 type Store = SemanticStore["Type"]
 type Method = Exclude<keyof Store, "embeddingSpace">
 
-/** One call sent to the worker. */
+/** One call sent to the worker: its arguments with their vectors packed (threadWire.ts). */
 export interface StoreCall {
   readonly id: number
   readonly method: Method
-  readonly args: ReadonlyArray<unknown>
+  readonly args: Packed
 }
 
-/** The worker's answer to one call. */
+/** The worker's answer to one call: its result with its vectors packed, or its failure. */
 export interface StoreReply {
   readonly id: number
-  readonly value?: unknown
+  readonly value?: Packed
   readonly failure?: StoreFailure
 }
 
@@ -122,7 +123,8 @@ export const semanticStoreThread = (options: SqliteStoreOptions): Effect.Effect<
         const id = next++
         pending.set(id, (reply) => {
           if (reply.failure === undefined) {
-            resume(Effect.succeed(method === "get" ? Option.fromNullable(reply.value) : reply.value))
+            const value = reply.value === undefined ? undefined : unpack(reply.value)
+            resume(Effect.succeed(method === "get" ? Option.fromNullable(value) : value))
           } else if ("typed" in reply.failure) {
             const error = decodeError(reply.failure.typed)
             resume(
@@ -132,7 +134,7 @@ export const semanticStoreThread = (options: SqliteStoreOptions): Effect.Effect<
             resume(Effect.fail(threadFailure(method, reply.failure.defect)))
           }
         })
-        worker.postMessage({ id, method, args } satisfies StoreCall)
+        worker.postMessage({ id, method, args: packArguments(method, args) } satisfies StoreCall)
       })
     const store = { embeddingSpace: space } as Record<string, unknown>
     for (const m of METHODS) store[m] = call(m)

@@ -7,6 +7,7 @@ import { parentPort, workerData } from "node:worker_threads"
 import { layerSemantic, type SqliteStoreOptions } from "../backends/sqlite/index.js"
 import { SemanticStore } from "../services/SemanticStore.js"
 import type { StoreCall, StoreFailure, StoreReply } from "./storeThread.js"
+import { packResult, unpack } from "./threadWire.js"
 
 const port = parentPort!
 const options = workerData as SqliteStoreOptions
@@ -36,12 +37,15 @@ const main = Effect.gen(function*() {
       return
     }
     const run = (store[call.method] as (...args: ReadonlyArray<unknown>) => Effect.Effect<unknown, unknown>)(
-      ...call.args
+      ...(unpack(call.args) as ReadonlyArray<unknown>)
     )
     Effect.runCallback(run, {
       onExit: (exit) => {
         const reply: StoreReply = Exit.isSuccess(exit)
-          ? { id: call.id, value: Option.isOption(exit.value) ? Option.getOrNull(exit.value) : exit.value }
+          ? {
+            id: call.id,
+            value: packResult(call.method, Option.isOption(exit.value) ? Option.getOrNull(exit.value) : exit.value)
+          }
           : { id: call.id, failure: failureOf(exit.cause) }
         port.postMessage(reply)
       }

@@ -65,12 +65,19 @@ const boundBlob = (v: Vector): Uint8Array => {
   return new Uint8Array(scratch.buffer, 0, v.length * 4)
 }
 
-/** The float32 values of a stored vector. */
+/**
+ * The float32 values of a stored vector. A loop into a preallocated array: `Array.from` of a typed
+ * array goes through its iterator, ~9× slower (every memory a recall returns passes here).
+ */
 export const fromBlob = (b: Uint8Array): Array<number> => {
   const n = b.byteLength >>> 2
-  if (b.byteOffset % 4 === 0) return Array.from(new Float32Array(b.buffer, b.byteOffset, n))
-  const view = new DataView(b.buffer, b.byteOffset, b.byteLength)
   const out = new Array<number>(n)
+  if (b.byteOffset % 4 === 0) {
+    const f = new Float32Array(b.buffer, b.byteOffset, n)
+    for (let i = 0; i < n; i++) out[i] = f[i]!
+    return out
+  }
+  const view = new DataView(b.buffer, b.byteOffset, b.byteLength)
   for (let i = 0; i < n; i++) out[i] = view.getFloat32(i * 4, true)
   return out
 }
