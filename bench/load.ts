@@ -11,6 +11,8 @@
  * Options: --duration <s> (30), --store <connections> (25), --search <connections> (25),
  * --preload <memories> (5000, over 10 agents, loaded through /v1/memories/batch before the clock
  * starts), --out <file.json> (also writes the markdown beside it). `npm run bench` runs it too.
+ * ENGRAM_LOAD_DIST=1 serves with the compiled `engram` (bin/engram.js: build first) instead of the
+ * sources; ENGRAM_LOAD_PROFILE=<dir> writes the server's CPU profiles (one per thread) there.
  */
 import autocannon from "autocannon"
 import Database from "better-sqlite3"
@@ -123,7 +125,6 @@ const threadCpuMs = (pid: number): Map<number, number> | undefined => {
       const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, "utf8")
       const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ")
       threads.set(Number(tid), (Number(fields[11]) + Number(fields[12])) * tick)
-      if (process.env.ENGRAM_LOAD_THREADS !== undefined) process.stderr.write(`${tid} ${stat.slice(0, 40)}\n`)
     }
     return threads
   } catch {
@@ -169,7 +170,6 @@ const cpuPerRequest = (
   let others = 0
   for (const [tid, ms] of after) {
     const used = ms - (before.get(tid) ?? 0)
-    if (process.env.ENGRAM_LOAD_THREADS !== undefined) process.stderr.write(`thread ${tid} ${used} ms\n`)
     if (tid === pid) main += used
     else others += used
   }
