@@ -82,7 +82,7 @@ const startServer = (dir: string): Promise<{ child: ChildProcess; url: string }>
       tsx,
       ...(process.env.ENGRAM_LOAD_DIST === undefined
         ? [join(here, "loadServer.ts")]
-        : [join(root, "bin", "engram.js")]),
+        : [process.env.ENGRAM_LOAD_BIN ?? join(root, "bin", "engram.js")]),
       "serve",
       "--port",
       "0"

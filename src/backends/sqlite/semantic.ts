@@ -113,10 +113,15 @@ export const port = (conn: SqliteConnection, dimensions: number): SemanticPort =
     // Every term as a quoted FTS5 string, implicitly AND-ed. Terms are runs of letters, digits and
     // marks, so they never contain a quote or an FTS5 operator.
     const params: Array<unknown> = [plan.terms.map((t) => `"${t}"`).join(" "), plan.agentId]
-    const sql = `SELECT -bm25(memories_fts) AS score, ${MEMORY_COLUMNS}
-      FROM memories_fts JOIN memories m ON m.rid = memories_fts.rowid
-      WHERE memories_fts MATCH ? AND m.agent_id = ?${memoryFilterSql(plan.filter, params)}
-      ORDER BY bm25(memories_fts), m.created_at DESC, m.id DESC LIMIT ?`
+    // Ranked on the sort keys alone, whole rows read for the winners only: sorting every match with
+    // all its columns (its vector blob among them) cost a quarter of the statement.
+    const sql = `SELECT t.score AS score, ${MEMORY_COLUMNS}
+      FROM (SELECT m.rid AS rid, -bm25(memories_fts) AS score, m.created_at AS created_at, m.id AS id
+        FROM memories_fts JOIN memories m ON m.rid = memories_fts.rowid
+        WHERE memories_fts MATCH ? AND m.agent_id = ?${memoryFilterSql(plan.filter, params)}
+        ORDER BY bm25(memories_fts), m.created_at DESC, m.id DESC LIMIT ?) t
+      JOIN memories m ON m.rid = t.rid
+      ORDER BY t.score DESC, t.created_at DESC, t.id DESC`
     params.push(plan.limit)
     return conn.all<{ score: number }>(sql, params).map((r) => ({ memory: readMemory(r), score: r.score }))
   }
