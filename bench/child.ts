@@ -342,15 +342,24 @@ const toInputs = (batch: ReadonlyArray<Item>): Array<MemoryInput> =>
     embedding: Array.from(m.vector)
   }))
 
-const load = async (cfg: MainConfig, insert: (batch: ReadonlyArray<MemoryInput>) => Promise<number>, phase: string) => {
-  let ns = 0
+/**
+ * Load all N memories through each of `inserts` (one store each), batch by batch in turn; the rows
+ * per second of each.
+ */
+const load = async (
+  cfg: MainConfig,
+  inserts: ReadonlyArray<(batch: ReadonlyArray<MemoryInput>) => Promise<number>>,
+  phase: string
+): Promise<Array<number>> => {
+  const ns = inserts.map(() => 0)
   let rows = 0
   for (const batch of memoryBatches(cfg.seed, cfg.n, cfg.counts.batch)) {
-    ns += await insert(toInputs(batch))
+    const inputs = toInputs(batch)
+    for (let i = 0; i < inserts.length; i++) ns[i]! += await inserts[i]!(inputs)
     rows += batch.length
     progress(phase, rows / cfg.n)
   }
-  return perSecond(rows, ns)
+  return ns.map((n) => perSecond(rows, n))
 }
 
 type Figures = Record<string, number>
@@ -534,22 +543,29 @@ const runMain = async (cfg: MainConfig): Promise<MainResult> => {
     const figures: Figures = {}
     // Where the peak RSS is reached: the high-water mark after each group of phases.
     figures["rss.peakAfterOpenMb"] = peakMb()
+    // The HTTP load and its direct baseline go batch by batch in turn (the direct one into a third
+    // store), so both see the same machine, the same warm code and stores of the same size.
+    const directInsert = directLoad?.insert
+    let directLoadRate: number | undefined
     if (driver.insert !== undefined) {
       await gate(cfg, "insert")
-      figures["insert.rowsPerSec"] = await load(cfg, driver.insert, "insert")
+      const rates = await load(
+        cfg,
+        directInsert === undefined ? [driver.insert] : [driver.insert, directInsert],
+        "insert"
+      )
+      figures["insert.rowsPerSec"] = rates[0]!
+      directLoadRate = rates[1]
     }
     if (driver.insertSolo !== undefined) {
       await gate(cfg, "insert (single agent)")
-      figures["insertSolo.rowsPerSec"] = await load(cfg, driver.insertSolo, "insert (single agent)")
+      figures["insertSolo.rowsPerSec"] = (await load(cfg, [driver.insertSolo], "insert (single agent)"))[0]!
     }
     figures["rss.peakAfterLoadMb"] = peakMb()
     if (driver.afterLoad !== undefined) {
       await gate(cfg, "prepare")
       await driver.afterLoad()
     }
-    // The same load called directly in this process: the baseline of the HTTP load rate.
-    const directInsert = directLoad?.insert
-    const directLoadRate = directInsert === undefined ? undefined : await load(cfg, directInsert, "insert (direct)")
     await gate(cfg, "recall")
     const recalls = await recallPhases(cfg, baseline === undefined ? [driver] : [driver, baseline])
     if (directLoadRate !== undefined && recalls[1] !== undefined) {

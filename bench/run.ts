@@ -790,7 +790,7 @@ const METHODOLOGY = [
   "Tasks with 4 workers: 4 worker processes, each with its own connection (SQLite file / PostgreSQL pool), started together; " +
   "cycles/s = all cycles ÷ (last end − first start).",
   "HTTP: SqliteLive behind two loopback gateways (bearer token) and HttpSemanticLive in the same child process; its comparison " +
-  "column is the same SqliteLive stores called directly in that process (rememberMany: the same batches into a third SqliteLive store in that process; peak RSS: the SQLite engram run's figure).",
+  "column is the same SqliteLive stores called directly in that process (rememberMany: the same batches into a third SqliteLive store in that process, batch by batch in turn with the HTTP load; peak RSS: the SQLite engram run's figure).",
   "ratio = engram ÷ raw (or direct). For rates (rows/s, ops/s) higher is better; for times lower is better."
 ]
 

@@ -57,7 +57,8 @@ const start = (store = memoryLayer({ embedding })) =>
   })
 
 /** Ids differ between two stores of the same memory; everything else must not. */
-const withoutIds = (reply: Reply): Reply => JSON.parse(JSON.stringify(reply, (k, v) => (k === "id" ? "<id>" : v)))
+const withoutIds = (reply: Reply): Reply =>
+  JSON.parse(JSON.stringify(reply, (k, v) => (k === "id" ? "<id>" : k === "ids" ? v.map(() => "<id>") : v)))
 
 describe("gateway fast routes", () => {
   it.scoped("refusals: the same status and body as HttpApi's", () =>
@@ -71,6 +72,13 @@ describe("gateway fast routes", () => {
         ["/v1/memories", ALICE, { agentId: "bob", content: "c", source: "system" }],
         ["/v1/memories", ADMIN, { agentId: "a", content: "nul \u0000", source: "system" }],
         ["/v1/memories", ADMIN, { agentId: "a", content: "c", source: "system", embedding: [1, 2, 3] }],
+        ["/v1/memories/batch", ALICE, {
+          inputs: [
+            { agentId: "alice", content: "c", source: "system" },
+            { agentId: "bob", content: "c", source: "system" }
+          ]
+        }],
+        ["/v1/memories/batch", ADMIN, { inputs: [{ agentId: "a", content: "c", source: "system", embedding: "AAA" }] }],
         ["/memory/store", ALICE, { agentId: "bob", content: "c" }],
         ["/memory/store", ADMIN, { agentId: "a", content: "c", source: "rumour" }],
         ["/memory/search", ALICE, { query: "x", agentId: "bob" }],
@@ -93,6 +101,14 @@ describe("gateway fast routes", () => {
       for (
         const [path, body] of [
           ["/v1/memories", { agentId: "alice", content: "alpha river", source: "system", embedding: [1, 0, 0, 0] }],
+          ["/v1/memories/batch", {
+            inputs: [{
+              agentId: "alice",
+              content: "alpha cloud",
+              source: "system",
+              embedding: "AACAPwAAAAAAAAAAAAAAAA=="
+            }]
+          }],
           ["/memory/store", { agentId: "alice", content: "alpha stone", category: "semantic", tags: ["t"] }]
         ] as const
       ) {
@@ -104,17 +120,17 @@ describe("gateway fast routes", () => {
       const recall = { agentId: "alice", embedding: [1, 0, 0, 0], limit: 10 }
       const [fastRecall, apiRecall] = yield* both(`${url}/v1/recall`, ALICE, recall)
       const hits = (r: Reply) => (r.json as { hits: Array<{ memory: { id: string; accessCount: number } }> }).hits
-      assert.strictEqual(hits(fastRecall).length, 2)
+      assert.strictEqual(hits(fastRecall).length, 4)
       assert.deepStrictEqual(
         hits(apiRecall).map((h) => h.memory.id),
         hits(fastRecall).map((h) => h.memory.id)
       )
       // Each path counted its access: the second recall sees the first one's.
-      assert.deepStrictEqual(hits(fastRecall).map((h) => h.memory.accessCount), [1, 1])
-      assert.deepStrictEqual(hits(apiRecall).map((h) => h.memory.accessCount), [2, 2])
+      assert.deepStrictEqual(hits(fastRecall).map((h) => h.memory.accessCount), [1, 1, 1, 1])
+      assert.deepStrictEqual(hits(apiRecall).map((h) => h.memory.accessCount), [2, 2, 2, 2])
       const search = { query: "alpha", agentId: "alice" }
       const [fastSearch, apiSearch] = yield* both(`${url}/memory/search`, ALICE, search)
-      assert.strictEqual((fastSearch.json as { count: number }).count, 4)
+      assert.strictEqual((fastSearch.json as { count: number }).count, 6)
       assert.deepStrictEqual(fastSearch, apiSearch)
     }))
 

@@ -1,6 +1,6 @@
 /**
  * The gateway's hottest routes answered in front of HttpApi: `POST /v1/recall`, `POST /v1/memories`,
- * `POST /memory/store` and `POST /memory/search`. HttpApi's per-request work (router, security
+ * `POST /v1/memories/batch`, `POST /memory/store` and `POST /memory/search`. HttpApi's per-request work (router, security
  * middleware, the success schema's encoding of every returned memory, several fibers) cost more than
  * the store call itself, and a gateway under load spends its event loop on it. They are the same
  * endpoints, not other ones:
@@ -25,6 +25,7 @@ import { tooDeep } from "../core/decode.js"
 import { InvalidEmbedding, InvalidInput } from "../domain/errors.js"
 import type { RecallHit } from "../domain/memory.js"
 import {
+  base64OfFloat32,
   Caller,
   Forbidden,
   MemoryApiSearchRequest,
@@ -33,7 +34,8 @@ import {
   PublicEmbedderError,
   PublicStorageError,
   RecallBody,
-  RememberBody
+  RememberBody,
+  RememberManyBody
 } from "./Api.js"
 import type { Authenticate } from "./auth.js"
 import { semanticFlows } from "./handlers.js"
@@ -89,16 +91,11 @@ const route = <P, I, A>(
   }
 }
 
-const base64Of = (vector: ReadonlyArray<number>): string => {
-  const floats = new Float32Array(vector)
-  return Buffer.from(floats.buffer, floats.byteOffset, floats.byteLength).toString("base64")
-}
-
 /** `{ hits }` in the wire form of the recall endpoint's success schema. */
 const recallAnswer = (hits: ReadonlyArray<RecallHit>): string =>
   JSON.stringify({
     hits: hits.map(({ memory, score }) => ({
-      memory: { ...memory, embedding: memory.embedding === null ? null : base64Of(memory.embedding) },
+      memory: { ...memory, embedding: memory.embedding === null ? null : base64OfFloat32(memory.embedding) },
       score
     }))
   })
@@ -110,6 +107,7 @@ const routes = (deps: GatewayDeps): ReadonlyMap<string, Route> => {
   return new Map([
     route("/v1/recall", RecallBody, semantic.recall, recallAnswer),
     route("/v1/memories", RememberBody, (p) => Effect.map(semantic.remember(p), (id) => ({ id }))),
+    route("/v1/memories/batch", RememberManyBody, (p) => Effect.map(semantic.rememberMany(p), (ids) => ({ ids }))),
     route("/memory/store", MemoryApiStoreRequest, memoryApi.store),
     route("/memory/search", MemoryApiSearchRequest, memoryApi.search)
   ].map((r) => [r.path, r]))

@@ -10,7 +10,15 @@ import { Effect, Layer, Option } from "effect"
 import { SemanticStoreAdmin } from "../services/Admin.js"
 import { Consolidation } from "../services/Consolidation.js"
 import { allowAgent, allowEveryAgent } from "./agentAccess.js"
-import { Caller, EngramApi, GATEWAY_VERSION, MAX_EXPORT_PAGE, type RecallBody, type RememberBody } from "./Api.js"
+import {
+  Caller,
+  EngramApi,
+  GATEWAY_VERSION,
+  MAX_EXPORT_PAGE,
+  type RecallBody,
+  type RememberBody,
+  type RememberManyBody
+} from "./Api.js"
 import { type Authenticate, AuthorizationLive } from "./auth.js"
 import { publicEmbedderError } from "./embedding.js"
 import { makeExporter } from "./exportCursor.js"
@@ -31,6 +39,13 @@ export const semanticFlows = ({ embedding, grouped, store }: GatewayDeps) => ({
       publicEmbedderError("remember"),
       publicErrors("remember")
     ),
+  rememberMany: (payload: typeof RememberManyBody.Type) =>
+    Effect.forEach(payload.inputs, (input) => allowAgent(input.agentId), { discard: true }).pipe(
+      Effect.zipRight(embedding.fill(payload.inputs)),
+      Effect.flatMap(store.rememberMany),
+      publicEmbedderError("rememberMany"),
+      publicErrors("rememberMany")
+    ),
   recall: (payload: typeof RecallBody.Type) =>
     allowAgent(payload.agentId).pipe(
       Effect.zipRight(embedding.embedQuery(payload)),
@@ -49,17 +64,7 @@ export const SemanticGroupLive = (settings: { readonly maxBodyBytes: number }) =
       const flows = semanticFlows(deps)
       return handlers
         .handle("remember", ({ payload }) => Effect.map(flows.remember(payload), (id) => ({ id })))
-        .handle(
-          "rememberMany",
-          ({ payload }) =>
-            Effect.forEach(payload.inputs, (input) => allowAgent(input.agentId), { discard: true }).pipe(
-              Effect.zipRight(embedding.fill(payload.inputs)),
-              Effect.flatMap(store.rememberMany),
-              Effect.map((ids) => ({ ids })),
-              publicEmbedderError("rememberMany"),
-              publicErrors("rememberMany")
-            )
-        )
+        .handle("rememberMany", ({ payload }) => Effect.map(flows.rememberMany(payload), (ids) => ({ ids })))
         .handle("recall", ({ payload }) => Effect.map(flows.recall(payload), (hits) => ({ hits })))
         .handle("recallAgents", ({ payload }) =>
           Effect.forEach(payload.agentIds, allowAgent, { discard: true }).pipe(

@@ -13,7 +13,7 @@ import * as HttpApiError from "@effect/platform/HttpApiError"
 import * as HttpClient from "@effect/platform/HttpClient"
 import * as HttpClientError from "@effect/platform/HttpClientError"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
-import { Clock, Data, Duration, Effect, ParseResult, type Redacted, Schedule } from "effect"
+import { Clock, Data, Duration, Effect, ParseResult, type Redacted, Schedule, Schema } from "effect"
 import { builtInTracer } from "../../core/instrument.js"
 import type { SemanticLimits } from "../../core/memoryInputs.js"
 import { describe } from "../../core/storage.js"
@@ -94,11 +94,11 @@ const traced = <A, E>(request: Effect.Effect<A, E>): Effect.Effect<A, E> =>
 /** Deadlines and backoff use real time whatever Clock the caller runs with. */
 const realTime = Clock.make()
 
+const authorized = (token: Redacted.Redacted<string> | undefined) =>
+  token === undefined ? undefined : HttpClient.mapRequest(HttpClientRequest.bearerToken(token))
+
 const makeApiClient = (baseUrl: string, token: Redacted.Redacted<string> | undefined) =>
-  HttpApiClient.make(EngramApi, {
-    baseUrl,
-    transformClient: token === undefined ? undefined : HttpClient.mapRequest(HttpClientRequest.bearerToken(token))
-  })
+  HttpApiClient.make(EngramApi, { baseUrl, transformClient: authorized(token) })
 
 /** The typed client of the gateway API. */
 export type ApiClient = Effect.Effect.Success<ReturnType<typeof makeApiClient>>
@@ -121,6 +121,16 @@ export interface GatewayConnection {
   ) => Effect.Effect<A, CallError>
   /** Refuse a body the gateway would answer with 413, before sending it. */
   readonly fits: (field: string, body: unknown) => Effect.Effect<void, InvalidInput>
+  /**
+   * `POST path` with `body` in the endpoint's wire form, answered by `success` — for the hot calls,
+   * without HttpApiClient (see `post` below); run it under `call` like any request.
+   */
+  readonly post: <A, I>(
+    field: string,
+    path: string,
+    body: unknown,
+    success: Schema.Schema<A, I>
+  ) => Effect.Effect<A, unknown>
 }
 
 const configError = (path: string, message: string) => new ConfigError({ path, message })
@@ -141,6 +151,63 @@ const withoutCredentials = (url: URL): string => {
  */
 const asSent = (key: string, value: unknown): unknown =>
   key === "embedding" && Array.isArray(value) ? "=".repeat(Math.ceil((value.length * 4) / 3)) : value
+
+/**
+ * Every failure the gateway answers a hot call with, by its tag (each tag is one class, so the status
+ * adds nothing to telling them apart).
+ */
+const GatewayFailure = Schema.Union(
+  InvalidInput,
+  InvalidEmbedding,
+  Unauthorized,
+  Forbidden,
+  PayloadTooLarge,
+  PublicStorageError,
+  PublicBackendUnavailable,
+  PublicEmbedderError,
+  HttpApiError.HttpApiDecodeError
+)
+const decodeFailure = Schema.decodeUnknown(GatewayFailure)
+
+/**
+ * One hot request straight through the HttpClient: the body written once as JSON (its size checked
+ * against the gateway's limit on the same string), the answer parsed and decoded by the endpoint's
+ * success schema, a refusal decoded by its tag into the same classes HttpApiClient gives, anything
+ * else a status error — the classes and errors HttpApiClient gives for the same answers. The body is
+ * built by the port in its wire form (vectors already base64) instead of encoded field by field by
+ * the endpoint's schema, and measured on the string that is sent instead of on a second
+ * serialisation; the endpoints, bodies and answers are the same.
+ */
+const post =
+  (http: HttpClient.HttpClient, baseUrl: string, maxBodyBytes: number) =>
+  <A, I>(field: string, path: string, body: unknown, success: Schema.Schema<A, I>): Effect.Effect<A, unknown> =>
+    Effect.suspend(() => {
+      const text = JSON.stringify(body)
+      const size = Buffer.byteLength(text, "utf8")
+      if (size > maxBodyBytes) {
+        return Effect.fail(
+          new InvalidInput({
+            field,
+            message: `is larger than the gateway accepts (${size} bytes of JSON, limit ${maxBodyBytes})`
+          })
+        )
+      }
+      const request = HttpClientRequest.bodyText(HttpClientRequest.post(baseUrl + path), text, "application/json")
+      return Effect.flatMap(
+        http.execute(request),
+        (response) =>
+          Effect.flatMap(response.json, (json): Effect.Effect<A, unknown> =>
+            response.status === 200
+              ? Schema.decodeUnknown(success)(json)
+              : Effect.flatMap(
+                Effect.orElseFail(
+                  decodeFailure(json),
+                  () => new HttpClientError.ResponseError({ request, response, reason: "StatusCode" })
+                ),
+                Effect.fail
+              ))
+      )
+    })
 
 /** The field path of the first issue of a gateway-side decode error. */
 const decodeField = (root: string, e: HttpApiError.HttpApiDecodeError) => {
@@ -294,10 +361,13 @@ export const connect = (
     ) {
       return yield* new EmbeddingSpaceMismatch({ expected: options.embedding, actual: info.embedding })
     }
+    const client = yield* HttpClient.HttpClient
+    const bearer = authorized(options.token)
     return {
       api,
       url,
       info,
+      post: post(bearer === undefined ? client : bearer(client), url, info.maxBodyBytes),
       limits: {
         space: info.embedding,
         // The gateway's store enforces its own content limit; a client-side limit only adds to it.

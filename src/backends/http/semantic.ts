@@ -20,7 +20,14 @@ import type { Filter } from "../../core/memoryFilter.js"
 import type { RecallPlan } from "../../core/recall.js"
 import type { PortFailure, SemanticPort } from "../../core/semantic.js"
 import { MemoryNotFound, StorageError } from "../../domain/errors.js"
-import type { Memory, RecallQuery, RememberInput } from "../../domain/memory.js"
+import type { Memory, RecallQuery } from "../../domain/memory.js"
+import {
+  base64OfFloat32,
+  RecallAgentsAnswer,
+  RecallAnswer,
+  RememberAnswer,
+  RememberManyAnswer
+} from "../../gateway/Api.js"
 import type { CallError, GatewayConnection } from "./client.js"
 
 const retried = (field: string) => ({ idempotent: true, field }) as const
@@ -34,16 +41,23 @@ const noNotFound = (operation: string) => <A>(self: Effect.Effect<A, CallError>)
       Effect.fail(new StorageError({ backend: "http", operation, message: `the gateway answered ${e.message} (404)` }))
   )
 
-/** What the gateway's `remember` takes for a prepared memory (its id included). */
-const rememberInput = (m: Memory): RememberInput => ({
+// Vectors travel in the wire form the gateway's bodies accept (`Float32Base64`): the core has rounded
+// them to float32 already, so nothing is lost.
+
+/** What the gateway's `remember` takes for a prepared memory (its id included), in wire form. */
+const rememberInput = (m: Memory) => ({
   id: m.id,
   agentId: m.agentId,
   content: m.content,
   source: m.source,
   scope: m.scope,
   metadata: m.metadata,
-  ...(m.embedding === null ? {} : { embedding: m.embedding })
+  ...(m.embedding === null ? {} : { embedding: base64OfFloat32(m.embedding) })
 })
+
+/** A query in wire form. */
+const wireQuery = <Q extends { readonly embedding?: ReadonlyArray<number> | Float32Array | undefined }>(query: Q) =>
+  query.embedding === undefined ? query : { ...query, embedding: base64OfFloat32(query.embedding) }
 
 /** The query that asks the gateway for exactly this plan. */
 const queryOf = (plan: RecallPlan): RecallQuery => {
@@ -65,35 +79,38 @@ const queryOf = (plan: RecallPlan): RecallQuery => {
 export const port = (c: GatewayConnection): SemanticPort => ({
   backend: "http",
   insert: (memories, { many }) =>
-    Effect.gen(function*() {
-      if (many) {
-        const body = { inputs: memories.map(rememberInput) }
-        yield* c.fits("inputs", body)
-        yield* c.call("rememberMany", retried("inputs"), c.api.semantic.rememberMany({ payload: body }))
-      } else {
-        const body = rememberInput(memories[0]!)
-        yield* c.fits("input", body)
-        yield* c.call("remember", retried("input"), c.api.semantic.remember({ payload: body }))
-      }
-      // The gateway refuses an id held by another agent itself (InvalidInput naming it).
-      return undefined
-    }).pipe(noNotFound("remember")),
+    (many
+      ? Effect.asVoid(c.call(
+        "rememberMany",
+        retried("inputs"),
+        c.post("inputs", "/v1/memories/batch", { inputs: memories.map(rememberInput) }, RememberManyAnswer)
+      ))
+      : Effect.asVoid(
+        c.call(
+          "remember",
+          retried("input"),
+          c.post("input", "/v1/memories", rememberInput(memories[0]!), RememberAnswer)
+        )
+      )).pipe(
+        // The gateway refuses an id held by another agent itself (InvalidInput naming it).
+        Effect.as(undefined),
+        noNotFound("remember")
+      ),
   // The gateway runs the whole recall (ranking and access counters): its answer is the answer.
   recall: (plan) =>
-    Effect.gen(function*() {
-      const query = queryOf(plan)
-      yield* c.fits("query", query)
-      const { hits } = yield* c.call("recall", retried("query"), c.api.semantic.recall({ payload: query }))
-      return hits
-    }).pipe(noNotFound("recall")),
+    Effect.map(
+      c.call("recall", retried("query"), c.post("query", "/v1/recall", wireQuery(queryOf(plan)), RecallAnswer)),
+      ({ hits }) => hits
+    ).pipe(noNotFound("recall")),
   // One request for every agent: the gateway answers each agent as its own recall would.
   recallMany: (plans) =>
-    Effect.gen(function*() {
+    Effect.suspend(() => {
       const { agentId: _, ...query } = queryOf(plans[0]!)
-      const body = { agentIds: plans.map((p) => p.agentId), query }
-      yield* c.fits("query", body)
-      const { hits } = yield* c.call("recallAgents", retried("query"), c.api.semantic.recallAgents({ payload: body }))
-      return hits
+      const body = { agentIds: plans.map((p) => p.agentId), query: wireQuery(query) }
+      return Effect.map(
+        c.call("recallAgents", retried("query"), c.post("query", "/v1/recall/agents", body, RecallAgentsAnswer)),
+        ({ hits }) => hits
+      )
     }).pipe(noNotFound("recallAgents")),
   get: (agentId, id) =>
     Effect.map(
