@@ -4,7 +4,9 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
+import { join } from "node:path"
 import type { EmbeddingSpace } from "../src/domain/embedding.js"
+import { semanticStoreThread } from "../src/gateway/storeThread.js"
 import { startServe } from "./support/serve.js"
 import { tempDir } from "./support/sqlite.js"
 
@@ -92,5 +94,35 @@ describe("gateway store thread", () => {
         assert.deepStrictEqual(order, ["health 200", "batch 200"])
       }),
     120_000
+  )
+
+  it.scoped(
+    "a write that arrives with many reads is answered before them",
+    () =>
+      Effect.gen(function*() {
+        const dir = yield* tempDir
+        const store = yield* semanticStoreThread({ path: join(dir, "engram.db"), embedding })
+        yield* store.rememberMany(Array.from({ length: 5_000 }, (_, i) => ({
+          agentId: "reader",
+          content: `memory ${i} about rivers and stones`,
+          source: "document" as const,
+          embedding: [1, i / 5_000, 0.5, 0.25]
+        })))
+        const order: Array<string> = []
+        const recalls = Array.from({ length: 40 }, (_, i) =>
+          Effect.tap(
+            store.recall({ agentId: "reader", text: "rivers stones", embedding: [1, i / 40, 0.5, 0.25], limit: 10 }),
+            () => Effect.sync(() => order.push("recall"))
+          ))
+        const write = Effect.tap(
+          store.remember({ agentId: "writer", content: "written while reads wait", source: "system" }),
+          () => Effect.sync(() => order.push("write"))
+        )
+        // All 41 calls are sent in one go, the write last.
+        yield* Effect.all([...recalls, write], { concurrency: "unbounded", discard: true })
+        assert.strictEqual(order.length, 41)
+        assert.isAtMost(order.indexOf("write"), 2, order.join(" "))
+      }),
+    60_000
   )
 })

@@ -13,6 +13,8 @@
  * and every later one with a StorageError.
  */
 import { Effect, Option, Schema, type Scope } from "effect"
+import { createRequire } from "node:module"
+import { pathToFileURL } from "node:url"
 import { Worker } from "node:worker_threads"
 import type { SqliteStoreOptions } from "../backends/sqlite/index.js"
 import type { EmbeddingSpace } from "../domain/embedding.js"
@@ -70,7 +72,8 @@ export const semanticStoreThread = (options: SqliteStoreOptions): Effect.Effect<
         }
         // Run from the TypeScript sources (tsx): the worker registers tsx itself before loading its entry.
         const entry = JSON.stringify(new URL("./storeThreadMain.ts", import.meta.url).href)
-        const tsx = JSON.stringify(import.meta.resolve("tsx/esm/api"))
+        // Resolved the CommonJS way: `import.meta.resolve` is missing under some test runners' transforms.
+        const tsx = JSON.stringify(pathToFileURL(createRequire(import.meta.url).resolve("tsx/esm/api")).href)
         return new Worker(
           `import(${tsx}).then((api) => { api.register(); return import(${entry}) })`,
           { eval: true, workerData: options }
