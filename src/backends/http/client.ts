@@ -196,7 +196,14 @@ const sendByDispatcher = (dispatcher: Undici.Dispatcher, baseUrl: string, author
   }
   return (path, body) => {
     const request = () => HttpClientRequest.post(baseUrl + path)
-    const answered = (status: number) => HttpClientResponse.fromWeb(request(), new Response(null, { status }))
+    // An answer that cannot be read, as the HttpClient reports it.
+    const unreadable = (status: number) => (cause: unknown) =>
+      new HttpClientError.ResponseError({
+        request: request(),
+        response: HttpClientResponse.fromWeb(request(), new Response(null, { status })),
+        reason: "Decode",
+        cause
+      })
     return Effect.flatMap(
       Effect.tryPromise({
         try: (signal) =>
@@ -214,27 +221,14 @@ const sendByDispatcher = (dispatcher: Undici.Dispatcher, baseUrl: string, author
         catch: (cause) => new HttpClientError.RequestError({ request: request(), reason: "Transport", cause })
       }),
       (response) =>
-        Effect.tryPromise({
-          try: () => response.body.text(),
-          catch: (cause) =>
-            new HttpClientError.ResponseError({
-              request: request(),
-              response: answered(response.statusCode),
-              reason: "Decode",
-              cause
+        Effect.tryPromise({ try: () => response.body.text(), catch: unreadable(response.statusCode) }).pipe(
+          Effect.flatMap((text) =>
+            Effect.try({
+              try: () => ({ status: response.statusCode, json: text === "" ? null : JSON.parse(text) as unknown }),
+              catch: unreadable(response.statusCode)
             })
-        }).pipe(Effect.flatMap((text) =>
-          Effect.try({
-            try: () => ({ status: response.statusCode, json: text === "" ? null : JSON.parse(text) as unknown }),
-            catch: (cause) =>
-              new HttpClientError.ResponseError({
-                request: request(),
-                response: answered(response.statusCode),
-                reason: "Decode",
-                cause
-              })
-          })
-        ))
+          )
+        )
     )
   }
 }
