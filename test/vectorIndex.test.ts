@@ -69,6 +69,49 @@ describe("the SIMD kernel", () => {
   })
 })
 
+describe("the quantising kernel", () => {
+  it("quantise_i16 rounds v·32767/top to the nearest integer and keeps top/‖v‖/32767 as the scale", () => {
+    const dim = 48
+    const k = new Kernel(1024 * 16, 1024 * 16)
+    const rand = random(5)
+    const rows = Array.from(
+      { length: 6 },
+      (_, i) => Array.from({ length: dim }, (_, d) => Math.fround(d < 40 ? (rand() - 0.5) * 10 ** (i - 3) : 0))
+    )
+    const src = k.alloc()
+    const out = k.alloc()
+    rows.forEach((row, i) => row.forEach((v, d) => (k.f32()[src / 4 + i * dim + d] = v)))
+    expect(k.quantiseI16(src, rows.length, dim, out, out + 8192)).toBe(rows.length)
+    rows.forEach((row, i) => {
+      const top = Math.max(...row.map(Math.abs))
+      const norm = Math.sqrt(row.reduce((s, v) => s + v * v, 0))
+      expect(k.f32()[(out + 8192) / 4 + i]).toBe(Math.fround(top / norm / 32767))
+      row.forEach((v, d) => {
+        const q = k.i16()[out / 2 + i * dim + d]!
+        // Off by at most half a step; the largest component lands on ±32767.
+        expect(Math.abs(q - v * (32767 / top))).toBeLessThanOrEqual(0.5)
+        if (Math.abs(v) === top) expect(Math.abs(q)).toBe(32767)
+      })
+    })
+  })
+
+  it("quantise_i16 stops at a row it cannot hold (all zero, NaN, infinite) without writing it", () => {
+    const dim = 16
+    const k = new Kernel(1024 * 4, 1024 * 4)
+    const src = k.alloc()
+    const out = k.alloc()
+    for (const bad of [0, Number.NaN, Number.POSITIVE_INFINITY]) {
+      const f32 = k.f32()
+      for (let d = 0; d < 3 * dim; d++) f32[src / 4 + d] = 1
+      for (let d = 0; d < dim; d++) f32[src / 4 + dim + d] = bad === 0 ? 0 : d === 3 ? bad : 1
+      k.i16().fill(7, out / 2, out / 2 + 3 * dim)
+      expect(k.quantiseI16(src, 3, dim, out, out + 2048)).toBe(1)
+      expect(k.i16()[out / 2]).toBe(32767)
+      expect(k.i16()[out / 2 + dim]).toBe(7)
+    }
+  })
+})
+
 describe("VectorIndex", () => {
   const exactTop = (
     data: ReadonlyArray<ReadonlyArray<number>>,
@@ -109,6 +152,54 @@ describe("VectorIndex", () => {
       expect(rescored).toBeLessThan(30 * n * 0.5)
     })
   }
+
+  it("a bulk load from stored bytes holds what puts hold, and refuses a row it cannot hold", () => {
+    const dims = 40
+    const rand = random(19)
+    const data = clustered(rand, 700, dims, 5)
+    const blob = (v: ReadonlyArray<number>) => new Uint8Array(Float32Array.from(v).buffer)
+    const put = new VectorIndex(dims)
+    const loaded = new VectorIndex(dims)
+    const load = loaded.load("a")
+    data.forEach((v, key) => {
+      put.put("a", key, v, { createdAt: key, confidence: 1, scope: key % 2, source: 0 })
+      // An unaligned copy of the bytes, as a driver may hand them over.
+      const bytes = new Uint8Array(dims * 4 + 1).subarray(1)
+      bytes.set(blob(v))
+      expect(load.add(key, bytes, key, 1, key % 2, 0)).toBe(true)
+    })
+    expect(load.end()).toBe(true)
+    expect(loaded.size("a")).toBe(data.length)
+    expect(loaded.view("a")!.scope.subarray(0, 4)).toEqual(new Uint8Array([0, 1, 0, 1]))
+    for (let t = 0; t < 10; t++) {
+      const query = data[Math.floor(rand() * data.length)]!.map((x) => x + 0.1 * gaussian(rand))
+      const rescore = (keys: ReadonlyArray<number>) =>
+        keys.map((key) => ({ key, score: cosine(query, data[key]!), createdAt: key }))
+      const accept = (i: number, view: { readonly scope: Uint8Array }) => view.scope[i] === 1
+      const expected = put.search("a", query, 10, rescore, order, accept)
+      expect(loaded.search("a", query, 10, rescore, order, accept)).toEqual(expected)
+      expect(expected.map((h) => h.key)).toEqual(
+        exactTop(data, data.map((_, k) => k).filter((k) => k % 2 === 1), query, 10, (k) => k).map((h) => h.key)
+      )
+    }
+    // A row of another length, and a zero row found when its chunk is quantised.
+    const short = new VectorIndex(dims).load("a")
+    expect(short.add(0, new Uint8Array(dims * 4 - 4), 0, 1, 0, 0)).toBe(false)
+    const zero = new VectorIndex(dims).load("a")
+    expect(zero.add(0, blob(data[0]!), 0, 1, 0, 0)).toBe(true)
+    expect(zero.add(1, new Uint8Array(dims * 4), 0, 1, 0, 0)).toBe(true)
+    expect(zero.end()).toBe(false)
+    // put refuses the same rows and changes nothing.
+    const index = new VectorIndex(dims)
+    expect(index.put("a", 0, new Array<number>(dims).fill(0), { createdAt: 0, confidence: 1, scope: 0, source: 0 }))
+      .toBe(false)
+    expect(index.has("a")).toBe(false)
+    // The chunk it took is free again: the next row reuses it.
+    const taken = index.bytes
+    expect(index.put("a", 1, data[1]!, { createdAt: 0, confidence: 1, scope: 0, source: 0 })).toBe(true)
+    expect(index.bytes).toBe(taken)
+    expect(index.size("a")).toBe(1)
+  })
 
   it("identical vectors tie exactly and the caller's order decides", () => {
     const index = new VectorIndex(8)

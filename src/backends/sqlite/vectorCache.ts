@@ -164,14 +164,24 @@ export class VectorCache {
   hold(agent: string): boolean {
     if (this.refused.has(agent)) return false
     if (this.index.has(agent)) return true
-    this.index.open(agent)
-    // Per row only what cannot be avoided: the driver's array and blob, a view of the blob's floats,
-    // and the quantised copy written into the index (no keyed object, no per-row closure).
+    // Per row only what cannot be avoided: the driver's array and blob, whose bytes the loader copies
+    // into the kernel's staging area (it quantises a chunk of rows at a time, in WebAssembly).
+    const loader = this.index.load(agent)
     for (const raw of this.agentRows.iterate(agent)) {
       const r = raw as AgentRow
-      if (!this.hold1(agent, r[0], r[1], r[2], r[3], r[4], r[5])) return false
+      if (!loader.add(r[0], r[1], r[5], r[4], this.scopes.of(r[2]), this.sources.of(r[3]))) {
+        // Leave the statement (the loop's return ends the iteration) and serve the agent by SQL.
+        return this.refuse(agent)
+      }
     }
-    return true
+    return loader.end() || this.refuse(agent)
+  }
+
+  /** Serve `agent` by SQL from now on (a stored vector the cache cannot hold); false. */
+  private refuse(agent: string): false {
+    this.index.drop(agent)
+    this.refused.add(agent)
+    return false
   }
 
   /** Forget every agent (they reload on their next recall). */
@@ -203,33 +213,14 @@ export class VectorCache {
 
   /** Store the row in the index; false (and the agent refused) when its vector cannot be held. */
   private put(agent: string, r: CacheRow): boolean {
-    return this.hold1(agent, r.rid, r.embedding!, r.scope, r.source, r.confidence, r.created_at)
-  }
-
-  /**
-   * Store one row in the index; false (and the agent refused) when its vector cannot be held: not
-   * the store's length, a component not finite, or all zero.
-   */
-  private hold1(
-    agent: string,
-    rid: number,
-    embedding: Uint8Array,
-    scope: string,
-    source: string,
-    confidence: number,
-    createdAt: number
-  ): boolean {
-    const v = floats(embedding)
+    const v = floats(r.embedding!)
     const fields: RowFields = {
-      createdAt,
-      confidence,
-      scope: this.scopes.of(scope),
-      source: this.sources.of(source)
+      createdAt: r.created_at,
+      confidence: r.confidence,
+      scope: this.scopes.of(r.scope),
+      source: this.sources.of(r.source)
     }
-    if (v.length === this.dimensions && this.index.put(agent, rid, v, fields)) return true
-    this.index.drop(agent)
-    this.refused.add(agent)
-    return false
+    return (v.length === this.dimensions && this.index.put(agent, r.rid, v, fields)) || this.refuse(agent)
   }
 
   /**

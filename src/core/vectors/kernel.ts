@@ -31,6 +31,7 @@ let compiled: object | undefined
 interface Exports {
   readonly dot_f32: (query: number, rows: number, count: number, dim: number, out: number) => void
   readonly dot_i16: (query: number, rows: number, scales: number, count: number, dim: number, out: number) => void
+  readonly quantise_i16: (src: number, count: number, dim: number, rows: number, scales: number) => number
 }
 
 /** One linear memory with the kernel's functions and a fixed-size chunk allocator. */
@@ -100,5 +101,14 @@ export class Kernel {
   /** out[i] = scales[i] · Σ query[d] · rows[i][d]: f32 query, i16 rows (dim % 16 = 0). */
   dotI16(query: number, rows: number, scales: number, count: number, dim: number, out: number): void {
     this.exports.dot_i16(query, rows, scales, count, dim, out)
+  }
+
+  /**
+   * Rows `src` (f32, `dim` apart, padding zero) unit-normalised and rounded to i16 rows (`dim` apart)
+   * with one f32 scale each (kernel.wat states the rounding); returns `count`, or the index of the
+   * first row that cannot be held (all zero, or a component not finite), of which nothing is written.
+   */
+  quantiseI16(src: number, count: number, dim: number, rows: number, scales: number): number {
+    return this.exports.quantise_i16(src, count, dim, rows, scales)
   }
 }

@@ -9,6 +9,10 @@
 ;;   dot_i16 (query, rows, scales, count, dim, out)  out[i] = scales[i] · Σ query[d] · rows[i][d]
 ;;                                                   query as f32, rows as i16 (half the bytes of
 ;;                                                   f32 rows: the scan is bound by memory bandwidth)
+;;   quantise_i16 (src, count, dim, rows, scales) → n
+;;                                                   each f32 row of src unit-normalised and rounded to
+;;                                                   i16 with one scale per row (see below); n = count,
+;;                                                   or the index of the first row that cannot be held
 (module
   (import "engram" "memory" (memory 1 65536))
 
@@ -88,4 +92,71 @@
         (local.set $scales (i32.add (local.get $scales) (i32.const 4)))
         (local.set $out (i32.add (local.get $out) (i32.const 4)))
         (br $eachRow))))
+;; f32 rows (at src, `dim` apart) to i16 rows (at rows, `dim` apart) and f32 scales: row i is
+  ;; v/‖v‖ ≈ scales[i] · rows[i], with scale = top/‖v‖/32767 and rows[i][d] = v[d]·(32767/top) rounded
+  ;; to the nearest integer, top the largest |v[d]|. Everything is computed in f64 (the norm's sum of
+  ;; squares, the product, the rounding), so each component is off by at most half a step plus f64
+  ;; rounding: the error bound of VectorIndex.search. Padding components must be zero (they stay 0).
+  ;; A row whose sum of squares is not positive and finite (all zero, or a component NaN or infinite)
+  ;; stops the run before anything of it is written: the result is its index (count when none).
+  (func (export "quantise_i16")
+    (param $src i32) (param $count i32) (param $dim i32) (param $rows i32) (param $scales i32) (result i32)
+    (local $i i32) (local $p i32) (local $end i32) (local $out i32)
+    (local $x v128) (local $sum v128) (local $top v128) (local $k v128) (local $a v128) (local $b v128)
+    (local $sumsq f64) (local $t f64) (local $kf f64)
+    (block $finished
+      (loop $eachRow
+        (br_if $finished (i32.ge_u (local.get $i) (local.get $count)))
+        (local.set $end (i32.add (local.get $src) (i32.shl (local.get $dim) (i32.const 2))))
+        ;; Pass 1: the sum of squares (two f64 lanes) and the largest magnitude (four f32 lanes).
+        (local.set $sum (v128.const i64x2 0 0))
+        (local.set $top (v128.const i32x4 0 0 0 0))
+        (local.set $p (local.get $src))
+        (loop $measure
+          (local.set $x (v128.load (local.get $p)))
+          (local.set $a (f64x2.promote_low_f32x4 (local.get $x)))
+          (local.set $b (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $x) (local.get $x))))
+          (local.set $sum (f64x2.add (local.get $sum)
+            (f64x2.add (f64x2.mul (local.get $a) (local.get $a)) (f64x2.mul (local.get $b) (local.get $b)))))
+          (local.set $top (f32x4.max (local.get $top) (f32x4.abs (local.get $x))))
+          (local.set $p (i32.add (local.get $p) (i32.const 16)))
+          (br_if $measure (i32.lt_u (local.get $p) (local.get $end))))
+        (local.set $sumsq (f64.add (f64x2.extract_lane 0 (local.get $sum)) (f64x2.extract_lane 1 (local.get $sum))))
+        ;; Not (0 < sumsq < ∞): all zero, NaN or infinite.
+        (br_if $finished (i32.eqz (i32.and
+          (f64.gt (local.get $sumsq) (f64.const 0))
+          (f64.lt (local.get $sumsq) (f64.const inf)))))
+        (local.set $t (f64.promote_f32 (f32.max
+          (f32.max (f32x4.extract_lane 0 (local.get $top)) (f32x4.extract_lane 1 (local.get $top)))
+          (f32.max (f32x4.extract_lane 2 (local.get $top)) (f32x4.extract_lane 3 (local.get $top))))))
+        (f32.store (local.get $scales)
+          (f32.demote_f64 (f64.div (f64.div (local.get $t) (f64.sqrt (local.get $sumsq))) (f64.const 32767))))
+        (local.set $kf (f64.div (f64.const 32767) (local.get $t)))
+        (local.set $k (f64x2.splat (local.get $kf)))
+        ;; Pass 2: eight components per step, v·k rounded in f64, narrowed to i16 (|v·k| ≤ 32767).
+        (local.set $p (local.get $src))
+        (local.set $out (local.get $rows))
+        (loop $write
+          (local.set $x (v128.load (local.get $p)))
+          (local.set $a (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23
+            (i32x4.trunc_sat_f64x2_s_zero (f64x2.nearest (f64x2.mul (local.get $k)
+              (f64x2.promote_low_f32x4 (local.get $x)))))
+            (i32x4.trunc_sat_f64x2_s_zero (f64x2.nearest (f64x2.mul (local.get $k)
+              (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $x) (local.get $x))))))))
+          (local.set $x (v128.load offset=16 (local.get $p)))
+          (local.set $b (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23
+            (i32x4.trunc_sat_f64x2_s_zero (f64x2.nearest (f64x2.mul (local.get $k)
+              (f64x2.promote_low_f32x4 (local.get $x)))))
+            (i32x4.trunc_sat_f64x2_s_zero (f64x2.nearest (f64x2.mul (local.get $k)
+              (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $x) (local.get $x))))))))
+          (v128.store (local.get $out) (i16x8.narrow_i32x4_s (local.get $a) (local.get $b)))
+          (local.set $p (i32.add (local.get $p) (i32.const 32)))
+          (local.set $out (i32.add (local.get $out) (i32.const 16)))
+          (br_if $write (i32.lt_u (local.get $p) (local.get $end))))
+        (local.set $src (local.get $end))
+        (local.set $rows (i32.add (local.get $rows) (i32.shl (local.get $dim) (i32.const 1))))
+        (local.set $scales (i32.add (local.get $scales) (i32.const 4)))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br $eachRow)))
+    (local.get $i))
 )

@@ -26,9 +26,6 @@ export const CHUNK_ROWS = 256
  */
 const FIRST_EXTRA = 10
 
-/** Rows are held as int16 in [-32767, 32767]. */
-const ROW_RANGE = 32_767
-
 /** Relative rounding error of one float32 operation (2^-24), doubled for safety. */
 const F32_EPSILON = 2 ** -23
 
@@ -72,6 +69,21 @@ class Rows {
   }
 }
 
+/** Rows given to `VectorIndex.load`, one by one. */
+export interface Loader {
+  /** Stage one row: its components as stored (little-endian float32 bytes) and its fields. */
+  readonly add: (
+    key: number,
+    blob: Uint8Array,
+    createdAt: number,
+    confidence: number,
+    scope: number,
+    source: number
+  ) => boolean
+  /** Quantise what is still staged. */
+  readonly end: () => boolean
+}
+
 /** A read-only view of one agent's row fields, for `accept`. */
 export interface RowView {
   readonly createdAt: Float64Array
@@ -88,12 +100,15 @@ export class VectorIndex {
   private readonly agents = new Map<string, Rows>()
   private readonly queryAt = 0
   private readonly scoresAt: number
+  /** Float32 rows staged for quantising: one chunk's worth, each `stride` apart, padding zero. */
+  private readonly stagingAt: number
   private uppers = new Float64Array(CHUNK_ROWS)
 
   constructor(readonly dimensions: number) {
     this.stride = Math.ceil(dimensions / 16) * 16
     this.scoresAt = this.stride * 4
-    const reserved = Math.ceil((this.scoresAt + CHUNK_ROWS * 4) / 16) * 16
+    this.stagingAt = Math.ceil((this.scoresAt + CHUNK_ROWS * 4) / 16) * 16
+    const reserved = this.stagingAt + CHUNK_ROWS * this.stride * 4
     this.kernel = new Kernel(CHUNK_ROWS * (this.stride * 2 + 4), reserved)
   }
 
@@ -130,37 +145,87 @@ export class VectorIndex {
 
   /**
    * Add the row `key` of `agent` (replacing it when held). False, and nothing changed, when `vector`
-   * cannot be held: fewer than `dimensions` components, one not finite, or all zero.
+   * cannot be held: fewer than `dimensions` components, or (as float32, what the store holds) one not
+   * finite, or all zero.
    */
   put(agent: string, key: number, vector: ArrayLike<number>, fields: RowFields): boolean {
-    // One pass for the norm and the largest magnitude. A sum of squares in float64 is finite exactly
-    // when every component is (float32 values squared stay far below float64's range), and positive
-    // exactly when one component is not zero.
     const n = this.dimensions
     if (vector.length < n) return false
-    let norm = 0
-    let top = 0
-    for (let d = 0; d < n; d++) {
-      const v = vector[d]!
-      norm += v * v
-      const a = v < 0 ? -v : v
-      if (a > top) top = a
+    // Staging row 0 takes the components as float32; its padding past `dimensions` is always zero.
+    const f32 = this.kernel.f32()
+    const at = this.stagingAt / 4
+    if (vector instanceof Float32Array) f32.set(vector.length === n ? vector : vector.subarray(0, n), at)
+    else for (let d = 0; d < n; d++) f32[at + d] = vector[d]!
+    const known = this.agents.get(agent)
+    const rows = known ?? new Rows()
+    const held = rows.position.get(key)
+    const i = held ?? rows.count
+    // A new row past the last chunk needs a chunk (returned if the row cannot be held after all).
+    const grown = held === undefined && i === rows.chunks.length * CHUNK_ROWS
+    if (grown) rows.chunks.push(this.kernel.alloc())
+    if (this.kernel.quantiseI16(this.stagingAt, 1, this.stride, this.rowAt(rows, i), this.scaleAt(rows, i)) !== 1) {
+      if (grown) this.kernel.release(rows.chunks.pop()!)
+      return false
     }
-    if (!(norm > 0 && norm < Number.POSITIVE_INFINITY)) return false
-    this.open(agent)
-    const rows = this.agents.get(agent)!
-    let i = rows.position.get(key)
-    if (i === undefined) {
-      i = rows.count
-      if (i % CHUNK_ROWS === 0 && i / CHUNK_ROWS === rows.chunks.length) rows.chunks.push(this.kernel.alloc())
+    if (known === undefined) this.agents.set(agent, rows)
+    if (held === undefined) {
       rows.ensure(i + 1)
       rows.count++
       rows.position.set(key, i)
     }
     rows.keys[i] = key
     this.setFields(rows, i, fields)
-    this.writeVector(rows, i, vector, Math.sqrt(norm), top)
     return true
+  }
+
+  /**
+   * Load `agent` from scratch (whatever it held is dropped) with rows given one by one to the
+   * loader's `add`: the stored float32 bytes of each row are copied into the kernel's staging area
+   * and a whole chunk is quantised by one kernel call, so loading costs no JavaScript per component.
+   * Keys must be distinct. No other call may use this index until `end` has returned. `add` and
+   * `end` return false when a row cannot be held (a length other than `dimensions` float32s, a
+   * component not finite, or all zero): the agent is then left partly loaded, for the caller to drop.
+   */
+  load(agent: string): Loader {
+    this.drop(agent)
+    const rows = new Rows()
+    this.agents.set(agent, rows)
+    const kernel = this.kernel
+    const rowBytes = this.dimensions * 4
+    const stagedBytes = this.stride * 4
+    const stagingAt = this.stagingAt
+    const scalesOffset = CHUNK_ROWS * this.stride * 2
+    const stride = this.stride
+    let bytes = kernel.bytes()
+    // Quantise the rows staged since the last chunk boundary into the last chunk.
+    const flush = (): boolean => {
+      const staged = rows.count % CHUNK_ROWS || (rows.count > 0 ? CHUNK_ROWS : 0)
+      if (staged === 0) return true
+      const chunk = rows.chunks[rows.chunks.length - 1]!
+      return kernel.quantiseI16(stagingAt, staged, stride, chunk, chunk + scalesOffset) === staged
+    }
+    return {
+      add: (key, blob, createdAt, confidence, scope, source) => {
+        if (blob.byteLength !== rowBytes) return false
+        const i = rows.count
+        if (i % CHUNK_ROWS === 0) {
+          rows.chunks.push(kernel.alloc())
+          // A chunk may grow the memory, which detaches every view of it.
+          bytes = kernel.bytes()
+        }
+        rows.ensure(i + 1)
+        bytes.set(blob, stagingAt + (i % CHUNK_ROWS) * stagedBytes)
+        rows.keys[i] = key
+        rows.createdAt[i] = createdAt
+        rows.confidence[i] = confidence
+        rows.scope[i] = scope
+        rows.source[i] = source
+        rows.position.set(key, i)
+        rows.count = i + 1
+        return rows.count % CHUNK_ROWS !== 0 || flush()
+      },
+      end: () => rows.count % CHUNK_ROWS === 0 || flush()
+    }
   }
 
   /** Change the filter fields of a held row; false when it is not held. */
@@ -284,29 +349,6 @@ export class VectorIndex {
     rows.confidence[i] = fields.confidence
     rows.scope[i] = fields.scope
     rows.source[i] = fields.source
-  }
-
-  /**
-   * Normalise, quantise to int16 with one scale, and store row i, given the vector's norm and its
-   * largest magnitude `top` (division is monotonic, so the largest |v|/norm is top/norm, exactly).
-   */
-  private writeVector(rows: Rows, i: number, vector: ArrayLike<number>, norm: number, top: number): void {
-    const n = this.dimensions
-    const scale = top / norm / ROW_RANGE
-    // v/norm/scale = v · (ROW_RANGE/top), within float64 rounding (far inside the bound's rounding term).
-    const k = ROW_RANGE / top
-    const at = this.rowAt(rows, i) / 2
-    const i16 = this.kernel.i16()
-    // Round half away from zero: the int16 store truncates toward zero after the ±0.5. (Math.round,
-    // half up, is a call per component: it was most of the cost of loading an agent.) Either way a
-    // component is off by at most half a step, which is what the search's error bound assumes; and
-    // |v·k| ≤ ROW_RANGE, so the result stays inside int16.
-    for (let d = 0; d < n; d++) {
-      const x = vector[d]! * k
-      i16[at + d] = x < 0 ? x - 0.5 : x + 0.5
-    }
-    for (let d = n; d < this.stride; d++) i16[at + d] = 0
-    this.kernel.f32()[this.scaleAt(rows, i) / 4] = scale
   }
 
   /** Normalise and write the query as float32; returns its L1 norm, for the error bound. */
