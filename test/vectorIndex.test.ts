@@ -153,53 +153,63 @@ describe("VectorIndex", () => {
     })
   }
 
-  it("a bulk load from stored bytes holds what puts hold, and refuses a row it cannot hold", () => {
-    const dims = 40
-    const rand = random(19)
-    const data = clustered(rand, 700, dims, 5)
-    const blob = (v: ReadonlyArray<number>) => new Uint8Array(Float32Array.from(v).buffer)
-    const put = new VectorIndex(dims)
-    const loaded = new VectorIndex(dims)
-    const load = loaded.load("a")
-    data.forEach((v, key) => {
-      put.put("a", key, v, { createdAt: key, confidence: 1, scope: key % 2, source: 0 })
-      // An unaligned copy of the bytes, as a driver may hand them over.
-      const bytes = new Uint8Array(dims * 4 + 1).subarray(1)
-      bytes.set(blob(v))
-      expect(load.add(key, bytes, key, 1, key % 2, 0)).toBe(true)
+  for (const dims of [40, 64]) {
+    it(`a bulk load from stored bytes holds what puts hold, and refuses a row it cannot hold (${dims} dimensions)`, () => {
+      const rand = random(19)
+      const data = clustered(rand, 700, dims, 5)
+      const blob = (v: ReadonlyArray<number>) => new Uint8Array(Float32Array.from(v).buffer)
+      const put = new VectorIndex(dims)
+      const loaded = new VectorIndex(dims)
+      const load = loaded.load("a")
+      data.forEach((v, key) => put.put("a", key, v, { createdAt: key, confidence: 1, scope: key % 2, source: 0 }))
+      // Batches of uneven sizes across chunk boundaries, each blob an unaligned copy, as a driver may
+      // hand bytes over.
+      for (let first = 0, size = 1; first < data.length; first += size, size = size * 3 + 1) {
+        const keys = data.slice(first, first + size).map((_, j) => first + j)
+        const bytes = new Uint8Array(keys.length * dims * 4 + 1).subarray(1)
+        keys.forEach((key, j) => bytes.set(blob(data[key]!), j * dims * 4))
+        expect(load.add({
+          keys,
+          blob: bytes,
+          createdAt: keys,
+          confidence: keys.map(() => 1),
+          scope: keys.map((k) => k % 2),
+          source: keys.map(() => 0)
+        })).toBe(true)
+      }
+      expect(load.end()).toBe(true)
+      expect(loaded.size("a")).toBe(data.length)
+      expect(loaded.view("a")!.scope.subarray(0, 4)).toEqual(new Uint8Array([0, 1, 0, 1]))
+      for (let t = 0; t < 10; t++) {
+        const query = data[Math.floor(rand() * data.length)]!.map((x) => x + 0.1 * gaussian(rand))
+        const rescore = (keys: ReadonlyArray<number>) =>
+          keys.map((key) => ({ key, score: cosine(query, data[key]!), createdAt: key }))
+        const accept = (i: number, view: { readonly scope: Uint8Array }) => view.scope[i] === 1
+        const expected = put.search("a", query, 10, rescore, order, accept)
+        expect(loaded.search("a", query, 10, rescore, order, accept)).toEqual(expected)
+        expect(expected.map((h) => h.key)).toEqual(
+          exactTop(data, data.map((_, k) => k).filter((k) => k % 2 === 1), query, 10, (k) => k).map((h) => h.key)
+        )
+      }
+      // Bytes that are not whole rows, and a zero row found when its chunk is quantised.
+      const one = { keys: [0], createdAt: [0], confidence: [1], scope: [0], source: [0] }
+      expect(new VectorIndex(dims).load("a").add({ ...one, blob: new Uint8Array(dims * 4 - 4) })).toBe(false)
+      const zero = new VectorIndex(dims).load("a")
+      expect(zero.add({ ...one, blob: blob(data[0]!) })).toBe(true)
+      expect(zero.add({ ...one, keys: [1], blob: new Uint8Array(dims * 4) })).toBe(true)
+      expect(zero.end()).toBe(false)
+      // put refuses the same rows and changes nothing.
+      const index = new VectorIndex(dims)
+      expect(index.put("a", 0, new Array<number>(dims).fill(0), { createdAt: 0, confidence: 1, scope: 0, source: 0 }))
+        .toBe(false)
+      expect(index.has("a")).toBe(false)
+      // The chunk it took is free again: the next row reuses it.
+      const taken = index.bytes
+      expect(index.put("a", 1, data[1]!, { createdAt: 0, confidence: 1, scope: 0, source: 0 })).toBe(true)
+      expect(index.bytes).toBe(taken)
+      expect(index.size("a")).toBe(1)
     })
-    expect(load.end()).toBe(true)
-    expect(loaded.size("a")).toBe(data.length)
-    expect(loaded.view("a")!.scope.subarray(0, 4)).toEqual(new Uint8Array([0, 1, 0, 1]))
-    for (let t = 0; t < 10; t++) {
-      const query = data[Math.floor(rand() * data.length)]!.map((x) => x + 0.1 * gaussian(rand))
-      const rescore = (keys: ReadonlyArray<number>) =>
-        keys.map((key) => ({ key, score: cosine(query, data[key]!), createdAt: key }))
-      const accept = (i: number, view: { readonly scope: Uint8Array }) => view.scope[i] === 1
-      const expected = put.search("a", query, 10, rescore, order, accept)
-      expect(loaded.search("a", query, 10, rescore, order, accept)).toEqual(expected)
-      expect(expected.map((h) => h.key)).toEqual(
-        exactTop(data, data.map((_, k) => k).filter((k) => k % 2 === 1), query, 10, (k) => k).map((h) => h.key)
-      )
-    }
-    // A row of another length, and a zero row found when its chunk is quantised.
-    const short = new VectorIndex(dims).load("a")
-    expect(short.add(0, new Uint8Array(dims * 4 - 4), 0, 1, 0, 0)).toBe(false)
-    const zero = new VectorIndex(dims).load("a")
-    expect(zero.add(0, blob(data[0]!), 0, 1, 0, 0)).toBe(true)
-    expect(zero.add(1, new Uint8Array(dims * 4), 0, 1, 0, 0)).toBe(true)
-    expect(zero.end()).toBe(false)
-    // put refuses the same rows and changes nothing.
-    const index = new VectorIndex(dims)
-    expect(index.put("a", 0, new Array<number>(dims).fill(0), { createdAt: 0, confidence: 1, scope: 0, source: 0 }))
-      .toBe(false)
-    expect(index.has("a")).toBe(false)
-    // The chunk it took is free again: the next row reuses it.
-    const taken = index.bytes
-    expect(index.put("a", 1, data[1]!, { createdAt: 0, confidence: 1, scope: 0, source: 0 })).toBe(true)
-    expect(index.bytes).toBe(taken)
-    expect(index.size("a")).toBe(1)
-  })
+  }
 
   it("identical vectors tie exactly and the caller's order decides", () => {
     const index = new VectorIndex(8)

@@ -46,8 +46,18 @@ interface CacheRow {
   readonly created_at: number
 }
 
-/** `CacheRow`'s columns in select order, as a raw statement returns them. */
-type AgentRow = readonly [number, Uint8Array, string, string, number, number]
+/**
+ * Rows of an agent read per window when loading it: a window's memories with a vector, by rowid
+ * (rowid lookups in ascending order, so neighbouring rows share pages).
+ */
+const LOAD_WINDOW = 1024
+
+/**
+ * One window of an agent's rows (`agentWindow`): the vectors concatenated (null: no row), JSON arrays
+ * of rid, created_at, confidence, scope and source, and 1 when every vector is a blob of the
+ * store's length.
+ */
+type WindowRow = readonly [Uint8Array | null, string, string, string, string, string, number | null]
 
 /** A change in the log joined with the row as it is now (`owner` null: deleted). */
 interface ChangeRow extends Omit<CacheRow, "embedding"> {
@@ -103,7 +113,9 @@ export class VectorCache {
   private readonly newest: Database.Statement
   private readonly pruned: Database.Statement
   private readonly changes: Database.Statement
-  private readonly agentRows: Database.Statement
+  private readonly agentRids: Database.Statement
+  private readonly agentWindow: Database.Statement
+  private readonly utf8: boolean
   private readonly candidates: Database.Statement
 
   constructor(conn: SqliteConnection, readonly dimensions: number) {
@@ -116,11 +128,17 @@ export class VectorCache {
          m.source AS source, m.confidence AS confidence, m.created_at AS created_at
        FROM memory_changes c LEFT JOIN memories m ON m.rid = c.rid WHERE c.seq > ? AND c.seq <= ? ORDER BY c.seq`
     )
-    // Rows as arrays (`raw`): the driver builds no keyed object per row, the bulk of a load's cost.
-    this.agentRows = db.prepare(
-      `SELECT rid, embedding, scope, source, confidence, created_at FROM memories
-       WHERE agent_id = ? AND embedding IS NOT NULL`
+    this.agentRids = db.prepare(`SELECT json_group_array(rid) FROM memories WHERE agent_id = ?`).pluck()
+    // group_concat reads each blob as text; in a UTF-8 database that is its bytes unchanged (in a
+    // UTF-16 one they would be converted, so such a store is served by SQL). Every aggregate of one
+    // row steps in the same order, so the i-th element of each array belongs to the i-th blob.
+    this.agentWindow = db.prepare(
+      `SELECT CAST(group_concat(embedding, '') AS BLOB), json_group_array(rid), json_group_array(created_at),
+         json_group_array(confidence), json_group_array(scope), json_group_array(source),
+         min(typeof(embedding) = 'blob' AND length(embedding) = ?)
+       FROM memories WHERE rid IN (SELECT value FROM json_each(?)) AND +agent_id = ? AND embedding IS NOT NULL`
     ).raw(true)
+    this.utf8 = db.pragma("encoding", { simple: true }) === "UTF-8"
     // Whole rows: the winners among them are the recall's answer, so they are read only once.
     this.candidates = db.prepare(
       `SELECT ${MEMORY_COLUMNS} FROM memories m WHERE m.rid IN (SELECT value FROM json_each(?))`
@@ -164,15 +182,34 @@ export class VectorCache {
   hold(agent: string): boolean {
     if (this.refused.has(agent)) return false
     if (this.index.has(agent)) return true
-    // Per row only what cannot be avoided: the driver's array and blob, whose bytes the loader copies
-    // into the kernel's staging area (it quantises a chunk of rows at a time, in WebAssembly).
+    // The concatenated blobs of a window are the stored bytes only in a UTF-8 database (see below).
+    if (!this.utf8) return this.refuse(agent)
+    // The agent's rowids from its index, then its rows a window at a time in rowid order: one
+    // aggregate row per window (the blobs concatenated, the fields as JSON arrays), so the driver
+    // makes a few values per window instead of an array and a buffer per row, and the loader copies
+    // each window's bytes into the kernel's staging area a chunk at a time.
+    const rids = Float64Array.from(JSON.parse(this.agentRids.get(agent) as string) as Array<number>).sort()
     const loader = this.index.load(agent)
-    for (const raw of this.agentRows.iterate(agent)) {
-      const r = raw as AgentRow
-      if (!loader.add(r[0], r[1], r[5], r[4], this.scopes.of(r[2]), this.sources.of(r[3]))) {
-        // Leave the statement (the loop's return ends the iteration) and serve the agent by SQL.
-        return this.refuse(agent)
-      }
+    for (let first = 0; first < rids.length; first += LOAD_WINDOW) {
+      const window = rids.subarray(first, first + LOAD_WINDOW)
+      const [blob, keys, createdAt, confidence, scopes, sources, whole] = this.agentWindow.get(
+        this.dimensions * 4,
+        `[${window.join(",")}]`,
+        agent
+      ) as WindowRow
+      // A window whose rows all lack a vector.
+      if (blob === null) continue
+      // `whole` is 1 when every row's vector is a blob of the store's length, so that the i-th row's
+      // bytes are exactly the i-th slice of the concatenation.
+      const ok = whole === 1 && loader.add({
+        keys: JSON.parse(keys) as Array<number>,
+        blob,
+        createdAt: JSON.parse(createdAt) as Array<number>,
+        confidence: JSON.parse(confidence) as Array<number>,
+        scope: (JSON.parse(scopes) as Array<string>).map((v) => this.scopes.of(v)),
+        source: (JSON.parse(sources) as Array<string>).map((v) => this.sources.of(v))
+      })
+      if (!ok) return this.refuse(agent)
     }
     return loader.end() || this.refuse(agent)
   }

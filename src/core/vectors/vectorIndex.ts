@@ -69,17 +69,24 @@ class Rows {
   }
 }
 
-/** Rows given to `VectorIndex.load`, one by one. */
+/**
+ * Rows for `VectorIndex.load`: row j has key `keys[j]`, its fields at j of the other arrays, and its
+ * components as stored — little-endian float32 — at bytes [4·dimensions·j, 4·dimensions·(j + 1)) of
+ * `blob`.
+ */
+export interface LoadBatch {
+  readonly keys: ArrayLike<number>
+  readonly blob: Uint8Array
+  readonly createdAt: ArrayLike<number>
+  readonly confidence: ArrayLike<number>
+  readonly scope: ArrayLike<number>
+  readonly source: ArrayLike<number>
+}
+
+/** Batches of rows given to `VectorIndex.load`. */
 export interface Loader {
-  /** Stage one row: its components as stored (little-endian float32 bytes) and its fields. */
-  readonly add: (
-    key: number,
-    blob: Uint8Array,
-    createdAt: number,
-    confidence: number,
-    scope: number,
-    source: number
-  ) => boolean
+  /** Stage a batch (false: its blob is not 4·dimensions bytes per key, or a row cannot be held). */
+  readonly add: (batch: LoadBatch) => boolean
   /** Quantise what is still staged. */
   readonly end: () => boolean
 }
@@ -179,12 +186,13 @@ export class VectorIndex {
   }
 
   /**
-   * Load `agent` from scratch (whatever it held is dropped) with rows given one by one to the
-   * loader's `add`: the stored float32 bytes of each row are copied into the kernel's staging area
-   * and a whole chunk is quantised by one kernel call, so loading costs no JavaScript per component.
-   * Keys must be distinct. No other call may use this index until `end` has returned. `add` and
-   * `end` return false when a row cannot be held (a length other than `dimensions` float32s, a
-   * component not finite, or all zero): the agent is then left partly loaded, for the caller to drop.
+   * Load `agent` from scratch (whatever it held is dropped) with rows given in batches to the
+   * loader's `add`: the stored float32 bytes of a batch are copied into the kernel's staging area
+   * (one copy per chunk when `dimensions` is a multiple of 16) and each chunk is quantised by one
+   * kernel call, so loading costs no JavaScript per component. Keys must be distinct. No other call
+   * may use this index until `end` has returned. `add` and `end` return false when a row cannot be
+   * held (a component not finite, or all zero): the agent is then left partly loaded, for the
+   * caller to drop.
    */
   load(agent: string): Loader {
     this.drop(agent)
@@ -196,7 +204,6 @@ export class VectorIndex {
     const stagingAt = this.stagingAt
     const scalesOffset = CHUNK_ROWS * this.stride * 2
     const stride = this.stride
-    let bytes = kernel.bytes()
     // Quantise the rows staged since the last chunk boundary into the last chunk.
     const flush = (): boolean => {
       const staged = rows.count % CHUNK_ROWS || (rows.count > 0 ? CHUNK_ROWS : 0)
@@ -205,24 +212,41 @@ export class VectorIndex {
       return kernel.quantiseI16(stagingAt, staged, stride, chunk, chunk + scalesOffset) === staged
     }
     return {
-      add: (key, blob, createdAt, confidence, scope, source) => {
-        if (blob.byteLength !== rowBytes) return false
-        const i = rows.count
-        if (i % CHUNK_ROWS === 0) {
-          rows.chunks.push(kernel.alloc())
-          // A chunk may grow the memory, which detaches every view of it.
-          bytes = kernel.bytes()
+      add: (batch) => {
+        const n = batch.keys.length
+        if (batch.blob.byteLength !== n * rowBytes) return false
+        let bytes = kernel.bytes()
+        for (let j = 0; j < n;) {
+          const i = rows.count
+          if (i % CHUNK_ROWS === 0) {
+            rows.chunks.push(kernel.alloc())
+            // A chunk may grow the memory, which detaches every view of it.
+            bytes = kernel.bytes()
+          }
+          const take = Math.min(CHUNK_ROWS - (i % CHUNK_ROWS), n - j)
+          rows.ensure(i + take)
+          const at = stagingAt + (i % CHUNK_ROWS) * stagedBytes
+          if (stagedBytes === rowBytes) {
+            bytes.set(batch.blob.subarray(j * rowBytes, (j + take) * rowBytes), at)
+          } else {
+            for (let t = 0; t < take; t++) {
+              bytes.set(batch.blob.subarray((j + t) * rowBytes, (j + t + 1) * rowBytes), at + t * stagedBytes)
+            }
+          }
+          for (let t = 0; t < take; t++) {
+            const key = batch.keys[j + t]!
+            rows.keys[i + t] = key
+            rows.createdAt[i + t] = batch.createdAt[j + t]!
+            rows.confidence[i + t] = batch.confidence[j + t]!
+            rows.scope[i + t] = batch.scope[j + t]!
+            rows.source[i + t] = batch.source[j + t]!
+            rows.position.set(key, i + t)
+          }
+          rows.count = i + take
+          j += take
+          if (rows.count % CHUNK_ROWS === 0 && !flush()) return false
         }
-        rows.ensure(i + 1)
-        bytes.set(blob, stagingAt + (i % CHUNK_ROWS) * stagedBytes)
-        rows.keys[i] = key
-        rows.createdAt[i] = createdAt
-        rows.confidence[i] = confidence
-        rows.scope[i] = scope
-        rows.source[i] = source
-        rows.position.set(key, i)
-        rows.count = i + 1
-        return rows.count % CHUNK_ROWS !== 0 || flush()
+        return true
       },
       end: () => rows.count % CHUNK_ROWS === 0 || flush()
     }
