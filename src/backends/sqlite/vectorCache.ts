@@ -47,6 +47,12 @@ interface CacheRow {
 }
 
 /**
+ * Rows of an agent one recall loads at most (see `VectorCache.hold`): an agent of this size loads in
+ * ~0.1–0.2 s here; a larger one is loaded over several recalls while SQL answers for the rest.
+ */
+export const LOAD_SLICE = 32_768
+
+/**
  * Rows of an agent read per window when loading it: a window's memories with a vector, by rowid
  * (rowid lookups in ascending order, so neighbouring rows share pages).
  */
@@ -108,6 +114,8 @@ export class VectorCache {
   private position = -1
   /** Agents whose stored rows the cache cannot hold (a vector of another length, say): SQL serves them. */
   private readonly refused = new Set<string>()
+  /** Agents partly loaded, with the rowid through which their rows are held (in rowid order). */
+  private readonly loading = new Map<string, number>()
   private readonly scopes = new Codes()
   private readonly sources = new Codes()
   private readonly newest: Database.Statement
@@ -118,7 +126,11 @@ export class VectorCache {
   private readonly utf8: boolean
   private readonly candidates: Database.Statement
 
-  constructor(conn: SqliteConnection, readonly dimensions: number) {
+  /**
+   * @param slice the most rows one `hold` loads: a larger agent is loaded over several recalls, each
+   *   answering the rows not yet held by SQL.
+   */
+  constructor(conn: SqliteConnection, readonly dimensions: number, private readonly slice = LOAD_SLICE) {
     this.index = new VectorIndex(dimensions)
     const db = conn.db
     this.newest = db.prepare(`SELECT coalesce(max(seq), 0) FROM memory_changes`).pluck()
@@ -128,7 +140,7 @@ export class VectorCache {
          m.source AS source, m.confidence AS confidence, m.created_at AS created_at
        FROM memory_changes c LEFT JOIN memories m ON m.rid = c.rid WHERE c.seq > ? AND c.seq <= ? ORDER BY c.seq`
     )
-    this.agentRids = db.prepare(`SELECT json_group_array(rid) FROM memories WHERE agent_id = ?`).pluck()
+    this.agentRids = db.prepare(`SELECT json_group_array(rid) FROM memories WHERE agent_id = ? AND rid > ?`).pluck()
     // group_concat reads each blob as text; in a UTF-8 database that is its bytes unchanged (in a
     // UTF-16 one they would be converted, so such a store is served by SQL). Every aggregate of one
     // row steps in the same order, so the i-th element of each array belongs to the i-th blob.
@@ -168,7 +180,8 @@ export class VectorCache {
     }
     for (const raw of this.changes.iterate(this.position, newest)) {
       const c = raw as ChangeRow
-      if (!this.index.has(c.agent)) continue
+      // Rows past what a partly loaded agent holds are read later, as they are then.
+      if (!this.index.has(c.agent) || c.rid > (this.loading.get(c.agent) ?? Number.POSITIVE_INFINITY)) continue
       if (c.owner === c.agent && c.embedding !== null) {
         this.put(c.agent, c)
       } else {
@@ -178,20 +191,26 @@ export class VectorCache {
     this.position = newest
   }
 
-  /** Load the agent's rows unless held (after `sync`, in the same transaction); false when it cannot be held. */
-  hold(agent: string): boolean {
-    if (this.refused.has(agent)) return false
-    if (this.index.has(agent)) return true
+  /**
+   * Hold the agent (after `sync`, in the same transaction), loading up to `slice` more of its rows:
+   * the rowid through which its rows are held — Infinity once all are, so that the caller reads
+   * the rest (its rows with a greater rowid) by SQL — or undefined when the cache cannot hold it.
+   */
+  hold(agent: string): number | undefined {
+    if (this.refused.has(agent)) return undefined
+    const through = this.index.has(agent) ? this.loading.get(agent) : Number.NEGATIVE_INFINITY
+    if (through === undefined) return Number.POSITIVE_INFINITY
     // The concatenated blobs of a window are the stored bytes only in a UTF-8 database (see below).
     if (!this.utf8) return this.refuse(agent)
-    // The agent's rowids from its index, then its rows a window at a time in rowid order: one
-    // aggregate row per window (the blobs concatenated, the fields as JSON arrays), so the driver
-    // makes a few values per window instead of an array and a buffer per row, and the loader copies
-    // each window's bytes into the kernel's staging area a chunk at a time.
-    const rids = Float64Array.from(JSON.parse(this.agentRids.get(agent) as string) as Array<number>).sort()
+    // The agent's rowids past what is held, from its index; then the next `slice` of them, a window
+    // at a time in rowid order: one aggregate row per window (the blobs concatenated, the fields as
+    // JSON arrays), so the driver makes a few values per window instead of an array and a buffer per
+    // row, and the loader copies each window's bytes into the kernel's staging area a chunk at a time.
+    const rids = Float64Array.from(JSON.parse(this.agentRids.get(agent, through) as string) as Array<number>).sort()
+    const taken = rids.subarray(0, this.slice)
     const loader = this.index.load(agent)
-    for (let first = 0; first < rids.length; first += LOAD_WINDOW) {
-      const window = rids.subarray(first, first + LOAD_WINDOW)
+    for (let first = 0; first < taken.length; first += LOAD_WINDOW) {
+      const window = taken.subarray(first, first + LOAD_WINDOW)
       const [blob, keys, createdAt, confidence, scopes, sources, whole] = this.agentWindow.get(
         this.dimensions * 4,
         `[${window.join(",")}]`,
@@ -211,19 +230,28 @@ export class VectorCache {
       })
       if (!ok) return this.refuse(agent)
     }
-    return loader.end() || this.refuse(agent)
+    if (!loader.end()) return this.refuse(agent)
+    if (taken.length === rids.length) {
+      this.loading.delete(agent)
+      return Number.POSITIVE_INFINITY
+    }
+    const last = taken[taken.length - 1]!
+    this.loading.set(agent, last)
+    return last
   }
 
-  /** Serve `agent` by SQL from now on (a stored vector the cache cannot hold); false. */
-  private refuse(agent: string): false {
+  /** Serve `agent` by SQL from now on (a stored vector the cache cannot hold). */
+  private refuse(agent: string): undefined {
     this.index.drop(agent)
+    this.loading.delete(agent)
     this.refused.add(agent)
-    return false
+    return undefined
   }
 
   /** Forget every agent (they reload on their next recall). */
   dropAll(): void {
     for (const agent of [...this.index.sizes().keys()]) this.index.drop(agent)
+    this.loading.clear()
     this.refused.clear()
   }
 
@@ -248,8 +276,8 @@ export class VectorCache {
     return this.index.search(agent, query, limit, rescore, exactOrder, accept).map((s) => read.get(s.key))
   }
 
-  /** Store the row in the index; false (and the agent refused) when its vector cannot be held. */
-  private put(agent: string, r: CacheRow): boolean {
+  /** Store the row in the index; the agent is refused when its vector cannot be held. */
+  private put(agent: string, r: CacheRow): void {
     const v = floats(r.embedding!)
     const fields: RowFields = {
       createdAt: r.created_at,
@@ -257,7 +285,7 @@ export class VectorCache {
       scope: this.scopes.of(r.scope),
       source: this.sources.of(r.source)
     }
-    return (v.length === this.dimensions && this.index.put(agent, r.rid, v, fields)) || this.refuse(agent)
+    if (v.length !== this.dimensions || !this.index.put(agent, r.rid, v, fields)) this.refuse(agent)
   }
 
   /**

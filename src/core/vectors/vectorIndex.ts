@@ -186,30 +186,38 @@ export class VectorIndex {
   }
 
   /**
-   * Load `agent` from scratch (whatever it held is dropped) with rows given in batches to the
-   * loader's `add`: the stored float32 bytes of a batch are copied into the kernel's staging area
-   * (one copy per chunk when `dimensions` is a multiple of 16) and each chunk is quantised by one
-   * kernel call, so loading costs no JavaScript per component. Keys must be distinct. No other call
-   * may use this index until `end` has returned. `add` and `end` return false when a row cannot be
-   * held (a component not finite, or all zero): the agent is then left partly loaded, for the
+   * Add rows to `agent` (opening it if it is not held) in batches given to the loader's `add`: the
+   * stored float32 bytes of a batch are copied into the kernel's staging area (one copy per chunk
+   * when `dimensions` is a multiple of 16) and each chunk's new rows are quantised by one kernel
+   * call, so loading costs no JavaScript per component. Keys must be distinct and not held. No other
+   * call may use this index until `end` has returned. `add` and `end` return false when a row cannot
+   * be held (a component not finite, or all zero): the agent is then left partly loaded, for the
    * caller to drop.
    */
   load(agent: string): Loader {
-    this.drop(agent)
-    const rows = new Rows()
-    this.agents.set(agent, rows)
+    this.open(agent)
+    const rows = this.agents.get(agent)!
     const kernel = this.kernel
     const rowBytes = this.dimensions * 4
     const stagedBytes = this.stride * 4
     const stagingAt = this.stagingAt
     const scalesOffset = CHUNK_ROWS * this.stride * 2
     const stride = this.stride
-    // Quantise the rows staged since the last chunk boundary into the last chunk.
+    // Rows [staged, count) are staged, all in the last chunk (a full chunk is quantised at once).
+    let staged = rows.count
     const flush = (): boolean => {
-      const staged = rows.count % CHUNK_ROWS || (rows.count > 0 ? CHUNK_ROWS : 0)
-      if (staged === 0) return true
+      const n = rows.count - staged
+      if (n === 0) return true
       const chunk = rows.chunks[rows.chunks.length - 1]!
-      return kernel.quantiseI16(stagingAt, staged, stride, chunk, chunk + scalesOffset) === staged
+      const at = staged % CHUNK_ROWS
+      staged = rows.count
+      return kernel.quantiseI16(
+        stagingAt + at * stagedBytes,
+        n,
+        stride,
+        chunk + at * stride * 2,
+        chunk + scalesOffset + at * 4
+      ) === n
     }
     return {
       add: (batch) => {
@@ -218,7 +226,7 @@ export class VectorIndex {
         let bytes = kernel.bytes()
         for (let j = 0; j < n;) {
           const i = rows.count
-          if (i % CHUNK_ROWS === 0) {
+          if (i === rows.chunks.length * CHUNK_ROWS) {
             rows.chunks.push(kernel.alloc())
             // A chunk may grow the memory, which detaches every view of it.
             bytes = kernel.bytes()
@@ -248,7 +256,7 @@ export class VectorIndex {
         }
         return true
       },
-      end: () => rows.count % CHUNK_ROWS === 0 || flush()
+      end: flush
     }
   }
 
