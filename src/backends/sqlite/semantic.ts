@@ -23,7 +23,7 @@ import {
   setVector,
   statements,
   storedRow,
-  storeMemory,
+  storeMemories,
   toBlob
 } from "./memories.js"
 import { memoryFilterSql } from "./memoryFilter.js"
@@ -78,11 +78,10 @@ export const port = (conn: SqliteConnection, dimensions: number, loadSlice?: num
   const insertAll = (ms: ReadonlyArray<Memory>): number | undefined => {
     try {
       conn.immediate(() => {
-        for (let i = 0; i < ms.length; i++) {
-          const m = ms[i]!
-          // A taken id stores nothing; it is a conflict unless the owner is this memory's agent.
-          if (!storeMemory(s, m) && s.ownerOf.get(m.id) !== m.agentId) throw new IdConflict(i)
-        }
+        // A taken id stores nothing; it is a conflict unless the owner is this memory's agent.
+        storeMemories(s, ms, (i) => {
+          if (s.ownerOf.get(ms[i]!.id) !== ms[i]!.agentId) throw new IdConflict(i)
+        })
         pruneLog(conn)
       })
       return undefined
