@@ -56,7 +56,7 @@ export const LOAD_SLICE = 32_768
  * Rows of an agent read per window when loading it: a window's memories with a vector, by rowid
  * (rowid lookups in ascending order, so neighbouring rows share pages).
  */
-const LOAD_WINDOW = 1024
+const LOAD_WINDOW = 256
 
 /**
  * One window of an agent's rows (`agentWindow`): the vectors concatenated (null: no row), JSON arrays

@@ -46,12 +46,32 @@ export interface Scored {
 class Rows {
   count = 0
   readonly chunks: Array<number> = []
-  readonly position = new Map<number, number>()
+  /** Row of each key: built on first use (an agent loaded and never changed never needs it). */
+  private positions: Map<number, number> | undefined
   keys = new Float64Array(CHUNK_ROWS)
   createdAt = new Float64Array(CHUNK_ROWS)
   confidence = new Float32Array(CHUNK_ROWS)
   scope = new Uint8Array(CHUNK_ROWS)
   source = new Uint8Array(CHUNK_ROWS)
+
+  /** The row of `key`, if held. */
+  find(key: number): number | undefined {
+    if (this.positions === undefined) {
+      this.positions = new Map()
+      for (let i = 0; i < this.count; i++) this.positions.set(this.keys[i]!, i)
+    }
+    return this.positions.get(key)
+  }
+
+  /** Record that `key` is now at row `i` (`keys[i]` set by the caller). */
+  placed(key: number, i: number): void {
+    this.positions?.set(key, i)
+  }
+
+  /** Forget `key`'s row. */
+  removed(key: number): void {
+    this.positions?.delete(key)
+  }
 
   ensure(capacity: number): void {
     if (capacity <= this.keys.length) return
@@ -165,7 +185,7 @@ export class VectorIndex {
     else for (let d = 0; d < n; d++) f32[at + d] = vector[d]!
     const known = this.agents.get(agent)
     const rows = known ?? new Rows()
-    const held = rows.position.get(key)
+    const held = rows.find(key)
     const i = held ?? rows.count
     // A new row past the last chunk needs a chunk (returned if the row cannot be held after all).
     const grown = held === undefined && i === rows.chunks.length * CHUNK_ROWS
@@ -178,7 +198,7 @@ export class VectorIndex {
     if (held === undefined) {
       rows.ensure(i + 1)
       rows.count++
-      rows.position.set(key, i)
+      rows.placed(key, i)
     }
     rows.keys[i] = key
     this.setFields(rows, i, fields)
@@ -248,7 +268,7 @@ export class VectorIndex {
             rows.confidence[i + t] = batch.confidence[j + t]!
             rows.scope[i + t] = batch.scope[j + t]!
             rows.source[i + t] = batch.source[j + t]!
-            rows.position.set(key, i + t)
+            rows.placed(key, i + t)
           }
           rows.count = i + take
           j += take
@@ -263,7 +283,7 @@ export class VectorIndex {
   /** Change the filter fields of a held row; false when it is not held. */
   update(agent: string, key: number, fields: Partial<RowFields>): boolean {
     const rows = this.agents.get(agent)
-    const i = rows?.position.get(key)
+    const i = rows?.find(key)
     if (rows === undefined || i === undefined) return false
     this.setFields(rows, i, {
       createdAt: fields.createdAt ?? rows.createdAt[i]!,
@@ -277,7 +297,7 @@ export class VectorIndex {
   /** Remove a row; the last row of the agent takes its place. False when it was not held. */
   remove(agent: string, key: number): boolean {
     const rows = this.agents.get(agent)
-    const i = rows?.position.get(key)
+    const i = rows?.find(key)
     if (rows === undefined || i === undefined) return false
     const last = rows.count - 1
     if (i !== last) {
@@ -291,9 +311,9 @@ export class VectorIndex {
       rows.confidence[i] = rows.confidence[last]!
       rows.scope[i] = rows.scope[last]!
       rows.source[i] = rows.source[last]!
-      rows.position.set(moved, i)
+      rows.placed(moved, i)
     }
-    rows.position.delete(key)
+    rows.removed(key)
     rows.count--
     if (rows.count % CHUNK_ROWS === 0 && rows.chunks.length > Math.ceil(rows.count / CHUNK_ROWS)) {
       this.kernel.release(rows.chunks.pop()!)
