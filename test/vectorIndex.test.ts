@@ -69,6 +69,34 @@ describe("the SIMD kernel", () => {
   })
 })
 
+describe("the integer kernel", () => {
+  it("dot_i16i16 computes scale · Σ q·r exactly in integers, four rows at a time and the rest one by one", () => {
+    const dim = 48
+    const k = new Kernel(1024 * 64, 1024 * 4)
+    const rowsAt = k.alloc()
+    const rand = random(23)
+    for (const count of [1, 3, 4, 7, 9]) {
+      const q = Array.from({ length: dim }, () => Math.round((rand() - 0.5) * 65534))
+      const r = Array.from(
+        { length: count },
+        () => Array.from({ length: dim }, () => Math.round((rand() - 0.5) * 65534))
+      )
+      q.forEach((v, d) => (k.i16()[d] = v))
+      r.forEach((row, i) => row.forEach((v, d) => (k.i16()[rowsAt / 2 + i * dim + d] = v)))
+      const scales = rowsAt + count * dim * 2
+      for (let i = 0; i < count; i++) k.f32()[scales / 4 + i] = 2 ** -20 * (i + 1)
+      k.dotI16I16(0, rowsAt, scales, count, dim, 2048)
+      for (let i = 0; i < count; i++) {
+        const scale = 2 ** -20 * (i + 1)
+        const expected = scale * q.reduce((s, v, d) => s + v * r[i]![d]!, 0)
+        // Only float32 rounding: a few relative errors of the sum of magnitudes.
+        const magnitude = scale * q.reduce((s, v, d) => s + Math.abs(v * r[i]![d]!), 0)
+        expect(Math.abs(k.f32()[512 + i]! - expected)).toBeLessThanOrEqual(magnitude * 2 ** -19)
+      }
+    }
+  })
+})
+
 describe("the quantising kernel", () => {
   it("quantise_i16 rounds v·32767/top to the nearest integer and keeps top/‖v‖/32767 as the scale", () => {
     const dim = 48

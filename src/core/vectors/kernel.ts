@@ -31,6 +31,7 @@ let compiled: object | undefined
 interface Exports {
   readonly dot_f32: (query: number, rows: number, count: number, dim: number, out: number) => void
   readonly dot_i16: (query: number, rows: number, scales: number, count: number, dim: number, out: number) => void
+  readonly dot_i16i16: (query: number, rows: number, scales: number, count: number, dim: number, out: number) => void
   readonly quantise_i16: (src: number, count: number, dim: number, rows: number, scales: number) => number
 }
 
@@ -101,6 +102,11 @@ export class Kernel {
   /** out[i] = scales[i] · Σ query[d] · rows[i][d]: f32 query, i16 rows (dim % 16 = 0). */
   dotI16(query: number, rows: number, scales: number, count: number, dim: number, out: number): void {
     this.exports.dot_i16(query, rows, scales, count, dim, out)
+  }
+
+  /** out[i] = scales[i] · Σ query[d] · rows[i][d]: i16 query, i16 rows (dim % 16 = 0). */
+  dotI16I16(query: number, rows: number, scales: number, count: number, dim: number, out: number): void {
+    this.exports.dot_i16i16(query, rows, scales, count, dim, out)
   }
 
   /**

@@ -26,6 +26,9 @@ export const CHUNK_ROWS = 256
  */
 const FIRST_EXTRA = 10
 
+/** The query is held as int16 in [-32767, 32767]. */
+const QUERY_RANGE = 32_767
+
 /** Relative rounding error of one float32 operation (2^-24), doubled for safety. */
 const F32_EPSILON = 2 ** -23
 
@@ -336,19 +339,24 @@ export class VectorIndex {
   ): ReadonlyArray<S> {
     const rows = this.agents.get(agent)
     if (rows === undefined || rows.count === 0 || limit <= 0) return []
-    const qL1 = this.writeQuery(query)
+    const q = this.writeQuery(query)
     // Every accepted row's approximate score plus its error bound: no row scores above its bound.
     if (this.uppers.length < rows.count) this.uppers = new Float64Array(Math.max(rows.count, this.uppers.length * 2))
     const uppers = this.uppers
-    // Float32 rounding in the kernel: one relative error per product and per sum, of at most 1.
-    const rounding = (2 * this.stride + 2) * F32_EPSILON
+    // The kernel scores u ≈ scale·R (each stored component off by at most scale/2) against
+    // q ≈ step·Q (each query component off by at most step/2) with exact integer products. Then
+    // |q·u − step·scale·(Q·R)| ≤ (scale/2)·‖q‖₁ + (step/2)·‖u‖₁ + n·(scale/2)·(step/2), where
+    // ‖u‖₁ ≤ √n (u is a unit vector); plus float32 rounding in the kernel (one relative error per
+    // conversion and per sum, of at most 1 each: far fewer than this allows).
+    const fixed = (q.step / 2) * Math.sqrt(this.dimensions) + (2 * this.stride + 2) * F32_EPSILON
+    const perScale = q.l1 / 2 + (this.dimensions * q.step) / 4
     let accepted = 0
     for (let c = 0; c < rows.chunks.length; c++) {
       const first = c * CHUNK_ROWS
       const n = Math.min(CHUNK_ROWS, rows.count - first)
       const chunk = rows.chunks[c]!
       const scales = chunk + CHUNK_ROWS * this.stride * 2
-      this.kernel.dotI16(this.queryAt, chunk, scales, n, this.stride, this.scoresAt)
+      this.kernel.dotI16I16(this.queryAt, chunk, scales, n, this.stride, this.scoresAt)
       const f32 = this.kernel.f32()
       const out = this.scoresAt / 4
       for (let j = 0; j < n; j++) {
@@ -358,9 +366,7 @@ export class VectorIndex {
           continue
         }
         accepted++
-        // Each stored component is off by at most scale/2, so |exact − approximate| ≤ (scale/2)·‖q‖₁,
-        // plus float32 rounding.
-        uppers[i] = f32[out + j]! + (f32[scales / 4 + j]! / 2) * qL1 + rounding
+        uppers[i] = q.step * f32[out + j]! + f32[scales / 4 + j]! * perScale + fixed
       }
     }
     if (accepted === 0) return []
@@ -403,20 +409,27 @@ export class VectorIndex {
     rows.source[i] = fields.source
   }
 
-  /** Normalise and write the query as float32; returns its L1 norm, for the error bound. */
-  private writeQuery(query: ArrayLike<number>): number {
+  /**
+   * Normalise the query and write it as int16 with one step (its largest component becomes ±32767,
+   * each component off by at most half a step): returns its L1 norm and the step, for the bound.
+   */
+  private writeQuery(query: ArrayLike<number>): { readonly l1: number; readonly step: number } {
+    const n = this.dimensions
     let norm = 0
-    for (let d = 0; d < this.dimensions; d++) norm += query[d]! * query[d]!
+    for (let d = 0; d < n; d++) norm += query[d]! * query[d]!
     norm = Math.sqrt(norm)
-    const f32 = this.kernel.f32()
-    const at = this.queryAt / 4
     let l1 = 0
-    for (let d = 0; d < this.stride; d++) {
-      const v = d < this.dimensions ? query[d]! / norm : 0
-      f32[at + d] = v
-      l1 += Math.abs(v)
+    let top = 0
+    for (let d = 0; d < n; d++) {
+      const a = Math.abs(query[d]! / norm)
+      l1 += a
+      if (a > top) top = a
     }
-    return l1
+    const k = QUERY_RANGE / top
+    const i16 = this.kernel.i16()
+    const at = this.queryAt / 2
+    for (let d = 0; d < this.stride; d++) i16[at + d] = d < n ? Math.round((query[d]! / norm) * k) : 0
+    return { l1, step: top / QUERY_RANGE }
   }
 }
 
