@@ -39,7 +39,7 @@ describe("the SIMD kernel", () => {
     execFileSync(process.execPath, ["scripts/build-kernel.mjs", "--check"])
   })
 
-  it("dot_f32 and dot_i16 compute the plain sums", () => {
+  it("dot_f32 computes the plain sums", () => {
     const dim = 64
     const rows = 5
     const k = new Kernel(1024 * 4, 1024 * 4)
@@ -55,50 +55,55 @@ describe("the SIMD kernel", () => {
       const expected = q.reduce((s, v, d) => s + Math.fround(v) * Math.fround(r[i]![d]!), 0)
       expect(k.f32()[512 + i]).toBeCloseTo(expected, 4)
     }
-    const r16 = r.map((row) => row.map((v) => Math.round(v * 60000)))
-    const i16 = k.i16()
-    q.forEach((v, d) => (k.f32()[d] = v))
-    r16.forEach((row, i) => row.forEach((v, d) => (i16[rowsAt / 2 + i * dim + d] = v)))
-    const scales = rowsAt + rows * dim * 2
-    for (let i = 0; i < rows; i++) k.f32()[scales / 4 + i] = 0.5
-    k.dotI16(0, rowsAt, scales, rows, dim, 2048)
-    for (let i = 0; i < rows; i++) {
-      const expected = 0.5 * q.reduce((s, v, d) => s + Math.fround(v) * r16[i]![d]!, 0)
-      expect(k.f32()[512 + i]! / expected).toBeCloseTo(1, 5)
-    }
   })
 })
 
-describe("the integer kernel", () => {
-  it("dot_i16i16 computes scale · Σ q·r exactly in integers, four rows at a time and the rest one by one", () => {
-    const dim = 48
-    const k = new Kernel(1024 * 64, 1024 * 4)
-    const rowsAt = k.alloc()
-    const rand = random(23)
-    for (const count of [1, 3, 4, 7, 9]) {
-      const q = Array.from({ length: dim }, () => Math.round((rand() - 0.5) * 65534))
-      const r = Array.from(
+describe("the integer kernels", () => {
+  for (const dim of [48, 2064]) {
+    it(`dot_hi and dot_lo_at compute Σ q·hi and Σ q·lo exactly in integers (${dim} components)`, () => {
+      const k = new Kernel(1024 * 64, 1024 * 16)
+      const hiAt = k.alloc()
+      const loAt = hiAt + 8 * dim
+      const rand = random(dim)
+      const count = 7
+      // The extremes of the ranges too: an i32 lane must not overflow, even past 1,024 components.
+      const q = Array.from({ length: dim }, (_, d) => d < 8 ? -32767 : Math.round((rand() - 0.5) * 65534))
+      const hi = Array.from(
         { length: count },
-        () => Array.from({ length: dim }, () => Math.round((rand() - 0.5) * 65534))
+        (_, i) => Array.from({ length: dim }, () => i === 0 ? -128 : Math.floor(rand() * 256) - 128)
+      )
+      const lo = Array.from(
+        { length: count },
+        (_, i) => Array.from({ length: dim }, () => i === 0 ? 255 : Math.floor(rand() * 256))
       )
       q.forEach((v, d) => (k.i16()[d] = v))
-      r.forEach((row, i) => row.forEach((v, d) => (k.i16()[rowsAt / 2 + i * dim + d] = v)))
-      const scales = rowsAt + count * dim * 2
-      for (let i = 0; i < count; i++) k.f32()[scales / 4 + i] = 2 ** -20 * (i + 1)
-      k.dotI16I16(0, rowsAt, scales, count, dim, 2048)
-      for (let i = 0; i < count; i++) {
-        const scale = 2 ** -20 * (i + 1)
-        const expected = scale * q.reduce((s, v, d) => s + v * r[i]![d]!, 0)
-        // Only float32 rounding: a few relative errors of the sum of magnitudes.
-        const magnitude = scale * q.reduce((s, v, d) => s + Math.abs(v * r[i]![d]!), 0)
-        expect(Math.abs(k.f32()[512 + i]! - expected)).toBeLessThanOrEqual(magnitude * 2 ** -19)
+      hi.forEach((row, i) => row.forEach((v, d) => (k.i8()[hiAt + i * dim + d] = v)))
+      lo.forEach((row, i) => row.forEach((v, d) => (k.bytes()[loAt + i * dim + d] = v)))
+      const out = dim * 2
+      const check = (rows: ReadonlyArray<ReadonlyArray<number>>, i: number) => {
+        const expected = q.reduce((s, v, d) => s + v * rows[i]![d]!, 0)
+        const magnitude = q.reduce((s, v, d) => s + Math.abs(v * rows[i]![d]!), 0)
+        // Only float32 rounding of the sums.
+        expect(Math.abs(k.f32()[out / 4 + i]! - expected)).toBeLessThanOrEqual(magnitude * 2 ** -20)
       }
-    }
-  })
+      k.dotHi(0, hiAt, count, dim, out)
+      for (let i = 0; i < count; i++) check(hi, i)
+      // Low rows in another order, by address.
+      const order = [3, 0, 6, 1]
+      const addresses = out + 64
+      order.forEach((row, i) => (k.i32()[addresses / 4 + i] = loAt + row * dim))
+      k.dotLoAt(0, addresses, order.length, dim, out)
+      order.forEach((_, i) => check(order.map((r) => lo[r]!), i))
+    })
+  }
 })
 
 describe("the quantising kernel", () => {
-  it("quantise_i16 rounds v·32767/top to the nearest integer and keeps top/‖v‖/32767 as the scale", () => {
+  /** The int16 components of row i, from its high and low bytes. */
+  const components = (k: Kernel, hi: number, lo: number, dim: number, i: number) =>
+    Array.from({ length: dim }, (_, d) => 256 * k.i8()[hi + i * dim + d]! + k.bytes()[lo + i * dim + d]!)
+
+  it("quantise rounds v·32767/top to the nearest integer, splits it into bytes, keeps top/‖v‖/32767 as the scale", () => {
     const dim = 48
     const k = new Kernel(1024 * 16, 1024 * 16)
     const rand = random(5)
@@ -108,34 +113,37 @@ describe("the quantising kernel", () => {
     )
     const src = k.alloc()
     const out = k.alloc()
+    const [hi, lo, scales] = [out, out + 1024, out + 2048]
     rows.forEach((row, i) => row.forEach((v, d) => (k.f32()[src / 4 + i * dim + d] = v)))
-    expect(k.quantiseI16(src, rows.length, dim, out, out + 8192)).toBe(rows.length)
+    expect(k.quantise(src, rows.length, dim, hi, lo, scales)).toBe(rows.length)
     rows.forEach((row, i) => {
       const top = Math.max(...row.map(Math.abs))
       const norm = Math.sqrt(row.reduce((s, v) => s + v * v, 0))
-      expect(k.f32()[(out + 8192) / 4 + i]).toBe(Math.fround(top / norm / 32767))
+      expect(k.f32()[scales / 4 + i]).toBe(Math.fround(top / norm / 32767))
+      const r = components(k, hi, lo, dim, i)
       row.forEach((v, d) => {
-        const q = k.i16()[out / 2 + i * dim + d]!
         // Off by at most half a step; the largest component lands on ±32767.
-        expect(Math.abs(q - v * (32767 / top))).toBeLessThanOrEqual(0.5)
-        if (Math.abs(v) === top) expect(Math.abs(q)).toBe(32767)
+        expect(Math.abs(r[d]! - v * (32767 / top))).toBeLessThanOrEqual(0.5)
+        if (Math.abs(v) === top) expect(Math.abs(r[d]!)).toBe(32767)
       })
     })
   })
 
-  it("quantise_i16 stops at a row it cannot hold (all zero, NaN, infinite) without writing it", () => {
+  it("quantise stops at a row it cannot hold (all zero, NaN, infinite) without writing it", () => {
     const dim = 16
     const k = new Kernel(1024 * 4, 1024 * 4)
     const src = k.alloc()
     const out = k.alloc()
+    const [hi, lo, scales] = [out, out + 512, out + 1024]
     for (const bad of [0, Number.NaN, Number.POSITIVE_INFINITY]) {
       const f32 = k.f32()
       for (let d = 0; d < 3 * dim; d++) f32[src / 4 + d] = 1
       for (let d = 0; d < dim; d++) f32[src / 4 + dim + d] = bad === 0 ? 0 : d === 3 ? bad : 1
-      k.i16().fill(7, out / 2, out / 2 + 3 * dim)
-      expect(k.quantiseI16(src, 3, dim, out, out + 2048)).toBe(1)
-      expect(k.i16()[out / 2]).toBe(32767)
-      expect(k.i16()[out / 2 + dim]).toBe(7)
+      k.bytes().fill(7, hi, hi + 3 * dim)
+      k.bytes().fill(7, lo, lo + 3 * dim)
+      expect(k.quantise(src, 3, dim, hi, lo, scales)).toBe(1)
+      expect(components(k, hi, lo, dim, 0)[0]).toBe(32767)
+      expect(components(k, hi, lo, dim, 1)[0]).toBe(7 * 256 + 7)
     }
   })
 })

@@ -30,9 +30,9 @@ let compiled: object | undefined
 
 interface Exports {
   readonly dot_f32: (query: number, rows: number, count: number, dim: number, out: number) => void
-  readonly dot_i16: (query: number, rows: number, scales: number, count: number, dim: number, out: number) => void
-  readonly dot_i16i16: (query: number, rows: number, scales: number, count: number, dim: number, out: number) => void
-  readonly quantise_i16: (src: number, count: number, dim: number, rows: number, scales: number) => number
+  readonly dot_hi: (query: number, rows: number, count: number, dim: number, out: number) => void
+  readonly dot_lo_at: (query: number, addresses: number, count: number, dim: number, out: number) => void
+  readonly quantise: (src: number, count: number, dim: number, hi: number, lo: number, scales: number) => number
 }
 
 /** One linear memory with the kernel's functions and a fixed-size chunk allocator. */
@@ -99,22 +99,35 @@ export class Kernel {
     this.exports.dot_f32(query, rows, count, dim, out)
   }
 
-  /** out[i] = scales[i] · Σ query[d] · rows[i][d]: f32 query, i16 rows (dim % 16 = 0). */
-  dotI16(query: number, rows: number, scales: number, count: number, dim: number, out: number): void {
-    this.exports.dot_i16(query, rows, scales, count, dim, out)
-  }
-
-  /** out[i] = scales[i] · Σ query[d] · rows[i][d]: i16 query, i16 rows (dim % 16 = 0). */
-  dotI16I16(query: number, rows: number, scales: number, count: number, dim: number, out: number): void {
-    this.exports.dot_i16i16(query, rows, scales, count, dim, out)
+  /** out[i] = Σ query[d] · hi[i][d]: i16 query, int8 high-byte rows `dim` bytes apart (dim % 16 = 0). */
+  dotHi(query: number, rows: number, count: number, dim: number, out: number): void {
+    this.exports.dot_hi(query, rows, count, dim, out)
   }
 
   /**
-   * Rows `src` (f32, `dim` apart, padding zero) unit-normalised and rounded to i16 rows (`dim` apart)
-   * with one f32 scale each (kernel.wat states the rounding); returns `count`, or the index of the
-   * first row that cannot be held (all zero, or a component not finite), of which nothing is written.
+   * out[i] = Σ query[d] · lo_i[d]: i16 query, the uint8 low-byte row at the i32 address
+   * `addresses[i]` (dim % 16 = 0).
    */
-  quantiseI16(src: number, count: number, dim: number, rows: number, scales: number): number {
-    return this.exports.quantise_i16(src, count, dim, rows, scales)
+  dotLoAt(query: number, addresses: number, count: number, dim: number, out: number): void {
+    this.exports.dot_lo_at(query, addresses, count, dim, out)
+  }
+
+  /**
+   * Rows `src` (f32, `dim` apart, padding zero) unit-normalised and rounded to int16 rows R with one
+   * f32 scale each (kernel.wat states the rounding), written as their high bytes (int8, at `hi`) and
+   * low bytes (uint8, at `lo`), `dim` bytes apart: R = 256·hi + lo. Returns `count`, or the index of
+   * the first row that cannot be held (all zero, or a component not finite), of which nothing is
+   * written.
+   */
+  quantise(src: number, count: number, dim: number, hi: number, lo: number, scales: number): number {
+    return this.exports.quantise(src, count, dim, hi, lo, scales)
+  }
+
+  i32(): Int32Array {
+    return new Int32Array(this.memory.buffer)
+  }
+
+  i8(): Int8Array {
+    return new Int8Array(this.memory.buffer)
   }
 }

@@ -3,13 +3,17 @@
  * elsewhere (the SQLite file): a cache the store fills, updates and empties as its rows change.
  *
  * Each row is held quantised — unit-normalised, then int16 with one float scale per row — in
- * fixed-size chunks of WebAssembly memory, and scanned with a SIMD kernel (kernel.wat): half the
- * memory of float32, and a scan bound by memory bandwidth reads half the bytes. Quantisation is
- * approximate, but every approximate score comes with a proven error bound, and a search re-scores
- * exactly (through the store's own float vectors) every row whose bound reaches the k-th exact
- * score. The result is exactly the top k of an exact scan, ties included: no recall is traded away.
- * (int8 rows would halve memory again, but their error bound, about 0.01 in cosine, is wider than
- * the spread of scores inside a cluster: hundreds of rows per search would need re-scoring.)
+ * fixed-size chunks of WebAssembly memory, as two planes of bytes: the high bytes H and the low bytes
+ * L of every component (R = 256·H + L), half the memory of float32. A search quantises the query to
+ * int16 too and scores with exact integer products in SIMD kernels (kernel.wat): first every row from
+ * its high bytes alone (a coarse score, within about 0.01 in cosine, from half the bytes: the scan is
+ * bound by memory bandwidth), then, for the rows whose coarse bound reaches the `limit`-th best coarse
+ * lower bound, from both planes (a fine score, within about 1e-4). Every score comes with a proven
+ * error bound, and the rows whose bound reaches the k-th exact score are re-scored exactly (through
+ * the store's own float vectors). The result is exactly the top k of an exact scan, ties included:
+ * no recall is traded away. (int8 rows alone would halve memory again, but their bound, about 0.01,
+ * is wider than the spread of scores inside a cluster: hundreds of rows per search would need exact
+ * re-scoring, each a read from the store; the low plane settles them in memory.)
  *
  * Filters are applied before ranking (`accept`), so a filtered search still returns `limit` rows
  * whenever that many rows pass.
@@ -132,7 +136,10 @@ export class VectorIndex {
   private readonly scoresAt: number
   /** Float32 rows staged for quantising: one chunk's worth, each `stride` apart, padding zero. */
   private readonly stagingAt: number
+  /** Per row of the agent searched: its upper and lower score bounds and its high-byte sum. */
   private uppers = new Float64Array(CHUNK_ROWS)
+  private lowers = new Float64Array(CHUNK_ROWS)
+  private coarse = new Float64Array(CHUNK_ROWS)
 
   constructor(readonly dimensions: number) {
     this.stride = Math.ceil(dimensions / 16) * 16
@@ -193,7 +200,8 @@ export class VectorIndex {
     // A new row past the last chunk needs a chunk (returned if the row cannot be held after all).
     const grown = held === undefined && i === rows.chunks.length * CHUNK_ROWS
     if (grown) rows.chunks.push(this.kernel.alloc())
-    if (this.kernel.quantiseI16(this.stagingAt, 1, this.stride, this.rowAt(rows, i), this.scaleAt(rows, i)) !== 1) {
+    const [hi, lo, scale] = this.addresses(rows, i)
+    if (this.kernel.quantise(this.stagingAt, 1, this.stride, hi, lo, scale) !== 1) {
       if (grown) this.kernel.release(rows.chunks.pop()!)
       return false
     }
@@ -224,23 +232,16 @@ export class VectorIndex {
     const rowBytes = this.dimensions * 4
     const stagedBytes = this.stride * 4
     const stagingAt = this.stagingAt
-    const scalesOffset = CHUNK_ROWS * this.stride * 2
     const stride = this.stride
     // Rows [staged, count) are staged, all in the last chunk (a full chunk is quantised at once).
     let staged = rows.count
     const flush = (): boolean => {
       const n = rows.count - staged
       if (n === 0) return true
-      const chunk = rows.chunks[rows.chunks.length - 1]!
+      const [hi, lo, scale] = this.addresses(rows, staged)
       const at = staged % CHUNK_ROWS
       staged = rows.count
-      return kernel.quantiseI16(
-        stagingAt + at * stagedBytes,
-        n,
-        stride,
-        chunk + at * stride * 2,
-        chunk + scalesOffset + at * 4
-      ) === n
+      return kernel.quantise(stagingAt + at * stagedBytes, n, stride, hi, lo, scale) === n
     }
     return {
       add: (batch) => {
@@ -305,9 +306,11 @@ export class VectorIndex {
     const last = rows.count - 1
     if (i !== last) {
       const bytes = this.kernel.bytes()
-      bytes.copyWithin(this.rowAt(rows, i), this.rowAt(rows, last), this.rowAt(rows, last) + this.stride * 2)
-      const f32 = this.kernel.f32()
-      f32[this.scaleAt(rows, i) / 4] = f32[this.scaleAt(rows, last) / 4]!
+      const [hi, lo, scale] = this.addresses(rows, i)
+      const [lastHi, lastLo, lastScale] = this.addresses(rows, last)
+      bytes.copyWithin(hi, lastHi, lastHi + this.stride)
+      bytes.copyWithin(lo, lastLo, lastLo + this.stride)
+      bytes.copyWithin(scale, lastScale, lastScale + 4)
       const moved = rows.keys[last]!
       rows.keys[i] = moved
       rows.createdAt[i] = rows.createdAt[last]!
@@ -335,43 +338,98 @@ export class VectorIndex {
     limit: number,
     rescore: (keys: ReadonlyArray<number>) => ReadonlyArray<S>,
     compare: (a: S, b: S) => number,
-    accept?: (i: number, view: RowView) => boolean
+    accept?: (i: number, view: RowView) => boolean,
+    prune = true
   ): ReadonlyArray<S> {
     const rows = this.agents.get(agent)
     if (rows === undefined || rows.count === 0 || limit <= 0) return []
     const q = this.writeQuery(query)
-    // Every accepted row's approximate score plus its error bound: no row scores above its bound.
-    if (this.uppers.length < rows.count) this.uppers = new Float64Array(Math.max(rows.count, this.uppers.length * 2))
-    const uppers = this.uppers
-    // The kernel scores u ≈ scale·R (each stored component off by at most scale/2) against
-    // q ≈ step·Q (each query component off by at most step/2) with exact integer products. Then
-    // |q·u − step·scale·(Q·R)| ≤ (scale/2)·‖q‖₁ + (step/2)·‖u‖₁ + n·(scale/2)·(step/2), where
-    // ‖u‖₁ ≤ √n (u is a unit vector); plus float32 rounding in the kernel (one relative error per
-    // conversion and per sum, of at most 1 each: far fewer than this allows).
-    const fixed = (q.step / 2) * Math.sqrt(this.dimensions) + (2 * this.stride + 2) * F32_EPSILON
-    const perScale = q.l1 / 2 + (this.dimensions * q.step) / 4
+    const count = rows.count
+    if (this.uppers.length < count) {
+      const size = Math.max(count, this.uppers.length * 2)
+      this.uppers = new Float64Array(size)
+      this.lowers = new Float64Array(size)
+      this.coarse = new Float64Array(size)
+    }
+    const { uppers, lowers, coarse } = this
+    const n = this.dimensions
+    const stride = this.stride
+    // The error bounds (see the class comment): u ≈ scale·R with each component of R off by at most
+    // half a step, q ≈ step·Q likewise; R = 256·H + L with 0 ≤ L ≤ 255, so the coarse value
+    // c = 256·H + 128 is within 128 of R. Then, with ‖u‖₁ ≤ √n (u is a unit vector),
+    //   |q·u − step·scale·(Q·R)| ≤ scale·(‖q‖₁/2 + n·step/4) + (step/2)·√n
+    //   |q·u − step·scale·(Q·c)| ≤ scale·128.5·(‖q‖₁ + n·step/2) + (step/2)·√n
+    // plus float32 rounding in the kernels (a relative error per conversion and per sum, each of a
+    // partial sum of at most about 1: far fewer than this term allows).
+    const fixed = (q.step / 2) * Math.sqrt(n) + (2 * stride + 2) * F32_EPSILON
+    const fine = q.l1 / 2 + (n * q.step) / 4
+    const rough = 128.5 * (q.l1 + (n * q.step) / 2)
+    // Coarse scores from the high bytes of every row (one read of half the bytes).
     let accepted = 0
     for (let c = 0; c < rows.chunks.length; c++) {
       const first = c * CHUNK_ROWS
-      const n = Math.min(CHUNK_ROWS, rows.count - first)
+      const m = Math.min(CHUNK_ROWS, count - first)
       const chunk = rows.chunks[c]!
-      const scales = chunk + CHUNK_ROWS * this.stride * 2
-      this.kernel.dotI16I16(this.queryAt, chunk, scales, n, this.stride, this.scoresAt)
+      this.kernel.dotHi(this.queryAt, chunk, m, stride, this.scoresAt)
       const f32 = this.kernel.f32()
       const out = this.scoresAt / 4
-      for (let j = 0; j < n; j++) {
+      const scales = (chunk + 2 * CHUNK_ROWS * stride) / 4
+      for (let j = 0; j < m; j++) {
         const i = first + j
         if (accept !== undefined && !accept(i, rows)) {
           uppers[i] = Number.NEGATIVE_INFINITY
+          lowers[i] = Number.NEGATIVE_INFINITY
           continue
         }
         accepted++
-        uppers[i] = q.step * f32[out + j]! + f32[scales / 4 + j]! * perScale + fixed
+        const scale = f32[scales + j]!
+        const hi = f32[out + j]!
+        coarse[i] = hi
+        const estimate = q.step * scale * (256 * hi + 128 * q.sum)
+        const bound = scale * rough + fixed
+        uppers[i] = estimate + bound
+        lowers[i] = estimate - bound
       }
     }
     if (accepted === 0) return []
+    // Unless `prune` is off, a row whose coarse upper bound is below the `limit`-th largest coarse
+    // lower bound cannot be among the top `limit` — provided those rows pass the exact filter too,
+    // which is checked below — so only the others get fine scores (their low bytes are read).
+    let floor = Number.NEGATIVE_INFINITY
+    if (prune && accepted > limit) {
+      const best = topIndices(lowers, count, limit)
+      floor = lowers[best[best.length - 1]!]!
+    }
+    let candidates = 0
+    const i32 = this.kernel.i32()
+    const addressesAt = this.stagingAt / 4
+    const batch: Array<number> = []
+    const refine = () => {
+      const f32 = this.kernel.f32()
+      for (let b = 0; b < batch.length; b++) i32[addressesAt + b] = this.addresses(rows, batch[b]!)[1]
+      this.kernel.dotLoAt(this.queryAt, this.stagingAt, batch.length, stride, this.scoresAt)
+      for (let b = 0; b < batch.length; b++) {
+        const i = batch[b]!
+        const scale = f32[this.addresses(rows, i)[2] / 4]!
+        // Both bounds hold; the fine one is nearly always the lower.
+        const upper = q.step * scale * (256 * coarse[i]! + f32[this.scoresAt / 4 + b]!) + scale * fine + fixed
+        if (upper < uppers[i]!) uppers[i] = upper
+      }
+      batch.length = 0
+    }
+    for (let i = 0; i < count; i++) {
+      if (uppers[i]! === Number.NEGATIVE_INFINITY) continue
+      if (uppers[i]! < floor) {
+        uppers[i] = Number.NEGATIVE_INFINITY
+        continue
+      }
+      candidates++
+      batch.push(i)
+      if (batch.length === CHUNK_ROWS) refine()
+    }
+    if (batch.length > 0) refine()
     const scored: Array<S> = []
-    let unscored = accepted
+    let unscored = candidates
     for (let want = limit + FIRST_EXTRA;; want *= 4) {
       const next = topIndices(uppers, rows.count, want)
       // Every row not taken now has a bound no higher than the lowest bound taken.
@@ -384,6 +442,12 @@ export class VectorIndex {
       const kth = scored.length >= limit ? scored[limit - 1]!.score : Number.NEGATIVE_INFINITY
       if (unscored === 0 || bound < kth) break
     }
+    // The pruning was sound if the `limit`-th exact score reaches the floor: every pruned row scores
+    // below it. Otherwise (rows with the best lower bounds failed the exact filter, or fewer than
+    // `limit` passed) search again without pruning.
+    if (floor > Number.NEGATIVE_INFINITY && !(scored.length >= limit && scored[limit - 1]!.score >= floor)) {
+      return this.search(agent, query, limit, rescore, compare, accept, false)
+    }
     return scored.slice(0, limit)
   }
 
@@ -392,14 +456,18 @@ export class VectorIndex {
     return this.agents.get(agent)
   }
 
-  /** Byte address of row i's components. */
-  private rowAt(rows: Rows, i: number): number {
-    return rows.chunks[Math.floor(i / CHUNK_ROWS)]! + (i % CHUNK_ROWS) * this.stride * 2
-  }
-
-  /** Byte address of row i's scale. */
-  private scaleAt(rows: Rows, i: number): number {
-    return rows.chunks[Math.floor(i / CHUNK_ROWS)]! + CHUNK_ROWS * this.stride * 2 + (i % CHUNK_ROWS) * 4
+  /**
+   * Byte addresses of row i's high bytes, low bytes and scale. A chunk holds CHUNK_ROWS rows as
+   * three arrays: the high-byte rows, the low-byte rows, the scales (so a scan reads one array).
+   */
+  private addresses(rows: Rows, i: number): readonly [number, number, number] {
+    const chunk = rows.chunks[Math.floor(i / CHUNK_ROWS)]!
+    const j = i % CHUNK_ROWS
+    return [
+      chunk + j * this.stride,
+      chunk + (CHUNK_ROWS + j) * this.stride,
+      chunk + 2 * CHUNK_ROWS * this.stride + j * 4
+    ]
   }
 
   private setFields(rows: Rows, i: number, fields: RowFields): void {
@@ -413,7 +481,7 @@ export class VectorIndex {
    * Normalise the query and write it as int16 with one step (its largest component becomes ±32767,
    * each component off by at most half a step): returns its L1 norm and the step, for the bound.
    */
-  private writeQuery(query: ArrayLike<number>): { readonly l1: number; readonly step: number } {
+  private writeQuery(query: ArrayLike<number>): { readonly l1: number; readonly step: number; readonly sum: number } {
     const n = this.dimensions
     let norm = 0
     for (let d = 0; d < n; d++) norm += query[d]! * query[d]!
@@ -428,8 +496,13 @@ export class VectorIndex {
     const k = QUERY_RANGE / top
     const i16 = this.kernel.i16()
     const at = this.queryAt / 2
-    for (let d = 0; d < this.stride; d++) i16[at + d] = d < n ? Math.round((query[d]! / norm) * k) : 0
-    return { l1, step: top / QUERY_RANGE }
+    let sum = 0
+    for (let d = 0; d < this.stride; d++) {
+      const v = d < n ? Math.round((query[d]! / norm) * k) : 0
+      i16[at + d] = v
+      sum += v
+    }
+    return { l1, step: top / QUERY_RANGE, sum }
   }
 }
 
