@@ -247,6 +247,22 @@ describe("VectorIndex", () => {
     })
   }
 
+  it("stays exact when rows that passed the pre-test fail at exact re-scoring (the pruning floor is rechecked)", () => {
+    const rand = random(29)
+    const data = clustered(rand, 3000, 64, 3)
+    const index = new VectorIndex(64)
+    data.forEach((v, key) => index.put("a", key, v, { createdAt: key, confidence: 1, scope: 0, source: 0 }))
+    for (let t = 0; t < 10; t++) {
+      const query = data[Math.floor(rand() * data.length)]!
+      // The store's exact check keeps one key in 50 (as a filter the pre-test cannot decide would).
+      const rescore = (keys: ReadonlyArray<number>) =>
+        keys.filter((k) => k % 50 === 7).map((key) => ({ key, score: cosine(query, data[key]!), createdAt: key }))
+      const got = index.search("a", query, 10, rescore, order)
+      const kept = data.map((_, k) => k).filter((k) => k % 50 === 7)
+      expect(got.map((h) => h.key)).toEqual(exactTop(data, kept, query, 10, (k) => k).map((h) => h.key))
+    }
+  })
+
   it("identical vectors tie exactly and the caller's order decides", () => {
     const index = new VectorIndex(8)
     const v = [1, 2, 3, 4, 5, 6, 7, 8]
