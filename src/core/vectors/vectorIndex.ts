@@ -24,11 +24,12 @@ import { Kernel } from "./kernel.js"
 export const CHUNK_ROWS = 256
 
 /**
- * Rows re-scored beyond `limit` in a search's first round. int16 error bounds are about 1e-4 in
+ * Rows re-scored beyond `limit` in a search's first round. Fine error bounds are about 1e-4 in
  * cosine, so the exact top `limit` nearly always lies within a few rows past it; each further round
- * costs the caller one more read of exact vectors.
+ * costs the caller one more read of exact vectors, each row of this one a read too (4 measured
+ * ~6 % faster than 10 at the recall's median, 10,000 rows an agent).
  */
-const FIRST_EXTRA = 10
+const FIRST_EXTRA = 4
 
 /** The query is held as int16 in [-32767, 32767]. */
 const QUERY_RANGE = 32_767
