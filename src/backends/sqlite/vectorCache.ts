@@ -1,9 +1,9 @@
 /**
  * The resident vector cache of a SQLite store (specific to this backend: the other stores search
  * inside their server). SQLite stays the source of truth; the cache holds, per agent, the vectors and
- * filter fields of its memories in a `VectorIndex` (core/vectors: int16 rows scanned by a WebAssembly
- * SIMD kernel, every candidate re-scored exactly), so a vector recall costs one scan of the agent's
- * rows in memory instead of one of its pages in the file.
+ * filter fields of its memories in a `VectorIndex` (core/vectors: int16 rows as two byte planes,
+ * scanned by WebAssembly SIMD kernels, every candidate re-scored exactly), so a vector recall costs
+ * one scan of the agent's rows in memory instead of one of its pages in the file.
  *
  * Coherence, across transactions and processes: triggers on `memories` append one row per change of
  * a memory with a vector to `memory_changes` (migration 5), in the writer's transaction, so the log
@@ -11,7 +11,8 @@
  * recall's own `BEGIN IMMEDIATE` transaction: it first applies the log past its position (re-reading
  * each changed row as it now is), so what it serves is the snapshot that transaction reads — never a
  * rolled-back write (its log rows vanish with it), never a stale one. An agent is loaded lazily, on
- * its first vector recall (one indexed read of its rows), and stays resident. When the log was
+ * its first vector recall, and stays resident; an agent of more than `LOAD_SLICE` rows is loaded a
+ * slice per recall, in rowid order, while SQL answers for the rows not yet held. When the log was
  * pruned past the cache's position, or a catch-up would be larger than a reload, the agents held are
  * dropped and reload on their next recall.
  *
