@@ -20,6 +20,9 @@
  */
 import { Kernel } from "./kernel.js"
 
+/** Rows staged per quantising call of a load (a fourth of a chunk: less scratch memory touched). */
+const STAGE_ROWS = 64
+
 /** Rows per chunk: one kernel call scans a chunk. */
 export const CHUNK_ROWS = 256
 
@@ -81,6 +84,17 @@ class Rows {
     this.positions?.delete(key)
   }
 
+  /** Drop spare capacity (after a load, whose growth doubled it). */
+  fit(): void {
+    if (this.keys.length <= this.count + CHUNK_ROWS) return
+    const size = this.count + CHUNK_ROWS
+    this.keys = this.keys.slice(0, size)
+    this.createdAt = this.createdAt.slice(0, size)
+    this.confidence = this.confidence.slice(0, size)
+    this.scope = this.scope.slice(0, size)
+    this.source = this.source.slice(0, size)
+  }
+
   ensure(capacity: number): void {
     if (capacity <= this.keys.length) return
     const size = Math.max(capacity, this.keys.length * 2)
@@ -135,7 +149,7 @@ export class VectorIndex {
   private readonly agents = new Map<string, Rows>()
   private readonly queryAt = 0
   private readonly scoresAt: number
-  /** Float32 rows staged for quantising: one chunk's worth, each `stride` apart, padding zero. */
+  /** Float32 rows staged for quantising: STAGE_ROWS of them, each `stride` apart, padding zero. */
   private readonly stagingAt: number
   /** Per row of the agent searched: its upper and lower score bounds and its high-byte sum. */
   private uppers = new Float64Array(CHUNK_ROWS)
@@ -146,7 +160,7 @@ export class VectorIndex {
     this.stride = Math.ceil(dimensions / 16) * 16
     this.scoresAt = this.stride * 4
     this.stagingAt = Math.ceil((this.scoresAt + CHUNK_ROWS * 4) / 16) * 16
-    const reserved = this.stagingAt + CHUNK_ROWS * this.stride * 4
+    const reserved = this.stagingAt + Math.ceil(Math.max(STAGE_ROWS * this.stride * 4, CHUNK_ROWS * 4) / 16) * 16
     this.kernel = new Kernel(CHUNK_ROWS * (this.stride * 2 + 4), reserved)
   }
 
@@ -234,15 +248,15 @@ export class VectorIndex {
     const stagedBytes = this.stride * 4
     const stagingAt = this.stagingAt
     const stride = this.stride
-    // Rows [staged, count) are staged, all in the last chunk (a full chunk is quantised at once).
+    // Rows [staged, count) are staged, from the start of the staging area, all in the last chunk
+    // (they are quantised when the staging area or the chunk is full).
     let staged = rows.count
     const flush = (): boolean => {
       const n = rows.count - staged
       if (n === 0) return true
       const [hi, lo, scale] = this.addresses(rows, staged)
-      const at = staged % CHUNK_ROWS
       staged = rows.count
-      return kernel.quantise(stagingAt + at * stagedBytes, n, stride, hi, lo, scale) === n
+      return kernel.quantise(stagingAt, n, stride, hi, lo, scale) === n
     }
     return {
       add: (batch) => {
@@ -256,9 +270,9 @@ export class VectorIndex {
             // A chunk may grow the memory, which detaches every view of it.
             bytes = kernel.bytes()
           }
-          const take = Math.min(CHUNK_ROWS - (i % CHUNK_ROWS), n - j)
+          const take = Math.min(CHUNK_ROWS - (i % CHUNK_ROWS), STAGE_ROWS - (i - staged), n - j)
           rows.ensure(i + take)
-          const at = stagingAt + (i % CHUNK_ROWS) * stagedBytes
+          const at = stagingAt + (i - staged) * stagedBytes
           if (stagedBytes === rowBytes) {
             bytes.set(batch.blob.subarray(j * rowBytes, (j + take) * rowBytes), at)
           } else {
@@ -277,11 +291,15 @@ export class VectorIndex {
           }
           rows.count = i + take
           j += take
-          if (rows.count % CHUNK_ROWS === 0 && !flush()) return false
+          if ((rows.count % CHUNK_ROWS === 0 || rows.count - staged === STAGE_ROWS) && !flush()) return false
         }
         return true
       },
-      end: flush
+      end: () => {
+        const ok = flush()
+        rows.fit()
+        return ok
+      }
     }
   }
 
