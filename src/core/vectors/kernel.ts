@@ -40,6 +40,14 @@ export class Kernel {
   readonly memory: WasmMemory
   private readonly exports: Exports
   private readonly free: Array<number> = []
+  /** Views of the memory, remade when a growth has detached them. */
+  private readonly views: {
+    bytes?: Uint8Array
+    f32?: Float32Array
+    i16?: Int16Array
+    i32?: Int32Array
+    i8?: Int8Array
+  } = {}
   /** The first byte never handed out. */
   private top: number
 
@@ -83,15 +91,18 @@ export class Kernel {
   }
 
   bytes(): Uint8Array {
-    return new Uint8Array(this.memory.buffer)
+    if (this.views.bytes?.buffer !== this.memory.buffer) this.views.bytes = new Uint8Array(this.memory.buffer)
+    return this.views.bytes
   }
 
   f32(): Float32Array {
-    return new Float32Array(this.memory.buffer)
+    if (this.views.f32?.buffer !== this.memory.buffer) this.views.f32 = new Float32Array(this.memory.buffer)
+    return this.views.f32
   }
 
   i16(): Int16Array {
-    return new Int16Array(this.memory.buffer)
+    if (this.views.i16?.buffer !== this.memory.buffer) this.views.i16 = new Int16Array(this.memory.buffer)
+    return this.views.i16
   }
 
   /** out[i] = Σ query[d] · rows[i][d] over `count` f32 rows of `dim` components (dim % 16 = 0). */
@@ -124,10 +135,12 @@ export class Kernel {
   }
 
   i32(): Int32Array {
-    return new Int32Array(this.memory.buffer)
+    if (this.views.i32?.buffer !== this.memory.buffer) this.views.i32 = new Int32Array(this.memory.buffer)
+    return this.views.i32
   }
 
   i8(): Int8Array {
-    return new Int8Array(this.memory.buffer)
+    if (this.views.i8?.buffer !== this.memory.buffer) this.views.i8 = new Int8Array(this.memory.buffer)
+    return this.views.i8
   }
 }

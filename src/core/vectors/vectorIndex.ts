@@ -151,9 +151,8 @@ export class VectorIndex {
   private readonly scoresAt: number
   /** Float32 rows staged for quantising: STAGE_ROWS of them, each `stride` apart, padding zero. */
   private readonly stagingAt: number
-  /** Per row of the agent searched: its upper and lower score bounds and its high-byte sum. */
+  /** Per row of the agent searched: its upper score bound and its high-byte sum. */
   private uppers = new Float64Array(CHUNK_ROWS)
-  private lowers = new Float64Array(CHUNK_ROWS)
   private coarse = new Float64Array(CHUNK_ROWS)
 
   constructor(readonly dimensions: number) {
@@ -367,10 +366,9 @@ export class VectorIndex {
     if (this.uppers.length < count) {
       const size = Math.max(count, this.uppers.length * 2)
       this.uppers = new Float64Array(size)
-      this.lowers = new Float64Array(size)
       this.coarse = new Float64Array(size)
     }
-    const { uppers, lowers, coarse } = this
+    const { uppers, coarse } = this
     const n = this.dimensions
     const stride = this.stride
     // The error bounds (see the class comment): u ≈ scale·R with each component of R off by at most
@@ -383,7 +381,16 @@ export class VectorIndex {
     const fixed = (q.step / 2) * Math.sqrt(n) + (2 * stride + 2) * F32_EPSILON
     const fine = q.l1 / 2 + (n * q.step) / 4
     const rough = 128.5 * (q.l1 + (n * q.step) / 2)
-    // Coarse scores from the high bytes of every row (one read of half the bytes).
+    // Coarse scores from the high bytes of every row (one read of half the bytes), with their bounds:
+    // upper = scale·(a·hi + b + rough) + fixed, lower = scale·(a·hi + b − rough) − fixed.
+    const a = q.step * 256
+    const b = q.step * 128 * q.sum
+    // Unless `prune` is off, a row whose coarse upper bound is below the `limit`-th largest coarse
+    // lower bound cannot be among the top `limit` — provided those rows pass the exact filter too,
+    // which is checked below — so only the others get fine scores (their low bytes are read). The
+    // `limit` largest lower bounds are kept in a min-heap as the rows go by.
+    const heap = prune ? new Float64Array(limit) : undefined
+    let held = 0
     let accepted = 0
     for (let c = 0; c < rows.chunks.length; c++) {
       const first = c * CHUNK_ROWS
@@ -397,28 +404,22 @@ export class VectorIndex {
         const i = first + j
         if (accept !== undefined && !accept(i, rows)) {
           uppers[i] = Number.NEGATIVE_INFINITY
-          lowers[i] = Number.NEGATIVE_INFINITY
           continue
         }
         accepted++
         const scale = f32[scales + j]!
         const hi = f32[out + j]!
         coarse[i] = hi
-        const estimate = q.step * scale * (256 * hi + 128 * q.sum)
-        const bound = scale * rough + fixed
-        uppers[i] = estimate + bound
-        lowers[i] = estimate - bound
+        const centre = a * hi + b
+        uppers[i] = scale * (centre + rough) + fixed
+        if (heap === undefined) continue
+        const lower = scale * (centre - rough) - fixed
+        if (held < limit) siftUp(heap, held++, lower)
+        else if (lower > heap[0]!) siftDown(heap, limit, lower)
       }
     }
     if (accepted === 0) return []
-    // Unless `prune` is off, a row whose coarse upper bound is below the `limit`-th largest coarse
-    // lower bound cannot be among the top `limit` — provided those rows pass the exact filter too,
-    // which is checked below — so only the others get fine scores (their low bytes are read).
-    let floor = Number.NEGATIVE_INFINITY
-    if (prune && accepted > limit) {
-      const best = topIndices(lowers, count, limit)
-      floor = lowers[best[best.length - 1]!]!
-    }
+    const floor = heap !== undefined && held === limit && accepted > limit ? heap[0]! : Number.NEGATIVE_INFINITY
     let candidates = 0
     const i32 = this.kernel.i32()
     const addressesAt = this.stagingAt / 4
@@ -523,6 +524,33 @@ export class VectorIndex {
     }
     return { l1, step: top / QUERY_RANGE, sum }
   }
+}
+
+/** Insert `v` into the min-heap `heap[0, size)` (which has room for it). */
+const siftUp = (heap: Float64Array, size: number, v: number): void => {
+  let k = size
+  while (k > 0) {
+    const p = (k - 1) >> 1
+    if (heap[p]! <= v) break
+    heap[k] = heap[p]!
+    k = p
+  }
+  heap[k] = v
+}
+
+/** Replace the root of the full min-heap `heap[0, size)` by `v` (larger than it). */
+const siftDown = (heap: Float64Array, size: number, v: number): void => {
+  let k = 0
+  for (;;) {
+    const l = 2 * k + 1
+    if (l >= size) break
+    const r = l + 1
+    const m = r < size && heap[r]! < heap[l]! ? r : l
+    if (heap[m]! >= v) break
+    heap[k] = heap[m]!
+    k = m
+  }
+  heap[k] = v
 }
 
 /** Indices (below `count`) of the `want` largest finite values, largest first. */
