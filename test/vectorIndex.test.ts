@@ -39,7 +39,7 @@ describe("the SIMD kernel", () => {
     execFileSync(process.execPath, ["scripts/build-kernel.mjs", "--check"])
   })
 
-  it("dot_f32 and dot_i16 compute the plain sums", () => {
+  it("dot_f32 computes the plain sums", () => {
     const dim = 64
     const rows = 5
     const k = new Kernel(1024 * 4, 1024 * 4)
@@ -55,16 +55,95 @@ describe("the SIMD kernel", () => {
       const expected = q.reduce((s, v, d) => s + Math.fround(v) * Math.fround(r[i]![d]!), 0)
       expect(k.f32()[512 + i]).toBeCloseTo(expected, 4)
     }
-    const r16 = r.map((row) => row.map((v) => Math.round(v * 60000)))
-    const i16 = k.i16()
-    q.forEach((v, d) => (k.f32()[d] = v))
-    r16.forEach((row, i) => row.forEach((v, d) => (i16[rowsAt / 2 + i * dim + d] = v)))
-    const scales = rowsAt + rows * dim * 2
-    for (let i = 0; i < rows; i++) k.f32()[scales / 4 + i] = 0.5
-    k.dotI16(0, rowsAt, scales, rows, dim, 2048)
-    for (let i = 0; i < rows; i++) {
-      const expected = 0.5 * q.reduce((s, v, d) => s + Math.fround(v) * r16[i]![d]!, 0)
-      expect(k.f32()[512 + i]! / expected).toBeCloseTo(1, 5)
+  })
+})
+
+describe("the integer kernels", () => {
+  for (const dim of [48, 2064]) {
+    it(`dot_hi and dot_lo_at compute Σ q·hi and Σ q·lo exactly in integers (${dim} components)`, () => {
+      const k = new Kernel(1024 * 64, 1024 * 16)
+      const hiAt = k.alloc()
+      const loAt = hiAt + 8 * dim
+      const rand = random(dim)
+      const count = 7
+      // The extremes of the ranges too: an i32 lane must not overflow, even past 1,024 components.
+      const q = Array.from({ length: dim }, (_, d) => d < 8 ? -32767 : Math.round((rand() - 0.5) * 65534))
+      const hi = Array.from(
+        { length: count },
+        (_, i) => Array.from({ length: dim }, () => i === 0 ? -128 : Math.floor(rand() * 256) - 128)
+      )
+      const lo = Array.from(
+        { length: count },
+        (_, i) => Array.from({ length: dim }, () => i === 0 ? 255 : Math.floor(rand() * 256))
+      )
+      q.forEach((v, d) => (k.i16()[d] = v))
+      hi.forEach((row, i) => row.forEach((v, d) => (k.i8()[hiAt + i * dim + d] = v)))
+      lo.forEach((row, i) => row.forEach((v, d) => (k.bytes()[loAt + i * dim + d] = v)))
+      const out = dim * 2
+      const check = (rows: ReadonlyArray<ReadonlyArray<number>>, i: number) => {
+        const expected = q.reduce((s, v, d) => s + v * rows[i]![d]!, 0)
+        const magnitude = q.reduce((s, v, d) => s + Math.abs(v * rows[i]![d]!), 0)
+        // Only float32 rounding of the sums.
+        expect(Math.abs(k.f32()[out / 4 + i]! - expected)).toBeLessThanOrEqual(magnitude * 2 ** -20)
+      }
+      k.dotHi(0, hiAt, count, dim, out)
+      for (let i = 0; i < count; i++) check(hi, i)
+      // Low rows in another order, by address.
+      const order = [3, 0, 6, 1]
+      const addresses = out + 64
+      order.forEach((row, i) => (k.i32()[addresses / 4 + i] = loAt + row * dim))
+      k.dotLoAt(0, addresses, order.length, dim, out)
+      order.forEach((_, i) => check(order.map((r) => lo[r]!), i))
+    })
+  }
+})
+
+describe("the quantising kernel", () => {
+  /** The int16 components of row i, from its high and low bytes. */
+  const components = (k: Kernel, hi: number, lo: number, dim: number, i: number) =>
+    Array.from({ length: dim }, (_, d) => 256 * k.i8()[hi + i * dim + d]! + k.bytes()[lo + i * dim + d]!)
+
+  it("quantise rounds v·32767/top to the nearest integer, splits it into bytes, keeps top/‖v‖/32767 as the scale", () => {
+    const dim = 48
+    const k = new Kernel(1024 * 16, 1024 * 16)
+    const rand = random(5)
+    const rows = Array.from(
+      { length: 6 },
+      (_, i) => Array.from({ length: dim }, (_, d) => Math.fround(d < 40 ? (rand() - 0.5) * 10 ** (i - 3) : 0))
+    )
+    const src = k.alloc()
+    const out = k.alloc()
+    const [hi, lo, scales] = [out, out + 1024, out + 2048]
+    rows.forEach((row, i) => row.forEach((v, d) => (k.f32()[src / 4 + i * dim + d] = v)))
+    expect(k.quantise(src, rows.length, dim, hi, lo, scales)).toBe(rows.length)
+    rows.forEach((row, i) => {
+      const top = Math.max(...row.map(Math.abs))
+      const norm = Math.sqrt(row.reduce((s, v) => s + v * v, 0))
+      expect(k.f32()[scales / 4 + i]).toBe(Math.fround(top / norm / 32767))
+      const r = components(k, hi, lo, dim, i)
+      row.forEach((v, d) => {
+        // Off by at most half a step; the largest component lands on ±32767.
+        expect(Math.abs(r[d]! - v * (32767 / top))).toBeLessThanOrEqual(0.5)
+        if (Math.abs(v) === top) expect(Math.abs(r[d]!)).toBe(32767)
+      })
+    })
+  })
+
+  it("quantise stops at a row it cannot hold (all zero, NaN, infinite) without writing it", () => {
+    const dim = 16
+    const k = new Kernel(1024 * 4, 1024 * 4)
+    const src = k.alloc()
+    const out = k.alloc()
+    const [hi, lo, scales] = [out, out + 512, out + 1024]
+    for (const bad of [0, Number.NaN, Number.POSITIVE_INFINITY]) {
+      const f32 = k.f32()
+      for (let d = 0; d < 3 * dim; d++) f32[src / 4 + d] = 1
+      for (let d = 0; d < dim; d++) f32[src / 4 + dim + d] = bad === 0 ? 0 : d === 3 ? bad : 1
+      k.bytes().fill(7, hi, hi + 3 * dim)
+      k.bytes().fill(7, lo, lo + 3 * dim)
+      expect(k.quantise(src, 3, dim, hi, lo, scales)).toBe(1)
+      expect(components(k, hi, lo, dim, 0)[0]).toBe(32767)
+      expect(components(k, hi, lo, dim, 1)[0]).toBe(7 * 256 + 7)
     }
   })
 })
@@ -109,6 +188,80 @@ describe("VectorIndex", () => {
       expect(rescored).toBeLessThan(30 * n * 0.5)
     })
   }
+
+  for (const dims of [40, 64]) {
+    it(`a bulk load from stored bytes holds what puts hold, and refuses a row it cannot hold (${dims} dimensions)`, () => {
+      const rand = random(19)
+      const data = clustered(rand, 700, dims, 5)
+      const blob = (v: ReadonlyArray<number>) => new Uint8Array(Float32Array.from(v).buffer)
+      const put = new VectorIndex(dims)
+      const loaded = new VectorIndex(dims)
+      const load = loaded.load("a")
+      data.forEach((v, key) => put.put("a", key, v, { createdAt: key, confidence: 1, scope: key % 2, source: 0 }))
+      // Batches of uneven sizes across chunk boundaries, each blob an unaligned copy, as a driver may
+      // hand bytes over.
+      for (let first = 0, size = 1; first < data.length; first += size, size = size * 3 + 1) {
+        const keys = data.slice(first, first + size).map((_, j) => first + j)
+        const bytes = new Uint8Array(keys.length * dims * 4 + 1).subarray(1)
+        keys.forEach((key, j) => bytes.set(blob(data[key]!), j * dims * 4))
+        expect(load.add({
+          keys,
+          blob: bytes,
+          createdAt: keys,
+          confidence: keys.map(() => 1),
+          scope: keys.map((k) => k % 2),
+          source: keys.map(() => 0)
+        })).toBe(true)
+      }
+      expect(load.end()).toBe(true)
+      expect(loaded.size("a")).toBe(data.length)
+      expect(loaded.view("a")!.scope.subarray(0, 4)).toEqual(new Uint8Array([0, 1, 0, 1]))
+      for (let t = 0; t < 10; t++) {
+        const query = data[Math.floor(rand() * data.length)]!.map((x) => x + 0.1 * gaussian(rand))
+        const rescore = (keys: ReadonlyArray<number>) =>
+          keys.map((key) => ({ key, score: cosine(query, data[key]!), createdAt: key }))
+        const accept = (i: number, view: { readonly scope: Uint8Array }) => view.scope[i] === 1
+        const expected = put.search("a", query, 10, rescore, order, accept)
+        expect(loaded.search("a", query, 10, rescore, order, accept)).toEqual(expected)
+        expect(expected.map((h) => h.key)).toEqual(
+          exactTop(data, data.map((_, k) => k).filter((k) => k % 2 === 1), query, 10, (k) => k).map((h) => h.key)
+        )
+      }
+      // Bytes that are not whole rows, and a zero row found when its chunk is quantised.
+      const one = { keys: [0], createdAt: [0], confidence: [1], scope: [0], source: [0] }
+      expect(new VectorIndex(dims).load("a").add({ ...one, blob: new Uint8Array(dims * 4 - 4) })).toBe(false)
+      const zero = new VectorIndex(dims).load("a")
+      expect(zero.add({ ...one, blob: blob(data[0]!) })).toBe(true)
+      expect(zero.add({ ...one, keys: [1], blob: new Uint8Array(dims * 4) })).toBe(true)
+      expect(zero.end()).toBe(false)
+      // put refuses the same rows and changes nothing.
+      const index = new VectorIndex(dims)
+      expect(index.put("a", 0, new Array<number>(dims).fill(0), { createdAt: 0, confidence: 1, scope: 0, source: 0 }))
+        .toBe(false)
+      expect(index.has("a")).toBe(false)
+      // The chunk it took is free again: the next row reuses it.
+      const taken = index.bytes
+      expect(index.put("a", 1, data[1]!, { createdAt: 0, confidence: 1, scope: 0, source: 0 })).toBe(true)
+      expect(index.bytes).toBe(taken)
+      expect(index.size("a")).toBe(1)
+    })
+  }
+
+  it("stays exact when rows that passed the pre-test fail at exact re-scoring (the pruning floor is rechecked)", () => {
+    const rand = random(29)
+    const data = clustered(rand, 3000, 64, 3)
+    const index = new VectorIndex(64)
+    data.forEach((v, key) => index.put("a", key, v, { createdAt: key, confidence: 1, scope: 0, source: 0 }))
+    for (let t = 0; t < 10; t++) {
+      const query = data[Math.floor(rand() * data.length)]!
+      // The store's exact check keeps one key in 50 (as a filter the pre-test cannot decide would).
+      const rescore = (keys: ReadonlyArray<number>) =>
+        keys.filter((k) => k % 50 === 7).map((key) => ({ key, score: cosine(query, data[key]!), createdAt: key }))
+      const got = index.search("a", query, 10, rescore, order)
+      const kept = data.map((_, k) => k).filter((k) => k % 50 === 7)
+      expect(got.map((h) => h.key)).toEqual(exactTop(data, kept, query, 10, (k) => k).map((h) => h.key))
+    }
+  })
 
   it("identical vectors tie exactly and the caller's order decides", () => {
     const index = new VectorIndex(8)

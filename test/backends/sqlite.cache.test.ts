@@ -14,9 +14,12 @@ import { layerSemantic } from "../../src/backends/sqlite/index.js"
 import { layerWithSqlClient } from "../../src/backends/sqlite/interop.js"
 import { fromBlob, toBlob } from "../../src/backends/sqlite/memories.js"
 import { driver, migrations } from "../../src/backends/sqlite/migrations.js"
-import { LOG_KEEP } from "../../src/backends/sqlite/vectorCache.js"
+import * as Semantic from "../../src/backends/sqlite/semantic.js"
+import { LOG_KEEP, VectorCache } from "../../src/backends/sqlite/vectorCache.js"
 import { filterOf, filterPredicate } from "../../src/core/memoryFilter.js"
+import { checkStoreOptions } from "../../src/core/memoryInputs.js"
 import { migrate } from "../../src/core/migrator.js"
+import { makeSemanticStore } from "../../src/core/semantic.js"
 import { cosine } from "../../src/core/vector.js"
 import type { Memory } from "../../src/domain/memory.js"
 import { SemanticStore } from "../../src/services/SemanticStore.js"
@@ -392,6 +395,118 @@ describe("SQLite migration 5", () => {
     },
     30_000
   )
+})
+
+describe("SqliteLive vector cache loading a large agent over several recalls", () => {
+  it(
+    "answers every recall exactly while the agent is partly held, through changes on both sides of the loaded part",
+    async () => {
+      const path = freshPath()
+      const SLICE = 64
+      // The writer: an ordinary store. The reader: a store whose cache loads at most SLICE rows per recall.
+      const program = Effect.gen(function*() {
+        const writer = yield* SemanticStore
+        const scopes = ["a", "b", "c"]
+        const ids: Array<string> = []
+        for (let batch = 0; batch < 4; batch++) {
+          ids.push(
+            ...(yield* writer.rememberMany(Array.from({ length: 75 }, (_, i) => ({
+              agentId: "big",
+              content: `m ${batch} ${i}`,
+              source: "document" as const,
+              scope: scopes[i % 3]!,
+              embedding: vector()
+            }))))
+          )
+        }
+        yield* writer.rememberMany(Array.from({ length: 20 }, (_, i) => ({
+          agentId: "other",
+          content: `o ${i}`,
+          source: "document" as const,
+          embedding: vector()
+        })))
+        const conn = yield* open({ path })
+        const limits = yield* checkStoreOptions({ embedding: TEST_SPACE })
+        const reader = makeSemanticStore(Semantic.port(conn, D, SLICE), limits)
+        const check = (label: string) =>
+          Effect.gen(function*() {
+            for (const filter of [{}, { scope: "b" }]) {
+              const q = vector()
+              const hits = yield* reader.recall({ agentId: "big", embedding: q, limit: 10, ...filter })
+              expect(hits.map((h) => h.memory.id), `${label} ${JSON.stringify(filter)}`).toEqual(
+                exact(path, "big", q, 10, filter)
+              )
+            }
+          })
+        const rid = (id: string) => {
+          const db = openRaw(path, { readonly: true })
+          try {
+            return db.prepare(`SELECT rid FROM memories WHERE id = ?`).pluck().get(id) as number
+          } finally {
+            db.close()
+          }
+        }
+        // The first recall holds rows up to the 64th rowid (two recalls: the first of them loads a slice).
+        yield* check("first")
+        // Changes to rows the cache holds and to rows it does not yet hold.
+        const target = vector()
+        yield* writer.forget("big", ids[3]!)
+        yield* writer.forget("big", ids[250]!)
+        yield* writer.updateEmbedding("big", ids[5]!, target)
+        yield* writer.updateEmbedding("big", ids[280]!, target.map((x) => x * 2))
+        const fresh = yield* writer.remember({ agentId: "big", content: "new", source: "document", embedding: target })
+        // A row under the loaded part, written by raw SQL with a rowid below every other.
+        const db = openRaw(path)
+        try {
+          db.prepare(
+            `INSERT INTO memories (rid, id, agent_id, content, source, scope, metadata, confidence, created_at,
+               accessed_at, access_count, has_embedding, embedding)
+             VALUES (-7, ?, 'big', 'raw', 'document', 'b', '{}', 1, 1, 1, 0, 1, ?)`
+          ).run(newId(), toBlob(target.map((x) => -x)))
+        } finally {
+          db.close()
+        }
+        expect(rid(ids[5]!)).toBeLessThan(SLICE)
+        const top = yield* reader.recall({ agentId: "big", embedding: target, limit: 3 })
+        expect(top.map((h) => h.memory.id)).toEqual(exact(path, "big", target, 3))
+        expect(top.map((h) => h.memory.id)).toContain(fresh)
+        const bottom = yield* reader.recall({ agentId: "big", embedding: target.map((x) => -x), limit: 1 })
+        expect(bottom.map((h) => h.memory.id)).toEqual(exact(path, "big", target.map((x) => -x), 1))
+        for (let round = 0; round < 8; round++) yield* check(`round ${round}`)
+        // Once whole, later writes are still seen.
+        yield* writer.forget("big", fresh)
+        yield* check("after the agent is whole")
+      })
+      await Effect.runPromise(Effect.scoped(Effect.provide(program, layerSemantic({ path, embedding: TEST_SPACE }))))
+    },
+    30_000
+  )
+
+  it("loads a slice per hold, in rowid order, until the agent is whole", async () => {
+    const path = freshPath()
+    const program = Effect.gen(function*() {
+      const writer = yield* SemanticStore
+      yield* writer.rememberMany(Array.from({ length: 150 }, (_, i) => ({
+        agentId: "big",
+        content: `m ${i}`,
+        source: "document" as const,
+        embedding: vector()
+      })))
+      const conn = yield* open({ path })
+      const cache = new VectorCache(conn, D, 64)
+      const holds: Array<number | undefined> = []
+      for (let i = 0; i < 4; i++) {
+        holds.push(conn.immediate(() => {
+          cache.sync()
+          return cache.hold("big")
+        }))
+      }
+      const rids = openRaw(path, { readonly: true }).prepare(`SELECT rid FROM memories ORDER BY rid`).pluck()
+        .all() as Array<number>
+      expect(holds).toEqual([rids[63], rids[127], Number.POSITIVE_INFINITY, Number.POSITIVE_INFINITY])
+    })
+    await Effect.runPromise(Effect.scoped(Effect.provide(program, layerSemantic({ path, embedding: TEST_SPACE }))))
+  }, 30_000)
 })
 
 describe("SqliteLive Float32Array embeddings", () => {

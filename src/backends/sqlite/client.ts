@@ -141,6 +141,15 @@ const whileBusy = <A>(deadline: number, fn: () => A): A => {
 }
 
 /** Open a connection inside the current scope; it is closed when the scope closes. */
+/**
+ * WAL frames after which a commit checkpoints (SQLite's default is 1,000). Every recall writes its
+ * access counters, ~10 pages, so at the default one recall in ~100 paid a checkpoint — two fsyncs and
+ * the copy — about 150–200 µs a recall on average (measured: 10-row counter updates at 207–263 µs
+ * each with the default, 62 µs with 10,000). The WAL file grows to ~40 MB (4 KiB pages) between
+ * checkpoints; what a commit makes durable is unchanged.
+ */
+const WAL_AUTOCHECKPOINT_PAGES = 10_000
+
 export const open = (options: SqliteOptions) =>
   Effect.acquireRelease(
     Effect.try({
@@ -159,6 +168,7 @@ export const open = (options: SqliteOptions) =>
             // at once, without the busy handler (measured: 2 of 120 starts of 8 processes at once):
             // wait and retry for as long as the busy timeout allows.
             whileBusy(Date.now() + timeout, () => db.pragma("journal_mode = WAL"))
+            db.pragma(`wal_autocheckpoint = ${WAL_AUTOCHECKPOINT_PAGES}`)
           }
           db.pragma(`synchronous = ${synchronous}`)
           db.pragma("foreign_keys = ON")

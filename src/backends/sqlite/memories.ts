@@ -137,14 +137,36 @@ export const deleteMemory = (s: Statements, at: Located): void => {
 
 /** Store a memory in both tables; false when its id already exists, in which case nothing is written. */
 export const storeMemory = (s: Statements, m: Memory): boolean => {
-  const info = s.insertMemory.run(
-    ...memoriesTable.values(m),
-    m.embedding === null ? 0 : 1,
-    m.embedding === null ? null : boundBlob(m.embedding)
-  )
-  if (info.changes === 0) return false
-  s.insertTokens.run(info.lastInsertRowid, tokenize(m.content).join(" "))
-  return true
+  let taken = false
+  storeMemories(s, [m], () => (taken = true))
+  return !taken
+}
+
+/**
+ * Store memories in both tables: every row of `memories` first, then every FTS5 row. A memory whose
+ * id already exists is not written; `onTaken(i)` is called for it (and may throw, to abort the
+ * caller's transaction). Why two passes: a write to `memories` fires the change-log triggers, so it
+ * runs in a statement transaction, and FTS5 writes its pending terms to disk at every statement
+ * savepoint once this transaction has given it any. Interleaved, each memory flushed its own FTS5
+ * segment (measured: ~15 µs of SQLite's ~37 µs per row); this way the whole batch's terms go to disk
+ * once, at commit.
+ */
+export const storeMemories = (s: Statements, ms: ReadonlyArray<Memory>, onTaken: (index: number) => void): void => {
+  const rids = new Array<number | bigint | undefined>(ms.length)
+  for (let i = 0; i < ms.length; i++) {
+    const m = ms[i]!
+    const info = s.insertMemory.run(
+      ...memoriesTable.values(m),
+      m.embedding === null ? 0 : 1,
+      m.embedding === null ? null : boundBlob(m.embedding)
+    )
+    if (info.changes === 0) onTaken(i)
+    else rids[i] = info.lastInsertRowid
+  }
+  for (let i = 0; i < ms.length; i++) {
+    const rid = rids[i]
+    if (rid !== undefined) s.insertTokens.run(rid, tokenize(ms[i]!.content).join(" "))
+  }
 }
 
 /** Give a located memory this vector (replacing the one it had, if any). */

@@ -23,7 +23,7 @@ import {
   setVector,
   statements,
   storedRow,
-  storeMemory,
+  storeMemories,
   toBlob
 } from "./memories.js"
 import { memoryFilterSql } from "./memoryFilter.js"
@@ -64,9 +64,12 @@ type Distanced = { readonly distance: number }
  * The port over `conn` for vectors of `dimensions`; prepares its statements (and so may throw, at
  * layer build). The vector cache starts empty: each agent is loaded on its first vector recall.
  */
-export const port = (conn: SqliteConnection, dimensions: number): SemanticPort => {
+export const port = (conn: SqliteConnection, dimensions: number, loadSlice?: number): SemanticPort => {
   const s = statements(conn)
-  const cache = new VectorCache(conn, dimensions)
+  const cache = new VectorCache(conn, dimensions, loadSlice)
+  const byRid = conn.db.prepare(
+    `SELECT ${MEMORY_COLUMNS} FROM memories m WHERE m.rid IN (SELECT value FROM json_each(?))`
+  )
   const touch = conn.db.prepare(
     `UPDATE memories SET accessed_at = ?, access_count = access_count + 1 WHERE id IN (SELECT value FROM json_each(?))`
   )
@@ -75,11 +78,10 @@ export const port = (conn: SqliteConnection, dimensions: number): SemanticPort =
   const insertAll = (ms: ReadonlyArray<Memory>): number | undefined => {
     try {
       conn.immediate(() => {
-        for (let i = 0; i < ms.length; i++) {
-          const m = ms[i]!
-          // A taken id stores nothing; it is a conflict unless the owner is this memory's agent.
-          if (!storeMemory(s, m) && s.ownerOf.get(m.id) !== m.agentId) throw new IdConflict(i)
-        }
+        // A taken id stores nothing; it is a conflict unless the owner is this memory's agent.
+        storeMemories(s, ms, (i) => {
+          if (s.ownerOf.get(ms[i]!.id) !== ms[i]!.agentId) throw new IdConflict(i)
+        })
         pruneLog(conn)
       })
       return undefined
@@ -89,24 +91,34 @@ export const port = (conn: SqliteConnection, dimensions: number): SemanticPort =
     }
   }
 
-  /** Vector candidates by SQL: an exact scan of the agent's filtered rows. */
-  const scanned = (plan: RecallPlan & { readonly embedding: ReadonlyArray<number> }): Array<Memory> => {
+  /**
+   * Vector candidates by SQL: an exact scan of the agent's filtered rows (only those with a rowid
+   * past `after`, when given) for the rowids of the nearest, then those rows (the scan itself
+   * carries no column it does not rank by).
+   */
+  const scanned = (plan: RecallPlan & { readonly embedding: ReadonlyArray<number> }, after?: number): Array<Memory> => {
     const params: Array<unknown> = [toBlob(plan.embedding), plan.agentId]
-    const sql = `SELECT vec_distance_cosine(m.embedding, ?) AS distance, ${MEMORY_COLUMNS}
-      FROM memories m WHERE m.agent_id = ? AND m.embedding IS NOT NULL${memoryFilterSql(plan.filter, params)}
+    const past = after === undefined ? "" : (params.push(after), " AND m.rid > ?")
+    const sql = `SELECT m.rid AS rid, vec_distance_cosine(m.embedding, ?) AS distance
+      FROM memories m WHERE m.agent_id = ?${past} AND m.embedding IS NOT NULL${memoryFilterSql(plan.filter, params)}
       ORDER BY distance LIMIT ?`
-    return untilTieFree(plan.limit, (k) => conn.all<Distanced>(sql, [...params, k])).map(readMemory)
+    const nearest = untilTieFree(plan.limit, (k) => conn.all<Distanced & { rid: number }>(sql, [...params, k]))
+    return nearest.length === 0 ? [] : byRid.all(JSON.stringify(nearest.map((r) => r.rid))).map(readMemory)
   }
 
   /**
    * Vector candidates: from the cache when `cached` (the recall runs in its own transaction) and it
-   * can answer the filter, else by SQL.
+   * can answer the filter, else by SQL. While a large agent is still being loaded (a slice per
+   * recall), the exact top `limit` of the rows it holds and the exact top `limit` of the rest (by
+   * SQL) are both candidates: the core's exact ranking of the two is the exact answer.
    */
   const nearest = (plan: RecallPlan & { readonly embedding: ReadonlyArray<number> }, cached: boolean) => {
     if (!cached || !cacheable(plan.filter)) return scanned(plan)
     cache.sync()
-    if (!cache.hold(plan.agentId)) return scanned(plan)
-    return cache.nearest(plan.agentId, plan.embedding, plan.limit, plan.filter).map(readMemory)
+    const through = cache.hold(plan.agentId)
+    if (through === undefined) return scanned(plan)
+    const held = cache.nearest(plan.agentId, plan.embedding, plan.limit, plan.filter).map(readMemory)
+    return through === Number.POSITIVE_INFINITY ? held : [...held, ...scanned(plan, through)]
   }
 
   const matches = (plan: RecallPlan & { readonly terms: ReadonlyArray<string> }): Array<Hit> => {

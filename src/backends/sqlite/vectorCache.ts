@@ -1,9 +1,9 @@
 /**
  * The resident vector cache of a SQLite store (specific to this backend: the other stores search
  * inside their server). SQLite stays the source of truth; the cache holds, per agent, the vectors and
- * filter fields of its memories in a `VectorIndex` (core/vectors: int16 rows scanned by a WebAssembly
- * SIMD kernel, every candidate re-scored exactly), so a vector recall costs one scan of the agent's
- * rows in memory instead of one of its pages in the file.
+ * filter fields of its memories in a `VectorIndex` (core/vectors: int16 rows as two byte planes,
+ * scanned by WebAssembly SIMD kernels, every candidate re-scored exactly), so a vector recall costs
+ * one scan of the agent's rows in memory instead of one of its pages in the file.
  *
  * Coherence, across transactions and processes: triggers on `memories` append one row per change of
  * a memory with a vector to `memory_changes` (migration 5), in the writer's transaction, so the log
@@ -11,7 +11,8 @@
  * recall's own `BEGIN IMMEDIATE` transaction: it first applies the log past its position (re-reading
  * each changed row as it now is), so what it serves is the snapshot that transaction reads — never a
  * rolled-back write (its log rows vanish with it), never a stale one. An agent is loaded lazily, on
- * its first vector recall (one indexed read of its rows), and stays resident. When the log was
+ * its first vector recall, and stays resident; an agent of more than `LOAD_SLICE` rows is loaded a
+ * slice per recall, in rowid order, while SQL answers for the rows not yet held. When the log was
  * pruned past the cache's position, or a catch-up would be larger than a reload, the agents held are
  * dropped and reload on their next recall.
  *
@@ -46,8 +47,24 @@ interface CacheRow {
   readonly created_at: number
 }
 
-/** `CacheRow`'s columns in select order, as a raw statement returns them. */
-type AgentRow = readonly [number, Uint8Array, string, string, number, number]
+/**
+ * Rows of an agent one recall loads at most (see `VectorCache.hold`): an agent of this size loads in
+ * ~0.1–0.2 s here; a larger one is loaded over several recalls while SQL answers for the rest.
+ */
+export const LOAD_SLICE = 32_768
+
+/**
+ * Rows of an agent read per window when loading it: a window's memories with a vector, by rowid
+ * (rowid lookups in ascending order, so neighbouring rows share pages).
+ */
+const LOAD_WINDOW = 256
+
+/**
+ * One window of an agent's rows (`agentWindow`): the vectors concatenated (null: no row), JSON arrays
+ * of rid, created_at, confidence, scope and source, and 1 when every vector is a blob of the
+ * store's length.
+ */
+type WindowRow = readonly [Uint8Array | null, string, string, string, string, string, number | null]
 
 /** A change in the log joined with the row as it is now (`owner` null: deleted). */
 interface ChangeRow extends Omit<CacheRow, "embedding"> {
@@ -98,15 +115,23 @@ export class VectorCache {
   private position = -1
   /** Agents whose stored rows the cache cannot hold (a vector of another length, say): SQL serves them. */
   private readonly refused = new Set<string>()
+  /** Agents partly loaded, with the rowid through which their rows are held (in rowid order). */
+  private readonly loading = new Map<string, number>()
   private readonly scopes = new Codes()
   private readonly sources = new Codes()
   private readonly newest: Database.Statement
   private readonly pruned: Database.Statement
   private readonly changes: Database.Statement
-  private readonly agentRows: Database.Statement
+  private readonly agentRids: Database.Statement
+  private readonly agentWindow: Database.Statement
+  private readonly utf8: boolean
   private readonly candidates: Database.Statement
 
-  constructor(conn: SqliteConnection, readonly dimensions: number) {
+  /**
+   * @param slice the most rows one `hold` loads: a larger agent is loaded over several recalls, each
+   *   answering the rows not yet held by SQL.
+   */
+  constructor(conn: SqliteConnection, readonly dimensions: number, private readonly slice = LOAD_SLICE) {
     this.index = new VectorIndex(dimensions)
     const db = conn.db
     this.newest = db.prepare(`SELECT coalesce(max(seq), 0) FROM memory_changes`).pluck()
@@ -116,11 +141,17 @@ export class VectorCache {
          m.source AS source, m.confidence AS confidence, m.created_at AS created_at
        FROM memory_changes c LEFT JOIN memories m ON m.rid = c.rid WHERE c.seq > ? AND c.seq <= ? ORDER BY c.seq`
     )
-    // Rows as arrays (`raw`): the driver builds no keyed object per row, the bulk of a load's cost.
-    this.agentRows = db.prepare(
-      `SELECT rid, embedding, scope, source, confidence, created_at FROM memories
-       WHERE agent_id = ? AND embedding IS NOT NULL`
+    this.agentRids = db.prepare(`SELECT json_group_array(rid) FROM memories WHERE agent_id = ? AND rid > ?`).pluck()
+    // group_concat reads each blob as text; in a UTF-8 database that is its bytes unchanged (in a
+    // UTF-16 one they would be converted, so such a store is served by SQL). Every aggregate of one
+    // row steps in the same order, so the i-th element of each array belongs to the i-th blob.
+    this.agentWindow = db.prepare(
+      `SELECT CAST(group_concat(embedding, '') AS BLOB), json_group_array(rid), json_group_array(created_at),
+         json_group_array(confidence), json_group_array(scope), json_group_array(source),
+         min(typeof(embedding) = 'blob' AND length(embedding) = ?)
+       FROM memories WHERE rid IN (SELECT value FROM json_each(?)) AND +agent_id = ? AND embedding IS NOT NULL`
     ).raw(true)
+    this.utf8 = db.pragma("encoding", { simple: true }) === "UTF-8"
     // Whole rows: the winners among them are the recall's answer, so they are read only once.
     this.candidates = db.prepare(
       `SELECT ${MEMORY_COLUMNS} FROM memories m WHERE m.rid IN (SELECT value FROM json_each(?))`
@@ -150,7 +181,8 @@ export class VectorCache {
     }
     for (const raw of this.changes.iterate(this.position, newest)) {
       const c = raw as ChangeRow
-      if (!this.index.has(c.agent)) continue
+      // Rows past what a partly loaded agent holds are read later, as they are then.
+      if (!this.index.has(c.agent) || c.rid > (this.loading.get(c.agent) ?? Number.POSITIVE_INFINITY)) continue
       if (c.owner === c.agent && c.embedding !== null) {
         this.put(c.agent, c)
       } else {
@@ -160,23 +192,67 @@ export class VectorCache {
     this.position = newest
   }
 
-  /** Load the agent's rows unless held (after `sync`, in the same transaction); false when it cannot be held. */
-  hold(agent: string): boolean {
-    if (this.refused.has(agent)) return false
-    if (this.index.has(agent)) return true
-    this.index.open(agent)
-    // Per row only what cannot be avoided: the driver's array and blob, a view of the blob's floats,
-    // and the quantised copy written into the index (no keyed object, no per-row closure).
-    for (const raw of this.agentRows.iterate(agent)) {
-      const r = raw as AgentRow
-      if (!this.hold1(agent, r[0], r[1], r[2], r[3], r[4], r[5])) return false
+  /**
+   * Hold the agent (after `sync`, in the same transaction), loading up to `slice` more of its rows:
+   * the rowid through which its rows are held — Infinity once all are, so that the caller reads
+   * the rest (its rows with a greater rowid) by SQL — or undefined when the cache cannot hold it.
+   */
+  hold(agent: string): number | undefined {
+    if (this.refused.has(agent)) return undefined
+    const through = this.index.has(agent) ? this.loading.get(agent) : Number.NEGATIVE_INFINITY
+    if (through === undefined) return Number.POSITIVE_INFINITY
+    // The concatenated blobs of a window are the stored bytes only in a UTF-8 database (see below).
+    if (!this.utf8) return this.refuse(agent)
+    // The agent's rowids past what is held, from its index; then the next `slice` of them, a window
+    // at a time in rowid order: one aggregate row per window (the blobs concatenated, the fields as
+    // JSON arrays), so the driver makes a few values per window instead of an array and a buffer per
+    // row, and the loader copies each window's bytes into the kernel's staging area a chunk at a time.
+    const rids = Float64Array.from(JSON.parse(this.agentRids.get(agent, through) as string) as Array<number>).sort()
+    const taken = rids.subarray(0, this.slice)
+    const loader = this.index.load(agent)
+    for (let first = 0; first < taken.length; first += LOAD_WINDOW) {
+      const window = taken.subarray(first, first + LOAD_WINDOW)
+      const [blob, keys, createdAt, confidence, scopes, sources, whole] = this.agentWindow.get(
+        this.dimensions * 4,
+        `[${window.join(",")}]`,
+        agent
+      ) as WindowRow
+      // A window whose rows all lack a vector.
+      if (blob === null) continue
+      // `whole` is 1 when every row's vector is a blob of the store's length, so that the i-th row's
+      // bytes are exactly the i-th slice of the concatenation.
+      const ok = whole === 1 && loader.add({
+        keys: JSON.parse(keys) as Array<number>,
+        blob,
+        createdAt: JSON.parse(createdAt) as Array<number>,
+        confidence: JSON.parse(confidence) as Array<number>,
+        scope: (JSON.parse(scopes) as Array<string>).map((v) => this.scopes.of(v)),
+        source: (JSON.parse(sources) as Array<string>).map((v) => this.sources.of(v))
+      })
+      if (!ok) return this.refuse(agent)
     }
-    return true
+    if (!loader.end()) return this.refuse(agent)
+    if (taken.length === rids.length) {
+      this.loading.delete(agent)
+      return Number.POSITIVE_INFINITY
+    }
+    const last = taken[taken.length - 1]!
+    this.loading.set(agent, last)
+    return last
+  }
+
+  /** Serve `agent` by SQL from now on (a stored vector the cache cannot hold). */
+  private refuse(agent: string): undefined {
+    this.index.drop(agent)
+    this.loading.delete(agent)
+    this.refused.add(agent)
+    return undefined
   }
 
   /** Forget every agent (they reload on their next recall). */
   dropAll(): void {
     for (const agent of [...this.index.sizes().keys()]) this.index.drop(agent)
+    this.loading.clear()
     this.refused.clear()
   }
 
@@ -201,35 +277,16 @@ export class VectorCache {
     return this.index.search(agent, query, limit, rescore, exactOrder, accept).map((s) => read.get(s.key))
   }
 
-  /** Store the row in the index; false (and the agent refused) when its vector cannot be held. */
-  private put(agent: string, r: CacheRow): boolean {
-    return this.hold1(agent, r.rid, r.embedding!, r.scope, r.source, r.confidence, r.created_at)
-  }
-
-  /**
-   * Store one row in the index; false (and the agent refused) when its vector cannot be held: not
-   * the store's length, a component not finite, or all zero.
-   */
-  private hold1(
-    agent: string,
-    rid: number,
-    embedding: Uint8Array,
-    scope: string,
-    source: string,
-    confidence: number,
-    createdAt: number
-  ): boolean {
-    const v = floats(embedding)
+  /** Store the row in the index; the agent is refused when its vector cannot be held. */
+  private put(agent: string, r: CacheRow): void {
+    const v = floats(r.embedding!)
     const fields: RowFields = {
-      createdAt,
-      confidence,
-      scope: this.scopes.of(scope),
-      source: this.sources.of(source)
+      createdAt: r.created_at,
+      confidence: r.confidence,
+      scope: this.scopes.of(r.scope),
+      source: this.sources.of(r.source)
     }
-    if (v.length === this.dimensions && this.index.put(agent, rid, v, fields)) return true
-    this.index.drop(agent)
-    this.refused.add(agent)
-    return false
+    if (v.length !== this.dimensions || !this.index.put(agent, r.rid, v, fields)) this.refuse(agent)
   }
 
   /**

@@ -30,7 +30,9 @@ let compiled: object | undefined
 
 interface Exports {
   readonly dot_f32: (query: number, rows: number, count: number, dim: number, out: number) => void
-  readonly dot_i16: (query: number, rows: number, scales: number, count: number, dim: number, out: number) => void
+  readonly dot_hi: (query: number, rows: number, count: number, dim: number, out: number) => void
+  readonly dot_lo_at: (query: number, addresses: number, count: number, dim: number, out: number) => void
+  readonly quantise: (src: number, count: number, dim: number, hi: number, lo: number, scales: number) => number
 }
 
 /** One linear memory with the kernel's functions and a fixed-size chunk allocator. */
@@ -38,6 +40,14 @@ export class Kernel {
   readonly memory: WasmMemory
   private readonly exports: Exports
   private readonly free: Array<number> = []
+  /** Views of the memory, remade when a growth has detached them. */
+  private readonly views: {
+    bytes?: Uint8Array
+    f32?: Float32Array
+    i16?: Int16Array
+    i32?: Int32Array
+    i8?: Int8Array
+  } = {}
   /** The first byte never handed out. */
   private top: number
 
@@ -81,15 +91,18 @@ export class Kernel {
   }
 
   bytes(): Uint8Array {
-    return new Uint8Array(this.memory.buffer)
+    if (this.views.bytes?.buffer !== this.memory.buffer) this.views.bytes = new Uint8Array(this.memory.buffer)
+    return this.views.bytes
   }
 
   f32(): Float32Array {
-    return new Float32Array(this.memory.buffer)
+    if (this.views.f32?.buffer !== this.memory.buffer) this.views.f32 = new Float32Array(this.memory.buffer)
+    return this.views.f32
   }
 
   i16(): Int16Array {
-    return new Int16Array(this.memory.buffer)
+    if (this.views.i16?.buffer !== this.memory.buffer) this.views.i16 = new Int16Array(this.memory.buffer)
+    return this.views.i16
   }
 
   /** out[i] = Σ query[d] · rows[i][d] over `count` f32 rows of `dim` components (dim % 16 = 0). */
@@ -97,8 +110,37 @@ export class Kernel {
     this.exports.dot_f32(query, rows, count, dim, out)
   }
 
-  /** out[i] = scales[i] · Σ query[d] · rows[i][d]: f32 query, i16 rows (dim % 16 = 0). */
-  dotI16(query: number, rows: number, scales: number, count: number, dim: number, out: number): void {
-    this.exports.dot_i16(query, rows, scales, count, dim, out)
+  /** out[i] = Σ query[d] · hi[i][d]: i16 query, int8 high-byte rows `dim` bytes apart (dim % 16 = 0). */
+  dotHi(query: number, rows: number, count: number, dim: number, out: number): void {
+    this.exports.dot_hi(query, rows, count, dim, out)
+  }
+
+  /**
+   * out[i] = Σ query[d] · lo_i[d]: i16 query, the uint8 low-byte row at the i32 address
+   * `addresses[i]` (dim % 16 = 0).
+   */
+  dotLoAt(query: number, addresses: number, count: number, dim: number, out: number): void {
+    this.exports.dot_lo_at(query, addresses, count, dim, out)
+  }
+
+  /**
+   * Rows `src` (f32, `dim` apart, padding zero) unit-normalised and rounded to int16 rows R with one
+   * f32 scale each (kernel.wat states the rounding), written as their high bytes (int8, at `hi`) and
+   * low bytes (uint8, at `lo`), `dim` bytes apart: R = 256·hi + lo. Returns `count`, or the index of
+   * the first row that cannot be held (all zero, or a component not finite), of which nothing is
+   * written.
+   */
+  quantise(src: number, count: number, dim: number, hi: number, lo: number, scales: number): number {
+    return this.exports.quantise(src, count, dim, hi, lo, scales)
+  }
+
+  i32(): Int32Array {
+    if (this.views.i32?.buffer !== this.memory.buffer) this.views.i32 = new Int32Array(this.memory.buffer)
+    return this.views.i32
+  }
+
+  i8(): Int8Array {
+    if (this.views.i8?.buffer !== this.memory.buffer) this.views.i8 = new Int8Array(this.memory.buffer)
+    return this.views.i8
   }
 }

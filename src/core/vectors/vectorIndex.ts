@@ -3,31 +3,39 @@
  * elsewhere (the SQLite file): a cache the store fills, updates and empties as its rows change.
  *
  * Each row is held quantised — unit-normalised, then int16 with one float scale per row — in
- * fixed-size chunks of WebAssembly memory, and scanned with a SIMD kernel (kernel.wat): half the
- * memory of float32, and a scan bound by memory bandwidth reads half the bytes. Quantisation is
- * approximate, but every approximate score comes with a proven error bound, and a search re-scores
- * exactly (through the store's own float vectors) every row whose bound reaches the k-th exact
- * score. The result is exactly the top k of an exact scan, ties included: no recall is traded away.
- * (int8 rows would halve memory again, but their error bound, about 0.01 in cosine, is wider than
- * the spread of scores inside a cluster: hundreds of rows per search would need re-scoring.)
+ * fixed-size chunks of WebAssembly memory, as two planes of bytes: the high bytes H and the low bytes
+ * L of every component (R = 256·H + L), half the memory of float32. A search quantises the query to
+ * int16 too and scores with exact integer products in SIMD kernels (kernel.wat): first every row from
+ * its high bytes alone (a coarse score, within about 0.01 in cosine, from half the bytes: the scan is
+ * bound by memory bandwidth), then, for the rows whose coarse bound reaches the `limit`-th best coarse
+ * lower bound, from both planes (a fine score, within about 1e-4). Every score comes with a proven
+ * error bound, and the rows whose bound reaches the k-th exact score are re-scored exactly (through
+ * the store's own float vectors). The result is exactly the top k of an exact scan, ties included:
+ * no recall is traded away. (int8 rows alone would halve memory again, but their bound, about 0.01,
+ * is wider than the spread of scores inside a cluster: hundreds of rows per search would need exact
+ * re-scoring, each a read from the store; the low plane settles them in memory.)
  *
  * Filters are applied before ranking (`accept`), so a filtered search still returns `limit` rows
  * whenever that many rows pass.
  */
 import { Kernel } from "./kernel.js"
 
+/** Rows staged per quantising call of a load (a fourth of a chunk: less scratch memory touched). */
+const STAGE_ROWS = 64
+
 /** Rows per chunk: one kernel call scans a chunk. */
 export const CHUNK_ROWS = 256
 
 /**
- * Rows re-scored beyond `limit` in a search's first round. int16 error bounds are about 1e-4 in
+ * Rows re-scored beyond `limit` in a search's first round. Fine error bounds are about 1e-4 in
  * cosine, so the exact top `limit` nearly always lies within a few rows past it; each further round
- * costs the caller one more read of exact vectors.
+ * costs the caller one more read of exact vectors, each row of this one a read too (4 measured
+ * ~6 % faster than 10 at the recall's median, 10,000 rows an agent).
  */
-const FIRST_EXTRA = 10
+const FIRST_EXTRA = 4
 
-/** Rows are held as int16 in [-32767, 32767]. */
-const ROW_RANGE = 32_767
+/** The query is held as int16 in [-32767, 32767]. */
+const QUERY_RANGE = 32_767
 
 /** Relative rounding error of one float32 operation (2^-24), doubled for safety. */
 const F32_EPSILON = 2 ** -23
@@ -49,12 +57,43 @@ export interface Scored {
 class Rows {
   count = 0
   readonly chunks: Array<number> = []
-  readonly position = new Map<number, number>()
+  /** Row of each key: built on first use (an agent loaded and never changed never needs it). */
+  private positions: Map<number, number> | undefined
   keys = new Float64Array(CHUNK_ROWS)
   createdAt = new Float64Array(CHUNK_ROWS)
   confidence = new Float32Array(CHUNK_ROWS)
   scope = new Uint8Array(CHUNK_ROWS)
   source = new Uint8Array(CHUNK_ROWS)
+
+  /** The row of `key`, if held. */
+  find(key: number): number | undefined {
+    if (this.positions === undefined) {
+      this.positions = new Map()
+      for (let i = 0; i < this.count; i++) this.positions.set(this.keys[i]!, i)
+    }
+    return this.positions.get(key)
+  }
+
+  /** Record that `key` is now at row `i` (`keys[i]` set by the caller). */
+  placed(key: number, i: number): void {
+    this.positions?.set(key, i)
+  }
+
+  /** Forget `key`'s row. */
+  removed(key: number): void {
+    this.positions?.delete(key)
+  }
+
+  /** Drop spare capacity (after a load, whose growth doubled it). */
+  fit(): void {
+    if (this.keys.length <= this.count + CHUNK_ROWS) return
+    const size = this.count + CHUNK_ROWS
+    this.keys = this.keys.slice(0, size)
+    this.createdAt = this.createdAt.slice(0, size)
+    this.confidence = this.confidence.slice(0, size)
+    this.scope = this.scope.slice(0, size)
+    this.source = this.source.slice(0, size)
+  }
 
   ensure(capacity: number): void {
     if (capacity <= this.keys.length) return
@@ -70,6 +109,28 @@ class Rows {
     this.scope = grow(this.scope, (n) => new Uint8Array(n))
     this.source = grow(this.source, (n) => new Uint8Array(n))
   }
+}
+
+/**
+ * Rows for `VectorIndex.load`: row j has key `keys[j]`, its fields at j of the other arrays, and its
+ * components as stored — little-endian float32 — at bytes [4·dimensions·j, 4·dimensions·(j + 1)) of
+ * `blob`.
+ */
+export interface LoadBatch {
+  readonly keys: ArrayLike<number>
+  readonly blob: Uint8Array
+  readonly createdAt: ArrayLike<number>
+  readonly confidence: ArrayLike<number>
+  readonly scope: ArrayLike<number>
+  readonly source: ArrayLike<number>
+}
+
+/** Batches of rows given to `VectorIndex.load`. */
+export interface Loader {
+  /** Stage a batch (false: its blob is not 4·dimensions bytes per key, or a row cannot be held). */
+  readonly add: (batch: LoadBatch) => boolean
+  /** Quantise what is still staged. */
+  readonly end: () => boolean
 }
 
 /** A read-only view of one agent's row fields, for `accept`. */
@@ -88,12 +149,17 @@ export class VectorIndex {
   private readonly agents = new Map<string, Rows>()
   private readonly queryAt = 0
   private readonly scoresAt: number
+  /** Float32 rows staged for quantising: STAGE_ROWS of them, each `stride` apart, padding zero. */
+  private readonly stagingAt: number
+  /** Per row of the agent searched: its upper score bound and its high-byte sum. */
   private uppers = new Float64Array(CHUNK_ROWS)
+  private coarse = new Float64Array(CHUNK_ROWS)
 
   constructor(readonly dimensions: number) {
     this.stride = Math.ceil(dimensions / 16) * 16
     this.scoresAt = this.stride * 4
-    const reserved = Math.ceil((this.scoresAt + CHUNK_ROWS * 4) / 16) * 16
+    this.stagingAt = Math.ceil((this.scoresAt + CHUNK_ROWS * 4) / 16) * 16
+    const reserved = this.stagingAt + Math.ceil(Math.max(STAGE_ROWS * this.stride * 4, CHUNK_ROWS * 4) / 16) * 16
     this.kernel = new Kernel(CHUNK_ROWS * (this.stride * 2 + 4), reserved)
   }
 
@@ -130,43 +196,116 @@ export class VectorIndex {
 
   /**
    * Add the row `key` of `agent` (replacing it when held). False, and nothing changed, when `vector`
-   * cannot be held: fewer than `dimensions` components, one not finite, or all zero.
+   * cannot be held: fewer than `dimensions` components, or (as float32, what the store holds) one not
+   * finite, or all zero.
    */
   put(agent: string, key: number, vector: ArrayLike<number>, fields: RowFields): boolean {
-    // One pass for the norm and the largest magnitude. A sum of squares in float64 is finite exactly
-    // when every component is (float32 values squared stay far below float64's range), and positive
-    // exactly when one component is not zero.
     const n = this.dimensions
     if (vector.length < n) return false
-    let norm = 0
-    let top = 0
-    for (let d = 0; d < n; d++) {
-      const v = vector[d]!
-      norm += v * v
-      const a = v < 0 ? -v : v
-      if (a > top) top = a
+    // Staging row 0 takes the components as float32; its padding past `dimensions` is always zero.
+    const f32 = this.kernel.f32()
+    const at = this.stagingAt / 4
+    if (vector instanceof Float32Array) f32.set(vector.length === n ? vector : vector.subarray(0, n), at)
+    else for (let d = 0; d < n; d++) f32[at + d] = vector[d]!
+    const known = this.agents.get(agent)
+    const rows = known ?? new Rows()
+    const held = rows.find(key)
+    const i = held ?? rows.count
+    // A new row past the last chunk needs a chunk (returned if the row cannot be held after all).
+    const grown = held === undefined && i === rows.chunks.length * CHUNK_ROWS
+    if (grown) rows.chunks.push(this.kernel.alloc())
+    const [hi, lo, scale] = this.addresses(rows, i)
+    if (this.kernel.quantise(this.stagingAt, 1, this.stride, hi, lo, scale) !== 1) {
+      if (grown) this.kernel.release(rows.chunks.pop()!)
+      return false
     }
-    if (!(norm > 0 && norm < Number.POSITIVE_INFINITY)) return false
-    this.open(agent)
-    const rows = this.agents.get(agent)!
-    let i = rows.position.get(key)
-    if (i === undefined) {
-      i = rows.count
-      if (i % CHUNK_ROWS === 0 && i / CHUNK_ROWS === rows.chunks.length) rows.chunks.push(this.kernel.alloc())
+    if (known === undefined) this.agents.set(agent, rows)
+    if (held === undefined) {
       rows.ensure(i + 1)
       rows.count++
-      rows.position.set(key, i)
+      rows.placed(key, i)
     }
     rows.keys[i] = key
     this.setFields(rows, i, fields)
-    this.writeVector(rows, i, vector, Math.sqrt(norm), top)
     return true
+  }
+
+  /**
+   * Add rows to `agent` (opening it if it is not held) in batches given to the loader's `add`: the
+   * stored float32 bytes of a batch are copied into the kernel's staging area (one copy per chunk
+   * when `dimensions` is a multiple of 16) and each chunk's new rows are quantised by one kernel
+   * call, so loading costs no JavaScript per component. Keys must be distinct and not held. No other
+   * call may use this index until `end` has returned. `add` and `end` return false when a row cannot
+   * be held (a component not finite, or all zero): the agent is then left partly loaded, for the
+   * caller to drop.
+   */
+  load(agent: string): Loader {
+    this.open(agent)
+    const rows = this.agents.get(agent)!
+    const kernel = this.kernel
+    const rowBytes = this.dimensions * 4
+    const stagedBytes = this.stride * 4
+    const stagingAt = this.stagingAt
+    const stride = this.stride
+    // Rows [staged, count) are staged, from the start of the staging area, all in the last chunk
+    // (they are quantised when the staging area or the chunk is full).
+    let staged = rows.count
+    const flush = (): boolean => {
+      const n = rows.count - staged
+      if (n === 0) return true
+      const [hi, lo, scale] = this.addresses(rows, staged)
+      staged = rows.count
+      return kernel.quantise(stagingAt, n, stride, hi, lo, scale) === n
+    }
+    return {
+      add: (batch) => {
+        const n = batch.keys.length
+        if (batch.blob.byteLength !== n * rowBytes) return false
+        let bytes = kernel.bytes()
+        for (let j = 0; j < n;) {
+          const i = rows.count
+          if (i === rows.chunks.length * CHUNK_ROWS) {
+            rows.chunks.push(kernel.alloc())
+            // A chunk may grow the memory, which detaches every view of it.
+            bytes = kernel.bytes()
+          }
+          const take = Math.min(CHUNK_ROWS - (i % CHUNK_ROWS), STAGE_ROWS - (i - staged), n - j)
+          rows.ensure(i + take)
+          const at = stagingAt + (i - staged) * stagedBytes
+          if (stagedBytes === rowBytes) {
+            bytes.set(batch.blob.subarray(j * rowBytes, (j + take) * rowBytes), at)
+          } else {
+            for (let t = 0; t < take; t++) {
+              bytes.set(batch.blob.subarray((j + t) * rowBytes, (j + t + 1) * rowBytes), at + t * stagedBytes)
+            }
+          }
+          for (let t = 0; t < take; t++) {
+            const key = batch.keys[j + t]!
+            rows.keys[i + t] = key
+            rows.createdAt[i + t] = batch.createdAt[j + t]!
+            rows.confidence[i + t] = batch.confidence[j + t]!
+            rows.scope[i + t] = batch.scope[j + t]!
+            rows.source[i + t] = batch.source[j + t]!
+            rows.placed(key, i + t)
+          }
+          rows.count = i + take
+          j += take
+          if ((rows.count % CHUNK_ROWS === 0 || rows.count - staged === STAGE_ROWS) && !flush()) return false
+        }
+        return true
+      },
+      end: () => {
+        const ok = flush()
+        rows.fit()
+        return ok
+      }
+    }
   }
 
   /** Change the filter fields of a held row; false when it is not held. */
   update(agent: string, key: number, fields: Partial<RowFields>): boolean {
     const rows = this.agents.get(agent)
-    const i = rows?.position.get(key)
+    const i = rows?.find(key)
     if (rows === undefined || i === undefined) return false
     this.setFields(rows, i, {
       createdAt: fields.createdAt ?? rows.createdAt[i]!,
@@ -180,23 +319,25 @@ export class VectorIndex {
   /** Remove a row; the last row of the agent takes its place. False when it was not held. */
   remove(agent: string, key: number): boolean {
     const rows = this.agents.get(agent)
-    const i = rows?.position.get(key)
+    const i = rows?.find(key)
     if (rows === undefined || i === undefined) return false
     const last = rows.count - 1
     if (i !== last) {
       const bytes = this.kernel.bytes()
-      bytes.copyWithin(this.rowAt(rows, i), this.rowAt(rows, last), this.rowAt(rows, last) + this.stride * 2)
-      const f32 = this.kernel.f32()
-      f32[this.scaleAt(rows, i) / 4] = f32[this.scaleAt(rows, last) / 4]!
+      const [hi, lo, scale] = this.addresses(rows, i)
+      const [lastHi, lastLo, lastScale] = this.addresses(rows, last)
+      bytes.copyWithin(hi, lastHi, lastHi + this.stride)
+      bytes.copyWithin(lo, lastLo, lastLo + this.stride)
+      bytes.copyWithin(scale, lastScale, lastScale + 4)
       const moved = rows.keys[last]!
       rows.keys[i] = moved
       rows.createdAt[i] = rows.createdAt[last]!
       rows.confidence[i] = rows.confidence[last]!
       rows.scope[i] = rows.scope[last]!
       rows.source[i] = rows.source[last]!
-      rows.position.set(moved, i)
+      rows.placed(moved, i)
     }
-    rows.position.delete(key)
+    rows.removed(key)
     rows.count--
     if (rows.count % CHUNK_ROWS === 0 && rows.chunks.length > Math.ceil(rows.count / CHUNK_ROWS)) {
       this.kernel.release(rows.chunks.pop()!)
@@ -215,40 +356,100 @@ export class VectorIndex {
     limit: number,
     rescore: (keys: ReadonlyArray<number>) => ReadonlyArray<S>,
     compare: (a: S, b: S) => number,
-    accept?: (i: number, view: RowView) => boolean
+    accept?: (i: number, view: RowView) => boolean,
+    prune = true
   ): ReadonlyArray<S> {
     const rows = this.agents.get(agent)
     if (rows === undefined || rows.count === 0 || limit <= 0) return []
-    const qL1 = this.writeQuery(query)
-    // Every accepted row's approximate score plus its error bound: no row scores above its bound.
-    if (this.uppers.length < rows.count) this.uppers = new Float64Array(Math.max(rows.count, this.uppers.length * 2))
-    const uppers = this.uppers
-    // Float32 rounding in the kernel: one relative error per product and per sum, of at most 1.
-    const rounding = (2 * this.stride + 2) * F32_EPSILON
+    const q = this.writeQuery(query)
+    const count = rows.count
+    if (this.uppers.length < count) {
+      const size = Math.max(count, this.uppers.length * 2)
+      this.uppers = new Float64Array(size)
+      this.coarse = new Float64Array(size)
+    }
+    const { uppers, coarse } = this
+    const n = this.dimensions
+    const stride = this.stride
+    // The error bounds (see the class comment): u ≈ scale·R with each component of R off by at most
+    // half a step, q ≈ step·Q likewise; R = 256·H + L with 0 ≤ L ≤ 255, so the coarse value
+    // c = 256·H + 128 is within 128 of R. Then, with ‖u‖₁ ≤ √n (u is a unit vector),
+    //   |q·u − step·scale·(Q·R)| ≤ scale·(‖q‖₁/2 + n·step/4) + (step/2)·√n
+    //   |q·u − step·scale·(Q·c)| ≤ scale·128.5·(‖q‖₁ + n·step/2) + (step/2)·√n
+    // plus float32 rounding in the kernels (a relative error per conversion and per sum, each of a
+    // partial sum of at most about 1: far fewer than this term allows).
+    const fixed = (q.step / 2) * Math.sqrt(n) + (2 * stride + 2) * F32_EPSILON
+    const fine = q.l1 / 2 + (n * q.step) / 4
+    const rough = 128.5 * (q.l1 + (n * q.step) / 2)
+    // Coarse scores from the high bytes of every row (one read of half the bytes), with their bounds:
+    // upper = scale·(a·hi + b + rough) + fixed, lower = scale·(a·hi + b − rough) − fixed.
+    const a = q.step * 256
+    const b = q.step * 128 * q.sum
+    // Unless `prune` is off, a row whose coarse upper bound is below the `limit`-th largest coarse
+    // lower bound cannot be among the top `limit` — provided those rows pass the exact filter too,
+    // which is checked below — so only the others get fine scores (their low bytes are read). The
+    // `limit` largest lower bounds are kept in a min-heap as the rows go by.
+    const heap = prune ? new Float64Array(limit) : undefined
+    let held = 0
     let accepted = 0
     for (let c = 0; c < rows.chunks.length; c++) {
       const first = c * CHUNK_ROWS
-      const n = Math.min(CHUNK_ROWS, rows.count - first)
+      const m = Math.min(CHUNK_ROWS, count - first)
       const chunk = rows.chunks[c]!
-      const scales = chunk + CHUNK_ROWS * this.stride * 2
-      this.kernel.dotI16(this.queryAt, chunk, scales, n, this.stride, this.scoresAt)
+      this.kernel.dotHi(this.queryAt, chunk, m, stride, this.scoresAt)
       const f32 = this.kernel.f32()
       const out = this.scoresAt / 4
-      for (let j = 0; j < n; j++) {
+      const scales = (chunk + 2 * CHUNK_ROWS * stride) / 4
+      for (let j = 0; j < m; j++) {
         const i = first + j
         if (accept !== undefined && !accept(i, rows)) {
           uppers[i] = Number.NEGATIVE_INFINITY
           continue
         }
         accepted++
-        // Each stored component is off by at most scale/2, so |exact − approximate| ≤ (scale/2)·‖q‖₁,
-        // plus float32 rounding.
-        uppers[i] = f32[out + j]! + (f32[scales / 4 + j]! / 2) * qL1 + rounding
+        const scale = f32[scales + j]!
+        const hi = f32[out + j]!
+        coarse[i] = hi
+        const centre = a * hi + b
+        uppers[i] = scale * (centre + rough) + fixed
+        if (heap === undefined) continue
+        const lower = scale * (centre - rough) - fixed
+        if (held < limit) siftUp(heap, held++, lower)
+        else if (lower > heap[0]!) siftDown(heap, limit, lower)
       }
     }
     if (accepted === 0) return []
+    const floor = heap !== undefined && held === limit && accepted > limit ? heap[0]! : Number.NEGATIVE_INFINITY
+    let candidates = 0
+    const i32 = this.kernel.i32()
+    const addressesAt = this.stagingAt / 4
+    const batch: Array<number> = []
+    const refine = () => {
+      const f32 = this.kernel.f32()
+      for (let b = 0; b < batch.length; b++) i32[addressesAt + b] = this.addresses(rows, batch[b]!)[1]
+      this.kernel.dotLoAt(this.queryAt, this.stagingAt, batch.length, stride, this.scoresAt)
+      for (let b = 0; b < batch.length; b++) {
+        const i = batch[b]!
+        const scale = f32[this.addresses(rows, i)[2] / 4]!
+        // Both bounds hold; the fine one is nearly always the lower.
+        const upper = q.step * scale * (256 * coarse[i]! + f32[this.scoresAt / 4 + b]!) + scale * fine + fixed
+        if (upper < uppers[i]!) uppers[i] = upper
+      }
+      batch.length = 0
+    }
+    for (let i = 0; i < count; i++) {
+      if (uppers[i]! === Number.NEGATIVE_INFINITY) continue
+      if (uppers[i]! < floor) {
+        uppers[i] = Number.NEGATIVE_INFINITY
+        continue
+      }
+      candidates++
+      batch.push(i)
+      if (batch.length === CHUNK_ROWS) refine()
+    }
+    if (batch.length > 0) refine()
     const scored: Array<S> = []
-    let unscored = accepted
+    let unscored = candidates
     for (let want = limit + FIRST_EXTRA;; want *= 4) {
       const next = topIndices(uppers, rows.count, want)
       // Every row not taken now has a bound no higher than the lowest bound taken.
@@ -261,6 +462,12 @@ export class VectorIndex {
       const kth = scored.length >= limit ? scored[limit - 1]!.score : Number.NEGATIVE_INFINITY
       if (unscored === 0 || bound < kth) break
     }
+    // The pruning was sound if the `limit`-th exact score reaches the floor: every pruned row scores
+    // below it. Otherwise (rows with the best lower bounds failed the exact filter, or fewer than
+    // `limit` passed) search again without pruning.
+    if (floor > Number.NEGATIVE_INFINITY && !(scored.length >= limit && scored[limit - 1]!.score >= floor)) {
+      return this.search(agent, query, limit, rescore, compare, accept, false)
+    }
     return scored.slice(0, limit)
   }
 
@@ -269,14 +476,18 @@ export class VectorIndex {
     return this.agents.get(agent)
   }
 
-  /** Byte address of row i's components. */
-  private rowAt(rows: Rows, i: number): number {
-    return rows.chunks[Math.floor(i / CHUNK_ROWS)]! + (i % CHUNK_ROWS) * this.stride * 2
-  }
-
-  /** Byte address of row i's scale. */
-  private scaleAt(rows: Rows, i: number): number {
-    return rows.chunks[Math.floor(i / CHUNK_ROWS)]! + CHUNK_ROWS * this.stride * 2 + (i % CHUNK_ROWS) * 4
+  /**
+   * Byte addresses of row i's high bytes, low bytes and scale. A chunk holds CHUNK_ROWS rows as
+   * three arrays: the high-byte rows, the low-byte rows, the scales (so a scan reads one array).
+   */
+  private addresses(rows: Rows, i: number): readonly [number, number, number] {
+    const chunk = rows.chunks[Math.floor(i / CHUNK_ROWS)]!
+    const j = i % CHUNK_ROWS
+    return [
+      chunk + j * this.stride,
+      chunk + (CHUNK_ROWS + j) * this.stride,
+      chunk + 2 * CHUNK_ROWS * this.stride + j * 4
+    ]
   }
 
   private setFields(rows: Rows, i: number, fields: RowFields): void {
@@ -287,43 +498,59 @@ export class VectorIndex {
   }
 
   /**
-   * Normalise, quantise to int16 with one scale, and store row i, given the vector's norm and its
-   * largest magnitude `top` (division is monotonic, so the largest |v|/norm is top/norm, exactly).
+   * Normalise the query and write it as int16 with one step (its largest component becomes ±32767,
+   * each component off by at most half a step): returns its L1 norm and the step, for the bound.
    */
-  private writeVector(rows: Rows, i: number, vector: ArrayLike<number>, norm: number, top: number): void {
+  private writeQuery(query: ArrayLike<number>): { readonly l1: number; readonly step: number; readonly sum: number } {
     const n = this.dimensions
-    const scale = top / norm / ROW_RANGE
-    // v/norm/scale = v · (ROW_RANGE/top), within float64 rounding (far inside the bound's rounding term).
-    const k = ROW_RANGE / top
-    const at = this.rowAt(rows, i) / 2
-    const i16 = this.kernel.i16()
-    // Round half away from zero: the int16 store truncates toward zero after the ±0.5. (Math.round,
-    // half up, is a call per component: it was most of the cost of loading an agent.) Either way a
-    // component is off by at most half a step, which is what the search's error bound assumes; and
-    // |v·k| ≤ ROW_RANGE, so the result stays inside int16.
-    for (let d = 0; d < n; d++) {
-      const x = vector[d]! * k
-      i16[at + d] = x < 0 ? x - 0.5 : x + 0.5
-    }
-    for (let d = n; d < this.stride; d++) i16[at + d] = 0
-    this.kernel.f32()[this.scaleAt(rows, i) / 4] = scale
-  }
-
-  /** Normalise and write the query as float32; returns its L1 norm, for the error bound. */
-  private writeQuery(query: ArrayLike<number>): number {
     let norm = 0
-    for (let d = 0; d < this.dimensions; d++) norm += query[d]! * query[d]!
+    for (let d = 0; d < n; d++) norm += query[d]! * query[d]!
     norm = Math.sqrt(norm)
-    const f32 = this.kernel.f32()
-    const at = this.queryAt / 4
     let l1 = 0
-    for (let d = 0; d < this.stride; d++) {
-      const v = d < this.dimensions ? query[d]! / norm : 0
-      f32[at + d] = v
-      l1 += Math.abs(v)
+    let top = 0
+    for (let d = 0; d < n; d++) {
+      const a = Math.abs(query[d]! / norm)
+      l1 += a
+      if (a > top) top = a
     }
-    return l1
+    const k = QUERY_RANGE / top
+    const i16 = this.kernel.i16()
+    const at = this.queryAt / 2
+    let sum = 0
+    for (let d = 0; d < this.stride; d++) {
+      const v = d < n ? Math.round((query[d]! / norm) * k) : 0
+      i16[at + d] = v
+      sum += v
+    }
+    return { l1, step: top / QUERY_RANGE, sum }
   }
+}
+
+/** Insert `v` into the min-heap `heap[0, size)` (which has room for it). */
+const siftUp = (heap: Float64Array, size: number, v: number): void => {
+  let k = size
+  while (k > 0) {
+    const p = (k - 1) >> 1
+    if (heap[p]! <= v) break
+    heap[k] = heap[p]!
+    k = p
+  }
+  heap[k] = v
+}
+
+/** Replace the root of the full min-heap `heap[0, size)` by `v` (larger than it). */
+const siftDown = (heap: Float64Array, size: number, v: number): void => {
+  let k = 0
+  for (;;) {
+    const l = 2 * k + 1
+    if (l >= size) break
+    const r = l + 1
+    const m = r < size && heap[r]! < heap[l]! ? r : l
+    if (heap[m]! >= v) break
+    heap[k] = heap[m]!
+    k = m
+  }
+  heap[k] = v
 }
 
 /** Indices (below `count`) of the `want` largest finite values, largest first. */
