@@ -41,13 +41,7 @@ export class Kernel {
   private readonly exports: Exports
   private readonly free: Array<number> = []
   /** Views of the memory, remade when a growth has detached them. */
-  private readonly views: {
-    bytes?: Uint8Array
-    f32?: Float32Array
-    i16?: Int16Array
-    i32?: Int32Array
-    i8?: Int8Array
-  } = {}
+  private readonly views = new Map<new(buffer: ArrayBufferLike) => ArrayBufferView, ArrayBufferView>()
   /** The first byte never handed out. */
   private top: number
 
@@ -90,19 +84,25 @@ export class Kernel {
     return this.top - this.reservedBytes
   }
 
+  /** The current view of the memory as `type`. */
+  private view<V extends ArrayBufferView>(type: new(buffer: ArrayBufferLike) => V): V {
+    const held = this.views.get(type)
+    if (held !== undefined && held.buffer === this.memory.buffer) return held as V
+    const fresh = new type(this.memory.buffer)
+    this.views.set(type, fresh)
+    return fresh
+  }
+
   bytes(): Uint8Array {
-    if (this.views.bytes?.buffer !== this.memory.buffer) this.views.bytes = new Uint8Array(this.memory.buffer)
-    return this.views.bytes
+    return this.view(Uint8Array)
   }
 
   f32(): Float32Array {
-    if (this.views.f32?.buffer !== this.memory.buffer) this.views.f32 = new Float32Array(this.memory.buffer)
-    return this.views.f32
+    return this.view(Float32Array)
   }
 
   i16(): Int16Array {
-    if (this.views.i16?.buffer !== this.memory.buffer) this.views.i16 = new Int16Array(this.memory.buffer)
-    return this.views.i16
+    return this.view(Int16Array)
   }
 
   /** out[i] = Σ query[d] · rows[i][d] over `count` f32 rows of `dim` components (dim % 16 = 0). */
@@ -135,12 +135,10 @@ export class Kernel {
   }
 
   i32(): Int32Array {
-    if (this.views.i32?.buffer !== this.memory.buffer) this.views.i32 = new Int32Array(this.memory.buffer)
-    return this.views.i32
+    return this.view(Int32Array)
   }
 
   i8(): Int8Array {
-    if (this.views.i8?.buffer !== this.memory.buffer) this.views.i8 = new Int8Array(this.memory.buffer)
-    return this.views.i8
+    return this.view(Int8Array)
   }
 }
