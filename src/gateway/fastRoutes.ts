@@ -38,8 +38,9 @@ import {
   RememberManyBody
 } from "./Api.js"
 import type { Authenticate } from "./auth.js"
+import type { GatewayDeps } from "./deps.js"
 import { semanticFlows } from "./handlers.js"
-import { type GatewayDeps, memoryApiFlows } from "./memoryApi.js"
+import { memoryApiFlows } from "./memoryApi.js"
 import { pathOf } from "./requests.js"
 
 /** Every failure these routes' flows may end with, and its status as Api.ts declares it. */

@@ -20,10 +20,11 @@ import {
   type RememberManyBody
 } from "./Api.js"
 import { type Authenticate, AuthorizationLive } from "./auth.js"
+import { type GatewayDeps, gatewayDeps } from "./deps.js"
 import { publicEmbedderError } from "./embedding.js"
 import { makeExporter } from "./exportCursor.js"
 import { GroupCommit } from "./groupCommit.js"
-import { type GatewayDeps, gatewayDeps, MemoryApiGroupLive } from "./memoryApi.js"
+import { MemoryApiGroupLive } from "./memoryApi.js"
 import { publicErrors } from "./publicErrors.js"
 
 /**

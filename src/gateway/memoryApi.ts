@@ -13,12 +13,10 @@ import { relevance } from "../core/relevance.js"
 import { queryTerms } from "../core/textSearch.js"
 import { InvalidInput, type StoreFailure } from "../domain/errors.js"
 import { MAX_RECALL_LIMIT, type MemorySource } from "../domain/memory.js"
-import { SemanticStoreAdmin } from "../services/Admin.js"
-import { SemanticStore } from "../services/SemanticStore.js"
 import { allowAgent } from "./agentAccess.js"
 import { Caller, EngramApi, type Forbidden, type MemoryApiSearchRequest, type MemoryApiStoreRequest } from "./Api.js"
-import { type GatewayEmbedding, gatewayEmbedding, publicEmbedderError } from "./embedding.js"
-import { GroupCommit } from "./groupCommit.js"
+import { type GatewayDeps, gatewayDeps } from "./deps.js"
+import { publicEmbedderError } from "./embedding.js"
 import { publicErrors } from "./publicErrors.js"
 
 /** memory-api source names (the lower-cased variant names that protocol's client sends). */
@@ -52,14 +50,6 @@ const searchLimit = (limit: number | undefined): Effect.Effect<number, InvalidIn
     : Number.isInteger(limit) && limit >= 1 && limit <= MAX_RECALL_LIMIT
     ? Effect.succeed(limit)
     : Effect.fail(new InvalidInput({ field: "limit", message: `must be an integer from 1 to ${MAX_RECALL_LIMIT}` }))
-
-/** What the gateway's routes call: its store, the store's administration, its embedder, its group commit. */
-export interface GatewayDeps {
-  readonly store: SemanticStore["Type"]
-  readonly admin: SemanticStoreAdmin["Type"]
-  readonly embedding: GatewayEmbedding
-  readonly grouped: GroupCommit["Type"]
-}
 
 /**
  * The memory-api protocol. Its search names no agent: it searches the agents the token may see (all
@@ -131,10 +121,6 @@ export const memoryApiFlows = ({ admin, embedding: embedder, grouped, store }: G
       }).pipe(publicEmbedderError("memory/search"), publicErrors("memory/search"))
   }
 }
-
-/** The gateway's dependencies from its context. */
-export const gatewayDeps: Effect.Effect<GatewayDeps, never, SemanticStore | SemanticStoreAdmin | GroupCommit> = Effect
-  .all({ store: SemanticStore, admin: SemanticStoreAdmin, embedding: gatewayEmbedding, grouped: GroupCommit })
 
 /** The memory-api routes of HttpApi. */
 export const MemoryApiGroupLive = HttpApiBuilder.group(
