@@ -526,20 +526,25 @@ export class VectorIndex {
   }
 }
 
-/** Insert `v` into the min-heap `heap[0, size)` (which has room for it). */
-const siftUp = (heap: Float64Array, size: number, v: number): void => {
+/**
+ * Insert `v` into the min-heap `heap[0, size)` (which has room for it). With `keys`, a parallel array
+ * moved alongside the heap, `key` is stored with `v`.
+ */
+const siftUp = (heap: Float64Array, size: number, v: number, keys?: Int32Array, key = 0): void => {
   let k = size
   while (k > 0) {
     const p = (k - 1) >> 1
     if (heap[p]! <= v) break
     heap[k] = heap[p]!
+    if (keys !== undefined) keys[k] = keys[p]!
     k = p
   }
   heap[k] = v
+  if (keys !== undefined) keys[k] = key
 }
 
-/** Replace the root of the full min-heap `heap[0, size)` by `v` (larger than it). */
-const siftDown = (heap: Float64Array, size: number, v: number): void => {
+/** Replace the root of the full min-heap `heap[0, size)` by `v` (larger than it); `keys` as in `siftUp`. */
+const siftDown = (heap: Float64Array, size: number, v: number, keys?: Int32Array, key = 0): void => {
   let k = 0
   for (;;) {
     const l = 2 * k + 1
@@ -548,9 +553,11 @@ const siftDown = (heap: Float64Array, size: number, v: number): void => {
     const m = r < size && heap[r]! < heap[l]! ? r : l
     if (heap[m]! >= v) break
     heap[k] = heap[m]!
+    if (keys !== undefined) keys[k] = keys[m]!
     k = m
   }
   heap[k] = v
+  if (keys !== undefined) keys[k] = key
 }
 
 /** Indices (below `count`) of the `want` largest finite values, largest first. */
@@ -563,32 +570,8 @@ const topIndices = (values: Float64Array, count: number, want: number): Array<nu
   for (let i = 0; i < count; i++) {
     const v = values[i]!
     if (v === Number.NEGATIVE_INFINITY) continue
-    if (size < want) {
-      let k = size++
-      while (k > 0) {
-        const p = (k - 1) >> 1
-        if (best[p]! <= v) break
-        best[k] = best[p]!
-        at[k] = at[p]!
-        k = p
-      }
-      best[k] = v
-      at[k] = i
-    } else if (v > best[0]!) {
-      let k = 0
-      for (;;) {
-        const l = 2 * k + 1
-        if (l >= size) break
-        const r = l + 1
-        const m = r < size && best[r]! < best[l]! ? r : l
-        if (best[m]! >= v) break
-        best[k] = best[m]!
-        at[k] = at[m]!
-        k = m
-      }
-      best[k] = v
-      at[k] = i
-    }
+    if (size < want) siftUp(best, size++, v, at, i)
+    else if (v > best[0]!) siftDown(best, size, v, at, i)
   }
   return Array.from(at.subarray(0, size)).sort((a, b) => values[b]! - values[a]!)
 }
