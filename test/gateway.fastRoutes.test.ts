@@ -79,6 +79,22 @@ describe("gateway fast routes", () => {
           ]
         }],
         ["/v1/memories/batch", ADMIN, { inputs: [{ agentId: "a", content: "c", source: "system", embedding: "AAA" }] }],
+        // Plainly valid bodies (decoded without the Schema on the fast path) that the core refuses.
+        ["/v1/memories/batch", ADMIN, {
+          inputs: [{ agentId: "a", content: "c", source: "system", embedding: "AADAfwAAAAAAAAAAAAAAAA==" }]
+        }],
+        ["/v1/memories", ADMIN, { agentId: "a", content: "c", source: "system", embedding: "AACAPwAAAAAAAAAA" }],
+        ["/v1/memories/batch", ADMIN, {
+          inputs: [
+            { agentId: "a", content: "c", source: "system" },
+            { agentId: "a", content: "c", source: "system", id: "01900000-0000-7000-8000-000000000001" },
+            { agentId: "a", content: "d", source: "system", id: "01900000-0000-7000-8000-000000000001" }
+          ]
+        }],
+        // Not plainly valid: the Schema decides, on both paths.
+        ["/v1/memories", ADMIN, { agentId: "a", content: "c", source: "system", embedding: "AAA" }],
+        ["/v1/memories/batch", ADMIN, { inputs: [{ agentId: "a", content: "c", source: "system", colour: "red" }] }],
+        ["/v1/memories/batch", ADMIN, { inputs: [{ agentId: "a", content: 7, source: "system" }] }],
         ["/memory/store", ALICE, { agentId: "bob", content: "c" }],
         ["/memory/store", ADMIN, { agentId: "a", content: "c", source: "rumour" }],
         ["/memory/search", ALICE, { query: "x", agentId: "bob" }],

@@ -113,7 +113,7 @@ const INPUT_KEYS: ReadonlySet<string> = new Set(Object.keys(RememberInput.fields
  * 28 µs per memory, the largest part of a `rememberMany`; this costs about 1 µs plus a pass over the vector.
  * Anything unusual (a key set to `undefined`, a class instance, symbol keys) takes the Schema's path.
  */
-const plainlyValid = (u: unknown): Decoded | undefined => {
+export const plainlyValid = (u: unknown): Decoded | undefined => {
   if (!isPlainObject(u) || Object.getOwnPropertySymbols(u).length > 0) return undefined
   for (const k in u) if (!INPUT_KEYS.has(k) || u[k] === undefined) return undefined
   const { agentId, content, embedding, id, metadata, scope, source } = u

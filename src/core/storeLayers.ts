@@ -134,7 +134,10 @@ export interface StoreParts<Options, Conn, E> {
     options: Options
   ) => Effect.Effect<Context.Context<MainStoreServices>, E, Scope.Scope>
   /** The semantic services over a migrated connection (records or checks the embedding space). */
-  readonly makeSemantic: (conn: Conn, options: Options) => Effect.Effect<Context.Context<SemanticStoreServices>, E>
+  readonly makeSemantic: (
+    conn: Conn,
+    options: Options
+  ) => Effect.Effect<Context.Context<SemanticStoreServices>, E, Scope.Scope>
 }
 
 /**

@@ -126,6 +126,19 @@ export const base64OfFloat32 = (vector: ReadonlyArray<number> | Float32Array): s
 }
 
 /**
+ * The float32 values of `Float32Base64` text, or undefined when its bytes are not whole float32
+ * values. Copied into an aligned array: a decoded Buffer may start at any byte of its pool. Typed
+ * arrays use the platform's byte order; engram assumes little-endian throughout, as its SQLite blobs do.
+ */
+export const float32OfBase64 = (text: string): Float32Array | undefined => {
+  const bytes = Buffer.from(text, "base64")
+  if (bytes.byteLength % 4 !== 0) return undefined
+  const floats = new Float32Array(bytes.byteLength >>> 2)
+  new Uint8Array(floats.buffer).set(bytes)
+  return floats
+}
+
+/**
  * A stored vector on the wire: base64 of its float32 values, little-endian. Stored vectors are float32
  * already, so this is exact, and it is about a quarter of the JSON array's size and far cheaper to
  * encode and parse — a top-10 recall of 384-dimensional memories shrinks from ~83 KB to ~25 KB.
@@ -134,17 +147,13 @@ const float32Base64 = <V extends ReadonlyArray<number> | Float32Array>(vector: S
   Schema.transformOrFail(Schema.String, vector, {
     strict: true,
     decode: (text, _, ast) => {
-      const bytes = Buffer.from(text, "base64")
-      if (bytes.byteLength % 4 !== 0) {
+      const floats = float32OfBase64(text)
+      if (floats === undefined) {
         return ParseResult.fail(
           new ParseResult.Type(ast, text, "is not base64 of float32 values (length not a multiple of 4)")
         )
       }
-      // Copied into an aligned float32 array (a decoded Buffer may start at any byte of its pool),
-      // then out to numbers: a few times faster than `readFloatLE` per value. Typed arrays use the
-      // platform's byte order; engram assumes little-endian throughout, as its SQLite blobs do.
-      const floats = new Float32Array(bytes.byteLength >>> 2)
-      new Uint8Array(floats.buffer).set(bytes)
+      // Out to numbers: a loop, a few times faster than `readFloatLE` per value.
       const vector = new Array<number>(floats.length)
       for (let i = 0; i < floats.length; i++) vector[i] = floats[i]!
       return ParseResult.succeed(vector as ReadonlyArray<number> as V)

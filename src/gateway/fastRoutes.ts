@@ -5,7 +5,8 @@
  * the store call itself, and a gateway under load spends its event loop on it. They are the same
  * endpoints, not other ones:
  *
- * - the body is decoded with the endpoint's own payload schema (Api.ts), and the flow is the one
+ * - the body is decoded with the endpoint's own payload schema (Api.ts) — a remember body that is
+ *   plainly valid without it (plainBodies.ts) — and the flow is the one
  *   HttpApi's handler runs (`semanticFlows` in handlers.ts, `memoryApiFlows` in memoryApi.ts): the
  *   token's agents, the embedder, the group commit, the public error forms;
  * - whatever this path does not settle by itself — a chunked body, a refused token, a body that is
@@ -41,6 +42,7 @@ import type { Authenticate } from "./auth.js"
 import type { GatewayDeps } from "./deps.js"
 import { semanticFlows } from "./handlers.js"
 import { memoryApiFlows } from "./memoryApi.js"
+import { plainRememberBody, plainRememberManyBody } from "./plainBodies.js"
 import { pathOf } from "./requests.js"
 
 /** Every failure these routes' flows may end with, and its status as Api.ts declares it. */
@@ -71,18 +73,23 @@ interface Route {
   readonly answer: (body: unknown) => Effect.Effect<HttpServerResponse.HttpServerResponse, never, Caller> | undefined
 }
 
-/** A route whose body is decoded with `payload` and answered by `flow`, its success written by `write`. */
+/**
+ * A route whose body is decoded with `payload` (or by `plain`, when it is plainly valid: see
+ * plainBodies.ts) and answered by `flow`, its success written by `write`.
+ */
 const route = <P, I, A>(
   path: string,
   payload: Schema.Schema<P, I>,
   flow: (payload: P) => Effect.Effect<A, Failure, Caller>,
-  write: (a: A) => string = JSON.stringify
+  write: (a: A) => string = JSON.stringify,
+  plain: (body: unknown) => P | undefined = () => undefined
 ): Route => {
   const decode = Schema.decodeUnknownEither(payload)
   return {
     path,
     answer: (body) => {
-      const decoded = decode(body)
+      const given = plain(body)
+      const decoded = given === undefined ? decode(body) : Either.right(given)
       if (Either.isLeft(decoded)) return undefined
       return Effect.match(flow(decoded.right), {
         onSuccess: (a) => json(write(a)),
@@ -107,8 +114,20 @@ const routes = (deps: GatewayDeps): ReadonlyMap<string, Route> => {
   const memoryApi = memoryApiFlows(deps)
   return new Map([
     route("/v1/recall", RecallBody, semantic.recall, recallAnswer),
-    route("/v1/memories", RememberBody, (p) => Effect.map(semantic.remember(p), (id) => ({ id }))),
-    route("/v1/memories/batch", RememberManyBody, (p) => Effect.map(semantic.rememberMany(p), (ids) => ({ ids }))),
+    route(
+      "/v1/memories",
+      RememberBody,
+      (p) => Effect.map(semantic.remember(p), (id) => ({ id })),
+      JSON.stringify,
+      plainRememberBody
+    ),
+    route(
+      "/v1/memories/batch",
+      RememberManyBody,
+      (p) => Effect.map(semantic.rememberMany(p), (ids) => ({ ids })),
+      JSON.stringify,
+      plainRememberManyBody
+    ),
     route("/memory/store", MemoryApiStoreRequest, memoryApi.store),
     route("/memory/search", MemoryApiSearchRequest, memoryApi.search)
   ].map((r) => [r.path, r]))

@@ -9,6 +9,7 @@ import * as SqlClient from "@effect/sql/SqlClient"
 import { Effect, Exit, Option } from "effect"
 import { join } from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { AccessCounts } from "../../src/backends/sqlite/accessCounts.js"
 import { open } from "../../src/backends/sqlite/client.js"
 import { layerSemantic } from "../../src/backends/sqlite/index.js"
 import { layerWithSqlClient } from "../../src/backends/sqlite/interop.js"
@@ -427,7 +428,7 @@ describe("SqliteLive vector cache loading a large agent over several recalls", (
         })))
         const conn = yield* open({ path })
         const limits = yield* checkStoreOptions({ embedding: TEST_SPACE })
-        const reader = makeSemanticStore(Semantic.port(conn, D, SLICE), limits)
+        const reader = makeSemanticStore(Semantic.port(conn, yield* AccessCounts.make(conn), D, SLICE), limits)
         const check = (label: string) =>
           Effect.gen(function*() {
             for (const filter of [{}, { scope: "b" }]) {

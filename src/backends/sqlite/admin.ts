@@ -12,6 +12,7 @@ import { AgentId } from "../../domain/ids.js"
 import { auditLogTable, selectLastEntry } from "../../tables/auditLog.js"
 import { purgedTables, recordOf, tableOf } from "../../tables/mainRecords.js"
 import { insertInto, selectPage, upsertInto } from "../../tables/table.js"
+import type { AccessCounts } from "./accessCounts.js"
 import { attempt, type SqliteConnection } from "./client.js"
 import { deleteMemory, located, MEMORY_COLUMNS, readMemory, statements, storeMemory } from "./memories.js"
 
@@ -63,7 +64,7 @@ export const mainPort = (conn: SqliteConnection): MainAdminPort => ({
 })
 
 /** SemanticStoreAdmin's port over `conn`; prepares its statements (and so may throw, at layer build). */
-export const semanticPort = (conn: SqliteConnection): SemanticAdminPort => {
+export const semanticPort = (conn: SqliteConnection, counts: AccessCounts): SemanticAdminPort => {
   const s = statements(conn)
   const ofAgent = conn.db.prepare(`SELECT rid, has_embedding FROM memories WHERE agent_id = ?`)
   const page = conn.db.prepare(`SELECT ${MEMORY_COLUMNS} FROM memories m WHERE m.id > ? ORDER BY m.id LIMIT ?`)
@@ -72,12 +73,12 @@ export const semanticPort = (conn: SqliteConnection): SemanticAdminPort => {
     exportPage: (cursor) =>
       attempt("export", () =>
         conn.read(() => {
-          const rows = page.all(cursor ?? "", EXPORT_PAGE).map((r) => readMemory(r))
+          const rows = page.all(cursor ?? "", EXPORT_PAGE).map((r) => counts.seen(readMemory(r)))
           return { memories: rows, next: rows.length === EXPORT_PAGE ? rows[rows.length - 1]!.id : undefined }
         })),
     import: (memories) =>
       attempt("import", () =>
-        conn.immediate(() => {
+        counts.immediate(() => {
           for (const m of memories) {
             // Verbatim: a memory with the same id is replaced, counters and timestamps included.
             const old = s.locate.get(m.id)
@@ -87,7 +88,7 @@ export const semanticPort = (conn: SqliteConnection): SemanticAdminPort => {
         })),
     purgeAgent: (agent) =>
       attempt("purgeAgent", () =>
-        conn.immediate(() => {
+        counts.immediate(() => {
           const rows = ofAgent.all(agent).map(located)
           for (const r of rows) deleteMemory(s, r)
           return rows.length

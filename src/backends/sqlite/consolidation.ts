@@ -6,6 +6,7 @@
 import { Schema } from "effect"
 import type { ConsolidationPort } from "../../core/consolidation.js"
 import { AgentId, MemoryId } from "../../domain/ids.js"
+import type { AccessCounts } from "./accessCounts.js"
 import { attempt, type SqliteConnection } from "./client.js"
 import { deleteMemory, fromBlob, setConfidence, statements } from "./memories.js"
 
@@ -35,7 +36,7 @@ const MemberRow = Schema.Struct({
 const decodeMember = Schema.decodeUnknownSync(MemberRow)
 
 /** The port over `conn`; prepares its statements (and so may throw, at layer build). */
-export const port = (conn: SqliteConnection): ConsolidationPort => {
+export const port = (conn: SqliteConnection, counts: AccessCounts): ConsolidationPort => {
   const s = statements(conn)
   // The SQL form of the core's `staleBound`, in id order from the cursor.
   const stale = conn.db.prepare(
@@ -53,7 +54,7 @@ export const port = (conn: SqliteConnection): ConsolidationPort => {
     backend: "sqlite",
     decayPage: (bound, cursor, decay) =>
       attempt("decay", () =>
-        conn.immediate(() => {
+        counts.immediate(() => {
           const rows = stale.all(bound.accessedBefore, bound.confidenceAbove, cursor ?? "", DECAY_PAGE).map((r) =>
             decodeStale(r)
           )
@@ -73,7 +74,7 @@ export const port = (conn: SqliteConnection): ConsolidationPort => {
       })),
     mergePartition: ({ agentId, scope }, plan) =>
       attempt("merge", () =>
-        conn.immediate(() => {
+        counts.immediate(() => {
           const rows = members.all(agentId, scope).map((r) => decodeMember(r))
           const rid = new Map(rows.map((r) => [r.id as string, r.rid]))
           const groups = plan(rows.map((r) => ({

@@ -8,13 +8,16 @@
  * SQL scans the agent's filtered rows ordered by sqlite-vec's `vec_distance_cosine` over the
  * `embedding` column; the rows read go on past `limit` until the page does not end inside a group of
  * near-equal distances, so the core's exact ranking sees every memory that could be in the top
- * `limit`. Text recall is FTS5 over the core's tokens, ranked by bm25. A recall reads and counts the
- * access of what it returns in one transaction.
+ * `limit`. Text recall is FTS5 over the core's tokens, ranked by bm25. A recall reads in one read
+ * transaction and records the accesses of what it returns with `AccessCounts` (accessCounts.ts),
+ * which writes them in batches; inside an application's transaction it updates them in that
+ * transaction. Every memory read here passes through `AccessCounts.seen`.
  */
 import { Effect, Option } from "effect"
 import type { Candidates, Hit, RecallPlan } from "../../core/recall.js"
 import type { SemanticPort } from "../../core/semantic.js"
 import type { Memory } from "../../domain/memory.js"
+import type { AccessCounts } from "./accessCounts.js"
 import { attempt, type SqliteConnection } from "./client.js"
 import {
   deleteMemory,
@@ -64,8 +67,15 @@ type Distanced = { readonly distance: number }
  * The port over `conn` for vectors of `dimensions`; prepares its statements (and so may throw, at
  * layer build). The vector cache starts empty: each agent is loaded on its first vector recall.
  */
-export const port = (conn: SqliteConnection, dimensions: number, loadSlice?: number): SemanticPort => {
+export const port = (
+  conn: SqliteConnection,
+  counts: AccessCounts,
+  dimensions: number,
+  loadSlice?: number
+): SemanticPort => {
   const s = statements(conn)
+  /** A memory row as this process sees it: with the accesses not yet written. */
+  const read = (row: unknown): Memory => counts.seen(readMemory(row))
   const cache = new VectorCache(conn, dimensions, loadSlice)
   const byRid = conn.db.prepare(
     `SELECT ${MEMORY_COLUMNS} FROM memories m WHERE m.rid IN (SELECT value FROM json_each(?))`
@@ -77,7 +87,7 @@ export const port = (conn: SqliteConnection, dimensions: number, loadSlice?: num
   /** Store a batch in one transaction; the index of an input whose id another agent owns, if any. */
   const insertAll = (ms: ReadonlyArray<Memory>): number | undefined => {
     try {
-      conn.immediate(() => {
+      counts.immediate(() => {
         // A taken id stores nothing; it is a conflict unless the owner is this memory's agent.
         storeMemories(s, ms, (i) => {
           if (s.ownerOf.get(ms[i]!.id) !== ms[i]!.agentId) throw new IdConflict(i)
@@ -103,7 +113,7 @@ export const port = (conn: SqliteConnection, dimensions: number, loadSlice?: num
       FROM memories m WHERE m.agent_id = ?${past} AND m.embedding IS NOT NULL${memoryFilterSql(plan.filter, params)}
       ORDER BY distance LIMIT ?`
     const nearest = untilTieFree(plan.limit, (k) => conn.all<Distanced & { rid: number }>(sql, [...params, k]))
-    return nearest.length === 0 ? [] : byRid.all(JSON.stringify(nearest.map((r) => r.rid))).map(readMemory)
+    return nearest.length === 0 ? [] : byRid.all(JSON.stringify(nearest.map((r) => r.rid))).map(read)
   }
 
   /**
@@ -117,7 +127,7 @@ export const port = (conn: SqliteConnection, dimensions: number, loadSlice?: num
     cache.sync()
     const through = cache.hold(plan.agentId)
     if (through === undefined) return scanned(plan)
-    const held = cache.nearest(plan.agentId, plan.embedding, plan.limit, plan.filter).map(readMemory)
+    const held = cache.nearest(plan.agentId, plan.embedding, plan.limit, plan.filter).map(read)
     return through === Number.POSITIVE_INFINITY ? held : [...held, ...scanned(plan, through)]
   }
 
@@ -135,7 +145,7 @@ export const port = (conn: SqliteConnection, dimensions: number, loadSlice?: num
       JOIN memories m ON m.rid = t.rid
       ORDER BY t.score DESC, t.created_at DESC, t.id DESC`
     params.push(plan.limit)
-    return conn.all<{ score: number }>(sql, params).map((r) => ({ memory: readMemory(r), score: r.score }))
+    return conn.all<{ score: number }>(sql, params).map((r) => ({ memory: read(r), score: r.score }))
   }
 
   const newest = (plan: RecallPlan): Array<Memory> => {
@@ -143,7 +153,7 @@ export const port = (conn: SqliteConnection, dimensions: number, loadSlice?: num
     const sql = `SELECT ${MEMORY_COLUMNS} FROM memories m WHERE m.agent_id = ?${memoryFilterSql(plan.filter, params)}
       ORDER BY m.created_at DESC, m.id DESC LIMIT ?`
     params.push(plan.limit)
-    return conn.all(sql, params).map(readMemory)
+    return conn.all(sql, params).map(read)
   }
 
   const candidates = (plan: RecallPlan, cached: boolean): Candidates => {
@@ -163,27 +173,31 @@ export const port = (conn: SqliteConnection, dimensions: number, loadSlice?: num
     backend: "sqlite",
     insert: (memories) => attempt("remember", () => insertAll(memories)),
     recall: (plan, pick) =>
-      attempt("recall", () => {
+      Effect.suspend(() => {
         // Inside an application's transaction (interop.ts) the cache is neither read nor updated:
-        // that transaction may hold uncommitted rows, and may roll them back.
-        const cached = !conn.db.inTransaction
-        // Its only writes are the access counters, so it commits without an fsync of its own (see
-        // `immediateStatistics`).
-        return conn.immediateStatistics(() => {
-          const hits = pick(candidates(plan, cached))
-          // One statement for every returned memory, in the transaction that read them.
-          if (hits.length > 0) touch.run(plan.now, JSON.stringify(hits.map((h) => h.memory.id)))
-          return hits
-        })
+        // that transaction may hold uncommitted rows, and may roll them back. The counters are
+        // updated in it, and go with it.
+        if (conn.db.inTransaction) {
+          return attempt("recall", () =>
+            conn.immediateStatistics(() => {
+              const hits = pick(candidates(plan, false))
+              if (hits.length > 0) touch.run(plan.now, JSON.stringify(hits.map((h) => h.memory.id)))
+              return hits
+            }))
+        }
+        return Effect.tap(
+          attempt("recall", () => conn.read(() => pick(candidates(plan, true)))),
+          (hits) => counts.record(hits.map((h) => h.memory.id), plan.now)
+        )
       }),
     get: (agent, id) =>
       attempt(
         "get",
-        () => conn.read(() => Option.map(Option.fromNullable(s.byId.get(id, agent)), readMemory))
+        () => conn.read(() => Option.map(Option.fromNullable(s.byId.get(id, agent)), read))
       ),
     forget: (agent, id) =>
       attempt("forget", () =>
-        conn.immediate(() => {
+        counts.immediate(() => {
           const r = s.byId.get(id, agent)
           if (r === undefined) return false
           deleteMemory(s, storedRow(r).at)
@@ -191,7 +205,7 @@ export const port = (conn: SqliteConnection, dimensions: number, loadSlice?: num
         })),
     updateEmbedding: (agent, id, embedding) =>
       attempt("updateEmbedding", () =>
-        conn.immediate(() => {
+        counts.immediate(() => {
           const r = s.byId.get(id, agent)
           if (r === undefined) return false
           setVector(s, storedRow(r).at, embedding)

@@ -23,6 +23,7 @@ import type {
   StorageError
 } from "../../domain/errors.js"
 import type { StoreOptions } from "../../domain/options.js"
+import { AccessCounts } from "./accessCounts.js"
 import * as Admin from "./admin.js"
 import * as Audit from "./audit.js"
 import { attempt, open, type SqliteConnection } from "./client.js"
@@ -81,20 +82,28 @@ export const makeMain = (
     )
   })
 
-/** The semantic services over an open, migrated connection; records or checks the embedding space. */
+/**
+ * The semantic services over an open, migrated connection; records or checks the embedding space. The
+ * writer of recall's access counters lives in the current scope.
+ */
 export const makeSemantic = (
   conn: SqliteConnection,
   options: StoreOptions
-): Effect.Effect<Context.Context<SemanticStoreServices>, InvalidInput | EmbeddingSpaceMismatch | StorageError> =>
+): Effect.Effect<
+  Context.Context<SemanticStoreServices>,
+  InvalidInput | EmbeddingSpaceMismatch | StorageError,
+  Scope.Scope
+> =>
   Effect.gen(function*() {
     const limits = yield* checkStoreOptions(options)
     yield* ensureEmbeddingSpace(conn, limits.space)
+    const counts = yield* AccessCounts.make(conn)
     return yield* attempt("prepare statements", () =>
       semanticServices(
         {
-          semantic: Semantic.port(conn, limits.space.dimensions),
-          consolidation: Consolidate.port(conn),
-          admin: Admin.semanticPort(conn)
+          semantic: Semantic.port(conn, counts, limits.space.dimensions),
+          consolidation: Consolidate.port(conn, counts),
+          admin: Admin.semanticPort(conn, counts)
         },
         limits,
         options

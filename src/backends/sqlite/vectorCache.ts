@@ -8,7 +8,7 @@
  * Coherence, across transactions and processes: triggers on `memories` append one row per change of
  * a memory with a vector to `memory_changes` (migration 5), in the writer's transaction, so the log
  * holds exactly the committed changes, in commit order. Every use of the cache runs inside the
- * recall's own `BEGIN IMMEDIATE` transaction: it first applies the log past its position (re-reading
+ * recall's own (read) transaction: it first applies the log past its position (re-reading
  * each changed row as it now is), so what it serves is the snapshot that transaction reads — never a
  * rolled-back write (its log rows vanish with it), never a stale one. An agent is loaded lazily, on
  * its first vector recall, and stays resident; an agent of more than `LOAD_SLICE` rows is loaded a
