@@ -138,6 +138,15 @@ export const float32OfBase64 = (text: string): Float32Array | undefined => {
   return floats
 }
 
+/** `float32OfBase64` as numbers (a loop: a few times faster than `readFloatLE` per value). */
+export const numbersOfBase64 = (text: string): Array<number> | undefined => {
+  const floats = float32OfBase64(text)
+  if (floats === undefined) return undefined
+  const vector = new Array<number>(floats.length)
+  for (let i = 0; i < floats.length; i++) vector[i] = floats[i]!
+  return vector
+}
+
 /**
  * A stored vector on the wire: base64 of its float32 values, little-endian. Stored vectors are float32
  * already, so this is exact, and it is about a quarter of the JSON array's size and far cheaper to
@@ -147,16 +156,12 @@ const float32Base64 = <V extends ReadonlyArray<number> | Float32Array>(vector: S
   Schema.transformOrFail(Schema.String, vector, {
     strict: true,
     decode: (text, _, ast) => {
-      const floats = float32OfBase64(text)
-      if (floats === undefined) {
-        return ParseResult.fail(
+      const vector = numbersOfBase64(text)
+      return vector === undefined
+        ? ParseResult.fail(
           new ParseResult.Type(ast, text, "is not base64 of float32 values (length not a multiple of 4)")
         )
-      }
-      // Out to numbers: a loop, a few times faster than `readFloatLE` per value.
-      const vector = new Array<number>(floats.length)
-      for (let i = 0; i < floats.length; i++) vector[i] = floats[i]!
-      return ParseResult.succeed(vector as ReadonlyArray<number> as V)
+        : ParseResult.succeed(vector as ReadonlyArray<number> as V)
     },
     encode: (vector) => ParseResult.succeed(base64OfFloat32(vector))
   }).annotations({ identifier: "Float32Base64", description: "float32 values, little-endian, base64" })

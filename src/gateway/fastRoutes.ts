@@ -6,7 +6,7 @@
  * endpoints, not other ones:
  *
  * - the body is decoded with the endpoint's own payload schema (Api.ts) — a remember body that is
- *   plainly valid without it (plainBodies.ts) — and the flow is the one
+ *   plainly valid without it (plainWire.ts) — and the flow is the one
  *   HttpApi's handler runs (`semanticFlows` in handlers.ts, `memoryApiFlows` in memoryApi.ts): the
  *   token's agents, the embedder, the group commit, the public error forms;
  * - whatever this path does not settle by itself — a chunked body, a refused token, a body that is
@@ -42,7 +42,7 @@ import type { Authenticate } from "./auth.js"
 import type { GatewayDeps } from "./deps.js"
 import { semanticFlows } from "./handlers.js"
 import { memoryApiFlows } from "./memoryApi.js"
-import { plainRememberBody, plainRememberManyBody } from "./plainBodies.js"
+import { plainRememberBody, plainRememberManyBody } from "./plainWire.js"
 import { pathOf } from "./requests.js"
 
 /** Every failure these routes' flows may end with, and its status as Api.ts declares it. */
@@ -75,7 +75,7 @@ interface Route {
 
 /**
  * A route whose body is decoded with `payload` (or by `plain`, when it is plainly valid: see
- * plainBodies.ts) and answered by `flow`, its success written by `write`.
+ * plainWire.ts) and answered by `flow`, its success written by `write`.
  */
 const route = <P, I, A>(
   path: string,

@@ -6,9 +6,10 @@
  * the dialect that reads it.
  */
 import { Schema } from "effect"
-import { AgentId, MemoryId } from "../domain/ids.js"
+import { AgentId, isUuid, MemoryId } from "../domain/ids.js"
 import { canonicalJson, type JsonObject } from "../domain/json.js"
 import { type Memory, MemorySource } from "../domain/memory.js"
+import { isName } from "../domain/text.js"
 import { table } from "./table.js"
 
 /** A memory without its vector: what the shared columns hold. */
@@ -26,6 +27,24 @@ export const MemoryRow = Schema.Struct({
   accessed_at: Schema.Number,
   access_count: Schema.Number
 })
+
+const SOURCES: ReadonlySet<unknown> = new Set(MemorySource.literals)
+
+/**
+ * True when `r` passes exactly the checks of `MemoryRow`'s fields (the predicates their Schemas
+ * apply), so it can be taken as decoded: the Schema decode was most of the cost of reading a recall's
+ * rows. A row that fails any of them is decoded by the Schema, which then says what is wrong.
+ */
+export const isMemoryRow = (r: unknown): r is typeof MemoryRow.Type => {
+  if (typeof r !== "object" || r === null) return false
+  const row = r as Record<string, unknown>
+  return typeof row.id === "string" && isUuid(row.id) &&
+    typeof row.agent_id === "string" && isName(row.agent_id) &&
+    typeof row.content === "string" && SOURCES.has(row.source) && typeof row.scope === "string" &&
+    typeof row.metadata === "string" && typeof row.confidence === "number" &&
+    typeof row.created_at === "number" && typeof row.accessed_at === "number" &&
+    typeof row.access_count === "number"
+}
 
 /** The memory fields of a decoded row. */
 export const memoryFields = (r: typeof MemoryRow.Type): MemoryFields => ({

@@ -131,7 +131,8 @@ export interface GatewayConnection {
     field: string,
     path: string,
     body: unknown,
-    success: Schema.Schema<A, I>
+    success: Schema.Schema<A, I>,
+    plain?: (answer: unknown) => A | undefined
   ) => Effect.Effect<A, unknown>
 }
 
@@ -235,14 +236,21 @@ const sendByDispatcher = (dispatcher: Undici.Dispatcher, baseUrl: string, author
 
 /**
  * One hot call: the body written once as JSON (its size checked against the gateway's limit on the
- * same string), the answer decoded by the endpoint's success schema, a refusal decoded by its tag
+ * same string), the answer decoded by the endpoint's success schema (or by `plain` when it is plainly
+ * valid: see gateway/plainWire.ts), a refusal decoded by its tag
  * into the same classes HttpApiClient gives, any other status a status error. The port builds the
  * body in its wire form (vectors already base64) instead of having it encoded field by field by the
  * endpoint's schema; the endpoints, bodies and answers are HttpApiClient's.
  */
 const post =
   (byClient: Send, byDispatcher: Send | undefined, maxBodyBytes: number) =>
-  <A, I>(field: string, path: string, body: unknown, success: Schema.Schema<A, I>): Effect.Effect<A, unknown> =>
+  <A, I>(
+    field: string,
+    path: string,
+    body: unknown,
+    success: Schema.Schema<A, I>,
+    plain: (answer: unknown) => A | undefined = () => undefined
+  ): Effect.Effect<A, unknown> =>
     Effect.flatMap(Effect.tracer, (tracer) => {
       const text = JSON.stringify(body)
       const size = Buffer.byteLength(text, "utf8")
@@ -257,7 +265,10 @@ const post =
       const send = tracer === builtInTracer && byDispatcher !== undefined ? byDispatcher : byClient
       return Effect.flatMap(send(path, text), ({ json, status }): Effect.Effect<A, unknown> =>
         status === 200
-          ? Schema.decodeUnknown(success)(json)
+          ? Effect.suspend(() => {
+            const given = plain(json)
+            return given === undefined ? Schema.decodeUnknown(success)(json) : Effect.succeed(given)
+          })
           : Effect.flatMap(
             Effect.orElseFail(
               decodeFailure(json),

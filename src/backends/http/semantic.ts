@@ -28,6 +28,7 @@ import {
   RememberAnswer,
   RememberManyAnswer
 } from "../../gateway/Api.js"
+import { plainRecallAnswer } from "../../gateway/plainWire.js"
 import type { CallError, GatewayConnection } from "./client.js"
 
 const retried = (field: string) => ({ idempotent: true, field }) as const
@@ -99,7 +100,11 @@ export const port = (c: GatewayConnection): SemanticPort => ({
   // The gateway runs the whole recall (ranking and access counters): its answer is the answer.
   recall: (plan) =>
     Effect.map(
-      c.call("recall", retried("query"), c.post("query", "/v1/recall", wireQuery(queryOf(plan)), RecallAnswer)),
+      c.call(
+        "recall",
+        retried("query"),
+        c.post("query", "/v1/recall", wireQuery(queryOf(plan)), RecallAnswer, plainRecallAnswer)
+      ),
       ({ hits }) => hits
     ).pipe(noNotFound("recall")),
   // One request for every agent: the gateway answers each agent as its own recall would.

@@ -4,10 +4,8 @@
  * memories and writes memories as rows, many per statement (`unnest` of one array per column).
  */
 import { Schema } from "effect"
-import { isUuid } from "../../domain/ids.js"
-import { type Memory, MemorySource } from "../../domain/memory.js"
-import { isName } from "../../domain/text.js"
-import { memoriesTable, memoryFields, MemoryRow, withEmbedding } from "../../tables/memories.js"
+import type { Memory } from "../../domain/memory.js"
+import { isMemoryRow, memoriesTable, memoryFields, MemoryRow, withEmbedding } from "../../tables/memories.js"
 import { textIndex, tsvectorOf } from "./textIndex.js"
 import { decodeVector, vectorText } from "./vectorCodec.js"
 
@@ -19,22 +17,11 @@ export const MEMORY_COLUMNS = `${memoriesTable.columnList}, vector_send(embeddin
 const StoredRow = { ...MemoryRow.fields, embedding: Schema.NullOr(Schema.Uint8ArrayFromSelf) }
 const Stored = Schema.Struct(StoredRow)
 
-const SOURCES: ReadonlySet<unknown> = new Set(MemorySource.literals)
-
-/**
- * True when `r` passes exactly the checks of `Stored`'s fields (the predicates their Schemas apply),
- * so it can be taken as decoded. A row that fails any of them is decoded by the Schema, which then
- * says what is wrong: the Schema decode is most of the cost of reading a recall's rows.
- */
+/** True when `r` passes exactly the checks of `Stored`'s fields: `isMemoryRow`, and its vector's. */
 const isStored = (r: unknown): r is typeof Stored.Type => {
-  if (typeof r !== "object" || r === null) return false
-  const row = r as Record<string, unknown>
-  return typeof row.id === "string" && isUuid(row.id) &&
-    typeof row.agent_id === "string" && isName(row.agent_id) &&
-    typeof row.content === "string" && SOURCES.has(row.source) && typeof row.scope === "string" &&
-    typeof row.metadata === "string" && typeof row.confidence === "number" &&
-    typeof row.created_at === "number" && typeof row.accessed_at === "number" &&
-    typeof row.access_count === "number" && (row.embedding === null || row.embedding instanceof Uint8Array)
+  if (!isMemoryRow(r)) return false
+  const embedding: unknown = (r as Record<string, unknown>)["embedding"]
+  return embedding === null || embedding instanceof Uint8Array
 }
 
 /** `decode`, except that a row passing `isStored` and `extraOk` (the extra columns' checks) is taken as it is. */

@@ -11,7 +11,7 @@ import { Schema } from "effect"
 import { tokenize } from "../../core/textSearch.js"
 import type { Memory } from "../../domain/memory.js"
 import type { MemoryFields } from "../../tables/memories.js"
-import { memoriesTable, memoryFields, MemoryRow, withEmbedding } from "../../tables/memories.js"
+import { isMemoryRow, memoriesTable, memoryFields, MemoryRow, withEmbedding } from "../../tables/memories.js"
 import type { SqliteConnection } from "./client.js"
 
 /** The columns of a memory row as recall, get and export select them (`m` is `memories`). */
@@ -83,9 +83,21 @@ export const fromBlob = (b: Uint8Array): Array<number> => {
 }
 
 // One decode per row (recall reads rows on its hot path): the shared columns with SQLite's own.
-const decodeStored = Schema.decodeUnknownSync(
-  Schema.Struct({ ...MemoryRow.fields, ...StorageColumns.fields, embedding: Schema.NullOr(Schema.Uint8ArrayFromSelf) })
-)
+const Stored = Schema.Struct({
+  ...MemoryRow.fields,
+  ...StorageColumns.fields,
+  embedding: Schema.NullOr(Schema.Uint8ArrayFromSelf)
+})
+const decodeSchema = Schema.decodeUnknownSync(Stored)
+
+/** A row passing the same checks as `Stored`'s fields is taken as it is; any other is decoded (and refused). */
+const decodeStored = (row: unknown): typeof Stored.Type => {
+  if (!isMemoryRow(row)) return decodeSchema(row)
+  const { embedding, has_embedding, rid } = row as Record<string, unknown>
+  const plain = typeof rid === "number" && (has_embedding === 0 || has_embedding === 1) &&
+    (embedding === null || embedding instanceof Uint8Array)
+  return plain ? row as typeof Stored.Type : decodeSchema(row)
+}
 
 /** The names of the statements every memory operation shares. */
 type StatementName =
