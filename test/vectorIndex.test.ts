@@ -98,6 +98,37 @@ describe("the integer kernels", () => {
   }
 })
 
+describe("the fused scan kernel", () => {
+  it("scan_hi hands back exactly the rows whose coarse bound reaches the floor, with dot_hi's sums", () => {
+    const dim = 64
+    const count = 200
+    const k = new Kernel(1024 * 64, 1024 * 16)
+    const rowsAt = k.alloc()
+    const scalesAt = rowsAt + count * dim
+    const rand = random(11)
+    Array.from({ length: dim }, () => Math.round((rand() - 0.5) * 65534)).forEach((v, d) => (k.i16()[d] = v))
+    for (let i = 0; i < count * dim; i++) k.i8()[rowsAt + i] = Math.floor(rand() * 256) - 128
+    for (let i = 0; i < count; i++) k.f32()[scalesAt / 4 + i] = 1e-5 * (0.5 + rand())
+    const bounds = { a: 3e-3, b: 0.25, rough: 40, fixed: 1e-4 }
+    const sumsAt = 2048
+    k.dotHi(0, rowsAt, count, dim, sumsAt)
+    const sums = Array.from(k.f32().subarray(sumsAt / 4, sumsAt / 4 + count))
+    const upper = (i: number) =>
+      k.f32()[scalesAt / 4 + i]! * (bounds.a * sums[i]! + bounds.b + bounds.rough) + bounds.fixed
+    const uppers = sums.map((_, i) => upper(i)).sort((x, y) => x - y)
+    const idxAt = 4096
+    const hiAt = 8192
+    // Every row, none, and the floor at a row's own bound (kept: the test is ≥).
+    for (const floor of [Number.NEGATIVE_INFINITY, uppers[count - 1]! + 1, uppers[count / 2]!]) {
+      const n = k.scanHi(0, rowsAt, count, dim, scalesAt, bounds, floor, idxAt, hiAt)
+      const expected = sums.flatMap((_, i) => (upper(i) >= floor ? [i] : []))
+      const got = Array.from(k.i32().subarray(idxAt / 4, idxAt / 4 + n))
+      expect(got).toEqual(expected)
+      got.forEach((i, j) => expect(k.f32()[hiAt / 4 + j]).toBe(sums[i]))
+    }
+  })
+})
+
 describe("the quantising kernel", () => {
   /** The int16 components of row i, from its high and low bytes. */
   const components = (k: Kernel, hi: number, lo: number, dim: number, i: number) =>

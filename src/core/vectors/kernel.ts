@@ -31,6 +31,20 @@ let compiled: object | undefined
 interface Exports {
   readonly dot_f32: (query: number, rows: number, count: number, dim: number, out: number) => void
   readonly dot_hi: (query: number, rows: number, count: number, dim: number, out: number) => void
+  readonly scan_hi: (
+    query: number,
+    rows: number,
+    count: number,
+    dim: number,
+    scales: number,
+    a: number,
+    b: number,
+    rough: number,
+    fixed: number,
+    floor: number,
+    outIdx: number,
+    outHi: number
+  ) => number
   readonly dot_lo_at: (query: number, addresses: number, count: number, dim: number, out: number) => void
   readonly quantise: (src: number, count: number, dim: number, hi: number, lo: number, scales: number) => number
 }
@@ -113,6 +127,38 @@ export class Kernel {
   /** out[i] = Σ query[d] · hi[i][d]: i16 query, int8 high-byte rows `dim` bytes apart (dim % 16 = 0). */
   dotHi(query: number, rows: number, count: number, dim: number, out: number): void {
     this.exports.dot_hi(query, rows, count, dim, out)
+  }
+
+  /**
+   * `dotHi` of each of `count` rows with its coarse upper bound, h the row's sum and s = scales[i]
+   * (f32 at `scales`): s·(a·h + b + rough) + fixed, computed in f64. Writes the index (i32, at
+   * `outIdx`) and h (f32, at `outHi`) of every row whose bound is ≥ `floor`; returns how many.
+   */
+  scanHi(
+    query: number,
+    rows: number,
+    count: number,
+    dim: number,
+    scales: number,
+    bound: { readonly a: number; readonly b: number; readonly rough: number; readonly fixed: number },
+    floor: number,
+    outIdx: number,
+    outHi: number
+  ): number {
+    return this.exports.scan_hi(
+      query,
+      rows,
+      count,
+      dim,
+      scales,
+      bound.a,
+      bound.b,
+      bound.rough,
+      bound.fixed,
+      floor,
+      outIdx,
+      outHi
+    )
   }
 
   /**

@@ -12,6 +12,11 @@
 ;;
 ;;   dot_f32 (query, rows, count, dim, out)        out[i] = Σ query[d] · rows[i][d]            (f32 · f32)
 ;;   dot_hi (query, rows, count, dim, out)         out[i] = Σ query[d] · H[i][d]  (i16 query, f32 out)
+;;   scan_hi (query, rows, count, dim, scales, a, b, rough, fixed, floor, outIdx, outHi) → n
+;;                                                 dot_hi of each row, then its coarse upper bound
+;;                                                 scales[i]·(a·h + b + rough) + fixed in f64; the
+;;                                                 rows whose bound is ≥ floor are written out (index
+;;                                                 i32, h f32), n of them
 ;;   dot_lo_at (query, addresses, count, dim, out) out[i] = Σ query[d] · L_i[d], the low row of
 ;;                                                 index i at the i32 address addresses[i]
 ;;   quantise (src, count, dim, hi, lo, scales) → n
@@ -95,6 +100,60 @@
             (f32.add (f32x4.extract_lane 2 (local.get $sum)) (f32x4.extract_lane 3 (local.get $sum)))))
         (local.set $out (i32.add (local.get $out) (i32.const 4)))
         (br $eachRow))))
+
+  ;; dot_hi fused with the coarse upper bound of VectorIndex.search (the same f64 operations in the
+  ;; same order as there): only the rows that may still reach the top — bound ≥ floor — are written
+  ;; out, so the caller's JavaScript touches tens of rows of a scan instead of every row.
+  (func (export "scan_hi")
+    (param $query i32) (param $rows i32) (param $count i32) (param $dim i32) (param $scales i32)
+    (param $a f64) (param $b f64) (param $rough f64) (param $fixed f64) (param $floor f64)
+    (param $outIdx i32) (param $outHi i32)
+    (result i32)
+    (local $i i32) (local $n i32) (local $rowEnd i32) (local $blockEnd i32) (local $q i32)
+    (local $h v128) (local $acc v128) (local $sum v128) (local $s f32)
+    (block $finished
+      (loop $eachRow
+        (br_if $finished (i32.ge_u (local.get $i) (local.get $count)))
+        (local.set $rowEnd (i32.add (local.get $rows) (local.get $dim)))
+        (local.set $q (local.get $query))
+        (local.set $sum (v128.const i32x4 0 0 0 0))
+        (loop $eachBlock
+          (local.set $blockEnd (select
+            (local.get $rowEnd)
+            (i32.add (local.get $rows) (i32.const 1024))
+            (i32.lt_u (local.get $rowEnd) (i32.add (local.get $rows) (i32.const 1024)))))
+          (local.set $acc (v128.const i32x4 0 0 0 0))
+          (loop $eachStep
+            (local.set $h (v128.load (local.get $rows)))
+            (local.set $acc (i32x4.add (local.get $acc)
+              (i32x4.add
+                (i32x4.dot_i16x8_s (i16x8.extend_low_i8x16_s (local.get $h)) (v128.load offset=0 (local.get $q)))
+                (i32x4.dot_i16x8_s (i16x8.extend_high_i8x16_s (local.get $h)) (v128.load offset=16 (local.get $q))))))
+            (local.set $rows (i32.add (local.get $rows) (i32.const 16)))
+            (local.set $q (i32.add (local.get $q) (i32.const 32)))
+            (br_if $eachStep (i32.lt_u (local.get $rows) (local.get $blockEnd))))
+          (local.set $sum (f32x4.add (local.get $sum) (f32x4.convert_i32x4_s (local.get $acc))))
+          (br_if $eachBlock (i32.lt_u (local.get $rows) (local.get $rowEnd))))
+        (local.set $s
+          (f32.add
+            (f32.add (f32x4.extract_lane 0 (local.get $sum)) (f32x4.extract_lane 1 (local.get $sum)))
+            (f32.add (f32x4.extract_lane 2 (local.get $sum)) (f32x4.extract_lane 3 (local.get $sum)))))
+        (if (f64.ge
+              (f64.add
+                (f64.mul
+                  (f64.promote_f32 (f32.load (i32.add (local.get $scales) (i32.shl (local.get $i) (i32.const 2)))))
+                  (f64.add
+                    (f64.add (f64.mul (local.get $a) (f64.promote_f32 (local.get $s))) (local.get $b))
+                    (local.get $rough)))
+                (local.get $fixed))
+              (local.get $floor))
+          (then
+            (i32.store (i32.add (local.get $outIdx) (i32.shl (local.get $n) (i32.const 2))) (local.get $i))
+            (f32.store (i32.add (local.get $outHi) (i32.shl (local.get $n) (i32.const 2))) (local.get $s))
+            (local.set $n (i32.add (local.get $n) (i32.const 1)))))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br $eachRow)))
+    (local.get $n))
 
   ;; Low bytes (unsigned) of the rows at the given addresses against an i16 query, 16 components
   ;; per step; each step's i32 lanes (|each| ≤ 2·255·32767) are converted to f32 at once.

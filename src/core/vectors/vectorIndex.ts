@@ -154,6 +154,8 @@ export class VectorIndex {
   /** Per row of the agent searched: its upper score bound and its high-byte sum. */
   private uppers = new Float64Array(CHUNK_ROWS)
   private coarse = new Float64Array(CHUNK_ROWS)
+  /** Rows of the agent searched that the scan handed back (see `search`). */
+  private reached = new Int32Array(CHUNK_ROWS)
 
   constructor(readonly dimensions: number) {
     this.stride = Math.ceil(dimensions / 16) * 16
@@ -392,66 +394,93 @@ export class VectorIndex {
     const heap = prune ? new Float64Array(limit) : undefined
     let held = 0
     let accepted = 0
+    // The scan kernel computes each row's coarse upper bound itself and hands back only the rows
+    // whose bound reaches `floor`, the lowest of the `limit` best lower bounds so far (a row below it
+    // is below every one of them, so it could neither enter the heap nor be a candidate): after the
+    // first few hundred rows only the rows near the top reach JavaScript.
+    let floor = Number.NEGATIVE_INFINITY
+    const bounds = { a, b, rough, fixed }
+    const f32 = this.kernel.f32()
+    const i32 = this.kernel.i32()
+    const idxAt = this.stagingAt / 4
+    const hiAt = this.scoresAt / 4
+    // Rows that reached the kernel's floor when scanned (the candidates are among them).
+    let reached = this.reached.length >= count ? this.reached : (this.reached = new Int32Array(count))
+    let found = 0
     for (let c = 0; c < rows.chunks.length; c++) {
       const first = c * CHUNK_ROWS
       const m = Math.min(CHUNK_ROWS, count - first)
       const chunk = rows.chunks[c]!
-      this.kernel.dotHi(this.queryAt, chunk, m, stride, this.scoresAt)
-      const f32 = this.kernel.f32()
-      const out = this.scoresAt / 4
-      const scales = (chunk + 2 * CHUNK_ROWS * stride) / 4
-      for (let j = 0; j < m; j++) {
+      const scales = chunk + 2 * CHUNK_ROWS * stride
+      const out = this.kernel.scanHi(
+        this.queryAt,
+        chunk,
+        m,
+        stride,
+        scales,
+        bounds,
+        floor,
+        this.stagingAt,
+        this.scoresAt
+      )
+      for (let k = 0; k < out; k++) {
+        const j = i32[idxAt + k]!
         const i = first + j
-        if (accept !== undefined && !accept(i, rows)) {
-          uppers[i] = Number.NEGATIVE_INFINITY
-          continue
-        }
+        if (accept !== undefined && !accept(i, rows)) continue
         accepted++
-        const scale = f32[scales + j]!
-        const hi = f32[out + j]!
+        const scale = f32[scales / 4 + j]!
+        const hi = f32[hiAt + k]!
         coarse[i] = hi
         const centre = a * hi + b
         uppers[i] = scale * (centre + rough) + fixed
+        reached[found++] = i
         if (heap === undefined) continue
         const lower = scale * (centre - rough) - fixed
-        if (held < limit) siftUp(heap, held++, lower)
-        else if (lower > heap[0]!) siftDown(heap, limit, lower)
+        if (held < limit) {
+          siftUp(heap, held++, lower)
+          if (held === limit) floor = heap[0]!
+        } else if (lower > heap[0]!) {
+          siftDown(heap, limit, lower)
+          floor = heap[0]!
+        }
       }
     }
     if (accepted === 0) return []
-    const floor = heap !== undefined && held === limit && accepted > limit ? heap[0]! : Number.NEGATIVE_INFINITY
-    let candidates = 0
-    const i32 = this.kernel.i32()
+    // Every row not handed back has a bound below the final floor (the floor only rises).
+    if (heap === undefined || held < limit) floor = Number.NEGATIVE_INFINITY
     const addressesAt = this.stagingAt / 4
-    const batch: Array<number> = []
+    let candidates = 0
+    let batched = 0
     const refine = () => {
       const f32 = this.kernel.f32()
-      for (let b = 0; b < batch.length; b++) i32[addressesAt + b] = this.addresses(rows, batch[b]!)[1]
-      this.kernel.dotLoAt(this.queryAt, this.stagingAt, batch.length, stride, this.scoresAt)
-      for (let b = 0; b < batch.length; b++) {
-        const i = batch[b]!
-        const scale = f32[this.addresses(rows, i)[2] / 4]!
+      for (let t = 0; t < batched; t++) {
+        const i = reached[candidates - batched + t]!
+        i32[addressesAt + t] = rows.chunks[Math.floor(i / CHUNK_ROWS)]! + (CHUNK_ROWS + (i % CHUNK_ROWS)) * stride
+      }
+      this.kernel.dotLoAt(this.queryAt, this.stagingAt, batched, stride, this.scoresAt)
+      for (let t = 0; t < batched; t++) {
+        const i = reached[candidates - batched + t]!
+        const scale = f32[(rows.chunks[Math.floor(i / CHUNK_ROWS)]! + 2 * CHUNK_ROWS * stride) / 4 + (i % CHUNK_ROWS)]!
         // Both bounds hold; the fine one is nearly always the lower.
-        const upper = q.step * scale * (256 * coarse[i]! + f32[this.scoresAt / 4 + b]!) + scale * fine + fixed
+        const upper = q.step * scale * (256 * coarse[i]! + f32[this.scoresAt / 4 + t]!) + scale * fine + fixed
         if (upper < uppers[i]!) uppers[i] = upper
       }
-      batch.length = 0
+      batched = 0
     }
-    for (let i = 0; i < count; i++) {
-      if (uppers[i]! === Number.NEGATIVE_INFINITY) continue
-      if (uppers[i]! < floor) {
-        uppers[i] = Number.NEGATIVE_INFINITY
-        continue
-      }
-      candidates++
-      batch.push(i)
-      if (batch.length === CHUNK_ROWS) refine()
+    // The candidates: rows whose coarse bound reaches the final floor, compacted to the front of
+    // `reached`, their fine bounds computed a kernel call per CHUNK_ROWS of them.
+    for (let r = 0; r < found; r++) {
+      const i = reached[r]!
+      if (uppers[i]! < floor) continue
+      reached[candidates++] = i
+      if (++batched === CHUNK_ROWS) refine()
     }
-    if (batch.length > 0) refine()
+    if (batched > 0) refine()
+    reached = reached.subarray(0, candidates)
     const scored: Array<S> = []
     let unscored = candidates
     for (let want = limit + FIRST_EXTRA;; want *= 4) {
-      const next = topIndices(uppers, rows.count, want)
+      const next = topIndices(uppers, reached, want)
       // Every row not taken now has a bound no higher than the lowest bound taken.
       const bound = next.length === 0 ? Number.NEGATIVE_INFINITY : uppers[next[next.length - 1]!]!
       for (const i of next) uppers[i] = Number.NEGATIVE_INFINITY
@@ -560,14 +589,15 @@ const siftDown = (heap: Float64Array, size: number, v: number, keys?: Int32Array
   if (keys !== undefined) keys[k] = key
 }
 
-/** Indices (below `count`) of the `want` largest finite values, largest first. */
-const topIndices = (values: Float64Array, count: number, want: number): Array<number> => {
+/** Of the indices `among`, the `want` whose values are largest and finite, largest first. */
+const topIndices = (values: Float64Array, among: Int32Array, want: number): Array<number> => {
   // A min-heap of the best seen so far, in typed arrays: most values lose to its root after a few
-  // hundred rows, so the scan is one comparison per row.
+  // rows, so the scan is one comparison per row.
   const at = new Int32Array(want)
   const best = new Float64Array(want)
   let size = 0
-  for (let i = 0; i < count; i++) {
+  for (let r = 0; r < among.length; r++) {
+    const i = among[r]!
     const v = values[i]!
     if (v === Number.NEGATIVE_INFINITY) continue
     if (size < want) siftUp(best, size++, v, at, i)
