@@ -220,6 +220,36 @@ describe("VectorIndex", () => {
     })
   }
 
+  it("reads in one round only the rows whose fine bound reaches the limit-th best fine lower bound", () => {
+    const dims = 384
+    const rand = random(23)
+    const data = clustered(rand, 4000, dims, 40)
+    const index = new VectorIndex(dims)
+    data.forEach((v, key) => index.put("a", key, v, { createdAt: key, confidence: 1, scope: 0, source: 0 }))
+    const limit = 10
+    let rounds = 0
+    let read = 0
+    let query: ReadonlyArray<number> = []
+    const rescore = (keys: ReadonlyArray<number>) => {
+      rounds++
+      read += keys.length
+      return keys.map((key) => ({ key, score: cosine(query, data[key]!), createdAt: key }))
+    }
+    const searches = 40
+    for (let t = 0; t < searches; t++) {
+      // Near a stored row (a clustered query, as recall's usually are).
+      query = data[Math.floor(rand() * data.length)]!.map((x) => x + 0.1 * gaussian(rand))
+      const got = index.search("a", query, limit, rescore, order)
+      expect(got.map((h) => h.key)).toEqual(
+        exactTop(data, data.map((_, k) => k), query, limit, (k) => k).map((h) => h.key)
+      )
+    }
+    // One read of exact vectors per search, of barely more than the answer's rows (a fixed margin of
+    // 4 rows read 14 per search).
+    expect(rounds).toBe(searches)
+    expect(read).toBeLessThan(searches * (limit + 2))
+  })
+
   for (const dims of [40, 64]) {
     it(`a bulk load from stored bytes holds what puts hold, and refuses a row it cannot hold (${dims} dimensions)`, () => {
       const rand = random(19)

@@ -341,6 +341,45 @@ describe("SqliteLive vector cache in one process", () => {
   )
 })
 
+describe("SqliteLive access counters", () => {
+  it("every memory a recall returns is counted once, whether it returns a few or more than 100", async () => {
+    const path = freshPath()
+    const program = Effect.gen(function*() {
+      const memories = yield* SemanticStore
+      const ids = yield* memories.rememberMany(Array.from({ length: 150 }, (_, i) => ({
+        agentId: "counted",
+        content: `m ${i}`,
+        source: "document" as const,
+        embedding: vector()
+      })))
+      // Another agent's memories are never counted.
+      const [other] = yield* memories.rememberMany([
+        { agentId: "other", content: "o", source: "document", embedding: vector() }
+      ])
+      const counts = () =>
+        Effect.forEach(ids, (id) => Effect.map(memories.get("counted", id), (m) => Option.getOrThrow(m).accessCount))
+      const q = vector()
+      // 130 hits (one statement with the rowids as JSON), then 7 (a statement of 7 parameters), twice.
+      const all = yield* memories.recall({ agentId: "counted", embedding: q, limit: 130 })
+      expect(all).toHaveLength(130)
+      const few = yield* memories.recall({ agentId: "counted", embedding: q, limit: 7 })
+      const again = yield* memories.recall({ agentId: "counted", embedding: q, limit: 7 })
+      expect(again.map((h) => h.memory.id)).toEqual(few.map((h) => h.memory.id))
+      // What a recall returns is the memory after its own access.
+      expect(again.map((h) => h.memory.accessCount)).toEqual(few.map((h) => h.memory.accessCount + 1))
+      const returned = new Map<string, number>()
+      for (const h of [...all, ...few, ...again]) returned.set(h.memory.id, (returned.get(h.memory.id) ?? 0) + 1)
+      expect(yield* counts()).toEqual(ids.map((id) => returned.get(id) ?? 0))
+      expect(Option.getOrThrow(yield* memories.get("other", other!)).accessCount).toBe(0)
+      // A text recall counts by the same rule.
+      const text = yield* memories.recall({ agentId: "counted", text: "m", limit: 3 })
+      for (const h of text) returned.set(h.memory.id, (returned.get(h.memory.id) ?? 0) + 1)
+      expect(yield* counts()).toEqual(ids.map((id) => returned.get(id) ?? 0))
+    })
+    await Effect.runPromise(Effect.scoped(Effect.provide(program, layerSemantic({ path, embedding: TEST_SPACE }))))
+  }, 30_000)
+})
+
 describe("SQLite migration 5", () => {
   it(
     "moves the vectors of a store made before it out of sqlite-vec's table into memories, and serves them",

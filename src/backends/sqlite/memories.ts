@@ -14,10 +14,22 @@ import type { MemoryFields } from "../../tables/memories.js"
 import { memoriesTable, memoryFields, MemoryRow, withEmbedding } from "../../tables/memories.js"
 import type { SqliteConnection } from "./client.js"
 
+/** The names of a memory row's columns, in the order `MEMORY_COLUMNS` selects them. */
+const MEMORY_COLUMN_NAMES: ReadonlyArray<string> = ["rid", "has_embedding", "embedding", ...memoriesTable.columns]
+
 /** The columns of a memory row as recall, get and export select them (`m` is `memories`). */
-export const MEMORY_COLUMNS = ["rid", "has_embedding", "embedding", ...memoriesTable.columns].map((c) => `m.${c}`).join(
-  ", "
-)
+export const MEMORY_COLUMNS = MEMORY_COLUMN_NAMES.map((c) => `m.${c}`).join(", ")
+
+/**
+ * The row (column name → value) of the values of a statement in raw mode selecting `MEMORY_COLUMNS`:
+ * the driver makes an array per row faster than an object (measured ~2 µs a row less), and a row
+ * made here goes through the same decoding as one it made.
+ */
+export const rowOfValues = (values: ReadonlyArray<unknown>): Record<string, unknown> => {
+  const row: Record<string, unknown> = {}
+  for (let c = 0; c < MEMORY_COLUMN_NAMES.length; c++) row[MEMORY_COLUMN_NAMES[c]!] = values[c]
+  return row
+}
 
 /** The SQLite-only columns of a memory row. */
 const StorageColumns = Schema.Struct({ rid: Schema.Number, has_embedding: Schema.Literal(0, 1) })
@@ -127,6 +139,15 @@ export const storedRow = (row: unknown): { readonly fields: MemoryFields; readon
 export const readMemory = (row: unknown): Memory => {
   const r = decodeStored(row)
   return withEmbedding(memoryFields(r), r.embedding === null ? null : fromBlob(r.embedding))
+}
+
+/** The memory of a row selected with `MEMORY_COLUMNS`, and its rowid. */
+export const readMemoryAt = (row: unknown): { readonly memory: Memory; readonly rid: number } => {
+  const r = decodeStored(row)
+  return {
+    memory: withEmbedding(memoryFields(r), r.embedding === null ? null : fromBlob(r.embedding)),
+    rid: r.rid
+  }
 }
 
 /** Remove a memory's rows from both tables. */

@@ -11,6 +11,7 @@
  * `limit`. Text recall is FTS5 over the core's tokens, ranked by bm25. A recall reads and counts the
  * access of what it returns in one transaction.
  */
+import type Database from "better-sqlite3"
 import { Effect, Option } from "effect"
 import type { Candidates, Hit, RecallPlan } from "../../core/recall.js"
 import type { SemanticPort } from "../../core/semantic.js"
@@ -20,6 +21,7 @@ import {
   deleteMemory,
   MEMORY_COLUMNS,
   readMemory,
+  readMemoryAt,
   setVector,
   statements,
   storedRow,
@@ -37,6 +39,12 @@ const MAX_K = 4096
  * group of equal scores (sqlite-vec computes in float32; the core re-scores in float64).
  */
 const TIE = 1e-5
+
+/**
+ * Hits whose access counters are updated by rowid with a statement of their own arity (one cached
+ * statement per count); a larger recall passes its rowids as one JSON array.
+ */
+const TOUCH_BY_RID_MAX = 100
 
 /** Thrown inside a batch transaction to roll it back: input `index` uses another agent's id. */
 class IdConflict {
@@ -73,6 +81,44 @@ export const port = (conn: SqliteConnection, dimensions: number, loadSlice?: num
   const touch = conn.db.prepare(
     `UPDATE memories SET accessed_at = ?, access_count = access_count + 1 WHERE id IN (SELECT value FROM json_each(?))`
   )
+  /**
+   * The rowid of each memory the current recall read (cleared by every recall): the access counters
+   * of the hits are then updated by rowid, with a statement of as many parameters as hits — no
+   * lookup in the id index and no JSON (measured ~40 µs of a 10-hit update's ~290 here).
+   */
+  const seen = new Map<string, number>()
+  const touchByRid: Array<Database.Statement | undefined> = []
+  const touchRids = conn.db.prepare(
+    `UPDATE memories SET accessed_at = ?, access_count = access_count + 1 WHERE rid IN (SELECT value FROM json_each(?))`
+  )
+  const read = (row: unknown): Memory => {
+    const { memory, rid } = readMemoryAt(row)
+    seen.set(memory.id, rid)
+    return memory
+  }
+  /** Record the access of every hit (inside the recall's transaction). */
+  const touchHits = (now: number, hits: ReadonlyArray<Hit>): void => {
+    const rids = new Array<number>(hits.length)
+    for (let i = 0; i < hits.length; i++) {
+      const rid = seen.get(hits[i]!.memory.id)
+      // Every hit was read by this recall; by id otherwise, should that ever change.
+      if (rid === undefined) {
+        touch.run(now, JSON.stringify(hits.map((h) => h.memory.id)))
+        return
+      }
+      rids[i] = rid
+    }
+    if (rids.length > TOUCH_BY_RID_MAX) {
+      touchRids.run(now, JSON.stringify(rids))
+      return
+    }
+    touchByRid[rids.length] ??= conn.db.prepare(
+      `UPDATE memories SET accessed_at = ?, access_count = access_count + 1 WHERE rid IN (${
+        rids.map(() => "?").join(", ")
+      })`
+    )
+    touchByRid[rids.length]!.run(now, ...rids)
+  }
 
   /** Store a batch in one transaction; the index of an input whose id another agent owns, if any. */
   const insertAll = (ms: ReadonlyArray<Memory>): number | undefined => {
@@ -103,7 +149,7 @@ export const port = (conn: SqliteConnection, dimensions: number, loadSlice?: num
       FROM memories m WHERE m.agent_id = ?${past} AND m.embedding IS NOT NULL${memoryFilterSql(plan.filter, params)}
       ORDER BY distance LIMIT ?`
     const nearest = untilTieFree(plan.limit, (k) => conn.all<Distanced & { rid: number }>(sql, [...params, k]))
-    return nearest.length === 0 ? [] : byRid.all(JSON.stringify(nearest.map((r) => r.rid))).map(readMemory)
+    return nearest.length === 0 ? [] : byRid.all(JSON.stringify(nearest.map((r) => r.rid))).map(read)
   }
 
   /**
@@ -117,7 +163,7 @@ export const port = (conn: SqliteConnection, dimensions: number, loadSlice?: num
     cache.sync()
     const through = cache.hold(plan.agentId)
     if (through === undefined) return scanned(plan)
-    const held = cache.nearest(plan.agentId, plan.embedding, plan.limit, plan.filter).map(readMemory)
+    const held = cache.nearest(plan.agentId, plan.embedding, plan.limit, plan.filter).map(read)
     return through === Number.POSITIVE_INFINITY ? held : [...held, ...scanned(plan, through)]
   }
 
@@ -135,7 +181,7 @@ export const port = (conn: SqliteConnection, dimensions: number, loadSlice?: num
       JOIN memories m ON m.rid = t.rid
       ORDER BY t.score DESC, t.created_at DESC, t.id DESC`
     params.push(plan.limit)
-    return conn.all<{ score: number }>(sql, params).map((r) => ({ memory: readMemory(r), score: r.score }))
+    return conn.all<{ score: number }>(sql, params).map((r) => ({ memory: read(r), score: r.score }))
   }
 
   const newest = (plan: RecallPlan): Array<Memory> => {
@@ -143,7 +189,7 @@ export const port = (conn: SqliteConnection, dimensions: number, loadSlice?: num
     const sql = `SELECT ${MEMORY_COLUMNS} FROM memories m WHERE m.agent_id = ?${memoryFilterSql(plan.filter, params)}
       ORDER BY m.created_at DESC, m.id DESC LIMIT ?`
     params.push(plan.limit)
-    return conn.all(sql, params).map(readMemory)
+    return conn.all(sql, params).map(read)
   }
 
   const candidates = (plan: RecallPlan, cached: boolean): Candidates => {
@@ -170,9 +216,10 @@ export const port = (conn: SqliteConnection, dimensions: number, loadSlice?: num
         // Its only writes are the access counters, so it commits without an fsync of its own (see
         // `immediateStatistics`).
         return conn.immediateStatistics(() => {
+          seen.clear()
           const hits = pick(candidates(plan, cached))
           // One statement for every returned memory, in the transaction that read them.
-          if (hits.length > 0) touch.run(plan.now, JSON.stringify(hits.map((h) => h.memory.id)))
+          if (hits.length > 0) touchHits(plan.now, hits)
           return hits
         })
       }),

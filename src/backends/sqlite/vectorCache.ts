@@ -23,7 +23,7 @@ import { type Filter, filterConditions, type Filtered, meets } from "../../core/
 import { cosine } from "../../core/vector.js"
 import { type RowFields, type RowView, type Scored, VectorIndex } from "../../core/vectors/vectorIndex.js"
 import type { SqliteConnection } from "./client.js"
-import { MEMORY_COLUMNS } from "./memories.js"
+import { MEMORY_COLUMNS, rowOfValues } from "./memories.js"
 
 /** Log rows kept when pruning: a cache further behind than this reloads instead of catching up. */
 export const LOG_KEEP = 65_536
@@ -155,7 +155,7 @@ export class VectorCache {
     // Whole rows: the winners among them are the recall's answer, so they are read only once.
     this.candidates = db.prepare(
       `SELECT ${MEMORY_COLUMNS} FROM memories m WHERE m.rid IN (SELECT value FROM json_each(?))`
-    )
+    ).raw(true)
   }
 
   /** Bytes of vector memory held. */
@@ -266,8 +266,9 @@ export class VectorCache {
     const read = new Map<number, unknown>()
     const rescore = (keys: ReadonlyArray<number>): Array<Exact> => {
       const out: Array<Exact> = []
-      for (const raw of this.candidates.all(JSON.stringify(keys))) {
-        const r = raw as CacheRow & { readonly id: string; readonly agent_id: string }
+      for (const values of this.candidates.all(JSON.stringify(keys)) as Array<ReadonlyArray<unknown>>) {
+        const raw = rowOfValues(values)
+        const r = raw as unknown as CacheRow & { readonly id: string; readonly agent_id: string }
         if (r.embedding === null || r.agent_id !== agent || !passes(r, filter)) continue
         read.set(r.rid, raw)
         out.push({ key: r.rid, score: cosine(query, floats(r.embedding)), createdAt: r.created_at, id: r.id })

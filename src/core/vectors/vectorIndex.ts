@@ -26,14 +26,6 @@ const STAGE_ROWS = 64
 /** Rows per chunk: one kernel call scans a chunk. */
 export const CHUNK_ROWS = 256
 
-/**
- * Rows re-scored beyond `limit` in a search's first round. Fine error bounds are about 1e-4 in
- * cosine, so the exact top `limit` nearly always lies within a few rows past it; each further round
- * costs the caller one more read of exact vectors, each row of this one a read too (4 measured
- * ~6 % faster than 10 at the recall's median, 10,000 rows an agent).
- */
-const FIRST_EXTRA = 4
-
 /** The query is held as int16 in [-32767, 32767]. */
 const QUERY_RANGE = 32_767
 
@@ -451,6 +443,10 @@ export class VectorIndex {
     const addressesAt = this.stagingAt / 4
     let candidates = 0
     let batched = 0
+    // The `limit` largest fine lower bounds (a min-heap): the rows of the first exact round are those
+    // whose upper bound reaches the smallest of them.
+    const lowest = new Float64Array(limit)
+    let lows = 0
     const refine = () => {
       const f32 = this.kernel.f32()
       for (let t = 0; t < batched; t++) {
@@ -462,8 +458,12 @@ export class VectorIndex {
         const i = reached[candidates - batched + t]!
         const scale = f32[(rows.chunks[Math.floor(i / CHUNK_ROWS)]! + 2 * CHUNK_ROWS * stride) / 4 + (i % CHUNK_ROWS)]!
         // Both bounds hold; the fine one is nearly always the lower.
-        const upper = q.step * scale * (256 * coarse[i]! + f32[this.scoresAt / 4 + t]!) + scale * fine + fixed
+        const estimate = q.step * scale * (256 * coarse[i]! + f32[this.scoresAt / 4 + t]!)
+        const upper = estimate + scale * fine + fixed
         if (upper < uppers[i]!) uppers[i] = upper
+        const lower = estimate - scale * fine - fixed
+        if (lows < limit) siftUp(lowest, lows++, lower)
+        else if (lower > lowest[0]!) siftDown(lowest, limit, lower)
       }
       batched = 0
     }
@@ -477,19 +477,23 @@ export class VectorIndex {
     }
     if (batched > 0) refine()
     reached = reached.subarray(0, candidates)
+    // First round: every row whose fine upper bound reaches the `limit`-th best fine lower bound —
+    // when those `limit` rows pass the exact filter (nearly always), no other row can be in the
+    // answer, so one read of exact vectors settles the search, and it reads no row it need not.
+    const reach = lows === limit ? lowest[0]! : Number.NEGATIVE_INFINITY
+    let first = 0
+    for (let r = 0; r < candidates; r++) if (uppers[reached[r]!]! >= reach) first++
     const scored: Array<S> = []
     let unscored = candidates
-    for (let want = limit + FIRST_EXTRA;; want *= 4) {
+    for (let want = Math.max(first, limit);; want *= 4) {
       const next = topIndices(uppers, reached, want)
-      // Every row not taken now has a bound no higher than the lowest bound taken.
-      const bound = next.length === 0 ? Number.NEGATIVE_INFINITY : uppers[next[next.length - 1]!]!
       for (const i of next) uppers[i] = Number.NEGATIVE_INFINITY
       unscored -= next.length
       scored.push(...rescore(next.map((i) => rows.keys[i]!)))
       scored.sort(compare)
       // Done when every row is scored, or no row left unscored can reach the k-th exact score.
       const kth = scored.length >= limit ? scored[limit - 1]!.score : Number.NEGATIVE_INFINITY
-      if (unscored === 0 || bound < kth) break
+      if (unscored === 0 || highest(uppers, reached) < kth) break
     }
     // The pruning was sound if the `limit`-th exact score reaches the floor: every pruned row scores
     // below it. Otherwise (rows with the best lower bounds failed the exact filter, or fewer than
@@ -587,6 +591,13 @@ const siftDown = (heap: Float64Array, size: number, v: number, keys?: Int32Array
   }
   heap[k] = v
   if (keys !== undefined) keys[k] = key
+}
+
+/** The largest of the values at the indices `among`. */
+const highest = (values: Float64Array, among: Int32Array): number => {
+  let top = Number.NEGATIVE_INFINITY
+  for (let r = 0; r < among.length; r++) if (values[among[r]!]! > top) top = values[among[r]!]!
+  return top
 }
 
 /** Of the indices `among`, the `want` whose values are largest and finite, largest first. */
