@@ -118,14 +118,58 @@ describe("the fused scan kernel", () => {
     const uppers = sums.map((_, i) => upper(i)).sort((x, y) => x - y)
     const idxAt = 4096
     const hiAt = 8192
+    const whole = { pre: dim, rest: 0, norms: 0, qRest: 0 }
     // Every row, none, and the floor at a row's own bound (kept: the test is ≥).
     for (const floor of [Number.NEGATIVE_INFINITY, uppers[count - 1]! + 1, uppers[count / 2]!]) {
-      const n = k.scanHi(0, rowsAt, count, dim, scalesAt, bounds, floor, idxAt, hiAt)
+      const n = k.scanHi(0, rowsAt, count, dim, scalesAt, bounds, floor, idxAt, hiAt, whole)
       const expected = sums.flatMap((_, i) => (upper(i) >= floor ? [i] : []))
       const got = Array.from(k.i32().subarray(idxAt / 4, idxAt / 4 + n))
       expect(got).toEqual(expected)
       got.forEach((i, j) => expect(k.f32()[hiAt / 4 + j]).toBe(sums[i]))
     }
+    // The same rows held in two parts (the first `pre` bytes of every row together, then the
+    // others), as quantise writes them: a row is dropped after its first part only when its bound
+    // is below the floor anyway, so the rows handed back are the same, their sums within f32 rounding.
+    const pre = 48
+    const firstAt = k.alloc()
+    const restAt = firstAt + count * pre
+    const normsAt = restAt + count * (dim - pre)
+    for (let i = 0; i < count; i++) {
+      k.bytes().copyWithin(firstAt + i * pre, rowsAt + i * dim, rowsAt + i * dim + pre)
+      k.bytes().copyWithin(restAt + i * (dim - pre), rowsAt + i * dim + pre, rowsAt + (i + 1) * dim)
+    }
+    k.normsHi(restAt, count, dim - pre, 0, normsAt)
+    const q = Array.from(k.i16().subarray(0, dim))
+    for (let i = 0; i < count; i++) {
+      let squares = 0
+      for (let d = pre; d < dim; d++) squares += k.i8()[rowsAt + i * dim + d]! ** 2
+      expect(k.f32()[normsAt / 4 + i]).toBe(Math.fround(Math.sqrt(squares)))
+    }
+    const qRest = Math.sqrt(q.slice(pre).reduce((t, v) => t + v * v, 0)) * (1 + 2 ** -20)
+    const split = { pre, rest: restAt, norms: normsAt, qRest }
+    let dropped = 0
+    for (let f = 1; f < 20; f++) {
+      // Between two rows' bounds, so that f32 rounding cannot move a row across the floor.
+      const at = Math.floor((count * f) / 20)
+      const floor = (uppers[at - 1]! + uppers[at]!) / 2
+      const n = k.scanHi(0, firstAt, count, dim, scalesAt, bounds, floor, idxAt, hiAt, split)
+      const got = Array.from(k.i32().subarray(idxAt / 4, idxAt / 4 + n))
+      expect(got).toEqual(sums.flatMap((_, i) => (upper(i) >= floor ? [i] : [])))
+      got.forEach((i, j) =>
+        expect(Math.abs(k.f32()[hiAt / 4 + j]! - sums[i]!)).toBeLessThanOrEqual(Math.abs(sums[i]!) * 2 ** -20 + 1)
+      )
+      // How many rows a bound on their first part alone drops.
+      for (let i = 0; i < count; i++) {
+        let head = 0
+        for (let d = 0; d < pre; d++) head += q[d]! * k.i8()[rowsAt + i * dim + d]!
+        const early = k.f32()[scalesAt / 4 + i]! *
+            (bounds.a * (head + qRest * k.f32()[normsAt / 4 + i]!) + bounds.b + bounds.rough) +
+          bounds.fixed
+        if (early < floor) dropped++
+      }
+    }
+    // The early test had rows to drop.
+    expect(dropped).toBeGreaterThan(0)
   })
 })
 
@@ -157,6 +201,18 @@ describe("the quantising kernel", () => {
         expect(Math.abs(r[d]! - v * (32767 / top))).toBeLessThanOrEqual(0.5)
         if (Math.abs(v) === top) expect(Math.abs(r[d]!)).toBe(32767)
       })
+    })
+    // In two parts, the high bytes are the same bytes: the first 16 of each row together, then the rest.
+    const split = k.alloc()
+    const [hi2, lo2, scales2, rest2] = [split, split + 1024, split + 2048, split + 3072]
+    expect(k.quantise(src, rows.length, dim, hi2, lo2, scales2, { pre: 16, rest: rest2 })).toBe(rows.length)
+    rows.forEach((_, i) => {
+      const whole = Array.from(k.i8().subarray(hi + i * dim, hi + (i + 1) * dim))
+      expect(Array.from(k.i8().subarray(hi2 + i * 16, hi2 + (i + 1) * 16))).toEqual(whole.slice(0, 16))
+      expect(Array.from(k.i8().subarray(rest2 + i * (dim - 16), rest2 + (i + 1) * (dim - 16)))).toEqual(whole.slice(16))
+      expect(Array.from(k.bytes().subarray(lo2 + i * dim, lo2 + (i + 1) * dim))).toEqual(
+        Array.from(k.bytes().subarray(lo + i * dim, lo + (i + 1) * dim))
+      )
     })
   })
 

@@ -137,6 +137,13 @@ export interface RowView {
 export class VectorIndex {
   /** Components per row in memory: the dimension rounded up to the kernel's step of 16. */
   readonly stride: number
+  /**
+   * Components a scan reads of every row before it may drop the row: the rest of its sum is bounded
+   * by Cauchy–Schwarz (the query's norm over them times the row's, kept per row), and a row whose
+   * bound with that is below the floor is not read further (the stride when there are too few
+   * components for this to pay).
+   */
+  private readonly prefix: number
   private readonly kernel: Kernel
   private readonly agents = new Map<string, Rows>()
   private readonly queryAt = 0
@@ -154,7 +161,9 @@ export class VectorIndex {
     this.scoresAt = this.stride * 4
     this.stagingAt = Math.ceil((this.scoresAt + CHUNK_ROWS * 4) / 16) * 16
     const reserved = this.stagingAt + Math.ceil(Math.max(STAGE_ROWS * this.stride * 4, CHUNK_ROWS * 4) / 16) * 16
-    this.kernel = new Kernel(CHUNK_ROWS * (this.stride * 2 + 4), reserved)
+    // A third of the components (at least 64 of them), by which a search may drop a row early.
+    this.prefix = this.stride >= 192 ? Math.ceil(this.stride / 3 / 16) * 16 : this.stride
+    this.kernel = new Kernel(CHUNK_ROWS * (this.stride * 2 + 8), reserved)
   }
 
   /** Bytes of WebAssembly memory held by rows (in use or free for reuse). */
@@ -208,11 +217,12 @@ export class VectorIndex {
     // A new row past the last chunk needs a chunk (returned if the row cannot be held after all).
     const grown = held === undefined && i === rows.chunks.length * CHUNK_ROWS
     if (grown) rows.chunks.push(this.kernel.alloc())
-    const [hi, lo, scale] = this.addresses(rows, i)
-    if (this.kernel.quantise(this.stagingAt, 1, this.stride, hi, lo, scale) !== 1) {
+    const [hi, lo, scale, hiRest] = this.addresses(rows, i)
+    if (this.kernel.quantise(this.stagingAt, 1, this.stride, hi, lo, scale, { pre: this.prefix, rest: hiRest }) !== 1) {
       if (grown) this.kernel.release(rows.chunks.pop()!)
       return false
     }
+    this.kernel.normsHi(hiRest, 1, this.stride - this.prefix, 0, this.restAt(rows, i))
     if (known === undefined) this.agents.set(agent, rows)
     if (held === undefined) {
       rows.ensure(i + 1)
@@ -247,9 +257,12 @@ export class VectorIndex {
     const flush = (): boolean => {
       const n = rows.count - staged
       if (n === 0) return true
-      const [hi, lo, scale] = this.addresses(rows, staged)
+      const [hi, lo, scale, hiRest] = this.addresses(rows, staged)
+      const norms = this.restAt(rows, staged)
       staged = rows.count
-      return kernel.quantise(stagingAt, n, stride, hi, lo, scale) === n
+      if (kernel.quantise(stagingAt, n, stride, hi, lo, scale, { pre: this.prefix, rest: hiRest }) !== n) return false
+      kernel.normsHi(hiRest, n, stride - this.prefix, 0, norms)
+      return true
     }
     return {
       add: (batch) => {
@@ -318,11 +331,13 @@ export class VectorIndex {
     const last = rows.count - 1
     if (i !== last) {
       const bytes = this.kernel.bytes()
-      const [hi, lo, scale] = this.addresses(rows, i)
-      const [lastHi, lastLo, lastScale] = this.addresses(rows, last)
-      bytes.copyWithin(hi, lastHi, lastHi + this.stride)
+      const [hi, lo, scale, hiRest] = this.addresses(rows, i)
+      const [lastHi, lastLo, lastScale, lastRest] = this.addresses(rows, last)
+      bytes.copyWithin(hi, lastHi, lastHi + this.prefix)
+      bytes.copyWithin(hiRest, lastRest, lastRest + this.stride - this.prefix)
       bytes.copyWithin(lo, lastLo, lastLo + this.stride)
       bytes.copyWithin(scale, lastScale, lastScale + 4)
+      bytes.copyWithin(this.restAt(rows, i), this.restAt(rows, last), this.restAt(rows, last) + 4)
       const moved = rows.keys[last]!
       rows.keys[i] = moved
       rows.createdAt[i] = rows.createdAt[last]!
@@ -413,7 +428,8 @@ export class VectorIndex {
         bounds,
         floor,
         this.stagingAt,
-        this.scoresAt
+        this.scoresAt,
+        { pre: this.prefix, rest: chunk + CHUNK_ROWS * this.prefix, norms: scales + CHUNK_ROWS * 4, qRest: q.rest }
       )
       for (let k = 0; k < out; k++) {
         const j = i32[idxAt + k]!
@@ -510,17 +526,26 @@ export class VectorIndex {
   }
 
   /**
-   * Byte addresses of row i's high bytes, low bytes and scale. A chunk holds CHUNK_ROWS rows as
-   * three arrays: the high-byte rows, the low-byte rows, the scales (so a scan reads one array).
+   * Byte addresses of row i's high bytes (first part), low bytes, scale and high bytes (second part).
+   * A chunk holds CHUNK_ROWS rows as arrays: the first `prefix` high bytes of every row, the other
+   * high bytes, the low-byte rows, the scales, the norms of the second parts (so a scan reads the
+   * first array, and of the second only the rows it does not drop).
    */
-  private addresses(rows: Rows, i: number): readonly [number, number, number] {
+  private addresses(rows: Rows, i: number): readonly [number, number, number, number] {
     const chunk = rows.chunks[Math.floor(i / CHUNK_ROWS)]!
     const j = i % CHUNK_ROWS
+    const rest = this.stride - this.prefix
     return [
-      chunk + j * this.stride,
-      chunk + (CHUNK_ROWS + j) * this.stride,
-      chunk + 2 * CHUNK_ROWS * this.stride + j * 4
+      chunk + j * this.prefix,
+      chunk + CHUNK_ROWS * this.stride + j * this.stride,
+      chunk + 2 * CHUNK_ROWS * this.stride + j * 4,
+      chunk + CHUNK_ROWS * this.prefix + j * rest
     ]
+  }
+
+  /** Byte address of row i's rest norm: the norm of its high bytes' second part (after the scales). */
+  private restAt(rows: Rows, i: number): number {
+    return rows.chunks[Math.floor(i / CHUNK_ROWS)]! + CHUNK_ROWS * (2 * this.stride + 4) + (i % CHUNK_ROWS) * 4
   }
 
   private setFields(rows: Rows, i: number, fields: RowFields): void {
@@ -534,7 +559,9 @@ export class VectorIndex {
    * Normalise the query and write it as int16 with one step (its largest component becomes ±32767,
    * each component off by at most half a step): returns its L1 norm and the step, for the bound.
    */
-  private writeQuery(query: ArrayLike<number>): { readonly l1: number; readonly step: number; readonly sum: number } {
+  private writeQuery(
+    query: ArrayLike<number>
+  ): { readonly l1: number; readonly step: number; readonly sum: number; readonly rest: number } {
     const n = this.dimensions
     let norm = 0
     for (let d = 0; d < n; d++) norm += query[d]! * query[d]!
@@ -550,12 +577,16 @@ export class VectorIndex {
     const i16 = this.kernel.i16()
     const at = this.queryAt / 2
     let sum = 0
+    let restSquares = 0
     for (let d = 0; d < this.stride; d++) {
       const v = d < n ? Math.round((query[d]! / norm) * k) : 0
       i16[at + d] = v
       sum += v
+      if (d >= this.prefix) restSquares += v * v
     }
-    return { l1, step: top / QUERY_RANGE, sum }
+    // The sum of squares is an exact integer; the margin covers the roots' rounding (here and the
+    // rows' f32 norms).
+    return { l1, step: top / QUERY_RANGE, sum, rest: Math.sqrt(restSquares) * (1 + 2 ** -20) }
   }
 }
 
