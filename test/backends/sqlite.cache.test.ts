@@ -15,7 +15,7 @@ import { layerWithSqlClient } from "../../src/backends/sqlite/interop.js"
 import { fromBlob, toBlob } from "../../src/backends/sqlite/memories.js"
 import { driver, migrations } from "../../src/backends/sqlite/migrations.js"
 import * as Semantic from "../../src/backends/sqlite/semantic.js"
-import { LOG_KEEP, VectorCache } from "../../src/backends/sqlite/vectorCache.js"
+import { LOG_BOUNDS, LOG_KEEP, VectorCache } from "../../src/backends/sqlite/vectorCache.js"
 import { filterOf, filterPredicate } from "../../src/core/memoryFilter.js"
 import { checkStoreOptions } from "../../src/core/memoryInputs.js"
 import { migrate } from "../../src/core/migrator.js"
@@ -255,6 +255,29 @@ describe("SqliteLive vector cache and the pruned change log", () => {
     expect(seen).toEqual(exact(path, "pruned", target, 5))
     await stop(b)
   }, 60_000)
+})
+
+describe("The change log's bounds", () => {
+  it("are read from the ends of its key, not by a scan of the log (every write reads them)", async () => {
+    const path = freshPath()
+    await Effect.runPromise(Effect.scoped(Effect.provide(
+      Effect.flatMap(
+        SemanticStore,
+        (m) => m.remember({ agentId: "a", content: "x", source: "document", embedding: vector() })
+      ),
+      layerSemantic({ path, embedding: TEST_SPACE })
+    )))
+    const db = openRaw(path, { readonly: true })
+    try {
+      const plan = (db.prepare(`EXPLAIN QUERY PLAN ${LOG_BOUNDS}`).all() as Array<{ detail: string }>).map((r) =>
+        r.detail
+      )
+      expect(plan.some((d) => d.startsWith("SCAN memory_changes"))).toBe(false)
+      expect(db.prepare(LOG_BOUNDS).get()).toEqual({ low: 1, high: 1 })
+    } finally {
+      db.close()
+    }
+  }, 30_000)
 })
 
 describe("SqliteLive vector cache in one process", () => {
