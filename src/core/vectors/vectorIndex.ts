@@ -15,6 +15,11 @@
  * is wider than the spread of scores inside a cluster: hundreds of rows per search would need exact
  * re-scoring, each a read from the store; the low plane settles them in memory.)
  *
+ * The high bytes of a row are held in two parts, its first third and the rest (the first parts of a
+ * chunk's rows together), with the norm of the rest: the scan drops a row after its first part when
+ * a Cauchy–Schwarz bound on the rest shows it cannot reach the running floor, so in a clustered
+ * workload most rows are read only in part (docs/architecture.md).
+ *
  * Filters are applied before ranking (`accept`), so a filtered search still returns `limit` rows
  * whenever that many rows pass.
  */
