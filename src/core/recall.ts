@@ -105,19 +105,21 @@ export const plainQuery = (u: unknown): DecodedQuery | undefined => {
   if (after !== undefined && !isEpochMillis(after)) return undefined
   if (before !== undefined && !isEpochMillis(before)) return undefined
   if (metadata !== undefined && !isJsonObject(metadata)) return undefined
-  return {
+  // Fields set one by one: ten conditional spreads cost more than the checks above.
+  const q: { -readonly [K in keyof DecodedQuery]: DecodedQuery[K] } = {
     agentId: agentId as AgentId,
-    limit: (limit as number | undefined) ?? DEFAULT_RECALL_LIMIT,
-    ...(text === undefined ? {} : { text }),
-    ...(embedding === undefined ? {} : { embedding: embedding as EmbeddingInput }),
-    ...(mode === undefined ? {} : { mode: mode as RecallMode }),
-    ...(scope === undefined ? {} : { scope }),
-    ...(source === undefined ? {} : { source: source as MemorySource }),
-    ...(minConfidence === undefined ? {} : { minConfidence }),
-    ...(after === undefined ? {} : { after: after as number }),
-    ...(before === undefined ? {} : { before: before as number }),
-    ...(metadata === undefined ? {} : { metadata: metadata as JsonObject })
+    limit: (limit as number | undefined) ?? DEFAULT_RECALL_LIMIT
   }
+  if (text !== undefined) q.text = text
+  if (embedding !== undefined) q.embedding = embedding as EmbeddingInput
+  if (mode !== undefined) q.mode = mode as RecallMode
+  if (scope !== undefined) q.scope = scope
+  if (source !== undefined) q.source = source as MemorySource
+  if (minConfidence !== undefined) q.minConfidence = minConfidence
+  if (after !== undefined) q.after = after as number
+  if (before !== undefined) q.before = before as number
+  if (metadata !== undefined) q.metadata = metadata as JsonObject
+  return q
 }
 
 const isNumber = (x: unknown): boolean => typeof x === "number"
@@ -225,7 +227,20 @@ export interface Candidates {
 }
 
 /** The memory as returned by recall: accessed now, one more access. */
-export const accessed = (m: Memory, now: number): Memory => ({ ...m, accessedAt: now, accessCount: m.accessCount + 1 })
+export const accessed = (m: Memory, now: number): Memory => ({
+  // Every field written out: a spread of the memory cost more (every hit of every recall passes here).
+  id: m.id,
+  agentId: m.agentId,
+  content: m.content,
+  source: m.source,
+  scope: m.scope,
+  metadata: m.metadata,
+  confidence: m.confidence,
+  createdAt: m.createdAt,
+  accessedAt: now,
+  accessCount: m.accessCount + 1,
+  embedding: m.embedding
+})
 
 /**
  * The hits a recall returns from the candidates a store read: ranked, cut to `limit`, and each

@@ -9,7 +9,9 @@
 import type Database from "better-sqlite3"
 import { Schema } from "effect"
 import { tokenize } from "../../core/textSearch.js"
-import type { Memory } from "../../domain/memory.js"
+import { isUuid } from "../../domain/ids.js"
+import { type Memory, MemorySource } from "../../domain/memory.js"
+import { isName } from "../../domain/text.js"
 import type { MemoryFields } from "../../tables/memories.js"
 import { memoriesTable, memoryFields, MemoryRow, withEmbedding } from "../../tables/memories.js"
 import type { SqliteConnection } from "./client.js"
@@ -94,10 +96,40 @@ export const fromBlob = (b: Uint8Array): Array<number> => {
   return out
 }
 
-// One decode per row (recall reads rows on its hot path): the shared columns with SQLite's own.
-const decodeStored = Schema.decodeUnknownSync(
-  Schema.Struct({ ...MemoryRow.fields, ...StorageColumns.fields, embedding: Schema.NullOr(Schema.Uint8ArrayFromSelf) })
-)
+/** A row selected with `MEMORY_COLUMNS`: the shared columns with SQLite's own. */
+export const StoredRow = Schema.Struct({
+  ...MemoryRow.fields,
+  ...StorageColumns.fields,
+  embedding: Schema.NullOr(Schema.Uint8ArrayFromSelf)
+})
+const decodeStoredRow = Schema.decodeUnknownSync(StoredRow)
+
+const SOURCES: ReadonlySet<unknown> = new Set<unknown>(MemorySource.literals)
+
+/**
+ * The row, when it plainly passes every check of `StoredRow` (the predicates its columns apply),
+ * else undefined — and then the Schema decodes it and says what is wrong. Decoding each row with the
+ * Schema was ~4 % of a recall answered from memory (every hit is a row read here).
+ */
+const plainStored = (r: unknown): typeof StoredRow.Type | undefined => {
+  if (typeof r !== "object" || r === null) return undefined
+  const row = r as Record<string, unknown>
+  const agent = row["agent_id"]
+  const id = row["id"]
+  const embedding = row["embedding"]
+  return typeof row["rid"] === "number" && (row["has_embedding"] === 0 || row["has_embedding"] === 1) &&
+      (embedding === null || embedding instanceof Uint8Array) &&
+      typeof id === "string" && isUuid(id) && typeof agent === "string" && isName(agent) &&
+      typeof row["content"] === "string" && SOURCES.has(row["source"]) && typeof row["scope"] === "string" &&
+      typeof row["metadata"] === "string" && typeof row["confidence"] === "number" &&
+      typeof row["created_at"] === "number" && typeof row["accessed_at"] === "number" &&
+      typeof row["access_count"] === "number"
+    ? row as typeof StoredRow.Type
+    : undefined
+}
+
+/** Decode a row selected with `MEMORY_COLUMNS` (throws, with the Schema's message, when it does not decode). */
+export const decodeStored = (row: unknown): typeof StoredRow.Type => plainStored(row) ?? decodeStoredRow(row)
 
 /** The names of the statements every memory operation shares. */
 type StatementName =
