@@ -457,6 +457,60 @@ describe("VectorIndex", () => {
     expect(got.map((h) => h.key)).toEqual(expected.map((h) => h.key))
   })
 
+  it("rows dropped after the first part of their high bytes never change the answer: ties, filters, removals, loads", () => {
+    // 384 dimensions: the scan reads a third of each row first and drops the rows a bound on the
+    // rest rules out (well-separated clusters, so most rows go early).
+    const dims = 384
+    const rand = random(29)
+    const data = clustered(rand, 3000, dims, 30)
+    // Exact ties: some rows share another row's vector.
+    for (let k = 0; k + 1 < data.length; k += 50) data[k] = data[k + 1]!
+    const createdAt = (key: number) => Math.floor(key / 7)
+    const fields = (key: number) => ({ createdAt: createdAt(key), confidence: 1, scope: key % 3, source: 0 })
+    const index = new VectorIndex(dims)
+    // Half by bulk load, half by puts.
+    const loader = index.load("a")
+    const loadedKeys = data.map((_, k) => k).filter((k) => k % 2 === 0)
+    const blob = new Uint8Array(loadedKeys.length * dims * 4)
+    loadedKeys.forEach((k, j) => blob.set(new Uint8Array(Float32Array.from(data[k]!).buffer), j * dims * 4))
+    expect(loader.add({
+      keys: loadedKeys,
+      blob,
+      createdAt: loadedKeys.map(createdAt),
+      confidence: loadedKeys.map(() => 1),
+      scope: loadedKeys.map((k) => k % 3),
+      source: loadedKeys.map(() => 0)
+    })).toBe(true)
+    expect(loader.end()).toBe(true)
+    data.forEach((v, key) => key % 2 === 1 && index.put("a", key, v, fields(key)))
+    // Removals move the last row into the hole (both parts of its high bytes and its norm).
+    const live = new Set(data.map((_, k) => k))
+    for (let r = 0; r < 300; r++) {
+      const key = Math.floor(rand() * data.length)
+      expect(index.remove("a", key)).toBe(live.delete(key))
+    }
+    let query: ReadonlyArray<number> = []
+    const rescore = (keys: ReadonlyArray<number>) =>
+      keys.map((key) => ({ key, score: cosine(query, data[key]!), createdAt: createdAt(key) }))
+    for (let t = 0; t < 30; t++) {
+      const near = data[Math.floor(rand() * data.length)]!
+      // Queries on a stored vector (ties at the top) and near one.
+      query = t % 3 === 0 ? near : near.map((x) => x + 0.05 * gaussian(rand))
+      const limit = [1, 10, 50][t % 3]!
+      const filtered = t % 2 === 0
+      const got = index.search(
+        "a",
+        query,
+        limit,
+        rescore,
+        order,
+        filtered ? (i, view) => view.scope[i] !== 0 : undefined
+      )
+      const keys = [...live].filter((k) => !filtered || k % 3 !== 0)
+      expect(got.map((h) => h.key)).toEqual(exactTop(data, keys, query, limit, createdAt).map((h) => h.key))
+    }
+  })
+
   it("agents are separate, and dropping one frees its chunks for reuse", () => {
     const index = new VectorIndex(16)
     const v = Array.from({ length: 16 }, (_, i) => i + 1)
