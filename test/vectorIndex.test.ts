@@ -98,6 +98,81 @@ describe("the integer kernels", () => {
   }
 })
 
+describe("the fused scan kernel", () => {
+  it("scan_hi hands back exactly the rows whose coarse bound reaches the floor, with dot_hi's sums", () => {
+    const dim = 64
+    const count = 200
+    const k = new Kernel(1024 * 64, 1024 * 16)
+    const rowsAt = k.alloc()
+    const scalesAt = rowsAt + count * dim
+    const rand = random(11)
+    Array.from({ length: dim }, () => Math.round((rand() - 0.5) * 65534)).forEach((v, d) => (k.i16()[d] = v))
+    for (let i = 0; i < count * dim; i++) k.i8()[rowsAt + i] = Math.floor(rand() * 256) - 128
+    for (let i = 0; i < count; i++) k.f32()[scalesAt / 4 + i] = 1e-5 * (0.5 + rand())
+    const bounds = { a: 3e-3, b: 0.25, rough: 40, fixed: 1e-4 }
+    const sumsAt = 2048
+    k.dotHi(0, rowsAt, count, dim, sumsAt)
+    const sums = Array.from(k.f32().subarray(sumsAt / 4, sumsAt / 4 + count))
+    const upper = (i: number) =>
+      k.f32()[scalesAt / 4 + i]! * (bounds.a * sums[i]! + bounds.b + bounds.rough) + bounds.fixed
+    const uppers = sums.map((_, i) => upper(i)).sort((x, y) => x - y)
+    const idxAt = 4096
+    const hiAt = 8192
+    const whole = { pre: dim, rest: 0, norms: 0, qRest: 0 }
+    // Every row, none, and the floor at a row's own bound (kept: the test is ≥).
+    for (const floor of [Number.NEGATIVE_INFINITY, uppers[count - 1]! + 1, uppers[count / 2]!]) {
+      const n = k.scanHi(0, rowsAt, count, dim, scalesAt, bounds, floor, idxAt, hiAt, whole)
+      const expected = sums.flatMap((_, i) => (upper(i) >= floor ? [i] : []))
+      const got = Array.from(k.i32().subarray(idxAt / 4, idxAt / 4 + n))
+      expect(got).toEqual(expected)
+      got.forEach((i, j) => expect(k.f32()[hiAt / 4 + j]).toBe(sums[i]))
+    }
+    // The same rows held in two parts (the first `pre` bytes of every row together, then the
+    // others), as quantise writes them: a row is dropped after its first part only when its bound
+    // is below the floor anyway, so the rows handed back are the same, their sums within f32 rounding.
+    const pre = 48
+    const firstAt = k.alloc()
+    const restAt = firstAt + count * pre
+    const normsAt = restAt + count * (dim - pre)
+    for (let i = 0; i < count; i++) {
+      k.bytes().copyWithin(firstAt + i * pre, rowsAt + i * dim, rowsAt + i * dim + pre)
+      k.bytes().copyWithin(restAt + i * (dim - pre), rowsAt + i * dim + pre, rowsAt + (i + 1) * dim)
+    }
+    k.normsHi(restAt, count, dim - pre, 0, normsAt)
+    const q = Array.from(k.i16().subarray(0, dim))
+    for (let i = 0; i < count; i++) {
+      let squares = 0
+      for (let d = pre; d < dim; d++) squares += k.i8()[rowsAt + i * dim + d]! ** 2
+      expect(k.f32()[normsAt / 4 + i]).toBe(Math.fround(Math.sqrt(squares)))
+    }
+    const qRest = Math.sqrt(q.slice(pre).reduce((t, v) => t + v * v, 0)) * (1 + 2 ** -20)
+    const split = { pre, rest: restAt, norms: normsAt, qRest }
+    let dropped = 0
+    for (let f = 1; f < 20; f++) {
+      // Between two rows' bounds, so that f32 rounding cannot move a row across the floor.
+      const at = Math.floor((count * f) / 20)
+      const floor = (uppers[at - 1]! + uppers[at]!) / 2
+      const n = k.scanHi(0, firstAt, count, dim, scalesAt, bounds, floor, idxAt, hiAt, split)
+      const got = Array.from(k.i32().subarray(idxAt / 4, idxAt / 4 + n))
+      expect(got).toEqual(sums.flatMap((_, i) => (upper(i) >= floor ? [i] : [])))
+      got.forEach((i, j) =>
+        expect(Math.abs(k.f32()[hiAt / 4 + j]! - sums[i]!)).toBeLessThanOrEqual(Math.abs(sums[i]!) * 2 ** -20 + 1)
+      )
+      // How many rows a bound on their first part alone drops.
+      for (let i = 0; i < count; i++) {
+        let head = 0
+        for (let d = 0; d < pre; d++) head += q[d]! * k.i8()[rowsAt + i * dim + d]!
+        const early = k.f32()[scalesAt / 4 + i]! *
+            (bounds.a * (head + qRest * k.f32()[normsAt / 4 + i]!) + bounds.b + bounds.rough) +
+          bounds.fixed
+        if (early < floor) dropped++
+      }
+    }
+    // The early test had rows to drop.
+    expect(dropped).toBeGreaterThan(0)
+  })
+})
+
 describe("the quantising kernel", () => {
   /** The int16 components of row i, from its high and low bytes. */
   const components = (k: Kernel, hi: number, lo: number, dim: number, i: number) =>
@@ -126,6 +201,18 @@ describe("the quantising kernel", () => {
         expect(Math.abs(r[d]! - v * (32767 / top))).toBeLessThanOrEqual(0.5)
         if (Math.abs(v) === top) expect(Math.abs(r[d]!)).toBe(32767)
       })
+    })
+    // In two parts, the high bytes are the same bytes: the first 16 of each row together, then the rest.
+    const split = k.alloc()
+    const [hi2, lo2, scales2, rest2] = [split, split + 1024, split + 2048, split + 3072]
+    expect(k.quantise(src, rows.length, dim, hi2, lo2, scales2, { pre: 16, rest: rest2 })).toBe(rows.length)
+    rows.forEach((_, i) => {
+      const whole = Array.from(k.i8().subarray(hi + i * dim, hi + (i + 1) * dim))
+      expect(Array.from(k.i8().subarray(hi2 + i * 16, hi2 + (i + 1) * 16))).toEqual(whole.slice(0, 16))
+      expect(Array.from(k.i8().subarray(rest2 + i * (dim - 16), rest2 + (i + 1) * (dim - 16)))).toEqual(whole.slice(16))
+      expect(Array.from(k.bytes().subarray(lo2 + i * dim, lo2 + (i + 1) * dim))).toEqual(
+        Array.from(k.bytes().subarray(lo + i * dim, lo + (i + 1) * dim))
+      )
     })
   })
 
@@ -188,6 +275,36 @@ describe("VectorIndex", () => {
       expect(rescored).toBeLessThan(30 * n * 0.5)
     })
   }
+
+  it("reads in one round only the rows whose fine bound reaches the limit-th best fine lower bound", () => {
+    const dims = 384
+    const rand = random(23)
+    const data = clustered(rand, 4000, dims, 40)
+    const index = new VectorIndex(dims)
+    data.forEach((v, key) => index.put("a", key, v, { createdAt: key, confidence: 1, scope: 0, source: 0 }))
+    const limit = 10
+    let rounds = 0
+    let read = 0
+    let query: ReadonlyArray<number> = []
+    const rescore = (keys: ReadonlyArray<number>) => {
+      rounds++
+      read += keys.length
+      return keys.map((key) => ({ key, score: cosine(query, data[key]!), createdAt: key }))
+    }
+    const searches = 40
+    for (let t = 0; t < searches; t++) {
+      // Near a stored row (a clustered query, as recall's usually are).
+      query = data[Math.floor(rand() * data.length)]!.map((x) => x + 0.1 * gaussian(rand))
+      const got = index.search("a", query, limit, rescore, order)
+      expect(got.map((h) => h.key)).toEqual(
+        exactTop(data, data.map((_, k) => k), query, limit, (k) => k).map((h) => h.key)
+      )
+    }
+    // One read of exact vectors per search, of barely more than the answer's rows (a fixed margin of
+    // 4 rows read 14 per search).
+    expect(rounds).toBe(searches)
+    expect(read).toBeLessThan(searches * (limit + 2))
+  })
 
   for (const dims of [40, 64]) {
     it(`a bulk load from stored bytes holds what puts hold, and refuses a row it cannot hold (${dims} dimensions)`, () => {
@@ -338,6 +455,60 @@ describe("VectorIndex", () => {
     }))
       .sort(order).slice(0, 25)
     expect(got.map((h) => h.key)).toEqual(expected.map((h) => h.key))
+  })
+
+  it("rows dropped after the first part of their high bytes never change the answer: ties, filters, removals, loads", () => {
+    // 384 dimensions: the scan reads a third of each row first and drops the rows a bound on the
+    // rest rules out (well-separated clusters, so most rows go early).
+    const dims = 384
+    const rand = random(29)
+    const data = clustered(rand, 3000, dims, 30)
+    // Exact ties: some rows share another row's vector.
+    for (let k = 0; k + 1 < data.length; k += 50) data[k] = data[k + 1]!
+    const createdAt = (key: number) => Math.floor(key / 7)
+    const fields = (key: number) => ({ createdAt: createdAt(key), confidence: 1, scope: key % 3, source: 0 })
+    const index = new VectorIndex(dims)
+    // Half by bulk load, half by puts.
+    const loader = index.load("a")
+    const loadedKeys = data.map((_, k) => k).filter((k) => k % 2 === 0)
+    const blob = new Uint8Array(loadedKeys.length * dims * 4)
+    loadedKeys.forEach((k, j) => blob.set(new Uint8Array(Float32Array.from(data[k]!).buffer), j * dims * 4))
+    expect(loader.add({
+      keys: loadedKeys,
+      blob,
+      createdAt: loadedKeys.map(createdAt),
+      confidence: loadedKeys.map(() => 1),
+      scope: loadedKeys.map((k) => k % 3),
+      source: loadedKeys.map(() => 0)
+    })).toBe(true)
+    expect(loader.end()).toBe(true)
+    data.forEach((v, key) => key % 2 === 1 && index.put("a", key, v, fields(key)))
+    // Removals move the last row into the hole (both parts of its high bytes and its norm).
+    const live = new Set(data.map((_, k) => k))
+    for (let r = 0; r < 300; r++) {
+      const key = Math.floor(rand() * data.length)
+      expect(index.remove("a", key)).toBe(live.delete(key))
+    }
+    let query: ReadonlyArray<number> = []
+    const rescore = (keys: ReadonlyArray<number>) =>
+      keys.map((key) => ({ key, score: cosine(query, data[key]!), createdAt: createdAt(key) }))
+    for (let t = 0; t < 30; t++) {
+      const near = data[Math.floor(rand() * data.length)]!
+      // Queries on a stored vector (ties at the top) and near one.
+      query = t % 3 === 0 ? near : near.map((x) => x + 0.05 * gaussian(rand))
+      const limit = [1, 10, 50][t % 3]!
+      const filtered = t % 2 === 0
+      const got = index.search(
+        "a",
+        query,
+        limit,
+        rescore,
+        order,
+        filtered ? (i, view) => view.scope[i] !== 0 : undefined
+      )
+      const keys = [...live].filter((k) => !filtered || k % 3 !== 0)
+      expect(got.map((h) => h.key)).toEqual(exactTop(data, keys, query, limit, createdAt).map((h) => h.key))
+    }
   })
 
   it("agents are separate, and dropping one frees its chunks for reuse", () => {

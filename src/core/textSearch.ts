@@ -20,8 +20,18 @@ const WORD = /[\p{L}\p{N}\p{M}]+/gu
 export const foldCase = (text: string): string =>
   text.normalize("NFC").toUpperCase().toLowerCase().replaceAll("ς", "σ").normalize("NFC")
 
+/** Only ASCII characters. */
+const ASCII = /^[\u0000-\u007f]*$/
+
+/** A word of ASCII text once lower-cased: the only letters, digits and marks ASCII has. */
+const ASCII_WORD = /[a-z0-9]+/g
+
 /** The case-folded words of `text` (see `foldCase`), in order (with repeats). */
 export const tokenize = (text: string): ReadonlyArray<string> => {
+  // ASCII text folds by lower-casing alone (NFC leaves it as it is; no special casing applies), and
+  // its only letters, digits and marks are [a-z0-9] then: the same words, without the Unicode
+  // passes (~4 % of a rememberMany, which tokenizes every memory).
+  if (ASCII.test(text)) return text.toLowerCase().match(ASCII_WORD) ?? []
   const out: Array<string> = []
   for (const m of foldCase(text).matchAll(WORD)) out.push(m[0])
   return out

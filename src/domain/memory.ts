@@ -95,11 +95,14 @@ export type RecallMode = typeof RecallMode.Type
 /** Largest `limit` a recall may ask for. */
 export const MAX_RECALL_LIMIT = 1000
 
+/** `limit` of a recall that asks for none. */
+export const DEFAULT_RECALL_LIMIT = 10
+
 export const RecallQuery = Schema.Struct({
   agentId: AgentId,
   text: Schema.optional(Text),
   embedding: Schema.optional(EmbeddingInput),
-  limit: intInRange(1, MAX_RECALL_LIMIT, 10),
+  limit: intInRange(1, MAX_RECALL_LIMIT, DEFAULT_RECALL_LIMIT),
   mode: Schema.optional(RecallMode),
   ...MemoryFilterFields
 })

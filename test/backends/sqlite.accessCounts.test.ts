@@ -117,7 +117,11 @@ describe("SqliteLive access counters", () => {
       const counts = yield* AccessCounts.make(conn)
       const before = stored(path, ids[0]!)
       expect(before.count).toBe(0)
-      yield* counts.record([ids[0]!, ids[0]!, ids[1]!], 3_000)
+      // One access known by rowid, the others by id alone.
+      const rid = openRaw(path, { readonly: true })
+      const rid0 = rid.prepare(`SELECT rid FROM memories WHERE id = ?`).pluck().get(ids[0]!) as number
+      rid.close()
+      yield* counts.record([[ids[0]!, rid0], [ids[0]!, undefined], [ids[1]!, undefined]], 3_000)
       expect(() =>
         counts.immediate(() => {
           conn.run(`UPDATE memories SET confidence = 0.5 WHERE id = ?`, [ids[2]!])

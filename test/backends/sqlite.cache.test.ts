@@ -16,7 +16,7 @@ import { layerWithSqlClient } from "../../src/backends/sqlite/interop.js"
 import { fromBlob, toBlob } from "../../src/backends/sqlite/memories.js"
 import { driver, migrations } from "../../src/backends/sqlite/migrations.js"
 import * as Semantic from "../../src/backends/sqlite/semantic.js"
-import { LOG_KEEP, VectorCache } from "../../src/backends/sqlite/vectorCache.js"
+import { LOG_BOUNDS, LOG_KEEP, VectorCache } from "../../src/backends/sqlite/vectorCache.js"
 import { filterOf, filterPredicate } from "../../src/core/memoryFilter.js"
 import { checkStoreOptions } from "../../src/core/memoryInputs.js"
 import { migrate } from "../../src/core/migrator.js"
@@ -258,6 +258,29 @@ describe("SqliteLive vector cache and the pruned change log", () => {
   }, 60_000)
 })
 
+describe("The change log's bounds", () => {
+  it("are read from the ends of its key, not by a scan of the log (every write reads them)", async () => {
+    const path = freshPath()
+    await Effect.runPromise(Effect.scoped(Effect.provide(
+      Effect.flatMap(
+        SemanticStore,
+        (m) => m.remember({ agentId: "a", content: "x", source: "document", embedding: vector() })
+      ),
+      layerSemantic({ path, embedding: TEST_SPACE })
+    )))
+    const db = openRaw(path, { readonly: true })
+    try {
+      const plan = (db.prepare(`EXPLAIN QUERY PLAN ${LOG_BOUNDS}`).all() as Array<{ detail: string }>).map((r) =>
+        r.detail
+      )
+      expect(plan.some((d) => d.startsWith("SCAN memory_changes"))).toBe(false)
+      expect(db.prepare(LOG_BOUNDS).get()).toEqual({ low: 1, high: 1 })
+    } finally {
+      db.close()
+    }
+  }, 30_000)
+})
+
 describe("SqliteLive vector cache in one process", () => {
   it("a write rolled back with the application's transaction is never served, inside or after it", async () => {
     const path = freshPath()
@@ -340,6 +363,57 @@ describe("SqliteLive vector cache in one process", () => {
     },
     60_000
   )
+})
+
+describe("SqliteLive access counters", () => {
+  it("every memory a recall returns is counted once, whether it returns a few or more than 100", async () => {
+    const path = freshPath()
+    const program = Effect.gen(function*() {
+      const memories = yield* SemanticStore
+      const ids = yield* memories.rememberMany(Array.from({ length: 150 }, (_, i) => ({
+        agentId: "counted",
+        content: `m ${i}`,
+        source: "document" as const,
+        embedding: vector()
+      })))
+      // Another agent's memories are never counted.
+      const [other] = yield* memories.rememberMany([
+        { agentId: "other", content: "o", source: "document", embedding: vector() }
+      ])
+      const counts = () =>
+        Effect.forEach(ids, (id) => Effect.map(memories.get("counted", id), (m) => Option.getOrThrow(m).accessCount))
+      const q = vector()
+      // 130 hits, then 7, twice: recorded with their rowids, written in batches (accessCounts.ts).
+      const all = yield* memories.recall({ agentId: "counted", embedding: q, limit: 130 })
+      expect(all).toHaveLength(130)
+      const few = yield* memories.recall({ agentId: "counted", embedding: q, limit: 7 })
+      const again = yield* memories.recall({ agentId: "counted", embedding: q, limit: 7 })
+      expect(again.map((h) => h.memory.id)).toEqual(few.map((h) => h.memory.id))
+      // What a recall returns is the memory after its own access.
+      expect(again.map((h) => h.memory.accessCount)).toEqual(few.map((h) => h.memory.accessCount + 1))
+      const returned = new Map<string, number>()
+      for (const h of [...all, ...few, ...again]) returned.set(h.memory.id, (returned.get(h.memory.id) ?? 0) + 1)
+      expect(yield* counts()).toEqual(ids.map((id) => returned.get(id) ?? 0))
+      expect(Option.getOrThrow(yield* memories.get("other", other!)).accessCount).toBe(0)
+      // A text recall counts by the same rule.
+      const text = yield* memories.recall({ agentId: "counted", text: "m", limit: 3 })
+      for (const h of text) returned.set(h.memory.id, (returned.get(h.memory.id) ?? 0) + 1)
+      expect(yield* counts()).toEqual(ids.map((id) => returned.get(id) ?? 0))
+      return ids.map((id) => returned.get(id) ?? 0)
+    })
+    const expected = await Effect.runPromise(
+      Effect.scoped(Effect.provide(program, layerSemantic({ path, embedding: TEST_SPACE })))
+    )
+    // The file holds the same counts once the layer has closed.
+    const db = openRaw(path, { readonly: true })
+    try {
+      const stored = db.prepare(`SELECT access_count FROM memories WHERE agent_id = 'counted' ORDER BY id`).pluck()
+        .all()
+      expect(stored).toEqual(expected)
+    } finally {
+      db.close()
+    }
+  }, 30_000)
 })
 
 describe("SQLite migration 5", () => {

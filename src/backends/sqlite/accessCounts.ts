@@ -20,10 +20,11 @@ import type { SqliteConnection } from "./client.js"
 /** How long recorded accesses wait before their transaction: recalls within it share one commit. */
 export const FLUSH_MS = 100
 
-/** A memory's accesses not yet written: how many, and the time of the last. */
+/** A memory's accesses not yet written: how many, the time of the last, and its rowid when known. */
 interface Pending {
   count: number
   at: number
+  rid: number | undefined
 }
 
 /** Accesses recorded by recalls and not yet written, with the fiber that writes them. */
@@ -53,15 +54,19 @@ export class AccessCounts {
     })
   }
 
-  /** Count one access of each of `ids` at `at` (the last access's time is the one kept). */
-  record(ids: ReadonlyArray<string>, at: number): Effect.Effect<void> {
+  /**
+   * Count one access of each memory (its id, and its rowid when the caller read it) at `at` (the last
+   * access's time is the one kept).
+   */
+  record(accessed: ReadonlyArray<readonly [id: string, rid: number | undefined]>, at: number): Effect.Effect<void> {
     return Effect.suspend(() => {
-      for (const id of ids) {
+      for (const [id, rid] of accessed) {
         const p = this.pending.get(id)
-        if (p === undefined) this.pending.set(id, { count: 1, at })
+        if (p === undefined) this.pending.set(id, { count: 1, at, rid })
         else {
           p.count++
           p.at = at
+          p.rid ??= rid
         }
       }
       return this.arm
@@ -94,16 +99,23 @@ export class AccessCounts {
     this.pending = new Map()
     try {
       return transaction(() => {
-        const update = this.conn.statement(
+        // By rowid where known (the id, checked too, guards against a rowid taken by a later row).
+        const byRid = this.conn.statement(
+          `UPDATE memories SET accessed_at = ?, access_count = access_count + ? WHERE rid = ? AND id = ?`
+        )
+        const byId = this.conn.statement(
           `UPDATE memories SET accessed_at = ?, access_count = access_count + ? WHERE id = ?`
         )
-        for (const [id, p] of taken) update.run(p.at, p.count, id)
+        for (const [id, p] of taken) {
+          if (p.rid === undefined) byId.run(p.at, p.count, id)
+          else byRid.run(p.at, p.count, p.rid, id)
+        }
       })
     } catch (e) {
       // Recorded meanwhile (only by `work` itself: nothing else runs in between) is newer.
       for (const [id, p] of this.pending) {
         const old = taken.get(id)
-        taken.set(id, old === undefined ? p : { count: old.count + p.count, at: p.at })
+        taken.set(id, old === undefined ? p : { count: old.count + p.count, at: p.at, rid: old.rid ?? p.rid })
       }
       this.pending = taken
       throw e

@@ -22,7 +22,7 @@ import { attempt, type SqliteConnection } from "./client.js"
 import {
   deleteMemory,
   MEMORY_COLUMNS,
-  readMemory,
+  readMemoryAt,
   setVector,
   statements,
   storedRow,
@@ -74,8 +74,6 @@ export const port = (
   loadSlice?: number
 ): SemanticPort => {
   const s = statements(conn)
-  /** A memory row as this process sees it: with the accesses not yet written. */
-  const read = (row: unknown): Memory => counts.seen(readMemory(row))
   const cache = new VectorCache(conn, dimensions, loadSlice)
   const byRid = conn.db.prepare(
     `SELECT ${MEMORY_COLUMNS} FROM memories m WHERE m.rid IN (SELECT value FROM json_each(?))`
@@ -83,6 +81,17 @@ export const port = (
   const touch = conn.db.prepare(
     `UPDATE memories SET accessed_at = ?, access_count = access_count + 1 WHERE id IN (SELECT value FROM json_each(?))`
   )
+  /**
+   * The rowid of each memory the current recall read (cleared by every recall), so the accesses of
+   * its hits are recorded with their rowids and written by rowid (no lookup in the id index).
+   */
+  const ridOf = new Map<string, number>()
+  /** A memory row as this process sees it: with the accesses not yet written. */
+  const read = (row: unknown): Memory => {
+    const { memory, rid } = readMemoryAt(row)
+    ridOf.set(memory.id, rid)
+    return counts.seen(memory)
+  }
 
   /** Store a batch in one transaction; the index of an input whose id another agent owns, if any. */
   const insertAll = (ms: ReadonlyArray<Memory>): number | undefined => {
@@ -185,9 +194,13 @@ export const port = (
               return hits
             }))
         }
-        return Effect.tap(
-          attempt("recall", () => conn.read(() => pick(candidates(plan, true)))),
-          (hits) => counts.record(hits.map((h) => h.memory.id), plan.now)
+        return Effect.flatMap(
+          attempt("recall", () =>
+            conn.read(() => {
+              ridOf.clear()
+              return pick(candidates(plan, true))
+            })),
+          (hits) => Effect.as(counts.record(hits.map((h) => [h.memory.id, ridOf.get(h.memory.id)]), plan.now), hits)
         )
       }),
     get: (agent, id) =>

@@ -31,8 +31,36 @@ let compiled: object | undefined
 interface Exports {
   readonly dot_f32: (query: number, rows: number, count: number, dim: number, out: number) => void
   readonly dot_hi: (query: number, rows: number, count: number, dim: number, out: number) => void
+  readonly scan_hi: (
+    query: number,
+    rows: number,
+    rest: number,
+    count: number,
+    dim: number,
+    pre: number,
+    scales: number,
+    norms: number,
+    a: number,
+    b: number,
+    rough: number,
+    fixed: number,
+    floor: number,
+    qRest: number,
+    outIdx: number,
+    outHi: number
+  ) => number
+  readonly norms_hi: (hi: number, count: number, dim: number, from: number, out: number) => void
   readonly dot_lo_at: (query: number, addresses: number, count: number, dim: number, out: number) => void
-  readonly quantise: (src: number, count: number, dim: number, hi: number, lo: number, scales: number) => number
+  readonly quantise: (
+    src: number,
+    count: number,
+    dim: number,
+    hi: number,
+    lo: number,
+    scales: number,
+    pre: number,
+    hiRest: number
+  ) => number
 }
 
 /** One linear memory with the kernel's functions and a fixed-size chunk allocator. */
@@ -116,6 +144,53 @@ export class Kernel {
   }
 
   /**
+   * `dotHi` of each of `count` rows with its coarse upper bound, h the row's sum and s = scales[i]
+   * (f32 at `scales`): s·(a·h + b + rough) + fixed, computed in f64. Writes the index (i32, at
+   * `outIdx`) and h (f32, at `outHi`) of every row whose bound is ≥ `floor`; returns how many. Row
+   * i's high bytes are in two parts, as `quantise` writes them: its first `pre` components at
+   * rows + i·pre, the others at `split.rest` + i·(dim − pre). A row is dropped after its first part
+   * when its bound with `split.qRest` · norms[i] (f32 at `split.norms`) in place of the sum of the
+   * others is below `floor`: `qRest` must be at least the query's norm over those components,
+   * norms[i] the row's (see `normsHi`).
+   */
+  scanHi(
+    query: number,
+    rows: number,
+    count: number,
+    dim: number,
+    scales: number,
+    bound: { readonly a: number; readonly b: number; readonly rough: number; readonly fixed: number },
+    floor: number,
+    outIdx: number,
+    outHi: number,
+    split: { readonly pre: number; readonly rest: number; readonly norms: number; readonly qRest: number }
+  ): number {
+    return this.exports.scan_hi(
+      query,
+      rows,
+      split.rest,
+      count,
+      dim,
+      split.pre,
+      scales,
+      split.norms,
+      bound.a,
+      bound.b,
+      bound.rough,
+      bound.fixed,
+      floor,
+      split.qRest,
+      outIdx,
+      outHi
+    )
+  }
+
+  /** out[i] = ‖H[i][from..dim)‖ (f32) for `count` high-byte rows `dim` bytes apart (dim % 16 = 0). */
+  normsHi(hi: number, count: number, dim: number, from: number, out: number): void {
+    this.exports.norms_hi(hi, count, dim, from, out)
+  }
+
+  /**
    * out[i] = Σ query[d] · lo_i[d]: i16 query, the uint8 low-byte row at the i32 address
    * `addresses[i]` (dim % 16 = 0).
    */
@@ -128,10 +203,19 @@ export class Kernel {
    * f32 scale each (kernel.wat states the rounding), written as their high bytes (int8, at `hi`) and
    * low bytes (uint8, at `lo`), `dim` bytes apart: R = 256·hi + lo. Returns `count`, or the index of
    * the first row that cannot be held (all zero, or a component not finite), of which nothing is
-   * written.
+   * written. With `split`, the high bytes of row i are written in two parts: the first `split.pre`
+   * (a multiple of 16) at hi + i·pre, the others at `split.rest` + i·(dim − pre).
    */
-  quantise(src: number, count: number, dim: number, hi: number, lo: number, scales: number): number {
-    return this.exports.quantise(src, count, dim, hi, lo, scales)
+  quantise(
+    src: number,
+    count: number,
+    dim: number,
+    hi: number,
+    lo: number,
+    scales: number,
+    split: { readonly pre: number; readonly rest: number } = { pre: dim, rest: 0 }
+  ): number {
+    return this.exports.quantise(src, count, dim, hi, lo, scales, split.pre, split.rest)
   }
 
   i32(): Int32Array {

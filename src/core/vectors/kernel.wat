@@ -12,9 +12,18 @@
 ;;
 ;;   dot_f32 (query, rows, count, dim, out)        out[i] = Σ query[d] · rows[i][d]            (f32 · f32)
 ;;   dot_hi (query, rows, count, dim, out)         out[i] = Σ query[d] · H[i][d]  (i16 query, f32 out)
+;;   scan_hi (query, rows, rest, count, dim, pre, scales, norms, a, b, rough, fixed, floor, qRest,
+;;            outIdx, outHi) → n                   dot_hi of each row (its high bytes in two parts),
+;;                                                 then its coarse upper bound
+;;                                                 scales[i]·(a·h + b + rough) + fixed in f64; the
+;;                                                 rows whose bound is ≥ floor are written out (index
+;;                                                 i32, h f32), n of them; a row is dropped after its
+;;                                                 first part when a bound on the rest shows it
+;;                                                 cannot reach the floor
+;;   norms_hi (hi, count, dim, from, out)           out[i] = ‖H[i][from..dim)‖ (f32)
 ;;   dot_lo_at (query, addresses, count, dim, out) out[i] = Σ query[d] · L_i[d], the low row of
 ;;                                                 index i at the i32 address addresses[i]
-;;   quantise (src, count, dim, hi, lo, scales) → n
+;;   quantise (src, count, dim, hi, lo, scales, pre, hiRest) → n
 ;;                                                 each f32 row of src unit-normalised and rounded to
 ;;                                                 int16 with one scale per row, written as its two
 ;;                                                 planes; n = count, or the index of the first row
@@ -96,6 +105,140 @@
         (local.set $out (i32.add (local.get $out) (i32.const 4)))
         (br $eachRow))))
 
+  ;; dot_hi fused with the coarse upper bound of VectorIndex.search (the same f64 operations in the
+  ;; same order as there): only the rows that may still reach the top — bound ≥ floor — are written
+  ;; out, so the caller's JavaScript touches tens of rows of a scan instead of every row.
+  ;;
+  ;; The high bytes of a row are held in two parts (see quantise): its first `pre` components at
+  ;; rows + i·pre, the others at rest + i·(dim − pre). A row is first summed over its first part;
+  ;; the sum of the others is at most qRest · norms[i] (Cauchy–Schwarz: qRest ≥ the query's norm
+  ;; over those components, norms[i] the row's), so a row whose bound with that in place of the sum
+  ;; of its second part is below the floor is dropped without reading that part — the first parts
+  ;; of all rows lie together, so a scan that drops most rows reads little more than them.
+  (func (export "scan_hi")
+    (param $query i32) (param $rows i32) (param $rest i32) (param $count i32) (param $dim i32) (param $pre i32)
+    (param $scales i32) (param $norms i32)
+    (param $a f64) (param $b f64) (param $rough f64) (param $fixed f64) (param $floor f64) (param $qRest f64)
+    (param $outIdx i32) (param $outHi i32)
+    (result i32)
+    (local $i i32) (local $n i32) (local $p i32) (local $q i32) (local $end i32) (local $blockEnd i32)
+    (local $h v128) (local $acc v128) (local $sum v128) (local $s f32) (local $scale f64)
+    (block $finished
+      (loop $eachRow
+        (br_if $finished (i32.ge_u (local.get $i) (local.get $count)))
+        (local.set $scale
+          (f64.promote_f32 (f32.load (i32.add (local.get $scales) (i32.shl (local.get $i) (i32.const 2))))))
+        (local.set $sum (v128.const i32x4 0 0 0 0))
+        (local.set $p (i32.add (local.get $rows) (i32.mul (local.get $i) (local.get $pre))))
+        (local.set $end (i32.add (local.get $p) (local.get $pre)))
+        (local.set $q (local.get $query))
+        (loop $eachBlock$p
+          (local.set $blockEnd (select
+            (local.get $end)
+            (i32.add (local.get $p) (i32.const 1024))
+            (i32.lt_u (local.get $end) (i32.add (local.get $p) (i32.const 1024)))))
+          (local.set $acc (v128.const i32x4 0 0 0 0))
+          (loop $eachStep$p
+            (local.set $h (v128.load (local.get $p)))
+            (local.set $acc (i32x4.add (local.get $acc)
+              (i32x4.add
+                (i32x4.dot_i16x8_s (i16x8.extend_low_i8x16_s (local.get $h)) (v128.load offset=0 (local.get $q)))
+                (i32x4.dot_i16x8_s (i16x8.extend_high_i8x16_s (local.get $h)) (v128.load offset=16 (local.get $q))))))
+            (local.set $p (i32.add (local.get $p) (i32.const 16)))
+            (local.set $q (i32.add (local.get $q) (i32.const 32)))
+            (br_if $eachStep$p (i32.lt_u (local.get $p) (local.get $blockEnd))))
+          (local.set $sum (f32x4.add (local.get $sum) (f32x4.convert_i32x4_s (local.get $acc))))
+          (br_if $eachBlock$p (i32.lt_u (local.get $p) (local.get $end))))
+        (block $dropped
+          (if (i32.lt_u (local.get $pre) (local.get $dim))
+            (then
+              (br_if $dropped (f64.lt
+                (f64.add
+                  (f64.mul (local.get $scale)
+                    (f64.add
+                      (f64.add
+                        (f64.mul (local.get $a)
+                          (f64.add (f64.promote_f32 (f32.add
+              (f32.add (f32x4.extract_lane 0 (local.get $sum)) (f32x4.extract_lane 1 (local.get $sum)))
+              (f32.add (f32x4.extract_lane 2 (local.get $sum)) (f32x4.extract_lane 3 (local.get $sum)))))
+                            (f64.mul (local.get $qRest)
+                              (f64.promote_f32
+                                (f32.load (i32.add (local.get $norms) (i32.shl (local.get $i) (i32.const 2))))))))
+                        (local.get $b))
+                      (local.get $rough)))
+                  (local.get $fixed))
+                (local.get $floor)))
+              (local.set $p (i32.add (local.get $rest)
+                (i32.mul (local.get $i) (i32.sub (local.get $dim) (local.get $pre)))))
+              (local.set $end (i32.add (local.get $p) (i32.sub (local.get $dim) (local.get $pre))))
+        (loop $eachBlock$p
+          (local.set $blockEnd (select
+            (local.get $end)
+            (i32.add (local.get $p) (i32.const 1024))
+            (i32.lt_u (local.get $end) (i32.add (local.get $p) (i32.const 1024)))))
+          (local.set $acc (v128.const i32x4 0 0 0 0))
+          (loop $eachStep$p
+            (local.set $h (v128.load (local.get $p)))
+            (local.set $acc (i32x4.add (local.get $acc)
+              (i32x4.add
+                (i32x4.dot_i16x8_s (i16x8.extend_low_i8x16_s (local.get $h)) (v128.load offset=0 (local.get $q)))
+                (i32x4.dot_i16x8_s (i16x8.extend_high_i8x16_s (local.get $h)) (v128.load offset=16 (local.get $q))))))
+            (local.set $p (i32.add (local.get $p) (i32.const 16)))
+            (local.set $q (i32.add (local.get $q) (i32.const 32)))
+            (br_if $eachStep$p (i32.lt_u (local.get $p) (local.get $blockEnd))))
+          (local.set $sum (f32x4.add (local.get $sum) (f32x4.convert_i32x4_s (local.get $acc))))
+          (br_if $eachBlock$p (i32.lt_u (local.get $p) (local.get $end))))
+))
+          (local.set $s (f32.add
+              (f32.add (f32x4.extract_lane 0 (local.get $sum)) (f32x4.extract_lane 1 (local.get $sum)))
+              (f32.add (f32x4.extract_lane 2 (local.get $sum)) (f32x4.extract_lane 3 (local.get $sum)))))
+          (if (f64.ge
+                (f64.add
+                  (f64.mul (local.get $scale)
+                    (f64.add
+                      (f64.add (f64.mul (local.get $a) (f64.promote_f32 (local.get $s))) (local.get $b))
+                      (local.get $rough)))
+                  (local.get $fixed))
+                (local.get $floor))
+            (then
+              (i32.store (i32.add (local.get $outIdx) (i32.shl (local.get $n) (i32.const 2))) (local.get $i))
+              (f32.store (i32.add (local.get $outHi) (i32.shl (local.get $n) (i32.const 2))) (local.get $s))
+              (local.set $n (i32.add (local.get $n) (i32.const 1))))))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br $eachRow)))
+    (local.get $n))
+
+  ;; out[i] = √(Σ H[i][d]², d ≥ from), f32: the norm of each high-byte row (`dim` bytes apart) past
+  ;; its first `from` components (exact integer sum, f64 root).
+  (func (export "norms_hi") (param $hi i32) (param $count i32) (param $dim i32) (param $from i32) (param $out i32)
+    (local $i i32) (local $p i32) (local $end i32) (local $acc v128) (local $h v128) (local $w v128)
+    (block $finished
+      (loop $eachRow
+        (br_if $finished (i32.ge_u (local.get $i) (local.get $count)))
+        (local.set $p (i32.add (local.get $hi) (i32.add (i32.mul (local.get $i) (local.get $dim)) (local.get $from))))
+        (local.set $end (i32.add (local.get $hi) (i32.mul (i32.add (local.get $i) (i32.const 1)) (local.get $dim))))
+        (local.set $acc (v128.const i32x4 0 0 0 0))
+        (block $done
+          (loop $eachStep
+            (br_if $done (i32.ge_u (local.get $p) (local.get $end)))
+            (local.set $h (v128.load (local.get $p)))
+            (local.set $w (i16x8.extend_low_i8x16_s (local.get $h)))
+            (local.set $acc (i32x4.add (local.get $acc) (i32x4.dot_i16x8_s (local.get $w) (local.get $w))))
+            (local.set $w (i16x8.extend_high_i8x16_s (local.get $h)))
+            (local.set $acc (i32x4.add (local.get $acc) (i32x4.dot_i16x8_s (local.get $w) (local.get $w))))
+            (local.set $p (i32.add (local.get $p) (i32.const 16)))
+            (br $eachStep)))
+        (f32.store (i32.add (local.get $out) (i32.shl (local.get $i) (i32.const 2)))
+          (f32.demote_f64 (f64.sqrt (f64.add
+            (f64.add
+              (f64.convert_i32_u (i32x4.extract_lane 0 (local.get $acc)))
+              (f64.convert_i32_u (i32x4.extract_lane 1 (local.get $acc))))
+            (f64.add
+              (f64.convert_i32_u (i32x4.extract_lane 2 (local.get $acc)))
+              (f64.convert_i32_u (i32x4.extract_lane 3 (local.get $acc))))))))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br $eachRow))))
+
   ;; Low bytes (unsigned) of the rows at the given addresses against an i16 query, 16 components
   ;; per step; each step's i32 lanes (|each| ≤ 2·255·32767) are converted to f32 at once.
   (func (export "dot_lo_at")
@@ -127,15 +270,18 @@
         (br $eachRow))))
 
   ;; f32 rows (at src, `dim` components apart) to int16 rows R, written as their high and low byte
-  ;; planes (at hi and lo, `dim` bytes apart), and f32 scales: row i is v/‖v‖ ≈ scales[i] · R, with
+  ;; planes, and f32 scales: row i is v/‖v‖ ≈ scales[i] · R, with
   ;; scale = top/‖v‖/32767 and R[d] = v[d]·(32767/top) rounded to the nearest integer, top the
   ;; largest |v[d]|. Everything is computed in f64 (the norm's sum of
   ;; squares, the product, the rounding), so each component is off by at most half a step plus f64
   ;; rounding: the error bound of VectorIndex.search. Padding components must be zero (they stay 0).
   ;; A row whose sum of squares is not positive and finite (all zero, or a component NaN or infinite)
   ;; stops the run before anything of it is written: the result is its index (count when none).
+  ;; The low bytes of row i go to lo + i·dim; its high bytes in two parts (`pre` a multiple of 16,
+  ;; at most dim): the first `pre` to hi + i·pre, the others to hiRest + i·(dim − pre).
   (func (export "quantise")
     (param $src i32) (param $count i32) (param $dim i32) (param $hi i32) (param $lo i32) (param $scales i32)
+    (param $pre i32) (param $hiRest i32)
     (result i32)
     (local $i i32) (local $p i32) (local $end i32) (local $outHi i32) (local $outLo i32)
     (local $x v128) (local $sum v128) (local $top v128) (local $k v128) (local $a v128) (local $b v128)
@@ -185,10 +331,14 @@
               (v128.and (local.get $b) (v128.const i16x8 255 255 255 255 255 255 255 255))))
           (local.set $p (i32.add (local.get $p) (i32.const 64)))
           (local.set $outHi (i32.add (local.get $outHi) (i32.const 16)))
+          ;; Past the first `pre` components, the high bytes go on in the second part.
+          (if (i32.eq (local.get $outHi) (i32.add (local.get $hi) (local.get $pre)))
+            (then (local.set $outHi (local.get $hiRest))))
           (local.set $outLo (i32.add (local.get $outLo) (i32.const 16)))
           (br_if $write (i32.lt_u (local.get $p) (local.get $end))))
         (local.set $src (local.get $end))
-        (local.set $hi (i32.add (local.get $hi) (local.get $dim)))
+        (local.set $hi (i32.add (local.get $hi) (local.get $pre)))
+        (local.set $hiRest (i32.add (local.get $hiRest) (i32.sub (local.get $dim) (local.get $pre))))
         (local.set $lo (i32.add (local.get $lo) (local.get $dim)))
         (local.set $scales (i32.add (local.get $scales) (i32.const 4)))
         (local.set $i (i32.add (local.get $i) (i32.const 1)))

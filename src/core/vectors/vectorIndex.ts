@@ -15,6 +15,11 @@
  * is wider than the spread of scores inside a cluster: hundreds of rows per search would need exact
  * re-scoring, each a read from the store; the low plane settles them in memory.)
  *
+ * The high bytes of a row are held in two parts, its first third and the rest (the first parts of a
+ * chunk's rows together), with the norm of the rest: the scan drops a row after its first part when
+ * a Cauchy–Schwarz bound on the rest shows it cannot reach the running floor, so in a clustered
+ * workload most rows are read only in part (docs/architecture.md).
+ *
  * Filters are applied before ranking (`accept`), so a filtered search still returns `limit` rows
  * whenever that many rows pass.
  */
@@ -25,14 +30,6 @@ const STAGE_ROWS = 64
 
 /** Rows per chunk: one kernel call scans a chunk. */
 export const CHUNK_ROWS = 256
-
-/**
- * Rows re-scored beyond `limit` in a search's first round. Fine error bounds are about 1e-4 in
- * cosine, so the exact top `limit` nearly always lies within a few rows past it; each further round
- * costs the caller one more read of exact vectors, each row of this one a read too (4 measured
- * ~6 % faster than 10 at the recall's median, 10,000 rows an agent).
- */
-const FIRST_EXTRA = 4
 
 /** The query is held as int16 in [-32767, 32767]. */
 const QUERY_RANGE = 32_767
@@ -145,6 +142,13 @@ export interface RowView {
 export class VectorIndex {
   /** Components per row in memory: the dimension rounded up to the kernel's step of 16. */
   readonly stride: number
+  /**
+   * Components a scan reads of every row before it may drop the row: the rest of its sum is bounded
+   * by Cauchy–Schwarz (the query's norm over them times the row's, kept per row), and a row whose
+   * bound with that is below the floor is not read further (the stride when there are too few
+   * components for this to pay).
+   */
+  private readonly prefix: number
   private readonly kernel: Kernel
   private readonly agents = new Map<string, Rows>()
   private readonly queryAt = 0
@@ -154,13 +158,17 @@ export class VectorIndex {
   /** Per row of the agent searched: its upper score bound and its high-byte sum. */
   private uppers = new Float64Array(CHUNK_ROWS)
   private coarse = new Float64Array(CHUNK_ROWS)
+  /** Rows of the agent searched that the scan handed back (see `search`). */
+  private reached = new Int32Array(CHUNK_ROWS)
 
   constructor(readonly dimensions: number) {
     this.stride = Math.ceil(dimensions / 16) * 16
     this.scoresAt = this.stride * 4
     this.stagingAt = Math.ceil((this.scoresAt + CHUNK_ROWS * 4) / 16) * 16
     const reserved = this.stagingAt + Math.ceil(Math.max(STAGE_ROWS * this.stride * 4, CHUNK_ROWS * 4) / 16) * 16
-    this.kernel = new Kernel(CHUNK_ROWS * (this.stride * 2 + 4), reserved)
+    // A third of the components (at least 64 of them), by which a search may drop a row early.
+    this.prefix = this.stride >= 192 ? Math.ceil(this.stride / 3 / 16) * 16 : this.stride
+    this.kernel = new Kernel(CHUNK_ROWS * (this.stride * 2 + 8), reserved)
   }
 
   /** Bytes of WebAssembly memory held by rows (in use or free for reuse). */
@@ -214,11 +222,12 @@ export class VectorIndex {
     // A new row past the last chunk needs a chunk (returned if the row cannot be held after all).
     const grown = held === undefined && i === rows.chunks.length * CHUNK_ROWS
     if (grown) rows.chunks.push(this.kernel.alloc())
-    const [hi, lo, scale] = this.addresses(rows, i)
-    if (this.kernel.quantise(this.stagingAt, 1, this.stride, hi, lo, scale) !== 1) {
+    const [hi, lo, scale, hiRest] = this.addresses(rows, i)
+    if (this.kernel.quantise(this.stagingAt, 1, this.stride, hi, lo, scale, { pre: this.prefix, rest: hiRest }) !== 1) {
       if (grown) this.kernel.release(rows.chunks.pop()!)
       return false
     }
+    this.kernel.normsHi(hiRest, 1, this.stride - this.prefix, 0, this.restAt(rows, i))
     if (known === undefined) this.agents.set(agent, rows)
     if (held === undefined) {
       rows.ensure(i + 1)
@@ -253,9 +262,12 @@ export class VectorIndex {
     const flush = (): boolean => {
       const n = rows.count - staged
       if (n === 0) return true
-      const [hi, lo, scale] = this.addresses(rows, staged)
+      const [hi, lo, scale, hiRest] = this.addresses(rows, staged)
+      const norms = this.restAt(rows, staged)
       staged = rows.count
-      return kernel.quantise(stagingAt, n, stride, hi, lo, scale) === n
+      if (kernel.quantise(stagingAt, n, stride, hi, lo, scale, { pre: this.prefix, rest: hiRest }) !== n) return false
+      kernel.normsHi(hiRest, n, stride - this.prefix, 0, norms)
+      return true
     }
     return {
       add: (batch) => {
@@ -324,11 +336,13 @@ export class VectorIndex {
     const last = rows.count - 1
     if (i !== last) {
       const bytes = this.kernel.bytes()
-      const [hi, lo, scale] = this.addresses(rows, i)
-      const [lastHi, lastLo, lastScale] = this.addresses(rows, last)
-      bytes.copyWithin(hi, lastHi, lastHi + this.stride)
+      const [hi, lo, scale, hiRest] = this.addresses(rows, i)
+      const [lastHi, lastLo, lastScale, lastRest] = this.addresses(rows, last)
+      bytes.copyWithin(hi, lastHi, lastHi + this.prefix)
+      bytes.copyWithin(hiRest, lastRest, lastRest + this.stride - this.prefix)
       bytes.copyWithin(lo, lastLo, lastLo + this.stride)
       bytes.copyWithin(scale, lastScale, lastScale + 4)
+      bytes.copyWithin(this.restAt(rows, i), this.restAt(rows, last), this.restAt(rows, last) + 4)
       const moved = rows.keys[last]!
       rows.keys[i] = moved
       rows.createdAt[i] = rows.createdAt[last]!
@@ -392,75 +406,115 @@ export class VectorIndex {
     const heap = prune ? new Float64Array(limit) : undefined
     let held = 0
     let accepted = 0
+    // The scan kernel computes each row's coarse upper bound itself and hands back only the rows
+    // whose bound reaches `floor`, the lowest of the `limit` best lower bounds so far (a row below it
+    // is below every one of them, so it could neither enter the heap nor be a candidate): after the
+    // first few hundred rows only the rows near the top reach JavaScript.
+    let floor = Number.NEGATIVE_INFINITY
+    const bounds = { a, b, rough, fixed }
+    const f32 = this.kernel.f32()
+    const i32 = this.kernel.i32()
+    const idxAt = this.stagingAt / 4
+    const hiAt = this.scoresAt / 4
+    // Rows that reached the kernel's floor when scanned (the candidates are among them).
+    let reached = this.reached.length >= count ? this.reached : (this.reached = new Int32Array(count))
+    let found = 0
     for (let c = 0; c < rows.chunks.length; c++) {
       const first = c * CHUNK_ROWS
       const m = Math.min(CHUNK_ROWS, count - first)
       const chunk = rows.chunks[c]!
-      this.kernel.dotHi(this.queryAt, chunk, m, stride, this.scoresAt)
-      const f32 = this.kernel.f32()
-      const out = this.scoresAt / 4
-      const scales = (chunk + 2 * CHUNK_ROWS * stride) / 4
-      for (let j = 0; j < m; j++) {
+      const scales = chunk + 2 * CHUNK_ROWS * stride
+      const out = this.kernel.scanHi(
+        this.queryAt,
+        chunk,
+        m,
+        stride,
+        scales,
+        bounds,
+        floor,
+        this.stagingAt,
+        this.scoresAt,
+        { pre: this.prefix, rest: chunk + CHUNK_ROWS * this.prefix, norms: scales + CHUNK_ROWS * 4, qRest: q.rest }
+      )
+      for (let k = 0; k < out; k++) {
+        const j = i32[idxAt + k]!
         const i = first + j
-        if (accept !== undefined && !accept(i, rows)) {
-          uppers[i] = Number.NEGATIVE_INFINITY
-          continue
-        }
+        if (accept !== undefined && !accept(i, rows)) continue
         accepted++
-        const scale = f32[scales + j]!
-        const hi = f32[out + j]!
+        const scale = f32[scales / 4 + j]!
+        const hi = f32[hiAt + k]!
         coarse[i] = hi
         const centre = a * hi + b
         uppers[i] = scale * (centre + rough) + fixed
+        reached[found++] = i
         if (heap === undefined) continue
         const lower = scale * (centre - rough) - fixed
-        if (held < limit) siftUp(heap, held++, lower)
-        else if (lower > heap[0]!) siftDown(heap, limit, lower)
+        if (held < limit) {
+          siftUp(heap, held++, lower)
+          if (held === limit) floor = heap[0]!
+        } else if (lower > heap[0]!) {
+          siftDown(heap, limit, lower)
+          floor = heap[0]!
+        }
       }
     }
     if (accepted === 0) return []
-    const floor = heap !== undefined && held === limit && accepted > limit ? heap[0]! : Number.NEGATIVE_INFINITY
-    let candidates = 0
-    const i32 = this.kernel.i32()
+    // Every row not handed back has a bound below the final floor (the floor only rises).
+    if (heap === undefined || held < limit) floor = Number.NEGATIVE_INFINITY
     const addressesAt = this.stagingAt / 4
-    const batch: Array<number> = []
+    let candidates = 0
+    let batched = 0
+    // The `limit` largest fine lower bounds (a min-heap): the rows of the first exact round are those
+    // whose upper bound reaches the smallest of them.
+    const lowest = new Float64Array(limit)
+    let lows = 0
     const refine = () => {
       const f32 = this.kernel.f32()
-      for (let b = 0; b < batch.length; b++) i32[addressesAt + b] = this.addresses(rows, batch[b]!)[1]
-      this.kernel.dotLoAt(this.queryAt, this.stagingAt, batch.length, stride, this.scoresAt)
-      for (let b = 0; b < batch.length; b++) {
-        const i = batch[b]!
-        const scale = f32[this.addresses(rows, i)[2] / 4]!
+      for (let t = 0; t < batched; t++) {
+        const i = reached[candidates - batched + t]!
+        i32[addressesAt + t] = rows.chunks[Math.floor(i / CHUNK_ROWS)]! + (CHUNK_ROWS + (i % CHUNK_ROWS)) * stride
+      }
+      this.kernel.dotLoAt(this.queryAt, this.stagingAt, batched, stride, this.scoresAt)
+      for (let t = 0; t < batched; t++) {
+        const i = reached[candidates - batched + t]!
+        const scale = f32[(rows.chunks[Math.floor(i / CHUNK_ROWS)]! + 2 * CHUNK_ROWS * stride) / 4 + (i % CHUNK_ROWS)]!
         // Both bounds hold; the fine one is nearly always the lower.
-        const upper = q.step * scale * (256 * coarse[i]! + f32[this.scoresAt / 4 + b]!) + scale * fine + fixed
+        const estimate = q.step * scale * (256 * coarse[i]! + f32[this.scoresAt / 4 + t]!)
+        const upper = estimate + scale * fine + fixed
         if (upper < uppers[i]!) uppers[i] = upper
+        const lower = estimate - scale * fine - fixed
+        if (lows < limit) siftUp(lowest, lows++, lower)
+        else if (lower > lowest[0]!) siftDown(lowest, limit, lower)
       }
-      batch.length = 0
+      batched = 0
     }
-    for (let i = 0; i < count; i++) {
-      if (uppers[i]! === Number.NEGATIVE_INFINITY) continue
-      if (uppers[i]! < floor) {
-        uppers[i] = Number.NEGATIVE_INFINITY
-        continue
-      }
-      candidates++
-      batch.push(i)
-      if (batch.length === CHUNK_ROWS) refine()
+    // The candidates: rows whose coarse bound reaches the final floor, compacted to the front of
+    // `reached`, their fine bounds computed a kernel call per CHUNK_ROWS of them.
+    for (let r = 0; r < found; r++) {
+      const i = reached[r]!
+      if (uppers[i]! < floor) continue
+      reached[candidates++] = i
+      if (++batched === CHUNK_ROWS) refine()
     }
-    if (batch.length > 0) refine()
+    if (batched > 0) refine()
+    reached = reached.subarray(0, candidates)
+    // First round: every row whose fine upper bound reaches the `limit`-th best fine lower bound —
+    // when those `limit` rows pass the exact filter (nearly always), no other row can be in the
+    // answer, so one read of exact vectors settles the search, and it reads no row it need not.
+    const reach = lows === limit ? lowest[0]! : Number.NEGATIVE_INFINITY
+    let first = 0
+    for (let r = 0; r < candidates; r++) if (uppers[reached[r]!]! >= reach) first++
     const scored: Array<S> = []
     let unscored = candidates
-    for (let want = limit + FIRST_EXTRA;; want *= 4) {
-      const next = topIndices(uppers, rows.count, want)
-      // Every row not taken now has a bound no higher than the lowest bound taken.
-      const bound = next.length === 0 ? Number.NEGATIVE_INFINITY : uppers[next[next.length - 1]!]!
+    for (let want = Math.max(first, limit);; want *= 4) {
+      const next = topIndices(uppers, reached, want)
       for (const i of next) uppers[i] = Number.NEGATIVE_INFINITY
       unscored -= next.length
       scored.push(...rescore(next.map((i) => rows.keys[i]!)))
       scored.sort(compare)
       // Done when every row is scored, or no row left unscored can reach the k-th exact score.
       const kth = scored.length >= limit ? scored[limit - 1]!.score : Number.NEGATIVE_INFINITY
-      if (unscored === 0 || bound < kth) break
+      if (unscored === 0 || highest(uppers, reached) < kth) break
     }
     // The pruning was sound if the `limit`-th exact score reaches the floor: every pruned row scores
     // below it. Otherwise (rows with the best lower bounds failed the exact filter, or fewer than
@@ -477,17 +531,26 @@ export class VectorIndex {
   }
 
   /**
-   * Byte addresses of row i's high bytes, low bytes and scale. A chunk holds CHUNK_ROWS rows as
-   * three arrays: the high-byte rows, the low-byte rows, the scales (so a scan reads one array).
+   * Byte addresses of row i's high bytes (first part), low bytes, scale and high bytes (second part).
+   * A chunk holds CHUNK_ROWS rows as arrays: the first `prefix` high bytes of every row, the other
+   * high bytes, the low-byte rows, the scales, the norms of the second parts (so a scan reads the
+   * first array, and of the second only the rows it does not drop).
    */
-  private addresses(rows: Rows, i: number): readonly [number, number, number] {
+  private addresses(rows: Rows, i: number): readonly [number, number, number, number] {
     const chunk = rows.chunks[Math.floor(i / CHUNK_ROWS)]!
     const j = i % CHUNK_ROWS
+    const rest = this.stride - this.prefix
     return [
-      chunk + j * this.stride,
-      chunk + (CHUNK_ROWS + j) * this.stride,
-      chunk + 2 * CHUNK_ROWS * this.stride + j * 4
+      chunk + j * this.prefix,
+      chunk + CHUNK_ROWS * this.stride + j * this.stride,
+      chunk + 2 * CHUNK_ROWS * this.stride + j * 4,
+      chunk + CHUNK_ROWS * this.prefix + j * rest
     ]
+  }
+
+  /** Byte address of row i's rest norm: the norm of its high bytes' second part (after the scales). */
+  private restAt(rows: Rows, i: number): number {
+    return rows.chunks[Math.floor(i / CHUNK_ROWS)]! + CHUNK_ROWS * (2 * this.stride + 4) + (i % CHUNK_ROWS) * 4
   }
 
   private setFields(rows: Rows, i: number, fields: RowFields): void {
@@ -501,7 +564,9 @@ export class VectorIndex {
    * Normalise the query and write it as int16 with one step (its largest component becomes ±32767,
    * each component off by at most half a step): returns its L1 norm and the step, for the bound.
    */
-  private writeQuery(query: ArrayLike<number>): { readonly l1: number; readonly step: number; readonly sum: number } {
+  private writeQuery(
+    query: ArrayLike<number>
+  ): { readonly l1: number; readonly step: number; readonly sum: number; readonly rest: number } {
     const n = this.dimensions
     let norm = 0
     for (let d = 0; d < n; d++) norm += query[d]! * query[d]!
@@ -517,12 +582,16 @@ export class VectorIndex {
     const i16 = this.kernel.i16()
     const at = this.queryAt / 2
     let sum = 0
+    let restSquares = 0
     for (let d = 0; d < this.stride; d++) {
       const v = d < n ? Math.round((query[d]! / norm) * k) : 0
       i16[at + d] = v
       sum += v
+      if (d >= this.prefix) restSquares += v * v
     }
-    return { l1, step: top / QUERY_RANGE, sum }
+    // The sum of squares is an exact integer; the margin covers the roots' rounding (here and the
+    // rows' f32 norms).
+    return { l1, step: top / QUERY_RANGE, sum, rest: Math.sqrt(restSquares) * (1 + 2 ** -20) }
   }
 }
 
@@ -560,14 +629,22 @@ const siftDown = (heap: Float64Array, size: number, v: number, keys?: Int32Array
   if (keys !== undefined) keys[k] = key
 }
 
-/** Indices (below `count`) of the `want` largest finite values, largest first. */
-const topIndices = (values: Float64Array, count: number, want: number): Array<number> => {
+/** The largest of the values at the indices `among`. */
+const highest = (values: Float64Array, among: Int32Array): number => {
+  let top = Number.NEGATIVE_INFINITY
+  for (let r = 0; r < among.length; r++) if (values[among[r]!]! > top) top = values[among[r]!]!
+  return top
+}
+
+/** Of the indices `among`, the `want` whose values are largest and finite, largest first. */
+const topIndices = (values: Float64Array, among: Int32Array, want: number): Array<number> => {
   // A min-heap of the best seen so far, in typed arrays: most values lose to its root after a few
-  // hundred rows, so the scan is one comparison per row.
+  // rows, so the scan is one comparison per row.
   const at = new Int32Array(want)
   const best = new Float64Array(want)
   let size = 0
-  for (let i = 0; i < count; i++) {
+  for (let r = 0; r < among.length; r++) {
+    const i = among[r]!
     const v = values[i]!
     if (v === Number.NEGATIVE_INFINITY) continue
     if (size < want) siftUp(best, size++, v, at, i)
