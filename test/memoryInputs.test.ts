@@ -11,6 +11,7 @@ import { describe, expect, it } from "vitest"
 import { prepareRemember, prepareRememberMany } from "../src/core/memoryInputs.js"
 import { isUuidV7, newUuid } from "../src/domain/ids.js"
 import type { RememberInput } from "../src/domain/memory.js"
+import { withOverrides } from "./support/overrides.js"
 
 const limits = { space: { model: "m", dimensions: 4 }, maxContentBytes: 64 }
 
@@ -70,14 +71,7 @@ const item = fc.tuple(
     )
   ),
   fc.constantFrom(null, null, null, null, null, null, null, null, null, "extra", "__proto__", "Embedding")
-).map(([base, [keys, values], extra]) => {
-  const value: Record<string, unknown> = { ...base }
-  keys.forEach((k, i) => {
-    value[k] = values[i] === null ? undefined : values[i]
-  })
-  if (extra !== null) Object.defineProperty(value, extra, { value: 1, enumerable: true })
-  return value
-})
+).map(withOverrides)
 
 /** What a call ended with, comparable across the two paths. */
 const outcome = (

@@ -8,6 +8,7 @@ import * as fc from "fast-check"
 import { describe, expect, it } from "vitest"
 import { plainQuery } from "../src/core/recall.js"
 import { RecallQuery } from "../src/domain/memory.js"
+import { withOverrides } from "./support/overrides.js"
 
 /** A value for each field: valid ones, and ones each rule of the field refuses. */
 const fields = {
@@ -57,14 +58,7 @@ const query = fc.tuple(
     fc.tuple(fc.constant(keys), fc.tuple(...keys.map((k) => fc.option(fields[k], { freq: 8 }))))
   ),
   fc.constantFrom(null, null, null, null, null, null, null, null, "extra", "__proto__")
-).map(([base, [keys, values], extra]) => {
-  const value: Record<string, unknown> = { ...base }
-  keys.forEach((k, i) => {
-    value[k] = values[i] === null ? undefined : values[i]
-  })
-  if (extra !== null) Object.defineProperty(value, extra, { value: 1, enumerable: true })
-  return value
-})
+).map(withOverrides)
 
 const decodeQuery = Schema.decodeUnknownEither(RecallQuery)
 
