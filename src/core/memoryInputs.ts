@@ -7,7 +7,7 @@ import { type EmbeddingInput, EmbeddingSpace } from "../domain/embedding.js"
 import { InvalidEmbedding, InvalidInput } from "../domain/errors.js"
 import { AgentId, isUuid, MemoryId, newMemoryId } from "../domain/ids.js"
 import { isJsonObject, isPlainObject } from "../domain/json.js"
-import { type Memory, MemorySource, RememberInput } from "../domain/memory.js"
+import { isMemorySource, type Memory, type MemorySource, RememberInput } from "../domain/memory.js"
 import type { StoreOptions } from "../domain/options.js"
 import { DEFAULT_MAX_CONTENT_BYTES, isName, textProblem, utf8Length } from "../domain/text.js"
 import { decode, decodeSync, invalid } from "./decode.js"
@@ -103,7 +103,6 @@ const prepareMemory = (
   }
 }
 
-const SOURCES: ReadonlySet<unknown> = new Set<unknown>(MemorySource.literals)
 const INPUT_KEYS: ReadonlySet<string> = new Set(Object.keys(RememberInput.fields))
 
 /**
@@ -119,7 +118,7 @@ export const plainlyValid = (u: unknown): Decoded | undefined => {
   const { agentId, content, embedding, id, metadata, scope, source } = u
   if (typeof agentId !== "string" || !isName(agentId)) return undefined
   if (typeof content !== "string" || textProblem(content) !== undefined) return undefined
-  if (!SOURCES.has(source)) return undefined
+  if (!isMemorySource(source)) return undefined
   if (scope !== undefined && (typeof scope !== "string" || !isName(scope))) return undefined
   if (metadata !== undefined && !isJsonObject(metadata)) return undefined
   if (id !== undefined && (typeof id !== "string" || !isUuid(id))) return undefined

@@ -11,9 +11,10 @@ import type { AgentId } from "../domain/ids.js"
 import { isJsonObject, isPlainObject, type JsonObject } from "../domain/json.js"
 import {
   DEFAULT_RECALL_LIMIT,
+  isMemorySource,
   MAX_RECALL_LIMIT,
   type Memory,
-  MemorySource,
+  type MemorySource,
   RecallMode,
   RecallQuery
 } from "../domain/memory.js"
@@ -60,7 +61,6 @@ export type RecallPlan =
 const decodeQuery = decode(RecallQuery, "query")
 
 const MODES: ReadonlySet<unknown> = new Set<unknown>(RecallMode.literals)
-const SOURCES: ReadonlySet<unknown> = new Set<unknown>(MemorySource.literals)
 const QUERY_KEYS: ReadonlySet<string> = new Set(Object.keys(RecallQuery.fields))
 
 /** A decoded query, as `RecallQuery` gives it. */
@@ -97,7 +97,7 @@ export const plainQuery = (u: unknown): DecodedQuery | undefined => {
   }
   if (mode !== undefined && !MODES.has(mode)) return undefined
   if (scope !== undefined && (typeof scope !== "string" || !isName(scope))) return undefined
-  if (source !== undefined && !SOURCES.has(source)) return undefined
+  if (source !== undefined && !isMemorySource(source)) return undefined
   if (
     minConfidence !== undefined &&
     !(typeof minConfidence === "number" && minConfidence >= 0 && minConfidence <= 1)

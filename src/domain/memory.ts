@@ -34,6 +34,9 @@ export const Memory = Schema.Struct({
 export type Memory = typeof Memory.Type
 
 const SOURCES: ReadonlySet<unknown> = new Set<unknown>(MemorySource.literals)
+
+/** True when `u` is one of `MemorySource`'s literals (for hot paths that check without the Schema). */
+export const isMemorySource = (u: unknown): u is MemorySource => SOURCES.has(u)
 const isEpochMillis = (u: unknown): boolean => Number.isInteger(u) && (u as number) >= 0 && (u as number) <= 8.64e15
 
 /**
@@ -44,7 +47,7 @@ const isEpochMillis = (u: unknown): boolean => Number.isInteger(u) && (u as numb
 export const plainMemoryFields = (u: Record<string, unknown>): Omit<Memory, "embedding"> | undefined => {
   const { accessCount, accessedAt, agentId, confidence, content, createdAt, id, metadata, scope, source } = u
   if (typeof id !== "string" || !isUuid(id) || typeof agentId !== "string" || !isName(agentId)) return undefined
-  if (typeof content !== "string" || textProblem(content) !== undefined || !SOURCES.has(source)) return undefined
+  if (typeof content !== "string" || textProblem(content) !== undefined || !isMemorySource(source)) return undefined
   if (typeof scope !== "string" || !isName(scope) || !isJsonObject(metadata)) return undefined
   if (typeof confidence !== "number" || typeof accessCount !== "number") return undefined
   if (!isEpochMillis(createdAt) || !isEpochMillis(accessedAt)) return undefined

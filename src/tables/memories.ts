@@ -8,7 +8,7 @@
 import { Schema } from "effect"
 import { AgentId, isUuid, MemoryId } from "../domain/ids.js"
 import { canonicalJson, type JsonObject } from "../domain/json.js"
-import { type Memory, MemorySource } from "../domain/memory.js"
+import { isMemorySource, type Memory, MemorySource } from "../domain/memory.js"
 import { isName } from "../domain/text.js"
 import { table } from "./table.js"
 
@@ -28,8 +28,6 @@ export const MemoryRow = Schema.Struct({
   access_count: Schema.Number
 })
 
-const SOURCES: ReadonlySet<unknown> = new Set(MemorySource.literals)
-
 /**
  * True when `r` passes exactly the checks of `MemoryRow`'s fields (the predicates their Schemas
  * apply), so it can be taken as decoded: the Schema decode was most of the cost of reading a recall's
@@ -40,7 +38,7 @@ export const isMemoryRow = (r: unknown): r is typeof MemoryRow.Type => {
   const row = r as Record<string, unknown>
   return typeof row.id === "string" && isUuid(row.id) &&
     typeof row.agent_id === "string" && isName(row.agent_id) &&
-    typeof row.content === "string" && SOURCES.has(row.source) && typeof row.scope === "string" &&
+    typeof row.content === "string" && isMemorySource(row.source) && typeof row.scope === "string" &&
     typeof row.metadata === "string" && typeof row.confidence === "number" &&
     typeof row.created_at === "number" && typeof row.accessed_at === "number" &&
     typeof row.access_count === "number"
