@@ -1,16 +1,23 @@
 /**
- * The gateway's SQLite semantic store in a worker thread. better-sqlite3 is synchronous: on the
+ * The gateway's SQLite semantic store in two worker threads. better-sqlite3 is synchronous: on the
  * event loop, a long SQLite call (a large KNN, a WAL checkpoint, a batch of thousands) holds every
- * other request until it returns. In a worker the SQLite work runs on its own thread (and core),
- * while the event loop goes on parsing, validating and answering; calls reach the worker as
- * messages and come back in the order they finish.
+ * other request until it returns. In workers the SQLite work runs on threads of its own, while the
+ * event loop goes on parsing, validating and answering; calls reach a worker as messages and come
+ * back in the order they finish.
  *
- * The worker opens the store on a connection of its own (storeThreadMain.ts); the gateway's other
+ * The writes (remember, rememberMany, forget, updateEmbedding) go to one worker and the reads
+ * (recall, recallAgents, get, count) to another, each with a connection of its own: a write's
+ * commit waits for the disk (fsync at synchronous = FULL), and in one thread every search would wait
+ * with it; SQLite's WAL lets the reader read while the writer commits, and each read sees every
+ * write acknowledged before it began. The reader records the access counters of its recalls and
+ * writes them itself, as any other process would (the writer's busy timeout orders the two).
+ *
+ * Each worker opens the store on a connection of its own (storeThreadMain.ts); the gateway's other
  * services (consolidation, administration, MCP's other stores) keep theirs in this thread — SQLite's
  * WAL and busy timeout serialise writers across connections as across processes. What crosses is
  * plain data: inputs, results (an Option as the value or null) and typed errors by their fields (the
  * cause, which may hold SQL text, stays in the worker). A worker that dies fails every call in flight
- * and every later one with a StorageError.
+ * to it and every later one with a StorageError.
  */
 import { Effect, Option, Schema, type Scope } from "effect"
 import { createRequire } from "node:module"
@@ -62,8 +69,17 @@ const CLOSE_GRACE_MS = 5_000
 const threadFailure = (operation: string, message: string) =>
   new StorageError({ backend: "sqlite", operation, message: `the store thread ${message}` })
 
-/** Start the worker for the store at `options` and return a SemanticStore that calls it. */
-export const semanticStoreThread = (options: SqliteStoreOptions): Effect.Effect<Store, StorageError, Scope.Scope> =>
+/** The calls that write: answered by the writer thread, every other call by the reader. */
+export const WRITES: ReadonlySet<Method> = new Set(["remember", "rememberMany", "forget", "updateEmbedding"])
+
+/** One worker with the store open: its embedding space, and how to call a method in it. */
+interface StoreWorker {
+  readonly space: EmbeddingSpace
+  readonly call: (method: Method) => (...args: ReadonlyArray<unknown>) => Effect.Effect<unknown, unknown>
+}
+
+/** Start a worker on the store at `options`, closed with the scope. */
+const startWorker = (options: SqliteStoreOptions): Effect.Effect<StoreWorker, StorageError, Scope.Scope> =>
   Effect.gen(function*() {
     const worker = yield* Effect.acquireRelease(
       Effect.sync(() => {
@@ -139,7 +155,16 @@ export const semanticStoreThread = (options: SqliteStoreOptions): Effect.Effect<
         })
         worker.postMessage({ id, method, args: packArguments(method, args) } satisfies StoreCall)
       })
-    const store = { embeddingSpace: space } as Record<string, unknown>
-    for (const m of METHODS) store[m] = call(m)
+    return { space, call }
+  })
+
+/** Start the writer and reader workers for the store at `options` and return a SemanticStore that calls them. */
+export const semanticStoreThread = (options: SqliteStoreOptions): Effect.Effect<Store, StorageError, Scope.Scope> =>
+  Effect.gen(function*() {
+    // The writer first: it runs the store's migrations, so the reader opens a store already current.
+    const writer = yield* startWorker(options)
+    const reader = yield* startWorker(options)
+    const store = { embeddingSpace: writer.space } as Record<string, unknown>
+    for (const m of METHODS) store[m] = (WRITES.has(m) ? writer : reader).call(m)
     return store as unknown as Store
   })

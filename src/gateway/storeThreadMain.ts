@@ -1,6 +1,7 @@
 /**
  * The worker side of `storeThread.ts`: opens the gateway's SQLite semantic store on a connection of
- * its own and answers the main thread's SemanticStore calls, one message each.
+ * its own and answers the main thread's SemanticStore calls, one message each, in the order they
+ * arrive (each worker is sent only writes or only reads).
  */
 import { Cause, Context, Effect, Exit, Layer, Option, Scope } from "effect"
 import { parentPort, workerData } from "node:worker_threads"
@@ -11,8 +12,6 @@ import { packResult, unpack } from "./threadWire.js"
 
 const port = parentPort!
 
-/** The calls that write (answered before reads that arrived with them). */
-const WRITES: ReadonlySet<string> = new Set(["remember", "rememberMany", "forget", "updateEmbedding"])
 const options = workerData as SqliteStoreOptions
 
 /** A failure as it crosses to the main thread: the error's own fields (its cause stays here, in the log). */
@@ -50,25 +49,12 @@ const main = Effect.gen(function*() {
       }
     })
   }
-  // Calls that arrived together are answered writes first: a store's answer waits for its commit
-  // (and the gateway's group commit gathers the next batch only after it), so a write queued behind
-  // every search in flight would wait for all of them, twice.
-  const waiting: Array<StoreCall> = []
-  const answerWaiting = () => {
-    const calls = waiting.splice(0, waiting.length)
-    for (const call of calls) if (WRITES.has(call.method)) answer(call)
-    for (const call of calls) if (!WRITES.has(call.method)) answer(call)
-  }
   port.on("message", (call: StoreCall | "close") => {
     if (call === "close") {
-      // Calls that came before "close" are started first, as they were sent.
-      answerWaiting()
       Effect.runFork(Effect.andThen(Scope.close(scope, Exit.void), () => port.close()))
       return
     }
-    // The port delivers the messages already queued in one turn of the event loop, so the calls that
-    // arrived while the store was busy are all here when `answerWaiting` runs.
-    if (waiting.push(call) === 1) setImmediate(answerWaiting)
+    answer(call)
   })
 })
 

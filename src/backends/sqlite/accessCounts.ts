@@ -7,7 +7,7 @@
  * memories read here pass through `seen`, which adds what is still pending.
  *
  * What this changes, and only for the counters: another process sees an access up to `FLUSH_MS`
- * late, and a crash of this process drops the accesses of its last `FLUSH_MS` (the statistics commit
+ * late (later while other connections hold the write lock: the batch waits for it off the thread), and a crash of this process drops the accesses of its last `FLUSH_MS` (the statistics commit
  * of a recall never had an fsync of its own either). A memory, its content and every other write are
  * committed as before. Inside an application's transaction a recall still updates the counters in
  * that transaction (it may roll back, and the counters with it).
@@ -139,7 +139,9 @@ export class AccessCounts {
       this.armed = false
       if (this.pending.size === 0) return Effect.void
       if (this.conn.db.inTransaction) return this.arm
-      return this.conn.attempt("recall", () => this.written((apply) => this.conn.immediateStatistics(apply)))
+      // Without waiting in SQLite's busy handler: while another connection writes (the gateway's writer
+      // thread, another process), `attempt` tries again after a pause and the thread goes on meanwhile.
+      return this.conn.attempt("recall", () => this.written((apply) => this.conn.immediateStatisticsNoWait(apply)))
     })
   }
 

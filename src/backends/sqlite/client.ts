@@ -102,6 +102,21 @@ export class SqliteConnection {
     }
   }
 
+  /**
+   * `immediateStatistics` that does not wait for the lock: while another connection holds it, this
+   * fails at once with SQLITE_BUSY (for `attempt` to run it again after a pause off the thread)
+   * rather than blocking the thread in SQLite's busy handler. For writes that can wait while the
+   * thread has other work: the counters of a store whose writes come from another connection.
+   */
+  immediateStatisticsNoWait<A>(fn: () => A): A {
+    this.db.pragma("busy_timeout = 0")
+    try {
+      return this.immediateStatistics(fn)
+    } finally {
+      this.db.pragma(`busy_timeout = ${Math.min(this.busyDeadlineMs, BUSY_SLICE_MS)}`)
+    }
+  }
+
   /** Run `fn` in a read transaction: every statement in it sees the same snapshot of the file. */
   read<A>(fn: () => A): A {
     return this.tx.deferred(fn) as A
