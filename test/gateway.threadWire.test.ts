@@ -81,6 +81,11 @@ describe("the store thread's wire", () => {
       const packed = packResult(method, value)
       assert.deepStrictEqual(unpack(cross(packed)), value, method)
     }
-    assert.strictEqual(packResult("recallAgents", [hits, hits]).vectors.length, 2)
+    const both = packResult("recallAgents", [hits, hits])
+    assert.strictEqual(both.vectors.length, 2)
+    // One buffer for the message's vectors (the clone copies it once), each vector a view of its own part.
+    assert.strictEqual(both.vectors[0]!.data.buffer, both.vectors[1]!.data.buffer)
+    const arrived = cross(both)
+    assert.strictEqual(arrived.vectors[0]!.data.buffer, arrived.vectors[1]!.data.buffer)
   })
 })

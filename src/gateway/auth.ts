@@ -14,7 +14,7 @@ import { createHash, timingSafeEqual } from "node:crypto"
 import { isIP } from "node:net"
 import { ConfigError } from "../domain/errors.js"
 import { AgentId } from "../domain/ids.js"
-import { Authorization, type Caller, Unauthorized } from "./Api.js"
+import { Authorization, Caller, Unauthorized } from "./Api.js"
 import { errorResponse, pathOf } from "./requests.js"
 
 /** A gateway token, optionally limited to a list of agents. */
@@ -157,14 +157,15 @@ const PUBLIC_PATHS: ReadonlySet<string> = new Set(["/health"])
 /**
  * Refuse a request without a valid token before its body is read, on every path but `/health`
  * (unknown paths included: nothing about the API is told to an anonymous caller). The connection of
- * a refused request with a body is closed, so the body is never read.
+ * a refused request with a body is closed, so the body is never read. The caller it found is in the
+ * context of what follows, so the hot routes (fastRoutes.ts) do not authenticate the request again.
  */
 export const authorizeEarly = (authenticate: Authenticate) => (app: HttpApp.Default): HttpApp.Default =>
   Effect.gen(function*() {
     const request = yield* HttpServerRequest.HttpServerRequest
     if (PUBLIC_PATHS.has(pathOf(request))) return yield* app
     const caller = yield* Effect.either(authenticate(request.headers.authorization))
-    if (caller._tag === "Right") return yield* app
+    if (caller._tag === "Right") return yield* Effect.provideService(app, Caller, caller.right)
     const hasBody = request.headers["transfer-encoding"] !== undefined ||
       Number(request.headers["content-length"] ?? "0") > 0
     return errorResponse(401, { _tag: "Unauthorized", message: caller.left.message }, hasBody)

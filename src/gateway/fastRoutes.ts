@@ -21,7 +21,7 @@
 import type * as HttpApp from "@effect/platform/HttpApp"
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
-import { Effect, Either, Schema } from "effect"
+import { Effect, Either, Option, Schema } from "effect"
 import { tooDeep } from "../core/decode.js"
 import { InvalidEmbedding, InvalidInput } from "../domain/errors.js"
 import type { RecallHit } from "../domain/memory.js"
@@ -141,7 +141,11 @@ export const fastRoutes = (authenticate: Authenticate, deps: GatewayDeps) => {
       const request = yield* HttpServerRequest.HttpServerRequest
       const hot = request.method === "POST" ? table.get(pathOf(request)) : undefined
       if (hot === undefined || request.headers["content-length"] === undefined) return yield* app
-      const caller = yield* Effect.either(authenticate(request.headers.authorization))
+      // authorizeEarly (auth.ts) has authenticated the request in front of these routes.
+      const early = yield* Effect.serviceOption(Caller)
+      const caller = Option.isSome(early)
+        ? Either.right(early.value)
+        : yield* Effect.either(authenticate(request.headers.authorization))
       if (Either.isLeft(caller)) return yield* app
       // `text` is cached on the request: when HttpApi takes over, it reads the same bytes again.
       const text = yield* Effect.either(request.text)

@@ -50,45 +50,68 @@ const isNumbers = (v: unknown): v is ReadonlyArray<number> => {
   return true
 }
 
-/** The positions matching `pattern` in `value` that exist. */
-const positions = (value: unknown, pattern: Pattern, at: Array<Step> = []): Array<Array<Step>> => {
-  if (pattern.length === 0) return [at]
-  if (!isContainer(value)) return []
-  const [step, ...rest] = pattern
-  if (step === "*") {
-    return Array.isArray(value) ? value.flatMap((item, i) => positions(item, rest, [...at, i])) : []
+/**
+ * `value` with every vector at `pattern` (from `depth` on) replaced by null, copying each container
+ * on the way once (the original is untouched), and each vector found added to `found` with where it was.
+ */
+const take = (
+  value: unknown,
+  pattern: Pattern,
+  depth: number,
+  at: Array<Step>,
+  found: Array<{ readonly at: ReadonlyArray<Step>; readonly numbers: ReadonlyArray<number> }>
+): unknown => {
+  if (depth === pattern.length) {
+    if (!isNumbers(value)) return value
+    found.push({ at: at.slice(), numbers: value })
+    return null
   }
-  return Object.hasOwn(value, step!) ? positions(value[step!], rest, [...at, step!]) : []
+  if (!isContainer(value)) return value
+  const step = pattern[depth]!
+  if (step === "*") {
+    if (!Array.isArray(value)) return value
+    let copy: Array<unknown> | undefined
+    for (let i = 0; i < value.length; i++) {
+      at.push(i)
+      const item = take(value[i], pattern, depth + 1, at, found)
+      at.pop()
+      if (item !== value[i]) (copy ??= value.slice())[i] = item
+    }
+    return copy ?? value
+  }
+  if (!Object.hasOwn(value, step)) return value
+  at.push(step)
+  const item = take(value[step], pattern, depth + 1, at, found)
+  at.pop()
+  if (item === value[step]) return value
+  if (Array.isArray(value)) {
+    const copy = value.slice()
+    copy[step as number] = item
+    return copy
+  }
+  return { ...value, [step]: item }
 }
 
 const get = (value: unknown, at: ReadonlyArray<Step>): unknown =>
   at.reduce<unknown>((v, step) => (isContainer(v) ? v[step] : undefined), value)
 
-/** `value` with `replacement` at `at`, copying each container on the way (the original is untouched). */
-const set = (value: unknown, at: ReadonlyArray<Step>, replacement: unknown): unknown => {
-  if (at.length === 0) return replacement
-  const [step, ...rest] = at
-  if (Array.isArray(value)) {
-    const copy = value.slice()
-    copy[step as number] = set(value[step as number], rest, replacement)
-    return copy
-  }
-  const container = value as Record<Step, unknown>
-  return { ...container, [step!]: set(container[step!], rest, replacement) }
-}
-
 const pack = (value: unknown, patterns: ReadonlyArray<Pattern> | undefined): Packed => {
-  const vectors: Array<PackedVector> = []
+  const found: Array<{ readonly at: ReadonlyArray<Step>; readonly numbers: ReadonlyArray<number> }> = []
   let out = value
-  for (const pattern of patterns ?? []) {
-    for (const at of positions(value, pattern)) {
-      const v = get(value, at)
-      if (!isNumbers(v)) continue
-      // The constructor copies an array on a fast path (`Float64Array.from` iterates).
-      vectors.push({ at, data: new Float64Array(v) })
-      out = set(out, at, null)
-    }
-  }
+  for (const pattern of patterns ?? []) out = take(out, pattern, 0, [], found)
+  // One buffer for every vector, each a view of it: the structured clone copies a buffer once
+  // however many views of it a message holds.
+  let total = 0
+  for (const f of found) total += f.numbers.length
+  const buffer = new Float64Array(total)
+  let offset = 0
+  const vectors = found.map(({ at, numbers }) => {
+    // `set` copies a plain array of numbers on a fast path (`Float64Array.from` iterates).
+    buffer.set(numbers, offset)
+    const data = buffer.subarray(offset, offset + numbers.length)
+    offset += numbers.length
+    return { at, data }
+  })
   return { value: out, vectors }
 }
 
