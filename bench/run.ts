@@ -50,7 +50,7 @@ const require = createRequire(import.meta.url)
 const FULL: Counts = {
   batch: 500,
   queries: 200,
-  warmupQueries: 20,
+  warmupQueries: 300,
   textQueries: 200,
   warmupOps: 200,
   kvKeys: 1000,
@@ -758,7 +758,9 @@ const METHODOLOGY = [
   "Each store runs in its own child process (engram and raw never share a heap); the engram and raw children of a backend run side " +
   "by side in lockstep — each step (load, recall, kv, …) runs in one while the other waits, then in the other, the first side " +
   "alternating between runs — so both sides of a step see the same machine load; each figure is the median of the per-run figures; " +
-  "every timed phase is warmed up first (queries from a separate stream); latencies are per call with process.hrtime.bigint.",
+  "every timed phase is warmed up first (300 queries from a separate stream in a full run: a long-lived process's steady state; " +
+  "through HttpSemanticLive the p50 kept falling over the first ~1,500 calls, 3.7 → 1.6 ms, as V8 optimised the call path); " +
+  "latencies are per call with process.hrtime.bigint.",
   "Both sides get the same inputs, prepared before the clock starts (vectors as arrays of numbers, as an embedding API returns them), " +
   "and return the same data: a recall returns each memory's row, its parsed metadata and its vector.",
   "Recall: engram's recall ranks, returns the memories and updates their access counters (one call). The raw figure of a recall row " +

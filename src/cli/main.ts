@@ -94,7 +94,7 @@ export const serve = (config: MemoryConfig, overrides: { readonly host?: string;
     const withEmbedder = Option.match(embedder, { onNone: () => stores, onSome: (e) => Layer.provideMerge(e, stores) })
     const built = yield* Layer.build(Layer.provideMerge(McpHttpLive, withEmbedder))
     const { semanticStoreThread } = yield* Effect.promise(() => import("../gateway/storeThread.js"))
-    // A SQLite semantic store answers the gateway from a worker thread of its own (gateway/storeThread.ts),
+    // A SQLite semantic store answers the gateway from worker threads of its own (gateway/storeThread.ts),
     // so a long SQLite call does not hold the event loop.
     const services = config.semanticBackend === "sqlite" && config.sqlite?.path !== ":memory:"
       ? Context.add(
