@@ -145,12 +145,13 @@ export const port = (
     // marks, so they never contain a quote or an FTS5 operator.
     const params: Array<unknown> = [plan.terms.map((t) => `"${t}"`).join(" "), plan.agentId]
     // Ranked on the sort keys alone, whole rows read for the winners only: sorting every match with
-    // all its columns (its vector blob among them) cost a quarter of the statement.
+    // all its columns (its vector blob among them) cost a quarter of the statement. Sorted by the
+    // selected score, so bm25 is computed once per match.
     const sql = `SELECT t.score AS score, ${MEMORY_COLUMNS}
       FROM (SELECT m.rid AS rid, -bm25(memories_fts) AS score, m.created_at AS created_at, m.id AS id
         FROM memories_fts JOIN memories m ON m.rid = memories_fts.rowid
         WHERE memories_fts MATCH ? AND m.agent_id = ?${memoryFilterSql(plan.filter, params)}
-        ORDER BY bm25(memories_fts), m.created_at DESC, m.id DESC LIMIT ?) t
+        ORDER BY score DESC, m.created_at DESC, m.id DESC LIMIT ?) t
       JOIN memories m ON m.rid = t.rid
       ORDER BY t.score DESC, t.created_at DESC, t.id DESC`
     params.push(plan.limit)
