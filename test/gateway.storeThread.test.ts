@@ -77,9 +77,12 @@ describe("gateway store thread", () => {
         const dir = yield* tempDir
         const { token, url } = yield* startServe(dir, embedding)
         const order: Array<string> = []
+        // Each memory has ~150 distinct words to index, so writing the batch takes seconds, well beyond
+        // the wait below, however fast the machine (a batch of short memories took ~0.3 s).
+        const words = (i: number) => Array.from({ length: 150 }, (_, k) => `w${i}x${k}`).join(" ")
         const inputs = Array.from({ length: 10_000 }, (_, i) => ({
           agentId: `agent-${i % 10}`,
-          content: `batch memory ${i} with a few words to index`,
+          content: `batch memory ${i} ${words(i)}`,
           source: "document",
           embedding: [1, i / 10_000, 0.5, 0.25]
         }))
@@ -114,12 +117,13 @@ describe("gateway store thread", () => {
             store.recall({ agentId: "reader", text: "rivers stones", embedding: [1, i / 40, 0.5, 0.25], limit: 10 }),
             (hits) => Effect.sync(() => order.push(`recall ${hits.length}`))
           )
-        // A batch of 10,000 keeps the writer busy; recalls sent meanwhile are answered before it ends.
+        // A batch of 10,000 keeps the writer busy for seconds; recalls sent meanwhile are answered before it ends.
         const busy = yield* Effect.fork(
           Effect.tap(
             store.rememberMany(Array.from({ length: 10_000 }, (_, i) => ({
               agentId: "busy",
-              content: `busy memory ${i}`,
+              // ~150 distinct words each: writing the batch takes seconds (see the /health test).
+              content: `busy memory ${i} ${Array.from({ length: 150 }, (_, k) => `w${i}x${k}`).join(" ")}`,
               source: "document" as const,
               embedding: [0.5, 1, i / 10_000, 0.25]
             }))),
