@@ -374,8 +374,17 @@ export class PgClient {
           c.release()
           resume(Effect.fail(this.fail(operation, e)))
         }
+        // A driver that throws instead of calling back fails the call (the general path's
+        // Effect.async does the same), rather than escaping from this callback.
+        const send = (query: pg.QueryConfig, callback: (e: Error | null, result: pg.QueryResult<R>) => void) => {
+          try {
+            client.query<R>(query, callback)
+          } catch (e) {
+            failed(e instanceof Error ? e : new Error(describe(e)))
+          }
+        }
         const main = () =>
-          client.query<R>(config, (e, result) => {
+          send(config, (e, result) => {
             if (e) return failed(e)
             if (cancelled) return
             conn = undefined
@@ -393,7 +402,7 @@ export class PgClient {
         const next = (i: number): void => {
           const step = steps[i]
           if (step === undefined) return void main()
-          client.query({ text: step.text, types }, (e) => {
+          send({ text: step.text, types }, (e) => {
             if (e) return failed(e)
             if (cancelled) return
             step.done?.()
