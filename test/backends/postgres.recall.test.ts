@@ -101,6 +101,36 @@ describePg("PgLive vector recall", () => {
   )
 
   it(
+    "a recall interrupted while its statement waits gives its connection up: the next recall on a pool of one answers",
+    () =>
+      withCountedStore(8, (schema) =>
+        Effect.gen(function*() {
+          const store = yield* SemanticStore
+          const rand = seeded(11)
+          yield* rememberRandom(rand, 50, () => "agent-0")
+          const query = { agentId: "agent-0", embedding: range(8).map(() => gaussian(rand)), limit: 5 }
+          yield* store.recall(query)
+          // Another session holds every row, so the recall's counter update waits for it.
+          const blocker = new pg.Client({ connectionString: urlForSchema(schema) })
+          yield* Effect.acquireRelease(
+            Effect.promise(async () => {
+              await blocker.connect()
+              await blocker.query("BEGIN")
+              await blocker.query("SELECT id FROM memories FOR UPDATE")
+            }),
+            () => Effect.promise(() => blocker.end().catch(() => {}))
+          )
+          const waited = yield* Effect.timeout(store.recall(query), "300 millis").pipe(Effect.flip)
+          assert.strictEqual(waited._tag, "TimeoutException")
+          yield* Effect.promise(() => blocker.query("COMMIT"))
+          // The pool's one connection was destroyed, not handed back mid-statement: a new one answers.
+          const hits = yield* store.recall(query)
+          assert.strictEqual(hits.length, 5)
+        }).pipe(Effect.scoped)),
+    120_000
+  )
+
+  it(
     "recallAgents of a vector query is one statement for every agent; each gets what recall gives and is counted once",
     () =>
       withCountedStore(8, (_schema, statements) =>

@@ -47,6 +47,9 @@ const SESSION_SETTINGS: ReadonlyArray<readonly [string, string]> = [
   ["hnsw.ef_search", "40"]
 ]
 
+/** The session settings as statements, for connections that were not opened with them. */
+const SESSION_SQL = SESSION_SETTINGS.map(([k, v]) => `SET ${k} = ${v}`).join("; ")
+
 /** The initial `hnsw.ef_search` of every connection. */
 export const DEFAULT_EF_SEARCH = 40
 
@@ -137,6 +140,29 @@ export interface Statement {
   readonly name?: string
 }
 
+/**
+ * A statement to run on a connection before the main one, chosen once the connection is known
+ * (`joined`: the application's transaction connection, whose settings end with its transaction), or
+ * undefined for none; `done` runs once it has succeeded.
+ */
+export type Setup = (
+  client: pg.ClientBase,
+  joined: boolean
+) => { readonly text: string; readonly done?: (() => void) | undefined } | undefined
+
+/** The driver's form of a statement. */
+const queryConfig = (statement: Statement | string): pg.QueryConfig =>
+  // The parsers travel with each statement: on an application's pool (fromPool) the connections
+  // were made with the application's parsers, not engram's.
+  typeof statement === "string"
+    ? { text: statement, types }
+    : {
+      text: statement.text,
+      types,
+      ...(statement.values === undefined ? {} : { values: [...statement.values] }),
+      ...(statement.name === undefined ? {} : { name: statement.name })
+    }
+
 /** What a unit of work can run: statements on one connection. */
 export interface Queryable {
   readonly query: <R extends pg.QueryResultRow>(
@@ -222,7 +248,7 @@ export class PgClient {
   private prepare(conn: Connection, operation: string): Effect.Effect<void, StoreFailure> {
     if (!this.shared || this.prepared.has(conn.client)) return Effect.void
     return Effect.tap(
-      this.run(conn, operation, SESSION_SETTINGS.map(([k, v]) => `SET ${k} = ${v}`).join("; ")),
+      this.run(conn, operation, SESSION_SQL),
       () => Effect.sync(() => this.prepared.add(conn.client))
     )
   }
@@ -233,16 +259,7 @@ export class PgClient {
     operation: string,
     statement: Statement | string
   ): Effect.Effect<pg.QueryResult<R>, StoreFailure> {
-    // The parsers travel with each statement: on an application's pool (fromPool) the connections
-    // were made with the application's parsers, not engram's.
-    const config: pg.QueryConfig = typeof statement === "string"
-      ? { text: statement, types }
-      : {
-        text: statement.text,
-        types,
-        ...(statement.values === undefined ? {} : { values: [...statement.values] }),
-        ...(statement.name === undefined ? {} : { name: statement.name })
-      }
+    const config = queryConfig(statement)
     return Effect.async<pg.QueryResult<R>, StoreFailure>((resume) => {
       conn.client.query<R>(config, (error, result) => {
         if (error) {
@@ -300,12 +317,119 @@ export class PgClient {
     )
   }
 
+  /**
+   * One statement on a connection of its own, preceded by the `setup` it asks for on that
+   * connection (see `Setup`). Outside an application's transaction the checkout, the statements and
+   * the release run as one asynchronous step of node-postgres callbacks: the general path
+   * (`withConnection`, several Effect steps) cost a single-statement call more client time than the
+   * driver itself. Failures, timeouts and interruption are handled as on the general path: the same
+   * typed errors, the same acquire deadline, and an interrupted or broken connection is destroyed.
+   */
+  statement<R extends pg.QueryResultRow>(
+    operation: string,
+    statement: Statement | string,
+    setup?: Setup
+  ): Effect.Effect<ReadonlyArray<R>, StoreFailure> {
+    return Effect.flatMap(joinedConnection(this.identity), (joined) => {
+      if (Option.isNone(joined)) return this.pooledStatement<R>(operation, statement, setup)
+      return this.withConnection(operation, (q, conn) => {
+        const first = setup?.(conn.client, true)
+        const run = q.query<R>(statement)
+        return first === undefined ? run : Effect.zipRight(q.execute(first.text), run)
+      })
+    })
+  }
+
+  /** `statement` on a connection checked out of the pool, in one asynchronous step. */
+  private pooledStatement<R extends pg.QueryResultRow>(
+    operation: string,
+    statement: Statement | string,
+    setup: Setup | undefined
+  ): Effect.Effect<ReadonlyArray<R>, StoreFailure> {
+    const config = queryConfig(statement)
+    return Effect.async<ReadonlyArray<R>, StoreFailure>((resume) => {
+      let cancelled = false
+      let conn: Connection | undefined
+      // engram's own deadline, as in `acquire`.
+      const timer = setTimeout(() => {
+        cancelled = true
+        resume(Effect.fail(this.fail(operation, new Error("timeout exceeded when trying to connect"))))
+      }, this.acquireTimeoutMs)
+      this.pool.connect((error, client, done) => {
+        clearTimeout(timer)
+        if (cancelled) {
+          if (client !== undefined) done()
+          return
+        }
+        if (error || !client) {
+          resume(Effect.fail(this.fail(operation, error ?? new Error("no client returned"))))
+          return
+        }
+        const c = new Connection(client, done)
+        conn = c
+        const failed = (e: Error) => {
+          if (cancelled) return
+          if (!isServerError(e) || isConnectionFailure(e)) c.broken = true
+          conn = undefined
+          c.release()
+          resume(Effect.fail(this.fail(operation, e)))
+        }
+        // A driver that throws instead of calling back fails the call (the general path's
+        // Effect.async does the same), rather than escaping from this callback.
+        const send = (query: pg.QueryConfig, callback: (e: Error | null, result: pg.QueryResult<R>) => void) => {
+          try {
+            client.query<R>(query, callback)
+          } catch (e) {
+            failed(e instanceof Error ? e : new Error(describe(e)))
+          }
+        }
+        const main = () =>
+          send(config, (e, result) => {
+            if (e) return failed(e)
+            if (cancelled) return
+            conn = undefined
+            c.release()
+            resume(Effect.succeed(result.rows))
+          })
+        // Steps before the statement: engram's session settings on an application's pool, then the
+        // caller's setup; each is recorded only once it succeeded.
+        const steps: Array<{ readonly text: string; readonly done?: (() => void) | undefined }> = []
+        if (this.shared && !this.prepared.has(client)) {
+          steps.push({ text: SESSION_SQL, done: () => this.prepared.add(client) })
+        }
+        const own = setup?.(client, false)
+        if (own !== undefined) steps.push(own)
+        const next = (i: number): void => {
+          const step = steps[i]
+          if (step === undefined) return void main()
+          send({ text: step.text, types }, (e) => {
+            if (e) return failed(e)
+            if (cancelled) return
+            step.done?.()
+            next(i + 1)
+          })
+        }
+        next(0)
+      })
+      return Effect.sync(() => {
+        cancelled = true
+        clearTimeout(timer)
+        // Interrupted mid-statement: the connection is destroyed, as the general path does.
+        if (conn !== undefined) {
+          conn.broken = true
+          conn.release()
+          conn = undefined
+        }
+      })
+    })
+  }
+
   /** One statement on a pooled connection. */
   query<R extends pg.QueryResultRow>(
     operation: string,
     statement: Statement | string
   ): Effect.Effect<ReadonlyArray<R>, StoreFailure> {
-    return this.withConnection(operation, (q) => q.query<R>(statement))
+    return this.statement<R>(operation, statement)
   }
 
   /** One statement whose rows are decoded by `decode` (a table's codec); a row that does not decode is a StorageError. */

@@ -35,6 +35,7 @@ import {
   ASYNC_COMMIT,
   distanceTolerance,
   nearestCounted,
+  nearestCountedAlone,
   nearestCountedMany,
   settledCandidates,
   type VectorPlan
@@ -189,15 +190,14 @@ export const port = (client: PgClient, space: EmbeddingSpace): SemanticPort => {
     backend: "postgres",
     insert: (memories, { minted }) => insertMemories(client, memories, minted),
     recall: (plan, pick) =>
-      client.withConnection("recall", (q, conn) =>
-        Effect.gen(function*() {
-          if (plan.mode === "vector") {
-            // Counted in the same statement: every candidate is a hit (there are at most `limit`).
-            const counted = yield* nearestCounted(client, q, conn, plan, eps)
-            if (counted !== undefined) return pick({ nearest: counted })
-          }
-          return yield* readPickCount(q, conn, plan, pick)
-        })),
+      plan.mode === "vector"
+        // Counted in the same statement: every candidate is a hit (there are at most `limit`). When
+        // the boundary is not settled nothing was counted, and the recall is answered afresh.
+        ? Effect.flatMap(nearestCountedAlone(client, plan, eps), (counted) =>
+          counted !== undefined
+            ? Effect.succeed(pick({ nearest: counted }))
+            : client.withConnection("recall", (q, conn) => readPickCount(q, conn, plan, pick)))
+        : client.withConnection("recall", (q, conn) => readPickCount(q, conn, plan, pick)),
     recallMany: (plans, pick) =>
       client.withConnection("recall", (q, conn) =>
         Effect.gen(function*() {

@@ -7,16 +7,27 @@
  * it with `vector_recv`), which spares printing and parsing a few thousand characters per recall.
  * Rows of a batch insert travel as text arrays (`unnest` of `text[]`), one form for every column.
  */
+import { endianness } from "node:os"
 
 /** pgvector's text form of a vector. */
 export const vectorText = (v: ReadonlyArray<number>): string => JSON.stringify(v)
+
+const LITTLE_ENDIAN = endianness() === "LE"
 
 /** pgvector's binary form of a vector, as a parameter (cast it with `::vector`). */
 export const vectorBinary = (v: ReadonlyArray<number>): Buffer => {
   const out = Buffer.allocUnsafe(4 + 4 * v.length)
   out.writeInt16BE(v.length, 0)
   out.writeInt16BE(0, 2)
-  for (let i = 0; i < v.length; i++) out.writeFloatBE(v[i]!, 4 + 4 * i)
+  if ((out.byteOffset + 4) % 4 === 0) {
+    // Through a Float32Array view (the same rounding as writeFloatBE), then to big-endian in one
+    // pass: a third of the time of one writeFloatBE per value, on every vector recall.
+    const values = new Float32Array(out.buffer, out.byteOffset + 4, v.length)
+    for (let i = 0; i < v.length; i++) values[i] = v[i]!
+    if (LITTLE_ENDIAN) out.subarray(4).swap32()
+  } else {
+    for (let i = 0; i < v.length; i++) out.writeFloatBE(v[i]!, 4 + 4 * i)
+  }
   return out
 }
 

@@ -19,7 +19,7 @@
 import { Effect, Schema } from "effect"
 import { createHash } from "node:crypto"
 import type { RecallPlan } from "../../core/recall.js"
-import type { StoreFailure } from "../../domain/errors.js"
+import type { StorageError, StoreFailure } from "../../domain/errors.js"
 import type { Memory } from "../../domain/memory.js"
 import {
   type Connection,
@@ -27,6 +27,7 @@ import {
   DEFAULT_EF_SEARCH,
   type PgClient,
   type Queryable,
+  type Setup,
   type Statement
 } from "./client.js"
 import { distancedMemory, MEMORY_COLUMNS, settledMemory } from "./memories.js"
@@ -81,6 +82,16 @@ export const prepared = (text: string, values: ReadonlyArray<unknown>): Statemen
  */
 export const ASYNC_COMMIT = "relaxed AS (SELECT set_config('synchronous_commit', 'off', true) AS setting)"
 
+/** The `SET` that raises `hnsw.ef_search` on a connection when a query asks for more rows than it holds. */
+const efSearchSetup = (client: PgClient, rows: number): Setup => (connection, joined) => {
+  const wanted = Math.min(1000, Math.max(DEFAULT_EF_SEARCH, Math.ceil(rows / 20) * 20))
+  // On an application's transaction connection the setting ends with the transaction (SET LOCAL),
+  // so it is set every time rather than remembered.
+  if (joined) return { text: `SET LOCAL hnsw.ef_search = ${wanted}` }
+  if ((client.efSearch.get(connection) ?? DEFAULT_EF_SEARCH) === wanted) return undefined
+  return { text: `SET hnsw.ef_search = ${wanted}`, done: () => client.efSearch.set(connection, wanted) }
+}
+
 /** Raise `hnsw.ef_search` on this connection when a query asks for more rows than it holds. */
 const ensureEfSearch = (
   client: PgClient,
@@ -89,15 +100,9 @@ const ensureEfSearch = (
   rows: number
 ): Effect.Effect<void, StoreFailure> =>
   Effect.suspend((): Effect.Effect<void, StoreFailure> => {
-    const wanted = Math.min(1000, Math.max(DEFAULT_EF_SEARCH, Math.ceil(rows / 20) * 20))
-    // On an application's transaction connection the setting ends with the transaction (SET LOCAL),
-    // so it is set every time rather than remembered.
-    if (conn.joined) return Effect.asVoid(q.execute(`SET LOCAL hnsw.ef_search = ${wanted}`))
-    if ((client.efSearch.get(conn.client) ?? DEFAULT_EF_SEARCH) === wanted) return Effect.void
-    return Effect.tap(
-      q.execute(`SET hnsw.ef_search = ${wanted}`),
-      () => Effect.sync(() => client.efSearch.set(conn.client, wanted))
-    )
+    const setup = efSearchSetup(client, rows)(conn.client, conn.joined)
+    if (setup === undefined) return Effect.void
+    return Effect.tap(q.execute(setup.text), () => Effect.sync(() => setup.done?.()))
   })
 
 /** The agent's memories passing the filters with a vector, capped at `cap` (are there more than found?). */
@@ -156,7 +161,8 @@ export const settledCandidates = (client: PgClient, q: Queryable, conn: Connecti
  * for a large filtered set, an exact scan of a small one: the planner's choice), whether they settle
  * the boundary (the `limit`-th and the next further apart than `eps`; or fewer came back and nothing
  * else matches), and — only when they do — the access counters of the first `limit`, which are then
- * exactly the hits the core returns. Each row carries the verdict (`settled`). The limits are
+ * exactly the hits the core returns. Only those first `limit` rows come back (the next one serves
+ * the verdict alone), each carrying the verdict (`settled`). The limits are
  * written into the text so that the plan PostgreSQL caches for the prepared statement is made for
  * them.
  */
@@ -184,9 +190,20 @@ export const recallStatement = (plan: VectorPlan, eps: number): Statement => {
       UPDATE memories m SET accessed_at = ${p.add(plan.now)}::bigint, access_count = m.access_count + 1
       FROM ranked r, verdict v, relaxed WHERE v.settled AND m.id = r.id AND r.rn <= ${limit}
     )
-    SELECT h.*, v.settled FROM hits h, verdict v`
+    SELECT h.*, v.settled FROM ranked r JOIN hits h ON h.id = r.id, verdict v WHERE r.rn <= ${limit} ORDER BY r.rn`
   return prepared(text, p.values)
 }
+
+/** The hits' candidates of `recallStatement`'s rows, or `undefined` when they do not settle the boundary. */
+const countedOf = (
+  rows: ReadonlyArray<unknown>,
+  limit: number
+): Effect.Effect<ReadonlyArray<Memory> | undefined, StorageError> =>
+  Effect.map(decodeRows("recall", rows, settledMemory), (decoded) => {
+    if (decoded.length === 0 || !decoded[0]!.settled) return undefined
+    const sorted = [...decoded].sort((a, b) => a.d - b.d)
+    return sorted.slice(0, limit).map((r) => r.memory)
+  })
 
 /**
  * Vector recall in one round trip when the nearest rows settle the boundary: the candidates, their
@@ -196,11 +213,18 @@ export const recallStatement = (plan: VectorPlan, eps: number): Statement => {
 export const nearestCounted = (client: PgClient, q: Queryable, conn: Connection, plan: VectorPlan, eps: number) =>
   Effect.gen(function*() {
     yield* ensureEfSearch(client, q, conn, plan.limit + 1)
-    const rows = yield* decodeRows("recall", yield* q.query(recallStatement(plan, eps)), settledMemory)
-    if (rows.length === 0 || !rows[0]!.settled) return undefined
-    const sorted = [...rows].sort((a, b) => a.d - b.d)
-    return sorted.slice(0, plan.limit).map((r) => r.memory)
+    return yield* countedOf(yield* q.query(recallStatement(plan, eps)), plan.limit)
   })
+
+/**
+ * `nearestCounted` as one statement on a connection of its own (`PgClient.statement`: the fastest
+ * way through the client), for a recall that needs no other statement when the boundary is settled.
+ */
+export const nearestCountedAlone = (client: PgClient, plan: VectorPlan, eps: number) =>
+  Effect.flatMap(
+    client.statement("recall", recallStatement(plan, eps), efSearchSetup(client, plan.limit + 1)),
+    (rows) => countedOf(rows, plan.limit)
+  )
 
 /**
  * `recallStatement` for one query in several agents (`plans` differ only in the agent): each
