@@ -10,7 +10,8 @@
  * commit waits for the disk (fsync at synchronous = FULL), and in one thread every search would wait
  * with it; SQLite's WAL lets the reader read while the writer commits, and each read sees every
  * write acknowledged before it began. The reader records the access counters of its recalls and
- * writes them itself, as any other process would (the writer's busy timeout orders the two).
+ * writes them itself, like every other process; while the writer holds the lock, that batch waits
+ * off the thread and is tried again (accessCounts.ts), so searches never wait for the writer.
  *
  * Each worker opens the store on a connection of its own (storeThreadMain.ts); the gateway's other
  * services (consolidation, administration, MCP's other stores) keep theirs in this thread — SQLite's

@@ -150,6 +150,14 @@ export type Setup = (
   joined: boolean
 ) => { readonly text: string; readonly done?: (() => void) | undefined } | undefined
 
+/** A checkout under engram's acquire deadline (`PgClient.checkout`). */
+interface Checkout {
+  /** Whether the caller gave up: the deadline passed, or `cancel` was called. */
+  readonly cancelled: () => boolean
+  /** Give up: a connection that arrives later goes straight back to the pool. */
+  readonly cancel: () => void
+}
+
 /** The driver's form of a statement. */
 const queryConfig = (statement: Statement | string): pg.QueryConfig =>
   // The parsers travel with each statement: on an application's pool (fromPool) the connections
@@ -211,33 +219,46 @@ export class PgClient {
     return new StorageError({ backend: "postgres", operation, message: describe(cause), cause })
   }
 
+  /**
+   * Check a connection out of the pool and hand it to `use`, under engram's own deadline: a pool it
+   * did not configure (fromPool) may have none, and a checkout would then wait forever. A failed
+   * checkout or the deadline calls `fail`; a connection that arrives after the caller gave up (the
+   * deadline, or `cancel` when it was interrupted) goes straight back to the pool.
+   */
+  private checkout(
+    operation: string,
+    fail: (e: StoreFailure) => void,
+    use: (conn: Connection, checkout: Checkout) => void
+  ): Checkout {
+    let cancelled = false
+    const timer = setTimeout(() => {
+      cancelled = true
+      fail(this.fail(operation, new Error("timeout exceeded when trying to connect")))
+    }, this.acquireTimeoutMs)
+    const checkout: Checkout = {
+      cancelled: () => cancelled,
+      cancel: () => {
+        cancelled = true
+        clearTimeout(timer)
+      }
+    }
+    this.pool.connect((error, client, done) => {
+      clearTimeout(timer)
+      if (cancelled) {
+        if (client !== undefined) done()
+        return
+      }
+      if (error || !client) return fail(this.fail(operation, error ?? new Error("no client returned")))
+      use(new Connection(client, done), checkout)
+    })
+    return checkout
+  }
+
   /** Check out a connection, waiting at most `acquireTimeoutMs`. */
   acquire(operation: string): Effect.Effect<Connection, StoreFailure> {
     return Effect.async<Connection, StoreFailure>((resume) => {
-      let cancelled = false
-      // engram's own deadline: a pool it did not configure (fromPool) may have none, and a checkout
-      // would then wait forever.
-      const timer = setTimeout(() => {
-        cancelled = true
-        resume(Effect.fail(this.fail(operation, new Error("timeout exceeded when trying to connect"))))
-      }, this.acquireTimeoutMs)
-      this.pool.connect((error, client, done) => {
-        clearTimeout(timer)
-        if (cancelled) {
-          // The caller was interrupted (or gave up) while waiting: hand the connection straight back.
-          if (client !== undefined) done()
-          return
-        }
-        if (error || !client) {
-          resume(Effect.fail(this.fail(operation, error ?? new Error("no client returned"))))
-          return
-        }
-        resume(Effect.succeed(new Connection(client, done)))
-      })
-      return Effect.sync(() => {
-        clearTimeout(timer)
-        cancelled = true
-      })
+      const checkout = this.checkout(operation, (e) => resume(Effect.fail(e)), (c) => resume(Effect.succeed(c)))
+      return Effect.sync(checkout.cancel)
     })
   }
 
@@ -348,27 +369,12 @@ export class PgClient {
   ): Effect.Effect<ReadonlyArray<R>, StoreFailure> {
     const config = queryConfig(statement)
     return Effect.async<ReadonlyArray<R>, StoreFailure>((resume) => {
-      let cancelled = false
       let conn: Connection | undefined
-      // engram's own deadline, as in `acquire`.
-      const timer = setTimeout(() => {
-        cancelled = true
-        resume(Effect.fail(this.fail(operation, new Error("timeout exceeded when trying to connect"))))
-      }, this.acquireTimeoutMs)
-      this.pool.connect((error, client, done) => {
-        clearTimeout(timer)
-        if (cancelled) {
-          if (client !== undefined) done()
-          return
-        }
-        if (error || !client) {
-          resume(Effect.fail(this.fail(operation, error ?? new Error("no client returned"))))
-          return
-        }
-        const c = new Connection(client, done)
+      const checkout = this.checkout(operation, (e) => resume(Effect.fail(e)), (c, { cancelled }) => {
         conn = c
+        const client = c.client
         const failed = (e: Error) => {
-          if (cancelled) return
+          if (cancelled()) return
           if (!isServerError(e) || isConnectionFailure(e)) c.broken = true
           conn = undefined
           c.release()
@@ -386,7 +392,7 @@ export class PgClient {
         const main = () =>
           send(config, (e, result) => {
             if (e) return failed(e)
-            if (cancelled) return
+            if (cancelled()) return
             conn = undefined
             c.release()
             resume(Effect.succeed(result.rows))
@@ -404,7 +410,7 @@ export class PgClient {
           if (step === undefined) return void main()
           send({ text: step.text, types }, (e) => {
             if (e) return failed(e)
-            if (cancelled) return
+            if (cancelled()) return
             step.done?.()
             next(i + 1)
           })
@@ -412,8 +418,7 @@ export class PgClient {
         next(0)
       })
       return Effect.sync(() => {
-        cancelled = true
-        clearTimeout(timer)
+        checkout.cancel()
         // Interrupted mid-statement: the connection is destroyed, as the general path does.
         if (conn !== undefined) {
           conn.broken = true
